@@ -1,0 +1,40 @@
+#pragma once
+// The host side of sdk::Logger: one spdlog sink set per process, one named logger per plugin
+// object (<kind>:<type>:<instance>, as STYLE.md asks), never registered in spdlog's global
+// registry so that reloads can make loggers with the same names again.
+
+#include <memory>
+#include <string>
+
+#include <spdlog/fwd.h>
+
+#include "sluice/sdk/logger.hpp"
+
+namespace sluice::core {
+
+class LogHub {
+ public:
+  // Logs go to stderr, one line each: time, level, [logger] message.
+  explicit LogHub(sdk::LogLevel level = sdk::LogLevel::info);
+  ~LogHub();
+  LogHub(const LogHub&) = delete;
+  LogHub& operator=(const LogHub&) = delete;
+
+  std::unique_ptr<sdk::Logger> make(const std::string& name);
+  // The runtime's own logger ("agent", "loader"...).
+  std::shared_ptr<spdlog::logger> core(const std::string& name);
+  void setLevel(sdk::LogLevel level);
+  sdk::LogLevel level() const { return level_; }
+  void flush();
+
+  // "info", "INFO", "warn", "WARNING"... (Flume/log4j spellings accepted). Throws
+  // std::invalid_argument naming the accepted values.
+  static sdk::LogLevel parseLevel(const std::string& text);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  sdk::LogLevel level_;
+};
+
+}  // namespace sluice::core

@@ -1,0 +1,640 @@
+#include "core/runtime/agent.hpp"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/plugin/schema_check.hpp"
+
+namespace sluice::core {
+
+namespace {
+
+const std::vector<std::string> kSourceFrameworkKeys = {
+    "type", "channels", "selector.*", "interceptors", "interceptors.*",
+    "backoffSleepIncrement", "maxBackoffSleep"};
+const std::vector<std::string> kSinkFrameworkKeys = {"type", "channel"};
+const std::vector<std::string> kTypeOnly = {"type"};
+
+std::string loc(const sdk::Location& l) {
+  std::string s = l.str();
+  return s.empty() ? "" : " (" + s + ")";
+}
+
+// Keys that hold a batch size: batchSize, sink.batchSize, hdfs.batchSize...
+bool isBatchSizeKey(const std::string& k) {
+  static const std::string kName = "batchSize";
+  return k == kName || (k.size() > kName.size() + 1 &&
+                        k.compare(k.size() - kName.size() - 1, kName.size() + 1, "." + kName) == 0);
+}
+
+template <class Entry>
+Entry* findEntry(std::vector<Entry>& v, const std::string& name) {
+  for (auto& e : v)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+template <class Entry>
+std::optional<Entry> takeEntry(std::vector<Entry>& v, const std::string& name) {
+  for (auto it = v.begin(); it != v.end(); ++it)
+    if (it->name == name) {
+      std::optional<Entry> out(std::move(*it));
+      v.erase(it);
+      return out;
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string configSignature(const ComponentConfig& c) {
+  std::string sig = c.type;
+  for (const auto& [k, p] : c.context.parameters()) {
+    sig += '\n';
+    sig += k;
+    sig += '=';
+    sig += p.value;
+  }
+  return sig;
+}
+
+Agent::Agent(PluginRegistry& registry, LogHub& logs, AgentOptions options)
+    : registry_(registry), logs_(logs), options_(options), log_(logs.core("agent")) {}
+
+Agent::~Agent() { stop(); }
+
+std::unique_ptr<sdk::Logger> Agent::makeLogger(const std::string& kind, const std::string& type,
+                                               const std::string& name) {
+  return logs_.make(kind + ":" + type + ":" + name);
+}
+
+Agent::ChannelEntry* Agent::channel(const std::string& name) { return findEntry(channels_, name); }
+
+bool Agent::isAdopted(const std::string& kind, const std::string& name) const {
+  return std::find(adopted_.begin(), adopted_.end(), kind + ":" + name) != adopted_.end();
+}
+
+bool Agent::settle(const std::string& what, Diagnostics& local, Diagnostics& diags) {
+  if (!local.hasErrors()) {
+    diags.append(local);
+    return true;
+  }
+  if (!options_.lenient) {
+    diags.append(local);
+    return false;
+  }
+  for (const auto& d : local.items())
+    diags.warn((d.severity == Diagnostic::Severity::Error ? "dropped " + what + " (--lenient): " : "") +
+               d.message);
+  return false;
+}
+
+bool Agent::build(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) {
+  config_ = cfg;
+  adopted_.clear();
+  buildChannels(cfg, diags, prev);
+  buildSinks(cfg, diags, prev);
+  buildSources(cfg, diags, prev);
+  buildSinkRunners(cfg, diags, prev);
+  checkBatchSizes(cfg, diags);
+  if (!diags.hasErrors() && sources_.empty() && sinks_.empty())
+    diags.warn("agent '" + cfg.agent + "' has no sources and no sinks: nothing will flow");
+  return !diags.hasErrors();
+}
+
+void Agent::buildChannels(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) {
+  for (const auto& c : cfg.channels) {
+    std::string sig = configSignature(c);
+    if (prev) {
+      ChannelEntry* old = findEntry(prev->channels_, c.name);
+      if (old && old->signature == sig) {
+        channels_.push_back(std::move(*takeEntry(prev->channels_, c.name)));
+        adopted_.push_back("channel:" + c.name);
+        continue;
+      }
+    }
+    Diagnostics local;
+    const std::string path = c.context.path();
+    const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Channel, c.type);
+    if (!rc) {
+      local.error(path + ".type: " + registry_.unknownTypeMessage(sdk::ComponentKind::Channel, c.type) +
+                  loc(c.typeWhere));
+      settle("channel '" + c.name + "'", local, diags);
+      continue;
+    }
+    checkAgainstSchema(rc->info->schema, rc->info->type, c.context, kTypeOnly, local);
+    ChannelEntry e;
+    e.name = c.name;
+    e.type = rc->info->type;
+    e.signature = sig;
+    e.waker = std::make_unique<ChannelWaker>();
+    if (!local.hasErrors()) {
+      std::string err;
+      e.channel = registry_.create<sdk::Channel>(*rc, err);
+      if (!e.channel) local.error(path + ": " + err);
+    }
+    if (e.channel) {
+      e.loggers.push_back(makeLogger("channel", rc->info->type, c.name));
+      e.channel->hostAttach(c.name, e.loggers.back().get());
+      sdk::Context ctx = c.context;
+      ctx.setLogger(e.loggers.back().get());
+      sdk::Result r = e.channel->hostConfigure(ctx);
+      if (!r) local.error(r.error());
+    }
+    if (settle("channel '" + c.name + "'", local, diags)) channels_.push_back(std::move(e));
+  }
+}
+
+void Agent::buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) {
+  for (const auto& s : cfg.sinks) {
+    std::string sig = configSignature(s);
+    if (prev && isAdopted("channel", s.channel)) {
+      SinkEntry* old = findEntry(prev->sinks_, s.name);
+      if (old && old->signature == sig) {
+        sinks_.push_back(std::move(*takeEntry(prev->sinks_, s.name)));
+        adopted_.push_back("sink:" + s.name);
+        continue;
+      }
+    }
+    Diagnostics local;
+    const std::string path = s.context.path();
+    ChannelEntry* ch = channel(s.channel);
+    if (!ch) {
+      // buildAgentConfig reports dangling names; here the channel may have been dropped.
+      if (cfg.findChannel(s.channel))
+        local.error(path + ".channel: channel '" + s.channel + "' could not be built");
+      if (const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Sink, s.type))
+        checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSinkFrameworkKeys, local);
+      settle("sink '" + s.name + "'", local, diags);
+      continue;
+    }
+    const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Sink, s.type);
+    if (!rc) {
+      local.error(path + ".type: " + registry_.unknownTypeMessage(sdk::ComponentKind::Sink, s.type) +
+                  loc(s.typeWhere));
+      settle("sink '" + s.name + "'", local, diags);
+      continue;
+    }
+    checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSinkFrameworkKeys, local);
+    SinkEntry e;
+    e.name = s.name;
+    e.type = rc->info->type;
+    e.channel = s.channel;
+    e.signature = sig;
+    if (!local.hasErrors()) {
+      std::string err;
+      e.sink = registry_.create<sdk::Sink>(*rc, err);
+      if (!e.sink) local.error(path + ": " + err);
+    }
+    if (e.sink) {
+      e.loggers.push_back(makeLogger("sink", rc->info->type, s.name));
+      e.sink->hostAttach(s.name, e.loggers.back().get());
+      e.sink->setChannel(ch->channel.get());
+      sdk::Context ctx = s.context;
+      ctx.setLogger(e.loggers.back().get());
+      sdk::Result r = e.sink->hostConfigure(ctx);
+      if (!r) local.error(r.error());
+    }
+    if (settle("sink '" + s.name + "'", local, diags)) sinks_.push_back(std::move(e));
+  }
+}
+
+void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) {
+  for (const auto& s : cfg.sources) {
+    std::string sig = configSignature(s);
+    if (prev && std::all_of(s.channels.begin(), s.channels.end(),
+                            [&](const std::string& c) { return isAdopted("channel", c); })) {
+      SourceEntry* old = findEntry(prev->sources_, s.name);
+      if (old && old->signature == sig) {
+        sources_.push_back(std::move(*takeEntry(prev->sources_, s.name)));
+        adopted_.push_back("source:" + s.name);
+        continue;
+      }
+    }
+    Diagnostics local;
+    const std::string path = s.context.path();
+    std::vector<ChannelProcessorImpl::Target> targets;
+    std::vector<sdk::Channel*> channels;
+    for (const auto& name : s.channels) {
+      if (ChannelEntry* ch = channel(name)) {
+        targets.push_back({ch->channel.get(), ch->waker.get()});
+        channels.push_back(ch->channel.get());
+      } else if (cfg.findChannel(name)) {
+        local.error(path + ".channels: channel '" + name + "' could not be built");
+      }
+    }
+    if (channels.empty() && !local.hasErrors()) local.error(path + ".channels: no usable channel");
+    if (local.hasErrors()) {
+      // Still check the source's own keys, so one run reports every problem.
+      if (const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Source, s.type))
+        checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSourceFrameworkKeys, local);
+      settle("source '" + s.name + "'", local, diags);
+      continue;
+    }
+
+    SourceEntry e;
+    e.name = s.name;
+    e.signature = sig;
+    e.channels = s.channels;
+
+    const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Source, s.type);
+    if (!rc)
+      local.error(path + ".type: " + registry_.unknownTypeMessage(sdk::ComponentKind::Source, s.type) +
+                  loc(s.typeWhere));
+    else
+      checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSourceFrameworkKeys, local);
+    e.type = rc ? rc->info->type : s.type;
+    // The runner's back-off keys apply to every pollable source; 0 would make it spin.
+    for (const char* key : {"backoffSleepIncrement", "maxBackoffSleep"}) {
+      try {
+        if (auto v = s.context.getLong(key); v && (*v < 1 || *v > 3600000))
+          s.context.fail(key, "expected milliseconds between 1 and 3600000, got " + std::to_string(*v));
+      } catch (const sdk::ConfigError& err) {
+        local.error(err.what());
+      }
+    }
+
+    // Selector.
+    PluginPtr<sdk::ChannelSelector> selector(nullptr, {});
+    const RegisteredComponent* selRc =
+        registry_.resolve(sdk::ComponentKind::ChannelSelector, s.selector.type);
+    if (!selRc) {
+      local.error(s.selector.context.path() + ".type: " +
+                  registry_.unknownTypeMessage(sdk::ComponentKind::ChannelSelector, s.selector.type) +
+                  loc(s.selector.typeWhere));
+    } else {
+      checkAgainstSchema(selRc->info->schema, selRc->info->type, s.selector.context, kTypeOnly, local);
+      if (!local.hasErrors()) {
+        std::string err;
+        selector = registry_.create<sdk::ChannelSelector>(*selRc, err);
+        if (!selector) {
+          local.error(s.selector.context.path() + ": " + err);
+        } else {
+          e.loggers.push_back(makeLogger("selector", selRc->info->type, s.name));
+          selector->hostAttach(s.name, e.loggers.back().get());
+          selector->setChannels(channels);
+          sdk::Context ctx = s.selector.context;
+          ctx.setLogger(e.loggers.back().get());
+          sdk::Result r = selector->hostConfigure(ctx);
+          if (!r) local.error(r.error());
+        }
+      }
+    }
+
+    // Interceptors, in chain order. Builders are only needed to build.
+    std::vector<std::unique_ptr<sdk::Interceptor>> interceptors;
+    for (const auto& ic : s.interceptors) {
+      const RegisteredComponent* irc = registry_.resolve(sdk::ComponentKind::Interceptor, ic.type);
+      if (!irc) {
+        local.error(ic.context.path() + ".type: " +
+                    registry_.unknownTypeMessage(sdk::ComponentKind::Interceptor, ic.type) +
+                    loc(ic.typeWhere));
+        continue;
+      }
+      Diagnostics ilocal;
+      checkAgainstSchema(irc->info->schema, irc->info->type, ic.context, kTypeOnly, ilocal);
+      local.append(ilocal);
+      if (ilocal.hasErrors()) continue;
+      std::string err;
+      auto builder = registry_.create<sdk::InterceptorBuilder>(*irc, err);
+      if (!builder) {
+        local.error(ic.context.path() + ": " + err);
+        continue;
+      }
+      e.loggers.push_back(makeLogger("interceptor", irc->info->type, s.name + "." + ic.name));
+      builder->hostAttach(ic.name, e.loggers.back().get());
+      sdk::Context ctx = ic.context;
+      ctx.setLogger(e.loggers.back().get());
+      sdk::Result r = builder->hostConfigure(ctx);
+      if (!r) {
+        local.error(r.error());
+        continue;
+      }
+      auto interceptor = builder->hostBuild(r);
+      if (!r) {
+        local.error(ic.context.path() + ": build() failed: " + r.error());
+        continue;
+      }
+      // The interceptor's code lives in the builder's library: the registry keeps every library
+      // loaded until exit, so it outlives the interceptor.
+      interceptors.push_back(std::move(interceptor));
+    }
+
+    if (rc && !local.hasErrors()) {
+      std::string err;
+      e.source = registry_.create<sdk::Source>(*rc, err);
+      if (!e.source) local.error(path + ": " + err);
+    }
+    if (e.source) {
+      e.processor = std::make_unique<ChannelProcessorImpl>(path, std::move(selector),
+                                                           std::move(interceptors), targets,
+                                                           logs_.core("source:" + e.type + ":" + s.name));
+      e.loggers.push_back(makeLogger("source", e.type, s.name));
+      e.source->hostAttach(s.name, e.loggers.back().get());
+      e.source->setChannelProcessor(e.processor.get());
+      sdk::Context ctx = s.context;
+      ctx.setLogger(e.loggers.back().get());
+      sdk::Result r = e.source->hostConfigure(ctx);
+      if (!r) local.error(r.error());
+    }
+    if (settle("source '" + s.name + "'", local, diags)) sources_.push_back(std::move(e));
+  }
+}
+
+void Agent::buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) {
+  std::set<std::string> grouped;
+  auto channelsOf = [&](const std::vector<sdk::Sink*>& sinks) {
+    std::vector<std::pair<sdk::Channel*, ChannelWaker*>> out;
+    for (sdk::Sink* s : sinks)
+      for (auto& c : channels_)
+        if (c.channel.get() == s->getChannel() &&
+            std::none_of(out.begin(), out.end(), [&](auto& p) { return p.first == s->getChannel(); }))
+          out.emplace_back(c.channel.get(), c.waker.get());
+    return out;
+  };
+  // A runner is kept when its definition is unchanged and all its sinks were kept.
+  auto adopt = [&](const std::string& name, const std::string& sig,
+                   const std::vector<std::string>& members) {
+    if (!prev) return false;
+    RunnerEntry* old = findEntry(prev->runners_, name);
+    if (!old || old->signature != sig) return false;
+    for (const auto& m : members)
+      if (!isAdopted("sink", m)) return false;
+    runners_.push_back(std::move(*takeEntry(prev->runners_, name)));
+    adopted_.push_back("runner:" + name);
+    return true;
+  };
+  for (const auto& g : cfg.sinkgroups) {
+    for (const auto& n : g.sinks) grouped.insert(n);
+    std::string sig = "group\n" + configSignature(g.processor);
+    for (const auto& n : g.sinks) sig += "\nsink=" + n;
+    if (adopt("group:" + g.name, sig, g.sinks)) continue;
+    Diagnostics local;
+    std::vector<sdk::Sink*> members;
+    for (const auto& n : g.sinks)
+      if (SinkEntry* s = findEntry(sinks_, n)) members.push_back(s->sink.get());
+    if (members.empty()) {
+      local.error(g.processor.context.path() + ": no usable sink in group '" + g.name + "'");
+    } else {
+      auto proc = makeSinkProcessor(g.processor.type, g.processor.context, members,
+                                    logs_.core("sinkgroup:" + g.processor.type + ":" + g.name), local);
+      if (proc) {
+        RunnerEntry r;
+        r.name = "group:" + g.name;
+        r.signature = sig;
+        r.sinks = g.sinks;
+        r.runner = std::make_unique<SinkRunner>(g.name, std::move(proc), channelsOf(members),
+                                                logs_.core("sinkrunner:" + g.name), options_.sinkRunner);
+        runners_.push_back(std::move(r));
+      }
+    }
+    settle("sink group '" + g.name + "'", local, diags);
+  }
+  for (auto& s : sinks_) {
+    if (grouped.count(s.name)) continue;
+    if (adopt("sink:" + s.name, "lone", {s.name})) continue;
+    Diagnostics local;
+    auto proc = makeSinkProcessor("default", sdk::Context(config_.agent + ".sinks." + s.name),
+                                  {s.sink.get()}, logs_.core("sinkrunner:" + s.name), local);
+    diags.append(local);
+    if (proc) {
+      RunnerEntry r;
+      r.name = "sink:" + s.name;
+      r.signature = "lone";
+      r.sinks = {s.name};
+      r.runner = std::make_unique<SinkRunner>(s.name, std::move(proc), channelsOf({s.sink.get()}),
+                                              logs_.core("sinkrunner:" + s.name), options_.sinkRunner);
+      runners_.push_back(std::move(r));
+    }
+  }
+}
+
+void Agent::checkBatchSizes(const AgentConfig& cfg, Diagnostics& diags) {
+  // batchSize <= transactionCapacity of every channel the component uses (the channel itself
+  // checks transactionCapacity <= capacity).
+  auto txCap = [&](const std::string& chName) -> std::optional<int64_t> {
+    const ComponentConfig* c = cfg.findChannel(chName);
+    if (!c) return std::nullopt;
+    const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Channel, c->type);
+    if (!rc) return std::nullopt;
+    auto v = effectiveValue(rc->info->schema, c->context, "transactionCapacity");
+    if (!v) return std::nullopt;
+    try {
+      return std::stoll(*v);
+    } catch (...) {
+      return std::nullopt;
+    }
+  };
+  auto check = [&](const ComponentConfig& comp, sdk::ComponentKind kind,
+                   const std::vector<std::string>& chans) {
+    const RegisteredComponent* rc = registry_.resolve(kind, comp.type);
+    if (!rc) return;
+    for (const auto& k : rc->info->schema.keys) {
+      if (!isBatchSizeKey(k.name)) continue;
+      auto v = effectiveValue(rc->info->schema, comp.context, k.name);
+      if (!v) continue;
+      int64_t batch = 0;
+      try {
+        batch = std::stoll(*v);
+      } catch (...) {
+        continue;  // the schema check reported it
+      }
+      for (const auto& ch : chans) {
+        auto cap = txCap(ch);
+        if (cap && batch > *cap) {
+          auto it = comp.context.parameters().find(k.name);
+          std::string where = it == comp.context.parameters().end() ? " (default)" : loc(it->second.where);
+          diags.error(comp.context.path() + "." + k.name + ": " + std::to_string(batch) +
+                      " must be <= transactionCapacity (" + std::to_string(*cap) + ") of channel '" +
+                      ch + "' (" + cfg.agent + ".channels." + ch + ")" + where +
+                      "; lower it or raise the channel's transactionCapacity");
+        }
+      }
+    }
+  };
+  for (const auto& s : cfg.sources) check(s, sdk::ComponentKind::Source, s.channels);
+  for (const auto& s : cfg.sinks) check(s, sdk::ComponentKind::Sink, {s.channel});
+}
+
+sdk::Result Agent::startChannelsAndSinks() {
+  for (auto& c : channels_) {
+    if (c.channel->getLifecycleState() == sdk::LifecycleState::START) continue;
+    sdk::Result r = c.channel->hostStart();
+    if (!r) return sdk::Result::failure(config_.agent + ".channels." + c.name + " failed to start: " + r.error());
+  }
+  for (auto& s : sinks_) {
+    if (s.sink->getLifecycleState() == sdk::LifecycleState::START) continue;
+    sdk::Result r = s.sink->hostStart();
+    if (!r) return sdk::Result::failure(config_.agent + ".sinks." + s.name + " failed to start: " + r.error());
+  }
+  for (auto& r : runners_)
+    if (!r.started) {
+      r.runner->start();
+      r.started = true;
+    }
+  return sdk::Result::success();
+}
+
+sdk::Result Agent::startSources() {
+  for (auto& s : sources_) {
+    if (s.source->getLifecycleState() == sdk::LifecycleState::START) continue;
+    sdk::Result r = s.processor->initialize();
+    if (r) r = s.source->hostStart();
+    if (!r) return sdk::Result::failure(config_.agent + ".sources." + s.name + " failed to start: " + r.error());
+    if (sdk::PollableSource* p = s.source->asPollable()) {
+      s.runner = std::make_unique<PollableSourceRunner>(p, logs_.core("runner:" + s.name));
+      s.runner->start();
+    }
+  }
+  return sdk::Result::success();
+}
+
+sdk::Result Agent::start() {
+  if (running_) return sdk::Result::success();
+  running_ = true;
+  sdk::Result r = startChannelsAndSinks();
+  if (r) r = startSources();
+  if (!r) {
+    log_->error("{}", r.error());
+    stop();
+    return r;
+  }
+  log_->info("agent '{}' started: {} source(s), {} channel(s), {} sink(s)", config_.agent,
+             sources_.size(), channels_.size(), sinks_.size());
+  return sdk::Result::success();
+}
+
+void Agent::stopSources() {
+  for (auto& s : sources_) {
+    if (s.runner) s.runner->stop();
+    s.runner.reset();
+    if (s.source->getLifecycleState() == sdk::LifecycleState::START) {
+      sdk::Result r = s.source->hostStop();
+      if (!r) log_->error("{}.sources.{}: stop failed: {}", config_.agent, s.name, r.error());
+      s.processor->close();
+    }
+  }
+}
+
+void Agent::stopSinks(std::chrono::milliseconds drain) {
+  for (auto& r : runners_) {
+    if (!r.started) continue;
+    int64_t left = r.runner->stop(drain);
+    r.started = false;
+    if (left > 0 && drain.count() > 0)
+      log_->warn("sink runner '{}': {} event(s) still in its channel after the {} ms drain timeout",
+                 r.runner->name(), left, drain.count());
+  }
+  for (auto& s : sinks_)
+    if (s.sink->getLifecycleState() == sdk::LifecycleState::START) {
+      sdk::Result r = s.sink->hostStop();
+      if (!r) log_->error("{}.sinks.{}: stop failed: {}", config_.agent, s.name, r.error());
+    }
+}
+
+void Agent::stopChannels() {
+  for (auto& c : channels_)
+    if (c.channel->getLifecycleState() == sdk::LifecycleState::START) {
+      sdk::Result r = c.channel->hostStop();
+      if (!r) log_->error("{}.channels.{}: stop failed: {}", config_.agent, c.name, r.error());
+    }
+}
+
+void Agent::stop() {
+  if (!running_) return;
+  running_ = false;
+  stopSources();
+  stopSinks(options_.drainTimeout);
+  stopChannels();
+  log_->info("agent '{}' stopped", config_.agent);
+}
+
+std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const AgentConfig& cfg,
+                                     Diagnostics& diags) {
+  auto log = current->log_;
+  // 1. The new config must build on its own. Nothing of the running agent is touched until then.
+  {
+    Agent dry(current->registry_, current->logs_, current->options_);
+    if (!dry.build(cfg, diags)) {
+      log->error("configuration reload refused ({} error(s)); the running pipeline is unchanged",
+                 diags.errorCount());
+      return current;
+    }
+  }
+  // 2. Take over everything unchanged, still running.
+  auto next = std::make_unique<Agent>(current->registry_, current->logs_, current->options_);
+  Diagnostics buildDiags;
+  if (!next->build(cfg, buildDiags, current.get())) {
+    // Should not happen after a clean dry build; keep whatever runs and report.
+    diags.append(buildDiags);
+    log->error("configuration reload failed while building; keeping the components that run");
+  }
+  // 3. Stop what is replaced or removed. Sinks stop without draining: their events stay in the
+  // channel (a kept one, or one whose events move below).
+  current->stopSources();
+  current->stopSinks(std::chrono::milliseconds(0));
+  // 4. Start the new channels and sinks, move events out of replaced channels, then sources.
+  next->running_ = true;
+  sdk::Result r = next->startChannelsAndSinks();
+  for (auto& old : current->channels_) {
+    Agent::ChannelEntry* successor = next->channel(old.name);
+    if (!successor || old.channel->getLifecycleState() != sdk::LifecycleState::START) continue;
+    int64_t moved = 0, failedRounds = 0;
+    sdk::EventBatch batch;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      sdk::TransactionGuard take(*old.channel);
+      std::span<sdk::Event> taken;
+      if (!take->takeBatch(100, taken) || taken.empty()) break;
+      // Cloned, not moved: if the put fails, the take rolls back with the events intact.
+      batch.clear();
+      for (auto& e : taken) batch.push_back(e.clone());
+      std::size_t n = batch.size();
+      sdk::TransactionGuard put(*successor->channel);
+      if (put->putBatch(batch) && put.commit()) {
+        (void)take.commit();
+        successor->waker->notify();
+        moved += static_cast<int64_t>(n);
+        failedRounds = 0;
+      } else {
+        ++failedRounds;  // the take rolls back; sinks of the new channel make room
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(100, 5 * failedRounds)));
+      }
+    }
+    int64_t left = old.channel->channelCounter().getChannelSize();
+    log->info("reload: moved {} event(s) from the old channel '{}' into its replacement", moved, old.name);
+    if (left > 0)
+      log->error("reload: {} event(s) could not be moved out of the old channel '{}' within 30 s",
+                 left, old.name);
+  }
+  if (r) r = next->startSources();
+  if (!r) log->error("reload: {}", r.error());
+  current->stopChannels();
+  current->running_ = false;
+  std::string kept;
+  for (const auto& a : next->adopted_) kept += (kept.empty() ? "" : ", ") + a;
+  log->info("configuration reloaded; kept running: {}", kept.empty() ? "nothing" : kept);
+  return next;
+}
+
+std::vector<CounterView> Agent::counters() const {
+  std::vector<CounterView> out;
+  for (const auto& s : sources_)
+    if (auto* g = s.source->counters()) out.push_back({"SOURCE", s.name, s.type, g});
+  for (const auto& c : channels_)
+    if (auto* g = c.channel->counters()) out.push_back({"CHANNEL", c.name, c.type, g});
+  for (const auto& s : sinks_)
+    if (auto* g = s.sink->counters()) out.push_back({"SINK", s.name, s.type, g});
+  return out;
+}
+
+sdk::CounterGroup* Agent::counters(const std::string& kind, const std::string& name) const {
+  for (const auto& v : counters())
+    if (v.kind == kind && v.name == name) return v.group;
+  return nullptr;
+}
+
+}  // namespace sluice::core

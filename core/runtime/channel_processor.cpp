@@ -1,0 +1,161 @@
+#include "core/runtime/channel_processor.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace sluice::core {
+
+ChannelProcessorImpl::ChannelProcessorImpl(std::string sourcePath,
+                                           PluginPtr<sdk::ChannelSelector> selector,
+                                           std::vector<std::unique_ptr<sdk::Interceptor>> interceptors,
+                                           std::vector<Target> targets,
+                                           std::shared_ptr<spdlog::logger> log)
+    : sourcePath_(std::move(sourcePath)),
+      selector_(std::move(selector)),
+      interceptors_(std::move(interceptors)),
+      targets_(std::move(targets)),
+      log_(std::move(log)) {}
+
+ChannelProcessorImpl::~ChannelProcessorImpl() = default;
+
+sdk::Result ChannelProcessorImpl::initialize() {
+  for (auto& i : interceptors_) {
+    sdk::Result r = i->hostInitialize();
+    if (!r) return sdk::Result::failure(sourcePath_ + ": interceptor initialize() failed: " + r.error());
+  }
+  return sdk::Result::success();
+}
+
+void ChannelProcessorImpl::close() {
+  for (auto& i : interceptors_) i->hostClose();
+}
+
+ChannelWaker* ChannelProcessorImpl::wakerFor(sdk::Channel* channel) const noexcept {
+  for (const auto& t : targets_)
+    if (t.channel == channel) return t.waker;
+  return nullptr;
+}
+
+sdk::Result ChannelProcessorImpl::putInto(sdk::Channel* channel, sdk::EventBatch& batch) noexcept {
+  std::unique_ptr<sdk::Transaction> tx;
+  try {
+    tx = channel->getTransaction();
+  } catch (const std::exception& e) {
+    batch.clear();
+    return sdk::Result::failure(e.what());
+  }
+  tx->begin();
+  sdk::Result r = tx->putBatch(batch);
+  if (r) r = tx->commit();
+  if (!r) tx->rollback();
+  tx->close();
+  batch.clear();
+  if (r)
+    if (ChannelWaker* w = wakerFor(channel)) w->notify();
+  return r;
+}
+
+sdk::Result ChannelProcessorImpl::processEvent(sdk::Event&& event) noexcept {
+  sdk::EventBatch one;
+  try {
+    one.push_back(std::move(event));
+  } catch (...) {
+    return sdk::Result::failure("out of memory");
+  }
+  return processEventBatch(one);
+}
+
+sdk::Result ChannelProcessorImpl::processEventBatch(sdk::EventBatch& events) noexcept {
+  for (auto& i : interceptors_) {
+    sdk::Result r = i->hostIntercept(events);
+    if (!r) {
+      events.clear();
+      return sdk::Result::failure(sourcePath_ + ": interceptor failed: " + r.error());
+    }
+  }
+  if (events.empty()) return sdk::Result::success();
+
+  try {
+    // Fast path: every event goes to the same channels (replicating, or multiplexing on a
+    // uniform batch). The selector returns references to its precomputed lists, so comparing
+    // addresses is enough; the batch is moved into the last channel and cloned for the others.
+    const auto& req0 = selector_->getRequiredChannels(events.front());
+    const auto& opt0 = selector_->getOptionalChannels(events.front());
+    bool uniform = true;
+    for (std::size_t i = 1; i < events.size() && uniform; ++i)
+      uniform = &selector_->getRequiredChannels(events[i]) == &req0 &&
+                &selector_->getOptionalChannels(events[i]) == &opt0;
+
+    if (uniform) {
+      std::size_t total = req0.size() + opt0.size();
+      if (total == 0) {
+        events.clear();
+        return sdk::Result::success();
+      }
+      std::size_t idx = 0;
+      auto batchFor = [&](sdk::EventBatch& scratch) -> sdk::EventBatch& {
+        if (++idx == total) return events;  // the last channel takes the originals
+        scratch.clear();
+        scratch.reserve(events.size());
+        for (const auto& e : events) scratch.push_back(e.clone());
+        return scratch;
+      };
+      sdk::EventBatch scratch;
+      for (sdk::Channel* ch : req0) {
+        sdk::Result r = putInto(ch, batchFor(scratch));
+        if (!r) {
+          events.clear();
+          return sdk::Result::failure("channel '" + ch->getName() + "': " + r.error());
+        }
+      }
+      for (sdk::Channel* ch : opt0) {
+        sdk::Result r = putInto(ch, batchFor(scratch));
+        if (!r)
+          log_->warn("{}: optional channel '{}' did not take the batch: {}", sourcePath_,
+                     ch->getName(), r.error());
+      }
+      events.clear();
+      return sdk::Result::success();
+    }
+
+    // General path: group per channel. Required channels first, in the order the selector
+    // knows them; any failure stops before the optional channels, as Flume does.
+    const auto& all = selector_->getAllChannels();
+    std::vector<sdk::EventBatch> req(all.size()), opt(all.size());
+    for (auto& e : events) {
+      const auto& r = selector_->getRequiredChannels(e);
+      const auto& o = selector_->getOptionalChannels(e);
+      std::size_t n = r.size() + o.size(), k = 0;
+      auto place = [&](std::vector<sdk::EventBatch>& into, sdk::Channel* ch) {
+        std::size_t pos = static_cast<std::size_t>(std::find(all.begin(), all.end(), ch) - all.begin());
+        if (pos == all.size()) return;
+        if (++k == n)
+          into[pos].push_back(std::move(e));
+        else
+          into[pos].push_back(e.clone());
+      };
+      for (sdk::Channel* ch : r) place(req, ch);
+      for (sdk::Channel* ch : o) place(opt, ch);
+    }
+    events.clear();
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (req[i].empty()) continue;
+      sdk::Result r = putInto(all[i], req[i]);
+      if (!r) return sdk::Result::failure("channel '" + all[i]->getName() + "': " + r.error());
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (opt[i].empty()) continue;
+      sdk::Result r = putInto(all[i], opt[i]);
+      if (!r)
+        log_->warn("{}: optional channel '{}' did not take the batch: {}", sourcePath_,
+                   all[i]->getName(), r.error());
+    }
+    return sdk::Result::success();
+  } catch (const std::exception& e) {
+    events.clear();
+    return sdk::Result::failure(std::string("cannot route batch: ") + e.what());
+  }
+}
+
+}  // namespace sluice::core

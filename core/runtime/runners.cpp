@@ -1,0 +1,124 @@
+#include "core/runtime/runners.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice::core {
+
+using std::chrono::milliseconds;
+
+PollableSourceRunner::PollableSourceRunner(sdk::PollableSource* source,
+                                           std::shared_ptr<spdlog::logger> log)
+    : source_(source), log_(std::move(log)) {}
+
+PollableSourceRunner::~PollableSourceRunner() { stop(); }
+
+void PollableSourceRunner::start() {
+  if (thread_.joinable()) return;
+  stop_.reset();
+  thread_ = std::thread([this] { run(); });
+}
+
+void PollableSourceRunner::stop() {
+  stop_.requestStop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PollableSourceRunner::run() {
+  int64_t backoffs = 0;
+  while (!stop_.stopRequested()) {
+    sdk::ProcessOutcome out = source_->hostProcess();
+    if (out.status == sdk::Status::READY && !out.failed) {
+      backoffs = 0;
+      continue;
+    }
+    ++backoffs;
+    int64_t inc = std::max<int64_t>(0, source_->getBackOffSleepIncrement());
+    int64_t max = std::max<int64_t>(0, source_->getMaxBackOffSleepInterval());
+    if (out.failed) {
+      // Flume sleeps the maximum after an exception.
+      stop_.sleepFor(milliseconds(max));
+    } else {
+      stop_.sleepFor(milliseconds(std::min(backoffs * inc, max)));
+    }
+  }
+}
+
+SinkRunner::SinkRunner(std::string name, std::unique_ptr<SinkProcessor> processor,
+                       std::vector<std::pair<sdk::Channel*, ChannelWaker*>> channels,
+                       std::shared_ptr<spdlog::logger> log, Options options)
+    : name_(std::move(name)),
+      processor_(std::move(processor)),
+      channels_(std::move(channels)),
+      log_(std::move(log)),
+      options_(options) {}
+
+SinkRunner::~SinkRunner() { stop(milliseconds(0)); }
+
+void SinkRunner::start() {
+  if (thread_.joinable()) return;
+  stop_.reset();
+  draining_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+int64_t SinkRunner::pending() const {
+  int64_t n = 0;
+  for (const auto& [ch, w] : channels_) n += ch->channelCounter().getChannelSize();
+  return n;
+}
+
+int64_t SinkRunner::stop(milliseconds drainTimeout) {
+  if (thread_.joinable()) {
+    drainDeadlineNs_ = (std::chrono::steady_clock::now() + drainTimeout).time_since_epoch().count();
+    draining_ = true;
+    if (drainTimeout.count() <= 0) stop_.requestStop();
+    for (const auto& [ch, w] : channels_)
+      if (w) w->wakeAll();
+    thread_.join();
+  }
+  stop_.requestStop();
+  return pending();
+}
+
+void SinkRunner::run() {
+  int64_t failures = 0;
+  int64_t emptyPolls = 0;
+  auto drainOver = [&] {
+    if (!draining_) return false;
+    if (std::chrono::steady_clock::now().time_since_epoch().count() >= drainDeadlineNs_) return true;
+    return pending() == 0;
+  };
+  while (!stop_.stopRequested()) {
+    if (drainOver()) break;
+    uint64_t seen = channels_.empty() || !channels_.front().second
+                        ? 0
+                        : channels_.front().second->generation();
+    sdk::ProcessOutcome out = processor_->process();
+    if (out.status == sdk::Status::READY && !out.failed) {
+      failures = 0;
+      emptyPolls = 0;
+      continue;
+    }
+    if (out.failed) {
+      ++failures;
+      emptyPolls = 0;
+      if (draining_ && std::chrono::steady_clock::now().time_since_epoch().count() >= drainDeadlineNs_)
+        break;
+      stop_.sleepFor(std::min(options_.backoffIncrement * failures, options_.maxBackoff));
+      continue;
+    }
+    // Nothing to take. If the channel really is empty, wait for the next put; otherwise (another
+    // sink took the events, or a sink reports BACKOFF with events left) back off as Flume does.
+    failures = 0;
+    ++emptyPolls;
+    if (draining_ && pending() == 0) break;
+    auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
+    if (pending() == 0 && !channels_.empty() && channels_.front().second) {
+      channels_.front().second->waitFor(seen, stop_.flag(), wait);
+    } else {
+      stop_.sleepFor(wait);
+    }
+  }
+}
+
+}  // namespace sluice::core

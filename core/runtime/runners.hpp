@@ -1,0 +1,97 @@
+#pragma once
+// The threads that drive pollable sources and sinks (Flume's PollableSourceRunner and
+// SinkRunner). Event-driven sources run their own threads and need no runner.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/fwd.h>
+
+#include "core/runtime/channel_waker.hpp"
+#include "core/runtime/sink_processor.hpp"
+#include "sluice/sdk/source.hpp"
+
+namespace sluice::core {
+
+// Sleeps that end early on stop.
+class StopToken {
+ public:
+  void requestStop() {
+    stop_.store(true);
+    std::lock_guard lock(mutex_);
+    cv_.notify_all();
+  }
+  bool stopRequested() const { return stop_.load(); }
+  const std::atomic<bool>& flag() const { return stop_; }
+  // Returns false if stop was requested before the time passed.
+  bool sleepFor(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex_);
+    return !cv_.wait_for(lock, d, [&] { return stop_.load(); });
+  }
+  void reset() { stop_.store(false); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+// Calls process() in a loop; on BACKOFF sleeps min(n * increment, max) for the n-th BACKOFF in a
+// row, as Flume does; READY resets n.
+class PollableSourceRunner {
+ public:
+  PollableSourceRunner(sdk::PollableSource* source, std::shared_ptr<spdlog::logger> log);
+  ~PollableSourceRunner();
+  void start();
+  void stop();  // joins
+
+ private:
+  void run();
+  sdk::PollableSource* source_;
+  std::shared_ptr<spdlog::logger> log_;
+  StopToken stop_;
+  std::thread thread_;
+};
+
+// Drives a sink processor. After an empty poll it waits for the next put to its channel (up to
+// the back-off time) instead of sleeping blindly; after a failure it backs off as Flume does
+// (1 s more per failure in a row, at most 5 s).
+class SinkRunner {
+ public:
+  struct Options {
+    std::chrono::milliseconds backoffIncrement{1000};
+    std::chrono::milliseconds maxBackoff{5000};
+  };
+  SinkRunner(std::string name, std::unique_ptr<SinkProcessor> processor,
+             std::vector<std::pair<sdk::Channel*, ChannelWaker*>> channels,
+             std::shared_ptr<spdlog::logger> log, Options options);
+  ~SinkRunner();
+  void start();
+  // Stops after the channels are drained (every committed event written) or the timeout passes,
+  // whichever is first; then joins. Returns the events still in the channels.
+  int64_t stop(std::chrono::milliseconds drainTimeout);
+  SinkProcessor& processor() { return *processor_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  void run();
+  int64_t pending() const;
+
+  std::string name_;
+  std::unique_ptr<SinkProcessor> processor_;
+  std::vector<std::pair<sdk::Channel*, ChannelWaker*>> channels_;
+  std::shared_ptr<spdlog::logger> log_;
+  Options options_;
+  StopToken stop_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> drainDeadlineNs_{0};
+  std::thread thread_;
+};
+
+}  // namespace sluice::core

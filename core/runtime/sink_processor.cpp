@@ -1,0 +1,200 @@
+#include "core/runtime/sink_processor.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+namespace sluice::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class DefaultSinkProcessor final : public SinkProcessor {
+ public:
+  explicit DefaultSinkProcessor(sdk::Sink* sink) { sinks_.push_back(sink); }
+  sdk::ProcessOutcome process() override { return sinks_.front()->hostProcess(); }
+};
+
+// Flume's FailoverSinkProcessor: the live sink with the highest priority takes every batch; a
+// sink that fails is parked for min(maxpenalty, 1000 * 2^failures) ms and then retried.
+class FailoverSinkProcessor final : public SinkProcessor {
+ public:
+  FailoverSinkProcessor(std::vector<sdk::Sink*> sinks, std::map<sdk::Sink*, int> priority,
+                        int64_t maxPenaltyMs, std::shared_ptr<spdlog::logger> log)
+      : maxPenaltyMs_(maxPenaltyMs), log_(std::move(log)) {
+    sinks_ = std::move(sinks);
+    // Highest priority first; ties keep config order.
+    std::stable_sort(sinks_.begin(), sinks_.end(),
+                     [&](sdk::Sink* a, sdk::Sink* b) { return priority[a] > priority[b]; });
+    state_.resize(sinks_.size());
+  }
+
+  sdk::ProcessOutcome process() override {
+    auto now = Clock::now();
+    sdk::ProcessOutcome last;
+    last.status = sdk::Status::BACKOFF;
+    bool tried = false;
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+      State& st = state_[i];
+      if (st.failures > 0 && now < st.parkedUntil) continue;
+      tried = true;
+      sdk::ProcessOutcome out = sinks_[i]->hostProcess();
+      if (!out.failed) {
+        if (st.failures > 0)
+          log_->info("sink '{}' is back after {} failure(s)", sinks_[i]->getName(), st.failures);
+        st.failures = 0;
+        return out;
+      }
+      ++st.failures;
+      int64_t penalty = std::min<int64_t>(maxPenaltyMs_, 1000LL << std::min(st.failures, 20));
+      st.parkedUntil = now + std::chrono::milliseconds(penalty);
+      log_->warn("sink '{}' failed ({}); parked for {} ms, trying the next sink",
+                 sinks_[i]->getName(), out.error, penalty);
+      last = out;
+    }
+    if (!tried) last.failed = true, last.error = "every sink in the group is parked after failures";
+    return last;
+  }
+
+ private:
+  struct State {
+    int failures = 0;
+    Clock::time_point parkedUntil{};
+  };
+  int64_t maxPenaltyMs_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<State> state_;
+};
+
+// Flume's LoadBalancingSinkProcessor: round_robin or random over the sinks; with backoff, a
+// failed sink is skipped for an exponentially growing time capped at selector.maxTimeOut.
+class LoadBalancingSinkProcessor final : public SinkProcessor {
+ public:
+  LoadBalancingSinkProcessor(std::vector<sdk::Sink*> sinks, bool random, bool backoff,
+                             int64_t maxTimeOutMs, std::shared_ptr<spdlog::logger> log)
+      : random_(random), backoff_(backoff), maxTimeOutMs_(maxTimeOutMs), log_(std::move(log)),
+        rng_(std::random_device{}()) {
+    sinks_ = std::move(sinks);
+    state_.resize(sinks_.size());
+    order_.resize(sinks_.size());
+  }
+
+  sdk::ProcessOutcome process() override {
+    std::size_t n = sinks_.size();
+    for (std::size_t i = 0; i < n; ++i) order_[i] = (next_ + i) % n;
+    if (random_)
+      std::shuffle(order_.begin(), order_.end(), rng_);
+    else
+      next_ = (next_ + 1) % n;
+    auto now = Clock::now();
+    sdk::ProcessOutcome last;
+    last.status = sdk::Status::BACKOFF;
+    bool tried = false;
+    for (std::size_t idx : order_) {
+      State& st = state_[idx];
+      if (backoff_ && st.failures > 0 && now < st.until) continue;
+      tried = true;
+      sdk::ProcessOutcome out = sinks_[idx]->hostProcess();
+      if (!out.failed) {
+        st.failures = 0;
+        return out;
+      }
+      ++st.failures;
+      if (backoff_) {
+        int64_t t = std::min<int64_t>(maxTimeOutMs_, 1000LL << std::min(st.failures, 20));
+        st.until = now + std::chrono::milliseconds(t);
+      }
+      log_->warn("sink '{}' failed ({}); trying the next sink", sinks_[idx]->getName(), out.error);
+      last = out;
+    }
+    if (!tried) last.failed = true, last.error = "every sink in the group is backed off";
+    return last;
+  }
+
+ private:
+  struct State {
+    int failures = 0;
+    Clock::time_point until{};
+  };
+  bool random_;
+  bool backoff_;
+  int64_t maxTimeOutMs_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mt19937 rng_;
+  std::vector<State> state_;
+  std::vector<std::size_t> order_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, const sdk::Context& ctx,
+                                                 std::vector<sdk::Sink*> sinks,
+                                                 std::shared_ptr<spdlog::logger> log,
+                                                 Diagnostics& diags) {
+  std::string type = lower(typeIn);
+  auto known = [&](std::initializer_list<const char*> keys) {
+    for (const auto& [k, p] : ctx.parameters()) {
+      bool ok = k == "type";
+      for (const char* allowed : keys) {
+        std::string a = allowed;
+        if (a.back() == '*' ? k.rfind(a.substr(0, a.size() - 1), 0) == 0 : k == a) ok = true;
+      }
+      if (!ok)
+        diags.error(ctx.path() + "." + k + ": unknown key for sink processor '" + typeIn + "'" +
+                    (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
+    }
+  };
+  try {
+    if (type == "default" || type == "org.apache.flume.sink.defaultsinkprocessor") {
+      known({});
+      if (sinks.size() != 1) {
+        diags.error(ctx.path() + ": the default sink processor takes exactly one sink, got " +
+                    std::to_string(sinks.size()) + " (use failover or load_balance)");
+        return nullptr;
+      }
+      return std::make_unique<DefaultSinkProcessor>(sinks.front());
+    }
+    if (type == "failover" || type == "org.apache.flume.sink.failoversinkprocessor") {
+      known({"priority.*", "maxpenalty"});
+      std::map<sdk::Sink*, int> prio;
+      for (sdk::Sink* s : sinks) prio[s] = ctx.getInteger("priority." + s->getName(), 0);
+      for (const auto& [k, p] : ctx.parameters())
+        if (k.rfind("priority.", 0) == 0) {
+          std::string name = k.substr(9);
+          bool found = std::any_of(sinks.begin(), sinks.end(), [&](sdk::Sink* s) { return s->getName() == name; });
+          if (!found) diags.error(ctx.path() + "." + k + ": sink '" + name + "' is not in this group");
+        }
+      int64_t maxPenalty = ctx.getLong("maxpenalty", 30000);
+      if (maxPenalty < 0) ctx.fail("maxpenalty", "must be >= 0");
+      return std::make_unique<FailoverSinkProcessor>(std::move(sinks), std::move(prio), maxPenalty, log);
+    }
+    if (type == "load_balance" || type == "org.apache.flume.sink.loadbalancingsinkprocessor") {
+      known({"selector", "backoff", "selector.maxTimeOut"});
+      std::string sel = lower(ctx.getString("selector", "round_robin"));
+      if (sel != "round_robin" && sel != "random")
+        ctx.fail("selector", "expected round_robin or random, got '" + sel +
+                                 "' (custom load-balance selectors are not supported yet)");
+      bool backoff = ctx.getBoolean("backoff", false);
+      int64_t maxTimeOut = ctx.getLong("selector.maxTimeOut", 30000);
+      if (maxTimeOut < 0) ctx.fail("selector.maxTimeOut", "must be >= 0");
+      return std::make_unique<LoadBalancingSinkProcessor>(std::move(sinks), sel == "random", backoff,
+                                                          maxTimeOut, log);
+    }
+  } catch (const sdk::ConfigError& e) {
+    diags.error(e.what());
+    return nullptr;
+  }
+  diags.error(ctx.path() + ".type: unknown sink processor type '" + typeIn +
+              "' (expected default, failover or load_balance)");
+  return nullptr;
+}
+
+}  // namespace sluice::core

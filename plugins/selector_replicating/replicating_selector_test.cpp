@@ -1,0 +1,117 @@
+#include "replicating_selector.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::replicating::ReplicatingSelector;
+using sluice::plugins::replicating::replicatingSelectorSchema;
+
+namespace {
+
+// Selectors only look at channel names.
+class NamedChannel final : public sdk::Channel {
+ public:
+  explicit NamedChannel(const char* name) { setName(name); }
+  std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
+};
+
+sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  sdk::Context ctx("a1.sources.r1.selector");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  NamedChannel c1{"c1"}, c2{"c2"}, c3{"c3"};
+  ReplicatingSelector selector;
+
+  sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    selector.setChannels({&c1, &c2, &c3});
+    return selector.hostConfigure(contextOf(kv));
+  }
+};
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), (std::string("cannot read ") + path));
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(replicatingSelectorSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("all channels are required by default") {
+  Fixture f;
+  REQUIRE(f.configure({}).ok());
+  sdk::Event e("x");
+  CHECK(f.selector.getRequiredChannels(e) == std::vector<sdk::Channel*>{&f.c1, &f.c2, &f.c3});
+  CHECK(f.selector.getOptionalChannels(e).empty());
+}
+
+TEST_CASE("optional channels are taken out of the required ones") {
+  Fixture f;
+  REQUIRE(f.configure({{"optional", "c3 c1"}, {"type", "replicating"}}).ok());
+  sdk::Event e("x");
+  CHECK(f.selector.getRequiredChannels(e) == std::vector<sdk::Channel*>{&f.c2});
+  CHECK(f.selector.getOptionalChannels(e) == std::vector<sdk::Channel*>{&f.c3, &f.c1});
+  // The same vectors every time: nothing is built per event.
+  CHECK(&f.selector.getRequiredChannels(e) == &f.selector.getRequiredChannels(sdk::Event("y")));
+}
+
+TEST_CASE("separators and duplicates in optional") {
+  Fixture f;
+  REQUIRE(f.configure({{"optional", " c2,c2\tc3 "}}).ok());
+  sdk::Event e;
+  CHECK(f.selector.getRequiredChannels(e) == std::vector<sdk::Channel*>{&f.c1});
+  CHECK(f.selector.getOptionalChannels(e) == std::vector<sdk::Channel*>{&f.c2, &f.c3});
+}
+
+TEST_CASE("an unknown optional channel is an error naming the key") {
+  Fixture f;
+  sdk::Result r = f.configure({{"optional", "c2 c9"}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() ==
+        "a1.sources.r1.selector.optional: channel 'c9' is not one of this source's channels");
+}
+
+TEST_CASE("reconfiguring replaces the lists") {
+  Fixture f;
+  REQUIRE(f.configure({{"optional", "c1"}}).ok());
+  REQUIRE(f.configure({}).ok());
+  CHECK(f.selector.getRequiredChannels(sdk::Event()).size() == 3);
+  CHECK(f.selector.getOptionalChannels(sdk::Event()).empty());
+}

@@ -1,0 +1,272 @@
+#include "logger_sink.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "memory_channel.hpp"
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::logger::appendEventDump;
+using sluice::plugins::logger::LoggerSink;
+using sluice::plugins::logger::loggerSinkSchema;
+using sluice::plugins::memory::MemoryChannel;
+
+namespace {
+
+class RecordingLogger final : public sdk::Logger {
+ public:
+  bool shouldLog(sdk::LogLevel level) const noexcept override { return level >= min; }
+  void log(sdk::LogLevel level, std::string_view message) noexcept override {
+    if (level != sdk::LogLevel::info) return;
+    std::lock_guard lock(mu);
+    lines.emplace_back(message);
+  }
+  sdk::LogLevel min = sdk::LogLevel::info;
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+// Wraps a channel and fails the next `failCommits` commits, like a channel error at the worst
+// moment: after the sink has written.
+class FlakyChannel final : public sdk::Channel {
+ public:
+  explicit FlakyChannel(sdk::Channel& inner) : inner_(inner) {}
+  std::unique_ptr<sdk::Transaction> getTransaction() override {
+    return std::make_unique<Tx>(*this, inner_.getTransaction());
+  }
+  int failCommits = 0;
+  bool failTakes = false;
+
+ private:
+  struct Tx final : sdk::Transaction {
+    Tx(FlakyChannel& ch, std::unique_ptr<sdk::Transaction> in) : ch(ch), in(std::move(in)) {}
+    void begin() noexcept override { in->begin(); }
+    sdk::Result putBatch(sdk::EventBatch& e) noexcept override { return in->putBatch(e); }
+    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
+      if (ch.failTakes) return sdk::Result::failure("disk on fire");
+      return in->takeBatch(max, taken);
+    }
+    sdk::Result commit() noexcept override {
+      if (ch.failCommits > 0) {
+        --ch.failCommits;
+        return sdk::Result::failure("commit refused");
+      }
+      return in->commit();
+    }
+    void rollback() noexcept override { in->rollback(); }
+    void close() noexcept override { in->close(); }
+    FlakyChannel& ch;
+    std::unique_ptr<sdk::Transaction> in;
+  };
+  sdk::Channel& inner_;
+};
+
+sdk::Context contextOf(const char* path,
+                       std::initializer_list<std::pair<const char*, const char*>> kv) {
+  sdk::Context ctx(path);
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
+  sdk::EventBatch batch;
+  for (const char* b : bodies) batch.emplace_back(b);
+  sdk::TransactionGuard tx(ch);
+  REQUIRE(tx->putBatch(batch).ok());
+  REQUIRE(tx.commit().ok());
+}
+
+struct Fixture {
+  MemoryChannel channel;
+  RecordingLogger log;
+  LoggerSink sink;
+
+  explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    REQUIRE(channel.hostConfigure(contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
+    sink.hostAttach("k1", &log);
+    sink.setChannel(&channel);
+    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    REQUIRE(channel.hostStart().ok());
+    REQUIRE(sink.hostStart().ok());
+  }
+};
+
+std::string dump(const sdk::Event& e, std::size_t maxBytes = 16) {
+  std::string out;
+  appendEventDump(out, e, maxBytes);
+  return out;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), (std::string("cannot read ") + path));
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(loggerSinkSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("events are rendered as Flume's EventHelper.dumpEvent renders them") {
+  // The line Flume's quick start shows for "hello world\r".
+  CHECK(dump(sdk::Event("hello world\r")) ==
+        "{ headers:{} body: 68 65 6C 6C 6F 20 77 6F 72 6C 64 0D             hello world. }");
+  CHECK(dump(sdk::Event("123")) == "{ headers:{} body: 31 32 33" + std::string(40, ' ') + "123 }");
+  CHECK(dump(sdk::Event("")) == "{ headers:{} body: }");
+
+  sdk::Event withHeaders("x");
+  withHeaders.headers.set("host", "web1");
+  withHeaders.headers.set("timestamp", "1700000000000");
+  CHECK(dump(withHeaders) ==
+        "{ headers:{host=web1, timestamp=1700000000000} body: 78" + std::string(46, ' ') + "x }");
+
+  // Cut to maxBytes; bytes outside 0x20..0x7E print as '.'.
+  CHECK(dump(sdk::Event(std::string("\x00\xff"
+                                    "abcdefghijklmnopqrstuvwxyz",
+                                    28))) ==
+        "{ headers:{} body: 00 FF 61 62 63 64 65 66 67 68 69 6A 6B 6C 6D 6E ..abcdefghijklmn }");
+  CHECK(dump(sdk::Event("abcdef"), 2) ==
+        "{ headers:{} body: 61 62" + std::string(43, ' ') + "ab }");
+  CHECK(dump(sdk::Event("abcdef"), 0) == "{ headers:{} body: }");
+
+  // More than 16 bytes: later lines keep their offsets, as commons-io HexDump prints them.
+  CHECK(dump(sdk::Event("0123456789abcdefXY"), 32) ==
+        "{ headers:{} body: 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66 0123456789abcdef\n"
+        "00000010 58 59" +
+            std::string(43, ' ') + "XY }");
+}
+
+TEST_CASE("logs each event at INFO, in batches, and drains the channel") {
+  Fixture f({{"batchSize", "2"}});
+  put(f.channel, {"a", "b", "c"});
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.log.lines.size() == 2);
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // a short batch is still work
+  REQUIRE(f.log.lines.size() == 3);
+  CHECK(f.log.lines[0] == "Event: " + dump(sdk::Event("a")));
+  CHECK(f.log.lines[2] == "Event: " + dump(sdk::Event("c")));
+  auto idle = f.sink.hostProcess();
+  CHECK(idle.status == sdk::Status::BACKOFF);
+  CHECK_FALSE(idle.failed);
+  CHECK(f.channel.size() == 0);
+
+  const auto& c = f.sink.sinkCounter();
+  CHECK(c.get(sdk::SinkCounter::BatchCompleteCount) == 1);
+  CHECK(c.get(sdk::SinkCounter::BatchUnderflowCount) == 1);
+  CHECK(c.get(sdk::SinkCounter::BatchEmptyCount) == 1);
+  CHECK(c.get(sdk::SinkCounter::EventDrainAttemptCount) == 3);
+  CHECK(c.getEventDrainSuccessCount() == 3);
+}
+
+TEST_CASE("maxBytesToLog applies and the default batch is 100") {
+  Fixture f({{"maxBytesToLog", "4"}});
+  sdk::EventBatch batch;
+  for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
+  {
+    REQUIRE(f.channel
+                .hostConfigure(contextOf("a1.channels.c1",
+                                         {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
+                .ok());
+    sdk::TransactionGuard tx(f.channel);
+    REQUIRE(tx->putBatch(batch).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.log.lines.size() == 100);
+  CHECK(f.log.lines[0] ==
+        "Event: { headers:{} body: 30 31 32 33" + std::string(37, ' ') + "0123 }");
+}
+
+TEST_CASE("with INFO disabled the sink still drains") {
+  Fixture f({});
+  f.log.min = sdk::LogLevel::warn;
+  put(f.channel, {"a", "b"});
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.log.lines.empty());
+  CHECK(f.channel.size() == 0);
+}
+
+TEST_CASE("a failed commit rolls back and the events are delivered again") {
+  Fixture f({});
+  FlakyChannel flaky(f.channel);
+  f.sink.setChannel(&flaky);
+  put(f.channel, {"a", "b"});
+  flaky.failCommits = 1;
+  auto out = f.sink.hostProcess();
+  CHECK(out.status == sdk::Status::BACKOFF);
+  CHECK(out.failed);
+  CHECK(out.error.find("commit refused") != std::string::npos);
+  CHECK(f.channel.size() == 2);  // rolled back
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.channel.size() == 0);
+  REQUIRE(f.log.lines.size() == 4);  // logged, then logged again on redelivery
+  CHECK(f.log.lines[2] == f.log.lines[0]);
+  CHECK(f.sink.sinkCounter().getEventDrainSuccessCount() == 2);
+  CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
+
+  flaky.failTakes = true;
+  auto bad = f.sink.hostProcess();
+  CHECK(bad.failed);
+  CHECK(bad.error.find("disk on fire") != std::string::npos);
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
+    LoggerSink s;
+    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({{"maxBytesToLog", "-1"}}).find("a1.sinks.k1.maxBytesToLog:") == 0);
+  CHECK(
+      errorOf({{"maxBytesToLog", "many"}}).find("a1.sinks.k1.maxBytesToLog: expected an integer") ==
+      0);
+  CHECK(errorOf({{"batchSize", "0"}}).find("a1.sinks.k1.batchSize:") == 0);
+}
+
+TEST_CASE("start and stop are repeatable") {
+  Fixture f({});
+  for (int i = 0; i < 2; ++i) {
+    CHECK(f.sink.hostStop().ok());
+    CHECK(f.sink.hostStop().ok());
+    CHECK(f.sink.hostStart().ok());
+    CHECK(f.sink.hostStart().ok());
+  }
+  put(f.channel, {"a"});
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.log.lines.size() == 1);
+}

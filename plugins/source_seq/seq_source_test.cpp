@@ -1,0 +1,202 @@
+#include "seq_source.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::seq::seqSourceSchema;
+using sluice::plugins::seq::SequenceSource;
+
+namespace {
+
+// Records what reaches the channels; fails the next `failures` batches like a full channel.
+class FakeProcessor final : public sdk::ChannelProcessor {
+ public:
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    ++calls;
+    if (failures > 0) {
+      --failures;
+      events.clear();
+      return sdk::Result::failure("channel c1 is full");
+    }
+    for (auto& e : events) bodies.push_back(std::move(e.body));
+    batchSizes.push_back(events.size());
+    events.clear();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+
+  std::vector<std::string> bodies;
+  std::vector<std::size_t> batchSizes;
+  int failures = 0;
+  int calls = 0;
+};
+
+sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  sdk::Context ctx("a1.sources.r1");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  FakeProcessor processor;
+  SequenceSource source;
+
+  explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    source.setName("r1");
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(contextOf(kv));
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    REQUIRE(source.hostStart().ok());
+  }
+};
+
+std::vector<std::string> seq(long from, long to) {
+  std::vector<std::string> v;
+  for (long i = from; i <= to; ++i) v.push_back(std::to_string(i));
+  return v;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), (std::string("cannot read ") + path));
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(seqSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("defaults: one event per call, bodies count from 0") {
+  Fixture f({});
+  for (int i = 0; i < 3; ++i) CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.processor.bodies == seq(0, 2));
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>{1, 1, 1});
+}
+
+TEST_CASE("batches and totalEvents: exact counts, then BACKOFF") {
+  Fixture f({{"batchSize", "4"}, {"totalEvents", "10"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);  // the last, short batch
+  auto idle = f.source.hostProcess();
+  CHECK(idle.status == sdk::Status::BACKOFF);
+  CHECK_FALSE(idle.failed);  // done is not a failure
+  CHECK(f.processor.bodies == seq(0, 9));
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>{4, 4, 2});
+  CHECK(f.processor.calls == 3);
+  const auto& c = f.source.sourceCounter();
+  CHECK(c.getEventReceivedCount() == 10);
+  CHECK(c.getEventAcceptedCount() == 10);
+  CHECK(c.get(sdk::SourceCounter::AppendBatchReceivedCount) == 3);
+  CHECK(c.get(sdk::SourceCounter::AppendBatchAcceptedCount) == 3);
+  CHECK(f.source.next() == 10);
+}
+
+TEST_CASE("totalEvents 0 generates nothing") {
+  Fixture f({{"totalEvents", "0"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
+  CHECK(f.processor.calls == 0);
+}
+
+TEST_CASE("a failed batch is regenerated with the same numbers") {
+  Fixture f({{"batchSize", "3"}, {"totalEvents", "7"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);  // 0 1 2
+  f.processor.failures = 2;
+  auto out = f.source.hostProcess();
+  CHECK(out.status == sdk::Status::BACKOFF);
+  CHECK(out.failed);
+  CHECK(out.error.find("channel c1 is full") != std::string::npos);
+  CHECK(f.source.hostProcess().failed);
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);    // 3 4 5 again
+  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);  // 6, done
+  CHECK(f.processor.bodies == seq(0, 6));
+  const auto& c = f.source.sourceCounter();
+  CHECK(c.getEventReceivedCount() == 13);  // 7 + two failed attempts of 3
+  CHECK(c.getEventAcceptedCount() == 7);
+  CHECK(c.get(sdk::SourceCounter::ChannelWriteFail) == 2);
+  CHECK(c.get(sdk::SourceCounter::AppendBatchReceivedCount) == 5);
+  CHECK(c.get(sdk::SourceCounter::AppendBatchAcceptedCount) == 3);
+}
+
+TEST_CASE("digit carry across batch boundaries and widths") {
+  Fixture f({{"batchSize", "7"}, {"totalEvents", "1205"}});
+  while (f.source.hostProcess().status == sdk::Status::READY) {
+  }
+  CHECK(f.processor.bodies == seq(0, 1204));
+}
+
+TEST_CASE("one batch crossing several digit widths") {
+  Fixture f({{"batchSize", "100000"}, {"totalEvents", "100000"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
+  REQUIRE(f.processor.bodies.size() == 100000);
+  CHECK(f.processor.bodies[99999] == "99999");
+  CHECK(f.processor.bodies[10000] == "10000");
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
+    SequenceSource s;
+    sdk::Result r = s.hostConfigure(contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({{"batchSize", "0"}}) ==
+        "a1.sources.r1.batchSize: batchSize was 0 but expected positive");
+  CHECK(errorOf({{"batchSize", "x"}}).find("a1.sources.r1.batchSize: expected an integer") == 0);
+  CHECK(errorOf({{"totalEvents", "-1"}}).find("a1.sources.r1.totalEvents:") == 0);
+}
+
+TEST_CASE("back-off keys reach the runner") {
+  Fixture f({{"backoffSleepIncrement", "10"}, {"maxBackoffSleep", "50"}});
+  CHECK(f.source.getBackOffSleepIncrement() == 10);
+  CHECK(f.source.getMaxBackOffSleepInterval() == 50);
+}
+
+TEST_CASE("start and stop are repeatable; the sequence continues") {
+  Fixture f({{"batchSize", "2"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStart().ok());
+    CHECK(f.source.hostStart().ok());
+  }
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.processor.bodies == seq(0, 3));
+}

@@ -1,0 +1,214 @@
+#include "stress_source.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::stress::StressSource;
+using sluice::plugins::stress::stressSourceSchema;
+
+namespace {
+
+// Counts what reaches the channels; fails the next `failures` batches like a full channel.
+class FakeProcessor final : public sdk::ChannelProcessor {
+ public:
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    if (failures > 0) {
+      --failures;
+      events.clear();
+      return sdk::Result::failure("channel c1 is full");
+    }
+    batchSizes.push_back(events.size());
+    for (const auto& e : events) {
+      events_ += 1;
+      allBodiesOk = allBodiesOk && e.headers.empty() && e.body == expectedBody;
+    }
+    events.clear();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+
+  std::string expectedBody = std::string(500, '\x7f');
+  std::vector<std::size_t> batchSizes;
+  long events_ = 0;
+  bool allBodiesOk = true;
+  int failures = 0;
+};
+
+sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  sdk::Context ctx("a1.sources.r1");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  FakeProcessor processor;
+  StressSource source;
+
+  explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    source.setName("r1");
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(contextOf(kv));
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    REQUIRE(source.hostStart().ok());
+  }
+};
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), (std::string("cannot read ") + path));
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(stressSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("defaults: one 500-byte event per call, no limit") {
+  Fixture f({});
+  for (int i = 0; i < 5; ++i) CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.processor.events_ == 5);
+  CHECK(f.processor.allBodiesOk);
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>(5, 1));
+}
+
+TEST_CASE("size and batchSize shape the events") {
+  Fixture f({{"size", "3"}, {"batchSize", "50"}});
+  f.processor.expectedBody = "\x7f\x7f\x7f";
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>{50});
+  CHECK(f.processor.allBodiesOk);
+  Fixture empty({{"size", "0"}});
+  empty.processor.expectedBody.clear();
+  CHECK(empty.source.hostProcess().status == sdk::Status::READY);
+  CHECK(empty.processor.allBodiesOk);
+}
+
+TEST_CASE("maxTotalEvents: exact count, short last batch, then BACKOFF") {
+  Fixture f({{"batchSize", "4"}, {"maxTotalEvents", "10"}});
+  while (f.source.hostProcess().status == sdk::Status::READY) {
+  }
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>{4, 4, 2});
+  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
+  CHECK(f.source.totalEvents() == 10);
+  CHECK(f.source.successfulEvents() == 10);
+  auto& c = f.source.sourceCounter();
+  CHECK(c.getEventReceivedCount() == 10);
+  CHECK(c.getEventAcceptedCount() == 10);
+  CHECK(c.get(sdk::SourceCounter::AppendBatchAcceptedCount) == 3);
+}
+
+TEST_CASE("failed batches count toward maxTotalEvents, not maxSuccessfulEvents") {
+  Fixture f({{"batchSize", "5"}, {"maxTotalEvents", "20"}});
+  f.processor.failures = 1;
+  auto out = f.source.hostProcess();
+  CHECK(out.status == sdk::Status::BACKOFF);
+  CHECK(out.failed);
+  while (f.source.hostProcess().status == sdk::Status::READY) {
+  }
+  CHECK(f.processor.events_ == 15);  // Flume's maxTotalEvents bounds attempts
+  CHECK(f.source.failedEvents() == 5);
+  CHECK(f.source.sourceCounter().get(sdk::SourceCounter::ChannelWriteFail) == 1);
+
+  Fixture g({{"batchSize", "5"}, {"maxSuccessfulEvents", "20"}});
+  g.processor.failures = 2;
+  for (int i = 0; i < 10; ++i) (void)g.source.hostProcess();
+  CHECK(g.processor.events_ == 20);
+  CHECK(g.source.totalEvents() == 30);
+  CHECK(g.source.hostProcess().status == sdk::Status::BACKOFF);
+}
+
+TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
+  Fixture f({{"batchSize", "10"}, {"maxEventsPerSecond", "200"}});
+  auto t0 = std::chrono::steady_clock::now();
+  double longestCall = 0;
+  while (f.processor.events_ < 100 && secondsSince(t0) < 10) {
+    auto c0 = std::chrono::steady_clock::now();
+    CHECK(f.source.hostProcess().status == sdk::Status::READY);
+    longestCall = std::max(longestCall, secondsSince(c0));
+  }
+  const double elapsed = secondsSince(t0);
+  CHECK(f.processor.events_ == 100);
+  // The first batch goes at once, the other nine at 200/s: 0.45 s.
+  CHECK(elapsed >= 0.35);
+  CHECK(elapsed < 3.0);
+  CHECK(longestCall < 0.5);
+}
+
+TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
+  Fixture f({{"maxEventsPerSecond", "1"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(f.processor.events_ == 1);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(secondsSince(t0) < 0.5);
+  CHECK(f.processor.events_ == 1);  // nothing sent yet
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
+    StressSource s;
+    sdk::Result r = s.hostConfigure(contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({{"size", "-1"}}).find("a1.sources.r1.size:") == 0);
+  CHECK(errorOf({{"batchSize", "0"}}).find("a1.sources.r1.batchSize:") == 0);
+  CHECK(errorOf({{"maxTotalEvents", "-2"}}).find("a1.sources.r1.maxTotalEvents:") == 0);
+  CHECK(errorOf({{"maxSuccessfulEvents", "abc"}}).find("a1.sources.r1.maxSuccessfulEvents:") == 0);
+  CHECK(errorOf({{"maxEventsPerSecond", "-1"}}).find("a1.sources.r1.maxEventsPerSecond:") == 0);
+}
+
+TEST_CASE("start and stop are repeatable") {
+  Fixture f({{"batchSize", "2"}, {"maxTotalEvents", "6"}});
+  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStart().ok());
+    CHECK(f.source.hostStart().ok());
+  }
+  while (f.source.hostProcess().status == sdk::Status::READY) {
+  }
+  CHECK(f.processor.events_ == 6);
+}

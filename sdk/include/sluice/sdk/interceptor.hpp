@@ -1,0 +1,58 @@
+#pragma once
+// Interceptors inspect, change or drop events between a source and its channels, as in Flume.
+// A component of kind Interceptor is the Builder: configured from the interceptor's keys, it then
+// builds the Interceptor. type = com.example.MyInterceptor$Builder and
+// type = com.example.MyInterceptor name the same plugin.
+
+#include <exception>
+#include <memory>
+
+#include "sluice/sdk/component.hpp"
+#include "sluice/sdk/event.hpp"
+#include "sluice/sdk/result.hpp"
+
+namespace sluice::sdk {
+
+// intercept() runs on the source's threads, possibly several at once, so it must be thread-safe.
+class SLUICE_SDK_API Interceptor {
+ public:
+  virtual ~Interceptor() = default;
+  virtual void initialize() {}
+  // Changes the event in place. Returns false to drop it.
+  virtual bool intercept(Event& event) = 0;
+  // The batch form: changes events in place and removes dropped ones, keeping order. It must
+  // never add events. The default calls intercept(Event&) and compacts without reallocating.
+  virtual void intercept(EventBatch& events) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (!intercept(events[i])) continue;
+      if (kept != i) events[kept] = std::move(events[i]);
+      ++kept;
+    }
+    events.erase(events.begin() + static_cast<std::ptrdiff_t>(kept), events.end());
+  }
+  virtual void close() {}
+
+  // Host entry points.
+  Result hostInitialize() noexcept { return detail::guarded([&] { initialize(); }); }
+  // On failure the batch is left in an unspecified state and the host fails the put.
+  Result hostIntercept(EventBatch& events) noexcept {
+    return detail::guarded([&] { intercept(events); });
+  }
+  void hostClose() noexcept { (void)detail::guarded([&] { close(); }); }
+};
+
+class SLUICE_SDK_API InterceptorBuilder : public PluginObject {
+ public:
+  virtual std::unique_ptr<Interceptor> build() = 0;
+
+  // Host entry point.
+  std::unique_ptr<Interceptor> hostBuild(Result& result) noexcept {
+    std::unique_ptr<Interceptor> out;
+    result = detail::guarded([&] { out = build(); });
+    if (result && !out) result = Result::failure("build() returned no interceptor");
+    return out;
+  }
+};
+
+}  // namespace sluice::sdk

@@ -1,0 +1,169 @@
+#pragma once
+// How a shared object declares its components. Each plugin .so has exactly one SLUICE_PLUGIN:
+//
+//   const sluice::sdk::PluginManifest& manifest() {
+//     static const sluice::sdk::PluginManifest m{
+//         "example", "1.0.0",
+//         {sluice::sdk::makeComponent<MySource>(sluice::sdk::ComponentKind::Source,
+//                                               "com.example.MySource", {}, mySchema(),
+//                                               "Counts with a prefix")}};
+//     return m;
+//   }
+//   SLUICE_PLUGIN(manifest)
+//
+// The macro exports one symbol, sluice_plugin_v1, in the ELF section "sluice": the layout
+// Boost.DLL's BOOST_DLL_ALIAS_SECTIONED produces, so the host finds and reads it with
+// boost::dll::library_info / shared_library::get_alias. It is spelled out here so that the SDK's
+// public headers need no Boost.
+//
+// The symbol points to a PluginHeader, a plain C struct whose layout never changes: the host reads
+// the ABI version and toolchain tag from it before it touches any C++ type, and refuses the
+// library on a mismatch.
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "sluice/sdk/channel.hpp"
+#include "sluice/sdk/component.hpp"
+#include "sluice/sdk/interceptor.hpp"
+#include "sluice/sdk/schema.hpp"
+#include "sluice/sdk/selector.hpp"
+#include "sluice/sdk/sink.hpp"
+#include "sluice/sdk/source.hpp"
+#include "sluice/sdk/version.hpp"
+#include "sluice/sdk/visibility.hpp"
+
+namespace sluice::sdk {
+
+enum class ComponentKind : uint32_t {
+  Source = 1,
+  Channel = 2,
+  Sink = 3,
+  Interceptor = 4,  // the component is the InterceptorBuilder
+  ChannelSelector = 5,
+};
+
+inline const char* nameOf(ComponentKind k) noexcept {
+  switch (k) {
+    case ComponentKind::Source: return "source";
+    case ComponentKind::Channel: return "channel";
+    case ComponentKind::Sink: return "sink";
+    case ComponentKind::Interceptor: return "interceptor";
+    case ComponentKind::ChannelSelector: return "selector";
+  }
+  return "?";
+}
+
+// Flume's InterfaceStability annotations.
+enum class Stability { Stable, Evolving, Experimental };
+
+inline const char* nameOf(Stability s) noexcept {
+  switch (s) {
+    case Stability::Stable: return "stable";
+    case Stability::Evolving: return "evolving";
+    case Stability::Experimental: return "experimental";
+  }
+  return "?";
+}
+
+// Creates one object. Never throws: on failure returns nullptr and sets *error.
+using FactoryFn = PluginObject* (*)(std::string* error) noexcept;
+
+struct SLUICE_SDK_API ComponentInfo {
+  ComponentKind kind;
+  std::string type;                  // the canonical name, e.g. "memory" or "com.example.MySource"
+  std::vector<std::string> aliases;  // other names: Flume class names, short aliases
+  Schema schema;
+  std::string description;
+  Stability stability = Stability::Stable;
+  FactoryFn create = nullptr;
+};
+
+struct SLUICE_SDK_API PluginManifest {
+  std::string name;
+  std::string version;
+  std::vector<ComponentInfo> components;
+};
+
+// Plain C layout; stable across every ABI version.
+extern "C" {
+struct PluginHeader {
+  uint32_t magic;  // kPluginMagic
+  uint32_t abiMajor;
+  uint32_t abiMinor;
+  const char* toolchain;
+  const PluginManifest* (*manifest)() noexcept;
+};
+}
+inline constexpr uint32_t kPluginMagic = 0x534c4345;  // "SLCE"
+
+template <class T>
+constexpr bool kindMatches(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::Source: return std::is_base_of_v<Source, T>;
+    case ComponentKind::Channel: return std::is_base_of_v<Channel, T>;
+    case ComponentKind::Sink: return std::is_base_of_v<Sink, T>;
+    case ComponentKind::Interceptor: return std::is_base_of_v<InterceptorBuilder, T>;
+    case ComponentKind::ChannelSelector: return std::is_base_of_v<ChannelSelector, T>;
+  }
+  return false;
+}
+
+// The factory returns a PluginObject* that the host static_casts back to the kind's base class
+// (Source*, Channel*...), so T must derive from exactly that base, checked here and in
+// makeComponent.
+template <class T>
+PluginObject* createObject(std::string* error) noexcept {
+  try {
+    return static_cast<PluginObject*>(new T());
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
+  } catch (...) {
+    if (error) *error = "unknown exception in constructor";
+  }
+  return nullptr;
+}
+
+template <class T>
+ComponentInfo makeComponent(ComponentKind kind, std::string type, std::vector<std::string> aliases,
+                            Schema schema, std::string description,
+                            Stability stability = Stability::Stable) {
+  static_assert(std::is_base_of_v<PluginObject, T>, "plugin types derive from a sdk base class");
+  if (!kindMatches<T>(kind)) throw std::logic_error("component kind does not match its class: " + type);
+  ComponentInfo info;
+  info.kind = kind;
+  info.type = std::move(type);
+  info.aliases = std::move(aliases);
+  info.schema = std::move(schema);
+  info.description = std::move(description);
+  info.stability = stability;
+  info.create = &createObject<T>;
+  return info;
+}
+
+}  // namespace sluice::sdk
+
+#define SLUICE_PLUGIN_SYMBOL "sluice_plugin_v1"
+#define SLUICE_PLUGIN_SECTION "sluice"
+
+// ManifestFn: a function returning const sluice::sdk::PluginManifest&. Building the manifest may
+// throw (bad_alloc); the wrapper turns that into nullptr, which the host reports.
+#define SLUICE_PLUGIN(ManifestFn)                                                                \
+  namespace {                                                                                    \
+  const ::sluice::sdk::PluginManifest* sluice_plugin_manifest_() noexcept {                      \
+    try {                                                                                        \
+      return &ManifestFn();                                                                      \
+    } catch (...) {                                                                              \
+      return nullptr;                                                                            \
+    }                                                                                            \
+  }                                                                                              \
+  const ::sluice::sdk::PluginHeader sluice_plugin_header_ = {                                    \
+      ::sluice::sdk::kPluginMagic, SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR,                   \
+      SLUICE_SDK_TOOLCHAIN, &sluice_plugin_manifest_};                                           \
+  }                                                                                              \
+  extern "C" __attribute__((visibility("default"))) const void* sluice_plugin_v1;                \
+  __attribute__((section(SLUICE_PLUGIN_SECTION), used)) const void* sluice_plugin_v1 =           \
+      &sluice_plugin_header_;

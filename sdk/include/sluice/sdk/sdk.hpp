@@ -1,0 +1,16 @@
+#pragma once
+// Everything a plugin author needs.
+#include "sluice/sdk/channel.hpp"
+#include "sluice/sdk/component.hpp"
+#include "sluice/sdk/context.hpp"
+#include "sluice/sdk/counters.hpp"
+#include "sluice/sdk/event.hpp"
+#include "sluice/sdk/interceptor.hpp"
+#include "sluice/sdk/logger.hpp"
+#include "sluice/sdk/plugin.hpp"
+#include "sluice/sdk/result.hpp"
+#include "sluice/sdk/schema.hpp"
+#include "sluice/sdk/selector.hpp"
+#include "sluice/sdk/sink.hpp"
+#include "sluice/sdk/source.hpp"
+#include "sluice/sdk/version.hpp"

@@ -1,0 +1,22 @@
+#pragma once
+// The plugin ABI version. Bump the minor for backward-compatible additions (new virtuals at the
+// end of a class are NOT backward compatible: bump the major), the major for any layout or
+// vtable change. tests/sdk_abi_hash checks that a change to sdk/ headers comes with a bump.
+
+#include <cstddef>  // defines _GLIBCXX_RELEASE
+
+#define SLUICE_SDK_ABI_MAJOR 1
+#define SLUICE_SDK_ABI_MINOR 0
+
+// Plugins and host must share the C++ standard library and its ABI (std::string layout): the
+// tag names both. Compiler brand does not matter (g++ and clang++ on libstdc++ interoperate).
+#if defined(_GLIBCXX_RELEASE) && defined(_GLIBCXX_USE_CXX11_ABI)
+#define SLUICE_SDK_STR2(x) #x
+#define SLUICE_SDK_STR(x) SLUICE_SDK_STR2(x)
+#define SLUICE_SDK_TOOLCHAIN \
+  "libstdc++" SLUICE_SDK_STR(_GLIBCXX_RELEASE) "-cxx11abi" SLUICE_SDK_STR(_GLIBCXX_USE_CXX11_ABI)
+#elif defined(_LIBCPP_VERSION)
+#define SLUICE_SDK_TOOLCHAIN "libc++"
+#else
+#define SLUICE_SDK_TOOLCHAIN "unknown"
+#endif

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the sluice command line: real processes, real files, real signals."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("SLUICE_BIN", "sluice")
+
+
+def run(*args, timeout=60):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def wait_until(cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+SEQ_LOGGER_TOML = """
+[a1.sources.r1]
+type = "seq"
+totalEvents = {n}
+batchSize = 5
+channels = ["c1"]
+
+[a1.channels.c1]
+type = "memory"
+capacity = 1000
+transactionCapacity = 100
+
+[a1.sinks.k1]
+type = "logger"
+channel = "c1"
+"""
+
+SEQ_LOGGER_PROPS = """
+# Flume's own syntax, unchanged
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = org.apache.flume.source.SequenceGeneratorSource
+a1.sources.r1.totalEvents = {n}
+a1.sources.r1.channels = c1
+a1.channels.c1.type = org.apache.flume.channel.MemoryChannel
+a1.channels.c1.capacity = 1000
+a1.sinks.k1.type = org.apache.flume.sink.LoggerSink
+a1.sinks.k1.channel = c1
+
+# a second agent in the same file
+b1.sources = s1
+b1.channels = d1
+b1.sources.s1.type = seq
+b1.sources.s1.channels = d1
+b1.channels.d1.type = memory
+"""
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="sluice-cli-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def run_agent_until(self, args, pattern, count):
+        """Starts an agent, waits until its log has `count` matches, SIGTERMs it."""
+        log_path = os.path.join(self.dir, "agent.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([BIN, "agent", *args], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def enough():
+                with open(log_path) as f:
+                    return len(re.findall(pattern, f.read())) >= count
+            ok = wait_until(enough, 30)
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        with open(log_path) as f:
+            text = f.read()
+        self.assertTrue(ok, "agent never logged enough events:\n" + text[-3000:])
+        return rc, text
+
+    def test_version(self):
+        r = run("version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^sluice \d+\.\d+\.\d+ \(plugin SDK ABI 1\.\d+, libstdc\+\+")
+
+    def test_plugins_lists_builtins_with_their_files(self):
+        r = run("plugins")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for kind, typ in [("channel", "memory"), ("source", "seq"), ("sink", "logger"),
+                          ("sink", "null"), ("selector", "replicating"),
+                          ("selector", "multiplexing")]:
+            self.assertRegex(r.stdout, rf"(?m)^{kind}\t{re.escape(typ)}\t.*\.so$")
+        self.assertIn("org.apache.flume.channel.MemoryChannel", r.stdout)
+
+    def test_describe_prints_schema(self):
+        r = run("describe", "memory")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("transactionCapacity", r.stdout)
+        self.assertRegex(r.stdout, r"capacity\s+integer.*default=100")
+        r = run("describe", "org.apache.flume.source.SequenceGeneratorSource")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("totalEvents", r.stdout)
+        r = run("describe", "memroy")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("memroy", r.stderr)
+
+    def test_validate_good_and_bad(self):
+        good = self.write("good.properties", SEQ_LOGGER_PROPS.format(n=10))
+        r = run("validate", "-n", "a1", "-f", good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("agent 'a1' is valid", r.stdout)
+
+        bad = self.write("bad.toml", """
+[a1.sources.r1]
+type = "seq"
+channels = ["c9"]
+
+[a1.channels.c1]
+type = "memory"
+capacity = 10
+transactionCapacity = 100
+
+[a1.sinks.k1]
+type = "logger"
+channel = "c1"
+maxBytesToLgo = 5
+""")
+        r = run("validate", "-f", bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("c9", r.stderr)
+        self.assertIn("bad.toml:4", r.stderr)
+        self.assertIn("nothing was started", r.stderr)
+
+    def test_validate_reports_all_errors_with_lines(self):
+        bad = self.write("bad2.toml", """
+[a1.sources.r1]
+type = "seq"
+channels = ["c1"]
+totalEvents = "many"
+
+[a1.channels.c1]
+type = "memory"
+capacity = 10
+transactionCapacity = 100
+
+[a1.sinks.k1]
+type = "logger"
+channel = "c1"
+maxBytesToLgo = 5
+""")
+        r = run("validate", "-f", bad)
+        self.assertEqual(r.returncode, 1)
+        errs = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+        self.assertGreaterEqual(len(errs), 3, r.stderr)
+        self.assertIn("a1.sources.r1.totalEvents: expected an integer, got 'many' (", r.stderr)
+        self.assertIn("bad2.toml:5", r.stderr)
+        self.assertIn("a1.sinks.k1.maxBytesToLgo: unknown key", r.stderr)
+        self.assertIn("did you mean 'maxBytesToLog'", r.stderr)
+        self.assertIn("a1.channels.c1", r.stderr)
+        self.assertIn("transactionCapacity", r.stderr)
+
+    def test_malformed_file_names_line(self):
+        bad = self.write("broken.toml", "[a1.sources.r1]\ntype = \"seq\nchannels = 3\n")
+        r = run("validate", "-f", bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"broken\.toml:2")
+
+    def test_several_agents_need_a_name(self):
+        f = self.write("two.properties", SEQ_LOGGER_PROPS.format(n=1))
+        r = run("validate", "-f", f)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("a1", r.stderr)
+        self.assertIn("b1", r.stderr)
+        r = run("validate", "-f", f, "-n", "zz")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("zz", r.stderr)
+
+    def test_agent_toml_runs_and_stops_gracefully(self):
+        cfg = self.write("a.toml", SEQ_LOGGER_TOML.format(n=50))
+        rc, text = self.run_agent_until(["-n", "a1", "-f", cfg], r"Event: \{", 50)
+        self.assertEqual(rc, 0, text[-2000:])
+        events = re.findall(r"\[sink:logger:k1\] Event: \{ headers:\{\} body: .*", text)
+        self.assertEqual(len(events), 50, text[-2000:])
+        self.assertIn("agent 'a1' stopped", text)
+
+    def test_agent_flume_spelling_and_overrides(self):
+        self.write("flume.properties", SEQ_LOGGER_PROPS.format(n=1000))
+        rc, text = self.run_agent_until(
+            ["--name", "a1", "--conf", self.dir, "--conf-file", "flume.properties",
+             "-Dflume.root.logger=DEBUG,console", "-Da1.sources.r1.totalEvents=7"],
+            r"Event: \{", 7)
+        self.assertEqual(rc, 0, text[-2000:])
+        self.assertEqual(len(re.findall(r"Event: \{", text)), 7)
+        self.assertRegex(text, r"debug +\[loader\] source type 'seq'")
+
+    def test_agent_refuses_to_start_on_error(self):
+        cfg = self.write("bad.properties", "a1.sources = r1\na1.sources.r1.type = seq\n")
+        r = run("agent", "-n", "a1", "-f", cfg, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a1.sources.r1", r.stderr)
+        self.assertIn("channels", r.stderr)
+
+    def test_unknown_command_and_missing_file(self):
+        r = run("bogus")
+        self.assertEqual(r.returncode, 2)
+        r = run("validate", "-f", os.path.join(self.dir, "nope.toml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nope.toml", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,133 @@
+// Components that exist only for tests, loaded through the real loader like any plugin:
+//  - test.header_seq: a pollable source whose events carry a header cycling through values,
+//    to drive multiplexing and routing tests;
+//  - test.file_sink: a sink that appends bodies to a file and fails (rolling back) while a
+//    control file exists, to test rollback, redelivery and failover.
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <thread>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include "sluice/sdk/sdk.hpp"
+
+namespace sluice::tests {
+
+using namespace sluice::sdk;
+
+class HeaderSeqSource final : public PollableSource {
+ public:
+  void configure(const Context& ctx) override {
+    total_ = ctx.getLong("totalEvents", 100);
+    batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 10));
+    header_ = ctx.getString("header", "state");
+    values_ = ctx.getNames("values");
+    sleepMs_ = ctx.getInteger("sleepMs", 0);
+    if (values_.empty()) values_.push_back("A");
+  }
+  Status process() override {
+    if (next_ >= total_) return Status::BACKOFF;
+    // Test pacing only: keeps events flowing across a reload.
+    if (sleepMs_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleepMs_));
+    batchBuf_.clear();
+    int64_t end = std::min<int64_t>(total_, next_ + static_cast<int64_t>(batch_));
+    for (int64_t i = next_; i < end; ++i) {
+      Event e(std::to_string(i));
+      e.headers.set(header_, values_[static_cast<std::size_t>(i) % values_.size()]);
+      batchBuf_.push_back(std::move(e));
+    }
+    auto n = static_cast<int64_t>(batchBuf_.size());
+    sourceCounter().addToEventReceivedCount(n);
+    sourceCounter().incrementAppendBatchReceivedCount();
+    if (!getChannelProcessor().processEventBatch(batchBuf_)) {
+      sourceCounter().incrementChannelWriteFail();
+      return Status::BACKOFF;
+    }
+    sourceCounter().addToEventAcceptedCount(n);
+    sourceCounter().incrementAppendBatchAcceptedCount();
+    next_ = end;
+    return Status::READY;
+  }
+
+ private:
+  int64_t total_ = 100;
+  std::size_t batch_ = 10;
+  std::string header_;
+  std::vector<std::string> values_;
+  int64_t next_ = 0;
+  int sleepMs_ = 0;
+  EventBatch batchBuf_;
+};
+
+class FileSink final : public AbstractSink {
+ public:
+  void configure(const Context& ctx) override {
+    out_ = ctx.requireString("outFile");
+    failFile_ = ctx.getString("failFile", "");
+    batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 100));
+  }
+  Status process() override {
+    TransactionGuard tx(*getChannel());
+    std::span<Event> batchBuf_;
+    if (!tx->takeBatch(batch_, batchBuf_)) return deliveryFailed("take failed");
+    sinkCounter().countBatch(batchBuf_.size(), batch_);
+    if (batchBuf_.empty()) {
+      (void)tx.commit();
+      return Status::BACKOFF;
+    }
+    sinkCounter().addToEventDrainAttemptCount(static_cast<int64_t>(batchBuf_.size()));
+    struct stat st {};
+    if (!failFile_.empty() && ::stat(failFile_.c_str(), &st) == 0) {
+      sinkCounter().incrementEventWriteFail();
+      return deliveryFailed("failing on purpose: " + failFile_ + " exists");
+    }
+    std::string text;
+    for (const auto& e : batchBuf_) {
+      text.append(e.body);
+      for (const auto& [k, v] : e.headers) text.append(" ").append(k).append("=").append(v);
+      text.push_back('\n');
+    }
+    FILE* f = std::fopen(out_.c_str(), "ab");
+    if (!f) return deliveryFailed("cannot open " + out_ + ": " + std::strerror(errno));
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok) return deliveryFailed("cannot write " + out_);
+    if (!tx.commit()) return deliveryFailed("commit failed");
+    sinkCounter().addToEventDrainSuccessCount(static_cast<int64_t>(batchBuf_.size()));
+    return Status::READY;
+  }
+
+ private:
+  std::string out_, failFile_;
+  std::size_t batch_ = 100;
+};
+
+const PluginManifest& manifest() {
+  static const PluginManifest m{
+      "sluice-test-plugins",
+      "0.0.1",
+      {makeComponent<HeaderSeqSource>(
+           ComponentKind::Source, "test.header_seq", {"headerseq"},
+           Schema{Key("totalEvents").longValue().def("100").atLeast(0).doc("events to emit"),
+                  Key("batchSize").integer().def("10").range(1, 1000000).doc("events per batch"),
+                  Key("header").def("state").doc("header to set"),
+                  Key("values").list().def("A").doc("values the header cycles through"),
+                  Key("sleepMs").integer().def("0").range(0, 10000).doc("pause before each batch")},
+           "test source with a cycling header", Stability::Experimental),
+       makeComponent<FileSink>(
+           ComponentKind::Sink, "test.file_sink", {},
+           Schema{Key("outFile").req().doc("file to append bodies to"),
+                  Key("failFile").doc("while this file exists every batch fails"),
+                  Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch")},
+           "test sink writing to a file, failing on demand", Stability::Experimental)}};
+  return m;
+}
+
+}  // namespace sluice::tests
+
+SLUICE_PLUGIN(sluice::tests::manifest)

@@ -1,0 +1,150 @@
+// The plugin loader against real shared objects: the built-in plugins, a test plugin, and
+// libraries that must be refused.
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "core/plugin/registry.hpp"
+#include "tests/runtime/test_support.hpp"
+
+using namespace sluice;
+using namespace sluice::core;
+using sluice::testing::env;
+using sluice::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+std::string allMessages(const Diagnostics& d) {
+  std::string s;
+  for (const auto& i : d.items()) s += i.message + "\n";
+  return s;
+}
+}  // namespace
+
+TEST_CASE("built-in plugins load and resolve by Flume aliases, class names and case") {
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(builtinPluginDir(), d);
+  INFO(allMessages(d));
+  CHECK_FALSE(d.hasErrors());
+  const auto* mem = reg.resolve(sdk::ComponentKind::Channel, "memory");
+  REQUIRE(mem != nullptr);
+  CHECK(mem->info->type == "memory");
+  CHECK(reg.resolve(sdk::ComponentKind::Channel, "MEMORY") == mem);
+  CHECK(reg.resolve(sdk::ComponentKind::Channel, "org.apache.flume.channel.MemoryChannel") == mem);
+  CHECK(reg.resolve(sdk::ComponentKind::Source, "seq") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::Source, "org.apache.flume.source.SequenceGeneratorSource") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::Sink, "logger") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::Sink, "org.apache.flume.sink.LoggerSink") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::ChannelSelector, "replicating") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::ChannelSelector, "Multiplexing") != nullptr);
+  // A type of one kind does not resolve as another kind.
+  CHECK(reg.resolve(sdk::ComponentKind::Sink, "memory") == nullptr);
+}
+
+TEST_CASE("unknown type lists the closest known types") {
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(builtinPluginDir(), d);
+  std::string msg = reg.unknownTypeMessage(sdk::ComponentKind::Channel, "memroy");
+  CHECK(msg.find("unknown channel type 'memroy'") != std::string::npos);
+  CHECK(msg.find("did you mean 'memory'") != std::string::npos);
+}
+
+TEST_CASE("a library built for another ABI is refused, naming the file and both versions") {
+  PluginRegistry reg;
+  Diagnostics d;
+  CHECK_FALSE(reg.addLibrary(env("SLUICE_TEST_BAD_ABI"), d));
+  std::string m = allMessages(d);
+  CHECK(m.find(fs::path(env("SLUICE_TEST_BAD_ABI")).filename().string()) != std::string::npos);
+  CHECK(m.find("99.7") != std::string::npos);
+  CHECK(m.find("1.0") != std::string::npos);
+}
+
+TEST_CASE("two libraries declaring one type: the second is refused, naming both files") {
+  PluginRegistry reg;
+  Diagnostics d;
+  CHECK(reg.addLibrary(env("SLUICE_TEST_DUP_A"), d));
+  CHECK_FALSE(reg.addLibrary(env("SLUICE_TEST_DUP_B"), d));
+  std::string m = allMessages(d);
+  CHECK(m.find("libdup-a.so") != std::string::npos);
+  CHECK(m.find("libdup-b.so") != std::string::npos);
+  CHECK(m.find("test.dup") != std::string::npos);
+  const auto* c = reg.resolve(sdk::ComponentKind::Sink, "test.dup");
+  REQUIRE(c != nullptr);
+  CHECK(c->pluginName == "dup-a");
+}
+
+TEST_CASE("a missing file and a library that is not a plugin are refused with a reason") {
+  PluginRegistry reg;
+  Diagnostics d;
+  CHECK_FALSE(reg.addLibrary("/nonexistent/libnothing.so", d));
+  CHECK(allMessages(d).find("/nonexistent/libnothing.so") != std::string::npos);
+  Diagnostics d2;
+  CHECK_FALSE(reg.addLibrary(env("SLUICE_TEST_NOT_PLUGIN"), d2));
+  CHECK(allMessages(d2).find("not a sluice plugin") != std::string::npos);
+  TempDir tmp;
+  sluice::testing::writeFile(tmp / "libgarbage.so", "this is not an ELF file");
+  Diagnostics d3;
+  CHECK_FALSE(reg.addLibrary(tmp / "libgarbage.so", d3));
+  CHECK(allMessages(d3).find("libgarbage.so") != std::string::npos);
+}
+
+TEST_CASE("a plugin file writable by others is refused unless allowed") {
+  TempDir tmp;
+  fs::copy_file(env("SLUICE_TEST_PLUGIN"), tmp / "libt.so");
+  ::chmod((tmp / "libt.so").c_str(), 0666);
+  {
+    PluginRegistry reg;
+    Diagnostics d;
+    CHECK_FALSE(reg.addLibrary(tmp / "libt.so", d));
+    CHECK(allMessages(d).find("writable by group or others") != std::string::npos);
+  }
+  {
+    LoaderOptions o;
+    o.allowInsecurePermissions = true;
+    PluginRegistry reg(o);
+    Diagnostics d;
+    CHECK(reg.addLibrary(tmp / "libt.so", d));
+  }
+}
+
+TEST_CASE("Flume's plugins.d layout is scanned and $Builder suffixes resolve") {
+  TempDir tmp;
+  fs::create_directories(tmp / "plugins.d" / "mine" / "lib");
+  fs::copy_file(env("SLUICE_TEST_PLUGIN"), tmp / "plugins.d" / "mine" / "lib" / "libmine.so");
+  ::chmod((tmp / "plugins.d" / "mine" / "lib" / "libmine.so").c_str(), 0755);
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(tmp / "plugins.d", d);
+  INFO(allMessages(d));
+  CHECK_FALSE(d.hasErrors());
+  CHECK(reg.resolve(sdk::ComponentKind::Source, "test.header_seq") != nullptr);
+  CHECK(reg.resolve(sdk::ComponentKind::Source, "HeaderSeq") != nullptr);
+  // Interceptor builders: "X$Builder" and "X" are one name (checked on the built-in set if any).
+  for (const auto& c : reg.components())
+    if (c.info->kind == sdk::ComponentKind::Interceptor)
+      CHECK(reg.resolve(sdk::ComponentKind::Interceptor, c.info->type + "$Builder") != nullptr);
+}
+
+TEST_CASE("objects keep their library loaded after the registry is gone") {
+  PluginPtr<sdk::Source> src(nullptr, {});
+  {
+    PluginRegistry reg;
+    Diagnostics d;
+    REQUIRE(reg.addLibrary(env("SLUICE_TEST_PLUGIN"), d));
+    const auto* c = reg.resolve(sdk::ComponentKind::Source, "test.header_seq");
+    REQUIRE(c != nullptr);
+    std::string err;
+    src = reg.create<sdk::Source>(*c, err);
+    REQUIRE(src);
+  }
+  // The registry is destroyed; the object's vtable still lives in the mapped library.
+  sdk::Context ctx("a1.sources.r1");
+  ctx.put("totalEvents", "3");
+  CHECK(src->hostConfigure(ctx).ok());
+  CHECK(src->asPollable() != nullptr);
+  src.reset();
+}
