@@ -546,6 +546,8 @@ void Agent::stopChannels() {
 void Agent::stop() {
   if (!running_) return;
   running_ = false;
+  log_->info("stopping agent '{}' (sinks drain for up to {} ms)", config_.agent,
+             options_.drainTimeout.count());
   stopSources();
   stopSinks(options_.drainTimeout);
   stopChannels();

@@ -222,6 +222,87 @@ maxBytesToLgo = 5
         self.assertIn("a1.sources.r1", r.stderr)
         self.assertIn("channels", r.stderr)
 
+    def test_plugin_dirs_from_env_and_config_key(self):
+        plugdir = os.path.join(self.dir, "plugins.d", "testplug", "lib")
+        os.makedirs(plugdir)
+        target = os.path.join(plugdir, "libsluice-test-plugins.so")
+        with open(os.environ["SLUICE_TEST_PLUGIN"], "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target, 0o755)
+        body = ("a1.sources = r1\na1.channels = c1\na1.sources.r1.type = test.header_seq\n"
+                "a1.sources.r1.channels = c1\na1.channels.c1.type = memory\n")
+        cfg = self.write("p.properties", body)
+        r = run("validate", "-f", cfg)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown source type 'test.header_seq'", r.stderr)
+        env = dict(os.environ, SLUICE_PLUGINS_PATH=os.path.join(self.dir, "plugins.d"))
+        r = subprocess.run([BIN, "validate", "-f", cfg], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cfg2 = self.write("p2.properties",
+                          "plugins.path = " + os.path.join(self.dir, "plugins.d") + "\n" + body)
+        r = run("validate", "-f", cfg2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("plugins", "--plugins-path", os.path.join(self.dir, "plugins.d"))
+        self.assertRegex(r.stdout, r"(?m)^source\ttest\.header_seq\t.*libsluice-test-plugins\.so$")
+        # A plugin file others can write is refused, with the way out named.
+        os.chmod(target, 0o777)
+        r = subprocess.run([BIN, "validate", "-f", cfg], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("writable by group or others", r.stderr)
+        r = subprocess.run([BIN, "validate", "-f", cfg, "--allow-insecure-plugins"],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def copy_test_plugin(self):
+        plugdir = os.path.join(self.dir, "plugins")
+        os.makedirs(plugdir, exist_ok=True)
+        target = os.path.join(plugdir, "libsluice-test-plugins.so")
+        with open(os.environ["SLUICE_TEST_PLUGIN"], "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target, 0o755)
+        return plugdir
+
+    def test_second_signal_forces_exit(self):
+        # The sink fails forever, so the graceful stop would wait the whole 60 s drain timeout;
+        # a second SIGTERM must end the process at once.
+        plugdir = self.copy_test_plugin()
+        fail = self.write("fail", "")
+        cfg = self.write("stuck.properties", f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 50
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = {self.dir}/out
+a1.sinks.k1.failFile = {fail}
+""")
+        log_path = os.path.join(self.dir, "stuck.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--drain-timeout", "60000",
+                                     "--plugins-path", plugdir], stdout=log, stderr=subprocess.STDOUT)
+
+        def logged(text):
+            with open(log_path) as f:
+                return text in f.read()
+        try:
+            self.assertTrue(wait_until(lambda: logged("started:")))
+            proc.send_signal(signal.SIGTERM)
+            self.assertTrue(wait_until(lambda: logged("stopping agent 'a1'")))
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=20)
+            elapsed = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(rc, 130)
+        self.assertLess(elapsed, 10)
+
     def test_unknown_command_and_missing_file(self):
         r = run("bogus")
         self.assertEqual(r.returncode, 2)
