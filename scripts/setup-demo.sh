@@ -11,7 +11,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
 PACKAGES=(meson ninja-build pkg-config g++ libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3)
+  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3 python3-avro
+  libpcre2-dev)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {

@@ -11,7 +11,8 @@ cd "$REPO"
 BUILD=build-test
 LOG="$BUILD/test-output.log"
 PACKAGES=(meson ninja-build pkg-config g++ libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3)
+  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3 python3-avro
+  libpcre2-dev)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {

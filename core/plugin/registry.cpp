@@ -232,8 +232,13 @@ fs::path builtinPluginDir() {
       if (fs::exists(d / "meson-private", ec) && fs::is_directory(d / "plugins", ec))
         return d / "plugins";
     }
-    fs::path installed = exe.parent_path().parent_path() / "lib" / "sluice" / "plugins";
-    if (fs::is_directory(installed, ec)) return installed;
+  }
+  // Installed: the plugindir meson was configured with (the one sluice-sdk.pc names), then a
+  // relocated install next to the binary.
+  if (fs::is_directory(SLUICE_INSTALLED_PLUGIN_DIR, ec)) return fs::path(SLUICE_INSTALLED_PLUGIN_DIR);
+  if (!exe.empty()) {
+    fs::path relocated = exe.parent_path().parent_path() / "lib" / "sluice" / "plugins";
+    if (fs::is_directory(relocated, ec)) return relocated;
   }
   return fs::path(SLUICE_INSTALLED_PLUGIN_DIR);
 }

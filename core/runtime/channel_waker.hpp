@@ -24,13 +24,15 @@ class ChannelWaker {
     }
   }
   uint64_t generation() const noexcept { return generation_.load(); }
-  // Waits until the generation moves past `seen`, `stop` turns true, or the timeout passes.
+  // Waits until the generation moves past `seen`, `stop` or `drain` turns true, or the timeout
+  // passes.
   template <class Rep, class Period>
-  void waitFor(uint64_t seen, const std::atomic<bool>& stop,
+  void waitFor(uint64_t seen, const std::atomic<bool>& stop, const std::atomic<bool>& drain,
                std::chrono::duration<Rep, Period> timeout) {
     std::unique_lock lock(mutex_);
     waiters_.fetch_add(1);
-    cv_.wait_for(lock, timeout, [&] { return generation_.load() != seen || stop.load(); });
+    cv_.wait_for(lock, timeout,
+                 [&] { return generation_.load() != seen || stop.load() || drain.load(); });
     waiters_.fetch_sub(1);
   }
   // Ends every wait (used on stop).

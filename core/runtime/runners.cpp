@@ -114,7 +114,7 @@ void SinkRunner::run() {
     if (draining_ && pending() == 0) break;
     auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
     if (pending() == 0 && !channels_.empty() && channels_.front().second) {
-      channels_.front().second->waitFor(seen, stop_.flag(), wait);
+      channels_.front().second->waitFor(seen, stop_.flag(), draining_, wait);
     } else {
       stop_.sleepFor(wait);
     }

@@ -1,0 +1,292 @@
+#include "regex_filter_interceptor.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::regexfilter::RegexFilteringInterceptor;
+using sluice::plugins::regexfilter::RegexFilteringInterceptorBuilder;
+using sluice::plugins::regexfilter::regexFilterSchema;
+
+namespace {
+
+constexpr const char* kPath = "a1.sources.r1.interceptors.i1";
+
+using KeyValues = std::initializer_list<std::pair<const char*, const char*>>;
+
+[[maybe_unused]] sdk::Context contextOf(KeyValues kv) {
+  sdk::Context ctx(kPath);
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+// The error configure() reports for these keys, or "" when it succeeds.
+template <class Builder>
+std::string configureError(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  return r ? std::string() : r.error();
+}
+
+// Configures a builder (which must succeed) and builds one interceptor.
+template <class Builder>
+std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  REQUIRE(out);
+  REQUIRE(out->hostInitialize().ok());
+  return out;
+}
+
+[[maybe_unused]] bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Whether the host's schema check lets `key` through: the schema names it exactly or as a
+// "prefix.*" family.
+[[maybe_unused]] bool schemaDeclares(const sdk::Schema& schema, const std::string& key) {
+  for (const sdk::Key& k : schema.keys) {
+    const std::string& n = k.name;
+    if (n.size() >= 2 && n.compare(n.size() - 2, 2, ".*") == 0) {
+      if (key.size() > n.size() - 1 && key.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)
+        return true;
+    } else if (n == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default`, required or — | description |).
+[[maybe_unused]] void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+[[maybe_unused]] std::vector<std::string> bodiesOf(const sdk::EventBatch& batch) {
+  std::vector<std::string> out;
+  for (const auto& e : batch) out.push_back(e.body);
+  return out;
+}
+
+// The bodies that survive a filter with these keys.
+std::vector<std::string> kept(KeyValues kv, const std::vector<std::string>& bodies) {
+  auto icpt = built<RegexFilteringInterceptorBuilder>(kv);
+  sdk::EventBatch batch;
+  for (const auto& b : bodies) batch.emplace_back(b);
+  REQUIRE(icpt->hostIntercept(batch).ok());
+  return bodiesOf(batch);
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(regexFilterSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("the schema declares every key configure() reads, and no others") {
+  const sdk::Schema& s = regexFilterSchema();
+  CHECK_FALSE(s.allowUnknownKeys);
+  for (const char* k : {"regex", "excludeEvents"}) CHECK_MESSAGE(schemaDeclares(s, k), k);
+  CHECK_FALSE(schemaDeclares(s, "excludeEvent"));
+  CHECK_FALSE(schemaDeclares(s, "pattern"));
+}
+
+TEST_CASE("defaults: '.*' keeps every event, the empty body included") {
+  CHECK(kept({}, {"a", "", "\n", "\xff"}) == Strings{"a", "", "\n", "\xff"});
+}
+
+TEST_CASE("include mode keeps the events with a match anywhere in the body") {
+  CHECK(kept({{"regex", "ERROR|WARN"}}, {"INFO ok", "x ERROR y", "WARN", "", "error"}) ==
+        Strings{"x ERROR y", "WARN"});
+}
+
+TEST_CASE("excludeEvents = true drops the events that match") {
+  CHECK(kept({{"regex", "^DEBUG"}, {"excludeEvents", "true"}},
+             {"DEBUG a", "INFO DEBUG", "", "debug"}) == Strings{"INFO DEBUG", "", "debug"});
+  // Excluding with the default regex drops everything.
+  CHECK(kept({{"excludeEvents", "true"}}, {"a", ""}).empty());
+}
+
+TEST_CASE("anchors, empty bodies and non-matching events") {
+  CHECK(kept({{"regex", "^$"}}, {"", "a", "\n"}) == Strings{"", "\n"});  // $ before a final \n
+  CHECK(kept({{"regex", "\\d$"}}, {"a1", "1a", "a1\n", "a1\n\n"}) == Strings{"a1", "a1\n"});
+  CHECK(kept({{"regex", "\\Aab\\z"}}, {"ab", "ab\n", "xab"}) == Strings{"ab"});
+  CHECK(kept({{"regex", "x"}}, {"", "a"}).empty());
+}
+
+TEST_CASE("bodies are UTF-8 text; other bytes never break matching") {
+  CHECK(kept({{"regex", "^.{4}$"}}, {"grün", "gruen"}) == Strings{"grün"});
+  CHECK(kept({{"regex", "Zürich|東京"}}, {"to 東京", "Zurich"}) == Strings{"to 東京"});
+  CHECK(kept({{"regex", "ERROR"}}, {"\xff\xfe ERROR", std::string("\0ERROR", 6), "\xc3"}) ==
+        Strings{"\xff\xfe ERROR", std::string("\0ERROR", 6)});
+}
+
+TEST_CASE("configure errors name the key") {
+  const std::string err = configureError<RegexFilteringInterceptorBuilder>({{"regex", "(ab"}});
+  CHECK(err == std::string(kPath) +
+                   ".regex: cannot compile '(ab': missing closing parenthesis at offset 3");
+  CHECK(startsWith(configureError<RegexFilteringInterceptorBuilder>({{"regex", "a**"}}),
+                   std::string(kPath) + ".regex: cannot compile 'a**': "));
+  CHECK(startsWith(configureError<RegexFilteringInterceptorBuilder>({{"excludeEvents", "yes"}}),
+                   std::string(kPath) + ".excludeEvents: expected true or false"));
+}
+
+TEST_CASE("a match that fails (runaway backtracking) counts as no match and is counted") {
+  sdk::EventBatch batch;
+  batch.emplace_back(std::string(40, 'a') + "cb");
+  batch.emplace_back("ab");
+  {
+    auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "(a+)+b"}});
+    sdk::EventBatch b2;
+    for (const auto& e : batch) b2.push_back(e.clone());
+    REQUIRE(icpt->hostIntercept(b2).ok());
+    CHECK(bodiesOf(b2) == Strings{"ab"});
+    CHECK(static_cast<RegexFilteringInterceptor&>(*icpt).matchErrors() == 1);
+  }
+  auto exclude =
+      built<RegexFilteringInterceptorBuilder>({{"regex", "(a+)+b"}, {"excludeEvents", "true"}});
+  REQUIRE(exclude->hostIntercept(batch).ok());
+  CHECK(bodiesOf(batch) == Strings{std::string(40, 'a') + "cb"});
+}
+
+TEST_CASE("the batch form compacts in place: order kept, never grown or reallocated") {
+  auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "[02468]$"}});
+  sdk::EventBatch batch;
+  batch.reserve(16);
+  for (int i = 0; i < 10; ++i) batch.emplace_back(std::to_string(i));
+  batch[4].headers.setIfAbsent("h", "v");
+  const auto* data = batch.data();
+  const auto capacity = batch.capacity();
+  REQUIRE(icpt->hostIntercept(batch).ok());
+  CHECK(bodiesOf(batch) == Strings{"0", "2", "4", "6", "8"});
+  CHECK(batch[2].headers.get("h") == "v");
+  CHECK(batch.data() == data);
+  CHECK(batch.capacity() == capacity);
+  // The single-event form agrees.
+  sdk::Event odd("3"), even("4");
+  CHECK_FALSE(icpt->intercept(odd));
+  CHECK(icpt->intercept(even));
+}
+
+TEST_CASE("build, initialize and close are safe to repeat") {
+  RegexFilteringInterceptorBuilder b;
+  REQUIRE(b.hostConfigure(contextOf({{"regex", "a"}})).ok());
+  sdk::Result r;
+  auto a = b.hostBuild(r);
+  auto c = b.hostBuild(r);
+  REQUIRE(r.ok());
+  for (int i = 0; i < 2; ++i) {
+    CHECK(a->hostInitialize().ok());
+    a->hostClose();
+    c->hostClose();
+  }
+  sdk::Event e("bab");
+  CHECK(c->intercept(e));
+  // Built without configure(): Flume's defaults.
+  RegexFilteringInterceptorBuilder fresh;
+  auto d = fresh.hostBuild(r);
+  REQUIRE(r.ok());
+  sdk::Event f("");
+  CHECK(d->intercept(f));
+}
+
+TEST_CASE("intercept runs on several threads at once") {
+  auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "^(\\d+)-keep"}});
+  std::vector<int> ok(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 200; ++round) {
+        sdk::EventBatch batch;
+        for (int i = 0; i < 32; ++i)
+          batch.emplace_back(std::to_string(i) + (i % 3 ? "-drop" : "-keep"));
+        if (!icpt->hostIntercept(batch).ok() || batch.size() != 11) return;
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          if (batch[i].body != std::to_string(i * 3) + "-keep") return;
+      }
+      ok[t] = 1;
+    });
+  for (auto& th : threads) th.join();
+  CHECK(ok == std::vector<int>{1, 1, 1, 1});
+}
+
+// ---- Allocation count: the hot path must not allocate beyond the change itself. ----
+// Replacing the global operator new counts every allocation in this test binary; the tests read
+// the count only around intercept calls on their own thread.
+namespace {
+std::atomic<long> gAllocations{0};
+}  // namespace
+
+// noinline: GCC 12 otherwise pairs the inlined free() with its built-in operator new and warns.
+[[gnu::noinline]] void* operator new(std::size_t n) {
+  gAllocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+// Allocations made while f() runs.
+template <class F>
+long allocationsDuring(F&& f) {
+  const long before = gAllocations.load(std::memory_order_relaxed);
+  f();
+  return gAllocations.load(std::memory_order_relaxed) - before;
+}
+}  // namespace
+
+TEST_CASE("filtering allocates nothing once a thread has matched") {
+  auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "(ERROR|WARN) (\\w+)"}});
+  sdk::EventBatch batch;
+  batch.reserve(64);
+  for (int i = 0; i < 64; ++i)
+    batch.emplace_back(std::string(i % 2 ? "an ERROR here " : "fine ") + std::string(40, 'x'));
+  sdk::Event warm("x");
+  icpt->intercept(warm);  // this thread's match data
+  CHECK(allocationsDuring([&] { icpt->intercept(batch); }) == 0);
+  CHECK(batch.size() == 32);
+}

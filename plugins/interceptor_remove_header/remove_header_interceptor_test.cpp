@@ -1,0 +1,326 @@
+#include "remove_header_interceptor.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::removeheader::RemoveHeaderInterceptor;
+using sluice::plugins::removeheader::RemoveHeaderInterceptorBuilder;
+using sluice::plugins::removeheader::removeHeaderSchema;
+
+namespace {
+
+constexpr const char* kPath = "a1.sources.r1.interceptors.i1";
+
+using KeyValues = std::initializer_list<std::pair<const char*, const char*>>;
+
+[[maybe_unused]] sdk::Context contextOf(KeyValues kv) {
+  sdk::Context ctx(kPath);
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+// The error configure() reports for these keys, or "" when it succeeds.
+template <class Builder>
+std::string configureError(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  return r ? std::string() : r.error();
+}
+
+// Configures a builder (which must succeed) and builds one interceptor.
+template <class Builder>
+std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  REQUIRE(out);
+  REQUIRE(out->hostInitialize().ok());
+  return out;
+}
+
+[[maybe_unused]] bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Whether the host's schema check lets `key` through: the schema names it exactly or as a
+// "prefix.*" family.
+[[maybe_unused]] bool schemaDeclares(const sdk::Schema& schema, const std::string& key) {
+  for (const sdk::Key& k : schema.keys) {
+    const std::string& n = k.name;
+    if (n.size() >= 2 && n.compare(n.size() - 2, 2, ".*") == 0) {
+      if (key.size() > n.size() - 1 && key.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)
+        return true;
+    } else if (n == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default`, required or — | description |).
+[[maybe_unused]] void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+[[maybe_unused]] std::vector<std::string> bodiesOf(const sdk::EventBatch& batch) {
+  std::vector<std::string> out;
+  for (const auto& e : batch) out.push_back(e.body);
+  return out;
+}
+
+sdk::Event sample() {
+  return sdk::Event(sdk::Headers{{"host", "h1"},
+                                 {"timestamp", "1"},
+                                 {"id", "x"},
+                                 {"app.name", "web"},
+                                 {"app.version", "2"},
+                                 {"Grüße", "u"},
+                                 {"", "empty name"}},
+                    "body");
+}
+
+// The names left after an interceptor with these keys ran on sample().
+std::set<std::string> leftAfter(KeyValues kv) {
+  auto icpt = built<RemoveHeaderInterceptorBuilder>(kv);
+  sdk::Event e = sample();
+  CHECK(icpt->intercept(e));
+  CHECK(e.body == "body");
+  std::set<std::string> names;
+  for (const auto& [k, v] : e.headers) names.insert(k);
+  return names;
+}
+
+using Names = std::set<std::string>;
+const Names kAll{"host", "timestamp", "id", "app.name", "app.version", "Grüße", ""};
+
+Names allBut(std::initializer_list<const char*> removed) {
+  Names out = kAll;
+  for (const char* r : removed) out.erase(r);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(removeHeaderSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("the schema declares every key configure() reads, and no others") {
+  const sdk::Schema& s = removeHeaderSchema();
+  CHECK_FALSE(s.allowUnknownKeys);
+  for (const char* k : {"withName", "fromList", "fromListSeparator", "matching"})
+    CHECK_MESSAGE(schemaDeclares(s, k), k);
+  CHECK_FALSE(schemaDeclares(s, "from.list"));
+  CHECK_FALSE(schemaDeclares(s, "with.name"));
+}
+
+TEST_CASE("no keys: nothing is removed") { CHECK(leftAfter({}) == kAll); }
+
+TEST_CASE("withName removes one header, exactly named") {
+  CHECK(leftAfter({{"withName", "id"}}) == allBut({"id"}));
+  CHECK(leftAfter({{"withName", "ID"}}) == kAll);  // names are case-sensitive
+  CHECK(leftAfter({{"withName", "nosuch"}}) == kAll);
+  CHECK(leftAfter({{"withName", "Grüße"}}) == allBut({"Grüße"}));
+}
+
+TEST_CASE("fromList, with the default and a custom separator") {
+  CHECK(leftAfter({{"fromList", "host ,timestamp,  id"}}) == allBut({"host", "timestamp", "id"}));
+  CHECK(leftAfter({{"fromList", "host"}}) == allBut({"host"}));
+  CHECK(leftAfter({{"fromList", ",host,,"}}) == allBut({"host"}));  // empty pieces are no names
+  CHECK(leftAfter({{"fromList", "host;id|timestamp"}, {"fromListSeparator", "[;|]"}}) ==
+        allBut({"host", "id", "timestamp"}));
+  // With the default separator a ; is part of a name.
+  CHECK(leftAfter({{"fromList", "host;id"}}) == kAll);
+}
+
+TEST_CASE("matching removes the headers whose whole name matches") {
+  CHECK(leftAfter({{"matching", "app\\..*"}}) == allBut({"app.name", "app.version"}));
+  CHECK(leftAfter({{"matching", "app"}}) == kAll);  // not a substring search: matches()
+  CHECK(leftAfter({{"matching", "(?i)HOST|ID"}}) == allBut({"host", "id"}));
+  CHECK(leftAfter({{"matching", "^$"}}) == allBut({""}));
+  CHECK(leftAfter({{"matching", "Gr..e"}}) == allBut({"Grüße"}));  // ü and ß are one character
+  CHECK(leftAfter({{"matching", ".*"}}).empty());
+}
+
+TEST_CASE("all three combine") {
+  CHECK(leftAfter({{"withName", "id"}, {"fromList", "host"}, {"matching", "app\\.v.*"}}) ==
+        allBut({"id", "host", "app.version"}));
+}
+
+TEST_CASE("events without headers, and empty batches") {
+  auto icpt = built<RemoveHeaderInterceptorBuilder>({{"withName", "a"}, {"matching", ".*"}});
+  sdk::EventBatch batch(3);
+  REQUIRE(icpt->hostIntercept(batch).ok());
+  CHECK(batch.size() == 3);
+  sdk::EventBatch none;
+  REQUIRE(icpt->hostIntercept(none).ok());
+  CHECK(none.empty());
+}
+
+TEST_CASE("configure errors name the key") {
+  CHECK(configureError<RemoveHeaderInterceptorBuilder>({{"matching", "app["}}) ==
+        std::string(kPath) +
+            ".matching: cannot compile 'app[': missing terminating ] for character class at "
+            "offset 4");
+  CHECK(startsWith(configureError<RemoveHeaderInterceptorBuilder>(
+                       {{"fromList", "a"}, {"fromListSeparator", "("}}),
+                   std::string(kPath) + ".fromListSeparator: cannot compile '(': "));
+  CHECK(configureError<RemoveHeaderInterceptorBuilder>({{"withName", "x"}}).empty());
+}
+
+TEST_CASE("a header-name match that fails keeps the header and is counted") {
+  RemoveHeaderInterceptorBuilder b;
+  REQUIRE(b.hostConfigure(contextOf({{"matching", "(a+)+b"}})).ok());
+  sdk::Result r;
+  auto icpt = b.hostBuild(r);
+  REQUIRE(r.ok());
+  const std::string bad = std::string(40, 'a') + "cb";
+  sdk::Event e(sdk::Headers{{bad, "1"}, {"aab", "2"}}, "");
+  icpt->intercept(e);
+  CHECK(e.headers.contains(bad));
+  CHECK_FALSE(e.headers.contains("aab"));
+  CHECK(static_cast<RemoveHeaderInterceptor&>(*icpt).matchErrors() == 1);
+}
+
+TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
+  auto icpt = built<RemoveHeaderInterceptorBuilder>({{"withName", "x"}});
+  sdk::EventBatch batch;
+  batch.reserve(8);
+  for (int i = 0; i < 5; ++i)
+    batch.emplace_back(sdk::Headers{{"x", "1"}, {"y", "2"}}, std::to_string(i));
+  const auto* data = batch.data();
+  REQUIRE(icpt->hostIntercept(batch).ok());
+  CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
+  CHECK(batch.data() == data);
+  for (const auto& e : batch) {
+    CHECK_FALSE(e.headers.contains("x"));
+    CHECK(e.headers.get("y") == "2");
+  }
+}
+
+TEST_CASE("build, initialize and close are safe to repeat") {
+  RemoveHeaderInterceptorBuilder b;
+  REQUIRE(b.hostConfigure(contextOf({{"fromList", "a,b"}})).ok());
+  sdk::Result r;
+  auto a = b.hostBuild(r);
+  auto c = b.hostBuild(r);
+  REQUIRE(r.ok());
+  for (int i = 0; i < 2; ++i) {
+    CHECK(a->hostInitialize().ok());
+    a->hostClose();
+    c->hostClose();
+  }
+  sdk::Event e(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
+  c->intercept(e);
+  CHECK(e.headers.size() == 1);
+  // Reconfiguring replaces every setting.
+  REQUIRE(b.hostConfigure(contextOf({{"withName", "c"}})).ok());
+  auto d = b.hostBuild(r);
+  sdk::Event f(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
+  d->intercept(f);
+  CHECK(f.headers.contains("a"));
+  CHECK_FALSE(f.headers.contains("c"));
+}
+
+TEST_CASE("intercept runs on several threads at once") {
+  auto icpt =
+      built<RemoveHeaderInterceptorBuilder>({{"fromList", "a, b"}, {"matching", "tmp\\d+"}});
+  std::vector<int> ok(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 200; ++round) {
+        sdk::EventBatch batch;
+        for (int i = 0; i < 16; ++i)
+          batch.emplace_back(
+              sdk::Headers{{"a", "1"}, {"keep", "k"}, {"tmp" + std::to_string(i), "t"}, {"b", "2"}},
+              "");
+        if (!icpt->hostIntercept(batch).ok()) return;
+        for (const auto& e : batch)
+          if (e.headers.size() != 1 || !e.headers.contains("keep")) return;
+      }
+      ok[t] = 1;
+    });
+  for (auto& th : threads) th.join();
+  CHECK(ok == std::vector<int>{1, 1, 1, 1});
+}
+
+// ---- Allocation count: the hot path must not allocate beyond the change itself. ----
+// Replacing the global operator new counts every allocation in this test binary; the tests read
+// the count only around intercept calls on their own thread.
+namespace {
+std::atomic<long> gAllocations{0};
+}  // namespace
+
+// noinline: GCC 12 otherwise pairs the inlined free() with its built-in operator new and warns.
+[[gnu::noinline]] void* operator new(std::size_t n) {
+  gAllocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+// Allocations made while f() runs.
+template <class F>
+long allocationsDuring(F&& f) {
+  const long before = gAllocations.load(std::memory_order_relaxed);
+  f();
+  return gAllocations.load(std::memory_order_relaxed) - before;
+}
+}  // namespace
+
+TEST_CASE("removing headers allocates nothing") {
+  auto icpt = built<RemoveHeaderInterceptorBuilder>(
+      {{"withName", "a"}, {"fromList", "b, c"}, {"matching", "tmp\\d+"}});
+  sdk::EventBatch batch;
+  for (int i = 0; i < 64; ++i)
+    batch.emplace_back(sdk::Headers{{"a", "1"}, {"b", "2"}, {"keep", "k"}, {"tmp12", "t"}}, "");
+  sdk::Event warm(sdk::Headers{{"tmp1", "x"}}, "");
+  icpt->intercept(warm);
+  CHECK(allocationsDuring([&] { icpt->intercept(batch); }) == 0);
+  CHECK(batch[7].headers.size() == 1);
+}

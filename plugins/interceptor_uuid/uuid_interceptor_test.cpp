@@ -1,0 +1,238 @@
+#include "uuid_interceptor.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::uuid::randomUuid;
+using sluice::plugins::uuid::UuidInterceptorBuilder;
+using sluice::plugins::uuid::uuidSchema;
+
+namespace {
+
+constexpr const char* kPath = "a1.sources.r1.interceptors.i1";
+
+using KeyValues = std::initializer_list<std::pair<const char*, const char*>>;
+
+[[maybe_unused]] sdk::Context contextOf(KeyValues kv) {
+  sdk::Context ctx(kPath);
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+// The error configure() reports for these keys, or "" when it succeeds.
+template <class Builder>
+std::string configureError(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  return r ? std::string() : r.error();
+}
+
+// Configures a builder (which must succeed) and builds one interceptor.
+template <class Builder>
+std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
+  Builder b;
+  sdk::Result r = b.hostConfigure(contextOf(kv));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  REQUIRE(out);
+  REQUIRE(out->hostInitialize().ok());
+  return out;
+}
+
+[[maybe_unused]] bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Whether the host's schema check lets `key` through: the schema names it exactly or as a
+// "prefix.*" family.
+[[maybe_unused]] bool schemaDeclares(const sdk::Schema& schema, const std::string& key) {
+  for (const sdk::Key& k : schema.keys) {
+    const std::string& n = k.name;
+    if (n.size() >= 2 && n.compare(n.size() - 2, 2, ".*") == 0) {
+      if (key.size() > n.size() - 1 && key.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)
+        return true;
+    } else if (n == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default`, required or — | description |).
+[[maybe_unused]] void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+[[maybe_unused]] std::vector<std::string> bodiesOf(const sdk::EventBatch& batch) {
+  std::vector<std::string> out;
+  for (const auto& e : batch) out.push_back(e.body);
+  return out;
+}
+
+// 8-4-4-4-12 lowercase hex, version 4, IETF variant.
+bool isV4Uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(uuidSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("the schema declares every key configure() reads, and no others") {
+  const sdk::Schema& s = uuidSchema();
+  CHECK_FALSE(s.allowUnknownKeys);
+  for (const char* k : {"headerName", "preserveExisting", "prefix"})
+    CHECK_MESSAGE(schemaDeclares(s, k), k);
+  CHECK_FALSE(schemaDeclares(s, "header"));
+}
+
+TEST_CASE("randomUuid gives well-formed, distinct version 4 UUIDs") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    char buf[36];
+    randomUuid(buf);
+    std::string s(buf, 36);
+    REQUIRE_MESSAGE(isV4Uuid(s), s);
+    seen.insert(s);
+  }
+  CHECK(seen.size() == 10000);
+}
+
+TEST_CASE("defaults: header 'id', an existing id is kept") {
+  auto icpt = built<UuidInterceptorBuilder>({});
+  sdk::Event fresh("body");
+  CHECK(icpt->intercept(fresh));
+  CHECK(isV4Uuid(fresh.headers.get("id")));
+  CHECK(fresh.body == "body");
+  sdk::Event has(sdk::Headers{{"id", "mine"}}, "");
+  icpt->intercept(has);
+  CHECK(has.headers.get("id") == "mine");
+}
+
+TEST_CASE("a valid config: headerName, prefix and preserveExisting = false") {
+  auto icpt = built<UuidInterceptorBuilder>(
+      {{"headerName", "eventId"}, {"prefix", "agent7-"}, {"preserveExisting", "false"}});
+  sdk::Event e(sdk::Headers{{"eventId", "old"}}, "");
+  icpt->intercept(e);
+  const std::string v = e.headers.get("eventId");
+  REQUIRE(v.size() == 7 + 36);
+  CHECK(v.substr(0, 7) == "agent7-");
+  CHECK(isV4Uuid(v.substr(7)));
+  CHECK_FALSE(e.headers.contains("id"));
+}
+
+TEST_CASE("each event gets its own id") {
+  auto icpt = built<UuidInterceptorBuilder>({});
+  sdk::EventBatch batch(100);
+  icpt->intercept(batch);
+  std::set<std::string> ids;
+  for (const auto& e : batch) ids.insert(e.headers.get("id"));
+  CHECK(ids.size() == 100);
+}
+
+TEST_CASE("configure errors name the key") {
+  CHECK(startsWith(configureError<UuidInterceptorBuilder>({{"preserveExisting", "nope"}}),
+                   std::string(kPath) + ".preserveExisting: expected true or false"));
+  CHECK(startsWith(configureError<UuidInterceptorBuilder>({{"headerName", ""}}),
+                   std::string(kPath) + ".headerName: must not be empty"));
+}
+
+TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
+  auto icpt = built<UuidInterceptorBuilder>({});
+  sdk::EventBatch batch;
+  batch.reserve(8);
+  for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
+  const auto* data = batch.data();
+  REQUIRE(icpt->hostIntercept(batch).ok());
+  CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
+  CHECK(batch.data() == data);
+}
+
+TEST_CASE("build, initialize and close are safe to repeat") {
+  UuidInterceptorBuilder b;
+  REQUIRE(b.hostConfigure(contextOf({{"prefix", "p"}})).ok());
+  sdk::Result r;
+  auto a = b.hostBuild(r);
+  auto c = b.hostBuild(r);
+  REQUIRE(r.ok());
+  for (int i = 0; i < 2; ++i) {
+    CHECK(a->hostInitialize().ok());
+    a->hostClose();
+    c->hostClose();
+  }
+  sdk::Event e;
+  c->intercept(e);
+  CHECK(e.headers.get("id").substr(0, 1) == "p");
+}
+
+TEST_CASE("ids are unique across threads running intercept at once") {
+  auto icpt = built<UuidInterceptorBuilder>({});
+  constexpr int kThreads = 4, kRounds = 100, kBatch = 64;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        sdk::EventBatch batch(kBatch);
+        icpt->intercept(batch);
+        for (const auto& e : batch) ids[t].push_back(e.headers.get("id"));
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::set<std::string> all;
+  for (const auto& v : ids)
+    for (const auto& id : v) {
+      CHECK(isV4Uuid(id));
+      all.insert(id);
+    }
+  CHECK(all.size() == static_cast<std::size_t>(kThreads * kRounds * kBatch));
+}

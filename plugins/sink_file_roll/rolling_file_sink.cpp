@@ -1,0 +1,343 @@
+#include "rolling_file_sink.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace sluice::plugins::file_roll {
+
+namespace {
+
+constexpr const char* kTextBuilder =
+    "org.apache.flume.serialization.BodyTextEventSerializer$Builder";
+constexpr const char* kAvroBuilder =
+    "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
+
+std::string errnoText(int err) {
+  char buf[256];
+  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: thread-safe, returns the text
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+}  // namespace
+
+const sdk::Schema& rollingFileSinkSchema() {
+  static const sdk::Schema schema{
+      sdk::Key("sink.directory")
+          .string()
+          .req()
+          .doc("Directory the files are written to; created when missing"),
+      sdk::Key("sink.rollInterval")
+          .longValue()
+          .def("30")
+          .range(0, 31536000)
+          .doc("Seconds after which the sink starts a new file; 0 writes everything to one file"),
+      sdk::Key("sink.batchSize")
+          .integer()
+          .def("100")
+          .range(1, 1000000)
+          .doc("Events taken from the channel and written per transaction"),
+      sdk::Key("sink.serializer")
+          .oneOf({"TEXT", "avro_event", kTextBuilder, kAvroBuilder})
+          .def("TEXT")
+          .doc("TEXT writes each body (and a newline); avro_event writes an Avro container of "
+               "headers and body"),
+      sdk::Key("sink.serializer.appendNewline")
+          .boolean()
+          .def("true")
+          .doc("TEXT: write a newline after each body"),
+      sdk::Key("sink.serializer.syncIntervalBytes")
+          .integer()
+          .def("2048000")
+          .range(1, 1073741824)
+          .doc("avro_event: bytes of records after which a new Avro block starts"),
+      sdk::Key("sink.serializer.compressionCodec")
+          .oneOf({"null"})
+          .def("null")
+          .doc("avro_event: block compression; only null (none) is supported"),
+      sdk::Key("sink.pathManager")
+          .oneOf({"DEFAULT", "ROLLTIME"})
+          .def("DEFAULT")
+          .doc("File names: DEFAULT is prefix, start time in ms, -N; ROLLTIME is prefix, "
+               "yyyyMMddHHmmss, -N"),
+      sdk::Key("sink.pathManager.prefix").string().doc("Text at the start of every file name"),
+      sdk::Key("sink.pathManager.extension")
+          .string()
+          .doc("File name extension, added after a dot when not empty"),
+  };
+  return schema;
+}
+
+RollingFileSink::RollingFileSink() : rng_(std::random_device{}()) {}
+
+RollingFileSink::~RollingFileSink() { closeFile(); }
+
+void RollingFileSink::configure(const sdk::Context& context) {
+  RollingFileSettings s;
+  s.directory = trimmed(context.requireString("sink.directory"));
+
+  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
+    const int64_t v = context.getLong(key, def);
+    if (v < lo || v > hi)
+      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
+                            std::to_string(hi) + ", got " + std::to_string(v));
+    return v;
+  };
+  s.rollInterval = std::chrono::seconds(longIn("sink.rollInterval", 30, 0, 31536000));
+  s.batchSize = static_cast<std::size_t>(longIn("sink.batchSize", 100, 1, 1000000));
+
+  const std::string serializer = trimmed(context.getString("sink.serializer", "TEXT"));
+  if (lower(serializer) == "text" || serializer == kTextBuilder)
+    s.serializer = SerializerType::Text;
+  else if (lower(serializer) == "avro_event" || serializer == kAvroBuilder)
+    s.serializer = SerializerType::AvroEvent;
+  else
+    context.fail("sink.serializer", "expected TEXT or avro_event, got '" + serializer + "'");
+  s.appendNewline = context.getBoolean("sink.serializer.appendNewline", true);
+  s.syncIntervalBytes =
+      static_cast<std::size_t>(longIn("sink.serializer.syncIntervalBytes", 2048000, 1, 1073741824));
+  const std::string codec =
+      lower(trimmed(context.getString("sink.serializer.compressionCodec", "null")));
+  if (codec != "null")
+    context.fail("sink.serializer.compressionCodec",
+                 "only null is supported, got '" +
+                     context.getString("sink.serializer.compressionCodec", "") + "'");
+
+  const std::string pm = lower(trimmed(context.getString("sink.pathManager", "DEFAULT")));
+  if (pm == "default")
+    s.pathManager = PathManagerType::Default;
+  else if (pm == "rolltime")
+    s.pathManager = PathManagerType::RollTime;
+  else
+    context.fail("sink.pathManager", "expected DEFAULT or ROLLTIME, got '" +
+                                         context.getString("sink.pathManager", "") + "'");
+  s.prefix = context.getString("sink.pathManager.prefix", "");
+  s.extension = context.getString("sink.pathManager.extension", "");
+  for (const char* key : {"sink.pathManager.prefix", "sink.pathManager.extension"})
+    if (context.getString(key, "").find('/') != std::string::npos)
+      context.fail(key, "must not contain '/'");
+
+  s_ = std::move(s);
+  directoryKey_ = context.describe("sink.directory");
+  seriesMillis_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  fileIndex_ = 0;
+  lastRollStamp_.clear();
+  configured_ = true;
+}
+
+void RollingFileSink::start() {
+  if (!configured_) throw std::logic_error("file_roll sink started before configure()");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(s_.directory, ec);
+  if (ec)
+    throw std::runtime_error(directoryKey_ + ": cannot create directory '" + s_.directory +
+                             "': " + ec.message());
+  if (!fs::is_directory(s_.directory, ec))
+    throw std::runtime_error(directoryKey_ + ": '" + s_.directory + "' is not a directory");
+  if (::access(s_.directory.c_str(), W_OK | X_OK) != 0)
+    throw std::runtime_error(directoryKey_ + ": cannot write to directory '" + s_.directory +
+                             "': " + errnoText(errno));
+  if (s_.rollInterval.count() == 0)
+    logger().info("sink.rollInterval is 0: all events go to one file");
+}
+
+void RollingFileSink::stop() { closeFile(); }
+
+std::string RollingFileSink::nextFileName() {
+  std::string name = s_.prefix;
+  if (s_.pathManager == PathManagerType::RollTime) {
+    // Flume's RollTimePathManager: local time to the second; the index restarts each second.
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::localtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+    if (lastRollStamp_ != stamp) {
+      lastRollStamp_ = stamp;
+      fileIndex_ = 0;
+    }
+    name += stamp;
+  } else {
+    name += std::to_string(seriesMillis_);
+  }
+  name += '-';
+  name += std::to_string(++fileIndex_);
+  if (!s_.extension.empty()) name += '.' + s_.extension;
+  return name;
+}
+
+bool RollingFileSink::openNext(std::string* error) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    std::string path = s_.directory;
+    if (path.empty() || path.back() != '/') path += '/';
+    path += nextFileName();
+    // O_EXCL: never truncate an existing file (Flume's FileOutputStream would).
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST) {
+        logger().warn("'", path, "' exists; trying the next name");
+        continue;
+      }
+      *error = "cannot create '" + path + "': " + errnoText(errno);
+      return false;
+    }
+    fd_ = fd;
+    path_ = std::move(path);
+    committed_ = 0;
+    if (s_.serializer == SerializerType::AvroEvent) {
+      for (std::size_t i = 0; i < sync_.size(); i += 8) {
+        const uint64_t r = rng_();
+        std::memcpy(sync_.data() + i, &r, 8);
+      }
+      buf_.clear();
+      appendContainerHeader(buf_, sync_);
+      if (!writeBuffer(error)) {
+        ::close(fd_);
+        ::unlink(path_.c_str());
+        fd_ = -1;
+        path_.clear();
+        return false;
+      }
+      committed_ = buf_.size();
+    }
+    rollAt_ = Clock::now() + s_.rollInterval;
+    sinkCounter().incrementConnectionCreatedCount();
+    logger().info("writing to ", path_);
+    return true;
+  }
+  *error = "no free file name in '" + s_.directory + "' after 1000 attempts";
+  return false;
+}
+
+bool RollingFileSink::writeBuffer(std::string* error) {
+  const char* p = buf_.data();
+  std::size_t left = buf_.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd_, p, left);
+    if (n > 0) {
+      p += n;
+      left -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const int err = n < 0 ? errno : EIO;
+    *error = "cannot write to '" + path_ + "': " + errnoText(err);
+    return false;
+  }
+  return true;
+}
+
+bool RollingFileSink::truncateToCommitted(std::string* error) {
+  if (::ftruncate(fd_, static_cast<off_t>(committed_)) != 0 ||
+      ::lseek(fd_, static_cast<off_t>(committed_), SEEK_SET) < 0) {
+    *error = "cannot cut '" + path_ + "' back to " + std::to_string(committed_) +
+             " bytes; it may end with part of a failed batch: " + errnoText(errno);
+    return false;
+  }
+  return true;
+}
+
+void RollingFileSink::closeFile() noexcept {
+  if (fd_ < 0) return;
+  if (::close(fd_) != 0) logger().error("closing '", path_, "' failed: ", errnoText(errno));
+  fd_ = -1;
+  logger().debug("closed ", path_);
+  path_.clear();
+  sinkCounter().incrementConnectionClosedCount();
+}
+
+void RollingFileSink::serializeBatch(std::span<const sdk::Event> events) {
+  buf_.clear();
+  if (s_.serializer == SerializerType::AvroEvent) {
+    appendEventBlocks(buf_, scratch_, events, sync_, s_.syncIntervalBytes);
+    return;
+  }
+  std::size_t total = 0;
+  for (const sdk::Event& e : events) total += e.body.size() + 1;
+  buf_.reserve(total);
+  for (const sdk::Event& e : events) {
+    buf_.append(e.body);
+    if (s_.appendNewline) buf_.push_back('\n');
+  }
+}
+
+sdk::Status RollingFileSink::process() {
+  sdk::Channel* channel = getChannel();
+  if (!channel) return deliveryFailed("no channel attached");
+  sdk::SinkCounter& counter = sinkCounter();
+
+  // Roll between batches only.
+  if (fd_ >= 0 && s_.rollInterval.count() > 0 && Clock::now() >= rollAt_) closeFile();
+  if (fd_ < 0) {
+    std::string error;
+    if (!openNext(&error)) {
+      counter.incrementConnectionFailedCount();
+      return deliveryFailed(error);
+    }
+  }
+
+  sdk::TransactionGuard tx(*channel);
+  std::span<sdk::Event> taken;
+  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
+    counter.incrementChannelReadFail();
+    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
+  }
+  const std::size_t n = taken.size();
+  counter.countBatch(n, s_.batchSize);
+  if (n == 0) {
+    (void)tx.commit();
+    return sdk::Status::BACKOFF;
+  }
+  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  serializeBatch(taken);
+
+  std::string error;
+  if (!writeBuffer(&error)) {
+    counter.incrementEventWriteFail();
+    tx.rollback();
+    std::string cutError;
+    if (!truncateToCommitted(&cutError)) logger().error(cutError);
+    closeFile();
+    return deliveryFailed(error + "; " + std::to_string(n) +
+                          " events rolled back, to be written to a new file");
+  }
+  if (sdk::Result r = tx.commit(); !r) {
+    // The events stay in the channel and come again: take them back out of the file.
+    counter.incrementChannelReadFail();
+    const std::string path = path_;
+    std::string cutError;
+    if (!truncateToCommitted(&cutError)) {
+      logger().error(cutError);
+      closeFile();
+    }
+    return deliveryFailed("commit to channel '" + channel->getName() + "' failed: " + r.error() +
+                          "; the batch was cut from '" + path + "' and will be written again");
+  }
+  committed_ += buf_.size();
+  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
+  return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
+}
+
+}  // namespace sluice::plugins::file_roll

@@ -1,0 +1,644 @@
+// Unit tests with real files in a temporary directory and an in-test channel.
+//
+// Forcing a write failure: the tests run as root in CI, where permission bits (chmod 0555)
+// do not stop a write. They lower RLIMIT_FSIZE instead (with SIGXFSZ ignored): the kernel then
+// refuses to grow any file past the limit, for root too. A batch that crosses the limit gets a
+// short write followed by EFBIG, which exercises the worst case: part of the batch is already in
+// the file when the error comes.
+#include "rolling_file_sink.hpp"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+namespace fs = std::filesystem;
+using sluice::plugins::file_roll::RollingFileSink;
+using sluice::plugins::file_roll::rollingFileSinkSchema;
+using namespace std::chrono_literals;
+
+namespace {
+
+using KV = std::initializer_list<std::pair<const char*, std::string>>;
+
+// A minimal transactional channel with the SDK's take contract: a take moves events from the
+// queue into the transaction, which keeps them until commit (gone for good) or rollback (back at
+// the head, in order). Commits can be made to fail.
+class TestChannel final : public sdk::Channel {
+ public:
+  std::atomic<bool> failCommit{false};
+
+  void put(sdk::EventBatch events) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& e : events) q_.push_back(std::move(e));
+  }
+  void putBodies(int from, int to) {  // bodies "event-<i>" for i in [from, to)
+    sdk::EventBatch b;
+    for (int i = from; i < to; ++i) b.emplace_back("event-" + std::to_string(i));
+    put(std::move(b));
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return q_.size();
+  }
+
+  std::unique_ptr<sdk::Transaction> getTransaction() override {
+    return std::make_unique<Tx>(*this);
+  }
+
+ private:
+  class Tx final : public sdk::Transaction {
+   public:
+    explicit Tx(TestChannel& ch) : ch_(ch) {}
+    void begin() noexcept override {}
+    sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
+      for (auto& e : events) puts_.push_back(std::move(e));
+      events.clear();
+      return sdk::Result::success();
+    }
+    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
+      std::lock_guard<std::mutex> lock(ch_.mu_);
+      const std::size_t first = taken_.size();
+      while (max-- > 0 && !ch_.q_.empty()) {
+        taken_.push_back(std::move(ch_.q_.front()));
+        ch_.q_.pop_front();
+      }
+      taken = std::span<sdk::Event>(taken_).subspan(first);
+      return sdk::Result::success();
+    }
+    sdk::Result commit() noexcept override {
+      if (ch_.failCommit.load()) return sdk::Result::failure("commit refused by test");
+      std::lock_guard<std::mutex> lock(ch_.mu_);
+      for (auto& e : puts_) ch_.q_.push_back(std::move(e));
+      puts_.clear();
+      taken_.clear();
+      return sdk::Result::success();
+    }
+    void rollback() noexcept override {
+      std::lock_guard<std::mutex> lock(ch_.mu_);
+      for (auto it = taken_.rbegin(); it != taken_.rend(); ++it) ch_.q_.push_front(std::move(*it));
+      taken_.clear();
+      puts_.clear();
+    }
+    void close() noexcept override {}
+
+   private:
+    TestChannel& ch_;
+    sdk::EventBatch puts_;
+    sdk::EventBatch taken_;
+  };
+
+  mutable std::mutex mu_;
+  std::deque<sdk::Event> q_;
+};
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/sluice-file-roll-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+sdk::Context contextOf(KV kv) {
+  sdk::Context ctx("a1.sinks.k1");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  TempDir dir;
+  TestChannel channel;
+  RollingFileSink sink;
+
+  explicit Fixture(KV extra = {}, bool start = true) {
+    sdk::Context ctx = contextOf({{"sink.directory", (dir.path / "out").string()}});
+    for (const auto& [k, v] : extra) ctx.put(k, v);
+    sink.setChannel(&channel);
+    sdk::Result r = sink.hostConfigure(ctx);
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    if (start) {
+      r = sink.hostStart();
+      REQUIRE_MESSAGE(r.ok(), r.error());
+    }
+  }
+  fs::path out() const { return dir.path / "out"; }
+  int64_t counter(const char* name) {
+    auto v = sink.sinkCounter().get(name);
+    REQUIRE_MESSAGE(v.has_value(), name);
+    return *v;
+  }
+  // Calls process() until the channel is empty and a call succeeded.
+  void drain() {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    for (;;) {
+      sdk::ProcessOutcome o = sink.hostProcess();
+      REQUIRE_MESSAGE(!o.failed, o.error);
+      if (channel.size() == 0) return;
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+    }
+  }
+};
+
+// Files of a directory in the order the sink wrote them (by the counter after the last '-').
+std::vector<fs::path> filesOf(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  auto index = [](const fs::path& p) {
+    std::string name = p.filename().string();
+    std::string rest = name.substr(name.rfind('-') + 1);
+    return std::stoll(rest.substr(0, rest.find('.')));
+  };
+  std::sort(files.begin(), files.end(),
+            [&](const fs::path& a, const fs::path& b) { return index(a) < index(b); });
+  return files;
+}
+
+// True when `name` is prefix, then `digits` decimal digits, then suffix.
+bool matchesName(const std::string& name, const std::string& prefix, std::size_t digits,
+                 const std::string& suffix) {
+  if (name.size() != prefix.size() + digits + suffix.size()) return false;
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  if (name.compare(prefix.size() + digits, suffix.size(), suffix) != 0) return false;
+  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()),
+                     name.begin() + static_cast<std::ptrdiff_t>(prefix.size() + digits),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string expectedText(int from, int to) {
+  std::string s;
+  for (int i = from; i < to; ++i) s += "event-" + std::to_string(i) + "\n";
+  return s;
+}
+
+std::string allText(const fs::path& dir) {
+  std::string s;
+  for (const auto& f : filesOf(dir)) s += readFile(f);
+  return s;
+}
+
+// Lowers the file size limit for this process and restores it on scope exit.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    std::signal(SIGXFSZ, SIG_IGN);  // otherwise exceeding the limit kills the process
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
+    rlimit l = saved_;
+    l.rlim_cur = bytes;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &l) == 0);
+  }
+  ~FileSizeLimit() { ::setrlimit(RLIMIT_FSIZE, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+// Runs a command and returns its standard output; *status gets the exit status.
+std::string run(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) {
+    *status = -1;
+    return out;
+  }
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *status = ::pclose(p);
+  return out;
+}
+
+// A Python 3 that has Apache Avro (Debian: python3-avro).
+std::string avroPython() {
+  for (const char* py : {"/usr/bin/python3", "python3"}) {
+    int status = 0;
+    run(std::string(py) + " -c 'import avro.datafile' 2>/dev/null", &status);
+    if (status == 0) return py;
+  }
+  return {};
+}
+
+std::string hex(std::string_view s) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// What avro_dump.py prints for one event.
+std::string dumpLine(const sdk::Event& e) {
+  std::vector<std::string> pairs;
+  for (const auto& [k, v] : e.getHeaders()) pairs.push_back(hex(k) + "=" + hex(v));
+  std::sort(pairs.begin(), pairs.end());
+  std::string h;
+  for (std::size_t i = 0; i < pairs.size(); ++i) h += (i ? "," : "") + pairs[i];
+  return hex(e.getBody()) + "\t" + h;
+}
+
+const char* kMeta = "META null Event headers:map/string,body:bytes";
+
+// Decodes files with the independent reader; returns its output lines (REQUIREs success).
+std::vector<std::string> avroDump(const std::vector<fs::path>& files) {
+  const std::string py = avroPython();
+  REQUIRE_MESSAGE(!py.empty(), "no python3 with Apache Avro found: apt-get install python3-avro");
+  std::string cmd = py + " " + SLUICE_AVRO_DUMP_PY;
+  for (const auto& f : files) cmd += " '" + f.string() + "'";
+  int status = 0;
+  std::string out = run(cmd + " 2>&1", &status);
+  REQUIRE_MESSAGE(status == 0, out);
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(rollingFileSinkSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("valid config: every schema key is accepted") {
+  RollingFileSink sink;
+  sdk::Result r = sink.hostConfigure(contextOf({{"sink.directory", "/tmp/x"},
+                                                {"sink.rollInterval", "0"},
+                                                {"sink.batchSize", "1000"},
+                                                {"sink.serializer", "avro_event"},
+                                                {"sink.serializer.appendNewline", "false"},
+                                                {"sink.serializer.syncIntervalBytes", "4096"},
+                                                {"sink.serializer.compressionCodec", "null"},
+                                                {"sink.pathManager", "rolltime"},
+                                                {"sink.pathManager.prefix", "p-"},
+                                                {"sink.pathManager.extension", "avro"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(sink.settings().rollInterval == 0s);
+  CHECK(sink.settings().batchSize == 1000);
+  CHECK(sink.settings().serializer == sluice::plugins::file_roll::SerializerType::AvroEvent);
+  CHECK(sink.settings().syncIntervalBytes == 4096);
+  CHECK(sink.settings().pathManager == sluice::plugins::file_roll::PathManagerType::RollTime);
+  // Flume's builder class names are accepted too.
+  r = sink.hostConfigure(contextOf(
+      {{"sink.directory", "/tmp/x"},
+       {"sink.serializer", "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(sink.settings().serializer == sluice::plugins::file_roll::SerializerType::Text);
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](KV kv) {
+    RollingFileSink sink;
+    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({}) == "a1.sinks.k1.sink.directory: is required but missing");
+  CHECK(errorOf({{"sink.directory", "  "}}) ==
+        "a1.sinks.k1.sink.directory: is required but missing");
+  const std::string d = "/tmp/x";
+  CHECK(errorOf({{"sink.directory", d}, {"sink.rollInterval", "-1"}})
+            .find("a1.sinks.k1.sink.rollInterval:") == 0);
+  CHECK(errorOf({{"sink.directory", d}, {"sink.batchSize", "0"}})
+            .find("a1.sinks.k1.sink.batchSize:") == 0);
+  CHECK(errorOf({{"sink.directory", d}, {"sink.serializer", "json"}}) ==
+        "a1.sinks.k1.sink.serializer: expected TEXT or avro_event, got 'json'");
+  CHECK(errorOf({{"sink.directory", d}, {"sink.serializer.compressionCodec", "deflate"}})
+            .find("a1.sinks.k1.sink.serializer.compressionCodec: only null is supported") == 0);
+  CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager", "other"}})
+            .find("a1.sinks.k1.sink.pathManager:") == 0);
+  CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager.prefix", "../x"}})
+            .find("a1.sinks.k1.sink.pathManager.prefix:") == 0);
+}
+
+TEST_CASE("TEXT: exact output, Flume file naming, counters") {
+  Fixture f({{"sink.pathManager.prefix", "events-"},
+             {"sink.pathManager.extension", "log"},
+             {"sink.batchSize", "100"}});
+  f.channel.putBodies(0, 250);
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(f.sink.hostProcess().status == sdk::Status::BACKOFF);  // 50 < batchSize
+  CHECK(f.sink.hostProcess().status == sdk::Status::BACKOFF);  // empty
+  auto files = filesOf(f.out());
+  REQUIRE(files.size() == 1);
+  CHECK(matchesName(files[0].filename().string(), "events-", 13, "-1.log"));
+  CHECK(f.sink.currentFile() == files[0].string());
+  CHECK(readFile(files[0]) == expectedText(0, 250));
+  CHECK(f.counter("ConnectionCreatedCount") == 1);
+  CHECK(f.counter("BatchCompleteCount") == 2);
+  CHECK(f.counter("BatchUnderflowCount") == 1);
+  CHECK(f.counter("BatchEmptyCount") == 1);
+  CHECK(f.counter("EventDrainAttemptCount") == 250);
+  CHECK(f.counter("EventDrainSuccessCount") == 250);
+  CHECK(f.counter("EventWriteFail") == 0);
+  CHECK(f.sink.hostStop().ok());
+  CHECK(f.counter("ConnectionClosedCount") == 1);
+  CHECK(f.sink.currentFile().empty());
+}
+
+TEST_CASE("TEXT with appendNewline = false writes bodies back to back; bytes are kept") {
+  Fixture f({{"sink.serializer.appendNewline", "false"}});
+  sdk::EventBatch b;
+  b.emplace_back(std::string("a\0b", 3));
+  b.emplace_back("\xff\r\n");
+  b.emplace_back("");
+  f.channel.put(std::move(b));
+  f.drain();
+  CHECK(allText(f.out()) == std::string("a\0b\xff\r\n", 6));
+}
+
+TEST_CASE("the directory is created when missing; one that cannot be names key, path, reason") {
+  TempDir dir;
+  const fs::path nested = dir.path / "a" / "b" / "c";
+  {
+    TestChannel ch;
+    RollingFileSink sink;
+    sink.setChannel(&ch);
+    REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", nested.string()}})).ok());
+    sdk::Result r = sink.hostStart();
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    CHECK(fs::is_directory(nested));
+  }
+  // A path below a regular file cannot be created, not even by root.
+  std::ofstream(dir.path / "plainfile") << "x";
+  const std::string bad = (dir.path / "plainfile" / "sub").string();
+  RollingFileSink sink;
+  sdk::Context ctx("a1.sinks.k1");
+  ctx.put("sink.directory", bad, sdk::Location{"conf/a.properties", 7});
+  REQUIRE(sink.hostConfigure(ctx).ok());
+  sdk::Result r = sink.hostStart();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == "a1.sinks.k1.sink.directory (conf/a.properties:7): cannot create directory '" +
+                         bad + "': Not a directory");
+  CHECK(sink.getLifecycleState() == sdk::LifecycleState::ERROR);
+}
+
+TEST_CASE("rolls by interval between batches; no event split or lost across files") {
+  Fixture f({{"sink.rollInterval", "1"}, {"sink.batchSize", "7"}});
+  // A producer keeps the channel fed while the sink runs, until two files hold events.
+  std::atomic<bool> stop{false};
+  std::atomic<int> produced{0};
+  std::thread producer([&] {
+    while (!stop.load()) {
+      if (f.channel.size() < 200) {
+        const int from = produced.load();
+        f.channel.putBodies(from, from + 13);
+        produced.store(from + 13);
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  bool rolled = false;
+  while (!rolled && std::chrono::steady_clock::now() < deadline) {
+    sdk::ProcessOutcome o = f.sink.hostProcess();
+    REQUIRE_MESSAGE(!o.failed, o.error);
+    auto files = filesOf(f.out());
+    rolled = files.size() >= 2 && fs::file_size(files[1]) > 0;
+  }
+  stop = true;
+  producer.join();
+  REQUIRE(rolled);
+  f.drain();
+  CHECK(f.sink.hostStop().ok());
+  auto files = filesOf(f.out());
+  for (const auto& file : files) {
+    std::string text = readFile(file);
+    CHECK_MESSAGE((text.empty() || text.back() == '\n'), file);  // no event split
+  }
+  CHECK(allText(f.out()) == expectedText(0, produced.load()));  // none lost or duplicated
+  CHECK(f.counter("ConnectionCreatedCount") == static_cast<int64_t>(files.size()));
+  CHECK(f.counter("ConnectionClosedCount") == static_cast<int64_t>(files.size()));
+  // Flume's DEFAULT naming: one series, counter 1, 2, 3...
+  const std::string series = files[0].filename().string().substr(0, 13);
+  for (std::size_t i = 0; i < files.size(); ++i)
+    CHECK(files[i].filename().string() == series + "-" + std::to_string(i + 1));
+}
+
+TEST_CASE("a failed write rolls back, cuts the partial batch, and redelivers to a new file") {
+  Fixture f({{"sink.batchSize", "100"}});
+  f.channel.putBodies(0, 100);
+  f.drain();  // one committed batch
+  const auto first = filesOf(f.out()).at(0);
+  const auto committedSize = fs::file_size(first);
+  REQUIRE(committedSize == expectedText(0, 100).size());
+
+  f.channel.putBodies(100, 300);
+  {
+    // Room for about half of the next batch: a short write, then EFBIG.
+    FileSizeLimit limit(committedSize + 600);
+    sdk::ProcessOutcome o = f.sink.hostProcess();
+    CHECK(o.failed);
+    CHECK(o.status == sdk::Status::BACKOFF);
+    CHECK(o.error.find("cannot write to '" + first.string() + "': File too large") == 0);
+    CHECK(fs::file_size(first) == committedSize);  // the partial batch was cut off
+    CHECK(f.channel.size() == 200);                // rolled back
+    CHECK(f.counter("EventWriteFail") == 1);
+    CHECK(f.counter("ConnectionClosedCount") == 1);
+    CHECK(f.sink.currentFile().empty());
+    // Delivered again to a new file, which still has room for one batch...
+    o = f.sink.hostProcess();
+    REQUIRE_MESSAGE(!o.failed, o.error);
+    CHECK(f.channel.size() == 100);
+    auto files = filesOf(f.out());
+    REQUIRE(files.size() == 2);
+    CHECK(readFile(files[1]) == expectedText(100, 200));
+    // ...but not for two: the next batch fails half-way too, and is cut off again.
+    o = f.sink.hostProcess();
+    CHECK(o.failed);
+    CHECK(fs::file_size(files[1]) == expectedText(100, 200).size());
+    CHECK(f.channel.size() == 100);
+  }
+  f.drain();
+  auto files = filesOf(f.out());
+  CHECK(files.size() == 3);
+  CHECK(readFile(first) == expectedText(0, 100));
+  CHECK(allText(f.out()) == expectedText(0, 300));  // every event exactly once, in order
+  CHECK(f.counter("EventWriteFail") == 2);
+  CHECK(f.counter("EventDrainSuccessCount") == 300);
+}
+
+TEST_CASE("a failed commit cuts the batch from the file; it is written once afterwards") {
+  Fixture f({{"sink.batchSize", "10"}});
+  f.channel.putBodies(0, 10);
+  f.drain();
+  f.channel.putBodies(10, 20);
+  f.channel.failCommit = true;
+  sdk::ProcessOutcome o = f.sink.hostProcess();
+  CHECK(o.failed);
+  CHECK(o.error.find("commit to channel") == 0);
+  CHECK(allText(f.out()) == expectedText(0, 10));
+  f.channel.failCommit = false;
+  f.drain();
+  CHECK(allText(f.out()) == expectedText(0, 20));
+  CHECK(filesOf(f.out()).size() == 1);  // the file stayed usable
+}
+
+TEST_CASE("avro_event: an independent reader decodes headers and bodies") {
+  Fixture f({{"sink.serializer", "avro_event"},
+             {"sink.batchSize", "50"},
+             {"sink.serializer.syncIntervalBytes", "300"},
+             {"sink.pathManager.extension", "avro"}});
+  std::vector<std::string> expected{kMeta};
+  sdk::EventBatch events;
+  for (int i = 0; i < 120; ++i) {
+    sdk::Event e;
+    e.body = "body " + std::to_string(i);
+    if (i % 3 == 1) e.headers.set("host", "web-" + std::to_string(i));
+    if (i % 3 == 2) {
+      e.headers.set("timestamp", std::to_string(1700000000000LL + i));
+      e.headers.set("ünïcode", "värde ✓");
+      e.headers.set("empty", "");
+    }
+    if (i == 5) e.body = std::string("\0\xff\xfe\n binary", 12);
+    if (i == 6) e.body.clear();
+    if (i == 7) e.body = std::string(1000, 'L');  // larger than a block
+    expected.push_back(dumpLine(e));
+    events.push_back(std::move(e));
+  }
+  f.channel.put(std::move(events));
+  f.drain();
+  CHECK(f.sink.hostStop().ok());
+  auto files = filesOf(f.out());
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].extension() == ".avro");
+  CHECK(avroDump(files) == expected);
+}
+
+TEST_CASE("avro_event: a failed write leaves a valid container and loses nothing") {
+  Fixture f({{"sink.serializer", "avro_event"}, {"sink.batchSize", "40"}});
+  f.channel.putBodies(0, 40);
+  f.drain();
+  const auto first = filesOf(f.out()).at(0);
+  const auto committedSize = fs::file_size(first);
+  f.channel.putBodies(40, 120);
+  {
+    FileSizeLimit limit(committedSize + 200);
+    sdk::ProcessOutcome o = f.sink.hostProcess();
+    CHECK(o.failed);
+    CHECK(fs::file_size(first) == committedSize);
+  }
+  f.drain();
+  CHECK(f.sink.hostStop().ok());
+  std::vector<std::string> expected{kMeta};
+  for (int i = 0; i < 40; ++i)
+    expected.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
+  CHECK(avroDump({first}) == expected);  // still a valid container after the cut
+  auto files = filesOf(f.out());
+  std::vector<std::string> all;
+  for (const auto& line : avroDump(files))
+    if (line.rfind("META", 0) != 0) all.push_back(line);
+  std::vector<std::string> want;
+  for (int i = 0; i < 120; ++i) want.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
+  CHECK(all == want);
+}
+
+TEST_CASE("start and stop are repeatable; every start writes a new file") {
+  Fixture f({{"sink.batchSize", "10"}});
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    f.channel.putBodies(round * 10, round * 10 + 10);
+    f.drain();
+    CHECK(f.sink.hostStop().ok());
+    CHECK(f.sink.hostStop().ok());
+    CHECK(f.sink.hostStart().ok());
+  }
+  CHECK(f.sink.hostStop().ok());
+  auto files = filesOf(f.out());
+  REQUIRE(files.size() == 3);
+  for (int i = 0; i < 3; ++i)
+    CHECK(readFile(files[static_cast<std::size_t>(i)]) == expectedText(i * 10, i * 10 + 10));
+  CHECK(f.counter("ConnectionCreatedCount") == 3);
+  CHECK(f.counter("ConnectionClosedCount") == 3);
+}
+
+TEST_CASE("an existing file is never overwritten: the next name is used") {
+  Fixture f;
+  f.channel.putBodies(0, 1);
+  f.drain();
+  const auto first = filesOf(f.out()).at(0).filename().string();
+  const std::string series = first.substr(0, first.rfind('-'));
+  std::ofstream(f.out() / (series + "-2")) << "precious\n";
+  CHECK(f.sink.hostStop().ok());
+  CHECK(f.sink.hostStart().ok());
+  f.channel.putBodies(1, 2);
+  f.drain();
+  CHECK(readFile(f.out() / (series + "-2")) == "precious\n");
+  CHECK(readFile(f.out() / (series + "-3")) == expectedText(1, 2));
+}
+
+TEST_CASE("ROLLTIME names files by local time to the second") {
+  Fixture f({{"sink.pathManager", "ROLLTIME"}, {"sink.pathManager.prefix", "r_"}});
+  f.channel.putBodies(0, 3);
+  f.drain();
+  auto files = filesOf(f.out());
+  REQUIRE(files.size() == 1);
+  CHECK(matchesName(files[0].filename().string(), "r_", 14, "-1"));
+  CHECK(readFile(files[0]) == expectedText(0, 3));
+}

@@ -1,0 +1,582 @@
+// Unit tests with real sockets on 127.0.0.1 and an in-test ChannelProcessor that records what it
+// accepts and can be told to refuse (a full channel).
+#include "netcat_source.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::netcat::NetcatSource;
+using sluice::plugins::netcat::netcatSourceSchema;
+using namespace std::chrono_literals;
+
+namespace {
+
+using KV = std::initializer_list<std::pair<const char*, std::string>>;
+
+// Records every accepted event; refuses whole batches while `failing` is set, consuming them
+// as the real processor does.
+class RecordingProcessor final : public sdk::ChannelProcessor {
+ public:
+  std::atomic<bool> failing{false};
+  std::atomic<int> refusedCalls{0};
+
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failing.load()) {
+      events.clear();
+      refusedCalls.fetch_add(1);
+      return sdk::Result::failure("channel c1 is full");
+    }
+    batchSizes_.push_back(events.size());
+    for (auto& e : events) bodies_.push_back(std::move(e.body));
+    events.clear();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+
+  std::vector<std::string> bodies() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bodies_;
+  }
+  std::size_t count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bodies_.size();
+  }
+  std::vector<std::size_t> batchSizes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batchSizes_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::vector<std::size_t> batchSizes_;
+};
+
+// Polls a condition until it holds or the deadline passes.
+bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+sdk::Context contextOf(KV kv) {
+  sdk::Context ctx("a1.sources.r1");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+// A source listening on an ephemeral port of 127.0.0.1, wired to a RecordingProcessor.
+struct Fixture {
+  RecordingProcessor processor;
+  NetcatSource source;
+
+  explicit Fixture(KV extra = {}) {
+    sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
+    for (const auto& [k, v] : extra) ctx.put(k, v);
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(ctx);
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    r = source.hostStart();
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    REQUIRE(source.boundPort() != 0);
+  }
+  int64_t counter(const char* name) const {
+    auto v = const_cast<NetcatSource&>(source).sourceCounter().get(name);
+    REQUIRE_MESSAGE(v.has_value(), name);
+    return *v;
+  }
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client() { close(); }
+
+  bool ok() const { return ok_; }
+  int fd() const { return fd_; }
+
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // Reads until `want` bytes arrived, the peer closed, or the deadline passed.
+  std::string read(std::size_t want, std::chrono::milliseconds timeout = 15s) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < want) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, want - out.size()), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  // True once the server closed the connection (EOF or reset) within the timeout.
+  bool waitClosed(std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// The README's key table must list exactly the schema's keys, with the same type, default and
+// description (each row: | `key` | type | `default` or — | description |).
+void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  auto clean = [](std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
+    return s == "—" ? std::string() : s;
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::size_t from = 1;
+    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
+      cells.push_back(clean(line.substr(from, to - from)));
+    REQUIRE_MESSAGE(cells.size() == 4, line);
+    rows[cells[0]] = cells;
+  }
+  CHECK(rows.size() == schema.keys.size());
+  for (const sdk::Key& k : schema.keys) {
+    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
+    const auto& r = rows[k.name];
+    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
+    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
+    CHECK_MESSAGE(r[3] == k.description, k.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(netcatSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("valid config: every schema key is accepted") {
+  NetcatSource src;
+  sdk::Result r = src.hostConfigure(contextOf({{"bind", "0.0.0.0"},
+                                               {"port", "44444"},
+                                               {"max-line-length", "1024"},
+                                               {"ack-every-event", "false"},
+                                               {"batchSize", "500"},
+                                               {"max-connections", "10"},
+                                               {"idleTimeout", "30"},
+                                               {"encoding", "utf-8"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(src.settings().port == 44444);
+  CHECK(src.settings().maxLineLength == 1024);
+  CHECK_FALSE(src.settings().ackEveryEvent);
+  CHECK(src.settings().batchSize == 500);
+  CHECK(src.settings().maxConnections == 10);
+  CHECK(src.settings().idleTimeout == 30s);
+  for (const sdk::Key& k : netcatSourceSchema().keys) {
+    INFO(k.name);
+    CHECK((k.required || k.ignored || !k.defaultValue.empty()));
+  }
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](KV kv) {
+    NetcatSource src;
+    sdk::Result r = src.hostConfigure(contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
+  CHECK(errorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "-1"}}).find("a1.sources.r1.port:") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "http"}}).find("a1.sources.r1.port:") == 0);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"max-line-length", "0"}})
+            .find("a1.sources.r1.max-line-length:") == 0);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"batchSize", "0"}})
+            .find("a1.sources.r1.batchSize:") == 0);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"ack-every-event", "yes"}})
+            .find("a1.sources.r1.ack-every-event:") == 0);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"idleTimeout", "-5"}})
+            .find("a1.sources.r1.idleTimeout:") == 0);
+}
+
+TEST_CASE("each line is one event; OK per line; \\r\\n stripped; empty lines kept") {
+  Fixture f;
+  Client c(f.source.boundPort());
+  REQUIRE(c.ok());
+  REQUIRE(c.send("one\r\ntwo\n\nthree\n"));
+  CHECK(c.read(12) == "OK\nOK\nOK\nOK\n");
+  CHECK(f.processor.bodies() == std::vector<std::string>{"one", "two", "", "three"});
+  CHECK(f.counter("EventReceivedCount") == 4);
+  CHECK(f.counter("EventAcceptedCount") == 4);
+  CHECK(f.counter("OpenConnectionCount") == 1);
+  c.close();
+  CHECK(waitFor([&] { return f.counter("OpenConnectionCount") == 0; }));
+}
+
+TEST_CASE("binary bytes pass through unchanged") {
+  Fixture f({{"ack-every-event", "false"}});
+  Client c(f.source.boundPort());
+  const std::string body("a\0b\xff\xfe z", 7);
+  REQUIRE(c.send(body + "\n"));
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.bodies()[0] == body);
+}
+
+TEST_CASE("many clients at once: exact multiset of lines") {
+  for (bool ack : {false, true}) {
+    CAPTURE(ack);
+    Fixture f({{"ack-every-event", ack ? "true" : "false"}});
+    constexpr int kClients = 20, kLines = 500;
+    std::vector<std::string> expected;
+    for (int i = 0; i < kClients; ++i)
+      for (int j = 0; j < kLines; ++j)
+        expected.push_back("client-" + std::to_string(i) + " line-" + std::to_string(j) + " " +
+                           std::string(static_cast<std::size_t>(j % 97), 'x'));
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClients; ++i)
+      threads.emplace_back([&, i] {
+        Client c(f.source.boundPort());
+        if (!c.ok()) return void(failures++);
+        // Send in uneven chunks so lines straddle reads.
+        std::string all;
+        for (int j = 0; j < kLines; ++j)
+          all += expected[static_cast<std::size_t>(i * kLines + j)] + "\n";
+        for (std::size_t pos = 0; pos < all.size();) {
+          std::size_t n = std::min<std::size_t>(all.size() - pos, 1 + (pos * 7919) % 3000);
+          if (!c.send(std::string_view(all).substr(pos, n))) return void(failures++);
+          pos += n;
+        }
+        if (ack && c.read(3 * kLines) != repeat("OK\n", kLines)) failures++;
+      });
+    for (auto& t : threads) t.join();
+    CHECK(failures.load() == 0);
+    REQUIRE(waitFor([&] { return f.processor.count() >= expected.size(); }));
+    auto got = f.processor.bodies();
+    std::sort(got.begin(), got.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(got == expected);
+    CHECK(f.counter("EventReceivedCount") == kClients * kLines);
+    CHECK(f.counter("EventAcceptedCount") == kClients * kLines);
+    CHECK(f.counter("AppendBatchAcceptedCount") == f.counter("AppendBatchReceivedCount"));
+    for (std::size_t n : f.processor.batchSizes()) CHECK(n <= 100);
+  }
+}
+
+TEST_CASE("lines of one read go to the channel in batches of batchSize") {
+  Fixture f({{"ack-every-event", "false"}, {"batchSize", "100"}});
+  Client c(f.source.boundPort());
+  std::string all;
+  for (int i = 0; i < 1000; ++i) all += "line " + std::to_string(i) + "\n";
+  REQUIRE(c.send(all));
+  REQUIRE(waitFor([&] { return f.processor.count() == 1000; }));
+  auto sizes = f.processor.batchSizes();
+  CHECK(sizes.size() < 100);  // far fewer transactions than lines
+  for (std::size_t n : sizes) CHECK(n <= 100);
+  CHECK(static_cast<std::size_t>(f.counter("AppendBatchAcceptedCount")) == sizes.size());
+  auto bodies = f.processor.bodies();
+  for (int i = 0; i < 1000; ++i)
+    CHECK(bodies[static_cast<std::size_t>(i)] == "line " + std::to_string(i));
+}
+
+TEST_CASE("an over-long line is truncated to max-line-length and counted") {
+  Fixture f({{"max-line-length", "10"}, {"ack-every-event", "false"}});
+  Client c(f.source.boundPort());
+  REQUIRE(c.send("short\n" + std::string(25, 'x') + "\n0123456789\r\n0123456789A\r\nafter\n"));
+  REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
+  CHECK(f.processor.bodies() == std::vector<std::string>{"short", std::string(10, 'x'),
+                                                         "0123456789", "0123456789", "after"});
+  CHECK(f.counter("LineTruncatedCount") == 2);
+
+  // A line far longer than any read buffer, sent in pieces: kept prefix only, no growth.
+  std::string huge = "HEAD" + std::string(3 * 1024 * 1024, 'y');
+  for (std::size_t pos = 0; pos < huge.size(); pos += 100000)
+    REQUIRE(c.send(std::string_view(huge).substr(pos, 100000)));
+  REQUIRE(c.send("\nnext\n"));
+  REQUIRE(waitFor([&] { return f.processor.count() == 7; }));
+  auto bodies = f.processor.bodies();
+  CHECK(bodies[5] == "HEADyyyyyy");
+  CHECK(bodies[6] == "next");
+  CHECK(f.counter("LineTruncatedCount") == 3);
+}
+
+TEST_CASE("client disconnect mid-line drops the partial line and counts it") {
+  Fixture f({{"ack-every-event", "false"}});
+  {
+    Client c(f.source.boundPort());
+    REQUIRE(c.send("a\nb\npartial line without newline"));
+  }
+  REQUIRE(waitFor([&] { return f.counter("PartialLineDroppedCount") == 1; }));
+  CHECK(f.processor.bodies() == std::vector<std::string>{"a", "b"});
+  CHECK(waitFor([&] { return f.counter("OpenConnectionCount") == 0; }));
+}
+
+TEST_CASE("half-closed client still gets every reply") {
+  Fixture f;
+  Client c(f.source.boundPort());
+  REQUIRE(c.send(repeat("x\n", 2000)));
+  c.shutdownWrite();
+  CHECK(c.read(6000) == repeat("OK\n", 2000));
+  CHECK(c.waitClosed());
+  CHECK(f.processor.count() == 2000);
+}
+
+TEST_CASE("channel full with acks: FAILED per line, nothing acknowledged is lost") {
+  Fixture f;
+  Client c(f.source.boundPort());
+  f.processor.failing = true;
+  REQUIRE(c.send("r1\nr2\nr3\n"));
+  CHECK(c.read(3 * 27) == repeat("FAILED: channel c1 is full\n", 3));
+  CHECK(f.processor.count() == 0);
+  CHECK(f.counter("ChannelWriteFail") >= 1);
+  CHECK(f.counter("EventAcceptedCount") == 0);
+
+  f.processor.failing = false;
+  REQUIRE(c.send("a1\na2\n"));
+  CHECK(c.read(6) == "OK\nOK\n");
+  CHECK(f.processor.bodies() == std::vector<std::string>{"a1", "a2"});
+
+  // Alternate: every line acknowledged OK is in the channel, no FAILED one is.
+  std::vector<std::string> acked;
+  for (int round = 0; round < 6; ++round) {
+    f.processor.failing = round % 2 == 1;
+    std::string lines;
+    for (int i = 0; i < 50; ++i)
+      lines += "round" + std::to_string(round) + "-" + std::to_string(i) + "\n";
+    REQUIRE(c.send(lines));
+    std::string expectReply =
+        f.processor.failing ? repeat("FAILED: channel c1 is full\n", 50) : repeat("OK\n", 50);
+    REQUIRE(c.read(expectReply.size()) == expectReply);
+    if (round % 2 == 0)
+      for (int i = 0; i < 50; ++i)
+        acked.push_back("round" + std::to_string(round) + "-" + std::to_string(i));
+  }
+  auto bodies = f.processor.bodies();
+  bodies.erase(bodies.begin(), bodies.begin() + 2);
+  CHECK(bodies == acked);
+}
+
+TEST_CASE("channel full without acks: connection held, then every line arrives once") {
+  Fixture f({{"ack-every-event", "false"}, {"batchSize", "64"}});
+  Client c(f.source.boundPort());
+  f.processor.failing = true;
+  std::string all;
+  for (int i = 0; i < 1000; ++i) all += "held-" + std::to_string(i) + "\n";
+  REQUIRE(c.send(all));
+  // Retries with back-off while the channel stays full; nothing is accepted.
+  REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 3; }));
+  CHECK(f.processor.count() == 0);
+  f.processor.failing = false;
+  REQUIRE(waitFor([&] { return f.processor.count() >= 1000; }));
+  auto bodies = f.processor.bodies();
+  REQUIRE(bodies.size() == 1000);
+  for (int i = 0; i < 1000; ++i)
+    CHECK(bodies[static_cast<std::size_t>(i)] == "held-" + std::to_string(i));
+  CHECK(f.counter("EventReceivedCount") == 1000);  // retries are not counted as new lines
+  CHECK(f.counter("EventAcceptedCount") == 1000);
+  CHECK(f.counter("ChannelWriteFail") >= 3);
+  // The connection is read again afterwards.
+  REQUIRE(c.send("later\n"));
+  REQUIRE(waitFor([&] { return f.processor.count() == 1001; }));
+  CHECK(f.processor.bodies().back() == "later");
+}
+
+TEST_CASE("channel full without acks: TCP backpressure reaches the client") {
+  Fixture f({{"ack-every-event", "false"}});
+  Client c(f.source.boundPort());
+  f.processor.failing = true;
+  // Write without blocking until the socket stays unwritable: the source stopped reading.
+  const std::string line = std::string(100, 'p') + "\n";
+  std::string chunk;
+  for (int i = 0; i < 64; ++i) chunk += line;
+  std::size_t sent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  bool blocked = false;
+  while (!blocked && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd(), POLLOUT, 0};
+    if (::poll(&p, 1, 500) == 0) {
+      blocked = true;  // not writable for 500 ms
+      break;
+    }
+    ssize_t n = ::send(c.fd(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<std::size_t>(n);
+  }
+  REQUIRE(blocked);
+  MESSAGE("client blocked after ", sent / 1024, " KiB");
+  CHECK(f.processor.count() == 0);
+  // Finish the last partial line, then let the channel recover: everything arrives once.
+  const std::size_t tail = sent % line.size();
+  f.processor.failing = false;
+  if (tail) REQUIRE(c.send(line.substr(tail)));
+  const std::size_t lines = (sent + line.size() - 1) / line.size();
+  REQUIRE(waitFor([&] { return f.processor.count() >= lines; }, 60s));
+  CHECK(f.processor.count() == lines);
+  for (const auto& b : f.processor.bodies()) REQUIRE(b == line.substr(0, 100));
+}
+
+TEST_CASE("stopping while held drops the pending lines and counts them") {
+  Fixture f({{"ack-every-event", "false"}, {"batchSize", "10"}});
+  Client c(f.source.boundPort());
+  f.processor.failing = true;
+  REQUIRE(c.send(repeat("z\n", 10)));
+  REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 1; }));
+  CHECK(f.source.hostStop().ok());
+  CHECK(f.counter("PendingLineDroppedCount") == 10);
+  CHECK(c.waitClosed());
+}
+
+TEST_CASE("max-connections: further clients are accepted and closed at once") {
+  Fixture f({{"max-connections", "2"}});
+  Client a(f.source.boundPort()), b(f.source.boundPort());
+  REQUIRE(waitFor([&] { return f.counter("OpenConnectionCount") == 2; }));
+  Client third(f.source.boundPort());
+  CHECK(third.waitClosed());
+  CHECK(waitFor([&] { return f.counter("ConnectionRejectedCount") == 1; }));
+  CHECK(f.counter("OpenConnectionCount") == 2);
+  REQUIRE(a.send("still\n"));
+  CHECK(a.read(3) == "OK\n");
+  b.close();
+  REQUIRE(waitFor([&] { return f.counter("OpenConnectionCount") == 1; }));
+  Client fourth(f.source.boundPort());
+  REQUIRE(fourth.send("welcome\n"));
+  CHECK(fourth.read(3) == "OK\n");
+}
+
+TEST_CASE("idleTimeout closes a silent connection") {
+  Fixture f({{"idleTimeout", "1"}});
+  Client quiet(f.source.boundPort());
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(quiet.waitClosed(10s));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 900ms);
+  CHECK(f.counter("ConnectionIdleClosedCount") == 1);
+}
+
+TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
+  // Occupy a port with a listener of our own.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+
+  RecordingProcessor processor;
+  NetcatSource src;
+  src.setChannelProcessor(&processor);
+  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  sdk::Result r = src.hostStart();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == "cannot bind to 127.0.0.1:" + port + ": Address already in use");
+  CHECK(src.getLifecycleState() == sdk::LifecycleState::ERROR);
+  CHECK(src.boundPort() == 0);
+  CHECK(src.hostStop().ok());
+
+  REQUIRE(src.hostConfigure(contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}})).ok());
+  r = src.hostStart();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("cannot bind to no-such-host.invalid:0: cannot resolve") == 0);
+
+  // The same object starts fine once the address is usable.
+  ::close(fd);
+  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  r = src.hostStart();
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(std::to_string(src.boundPort()) == port);
+  CHECK(src.hostStop().ok());
+}
+
+TEST_CASE("start and stop are repeatable") {
+  RecordingProcessor processor;
+  NetcatSource src;
+  src.setChannelProcessor(&processor);
+  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    REQUIRE(src.hostStart().ok());
+    CHECK(src.hostStart().ok());  // a second start while running does nothing
+    Client c(src.boundPort());
+    REQUIRE(c.ok());
+    REQUIRE(c.send("round " + std::to_string(round) + "\n"));
+    CHECK(c.read(3) == "OK\n");
+    CHECK(src.hostStop().ok());
+    CHECK(c.waitClosed());  // stop closes open connections
+    CHECK(src.hostStop().ok());
+    CHECK(src.boundPort() == 0);
+    CHECK(src.sourceCounter().get("OpenConnectionCount") == 0);
+  }
+  CHECK(processor.bodies() == std::vector<std::string>{"round 0", "round 1", "round 2"});
+}
