@@ -7,6 +7,7 @@
 #include "core/runtime/allocator.hpp"
 
 int main(int argc, char** argv) {
+  sluice::core::ensureAllocatorTunables(argv);
   sluice::core::tuneAllocator();
   return sluice::core::cli::run(argc, argv);
 }

@@ -83,23 +83,27 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
         rng_(std::random_device{}()) {
     sinks_ = std::move(sinks);
     state_.resize(sinks_.size());
-    order_.resize(sinks_.size());
+    order_.reserve(sinks_.size());
   }
 
   sdk::ProcessOutcome process() override {
-    std::size_t n = sinks_.size();
-    for (std::size_t i = 0; i < n; ++i) order_[i] = (next_ + i) % n;
-    if (random_)
-      std::shuffle(order_.begin(), order_.end(), rng_);
-    else
-      next_ = (next_ + 1) % n;
+    // As Flume's order selectors: rotate (or shuffle) over the sinks that are not backed off,
+    // so a parked sink's turns are shared evenly by the healthy ones.
     auto now = Clock::now();
+    order_.clear();
+    for (std::size_t i = 0; i < sinks_.size(); ++i)
+      if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
+    if (random_) {
+      std::shuffle(order_.begin(), order_.end(), rng_);
+    } else if (!order_.empty()) {
+      std::size_t head = next_++ % order_.size();
+      std::rotate(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(head), order_.end());
+    }
     sdk::ProcessOutcome last;
     last.status = sdk::Status::BACKOFF;
     bool tried = false;
     for (std::size_t idx : order_) {
       State& st = state_[idx];
-      if (backoff_ && st.failures > 0 && now < st.until) continue;
       tried = true;
       sdk::ProcessOutcome out = sinks_[idx]->hostProcess();
       if (!out.failed) {

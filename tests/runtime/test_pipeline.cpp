@@ -225,10 +225,13 @@ a1.sinks.k1.outFile = )" + (tmp / "out").string() + "\n", opts);
   CHECK(std::set<std::string>(b.begin(), b.end()).size() == 500);
 }
 
-TEST_CASE("failover sends everything to the backup while the primary fails") {
+TEST_CASE("failover: the backup takes over while the primary fails, then the primary returns") {
   Fixture f;
   TempDir tmp;
   sluice::testing::writeFile(tmp / "fail", "");
+  AgentOptions opts;
+  opts.sinkRunner.backoffIncrement = std::chrono::milliseconds(20);
+  opts.sinkRunner.maxBackoff = std::chrono::milliseconds(50);
   auto agent = f.buildOk(R"(
 a1.sources = r1
 a1.channels = c1
@@ -238,26 +241,90 @@ a1.sinkgroups.g1.sinks = k1 k2
 a1.sinkgroups.g1.processor.type = failover
 a1.sinkgroups.g1.processor.priority.k1 = 10
 a1.sinkgroups.g1.processor.priority.k2 = 5
-a1.sources.r1.type = seq
-a1.sources.r1.totalEvents = 300
+a1.sinkgroups.g1.processor.maxpenalty = 300
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = 3000
 a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 3
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
-a1.channels.c1.capacity = 1000
+a1.channels.c1.capacity = 5000
 a1.sinks.k1.type = test.file_sink
 a1.sinks.k1.channel = c1
+a1.sinks.k1.batchSize = 10
 a1.sinks.k1.failFile = )" + (tmp / "fail").string() + R"(
 a1.sinks.k1.outFile = )" + (tmp / "k1").string() + R"(
 a1.sinks.k2.type = test.file_sink
 a1.sinks.k2.channel = c1
-a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n");
+a1.sinks.k2.batchSize = 10
+a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n", opts);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 300; }));
-  agent->stop();
+  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k2", "EventDrainSuccessCount") >= 300; }));
   CHECK(counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 0);
   CHECK(counter(*agent, "SINK", "k1", "EventWriteFail") >= 1);
-  auto b = bodies(tmp / "k2");
-  CHECK(std::set<std::string>(b.begin(), b.end()).size() == 300);
+  std::filesystem::remove(tmp / "fail");  // the primary's target recovers
+  CHECK(waitUntil([&] {
+    return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
+               counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 3000;
+  }, std::chrono::seconds(60)));
+  agent->stop();
+  auto k1 = bodies(tmp / "k1"), k2 = bodies(tmp / "k2");
+  CHECK(k1.size() > 0);
+  std::multiset<std::string> all = k1;
+  all.insert(k2.begin(), k2.end());
+  CHECK(all.size() == 3000);
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == 3000);
+  // Once back, the primary takes the traffic again: the last events went to k1.
+  CHECK(k1.count("2999") == 1);
+}
+
+TEST_CASE("load_balance spreads batches and backs off a failing sink") {
+  Fixture f;
+  TempDir tmp;
+  sluice::testing::writeFile(tmp / "fail", "");
+  std::string cfg = R"(
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2 k3
+a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2 k3
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinkgroups.g1.processor.selector = round_robin
+a1.sinkgroups.g1.processor.backoff = true
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = 3000
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 1
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 5000
+a1.sinks.k3.failFile = )" + (tmp / "fail").string() + "\n";
+  for (int i = 1; i <= 3; ++i) {
+    std::string k = "a1.sinks.k" + std::to_string(i);
+    cfg += k + ".type = test.file_sink\n" + k + ".channel = c1\n" + k + ".batchSize = 10\n" + k +
+           ".outFile = " + (tmp / ("k" + std::to_string(i))).string() + "\n";
+  }
+  auto agent = f.buildOk(cfg);
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] {
+    return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
+               counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 3000;
+  }, std::chrono::seconds(60)));
+  agent->stop();
+  int64_t a = counter(*agent, "SINK", "k1", "EventDrainSuccessCount");
+  int64_t b = counter(*agent, "SINK", "k2", "EventDrainSuccessCount");
+  // Round robin between the two healthy sinks: each within 35%..65% of the total.
+  CHECK(a > 1050);
+  CHECK(b > 1050);
+  CHECK(counter(*agent, "SINK", "k3", "EventDrainSuccessCount") == 0);
+  // Backed off exponentially (1 s, 2 s, 4 s...), so the failing sink is tried a handful of
+  // times, not once per batch (there were hundreds of batches).
+  CHECK(counter(*agent, "SINK", "k3", "EventWriteFail") >= 1);
+  CHECK(counter(*agent, "SINK", "k3", "EventWriteFail") <= 6);
+  auto all = bodies(tmp / "k1");
+  auto k2 = bodies(tmp / "k2");
+  all.insert(k2.begin(), k2.end());
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == 3000);
 }
 
 TEST_CASE("stop drains what the channel holds before stopping the sink") {
