@@ -8,104 +8,17 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "interceptor_test_support.hpp"
+#include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
+using namespace sluice::plugins::testing;
 using sluice::plugins::host::HostInterceptor;
 using sluice::plugins::host::HostInterceptorBuilder;
 using sluice::plugins::host::hostSchema;
 using sluice::plugins::host::localHost;
 
 namespace {
-
-constexpr const char* kPath = "a1.sources.r1.interceptors.i1";
-
-using KeyValues = std::initializer_list<std::pair<const char*, const char*>>;
-
-[[maybe_unused]] sdk::Context contextOf(KeyValues kv) {
-  sdk::Context ctx(kPath);
-  for (const auto& [k, v] : kv) ctx.put(k, v);
-  return ctx;
-}
-
-// The error configure() reports for these keys, or "" when it succeeds.
-template <class Builder>
-std::string configureError(KeyValues kv) {
-  Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
-  return r ? std::string() : r.error();
-}
-
-// Configures a builder (which must succeed) and builds one interceptor.
-template <class Builder>
-std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
-  Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
-  REQUIRE_MESSAGE(r.ok(), r.error());
-  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
-  REQUIRE_MESSAGE(r.ok(), r.error());
-  REQUIRE(out);
-  REQUIRE(out->hostInitialize().ok());
-  return out;
-}
-
-[[maybe_unused]] bool startsWith(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-// Whether the host's schema check lets `key` through: the schema names it exactly or as a
-// "prefix.*" family.
-[[maybe_unused]] bool schemaDeclares(const sdk::Schema& schema, const std::string& key) {
-  for (const sdk::Key& k : schema.keys) {
-    const std::string& n = k.name;
-    if (n.size() >= 2 && n.compare(n.size() - 2, 2, ".*") == 0) {
-      if (key.size() > n.size() - 1 && key.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)
-        return true;
-    } else if (n == key) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The README's key table must list exactly the schema's keys, with the same type, default and
-// description (each row: | `key` | type | `default`, required or — | description |).
-[[maybe_unused]] void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
-  auto clean = [](std::string s) {
-    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
-    return s == "—" ? std::string() : s;
-  };
-  std::map<std::string, std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("| `", 0) != 0) continue;
-    std::vector<std::string> cells;
-    std::size_t from = 1;
-    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
-      cells.push_back(clean(line.substr(from, to - from)));
-    REQUIRE_MESSAGE(cells.size() == 4, line);
-    rows[cells[0]] = cells;
-  }
-  CHECK(rows.size() == schema.keys.size());
-  for (const sdk::Key& k : schema.keys) {
-    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
-    const auto& r = rows[k.name];
-    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
-    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
-    CHECK_MESSAGE(r[3] == k.description, k.name);
-  }
-}
-
-[[maybe_unused]] std::vector<std::string> bodiesOf(const sdk::EventBatch& batch) {
-  std::vector<std::string> out;
-  for (const auto& e : batch) out.push_back(e.body);
-  return out;
-}
 
 bool isIpAddress(const std::string& s) {
   unsigned char buf[16];
@@ -180,11 +93,11 @@ TEST_CASE("a host that could not be resolved leaves events alone, as Flume") {
 
 TEST_CASE("configure errors name the key") {
   CHECK(startsWith(configureError<HostInterceptorBuilder>({{"useIP", "1"}}),
-                   std::string(kPath) + ".useIP: expected true or false, got '1'"));
+                   std::string(kInterceptorPath) + ".useIP: expected true or false, got '1'"));
   CHECK(startsWith(configureError<HostInterceptorBuilder>({{"preserveExisting", "no"}}),
-                   std::string(kPath) + ".preserveExisting: expected true or false"));
+                   std::string(kInterceptorPath) + ".preserveExisting: expected true or false"));
   CHECK(startsWith(configureError<HostInterceptorBuilder>({{"hostHeader", ""}}),
-                   std::string(kPath) + ".hostHeader: must not be empty"));
+                   std::string(kInterceptorPath) + ".hostHeader: must not be empty"));
 }
 
 TEST_CASE("the batch form never grows the batch and keeps order and capacity") {

@@ -11,103 +11,17 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "interceptor_test_support.hpp"
+#include "allocation_counter.hpp"
+#include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
+using namespace sluice::plugins::testing;
 using sluice::plugins::searchreplace::SearchAndReplaceInterceptor;
 using sluice::plugins::searchreplace::SearchAndReplaceInterceptorBuilder;
 using sluice::plugins::searchreplace::searchReplaceSchema;
 
 namespace {
-
-constexpr const char* kPath = "a1.sources.r1.interceptors.i1";
-
-using KeyValues = std::initializer_list<std::pair<const char*, const char*>>;
-
-[[maybe_unused]] sdk::Context contextOf(KeyValues kv) {
-  sdk::Context ctx(kPath);
-  for (const auto& [k, v] : kv) ctx.put(k, v);
-  return ctx;
-}
-
-// The error configure() reports for these keys, or "" when it succeeds.
-template <class Builder>
-std::string configureError(KeyValues kv) {
-  Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
-  return r ? std::string() : r.error();
-}
-
-// Configures a builder (which must succeed) and builds one interceptor.
-template <class Builder>
-std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
-  Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
-  REQUIRE_MESSAGE(r.ok(), r.error());
-  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
-  REQUIRE_MESSAGE(r.ok(), r.error());
-  REQUIRE(out);
-  REQUIRE(out->hostInitialize().ok());
-  return out;
-}
-
-[[maybe_unused]] bool startsWith(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-// Whether the host's schema check lets `key` through: the schema names it exactly or as a
-// "prefix.*" family.
-[[maybe_unused]] bool schemaDeclares(const sdk::Schema& schema, const std::string& key) {
-  for (const sdk::Key& k : schema.keys) {
-    const std::string& n = k.name;
-    if (n.size() >= 2 && n.compare(n.size() - 2, 2, ".*") == 0) {
-      if (key.size() > n.size() - 1 && key.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)
-        return true;
-    } else if (n == key) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The README's key table must list exactly the schema's keys, with the same type, default and
-// description (each row: | `key` | type | `default`, required or — | description |).
-[[maybe_unused]] void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
-  auto clean = [](std::string s) {
-    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
-    return s == "—" ? std::string() : s;
-  };
-  std::map<std::string, std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("| `", 0) != 0) continue;
-    std::vector<std::string> cells;
-    std::size_t from = 1;
-    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
-      cells.push_back(clean(line.substr(from, to - from)));
-    REQUIRE_MESSAGE(cells.size() == 4, line);
-    rows[cells[0]] = cells;
-  }
-  CHECK(rows.size() == schema.keys.size());
-  for (const sdk::Key& k : schema.keys) {
-    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
-    const auto& r = rows[k.name];
-    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
-    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
-    CHECK_MESSAGE(r[3] == k.description, k.name);
-  }
-}
-
-[[maybe_unused]] std::vector<std::string> bodiesOf(const sdk::EventBatch& batch) {
-  std::vector<std::string> out;
-  for (const auto& e : batch) out.push_back(e.body);
-  return out;
-}
 
 // The body after one interceptor built from (searchPattern, replaceString) ran on it.
 std::string replaced(const char* pattern, const char* replacement, std::string body) {
@@ -197,7 +111,7 @@ TEST_CASE("UTF-8 bodies, invalid bytes and NULs") {
 }
 
 TEST_CASE("replacement errors are configuration errors naming replaceString") {
-  const std::string prefix = std::string(kPath) + ".replaceString: invalid replacement ";
+  const std::string prefix = std::string(kInterceptorPath) + ".replaceString: invalid replacement ";
   CHECK(replacementError("(a)(b)", "$3") == prefix + "'$3' for searchPattern '(a)(b)': No group 3");
   CHECK(startsWith(replacementError("a", "x$"), prefix));
   CHECK(contains(replacementError("a", "x$"), "group index is missing"));
@@ -211,7 +125,7 @@ TEST_CASE("replacement errors are configuration errors naming replaceString") {
 }
 
 TEST_CASE("other configure errors name the key") {
-  const std::string p(kPath);
+  const std::string p(kInterceptorPath);
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
                    p + ".searchPattern: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>(
@@ -311,30 +225,6 @@ TEST_CASE("intercept runs on several threads at once") {
 }
 
 // ---- Allocation count: the hot path must not allocate beyond the change itself. ----
-// Replacing the global operator new counts every allocation in this test binary; the tests read
-// the count only around intercept calls on their own thread.
-namespace {
-std::atomic<long> gAllocations{0};
-}  // namespace
-
-// noinline: GCC 12 otherwise pairs the inlined free() with its built-in operator new and warns.
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  gAllocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
-namespace {
-// Allocations made while f() runs.
-template <class F>
-long allocationsDuring(F&& f) {
-  const long before = gAllocations.load(std::memory_order_relaxed);
-  f();
-  return gAllocations.load(std::memory_order_relaxed) - before;
-}
-}  // namespace
 
 TEST_CASE("replacing allocates nothing in the steady state") {
   auto icpt = built<SearchAndReplaceInterceptorBuilder>(

@@ -6,8 +6,10 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
+using sluice::plugins::testing::checkReadmeMatchesSchema;
 using sluice::plugins::seq::seqSourceSchema;
 using sluice::plugins::seq::SequenceSource;
 
@@ -65,36 +67,6 @@ std::vector<std::string> seq(long from, long to) {
   return v;
 }
 
-// The README's key table must list exactly the schema's keys, with the same type, default and
-// description (each row: | `key` | type | `default` or — | description |).
-void checkReadmeMatchesSchema(const sdk::Schema& schema, const char* path) {
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), (std::string("cannot read ") + path));
-  auto clean = [](std::string s) {
-    while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    if (s.size() >= 2 && s.front() == '`' && s.back() == '`') s = s.substr(1, s.size() - 2);
-    return s == "—" ? std::string() : s;
-  };
-  std::map<std::string, std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("| `", 0) != 0) continue;
-    std::vector<std::string> cells;
-    std::size_t from = 1;
-    for (std::size_t to; (to = line.find(" |", from)) != std::string::npos; from = to + 2)
-      cells.push_back(clean(line.substr(from, to - from)));
-    REQUIRE_MESSAGE(cells.size() == 4, line);
-    rows[cells[0]] = cells;
-  }
-  CHECK(rows.size() == schema.keys.size());
-  for (const sdk::Key& k : schema.keys) {
-    REQUIRE_MESSAGE(rows.count(k.name) == 1, "README lacks key ", k.name);
-    const auto& r = rows[k.name];
-    CHECK_MESSAGE(r[1] == sdk::nameOf(k.type), k.name);
-    CHECK_MESSAGE(r[2] == (k.required ? std::string("required") : k.defaultValue), k.name);
-    CHECK_MESSAGE(r[3] == k.description, k.name);
-  }
-}
 
 }  // namespace
 
