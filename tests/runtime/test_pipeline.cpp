@@ -535,3 +535,41 @@ TEST_CASE("hot reload of a changed channel moves its buffered events into the ne
   std::set<std::string> distinct(out.begin(), out.end());
   CHECK(distinct.size() == 3000);
 }
+
+TEST_CASE("the load_balancing channel selector spreads one source over two channels") {
+  Fixture f;
+  TempDir tmp;
+  auto agent = f.buildOk(R"(
+a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 4000
+a1.sources.r1.batchSize = 100
+a1.sources.r1.channels = c1 c2
+a1.sources.r1.selector.type = load_balancing
+a1.sources.r1.selector.policy = round_robin
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 5000
+a1.channels.c2.type = memory
+a1.channels.c2.capacity = 5000
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = )" + (tmp / "k1").string() + R"(
+a1.sinks.k2.type = test.file_sink
+a1.sinks.k2.channel = c2
+a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n");
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] {
+    return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
+               counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 4000;
+  }));
+  agent->stop();
+  auto a = bodies(tmp / "k1"), b = bodies(tmp / "k2");
+  CHECK(a.size() == 2000);
+  CHECK(b.size() == 2000);
+  CHECK(a.count("0") + b.count("0") == 1);
+  std::multiset<std::string> all = a;
+  all.insert(b.begin(), b.end());
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == 4000);
+}
