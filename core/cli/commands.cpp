@@ -130,7 +130,8 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel,
   return true;
 }
 
-bool openSession(const CommonOptions& o, Session& s, const RawConfig* raw) {
+// Parses -D (once: its overrides are reused on every reload) and sets up logging.
+bool startSession(const CommonOptions& o, Session& s) {
   std::string level = o.logLevel;
   if (!splitDefines(o, level, s.overrides)) return false;
   sdk::LogLevel lv = sdk::LogLevel::info;
@@ -143,6 +144,11 @@ bool openSession(const CommonOptions& o, Session& s, const RawConfig* raw) {
     }
   }
   s.logs = std::make_unique<LogHub>(lv);
+  return true;
+}
+
+// Scans every plugin directory: built-in, --plugins-path, SLUICE_PLUGINS_PATH, plugins.path.
+void loadPlugins(const CommonOptions& o, Session& s, const RawConfig* raw) {
   LoaderOptions lo;
   lo.allowInsecurePermissions = o.allowInsecurePlugins;
   s.registry = std::make_unique<PluginRegistry>(lo);
@@ -161,6 +167,11 @@ bool openSession(const CommonOptions& o, Session& s, const RawConfig* raw) {
   for (const auto& c : s.registry->components())
     lg->debug("{} type '{}' ({} {}) from {}", sdk::nameOf(c.info->kind), c.info->type, c.pluginName,
               c.pluginVersion, c.file.string());
+}
+
+bool openSession(const CommonOptions& o, Session& s) {
+  if (!startSession(o, s)) return false;
+  loadPlugins(o, s, nullptr);
   return true;
 }
 
@@ -178,18 +189,16 @@ int prepare(const CommonOptions& o, Session& s, Agent*& agentOut,
     std::cerr << "error: no config file: pass -f/--conf-file\n";
     return 2;
   }
+  if (!startSession(o, s)) return 2;
   RawConfig raw;
-  std::string level = o.logLevel;
-  std::vector<std::pair<std::string, std::string>> overrides;
-  if (!splitDefines(o, level, overrides)) return 2;
   try {
     raw = loadConfigFile(resolveConfFile(o));
-    applyOverrides(raw, overrides);
+    applyOverrides(raw, s.overrides);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  if (!openSession(o, s, &raw)) return 2;
+  loadPlugins(o, s, &raw);
   // Refused plugin libraries are reported, but only fail the run when a type is missing.
   for (const auto& d : s.pluginDiags.items()) std::cerr << "warning: " << d.message << "\n";
 
@@ -330,11 +339,8 @@ int cmdAgent(int argc, char** argv) {
     log->info("configuration file {} changed; reloading", confFile);
     Diagnostics diags;
     try {
-      std::string level;
-      std::vector<std::pair<std::string, std::string>> overrides;
-      splitDefines(o, level, overrides);
       RawConfig raw = loadConfigFile(confFile);
-      applyOverrides(raw, overrides);
+      applyOverrides(raw, s.overrides);
       AgentConfig cfg = buildAgentConfig(raw, holder->name(), diags);
       if (!diags.hasErrors()) holder = Agent::reload(std::move(holder), cfg, diags);
     } catch (const std::exception& e) {
@@ -384,7 +390,7 @@ int cmdPlugins(int argc, char** argv) {
   }
   Session s;
   o.logLevel = "warn";
-  if (!openSession(o, s, nullptr)) return 2;
+  if (!openSession(o, s)) return 2;
   auto comps = s.registry->components();
   std::sort(comps.begin(), comps.end(), [](const auto& a, const auto& b) {
     return std::tie(a.info->kind, a.info->type) < std::tie(b.info->kind, b.info->type);
@@ -417,7 +423,7 @@ int cmdDescribe(int argc, char** argv) {
   }
   Session s;
   o.logLevel = "warn";
-  if (!openSession(o, s, nullptr)) return 2;
+  if (!openSession(o, s)) return 2;
   int found = 0;
   for (auto kind : {sdk::ComponentKind::Source, sdk::ComponentKind::Channel, sdk::ComponentKind::Sink,
                     sdk::ComponentKind::Interceptor, sdk::ComponentKind::ChannelSelector}) {
