@@ -1,12 +1,16 @@
 #include "core/cli/commands.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -18,6 +22,7 @@
 
 #include "core/config/model.hpp"
 #include "core/log/logging.hpp"
+#include "core/monitoring/monitor.hpp"
 #include "core/plugin/registry.hpp"
 #include "core/runtime/agent.hpp"
 #include "core/runtime/config_watcher.hpp"
@@ -41,6 +46,8 @@ constexpr const char* kUsage =
     "  validate   check a config:    sluice validate -n a1 -f conf/a.properties\n"
     "  plugins    list every component type the plugin directories provide\n"
     "  describe   print a type's keys: sluice describe memory\n"
+    "  channel-check  check a file channel's directories offline:\n"
+    "             sluice channel-check --checkpoint-dir D --data-dirs D1,D2 [--drop-corrupt]\n"
     "  version    print the version and plugin ABI\n"
     "\n"
     "`sluice <command> --help` shows the command's options.\n";
@@ -57,6 +64,8 @@ struct CommonOptions {
   int64_t drainTimeoutMs = 5000;
   bool noReload = false;
   int64_t reloadIntervalSec = 30;
+  int monitorPort = -1;  // --monitor-port; -1 = not given
+  std::string monitorBind;
 };
 
 void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
@@ -105,12 +114,15 @@ struct Session {
   std::unique_ptr<PluginRegistry> registry;
   std::vector<std::pair<std::string, std::string>> overrides;
   Diagnostics pluginDiags;
+  // Flume's monitoring switches: -Dflume.monitoring.type=http -Dflume.monitoring.port=34545.
+  std::string flumeMonitoringType, flumeMonitoringPort;
+  RawConfig raw;  // the config file as loaded, with the -D overrides applied
 };
 
 // Applies the Flume switches among the -D values and returns the rest as config overrides.
 // Returns false (after printing why) on a malformed -D.
-bool splitDefines(const CommonOptions& o, std::string& logLevel,
-                  std::vector<std::pair<std::string, std::string>>& overrides) {
+bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
+  auto& overrides = s.overrides;
   for (const auto& d : o.defines) {
     auto eq = d.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -121,6 +133,13 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel,
     if (key == "flume.root.logger") {
       // log4j style: LEVEL,appender. The appender is ignored: sluice logs to stderr.
       logLevel = value.substr(0, value.find(','));
+    } else if (key == "flume.monitoring.type") {
+      s.flumeMonitoringType = value;
+    } else if (key == "flume.monitoring.port") {
+      s.flumeMonitoringPort = value;
+    } else if (key.rfind("flume.monitoring.", 0) == 0) {
+      std::cerr << "warning: -D" << key << ": only flume.monitoring.type and flume.monitoring.port "
+                   "are understood; ignored\n";
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {
@@ -133,7 +152,7 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel,
 // Parses -D (once: its overrides are reused on every reload) and sets up logging.
 bool startSession(const CommonOptions& o, Session& s) {
   std::string level = o.logLevel;
-  if (!splitDefines(o, level, s.overrides)) return false;
+  if (!splitDefines(o, level, s)) return false;
   sdk::LogLevel lv = sdk::LogLevel::info;
   if (!level.empty()) {
     try {
@@ -190,7 +209,7 @@ int prepare(const CommonOptions& o, Session& s, Agent*& agentOut,
     return 2;
   }
   if (!startSession(o, s)) return 2;
-  RawConfig raw;
+  RawConfig& raw = s.raw;
   try {
     raw = loadConfigFile(resolveConfFile(o));
     applyOverrides(raw, s.overrides);
@@ -251,6 +270,152 @@ bool parse(po::options_description& desc, int argc, char** argv, po::variables_m
   return true;
 }
 
+// The monitoring server's settings, from (highest first) --monitor-port/--monitor-bind, Flume's
+// -Dflume.monitoring.type=http -Dflume.monitoring.port=N, and the config file's monitoring.*
+// keys (which -Dmonitoring.x=y overrides). Returns false after printing why on a bad value.
+// enabled is false when nothing asks for the server.
+bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
+                       monitoring::MonitorOptions& mo,
+                       std::vector<std::pair<std::string, std::string>>& effective) {
+  static const std::vector<std::string> kKeys = {
+      "monitoring.type", "monitoring.port", "monitoring.bind", "monitoring.maxConnections",
+      "monitoring.requestTimeoutMs", "monitoring.idleTimeoutMs", "monitoring.maxHeaderBytes",
+      "monitoring.ready.maxChannelFillPercent", "monitoring.ready.maxSinkFailingMs"};
+  std::map<std::string, std::string> keys;
+  for (const auto& [k, p] : s.raw.entries) {
+    if (k.rfind("monitoring.", 0) != 0) continue;
+    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
+      std::cerr << "error: " << k << ": unknown monitoring key (" << p.where.str()
+                << "); expected one of:";
+      for (const auto& n : kKeys) std::cerr << " " << n;
+      std::cerr << "\n";
+      return false;
+    }
+    keys[k] = p.value;
+  }
+  auto integer = [&](const std::string& key, const std::string& text, int64_t lo, int64_t hi,
+                     int64_t& out) {
+    try {
+      std::size_t used = 0;
+      long long v = std::stoll(text, &used);
+      if (used == text.size() && v >= lo && v <= hi) {
+        out = v;
+        return true;
+      }
+    } catch (...) {
+    }
+    std::cerr << "error: " << key << ": expected an integer between " << lo << " and " << hi
+              << ", got '" << text << "'\n";
+    return false;
+  };
+  enabled = false;
+  int64_t port = 41414;  // Flume's default monitoring port
+  std::string type = keys.count("monitoring.type") ? keys["monitoring.type"] : "";
+  if (!s.flumeMonitoringType.empty()) type = s.flumeMonitoringType;
+  std::string lowerType = type;
+  for (char& c : lowerType) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lowerType == "http" || lowerType == "org.apache.flume.instrumentation.http.httpmetricsserver" ||
+      lowerType == "prometheus") {
+    enabled = true;
+  } else if (!type.empty()) {
+    std::cerr << "warning: monitoring type '" << type
+              << "' is not provided (JMX and Ganglia are not available); use "
+                 "-Dflume.monitoring.type=http for the HTTP endpoints (JSON and Prometheus)\n";
+  }
+  if (keys.count("monitoring.port")) {
+    if (!integer("monitoring.port", keys["monitoring.port"], 0, 65535, port)) return false;
+    enabled = true;
+  }
+  if (!s.flumeMonitoringPort.empty()) {
+    if (!integer("-Dflume.monitoring.port", s.flumeMonitoringPort, 0, 65535, port)) return false;
+    if (!enabled)
+      std::cerr << "warning: -Dflume.monitoring.port needs -Dflume.monitoring.type=http; "
+                   "monitoring stays off\n";
+  }
+  if (o.monitorPort >= 0) {
+    if (o.monitorPort > 65535) {
+      std::cerr << "error: --monitor-port: expected 0..65535, got " << o.monitorPort << "\n";
+      return false;
+    }
+    port = o.monitorPort;
+    enabled = true;
+  }
+  mo.server.port = static_cast<int>(port);
+  mo.server.bind = !o.monitorBind.empty() ? o.monitorBind
+                   : keys.count("monitoring.bind") ? keys["monitoring.bind"] : "127.0.0.1";
+  int64_t v = 0;
+  if (keys.count("monitoring.maxConnections")) {
+    if (!integer("monitoring.maxConnections", keys["monitoring.maxConnections"], 1, 10000, v)) return false;
+    mo.server.maxConnections = static_cast<std::size_t>(v);
+  }
+  if (keys.count("monitoring.requestTimeoutMs")) {
+    if (!integer("monitoring.requestTimeoutMs", keys["monitoring.requestTimeoutMs"], 100, 3600000, v))
+      return false;
+    mo.server.requestTimeout = std::chrono::milliseconds(v);
+  }
+  if (keys.count("monitoring.idleTimeoutMs")) {
+    if (!integer("monitoring.idleTimeoutMs", keys["monitoring.idleTimeoutMs"], 100, 3600000, v)) return false;
+    mo.server.idleTimeout = std::chrono::milliseconds(v);
+  }
+  if (keys.count("monitoring.maxHeaderBytes")) {
+    if (!integer("monitoring.maxHeaderBytes", keys["monitoring.maxHeaderBytes"], 1024, 1 << 20, v)) return false;
+    mo.server.limits.maxHeaderBytes = static_cast<std::size_t>(v);
+  }
+  if (keys.count("monitoring.ready.maxChannelFillPercent")) {
+    const std::string& t = keys["monitoring.ready.maxChannelFillPercent"];
+    try {
+      std::size_t used = 0;
+      double d = std::stod(t, &used);
+      if (used != t.size() || !(d >= 0 && d <= 100)) throw std::invalid_argument("range");
+      mo.ready.maxChannelFillPercent = d;
+    } catch (...) {
+      std::cerr << "error: monitoring.ready.maxChannelFillPercent: expected a number between 0 and "
+                   "100, got '" << t << "'\n";
+      return false;
+    }
+  }
+  if (keys.count("monitoring.ready.maxSinkFailingMs")) {
+    if (!integer("monitoring.ready.maxSinkFailingMs", keys["monitoring.ready.maxSinkFailingMs"], 0,
+                 int64_t(1) << 40, v))
+      return false;
+    mo.ready.maxSinkFailingMs = v;
+  }
+  std::map<std::string, std::string> all;
+  // Keys outside every agent (plugins.path, monitoring.*, anything global), as written...
+  auto agents = agentNames(s.raw);
+  for (const auto& [k, p] : s.raw.entries) {
+    std::string first = k.substr(0, k.find('.'));
+    if (std::find(agents.begin(), agents.end(), first) == agents.end()) all[k] = p.value;
+  }
+  // ...and the monitoring settings in effect.
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"monitoring.bind", mo.server.bind},
+               {"monitoring.port", std::to_string(mo.server.port)},
+               {"monitoring.maxConnections", std::to_string(mo.server.maxConnections)},
+               {"monitoring.requestTimeoutMs", std::to_string(mo.server.requestTimeout.count())},
+               {"monitoring.idleTimeoutMs", std::to_string(mo.server.idleTimeout.count())},
+               {"monitoring.maxHeaderBytes", std::to_string(mo.server.limits.maxHeaderBytes)},
+               {"monitoring.ready.maxChannelFillPercent", monitoring::javaDouble(mo.ready.maxChannelFillPercent)},
+               {"monitoring.ready.maxSinkFailingMs", std::to_string(mo.ready.maxSinkFailingMs)}})
+    all[k] = v;
+  effective.assign(all.begin(), all.end());
+  return true;
+}
+
+std::vector<monitoring::PluginSnapshot> pluginList(const PluginRegistry& registry) {
+  std::vector<monitoring::PluginSnapshot> out;
+  for (const auto& c : registry.components()) {
+    std::string file = c.file.string();
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.file == file; });
+    if (it == out.end()) {
+      out.push_back({c.pluginName, c.pluginVersion, file, {}});
+      it = out.end() - 1;
+    }
+    it->types.push_back(std::string(sdk::nameOf(c.info->kind)) + ":" + c.info->type);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
 int cmdAgent(int argc, char** argv) {
   CommonOptions o;
   po::options_description desc("sluice agent options");
@@ -261,7 +426,13 @@ int cmdAgent(int argc, char** argv) {
     ("no-reload-conf", po::bool_switch(&o.noReload),
      "do not watch the config file (Flume's --no-reload-conf)")
     ("reload-interval", po::value(&o.reloadIntervalSec)->default_value(30),
-     "seconds between config file polls; changes seen by inotify apply at once");
+     "seconds between config file polls; changes seen by inotify apply at once")
+    ("monitor-port", po::value(&o.monitorPort),
+     "serve the monitoring endpoints (/metrics, /metrics/prometheus, /health, /ready, /config, "
+     "status page at /) on this port; 0 picks a free one (logged). Same as Flume's "
+     "-Dflume.monitoring.type=http -Dflume.monitoring.port=N")
+    ("monitor-bind", po::value(&o.monitorBind),
+     "address the monitoring server listens on (default 127.0.0.1, config key monitoring.bind)");
   po::variables_map vm;
   if (!parse(desc, argc, argv, vm)) return 2;
   if (vm.count("help")) {
@@ -292,6 +463,31 @@ int cmdAgent(int argc, char** argv) {
   int rc = prepare(o, s, agent, holder, aopts, true);
   if (rc >= 0) return rc;
 
+  // Monitoring. Its thread reads the agent only through `provider`, which never waits: while the
+  // agent starts, reloads or stops (agentMutex held) the last snapshot is served instead.
+  bool monitorOn = false;
+  monitoring::MonitorOptions mopts;
+  std::vector<std::pair<std::string, std::string>> monitorEffective;
+  if (!monitoringOptions(o, s, monitorOn, mopts, monitorEffective)) return 1;
+  std::mutex agentMutex;
+  std::unique_ptr<monitoring::Monitor> monitor;
+  if (monitorOn) {
+    auto provider = [&](monitoring::Snapshot& snap) {
+      std::unique_lock lock(agentMutex, std::try_to_lock);
+      if (!lock.owns_lock() || !holder) return false;
+      monitoring::snapshotAgent(*holder, snap);
+      return true;
+    };
+    monitor = std::make_unique<monitoring::Monitor>(mopts, provider, pluginList(*s.registry),
+                                                    monitorEffective, SLUICE_VERSION,
+                                                    s.logs->core("monitoring"));
+    sdk::Result mr = monitor->start();
+    if (!mr) {
+      std::cerr << "error: " << mr.error() << "\n";
+      return 1;
+    }
+  }
+
   std::mutex m;
   std::condition_variable cv;
   int received = 0;
@@ -312,7 +508,11 @@ int cmdAgent(int argc, char** argv) {
   });
   sigThread.detach();
 
-  sdk::Result r = holder->start();
+  sdk::Result r;
+  {
+    std::lock_guard lock(agentMutex);
+    r = holder->start();
+  }
   if (!r) {
     std::cerr << "error: " << r.error() << "\n";
     return 1;
@@ -342,7 +542,10 @@ int cmdAgent(int argc, char** argv) {
       RawConfig raw = loadConfigFile(confFile);
       applyOverrides(raw, s.overrides);
       AgentConfig cfg = buildAgentConfig(raw, holder->name(), diags);
-      if (!diags.hasErrors()) holder = Agent::reload(std::move(holder), cfg, diags);
+      if (!diags.hasErrors()) {
+        std::lock_guard lock(agentMutex);
+        holder = Agent::reload(std::move(holder), cfg, diags);
+      }
     } catch (const std::exception& e) {
       diags.error(e.what());
     }
@@ -355,7 +558,11 @@ int cmdAgent(int argc, char** argv) {
     if (diags.hasErrors()) log->error("reload refused: the running configuration is unchanged");
   }
   if (watcher) watcher->stop();
-  holder->stop();
+  {
+    std::lock_guard lock(agentMutex);
+    holder->stop();
+  }
+  if (monitor) monitor->stop();
   s.logs->flush();
   return 0;
 }
@@ -426,7 +633,8 @@ int cmdDescribe(int argc, char** argv) {
   if (!openSession(o, s)) return 2;
   int found = 0;
   for (auto kind : {sdk::ComponentKind::Source, sdk::ComponentKind::Channel, sdk::ComponentKind::Sink,
-                    sdk::ComponentKind::Interceptor, sdk::ComponentKind::ChannelSelector}) {
+                    sdk::ComponentKind::Interceptor, sdk::ComponentKind::ChannelSelector,
+                    sdk::ComponentKind::SinkSelector}) {
     const RegisteredComponent* c = s.registry->resolve(kind, type);
     if (!c) continue;
     ++found;
@@ -462,6 +670,33 @@ int cmdDescribe(int argc, char** argv) {
   return 0;
 }
 
+// The file channel's offline checker ships as its own program (it links the channel's storage
+// code, which the host does not): next to the plugins in a build tree, in libexec when installed.
+fs::path channelCheckTool() {
+  std::error_code ec;
+  const fs::path inBuild = builtinPluginDir() / "channel_file" / "sluice-channel-check";
+  if (fs::exists(inBuild, ec)) return inBuild;
+  const fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / "sluice-channel-check";
+  if (fs::exists(installed, ec)) return installed;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path relocated = exe.parent_path().parent_path() / "libexec" / "sluice-channel-check";
+  if (!ec && fs::exists(relocated, ec)) return relocated;
+  return installed;
+}
+
+int cmdChannelCheck(int argc, char** argv) {
+  const fs::path tool = channelCheckTool();
+  std::vector<std::string> args{tool.string()};
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  ::execv(tool.c_str(), cargs.data());
+  std::cerr << "error: cannot run the channel checker " << tool << ": " << std::strerror(errno)
+            << "\n";
+  return 2;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -479,6 +714,7 @@ int run(int argc, char** argv) {
     if (cmd == "validate") return cmdValidate(n, rest.data());
     if (cmd == "plugins") return cmdPlugins(n, rest.data());
     if (cmd == "describe") return cmdDescribe(n, rest.data());
+    if (cmd == "channel-check") return cmdChannelCheck(n, rest.data());
     if (cmd == "version" || cmd == "--version") {
       std::cout << "sluice " << SLUICE_VERSION << " (plugin SDK ABI " << SLUICE_SDK_ABI_MAJOR << "."
                 << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n";

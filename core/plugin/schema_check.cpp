@@ -107,7 +107,9 @@ void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
                         const sdk::Context& ctx, const std::vector<std::string>& frameworkKeys,
                         Diagnostics& diags) {
   const std::string& path = ctx.path();
-  for (const auto& [key, param] : ctx.parameters()) {
+  for (const auto& entry : ctx.parameters()) {
+    // Named through the pair, not a structured binding: clang 14 cannot capture bindings.
+    const std::string& key = entry.first;
     bool framework = std::any_of(frameworkKeys.begin(), frameworkKeys.end(),
                                  [&](const std::string& f) { return keyMatches(f, key); });
     if (framework) continue;

@@ -379,10 +379,46 @@ void Agent::buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* 
     if (members.empty()) {
       local.error(g.processor.context.path() + ": no usable sink in group '" + g.name + "'");
     } else {
+      RunnerEntry r;
+      // A load_balance group's custom selector: a plugin of kind SinkSelector.
+      auto makeSelector = [&](const std::string& type, const sdk::Context& ctx,
+                              const std::vector<sdk::Sink*>& sinks,
+                              Diagnostics& d) -> PluginPtr<sdk::SinkSelector> {
+        PluginPtr<sdk::SinkSelector> none(nullptr, {});
+        const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::SinkSelector, type);
+        if (!rc) {
+          const sdk::Parameter* where = nullptr;
+          for (const auto& [k, p] : g.processor.context.parameters())
+            if (k == "selector") where = &p;
+          d.error(g.processor.context.path() + ".selector: " +
+                  registry_.unknownTypeMessage(sdk::ComponentKind::SinkSelector, type) +
+                  "; round_robin and random are built in" +
+                  (where && !where->where.str().empty() ? " (" + where->where.str() + ")" : ""));
+          return none;
+        }
+        checkAgainstSchema(rc->info->schema, rc->info->type, ctx, {}, d);
+        if (d.hasErrors()) return none;
+        std::string err;
+        auto selector = registry_.create<sdk::SinkSelector>(*rc, err);
+        if (!selector) {
+          d.error(ctx.path() + ": " + err);
+          return none;
+        }
+        r.loggers.push_back(makeLogger("sink-selector", rc->info->type, g.name));
+        selector->hostAttach(g.name, r.loggers.back().get());
+        selector->setSinks(sinks);
+        sdk::Context configured = ctx;
+        configured.setLogger(r.loggers.back().get());
+        if (sdk::Result res = selector->hostConfigure(configured); !res) {
+          d.error(res.error());
+          return none;
+        }
+        return selector;
+      };
       auto proc = makeSinkProcessor(g.processor.type, g.processor.context, members,
-                                    logs_.core("sinkgroup:" + g.processor.type + ":" + g.name), local);
+                                    logs_.core("sinkgroup:" + g.processor.type + ":" + g.name), local,
+                                    makeSelector);
       if (proc) {
-        RunnerEntry r;
         r.name = "group:" + g.name;
         r.signature = sig;
         r.sinks = g.sinks;
@@ -579,7 +615,22 @@ std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const Agent
   current->stopSources();
   current->stopSinks(std::chrono::milliseconds(0));
   // 4. Start the new channels and sinks, move events out of replaced channels, then sources.
+  // A durable channel (file, spillable overflow) locks its directories, so its replacement on
+  // the same directories cannot start beside it: then the old one stops first and the
+  // replacement finds the stored events in those directories when it starts.
   next->running_ = true;
+  for (auto& c : next->channels_) {
+    if (c.channel->getLifecycleState() == sdk::LifecycleState::START) continue;
+    if (c.channel->hostStart()) continue;
+    for (auto& old : current->channels_) {
+      if (old.name != c.name || old.channel->getLifecycleState() != sdk::LifecycleState::START)
+        continue;
+      log->warn("reload: the new channel '{}' cannot start while the old one runs; stopping the "
+                "old one first so the new one takes over its stored events",
+                c.name);
+      (void)old.channel->hostStop();
+    }
+  }
   sdk::Result r = next->startChannelsAndSinks();
   for (auto& old : current->channels_) {
     Agent::ChannelEntry* successor = next->channel(old.name);
@@ -630,6 +681,31 @@ std::vector<CounterView> Agent::counters() const {
     if (auto* g = c.channel->counters()) out.push_back({"CHANNEL", c.name, c.type, g});
   for (const auto& s : sinks_)
     if (auto* g = s.sink->counters()) out.push_back({"SINK", s.name, s.type, g});
+  return out;
+}
+
+std::vector<ComponentView> Agent::components() const {
+  std::vector<ComponentView> out;
+  for (const auto& s : sources_)
+    out.push_back({"SOURCE", s.name, s.type, s.channels, s.source.get(), s.source->counters()});
+  for (const auto& c : channels_)
+    out.push_back({"CHANNEL", c.name, c.type, {}, c.channel.get(), c.channel->counters()});
+  for (const auto& s : sinks_)
+    out.push_back({"SINK", s.name, s.type, {s.channel}, s.sink.get(), s.sink->counters()});
+  return out;
+}
+
+std::vector<SinkRunnerView> Agent::sinkRunners() const {
+  std::vector<SinkRunnerView> out;
+  for (const auto& r : runners_) {
+    bool group = r.name.rfind("group:", 0) == 0;
+    std::string name = r.runner->name();
+    std::string processor = "default";
+    if (group)
+      for (const auto& g : config_.sinkgroups)
+        if (g.name == name) processor = g.processor.type;
+    out.push_back({name, group, processor, r.sinks, r.runner.get(), r.started});
+  }
   return out;
 }
 

@@ -38,6 +38,25 @@ struct CounterView {
   sdk::CounterGroup* group;
 };
 
+// Read-only views for monitoring (core/monitoring). Pointers are valid while the agent lives and
+// is not rebuilt; the caller keeps the agent from being started, reloaded or stopped meanwhile.
+struct ComponentView {
+  std::string kind;  // SOURCE, CHANNEL, SINK
+  std::string name;
+  std::string type;
+  std::vector<std::string> channels;  // a source's channels, a sink's channel
+  const sdk::Component* component;
+  sdk::CounterGroup* group;  // nullptr when the component publishes no counters
+};
+struct SinkRunnerView {
+  std::string name;  // the sink group's name, or the lone sink's
+  bool group;
+  std::string processorType;  // as configured: default, failover, load_balance...
+  std::vector<std::string> sinks;
+  const SinkRunner* runner;
+  bool started;
+};
+
 class Agent {
  public:
   Agent(PluginRegistry& registry, LogHub& logs, AgentOptions options = {});
@@ -67,6 +86,9 @@ class Agent {
                                        Diagnostics& diags);
 
   std::vector<CounterView> counters() const;
+  std::vector<ComponentView> components() const;
+  std::vector<SinkRunnerView> sinkRunners() const;
+  const AgentConfig& config() const { return config_; }
   sdk::CounterGroup* counters(const std::string& kind, const std::string& name) const;
   const std::string& name() const { return config_.agent; }
   // Names of components this agent took over running from the previous one on its last build.
@@ -86,6 +108,7 @@ class Agent {
     PluginPtr<sdk::Sink> sink;
   };
   struct RunnerEntry {
+    std::vector<std::unique_ptr<sdk::Logger>> loggers;  // first: outlives the runner's selector
     std::string name, signature;
     std::vector<std::string> sinks;
     std::unique_ptr<SinkRunner> runner;

@@ -80,6 +80,11 @@ int64_t SinkRunner::stop(milliseconds drainTimeout) {
   return pending();
 }
 
+std::pair<std::string, int64_t> SinkRunner::lastError() const {
+  std::lock_guard lock(errorMutex_);
+  return {lastError_, lastErrorMs_};
+}
+
 void SinkRunner::run() {
   int64_t failures = 0;
   int64_t emptyPolls = 0;
@@ -93,13 +98,26 @@ void SinkRunner::run() {
     uint64_t seen = channels_.empty() || !channels_.front().second
                         ? 0
                         : channels_.front().second->generation();
+    auto began = std::chrono::steady_clock::now();
     sdk::ProcessOutcome out = processor_->process();
     if (out.status == sdk::Status::READY && !out.failed) {
+      latency_.record((std::chrono::steady_clock::now() - began).count());
+      if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
       failures = 0;
       emptyPolls = 0;
       continue;
     }
     if (out.failed) {
+      int64_t nowMs = std::chrono::duration_cast<milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+      if (failures == 0) failingSinceMs_.store(nowMs, std::memory_order_relaxed);
+      failureCount_.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(errorMutex_);
+        lastError_ = out.error;
+        lastErrorMs_ = nowMs;
+      }
       ++failures;
       emptyPolls = 0;
       if (draining_ && std::chrono::steady_clock::now().time_since_epoch().count() >= drainDeadlineNs_)
@@ -109,6 +127,7 @@ void SinkRunner::run() {
     }
     // Nothing to take. If the channel really is empty, wait for the next put; otherwise (another
     // sink took the events, or a sink reports BACKOFF with events left) back off as Flume does.
+    if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
     failures = 0;
     ++emptyPolls;
     if (draining_ && pending() == 0) break;

@@ -73,39 +73,67 @@ class FailoverSinkProcessor final : public SinkProcessor {
   std::vector<State> state_;
 };
 
-// Flume's LoadBalancingSinkProcessor: round_robin or random over the sinks; with backoff, a
-// failed sink is skipped for an exponentially growing time capped at selector.maxTimeOut.
+// Flume's RoundRobinSinkSelector: rotates over the sinks that are not backed off, so a parked
+// sink's turns are shared evenly by the healthy ones.
+class RoundRobinSinkSelector final : public sdk::SinkSelector {
+ public:
+  void order(std::vector<std::size_t>& candidates) override {
+    if (candidates.empty()) return;
+    const std::size_t head = next_++ % candidates.size();
+    std::rotate(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(head),
+                candidates.end());
+  }
+
+ private:
+  std::size_t next_ = 0;
+};
+
+// Flume's RandomOrderSinkSelector.
+class RandomSinkSelector final : public sdk::SinkSelector {
+ public:
+  void order(std::vector<std::size_t>& candidates) override {
+    std::shuffle(candidates.begin(), candidates.end(), rng_);
+  }
+
+ private:
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+// Flume's LoadBalancingSinkProcessor: the selector orders the sinks for each batch and the first
+// that delivers wins; with backoff, a failed sink is left out for an exponentially growing time
+// capped at selector.maxTimeOut (Flume's OrderSelector), whichever selector is in use.
 class LoadBalancingSinkProcessor final : public SinkProcessor {
  public:
-  LoadBalancingSinkProcessor(std::vector<sdk::Sink*> sinks, bool random, bool backoff,
-                             int64_t maxTimeOutMs, std::shared_ptr<spdlog::logger> log)
-      : random_(random), backoff_(backoff), maxTimeOutMs_(maxTimeOutMs), log_(std::move(log)),
-        rng_(std::random_device{}()) {
+  LoadBalancingSinkProcessor(std::vector<sdk::Sink*> sinks, PluginPtr<sdk::SinkSelector> selector,
+                             bool backoff, int64_t maxTimeOutMs, std::shared_ptr<spdlog::logger> log)
+      : selector_(std::move(selector)), backoff_(backoff), maxTimeOutMs_(maxTimeOutMs),
+        log_(std::move(log)) {
     sinks_ = std::move(sinks);
     state_.resize(sinks_.size());
     order_.reserve(sinks_.size());
   }
 
   sdk::ProcessOutcome process() override {
-    // As Flume's order selectors: rotate (or shuffle) over the sinks that are not backed off,
-    // so a parked sink's turns are shared evenly by the healthy ones.
     auto now = Clock::now();
     order_.clear();
     for (std::size_t i = 0; i < sinks_.size(); ++i)
       if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
-    if (random_) {
-      std::shuffle(order_.begin(), order_.end(), rng_);
-    } else if (!order_.empty()) {
-      std::size_t head = next_++ % order_.size();
-      std::rotate(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(head), order_.end());
+    if (sdk::Result r = selector_->hostOrder(order_); !r) {
+      log_->error("sink selector '{}' failed ({}); trying the sinks in config order",
+                  selector_->getName(), r.error());
+      order_.clear();
+      for (std::size_t i = 0; i < sinks_.size(); ++i)
+        if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
     }
     sdk::ProcessOutcome last;
     last.status = sdk::Status::BACKOFF;
     bool tried = false;
     for (std::size_t idx : order_) {
+      if (idx >= sinks_.size()) continue;  // a selector's bad index: skip, never crash
       State& st = state_[idx];
       tried = true;
       sdk::ProcessOutcome out = sinks_[idx]->hostProcess();
+      selector_->hostInform(idx, !out.failed);
       if (!out.failed) {
         st.failures = 0;
         return out;
@@ -127,14 +155,12 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
     int failures = 0;
     Clock::time_point until{};
   };
-  bool random_;
+  PluginPtr<sdk::SinkSelector> selector_;
   bool backoff_;
   int64_t maxTimeOutMs_;
   std::shared_ptr<spdlog::logger> log_;
-  std::mt19937 rng_;
   std::vector<State> state_;
   std::vector<std::size_t> order_;
-  std::size_t next_ = 0;
 };
 
 }  // namespace
@@ -142,7 +168,8 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
 std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, const sdk::Context& ctx,
                                                  std::vector<sdk::Sink*> sinks,
                                                  std::shared_ptr<spdlog::logger> log,
-                                                 Diagnostics& diags) {
+                                                 Diagnostics& diags,
+                                                 const SinkSelectorFactory& makeSelector) {
   std::string type = lower(typeIn);
   auto known = [&](std::initializer_list<const char*> keys) {
     for (const auto& [k, p] : ctx.parameters()) {
@@ -181,16 +208,38 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, cons
       return std::make_unique<FailoverSinkProcessor>(std::move(sinks), std::move(prio), maxPenalty, log);
     }
     if (type == "load_balance" || type == "org.apache.flume.sink.loadbalancingsinkprocessor") {
-      known({"selector", "backoff", "selector.maxTimeOut"});
-      std::string sel = lower(ctx.getString("selector", "round_robin"));
-      if (sel != "round_robin" && sel != "random")
-        ctx.fail("selector", "expected round_robin or random, got '" + sel +
-                                 "' (custom load-balance selectors are not supported yet)");
+      known({"selector", "backoff", "selector.*"});
+      const std::string selType = ctx.getString("selector", "round_robin");
+      const std::string sel = lower(selType);
       bool backoff = ctx.getBoolean("backoff", false);
       int64_t maxTimeOut = ctx.getLong("selector.maxTimeOut", 30000);
       if (maxTimeOut < 0) ctx.fail("selector.maxTimeOut", "must be >= 0");
-      return std::make_unique<LoadBalancingSinkProcessor>(std::move(sinks), sel == "random", backoff,
-                                                          maxTimeOut, log);
+      PluginPtr<sdk::SinkSelector> selector(nullptr, {});
+      if (sel == "round_robin" || sel == "random") {
+        for (const auto& [k, p] : ctx.parameters())
+          if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
+            diags.error(ctx.path() + "." + k + ": unknown key for the " + sel +
+                        " selector (it has only selector.maxTimeOut)" +
+                        (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
+        if (sel == "random")
+          selector.reset(new RandomSinkSelector());
+        else
+          selector.reset(new RoundRobinSinkSelector());
+        selector->setName(sel);
+        selector->setSinks(sinks);
+      } else {
+        if (!makeSelector) {
+          ctx.fail("selector", "expected round_robin or random, got '" + selType + "'");
+        }
+        sdk::Context selCtx(ctx.path() + ".selector");
+        for (const auto& [k, p] : ctx.parameters())
+          if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
+            selCtx.put(k.substr(9), p.value, p.where);
+        selector = makeSelector(selType, selCtx, sinks, diags);
+        if (!selector) return nullptr;
+      }
+      return std::make_unique<LoadBalancingSinkProcessor>(std::move(sinks), std::move(selector),
+                                                          backoff, maxTimeOut, log);
     }
   } catch (const sdk::ConfigError& e) {
     diags.error(e.what());

@@ -2,14 +2,18 @@
 //  - test.header_seq: a pollable source whose events carry a header cycling through values,
 //    to drive multiplexing and routing tests;
 //  - test.file_sink: a sink that appends bodies to a file and fails (rolling back) while a
-//    control file exists, to test rollback, redelivery and failover.
+//    control file exists, to test rollback, redelivery and failover;
+//  - test.weighted_selector: a load_balance sink selector (smooth weighted round robin) that can
+//    be told to throw, to test custom selectors and the host's fallback.
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <thread>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -107,6 +111,55 @@ class FileSink final : public AbstractSink {
   std::size_t batch_ = 100;
 };
 
+class WeightedSinkSelector final : public SinkSelector {
+ public:
+  void configure(const Context& context) override {
+    const std::string list = context.requireString("weights");
+    std::size_t i = 0;
+    while (i < list.size()) {
+      while (i < list.size() && list[i] == ' ') ++i;
+      std::size_t j = list.find(' ', i);
+      if (j == std::string::npos) j = list.size();
+      if (j > i) {
+        int w = 0;
+        auto [p, ec] = std::from_chars(list.data() + i, list.data() + j, w);
+        if (ec != std::errc() || p != list.data() + j || w < 1)
+          context.fail("weights", "expected positive integers, got '" + list + "'");
+        weights_.push_back(w);
+      }
+      i = j;
+    }
+    if (weights_.size() != getSinks().size())
+      context.fail("weights", "expected one weight per sink (" + std::to_string(getSinks().size()) +
+                                  "), got " + std::to_string(weights_.size()));
+    current_.assign(weights_.size(), 0);
+    throwEvery_ = context.getInteger("throwEvery", 0);
+  }
+
+  // Smooth weighted round robin over the candidates: the best goes first, the rest keep order.
+  void order(std::vector<std::size_t>& candidates) override {
+    if (throwEvery_ > 0 && ++calls_ % throwEvery_ == 0) throw std::runtime_error("asked to throw");
+    if (candidates.empty()) return;
+    int total = 0;
+    std::size_t best = 0;
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      const std::size_t s = candidates[k];
+      current_[s] += weights_[s];
+      total += weights_[s];
+      if (current_[s] > current_[candidates[best]]) best = k;
+    }
+    current_[candidates[best]] -= total;
+    std::rotate(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(best),
+                candidates.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+
+ private:
+  std::vector<int> weights_;
+  std::vector<int> current_;
+  int throwEvery_ = 0;
+  int calls_ = 0;
+};
+
 const PluginManifest& manifest() {
   static const PluginManifest m{
       "sluice-test-plugins",
@@ -124,7 +177,13 @@ const PluginManifest& manifest() {
            Schema{Key("outFile").req().doc("file to append bodies to"),
                   Key("failFile").doc("while this file exists every batch fails"),
                   Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch")},
-           "test sink writing to a file, failing on demand", Stability::Experimental)}};
+           "test sink writing to a file, failing on demand", Stability::Experimental),
+       makeComponent<WeightedSinkSelector>(
+           ComponentKind::SinkSelector, "test.weighted_selector", {},
+           Schema{Key("weights").list().req().doc("one positive weight per sink, in group order"),
+                  Key("throwEvery").integer().def("0").range(0, 1000000)
+                      .doc("throw from order() on every Nth call (0 = never)")},
+           "test load_balance selector: smooth weighted round robin", Stability::Experimental)}};
   return m;
 }
 

@@ -327,6 +327,124 @@ a1.sinks.k3.failFile = )" + (tmp / "fail").string() + "\n";
   CHECK(std::set<std::string>(all.begin(), all.end()).size() == 3000);
 }
 
+namespace {
+// A load_balance group of two test.file_sink sinks with the given selector lines.
+std::string weightedGroup(const std::filesystem::path& dir, const std::string& selectorLines,
+                          int totalEvents) {
+  std::string cfg = R"(
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2
+a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinks.k2.failFile = )" + (dir / "fail").string() + R"(
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = )" + std::to_string(totalEvents) + R"(
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 1
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 5000
+)" + selectorLines;
+  for (int i = 1; i <= 2; ++i) {
+    std::string k = "a1.sinks.k" + std::to_string(i);
+    cfg += k + ".type = test.file_sink\n" + k + ".channel = c1\n" + k + ".batchSize = 10\n" + k +
+           ".outFile = " + (dir / ("k" + std::to_string(i))).string() + "\n";
+  }
+  return cfg;
+}
+}  // namespace
+
+TEST_CASE("load_balance with a custom selector plugin: its weights decide the spread") {
+  Fixture f;
+  TempDir tmp;
+  auto agent = f.buildOk(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = test.weighted_selector
+a1.sinkgroups.g1.processor.selector.weights = 3 1
+)", 4000));
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] {
+    return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
+               counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 4000;
+  }, std::chrono::seconds(60)));
+  agent->stop();
+  const int64_t a = counter(*agent, "SINK", "k1", "EventDrainSuccessCount");
+  const int64_t b = counter(*agent, "SINK", "k2", "EventDrainSuccessCount");
+  // Batches may be short when the sink outruns the source, so the split is by batch, not event:
+  // 3:1 of the batches puts k1 well above 60% of the events and k2 well above 10%.
+  CHECK(a > 2400);
+  CHECK(b > 400);
+  auto all = bodies(tmp / "k1");
+  auto k2 = bodies(tmp / "k2");
+  all.insert(k2.begin(), k2.end());
+  CHECK(all.size() == 4000);
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == 4000);
+}
+
+TEST_CASE("load_balance: a custom selector that throws, or a failing sink, loses nothing") {
+  Fixture f;
+  TempDir tmp;
+  sluice::testing::writeFile(tmp / "fail", "");  // k2 fails: backoff must keep k1 serving
+  auto agent = f.buildOk(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = test.weighted_selector
+a1.sinkgroups.g1.processor.selector.weights = 1 5
+a1.sinkgroups.g1.processor.selector.throwEvery = 3
+a1.sinkgroups.g1.processor.backoff = true
+)", 2000));
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 2000; },
+                  std::chrono::seconds(60)));
+  agent->stop();
+  CHECK(counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 0);
+  CHECK(counter(*agent, "SINK", "k2", "EventWriteFail") >= 1);
+  CHECK(counter(*agent, "SINK", "k2", "EventWriteFail") <= 6);  // backed off, not per batch
+  auto got = bodies(tmp / "k1");
+  CHECK(std::set<std::string>(got.begin(), got.end()).size() == 2000);
+}
+
+TEST_CASE("load_balance selector errors name the key and the line") {
+  Fixture f;
+  TempDir tmp;
+  {
+    Diagnostics d;
+    f.build(weightedGroup(tmp.path(), "a1.sinkgroups.g1.processor.selector = com.example.Nope\n", 10), d);
+    const std::string e = errors(d);
+    CHECK(e.find("a1.sinkgroups.g1.processor.selector: unknown sink-selector type 'com.example.Nope'") !=
+          std::string::npos);
+    CHECK(e.find("test.weighted_selector") != std::string::npos);  // the known types are listed
+    CHECK(e.find("test.properties:") != std::string::npos);
+  }
+  {
+    Diagnostics d;
+    f.build(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = test.weighted_selector
+a1.sinkgroups.g1.processor.selector.weights = 3
+a1.sinkgroups.g1.processor.selector.wieghts = 3 1
+)", 10), d);
+    const std::string e = errors(d);
+    CHECK(e.find("wieghts") != std::string::npos);
+    CHECK(e.find("weights") != std::string::npos);
+  }
+  {
+    Diagnostics d;
+    f.build(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = test.weighted_selector
+a1.sinkgroups.g1.processor.selector.weights = 3
+)", 10), d);
+    CHECK(errors(d).find("expected one weight per sink (2), got 1") != std::string::npos);
+  }
+  {
+    Diagnostics d;
+    f.build(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = round_robin
+a1.sinkgroups.g1.processor.selector.weights = 3 1
+)", 10), d);
+    CHECK(errors(d).find("selector.weights: unknown key for the round_robin selector") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("stop drains what the channel holds before stopping the sink") {
   Fixture f;
   TempDir tmp;
@@ -531,6 +649,42 @@ TEST_CASE("hot reload of a changed channel moves its buffered events into the ne
   agent->stop();
   // The new source started from 0 again (it was replaced with its channel), so the old events
   // appear once from the moved buffer and again from the restarted source: at-least-once.
+  auto out = bodies(tmp / "out");
+  std::set<std::string> distinct(out.begin(), out.end());
+  CHECK(distinct.size() == 3000);
+}
+
+TEST_CASE("hot reload of a changed file channel on the same directories keeps its events") {
+  Fixture f;
+  TempDir tmp;
+  sluice::testing::writeFile(tmp / "fail", "");
+  const std::string fileChannel = "a1.channels.c1.type = file\n"
+                                  "a1.channels.c1.checkpointDir = " + (tmp / "cp").string() + "\n"
+                                  "a1.channels.c1.dataDirs = " + (tmp / "data").string() + "\n"
+                                  "a1.channels.c1.minimumRequiredSpace = 0\n";
+  std::string failing = "a1.sinks.k1.failFile = " + (tmp / "fail").string() + "\n";
+  Diagnostics d0;
+  AgentOptions opts;
+  opts.sinkRunner.backoffIncrement = std::chrono::milliseconds(20);
+  opts.sinkRunner.maxBackoff = std::chrono::milliseconds(50);
+  auto agent = std::make_unique<Agent>(f.registry, f.logs, opts);
+  REQUIRE(agent->build(buildAgentConfig(parseProperties(reloadConfig(tmp, "out", fileChannel + failing), "r"), "a1", d0), d0));
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
+  // The new channel locks the same directories: it can only start once the old one stopped,
+  // and it then replays the events the old one stored.
+  Diagnostics d1;
+  auto cfg = buildAgentConfig(
+      parseProperties(reloadConfig(tmp, "out", fileChannel) + "a1.channels.c1.capacity = 20000\n", "r"),
+      "a1", d1);
+  agent = Agent::reload(std::move(agent), cfg, d1);
+  CHECK_FALSE(d1.hasErrors());
+  CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
+  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
+                  std::chrono::seconds(60)));
+  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; },
+                  std::chrono::seconds(60)));
+  agent->stop();
   auto out = bodies(tmp / "out");
   std::set<std::string> distinct(out.begin(), out.end());
   CHECK(distinct.size() == 3000);

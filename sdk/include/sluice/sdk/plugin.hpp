@@ -32,6 +32,7 @@
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/selector.hpp"
 #include "sluice/sdk/sink.hpp"
+#include "sluice/sdk/sink_selector.hpp"
 #include "sluice/sdk/source.hpp"
 #include "sluice/sdk/version.hpp"
 #include "sluice/sdk/visibility.hpp"
@@ -44,6 +45,7 @@ enum class ComponentKind : uint32_t {
   Sink = 3,
   Interceptor = 4,  // the component is the InterceptorBuilder
   ChannelSelector = 5,
+  SinkSelector = 6,  // a load_balance sink group's selector (ABI 1.1)
 };
 
 inline const char* nameOf(ComponentKind k) noexcept {
@@ -53,6 +55,7 @@ inline const char* nameOf(ComponentKind k) noexcept {
     case ComponentKind::Sink: return "sink";
     case ComponentKind::Interceptor: return "interceptor";
     case ComponentKind::ChannelSelector: return "selector";
+    case ComponentKind::SinkSelector: return "sink-selector";
   }
   return "?";
 }
@@ -108,6 +111,7 @@ constexpr bool kindMatches(ComponentKind kind) {
     case ComponentKind::Sink: return std::is_base_of_v<Sink, T>;
     case ComponentKind::Interceptor: return std::is_base_of_v<InterceptorBuilder, T>;
     case ComponentKind::ChannelSelector: return std::is_base_of_v<ChannelSelector, T>;
+    case ComponentKind::SinkSelector: return std::is_base_of_v<SinkSelector, T>;
   }
   return false;
 }

@@ -12,5 +12,6 @@
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/selector.hpp"
 #include "sluice/sdk/sink.hpp"
+#include "sluice/sdk/sink_selector.hpp"
 #include "sluice/sdk/source.hpp"
 #include "sluice/sdk/version.hpp"

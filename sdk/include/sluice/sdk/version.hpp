@@ -6,7 +6,7 @@
 #include <cstddef>  // defines _GLIBCXX_RELEASE
 
 #define SLUICE_SDK_ABI_MAJOR 1
-#define SLUICE_SDK_ABI_MINOR 0
+#define SLUICE_SDK_ABI_MINOR 1
 
 // Plugins and host must share the C++ standard library and its ABI (std::string layout): the
 // tag names both. Compiler brand does not matter (g++ and clang++ on libstdc++ interoperate).

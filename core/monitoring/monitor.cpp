@@ -1,0 +1,141 @@
+#include "core/monitoring/monitor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice::core::monitoring {
+
+namespace {
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HttpResponse text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.contentType = "application/json; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+// Prometheus asks with "application/openmetrics-text;...,text/plain;version=0.0.4;q=0.5,*/*";
+// curl and browsers do not name text/plain. JSON stays the default, as in Flume.
+bool wantsPrometheus(std::string_view accept) {
+  if (accept.empty()) return false;
+  bool text = accept.find("text/plain") != std::string_view::npos ||
+              accept.find("application/openmetrics-text") != std::string_view::npos;
+  return text && accept.find("application/json") == std::string_view::npos;
+}
+
+}  // namespace
+
+Monitor::Monitor(MonitorOptions options, SnapshotProvider provider,
+                 std::vector<PluginSnapshot> plugins,
+                 std::vector<std::pair<std::string, std::string>> hostConfig, std::string version,
+                 std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)),
+      provider_(std::move(provider)),
+      plugins_(std::move(plugins)),
+      hostConfig_(std::move(hostConfig)),
+      version_(std::move(version)),
+      log_(std::move(log)),
+      started_(std::chrono::steady_clock::now()) {}
+
+Monitor::~Monitor() { stop(); }
+
+sdk::Result Monitor::start() {
+  server_ = std::make_unique<HttpServer>(
+      options_.server, [this](const HttpRequest& r) { return handle(r); }, log_);
+  sdk::Result r = server_->start();
+  if (!r) {
+    server_.reset();
+    return r;
+  }
+  std::string host = options_.server.bind;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  log_->info("monitoring: listening on http://{}:{}", host, server_->port());
+  return r;
+}
+
+void Monitor::stop() {
+  if (server_) server_->stop();
+}
+
+double Monitor::uptime() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+const Snapshot& Monitor::snapshot() {
+  Snapshot fresh;
+  if (provider_ && provider_(fresh)) {
+    last_ = std::move(fresh);
+  } else {
+    last_.available = false;
+    last_.takenAtMs = nowMillis();
+  }
+  return last_;
+}
+
+HttpResponse Monitor::handle(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r = text(405, "only GET and HEAD are allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  const std::string& path = req.path;
+  if (path == "/health" || path == "/healthz") {
+    return json(200, renderHealth(snapshot(), uptime(), version_));
+  }
+  if (path == "/ready" || path == "/readyz") {
+    ReadyResult rr = evaluateReady(snapshot(), options_.ready, nowMillis());
+    return json(rr.ready ? 200 : 503, std::move(rr.json));
+  }
+  if (path == "/metrics" || path == "/metrics/prometheus") {
+    const Snapshot& s = snapshot();
+    if (path == "/metrics/prometheus" || wantsPrometheus(req.header("accept"))) {
+      const HttpServer::Stats* st = server_ ? &server_->stats() : nullptr;
+      ServerCounters sc;
+      if (st) {
+        sc.accepted = st->accepted.load(std::memory_order_relaxed);
+        sc.refused = st->refused.load(std::memory_order_relaxed);
+        sc.requests = st->requests.load(std::memory_order_relaxed);
+        sc.badRequests = st->badRequests.load(std::memory_order_relaxed);
+        sc.timedOut = st->timedOut.load(std::memory_order_relaxed);
+        sc.open = st->open.load(std::memory_order_relaxed);
+      }
+      HttpResponse r = text(200, renderPrometheus(s, readProcessStats(), sc, uptime(), version_));
+      r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+      return r;
+    }
+    return json(200, renderFlumeJson(s));
+  }
+  if (path == "/config") return json(200, renderConfig(snapshot(), hostConfig_));
+  if (path == "/api/status") {
+    const Snapshot& s = snapshot();
+    ReadyResult rr = evaluateReady(s, options_.ready, nowMillis());
+    return json(200, renderStatus(s, plugins_, rr, uptime(), version_));
+  }
+  if (const Asset* a = findAsset(path == "/" ? "/index.html" : path)) {
+    HttpResponse r;
+    r.contentType = a->contentType;
+    r.body.assign(reinterpret_cast<const char*>(a->data), a->size);
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                           "script-src 'self'; connect-src 'self'");
+    return r;
+  }
+  return text(
+      404, "not found: " + path +
+               "\nendpoints: / /metrics /metrics/prometheus /health /ready /config /api/status\n");
+}
+
+}  // namespace sluice::core::monitoring

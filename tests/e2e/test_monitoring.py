@@ -1,0 +1,660 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the monitoring server: a real agent process, real sockets, a real
+Prometheus parser (promtool, when installed) and a real browser (headless Chromium).
+
+Debian packages these tests use: prometheus (for promtool; without it the exposition format is
+checked by the strict parser below) and chromium (without it the browser test is skipped, saying
+so).
+"""
+
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sluice_test import BUILD_ROOT, Agent, free_port, wait_until  # noqa: E402
+
+TEST_PLUGIN = os.environ.get("SLUICE_TEST_PLUGIN", "")
+
+# Flume's documented attributes (user guide "Available Component Metrics" and the MBeans of
+# SourceCounter, ChannelCounter and SinkCounter), plus MonitoredCounterGroup's Type/StartTime/StopTime.
+FLUME_COMMON = {"Type", "StartTime", "StopTime"}
+FLUME_SOURCE = FLUME_COMMON | {
+    "EventReceivedCount", "EventAcceptedCount", "AppendReceivedCount", "AppendAcceptedCount",
+    "AppendBatchReceivedCount", "AppendBatchAcceptedCount", "OpenConnectionCount", "EventReadFail",
+    "ChannelWriteFail", "GenericProcessingFail"}
+FLUME_CHANNEL = FLUME_COMMON | {
+    "ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "EventPutAttemptCount",
+    "EventPutSuccessCount", "EventTakeAttemptCount", "EventTakeSuccessCount"}
+FLUME_SINK = FLUME_COMMON | {
+    "ConnectionCreatedCount", "ConnectionClosedCount", "ConnectionFailedCount", "BatchEmptyCount",
+    "BatchUnderflowCount", "BatchCompleteCount", "EventDrainAttemptCount", "EventDrainSuccessCount",
+    "EventWriteFail", "ChannelReadFail"}
+
+JAVA_DOUBLE = re.compile(r"^-?\d+\.\d+(E-?\d+)?$")
+LISTENING = re.compile(r"monitoring: listening on http://127\.0\.0\.1:(\d+)")
+
+
+def http_get(port, path, headers=None, method="GET", timeout=10):
+    """Returns (status, headers dict with lower-case names, body text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        r = conn.getresponse()
+        body = r.read().decode("utf-8")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def metrics(port):
+    status, headers, body = http_get(port, "/metrics")
+    assert status == 200, (status, body)
+    assert headers["content-type"].startswith("application/json"), headers
+    return json.loads(body)
+
+
+def recv_all(sock, timeout):
+    """Reads until EOF or timeout; returns (bytes, got_eof)."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+# ---- a strict parser of the Prometheus text exposition format 0.0.4 ----
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def parse_value(text):
+    if text in ("+Inf", "Inf"):
+        return math.inf
+    if text == "-Inf":
+        return -math.inf
+    if text == "NaN":
+        return math.nan
+    if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+        raise ValueError(f"bad sample value {text!r}")
+    return float(text)
+
+
+def parse_labels(text, pos):
+    """Parses {a="x",b="y"} starting at text[pos] == '{'; returns (dict, next position)."""
+    assert text[pos] == "{"
+    pos += 1
+    labels = {}
+    while True:
+        if text[pos] == "}":
+            return labels, pos + 1
+        m = LABEL_NAME.match(text, pos)
+        if not m:
+            raise ValueError(f"bad label name at {text[pos:]!r}")
+        name = m.group(0)
+        pos = m.end()
+        if text[pos:pos + 2] != '="':
+            raise ValueError(f"expected =\" after label {name}")
+        pos += 2
+        value = ""
+        while text[pos] != '"':
+            if text[pos] == "\\":
+                esc = text[pos + 1]
+                if esc not in ('\\', '"', 'n'):
+                    raise ValueError(f"bad escape \\{esc}")
+                value += {"\\": "\\", '"': '"', "n": "\n"}[esc]
+                pos += 2
+            else:
+                value += text[pos]
+                pos += 1
+        pos += 1
+        if name in labels:
+            raise ValueError(f"label {name} repeated")
+        labels[name] = value
+        if text[pos] == ",":
+            pos += 1
+        elif text[pos] != "}":
+            raise ValueError(f"expected , or }} after label {name}")
+
+
+def parse_exposition(text):
+    """Returns {family: {"type", "help", "samples": [(name, labels, value)]}}; raises ValueError
+    on anything the format does not allow."""
+    if not text.endswith("\n"):
+        raise ValueError("exposition must end with a newline")
+    families = {}
+    current = None
+    seen_series = set()
+    for lineno, line in enumerate(text.split("\n")[:-1], 1):
+        where = f"line {lineno}: {line!r}"
+        if line == "":
+            raise ValueError(f"{where}: empty line")
+        if line.startswith("#"):
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                name = parts[2]
+                if not METRIC_NAME.fullmatch(name):
+                    raise ValueError(f"{where}: bad metric name")
+                fam = families.setdefault(name, {"type": None, "help": None, "samples": []})
+                if fam["samples"]:
+                    raise ValueError(f"{where}: {parts[1]} after samples of {name}")
+                key = parts[1].lower()
+                if fam[key] is not None:
+                    raise ValueError(f"{where}: second {parts[1]} for {name}")
+                if parts[1] == "TYPE":
+                    if len(parts) != 4 or parts[3] not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                        raise ValueError(f"{where}: bad TYPE")
+                fam[key] = parts[3] if len(parts) == 4 else ""
+                if current is not None and current != name and families[current]["samples"] == []:
+                    pass
+                current = name
+            continue
+        m = METRIC_NAME.match(line)
+        if not m:
+            raise ValueError(f"{where}: bad metric name")
+        name = m.group(0)
+        pos = m.end()
+        labels = {}
+        if pos < len(line) and line[pos] == "{":
+            labels, pos = parse_labels(line, pos)
+        if pos >= len(line) or line[pos] != " ":
+            raise ValueError(f"{where}: expected a space before the value")
+        fields = line[pos + 1:].split(" ")
+        if len(fields) not in (1, 2):
+            raise ValueError(f"{where}: bad value/timestamp")
+        value = parse_value(fields[0])
+        if len(fields) == 2 and not re.fullmatch(r"-?\d+", fields[1]):
+            raise ValueError(f"{where}: bad timestamp")
+        family = name
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name[: -len(suffix)]
+            if name.endswith(suffix) and base in families and families[base]["type"] == "histogram":
+                family = base
+        if family != current:
+            raise ValueError(f"{where}: sample of {family} outside its family block (current {current})")
+        series = (name, tuple(sorted(labels.items())))
+        if series in seen_series:
+            raise ValueError(f"{where}: duplicate series")
+        seen_series.add(series)
+        families[family]["samples"].append((name, labels, value))
+    for name, fam in families.items():
+        if fam["type"] is None:
+            raise ValueError(f"{name}: no TYPE line")
+        if fam["type"] == "counter":
+            if not name.endswith("_total"):
+                raise ValueError(f"counter {name} should end in _total")
+            for _, _, v in fam["samples"]:
+                if v < 0:
+                    raise ValueError(f"counter {name} is negative")
+        if fam["type"] == "histogram":
+            check_histogram(name, fam["samples"])
+    return families
+
+
+def check_histogram(name, samples):
+    series = {}
+    for sname, labels, value in samples:
+        key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+        s = series.setdefault(key, {"buckets": [], "sum": None, "count": None})
+        if sname == name + "_bucket":
+            if "le" not in labels:
+                raise ValueError(f"{name}: bucket without le")
+            s["buckets"].append((parse_value(labels["le"]), value))
+        elif sname == name + "_sum":
+            s["sum"] = value
+        elif sname == name + "_count":
+            s["count"] = value
+        else:
+            raise ValueError(f"{name}: unexpected sample {sname}")
+    for key, s in series.items():
+        les = [le for le, _ in s["buckets"]]
+        if not les or les[-1] != math.inf or les != sorted(les):
+            raise ValueError(f"{name}{key}: buckets must be sorted and end with +Inf")
+        counts = [c for _, c in s["buckets"]]
+        if counts != sorted(counts):
+            raise ValueError(f"{name}{key}: bucket counts must be cumulative")
+        if s["count"] != counts[-1] or s["sum"] is None:
+            raise ValueError(f"{name}{key}: _count must equal the +Inf bucket and _sum must exist")
+
+
+def sample_value(families, family, sample_name=None, **labels):
+    for name, l, v in families[family]["samples"]:
+        if (sample_name or family) == name and all(l.get(k) == val for k, val in labels.items()):
+            return v
+    raise KeyError(f"{family} {labels}")
+
+
+class MonitoringTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-monitoring-")
+        self.agents = []
+        self.plugins = None
+        if TEST_PLUGIN:
+            # Only the test plugin library (its build directory holds deliberately broken ones).
+            self.plugins = os.path.join(self.dir, "plugins")
+            os.makedirs(self.plugins)
+            shutil.copyfile(TEST_PLUGIN, os.path.join(self.plugins, os.path.basename(TEST_PLUGIN)))
+
+    def tearDown(self):
+        for a in self.agents:
+            a.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, conf_text, extra_args=("--monitor-port", "0"), overrides=None, name="a1.properties"):
+        conf = os.path.join(self.dir, name)
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        args = list(extra_args)
+        if self.plugins:
+            args += ["--plugins-path", self.plugins]
+        agent = Agent(conf, self.dir, overrides=overrides, extra_args=args,
+                      log_name=f"agent{len(self.agents)}.log")
+        self.agents.append(agent)
+        agent.wait_for("monitoring: listening on")
+        port = int(LISTENING.search(agent.text()).group(1))
+        agent.wait_started()
+        return agent, port
+
+    # -- Flume's JSON, Prometheus, health ------------------------------------------------------
+
+    def test_flume_json_and_prometheus_after_n_events(self):
+        n = 25000
+        port = free_port()
+        agent, got_port = self.start(f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {n}
+a1.sources.r1.batchSize = 50
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 3000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k1.batchSize = 100
+""", extra_args=(), overrides={"flume.monitoring.type": "http", "flume.monitoring.port": str(port)})
+        self.assertEqual(got_port, port, "Flume's -Dflume.monitoring.port must be used")
+        self.assertTrue(wait_until(
+            lambda: metrics(port).get("SINK.k1", {}).get("EventDrainSuccessCount") == str(n), 60),
+            metrics(port))
+        m = metrics(port)
+        self.assertEqual(set(m), {"SOURCE.r1", "CHANNEL.c1", "SINK.k1"})
+        for key, attrs in m.items():
+            for k, v in attrs.items():
+                self.assertIsInstance(v, str, f"{key}.{k} must be a string as in Flume")
+        self.assertEqual(set(m["SOURCE.r1"]), FLUME_SOURCE)
+        self.assertEqual(set(m["CHANNEL.c1"]), FLUME_CHANNEL)
+        self.assertEqual(set(m["SINK.k1"]), FLUME_SINK)
+        self.assertEqual(m["SOURCE.r1"]["Type"], "SOURCE")
+        self.assertEqual(m["CHANNEL.c1"]["Type"], "CHANNEL")
+        self.assertEqual(m["SINK.k1"]["Type"], "SINK")
+        for key in m:
+            self.assertGreater(int(m[key]["StartTime"]), 1_600_000_000_000)
+            self.assertEqual(m[key]["StopTime"], "0")
+        src, ch, sink = m["SOURCE.r1"], m["CHANNEL.c1"], m["SINK.k1"]
+        self.assertEqual(src["EventReceivedCount"], str(n))
+        self.assertEqual(src["EventAcceptedCount"], str(n))
+        self.assertEqual(ch["EventPutSuccessCount"], str(n), "exactly N puts")
+        self.assertEqual(ch["EventTakeSuccessCount"], str(n), "exactly N takes")
+        self.assertEqual(ch["ChannelSize"], "0")
+        self.assertEqual(ch["ChannelCapacity"], "3000")
+        self.assertRegex(ch["ChannelFillPercentage"], JAVA_DOUBLE)
+        self.assertEqual(ch["ChannelFillPercentage"], "0.0")
+        self.assertEqual(sink["EventDrainAttemptCount"], str(n))
+        self.assertEqual(sink["EventWriteFail"], "0")
+        self.assertEqual(int(sink["BatchCompleteCount"]) * 100 <= n, True)
+
+        # Prometheus: the dedicated path and content negotiation give the same format.
+        status, headers, prom = http_get(port, "/metrics/prometheus")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"), headers)
+        status, headers2, negotiated = http_get(port, "/metrics", {"Accept": "text/plain;version=0.0.4"})
+        self.assertEqual(status, 200)
+        self.assertTrue(headers2["content-type"].startswith("text/plain"), headers2)
+        self.assertIn("# TYPE flume_channel_event_put_success_total counter", negotiated)
+        status, headers3, _ = http_get(port, "/metrics", {
+            "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"})
+        self.assertTrue(headers3["content-type"].startswith("text/plain"), headers3)
+        fam = parse_exposition(prom)
+        self.assertEqual(sample_value(fam, "flume_channel_event_put_success_total", component="c1",
+                                      agent="a1", type="memory"), n)
+        self.assertEqual(sample_value(fam, "flume_channel_event_take_success_total", component="c1"), n)
+        self.assertEqual(sample_value(fam, "flume_source_event_accepted_total", component="r1", type="seq"), n)
+        self.assertEqual(sample_value(fam, "flume_sink_event_drain_success_total", component="k1", type="null"), n)
+        self.assertEqual(sample_value(fam, "flume_channel_capacity", component="c1"), 3000)
+        for p in ("process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
+            self.assertGreater(sample_value(fam, p), 0, p)
+        self.assertIn("process_cpu_seconds_total", fam)
+        self.assertGreater(sample_value(fam, "sluice_uptime_seconds"), 0)
+        batches = sample_value(fam, "flume_sink_batch_duration_seconds", "flume_sink_batch_duration_seconds_count",
+                               component="k1")
+        self.assertGreaterEqual(batches, n / 100, "one latency sample per delivered batch")
+        for name, f in fam.items():
+            if name.startswith("flume_") and name != "flume_sink_batch_duration_seconds" and \
+                    not name.startswith("flume_sink_runner_"):
+                for _, labels, _ in f["samples"]:
+                    self.assertTrue({"agent", "component", "type"} <= set(labels), (name, labels))
+        promtool = shutil.which("promtool")
+        if promtool:
+            r = subprocess.run([promtool, "check", "metrics"], input=prom, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        else:
+            print("note: promtool not installed (Debian package prometheus); checked with the strict "
+                  "parser only", file=sys.stderr)
+
+        # Health, readiness, HEAD, unknown paths and methods.
+        status, _, body = http_get(port, "/health")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["status"], "UP")
+        status, _, body = http_get(port, "/ready")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(json.loads(body)["ready"])
+        status, headers, body = http_get(port, "/metrics", method="HEAD")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, "")
+        self.assertGreater(int(headers["content-length"]), 100)
+        self.assertEqual(http_get(port, "/nope")[0], 404)
+        self.assertEqual(http_get(port, "/metrics", method="POST")[0], 405)
+        self.assertEqual(http_get(port, "/metrics", method="DELETE")[0], 405)
+        self.assertEqual(agent.stop(), 0)
+
+    # -- readiness and masked configuration ----------------------------------------------------
+
+    @unittest.skipUnless(TEST_PLUGIN, "SLUICE_TEST_PLUGIN is not set")
+    def test_ready_503_while_sink_fails_and_config_masks_secrets(self):
+        out = os.path.join(self.dir, "out.txt")
+        fail = os.path.join(self.dir, "fail")
+        open(fail, "w").close()
+        agent, port = self.start(f"""
+db.password = hunter2
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = 1000
+a1.sources.r1.batchSize = 10
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = static
+a1.sources.r1.interceptors.i1.key = apiKey
+a1.sources.r1.interceptors.i1.value = v
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 100
+a1.channels.c1.transactionCapacity = 10
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = {out}
+a1.sinks.k1.failFile = {fail}
+a1.sinks.k1.batchSize = 10
+monitoring.ready.maxChannelFillPercent = 80
+monitoring.ready.maxSinkFailingMs = 300
+monitoring.idleTimeoutMs = 1000
+""")
+        # An idle keep-alive connection is closed after monitoring.idleTimeoutMs.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            t0 = time.monotonic()
+            data, eof = recv_all(s, 8)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200 ") and b"keep-alive" in data, data[:200])
+            self.assertTrue(eof, "the idle connection was not closed")
+            self.assertGreater(time.monotonic() - t0, 0.8)
+
+        def ready():
+            status, _, body = http_get(port, "/ready")
+            return status, json.loads(body)
+        self.assertTrue(wait_until(lambda: ready()[0] == 503 and len(ready()[1]["reasons"]) >= 2, 30), ready())
+        status, detail = ready()
+        self.assertFalse(detail["ready"])
+        reasons = " | ".join(detail["reasons"])
+        self.assertIn("CHANNEL.c1", reasons)
+        self.assertIn("full (threshold 80.0%)", reasons)
+        self.assertIn("SINK.k1", reasons)
+        self.assertIn("failing for", reasons)
+        self.assertEqual(http_get(port, "/health")[0], 200, "liveness stays up while not ready")
+        _, _, st = http_get(port, "/api/status")
+        st = json.loads(st)
+        self.assertTrue(st["errors"] and st["errors"][0]["component"] == "SINK.k1", st["errors"])
+        fam = parse_exposition(http_get(port, "/metrics/prometheus")[2])
+        self.assertGreater(sample_value(fam, "flume_sink_runner_failures_total", component="k1"), 0)
+
+        status, headers, body = http_get(port, "/config")
+        self.assertEqual(status, 200)
+        cfg = json.loads(body)
+        self.assertNotIn("hunter2", body)
+        self.assertEqual(cfg["host"]["db.password"], "******")
+        self.assertEqual(cfg["properties"]["a1.sources.r1.interceptors.i1.key"], "******")
+        self.assertEqual(cfg["properties"]["a1.channels.c1.capacity"], "100")
+        self.assertEqual(cfg["host"]["monitoring.ready.maxSinkFailingMs"], "300")
+
+        os.remove(fail)  # the sink recovers and drains the channel: ready again
+        self.assertTrue(wait_until(lambda: ready()[0] == 200, 30), ready())
+        self.assertTrue(wait_until(lambda: metrics(port)["SINK.k1"]["EventDrainSuccessCount"] == "1000", 30))
+        with open(out) as f:
+            self.assertEqual(len(f.read().splitlines()), 1000)
+
+    # -- hostile clients -----------------------------------------------------------------------
+
+    @unittest.skipUnless(TEST_PLUGIN, "SLUICE_TEST_PLUGIN is not set")
+    def test_bad_requests_slow_clients_and_connection_limit(self):
+        agent, port = self.start("""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = 1000000000
+a1.sources.r1.batchSize = 100
+a1.sources.r1.sleepMs = 5
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+monitoring.requestTimeoutMs = 2000
+monitoring.maxConnections = 8
+""")
+        takes = lambda: int(metrics(port)["CHANNEL.c1"]["EventTakeSuccessCount"])  # noqa: E731
+        before = takes()
+
+        # Unknown path.
+        self.assertEqual(http_get(port, "/does/not/exist")[0], 404)
+
+        # A 20 KiB header: 431, then the server closes the connection.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+            data, eof = recv_all(s, 10)
+            self.assertTrue(data.startswith(b"HTTP/1.1 431 "), data[:100])
+            self.assertTrue(eof, "the connection must be closed after a 431")
+
+        # A malformed request line: 400 and closed.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GARBAGE\r\n\r\n")
+            data, eof = recv_all(s, 10)
+            self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data[:100])
+            self.assertTrue(eof)
+
+        # Slowloris: one byte every 0.25 s never completes a request; it is dropped after the
+        # 2 s request timeout while another client is served normally meanwhile.
+        slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+        request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 200
+        t0 = time.monotonic()
+        dropped_after = None
+        served = 0
+        for i, byte in enumerate(request):
+            try:
+                slow.send(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                dropped_after = time.monotonic() - t0
+                break
+            slow.settimeout(0.25)
+            try:
+                chunk = slow.recv(4096)
+                if chunk == b"" or chunk.startswith(b"HTTP/1.1 408"):
+                    dropped_after = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                pass
+            if i % 4 == 0:
+                t1 = time.monotonic()
+                self.assertEqual(http_get(port, "/health", timeout=5)[0], 200)
+                self.assertLess(time.monotonic() - t1, 2.0, "a slow client must not hold up others")
+                served += 1
+            if time.monotonic() - t0 > 15:
+                break
+        slow.close()
+        self.assertIsNotNone(dropped_after, "the slow client was never dropped")
+        self.assertGreaterEqual(dropped_after, 1.5)
+        self.assertLess(dropped_after, 8)
+        self.assertGreater(served, 0)
+
+        # Connection limit: 8 idle connections fill it; the next one is answered 503 and closed;
+        # once they go, requests are served again.
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
+        try:
+            def refused():
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    data, eof = recv_all(s, 5)
+                    return eof and (data == b"" or data.startswith(b"HTTP/1.1 503 "))
+            self.assertTrue(wait_until(refused, 10), "the connection over the limit was not refused")
+        finally:
+            for s in idle:
+                s.close()
+        self.assertTrue(wait_until(lambda: http_get(port, "/health")[0] == 200, 10))
+
+        # Keep-alive: several requests on one connection.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(3):
+            conn.request("GET", "/health")
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            r.read()
+        conn.close()
+
+        # The data path kept flowing all along.
+        self.assertTrue(wait_until(lambda: takes() > before + 1000, 20), (before, takes()))
+        fam = parse_exposition(http_get(port, "/metrics/prometheus")[2])
+        self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_connections_refused_total"), 1)
+        self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_timeouts_total"), 1)
+        self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_bad_requests_total"), 2)
+        self.assertTrue(agent.alive())
+
+    # -- the status page in a real browser -----------------------------------------------------
+
+    @unittest.skipUnless(TEST_PLUGIN, "SLUICE_TEST_PLUGIN is not set")
+    def test_status_page_in_headless_chromium(self):
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            self.skipTest("chromium is not installed (Debian package chromium; apt-get install -y chromium)")
+        agent, port = self.start("""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2
+a1.sinkgroups = g1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = 1000000000
+a1.sources.r1.batchSize = 100
+a1.sources.r1.sleepMs = 20
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 10
+a1.sinkgroups.g1.processor.priority.k2 = 5
+""")
+        url = f"http://127.0.0.1:{port}/"
+        profile = os.path.join(self.dir, "chromium-profile")
+        base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1400,1000",
+                "--virtual-time-budget=3000"]
+
+        def dump():
+            r = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            return r.stdout
+
+        def source_in_total(dom):
+            m = re.search(r'<tr class="component-row"[^>]*data-key="SOURCE\.r1"[^>]*data-in-total="(\d+)"', dom)
+            self.assertIsNotNone(m, dom[-4000:])
+            return int(m.group(1))
+
+        first = dump()
+        self.assertIn('id="pipeline-graph"', first)
+        # The graph has a node per component and the sink group's box.
+        for kind, name in (("SOURCE", "r1"), ("CHANNEL", "c1"), ("SINK", "k1"), ("SINK", "k2")):
+            self.assertRegex(first, rf'<g class="node [^"]*" data-component="{name}" data-kind="{kind}"')
+        self.assertIn('class="sink-group" data-group="g1"', first)
+        gauge = re.search(r'<div class="channel-gauge" data-component="c1" data-size="(\d+)" '
+                          r'data-capacity="(\d+)" data-fill="([\d.]+)"', first)
+        self.assertIsNotNone(gauge, first[-4000:])
+        self.assertEqual(gauge.group(2), "10000")
+        self.assertRegex(first, r'<tr class="plugin-row" data-plugin="sluice-channel-memory"')
+        self.assertRegex(first, r'id="ready-status" class="pill pill-ready"')
+        a = source_in_total(first)
+        self.assertGreater(a, 0)
+        # Counters change while events flow: a later page load shows more.
+        wait_until(lambda: int(metrics(port)["SOURCE.r1"]["EventReceivedCount"]) > a + 500, 20)
+        b = source_in_total(dump())
+        self.assertGreater(b, a)
+
+        artifacts = os.path.join(BUILD_ROOT or self.dir, "test-artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        shot = os.path.join(artifacts, "monitoring-status-page.png")
+        if os.path.exists(shot):
+            os.remove(shot)
+        r = subprocess.run(base + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        with open(shot, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(os.path.getsize(shot), 20000, "the screenshot looks empty")
+        print(f"status page screenshot: {shot}", file=sys.stderr)
+
+
+class StrictParserTest(unittest.TestCase):
+    """The test's own Prometheus parser must reject what the format forbids."""
+
+    def test_rejects_malformed_expositions(self):
+        ok = "# HELP x_total h\n# TYPE x_total counter\nx_total{a=\"1\"} 3\n"
+        parse_exposition(ok)
+        for bad in (
+            "x_total 1\n",                                            # no TYPE
+            "# TYPE x_total counter\nx_total{a=1} 3\n",               # unquoted label
+            "# TYPE x_total counter\nx_total 3",                      # no final newline
+            "# TYPE x_total counter\nx_total 3\nx_total 4\n",         # duplicate series
+            "# TYPE x counter\nx 1\n",                                # counter without _total
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+            "# TYPE a gauge\n# TYPE b gauge\na 1\n",                  # sample outside its block
+        ):
+            with self.assertRaises(ValueError, msg=bad):
+                parse_exposition(bad)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
