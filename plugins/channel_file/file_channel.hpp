@@ -1,0 +1,63 @@
+#pragma once
+// Flume's FileChannel: a durable channel. Events are appended to log files in dataDirs and an
+// index of them is checkpointed to checkpointDir; a put commit returns once its events are on
+// stable storage. The storage engine is FileStore (file_store.hpp); this class adds Flume's
+// configuration, transactions and counters. See README.md.
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "file_store.hpp"
+#include "sluice/sdk/channel.hpp"
+#include "sluice/sdk/context.hpp"
+#include "sluice/sdk/schema.hpp"
+#include "store_options.hpp"
+
+namespace sluice::plugins::filechannel {
+
+// Staging storage of one transaction, pooled by the channel.
+struct FileTxBuffers {
+  sdk::EventBatch puts;
+  std::string encoded;
+  std::vector<IndexEntry> index;
+  FileStore::TakeState take;
+};
+
+class FileChannel final : public sdk::Channel {
+ public:
+  static constexpr std::size_t kMaxPooledBuffers = 16;
+
+  FileChannel();
+  ~FileChannel() override;
+
+  // Settings apply at the next start(); a running channel keeps its files open.
+  void configure(const sdk::Context& context) override;
+  // Opens the log: locks the directories, replays, writes a checkpoint.
+  void start() override;
+  // Checkpoints (checkpointOnClose) and closes the log.
+  void stop() override;
+  std::unique_ptr<sdk::Transaction> getTransaction() override;
+
+  FileStore& store() noexcept { return *store_; }
+  const ReplayReport& lastReplay() const noexcept { return lastReplay_; }
+  std::size_t transactionCapacity() const noexcept { return transactionCapacity_; }
+
+ private:
+  friend class FileTransaction;
+  std::unique_ptr<FileTxBuffers> acquireBuffers();
+  void releaseBuffers(std::unique_ptr<FileTxBuffers> b) noexcept;
+
+  StoreCounters idx_;
+  std::unique_ptr<FileStore> store_;
+  StoreOptions options_;
+  std::size_t transactionCapacity_ = 10000;
+  ReplayReport lastReplay_;
+
+  std::mutex poolMu_;
+  std::vector<std::unique_ptr<FileTxBuffers>> pool_;
+};
+
+}  // namespace sluice::plugins::filechannel

@@ -1,0 +1,223 @@
+#pragma once
+// The durable storage under the file channel (and under the spillable memory channel's
+// overflow): an append-only log of Put/Take/Commit records spread over data directories, an
+// in-memory index of queued events (one IndexEntry each, bodies stay on disk), and periodic
+// checkpoints of that index. See README.md for the format and the recovery rules.
+//
+// Threads: any number of transaction threads call commitPuts/take/commitTakes/rollbackTakes at
+// once; one background thread (started by open()) writes checkpoints and, without
+// fsyncPerTransaction, syncs the log every fsyncInterval. open() and close() run on the control
+// thread while no transaction is active.
+//
+// Locking: mu_ guards the queue, the log tail and the file table; each write() of a whole
+// transaction happens under it, so log order is queue order and a checkpoint is consistent.
+// fdatasync happens outside mu_, in syncTo(): concurrent committers share one sync (group
+// commit). Events become visible to takers only once their records are synced.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "log_format.hpp"
+#include "sluice/sdk/counters.hpp"
+#include "sluice/sdk/event.hpp"
+#include "sluice/sdk/logger.hpp"
+#include "sluice/sdk/result.hpp"
+
+namespace sluice::plugins::filechannel {
+
+struct StoreOptions {
+  std::string checkpointDir;
+  std::vector<std::string> dataDirs;
+  std::string backupCheckpointDir;  // empty: no backup checkpoint
+  uint64_t capacity = 1000000;
+  int64_t checkpointIntervalMs = 30000;
+  uint64_t maxFileSize = 2146435071;
+  uint64_t minimumRequiredSpace = 524288000;
+  bool checkpointOnClose = true;
+  bool fsyncPerTransaction = true;
+  int64_t fsyncIntervalMs = 5000;
+  int64_t keepAliveMs = 3000;   // how long a put commit waits for room
+  int64_t maxTakeWaitMs = 100;  // how long a take on an empty queue waits
+};
+
+// One damaged stretch of a log file found by replay.
+struct CorruptRegion {
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string reason;
+  bool tail = false;  // nothing valid follows it in its file
+};
+
+// What a replay found; open() logs it, the offline checker prints it.
+struct ReplayReport {
+  std::string source;  // "checkpoint", "backup checkpoint", "full replay", "empty"
+  std::string fallbackReason;
+  std::size_t liveEvents = 0;
+  std::size_t logFiles = 0;
+  uint64_t logBytes = 0;
+  std::size_t recordsRead = 0;
+  std::size_t uncommittedPuts = 0;  // Put records without their Commit (rolled back by a crash)
+  std::size_t lostEvents = 0;       // checkpointed events whose log file is gone
+  std::vector<CorruptRegion> corrupt;
+  double seconds = 0;
+};
+
+// Indices of the counters beyond Flume's ChannelCounter, added to the channel's group.
+struct StoreCounters {
+  std::size_t putError, takeError, checkpointWriteError, checkpointBackupWriteError, open,
+      unhealthy;
+  static StoreCounters addTo(sdk::CounterGroup& g);
+};
+
+class FileStore {
+ public:
+  // State of one take transaction. Owned by the transaction; the store registers it while it
+  // holds events, so a checkpoint still counts them as queued.
+  struct TakeState {
+    std::vector<IndexEntry> entries;  // every record taken in this transaction
+    sdk::EventBatch events;           // their decoded events (minus corrupt ones)
+    std::string readBuf;
+    std::string recordBuf;
+    bool registered = false;
+    uint64_t epoch = 0;  // which open() of the store the entries belong to
+  };
+
+  FileStore(sdk::Logger& logger, sdk::ChannelCounter& counter, StoreCounters indices);
+  ~FileStore();
+  FileStore(const FileStore&) = delete;
+  FileStore& operator=(const FileStore&) = delete;
+
+  // Locks the directories, replays, opens a new log file, writes a checkpoint and starts the
+  // background thread. Throws std::runtime_error naming the directory or file on failure.
+  ReplayReport open(const StoreOptions& options);
+  // Stops the background thread, writes a last checkpoint (checkpointOnClose), closes files.
+  void close() noexcept;
+  bool isOpen() const noexcept { return open_.load(std::memory_order_acquire); }
+  // Call while closed (the host attaches the logger after construction).
+  void setLogger(sdk::Logger& logger) noexcept { logger_ = &logger; }
+
+  // Appends the events as one put transaction and returns once they are durable (per
+  // fsyncPerTransaction). Waits up to keepAlive for room; `leaving` is how many events the same
+  // transaction took (they leave as these arrive). Empties `events` on success and failure.
+  sdk::Result commitPuts(sdk::EventBatch& events, std::string& scratch,
+                         std::vector<IndexEntry>& scratchIndex, std::size_t leaving);
+  // Takes up to max events (reading their bodies back); `taken` views the new ones.
+  sdk::Result take(TakeState& st, std::size_t max, std::span<sdk::Event>& taken);
+  sdk::Result commitTakes(TakeState& st);
+  void rollbackTakes(TakeState& st) noexcept;
+
+  // Writes a checkpoint now and deletes log files nothing needs any more.
+  sdk::Result checkpoint();
+
+  // Wakes waiting takers and putters and makes new waits return at once (channel stopping).
+  void interruptWaits() noexcept;
+
+  std::size_t size() const;          // committed events queued (not counting taken ones)
+  std::size_t inFlight() const;      // taken, not yet committed
+  std::size_t logFileCount() const;  // log files on disk
+  uint64_t capacity() const noexcept { return options_.capacity; }
+  const StoreOptions& options() const noexcept { return options_; }
+
+  // Replays the directories without changing anything (the offline checker); the directories
+  // must not be in use. Throws std::runtime_error.
+  static ReplayReport inspect(const StoreOptions& options, sdk::Logger& logger);
+
+ private:
+  struct LogFile;
+  struct FileInfo {
+    std::shared_ptr<LogFile> file;
+    uint64_t live = 0;  // queued or in-flight events whose Put record is in this file
+  };
+  // A FIFO of index entries that grows by doubling.
+  class Ring {
+   public:
+    std::size_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return count_ == 0; }
+    const IndexEntry& operator[](std::size_t i) const noexcept {
+      return buf_[(head_ + i) & (buf_.size() - 1)];
+    }
+    void pushBack(const IndexEntry& e);
+    void pushFront(const IndexEntry& e);
+    IndexEntry popFront() noexcept;
+    void clear() noexcept { head_ = count_ = 0; }
+    void reserve(std::size_t n);
+
+   private:
+    std::vector<IndexEntry> buf_;  // size is a power of two (or 0)
+    std::size_t head_ = 0, count_ = 0;
+  };
+  struct Checkpoint;
+  struct Scan;
+
+  void lockDirectories();
+  void unlockDirectories() noexcept;
+  // Replay into `scan`; with repair, truncates torn tails.
+  static void replay(const StoreOptions& o, sdk::Logger& logger, bool repair, Scan& scan,
+                     ReplayReport& report);
+  void openNewLogFile();  // caller holds mu_ (or is open())
+  // Makes everything up to pos durable; shares the fdatasync with concurrent callers.
+  sdk::Result syncTo(uint64_t pos);
+  // Writes buf at the log tail (rolling to a new file first if it would pass maxFileSize).
+  // Caller holds mu_. Returns the position of buf's first byte.
+  sdk::Result appendLocked(const std::string& buf, uint64_t& at);
+  uint64_t visibleLimitLocked() const noexcept;
+  void unregisterLocked(TakeState& st) noexcept;
+  void wakeTakers();
+  void backgroundLoop();
+  void deleteUnneededFilesLocked(uint32_t belowFileId);
+  void setUnhealthy(bool bad) noexcept;
+
+  sdk::Logger* logger_;
+  sdk::ChannelCounter& counter_;
+  StoreCounters idx_;
+  StoreOptions options_;
+  std::atomic<bool> open_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable dataCv_;   // takers waiting for visible events
+  std::condition_variable spaceCv_;  // put commits waiting for room
+  Ring queue_;
+  std::size_t reserved_ = 0;  // taken, not committed
+  int dataWaiters_ = 0, spaceWaiters_ = 0;
+  bool stopping_ = false;
+  std::vector<TakeState*> inflight_;
+  uint64_t epoch_ = 0;  // incremented by open()
+  std::map<uint32_t, FileInfo> files_;
+  std::shared_ptr<LogFile> active_;
+  FileInfo* activeInfo_ = nullptr;
+  std::size_t nextDir_ = 0;
+  uint64_t writeOff_ = 0;  // tail offset in active_
+  std::atomic<uint64_t> writtenPos_{0};
+  std::atomic<uint64_t> nextTxId_{1};
+
+  std::mutex syncMu_;
+  std::condition_variable syncCv_;
+  bool syncing_ = false;
+  std::atomic<uint64_t> syncedPos_{0};
+
+  std::mutex checkpointMu_;  // one checkpoint at a time
+  std::vector<IndexEntry> snapshot_;
+  std::string checkpointBuf_;
+
+  std::vector<int> lockFds_;
+  std::thread bg_;
+  std::mutex bgMu_;
+  std::condition_variable bgCv_;
+  bool bgStop_ = false;
+};
+
+// "~/x" -> "$HOME/x".
+std::string expandHome(const std::string& path);
+
+}  // namespace sluice::plugins::filechannel
