@@ -1,0 +1,282 @@
+#include "exec_source.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "readme_schema_check.hpp"
+
+namespace sdk = sluice::sdk;
+using sluice::plugins::exec::ExecSource;
+using sluice::plugins::exec::execSourceSchema;
+using sluice::plugins::exec::splitCommand;
+using sluice::plugins::testing::checkReadmeMatchesSchema;
+
+namespace {
+
+// Records what reaches the channels; refuses batches while `refuse` is set.
+class FakeProcessor final : public sdk::ChannelProcessor {
+ public:
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++calls;
+    if (refuse) {
+      events.clear();
+      return sdk::Result::failure("channel c1 is full");
+    }
+    for (auto& e : events) bodies.push_back(std::move(e.body));
+    batchSizes.push_back(events.size());
+    events.clear();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return bodies.size();
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard<std::mutex> lock(mu);
+    return bodies;
+  }
+
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  std::vector<std::size_t> batchSizes;
+  std::atomic<bool> refuse{false};
+  int calls = 0;
+};
+
+class CaptureLogger final : public sdk::Logger {
+ public:
+  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
+  void log(sdk::LogLevel, std::string_view m) noexcept override {
+    std::lock_guard<std::mutex> lock(mu);
+    text += std::string(m) + "\n";
+  }
+  bool has(const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    return text.find(s) != std::string::npos;
+  }
+  std::mutex mu;
+  std::string text;
+};
+
+sdk::Context contextOf(std::initializer_list<std::pair<const char*, std::string>> kv) {
+  sdk::Context ctx("a1.sources.r1");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+template <class F>
+bool waitFor(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+struct Fixture {
+  FakeProcessor processor;
+  CaptureLogger log;
+  ExecSource source;
+
+  explicit Fixture(std::initializer_list<std::pair<const char*, std::string>> kv) {
+    source.hostAttach("r1", &log);
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(contextOf(kv));
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    REQUIRE(source.hostStart().ok());
+  }
+  ~Fixture() { (void)source.hostStop(); }
+  int64_t counter(std::size_t i) { return source.sourceCounter().get(i); }
+};
+
+bool processAlive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(execSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("splitCommand splits on whitespace without quoting") {
+  CHECK(splitCommand("  tail  -F\t/var/log/x ") ==
+        std::vector<std::string>{"tail", "-F", "/var/log/x"});
+  CHECK(splitCommand("").empty());
+}
+
+TEST_CASE("valid config: every key, shell wraps the command") {
+  ExecSource s;
+  sdk::Result r = s.hostConfigure(contextOf({{"command", "echo a b"},
+                                             {"shell", "/bin/bash -c"},
+                                             {"restart", "true"},
+                                             {"restartThrottle", "5"},
+                                             {"logStdErr", "true"},
+                                             {"batchSize", "7"},
+                                             {"batchTimeout", "50"},
+                                             {"charset", "ISO-8859-1"},
+                                             {"maxLineLength", "100"},
+                                             {"putRetryTimeout", "0"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(s.settings().argv == std::vector<std::string>{"/bin/bash", "-c", "echo a b"});
+  CHECK(s.settings().batchSize == 7);
+  CHECK(s.settings().restart);
+}
+
+TEST_CASE("configure errors name the key") {
+  auto errorOf = [](std::initializer_list<std::pair<const char*, std::string>> kv) {
+    ExecSource s;
+    sdk::Result r = s.hostConfigure(contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(errorOf({}) == "a1.sources.r1.command: is required but missing");
+  CHECK(errorOf({{"command", "x"}, {"batchSize", "0"}}).find("a1.sources.r1.batchSize:") == 0);
+  CHECK(errorOf({{"command", "x"}, {"charset", "UTF-16"}}).find("a1.sources.r1.charset:") == 0);
+  CHECK(errorOf({{"command", "x"}, {"charset", "NOPE-42"}}).find("UTF-8") != std::string::npos);
+  CHECK(errorOf({{"command", "x"}, {"restart", "maybe"}}).find("a1.sources.r1.restart:") == 0);
+}
+
+TEST_CASE("each stdout line is an event; \\r\\n stripped; last line without newline kept") {
+  Fixture f(
+      {{"command", "printf 'a\\nb\\r\\n\\nlast'"}, {"shell", "/bin/sh -c"}, {"batchSize", "2"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 4; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"a", "b", "", "last"});
+  REQUIRE(waitFor([&] { return f.log.has("exited with status 0"); }));
+  CHECK(f.counter(sdk::SourceCounter::EventAcceptedCount) == 4);
+  CHECK(f.counter(ExecSource::kChildStarts) == 1);
+}
+
+TEST_CASE("without shell the command runs directly, argv split on whitespace") {
+  Fixture f({{"command", "printf %s\\n one two"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"one", "two"});
+}
+
+TEST_CASE("a command that cannot run is logged and counted") {
+  Fixture f({{"command", "/nonexistent/binary-xyz"}});
+  REQUIRE(waitFor([&] { return f.counter(ExecSource::kSpawnFailures) == 1; }));
+  CHECK(f.log.has("/nonexistent/binary-xyz"));
+}
+
+TEST_CASE("batchTimeout flushes a partial batch while the command keeps running") {
+  Fixture f({{"command", "echo one; echo two; exec sleep 30"},
+             {"shell", "/bin/sh -c"},
+             {"batchSize", "100"},
+             {"batchTimeout", "100"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.batchSizes == std::vector<std::size_t>{2});
+}
+
+TEST_CASE("restart runs the command again after restartThrottle") {
+  Fixture f({{"command", "echo tick"},
+             {"shell", "/bin/sh -c"},
+             {"restart", "true"},
+             {"restartThrottle", "20"},
+             {"batchTimeout", "10"}});
+  REQUIRE(waitFor([&] { return f.processor.count() >= 3; }));
+  CHECK(f.counter(ExecSource::kChildRestarts) >= 2);
+  for (const auto& b : f.processor.snapshot()) CHECK(b == "tick");
+}
+
+TEST_CASE("without restart the command runs once") {
+  Fixture f({{"command", "echo once"}, {"shell", "/bin/sh -c"}, {"restartThrottle", "1"}});
+  REQUIRE(waitFor([&] { return f.log.has("exited with status"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // would a second run appear?
+  CHECK(f.counter(ExecSource::kChildStarts) == 1);
+  CHECK(f.processor.count() == 1);
+}
+
+TEST_CASE("stop kills the whole process group, grandchildren included") {
+  // The shell forks a background sleep (a grandchild) and waits: both must die on stop.
+  Fixture f(
+      {{"command", "sleep 60 & echo $!; wait"}, {"shell", "/bin/sh -c"}, {"batchTimeout", "10"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  const pid_t grandchild = static_cast<pid_t>(std::stol(f.processor.snapshot()[0]));
+  const pid_t child = f.source.childPid();
+  REQUIRE(child > 0);
+  CHECK(processAlive(grandchild));
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(f.source.hostStop().ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK_FALSE(processAlive(child));  // reaped
+  // The grandchild is reaped by init; wait until it is gone.
+  CHECK(waitFor([&] { return !processAlive(grandchild); }, std::chrono::seconds(5)));
+  CHECK(f.source.childPid() == 0);
+}
+
+TEST_CASE("a command ignoring SIGTERM is killed after the grace period") {
+  Fixture f({{"command", "trap '' TERM; echo ready; while :; do sleep 0.05; done"},
+             {"shell", "/bin/sh -c"},
+             {"batchTimeout", "10"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  const pid_t child = f.source.childPid();
+  REQUIRE(f.source.hostStop().ok());
+  CHECK_FALSE(processAlive(child));
+  CHECK(f.log.has("killed by signal 9"));
+}
+
+TEST_CASE("channel full: output held and retried, nothing lost") {
+  FakeProcessor* p = nullptr;
+  Fixture f({{"command", "seq 1 500"}, {"batchSize", "50"}, {"putRetryTimeout", "0"}});
+  p = &f.processor;
+  // Refuse from the start; lines wait, then arrive once the channel takes them.
+  p->refuse = true;
+  REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 2; }));
+  p->refuse = false;
+  REQUIRE(waitFor([&] { return p->count() == 500; }));
+  auto bodies = p->snapshot();
+  for (int i = 0; i < 500; ++i) CHECK(bodies[static_cast<std::size_t>(i)] == std::to_string(i + 1));
+  CHECK(f.counter(ExecSource::kLinesDropped) == 0);
+}
+
+TEST_CASE("channel full beyond putRetryTimeout: lines dropped and counted") {
+  Fixture f({{"command", "seq 1 10"}, {"batchSize", "10"}, {"putRetryTimeout", "50"}});
+  f.processor.refuse = true;
+  REQUIRE(waitFor([&] { return f.counter(ExecSource::kLinesDropped) == 10; }));
+  CHECK(f.log.has("dropped 10 lines"));
+  CHECK(f.processor.count() == 0);
+}
+
+TEST_CASE("lines longer than maxLineLength are split and counted") {
+  Fixture f({{"command", "printf 'abcdefghij\\nxy\\n'"},
+             {"shell", "/bin/sh -c"},
+             {"maxLineLength", "4"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 4; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"abcd", "efgh", "ij", "xy"});
+  CHECK(f.counter(ExecSource::kLinesSplit) == 2);
+}
+
+TEST_CASE("logStdErr logs stderr lines; stdout unaffected") {
+  Fixture f(
+      {{"command", "echo out; echo oops >&2"}, {"shell", "/bin/sh -c"}, {"logStdErr", "true"}});
+  REQUIRE(waitFor([&] { return f.log.has("stderr[1]: oops"); }));
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.snapshot()[0] == "out");
+}
+
+TEST_CASE("start and stop are repeatable") {
+  Fixture f({{"command", "exec sleep 30"}, {"shell", "/bin/sh -c"}});
+  for (int i = 0; i < 2; ++i) {
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStart().ok());
+    CHECK(f.source.hostStart().ok());
+  }
+  REQUIRE(waitFor([&] { return f.source.childPid() > 0; }));
+  CHECK(f.source.hostStop().ok());
+}

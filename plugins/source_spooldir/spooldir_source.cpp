@@ -1,0 +1,966 @@
+#include "spooldir_source.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "java_regex.hpp"
+
+namespace sluice::plugins::spooldir {
+
+namespace {
+
+std::string errnoText(int e) { return std::strerror(e); }
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string joinPath(const std::string& dir, const std::string& name) {
+  if (name.empty()) return dir;
+  if (!name.empty() && name.front() == '/') return name;
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+std::string baseName(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string parentOf(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// mkdir -p. Returns 0 or an errno.
+int makeDirs(const std::string& path) {
+  if (path.empty()) return 0;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (path != "/" && path.find('/') != std::string::npos) {
+    const int e = makeDirs(parentOf(path));
+    if (e) return e;
+  }
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+FileIdentity identityFrom(const struct stat& st) {
+  FileIdentity id;
+  id.dev = static_cast<uint64_t>(st.st_dev);
+  id.ino = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<int64_t>(st.st_size);
+  id.mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return id;
+}
+
+std::string describeChange(const FileIdentity& was, const FileIdentity& now) {
+  std::string why;
+  if (was.size != now.size)
+    why += "size changed from " + std::to_string(was.size) + " to " + std::to_string(now.size);
+  if (was.mtimeNs != now.mtimeNs) why += std::string(why.empty() ? "" : ", ") + "mtime changed";
+  if (was.ino != now.ino || was.dev != now.dev)
+    why += std::string(why.empty() ? "" : ", ") + "replaced by another file";
+  return why;
+}
+
+// Writes data to path atomically: temp file, optional fsync, rename. Returns 0 or an errno.
+int writeAtomically(const std::string& path, const std::string& data, bool sync) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t w = ::write(fd, data.data() + off, data.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return e;
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  if (sync && ::fsync(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return e;
+  }
+  if (::close(fd) != 0) return errno;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno;
+  return 0;
+}
+
+bool readSmallFile(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out.clear();
+  while (out.size() < 65536) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+template <class T>
+bool parseNum(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+}  // namespace
+
+namespace {
+// FNV-1a, 64 bits: enough to detect a torn or damaged record.
+uint64_t checksum(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+}  // namespace
+
+std::string formatMeta(const SpoolMeta& m) {
+  std::string body = "sluice-spooldir-meta 2\n" + std::to_string(m.seq) + "\n" +
+                     std::to_string(m.offset) + "\n" + std::to_string(m.id.dev) + "\n" +
+                     std::to_string(m.id.ino) + "\n" + std::to_string(m.id.size) + "\n" +
+                     std::to_string(m.id.mtimeNs) + "\n" + m.path + "\n";
+  return body + std::to_string(checksum(body)) + "\n";
+}
+
+std::optional<SpoolMeta> parseMeta(std::string_view text) {
+  std::vector<std::string_view> lines;
+  std::size_t from = 0;
+  while (from < text.size() && lines.size() < 10) {
+    const std::size_t nl = text.find('\n', from);
+    if (nl == std::string_view::npos) return std::nullopt;  // a complete record ends in \n
+    lines.push_back(text.substr(from, nl - from));
+    from = nl + 1;
+  }
+  if (lines.size() != 9 || from != text.size() || lines[0] != "sluice-spooldir-meta 2")
+    return std::nullopt;
+  uint64_t sum = 0;
+  const std::size_t bodyLen = static_cast<std::size_t>(lines[8].data() - text.data());
+  if (!parseNum(lines[8], sum) || sum != checksum(text.substr(0, bodyLen))) return std::nullopt;
+  SpoolMeta m;
+  if (!parseNum(lines[1], m.seq) || !parseNum(lines[2], m.offset) ||
+      !parseNum(lines[3], m.id.dev) || !parseNum(lines[4], m.id.ino) ||
+      !parseNum(lines[5], m.id.size) || !parseNum(lines[6], m.id.mtimeNs) || lines[7].empty() ||
+      m.offset < 0 || m.id.size < 0 || m.offset > m.id.size)
+    return std::nullopt;
+  m.path = std::string(lines[7]);
+  return m;
+}
+
+std::optional<SpoolMeta> parseMetaFile(std::string_view data) {
+  std::optional<SpoolMeta> best;
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    const std::size_t at = slot * kMetaSlotBytes;
+    if (at >= data.size()) break;
+    std::string_view rec = data.substr(at, kMetaSlotBytes);
+    rec = rec.substr(0, rec.find('\0'));
+    auto m = parseMeta(rec);
+    if (m && (!best || m->seq > best->seq)) best = std::move(m);
+  }
+  return best;
+}
+
+const sdk::Schema& spoolDirSourceSchema() {
+  static const sdk::Schema schema{
+      sdk::Key("spoolDir").req().doc("Directory to read files from"),
+      sdk::Key("fileSuffix")
+          .def(".COMPLETED")
+          .doc("Suffix appended to a file's name once it is fully delivered"),
+      sdk::Key("deletePolicy")
+          .oneOf({"never", "immediate"})
+          .def("never")
+          .doc("never keeps completed files (renamed or tracked); immediate deletes them"),
+      sdk::Key("fileHeader")
+          .boolean()
+          .def("false")
+          .doc("Add a header with the file's absolute path"),
+      sdk::Key("fileHeaderKey").def("file").doc("Name of the absolute path header"),
+      sdk::Key("basenameHeader").boolean().def("false").doc("Add a header with the file's name"),
+      sdk::Key("basenameHeaderKey").def("basename").doc("Name of the file name header"),
+      sdk::Key("includePattern").def("^.*$").doc("Regex a file name must match to be read"),
+      sdk::Key("ignorePattern")
+          .def("^$")
+          .doc("Regex of file names to skip (wins over includePattern)"),
+      sdk::Key("trackerDir")
+          .def(".flumespool")
+          .doc("Directory for progress metadata and markers; relative to spoolDir unless absolute"),
+      sdk::Key("trackingPolicy")
+          .oneOf({"rename", "tracker_dir"})
+          .def("rename")
+          .doc("rename adds fileSuffix to a completed file; tracker_dir leaves it and writes a "
+               "marker in trackerDir"),
+      sdk::Key("consumeOrder")
+          .oneOf({"oldest", "youngest", "random"})
+          .def("oldest")
+          .doc("Which file to read next, by modification time (ties by name)"),
+      sdk::Key("pollDelay")
+          .integer()
+          .def("500")
+          .range(1, 86400000)
+          .doc("Milliseconds between directory scans when idle"),
+      sdk::Key("recursiveDirectorySearch")
+          .boolean()
+          .def("false")
+          .doc("Also read files in subdirectories (hidden ones skipped)"),
+      sdk::Key("maxBackoff")
+          .integer()
+          .def("4000")
+          .range(1, 86400000)
+          .doc("Longest wait in milliseconds between retries when the channels refuse a batch"),
+      sdk::Key("batchSize").integer().def("100").range(1, 1000000).doc("Events per transaction"),
+      sdk::Key("inputCharset")
+          .def("UTF-8")
+          .doc("Charset of the files: UTF-8 or an ASCII-compatible charset iconv knows"),
+      sdk::Key("decodeErrorPolicy")
+          .oneOf({"FAIL", "REPLACE", "IGNORE"})
+          .def("FAIL")
+          .doc("Undecodable bytes: FAIL treats the file as bad, REPLACE puts U+FFFD, IGNORE drops "
+               "them"),
+      sdk::Key("deserializer")
+          .oneOf({"LINE", "BLOB", "org.apache.flume.serialization.LineDeserializer$Builder",
+                  "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder"})
+          .def("LINE")
+          .doc("LINE makes an event per line; BLOB makes one event of the whole file"),
+      sdk::Key("deserializer.maxLineLength")
+          .integer()
+          .def("2048")
+          .range(1, 268435456)
+          .doc("LINE: characters after which a line is cut into several events"),
+      sdk::Key("deserializer.outputCharset")
+          .def("UTF-8")
+          .doc("LINE: charset of the event bodies; only UTF-8"),
+      sdk::Key("deserializer.maxBlobLength")
+          .integer()
+          .def("100000000")
+          .range(1, 2147483647)
+          .doc("BLOB: bytes per event; a larger file becomes several events"),
+      sdk::Key("onError")
+          .oneOf({"quarantine", "leave"})
+          .def("quarantine")
+          .doc("sluice: a bad file is moved to quarantineDir, or left where it is and skipped"),
+      sdk::Key("quarantineDir")
+          .doc("sluice: where bad files go (default: trackerDir/quarantine); relative to spoolDir "
+               "unless absolute"),
+      sdk::Key("metaSyncInterval")
+          .integer()
+          .def("1000")
+          .range(0, 86400000)
+          .doc("sluice: milliseconds between fsyncs of the progress record (0: after every batch); "
+               "a process crash never needs them"),
+  };
+  return schema;
+}
+
+SpoolDirSource::SpoolDirSource() {
+  sdk::SourceCounter& c = sourceCounter();
+  if (c.add("FilesCompletedCount") != kFilesCompleted ||
+      c.add("FilesQuarantinedCount") != kFilesQuarantined ||
+      c.add("LineSplitCount") != kLinesSplit ||
+      c.add("UndecodableByteCount") != kUndecodableBytes ||
+      c.add("FilesResumedCount") != kFilesResumed)
+    throw std::logic_error("spooldir source: unexpected SourceCounter layout");
+}
+
+SpoolDirSource::~SpoolDirSource() {
+  stop();
+  closeCurrent();
+  closeMeta();
+}
+
+void SpoolDirSource::configure(const sdk::Context& context) {
+  SpoolSettings s;
+  s.spoolDir = context.requireString("spoolDir");
+  while (s.spoolDir.size() > 1 && s.spoolDir.back() == '/') s.spoolDir.pop_back();
+  if (s.spoolDir.front() != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd)) s.spoolDir = joinPath(cwd, s.spoolDir);
+  }
+  s.fileSuffix = context.getString("fileSuffix", ".COMPLETED");
+  if (s.fileSuffix.empty()) context.fail("fileSuffix", "must not be empty");
+  auto enumOf = [&](const char* key, const char* def) {
+    std::string v = context.getString(key, def);
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  const std::string del = enumOf("deletePolicy", "never");
+  if (del != "never" && del != "immediate")
+    context.fail("deletePolicy", "expected never or immediate, got '" + del + "'");
+  s.deleteImmediate = del == "immediate";
+  s.fileHeader = context.getBoolean("fileHeader", false);
+  s.fileHeaderKey = context.getString("fileHeaderKey", "file");
+  s.basenameHeader = context.getBoolean("basenameHeader", false);
+  s.basenameHeaderKey = context.getString("basenameHeaderKey", "basename");
+  s.includePattern = context.getString("includePattern", "^.*$");
+  s.ignorePattern = context.getString("ignorePattern", "^$");
+  std::string err;
+  auto inc = javaregex::Regex::compile(s.includePattern, javaregex::Mode::Matches, &err);
+  if (!inc) context.fail("includePattern", "invalid regex '" + s.includePattern + "': " + err);
+  auto ign = javaregex::Regex::compile(s.ignorePattern, javaregex::Mode::Matches, &err);
+  if (!ign) context.fail("ignorePattern", "invalid regex '" + s.ignorePattern + "': " + err);
+  s.trackerDir = joinPath(s.spoolDir, context.getString("trackerDir", ".flumespool"));
+  const std::string tracking = enumOf("trackingPolicy", "rename");
+  if (tracking != "rename" && tracking != "tracker_dir")
+    context.fail("trackingPolicy", "expected rename or tracker_dir, got '" + tracking + "'");
+  s.trackerDirPolicy = tracking == "tracker_dir";
+  const std::string order = enumOf("consumeOrder", "oldest");
+  if (order == "oldest")
+    s.consumeOrder = ConsumeOrder::Oldest;
+  else if (order == "youngest")
+    s.consumeOrder = ConsumeOrder::Youngest;
+  else if (order == "random")
+    s.consumeOrder = ConsumeOrder::Random;
+  else
+    context.fail("consumeOrder", "expected oldest, youngest or random, got '" + order + "'");
+  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
+    const int64_t v = context.getLong(key, def);
+    if (v < lo || v > hi)
+      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
+                            std::to_string(hi) + ", got " + std::to_string(v));
+    return v;
+  };
+  s.pollDelay = std::chrono::milliseconds(longIn("pollDelay", 500, 1, 86400000));
+  s.recursive = context.getBoolean("recursiveDirectorySearch", false);
+  s.maxBackoff = std::chrono::milliseconds(longIn("maxBackoff", 4000, 1, 86400000));
+  s.batchSize = static_cast<std::size_t>(longIn("batchSize", 100, 1, 1000000));
+  s.inputCharset = context.getString("inputCharset", "UTF-8");
+  auto decoder = Decoder::open(s.inputCharset, &err);
+  if (!decoder) context.fail("inputCharset", err);
+  const std::string pol = upper(context.getString("decodeErrorPolicy", "FAIL"));
+  if (pol == "FAIL")
+    s.decodeErrorPolicy = DecodeErrorPolicy::Fail;
+  else if (pol == "REPLACE")
+    s.decodeErrorPolicy = DecodeErrorPolicy::Replace;
+  else if (pol == "IGNORE")
+    s.decodeErrorPolicy = DecodeErrorPolicy::Ignore;
+  else
+    context.fail("decodeErrorPolicy", "expected FAIL, REPLACE or IGNORE, got '" + pol + "'");
+  const std::string des = context.getString("deserializer", "LINE");
+  const std::string desU = upper(des);
+  if (desU == "LINE" || des == "org.apache.flume.serialization.LineDeserializer$Builder")
+    s.deserializer = DeserializerKind::Line;
+  else if (desU == "BLOB" || des == "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder")
+    s.deserializer = DeserializerKind::Blob;
+  else
+    context.fail("deserializer",
+                 "expected LINE or BLOB (AVRO and custom deserializers are not "
+                 "supported), got '" +
+                     des + "'");
+  s.maxLineLength =
+      static_cast<std::size_t>(longIn("deserializer.maxLineLength", 2048, 1, 268435456));
+  const std::string outCs = upper(context.getString("deserializer.outputCharset", "UTF-8"));
+  if (outCs != "UTF-8" && outCs != "UTF8")
+    context.fail("deserializer.outputCharset",
+                 "only UTF-8 is supported, got '" +
+                     context.getString("deserializer.outputCharset", "") + "'");
+  s.maxBlobLength =
+      static_cast<std::size_t>(longIn("deserializer.maxBlobLength", 100000000, 1, 2147483647));
+  const std::string onError = enumOf("onError", "quarantine");
+  if (onError != "quarantine" && onError != "leave")
+    context.fail("onError", "expected quarantine or leave, got '" + onError + "'");
+  s.quarantine = onError == "quarantine";
+  s.quarantineDir = context.containsKey("quarantineDir")
+                        ? joinPath(s.spoolDir, context.getString("quarantineDir", ""))
+                        : joinPath(s.trackerDir, "quarantine");
+  s.metaSyncInterval = std::chrono::milliseconds(longIn("metaSyncInterval", 1000, 0, 86400000));
+
+  settings_ = std::move(s);
+  include_ = std::move(inc);
+  ignore_ = std::move(ign);
+  decoder_ = std::move(decoder);
+  line_ = std::make_unique<LineDeserializer>(*decoder_, settings_.decodeErrorPolicy,
+                                             settings_.maxLineLength);
+  blob_ = std::make_unique<BlobDeserializer>(settings_.maxBlobLength);
+}
+
+void SpoolDirSource::start() {
+  if (thread_.joinable() || started_) return;
+  if (!decoder_) throw std::logic_error("spooldir source started before configure()");
+  struct stat st;
+  if (::stat(settings_.spoolDir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::runtime_error("spoolDir '" + settings_.spoolDir + "' is not a directory: " +
+                             (errno ? errnoText(errno) : std::string("not a directory")));
+  if (::access(settings_.spoolDir.c_str(), R_OK | W_OK | X_OK) != 0)
+    throw std::runtime_error("spoolDir '" + settings_.spoolDir +
+                             "' must be readable and writable: " + errnoText(errno));
+  if (const int e = makeDirs(settings_.trackerDir))
+    throw std::runtime_error("trackerDir '" + settings_.trackerDir +
+                             "': cannot create: " + errnoText(e));
+  // Progress from a previous run: that file is resumed first.
+  if (!cur_) {
+    std::string text;
+    const std::string metaPath = joinPath(settings_.trackerDir, kMetaName);
+    if (readSmallFile(metaPath, text) && !text.empty()) {
+      resume_ = parseMetaFile(text);
+      if (resume_) metaSeq_ = std::max(metaSeq_, resume_->seq);
+      if (!resume_)
+        logger().warn("ignoring unreadable progress file ", metaPath,
+                      "; the file it described is read again from the start");
+    }
+  }
+  const std::size_t window = settings_.deserializer == DeserializerKind::Line
+                                 ? line_->windowBytes()
+                                 : blob_->windowBytes();
+  buf_.resize(std::max(kReadBytes, std::min<std::size_t>(window, kReadBytes * 4)));
+  stopping_.store(false, std::memory_order_release);
+  started_ = true;
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), kThreadName);
+    try {
+      run();
+    } catch (const std::exception& e) {
+      logger().error("spooldir thread failed: ", e.what());
+    } catch (...) {
+      logger().error("spooldir thread failed: unknown exception");
+    }
+  });
+  logger().info("reading files from ", settings_.spoolDir);
+}
+
+void SpoolDirSource::stop() {
+  if (!started_) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_.store(true, std::memory_order_release);
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  started_ = false;
+  if (cur_) {
+    // Resume exactly there on the next start.
+    resume_ = SpoolMeta{cur_->path, cur_->id, cur_->committed, 0};
+    closeCurrent();
+  }
+  closeMeta();
+  queue_.clear();
+  logger().info("stopped");
+}
+
+bool SpoolDirSource::sleepFor(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return !cv_.wait_for(lock, d, [this] { return stopping(); });
+}
+
+void SpoolDirSource::run() {
+  while (!stopping()) {
+    const bool didWork = pollOnce();
+    if (stopping()) break;
+    if (backoff_.count() > 0) {
+      sleepFor(backoff_);
+    } else if (!didWork) {
+      sleepFor(settings_.pollDelay);
+    }
+  }
+}
+
+bool SpoolDirSource::pollOnce() {
+  if (!cur_ && !openNext()) return false;
+  batch_.clear();
+  const BatchEnd end = readBatch();
+  sdk::SourceCounter& c = sourceCounter();
+  const int64_t split = line_->splitLines(), replaced = line_->replacedBytes();
+  if (split != lastSplit_) c.add(kLinesSplit, split - lastSplit_);
+  if (replaced != lastReplaced_) c.add(kUndecodableBytes, replaced - lastReplaced_);
+  lastSplit_ = split;
+  lastReplaced_ = replaced;
+  if (end == BatchEnd::Bad || end == BatchEnd::IoError) {
+    batch_.clear();
+    const std::string path = cur_->path;
+    const int64_t delivered = cur_->committed;
+    closeCurrent();
+    quarantine(path, badReason_ + " (events before byte " + std::to_string(delivered) +
+                         " were delivered)");
+    removeMeta();
+    return true;
+  }
+  if (batch_.empty()) {
+    if (end == BatchEnd::Eof) finishFile();
+    return true;
+  }
+  const std::size_t n = batch_.size();
+  if (settings_.fileHeader || settings_.basenameHeader) {
+    for (auto& e : batch_) {
+      if (settings_.fileHeader) e.headers.set(settings_.fileHeaderKey, cur_->path);
+      if (settings_.basenameHeader) e.headers.set(settings_.basenameHeaderKey, cur_->basename);
+    }
+  }
+  c.addToEventReceivedCount(static_cast<int64_t>(n));
+  c.incrementAppendBatchReceivedCount();
+  sdk::Result r = getChannelProcessor().processEventBatch(batch_);
+  batch_.clear();
+  if (!r) {
+    c.incrementChannelWriteFail();
+    backoff_ = backoff_.count() == 0 ? kBackoffStart : std::min(backoff_ * 2, settings_.maxBackoff);
+    logger().warn("channels refused a batch of ", n, " events from ", cur_->path, " (", r.error(),
+                  "); retrying in ", backoff_.count(), " ms");
+    resetBuffer(cur_->committed);
+    return true;
+  }
+  backoff_ = std::chrono::milliseconds(0);
+  c.addToEventAcceptedCount(static_cast<int64_t>(n));
+  c.incrementAppendBatchAcceptedCount();
+  cur_->committed = bufStart_ + static_cast<int64_t>(begin_);
+  cur_->events += static_cast<int64_t>(n);
+  if (!writeMeta()) c.incrementGenericProcessingFail();
+  return true;  // at Eof, the next call finds nothing left and finishes the file
+}
+
+// ---- Directory listing ----
+
+bool SpoolDirSource::accepts(const std::string& name) const {
+  if (name.empty() || name.front() == '.') return false;
+  if (name.size() >= settings_.fileSuffix.size() &&
+      name.compare(name.size() - settings_.fileSuffix.size(), settings_.fileSuffix.size(),
+                   settings_.fileSuffix) == 0)
+    return false;
+  if (ignore_->test(name)) return false;
+  return include_->test(name);
+}
+
+void SpoolDirSource::scanDir(const std::string& dir, const std::string& relPrefix, int depth) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    logger().warn("cannot list ", dir, ": ", errnoText(errno));
+    return;
+  }
+  while (dirent* ent = ::readdir(d)) {
+    const std::string name = ent->d_name;
+    if (name == "." || name == ".." || name.front() == '.') continue;
+    const std::string path = joinPath(dir, name);
+    if (path == settings_.trackerDir || path == settings_.quarantineDir) continue;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    const std::string rel = relPrefix.empty() ? name : relPrefix + "/" + name;
+    if (S_ISDIR(st.st_mode)) {
+      if (settings_.recursive && depth < 64) scanDir(path, rel, depth + 1);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode) || !accepts(name)) continue;
+    const FileIdentity id = identityFrom(st);
+    if (auto it = leftAlone_.find(path); it != leftAlone_.end()) {
+      if (it->second == id) continue;
+      leftAlone_.erase(it);  // changed since: try again
+    }
+    if (settings_.trackerDirPolicy && !settings_.deleteImmediate) {
+      if (auto marker = readMarker(rel); marker && *marker == id) continue;  // already done
+    }
+    queue_.push_back(Candidate{path, rel, id.mtimeNs});
+  }
+  ::closedir(d);
+}
+
+void SpoolDirSource::scan() {
+  queue_.clear();
+  scanDir(settings_.spoolDir, "", 0);
+  auto byName = [](const Candidate& a, const Candidate& b) { return a.path < b.path; };
+  switch (settings_.consumeOrder) {
+    case ConsumeOrder::Oldest:
+      std::sort(queue_.begin(), queue_.end(), [&](const Candidate& a, const Candidate& b) {
+        return a.mtimeNs != b.mtimeNs ? a.mtimeNs < b.mtimeNs : byName(a, b);
+      });
+      break;
+    case ConsumeOrder::Youngest:
+      std::sort(queue_.begin(), queue_.end(), [&](const Candidate& a, const Candidate& b) {
+        return a.mtimeNs != b.mtimeNs ? a.mtimeNs > b.mtimeNs : byName(a, b);
+      });
+      break;
+    case ConsumeOrder::Random:
+      std::shuffle(queue_.begin(), queue_.end(), rng_);
+      break;
+  }
+}
+
+bool SpoolDirSource::openNext() {
+  if (resume_) {
+    SpoolMeta m = std::move(*resume_);
+    resume_.reset();
+    struct stat st;
+    if (::stat(m.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      const FileIdentity now = identityFrom(st);
+      if (now == m.id) {
+        std::string rel = m.path;
+        if (rel.compare(0, settings_.spoolDir.size() + 1, settings_.spoolDir + "/") == 0)
+          rel = rel.substr(settings_.spoolDir.size() + 1);
+        if (openFile(m.path, rel, m.offset)) {
+          sourceCounter().increment(kFilesResumed);
+          logger().info("resuming ", m.path, " at byte ", m.offset);
+          return true;
+        }
+      } else {
+        quarantine(m.path, "modified while partly delivered (" + describeChange(m.id, now) +
+                               "; events before byte " + std::to_string(m.offset) +
+                               " were delivered)");
+        removeMeta();
+      }
+    } else {
+      removeMeta();  // completed or removed by someone else
+    }
+  }
+  // Flume lists the directory before every file (for oldest/youngest). sluice works through one
+  // listing, but lists again at most every pollDelay so that a file moved in with an old mtime
+  // (or a young one, for youngest) is not stuck behind a long queue.
+  const auto now = std::chrono::steady_clock::now();
+  if (queue_.empty() ||
+      (settings_.consumeOrder != ConsumeOrder::Random && now - lastScan_ >= settings_.pollDelay)) {
+    scan();
+    lastScan_ = now;
+  }
+  while (!queue_.empty() && !stopping()) {
+    Candidate c = std::move(queue_.front());
+    queue_.pop_front();
+    if (openFile(c.path, c.rel, 0)) return true;
+  }
+  return false;
+}
+
+bool SpoolDirSource::openFile(const std::string& path, const std::string& rel, int64_t resumeAt) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) logger().warn("cannot open ", path, ": ", errnoText(errno));
+    return false;
+  }
+  FileIdentity id;
+  if (!identityOf(fd, id)) {
+    ::close(fd);
+    return false;
+  }
+  // A name that was already delivered: Flume stops the agent when it finds out (after reading
+  // the whole file again); sluice checks before reading anything.
+  if (resumeAt == 0) {
+    std::string clash;
+    if (settings_.trackerDirPolicy) {
+      if (auto marker = readMarker(rel)) {
+        if (*marker == id) {
+          ::close(fd);
+          return false;  // done already
+        }
+        clash = "marker " + markerPath(rel) + " exists";
+      }
+    } else if (!settings_.deleteImmediate && exists(path + settings_.fileSuffix)) {
+      clash = path + settings_.fileSuffix + " exists";
+    }
+    if (!clash.empty()) {
+      ::close(fd);
+      quarantine(path,
+                 "file name re-used: a file of that name was already delivered (" + clash + ")");
+      return false;
+    }
+  }
+  Current c;
+  c.path = path;
+  c.rel = rel;
+  c.basename = baseName(path);
+  c.fd = fd;
+  c.id = id;
+  c.committed = resumeAt;
+  cur_ = std::move(c);
+  resetBuffer(resumeAt);
+  logger().info("reading ", path, resumeAt ? " from byte " + std::to_string(resumeAt) : "");
+  return true;
+}
+
+bool SpoolDirSource::identityOf(int fd, FileIdentity& out) const {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  out = identityFrom(st);
+  return true;
+}
+
+// ---- Reading ----
+
+void SpoolDirSource::resetBuffer(int64_t offset) {
+  bufStart_ = offset;
+  begin_ = end_ = 0;
+  eof_ = cur_ && offset >= cur_->id.size;
+}
+
+bool SpoolDirSource::fill() {
+  Current& c = *cur_;
+  FileIdentity now;
+  if (!identityOf(c.fd, now)) {
+    badReason_ = "fstat failed: " + errnoText(errno);
+    return false;
+  }
+  if (now.size != c.id.size || now.mtimeNs != c.id.mtimeNs) {
+    badReason_ = "modified after pickup (" + describeChange(c.id, now) + ")";
+    return false;
+  }
+  if (begin_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    bufStart_ += static_cast<int64_t>(begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  // The deserializer asks for more only while its window is below its windowBytes(), so
+  // doubling stays within twice that.
+  if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+  const int64_t pos = bufStart_ + static_cast<int64_t>(end_);
+  const std::size_t room =
+      std::min<std::size_t>(buf_.size() - end_, static_cast<std::size_t>(c.id.size - pos));
+  if (room == 0) {
+    eof_ = true;
+    return true;
+  }
+  ssize_t got;
+  do {
+    got = ::pread(c.fd, buf_.data() + end_, room, pos);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    badReason_ = "read failed: " + errnoText(errno);
+    return false;
+  }
+  if (got == 0) {
+    badReason_ = "modified after pickup (shorter than its size " + std::to_string(c.id.size) + ")";
+    return false;
+  }
+  end_ += static_cast<std::size_t>(got);
+  eof_ = bufStart_ + static_cast<int64_t>(end_) >= c.id.size;
+  return true;
+}
+
+SpoolDirSource::BatchEnd SpoolDirSource::readBatch() {
+  const bool lineMode = settings_.deserializer == DeserializerKind::Line;
+  // One fstat per batch (and per read): a change is caught within a batch of where it happened.
+  FileIdentity now;
+  if (!identityOf(cur_->fd, now)) {
+    badReason_ = "fstat failed: " + errnoText(errno);
+    return BatchEnd::IoError;
+  }
+  if (now.size != cur_->id.size || now.mtimeNs != cur_->id.mtimeNs) {
+    badReason_ = "modified after pickup (" + describeChange(cur_->id, now) + ")";
+    return BatchEnd::Bad;
+  }
+  while (batch_.size() < settings_.batchSize) {
+    const std::string_view window(buf_.data() + begin_, end_ - begin_);
+    const Step s = lineMode ? line_->step(window, eof_, batch_) : blob_->step(window, eof_, batch_);
+    switch (s.kind) {
+      case Step::Events:
+      case Step::Skipped:
+        begin_ += s.consumed;
+        break;
+      case Step::NeedMore:
+        if (!fill()) return BatchEnd::Bad;
+        break;
+      case Step::End:
+        return BatchEnd::Eof;
+      case Step::BadInput:
+        badReason_ = "undecodable " + settings_.inputCharset + " at byte " +
+                     std::to_string(bufStart_ + static_cast<int64_t>(begin_ + s.bad)) +
+                     " (decodeErrorPolicy = FAIL)";
+        return BatchEnd::Bad;
+    }
+  }
+  return BatchEnd::Full;
+}
+
+void SpoolDirSource::finishFile() {
+  Current& c = *cur_;
+  const std::string path = c.path;
+  const std::string rel = c.rel;
+  const int64_t events = c.events;
+  const FileIdentity was = c.id;
+  closeCurrent();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    logger().warn(path, " vanished before it could be marked done (", errnoText(errno), ")");
+    removeMeta();
+    return;
+  }
+  const FileIdentity now = identityFrom(st);
+  if (!(now == was)) {
+    quarantine(path, "modified after pickup (" + describeChange(was, now) + "); its first " +
+                         std::to_string(was.size) + " bytes were delivered");
+    removeMeta();
+    return;
+  }
+  sdk::SourceCounter& counter = sourceCounter();
+  if (settings_.deleteImmediate) {
+    if (::unlink(path.c_str()) != 0) {
+      logger().error("cannot delete ", path, ": ", errnoText(errno),
+                     "; it will be read again after a restart");
+      leftAlone_[path] = now;
+    } else {
+      logger().info("delivered ", path, " (", events, " events) and deleted it");
+    }
+  } else if (settings_.trackerDirPolicy) {
+    const std::string marker = markerPath(rel);
+    int e = makeDirs(parentOf(marker));
+    if (!e)
+      e = writeAtomically(marker,
+                          std::to_string(now.dev) + " " + std::to_string(now.ino) + " " +
+                              std::to_string(now.size) + " " + std::to_string(now.mtimeNs) + "\n",
+                          true);
+    if (e) {
+      logger().error("cannot write marker ", marker, ": ", errnoText(e));
+      leftAlone_[path] = now;
+    } else {
+      logger().info("delivered ", path, " (", events, " events); marker ", marker);
+    }
+  } else {
+    const std::string dest = path + settings_.fileSuffix;
+    // link + unlink never replaces an existing file (rename would).
+    if (::link(path.c_str(), dest.c_str()) != 0) {
+      const int e = errno;
+      if (e == EEXIST) {
+        quarantine(path, "file name re-used: " + dest + " appeared while it was read");
+      } else {
+        logger().error("cannot rename ", path, " to ", dest, ": ", errnoText(e),
+                       "; it will be read again after a restart");
+        leftAlone_[path] = now;
+      }
+      removeMeta();
+      return;
+    }
+    ::unlink(path.c_str());
+    logger().info("delivered ", path, " (", events, " events), renamed to ", dest);
+  }
+  removeMeta();
+  counter.increment(kFilesCompleted);  // last, so an observer of the counter sees the end state
+}
+
+void SpoolDirSource::closeCurrent() {
+  if (!cur_) return;
+  if (cur_->fd >= 0) ::close(cur_->fd);
+  cur_.reset();
+  begin_ = end_ = 0;
+  eof_ = false;
+}
+
+void SpoolDirSource::quarantine(const std::string& path, const std::string& reason) {
+  // Counted once the file is where it ends up, so whoever sees the counter sees the file moved.
+  struct Count {
+    sdk::SourceCounter& c;
+    ~Count() { c.increment(kFilesQuarantined); }
+  } count{sourceCounter()};
+  struct stat st;
+  FileIdentity id;
+  if (::stat(path.c_str(), &st) == 0) id = identityFrom(st);
+  if (!settings_.quarantine) {
+    logger().error(path, ": ", reason, "; left where it is (onError = leave) and skipped");
+    leftAlone_[path] = id;
+    return;
+  }
+  if (const int e = makeDirs(settings_.quarantineDir)) {
+    logger().error(path, ": ", reason, "; cannot create quarantineDir ", settings_.quarantineDir,
+                   ": ", errnoText(e), "; left where it is and skipped");
+    leftAlone_[path] = id;
+    return;
+  }
+  std::string dest = joinPath(settings_.quarantineDir, baseName(path));
+  for (int i = 1; exists(dest) && i < 100000; ++i)
+    dest = joinPath(settings_.quarantineDir, baseName(path) + "." + std::to_string(i));
+  if (::rename(path.c_str(), dest.c_str()) != 0) {
+    logger().error(path, ": ", reason, "; cannot move it to ", dest, ": ", errnoText(errno),
+                   "; left where it is and skipped");
+    leftAlone_[path] = id;
+    return;
+  }
+  logger().error(path, ": ", reason, "; moved to ", dest);
+}
+
+// ---- Progress and markers ----
+
+bool SpoolDirSource::writeMeta() {
+  const std::string path = joinPath(settings_.trackerDir, kMetaName);
+  if (metaFd_ < 0) {
+    metaFd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (metaFd_ < 0) {
+      logger().error("cannot open progress file ", path, ": ", errnoText(errno),
+                     "; after a crash this file would be read again from an earlier point");
+      return false;
+    }
+  }
+  const SpoolMeta m{cur_->path, cur_->id, cur_->committed, ++metaSeq_};
+  std::string rec = formatMeta(m);
+  if (rec.size() >= kMetaSlotBytes) {
+    logger().error("path too long for the progress record: ", cur_->path);
+    return false;
+  }
+  rec += '\0';
+  // Alternate between the two slots: a write torn by a power loss leaves the other one intact.
+  const off_t at = static_cast<off_t>((metaSeq_ & 1) * kMetaSlotBytes);
+  ssize_t w;
+  do {
+    w = ::pwrite(metaFd_, rec.data(), rec.size(), at);
+  } while (w < 0 && errno == EINTR);
+  if (w != static_cast<ssize_t>(rec.size())) {
+    logger().error("cannot write progress file ", path, ": ",
+                   w < 0 ? errnoText(errno) : std::string("short write"),
+                   "; after a crash this file would be read again from an earlier point");
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (settings_.metaSyncInterval.count() == 0 ||
+      now - lastMetaSync_ >= settings_.metaSyncInterval) {
+    if (::fdatasync(metaFd_) != 0)
+      logger().warn("fdatasync of progress file ", path, ": ", errnoText(errno));
+    lastMetaSync_ = now;
+  }
+  return true;
+}
+
+void SpoolDirSource::closeMeta() {
+  if (metaFd_ < 0) return;
+  ::fdatasync(metaFd_);
+  ::close(metaFd_);
+  metaFd_ = -1;
+}
+
+void SpoolDirSource::removeMeta() {
+  if (metaFd_ >= 0) ::close(metaFd_);
+  metaFd_ = -1;
+  const std::string path = joinPath(settings_.trackerDir, kMetaName);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    logger().warn("cannot remove progress file ", path, ": ", errnoText(errno));
+}
+
+std::string SpoolDirSource::markerPath(const std::string& rel) const {
+  return joinPath(settings_.trackerDir, rel + settings_.fileSuffix);
+}
+
+std::optional<FileIdentity> SpoolDirSource::readMarker(const std::string& rel) const {
+  std::string text;
+  if (!readSmallFile(markerPath(rel), text)) return std::nullopt;
+  FileIdentity id;
+  // A marker written by Flume is empty: it says "done" without an identity; trust the name.
+  unsigned long long dev = 0, ino = 0;
+  long long size = 0, mtime = 0;
+  if (std::sscanf(text.c_str(), "%llu %llu %lld %lld", &dev, &ino, &size, &mtime) != 4) {
+    struct stat st;
+    if (::stat(joinPath(settings_.spoolDir, rel).c_str(), &st) == 0) return identityFrom(st);
+    return id;
+  }
+  id.dev = dev;
+  id.ino = ino;
+  id.size = size;
+  id.mtimeNs = mtime;
+  return id;
+}
+
+}  // namespace sluice::plugins::spooldir

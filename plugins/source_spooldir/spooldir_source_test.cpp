@@ -1,0 +1,503 @@
+#include "spooldir_source.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "readme_schema_check.hpp"
+
+namespace sdk = sluice::sdk;
+namespace fs = std::filesystem;
+using namespace sluice::plugins::spooldir;
+using sluice::plugins::testing::checkReadmeMatchesSchema;
+
+namespace {
+
+class FakeProcessor final : public sdk::ChannelProcessor {
+ public:
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++calls;
+      if (refuse) {
+        events.clear();
+        return sdk::Result::failure("channel c1 is full");
+      }
+      for (auto& e : events) {
+        bodies.push_back(e.body);
+        headers.push_back(e.headers);
+      }
+      events.clear();
+      hook = onBatch;
+    }
+    if (hook) hook();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return bodies.size();
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard<std::mutex> lock(mu);
+    return bodies;
+  }
+
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  std::vector<sdk::Headers> headers;
+  std::atomic<bool> refuse{false};
+  std::function<void()> onBatch;
+  int calls = 0;
+};
+
+class CaptureLogger final : public sdk::Logger {
+ public:
+  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
+  void log(sdk::LogLevel, std::string_view m) noexcept override {
+    std::lock_guard<std::mutex> lock(mu);
+    text += std::string(m) + "\n";
+  }
+  bool has(const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    return text.find(s) != std::string::npos;
+  }
+  std::mutex mu;
+  std::string text;
+};
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/sluice-spool-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    path = tmpl;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+// Places a file the way the spooling contract asks: written under a hidden name, then renamed
+// into place, so the source never sees it half-written.
+void writeFile(const std::string& path, const std::string& data, int ageSeconds = 0) {
+  const fs::path p(path);
+  const std::string tmp = (p.parent_path() / ("." + p.filename().string() + ".part")).string();
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << data;
+  }
+  if (ageSeconds) {
+    struct timespec ts[2];
+    ts[0].tv_sec = ts[1].tv_sec = ::time(nullptr) - ageSeconds;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    ::utimensat(AT_FDCWD, tmp.c_str(), ts, 0);
+  }
+  fs::rename(tmp, path);
+}
+
+std::string numbered(int from, int to) {
+  std::string s;
+  for (int i = from; i < to; ++i) s += "line " + std::to_string(i) + "\n";
+  return s;
+}
+
+template <class F>
+bool waitFor(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+using KV = std::initializer_list<std::pair<const char*, std::string>>;
+
+sdk::Context contextOf(const std::string& dir, KV kv) {
+  sdk::Context ctx("a1.sources.r1");
+  ctx.put("spoolDir", dir);
+  ctx.put("pollDelay", "10");
+  for (const auto& [k, v] : kv) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  FakeProcessor processor;
+  CaptureLogger log;
+  SpoolDirSource source;
+
+  Fixture(const std::string& dir, KV kv, bool start = true) {
+    source.hostAttach("r1", &log);
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(contextOf(dir, kv));
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    if (start) {
+      sdk::Result s = source.hostStart();
+      REQUIRE_MESSAGE(s.ok(), s.error());
+    }
+  }
+  ~Fixture() { (void)source.hostStop(); }
+  int64_t counter(std::size_t i) { return source.sourceCounter().get(i); }
+};
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  checkReadmeMatchesSchema(spoolDirSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("meta format round-trips and rejects damage") {
+  SpoolMeta m{"/spool/a b.log", FileIdentity{1, 2, 300, 4000000000}, 120, 7};
+  auto back = parseMeta(formatMeta(m));
+  REQUIRE(back);
+  CHECK(back->path == m.path);
+  CHECK(back->id == m.id);
+  CHECK(back->offset == 120);
+  CHECK(back->seq == 7);
+  const std::string text = formatMeta(m);
+  for (std::size_t cut = 0; cut < text.size(); ++cut) CHECK_FALSE(parseMeta(text.substr(0, cut)));
+  std::string flipped = text;
+  flipped[30] ^= 1;  // a damaged digit: the checksum catches it
+  CHECK_FALSE(parseMeta(flipped));
+  m.offset = 400;  // beyond the size
+  CHECK_FALSE(parseMeta(formatMeta(m)));
+}
+
+TEST_CASE("meta file: the newest valid slot wins; a torn slot falls back to the other") {
+  auto slotFile = [](const std::string& a, const std::string& b) {
+    std::string f(2 * kMetaSlotBytes, '\0');
+    f.replace(0, a.size(), a);
+    f.replace(kMetaSlotBytes, b.size(), b);
+    return f;
+  };
+  const std::string older = formatMeta(SpoolMeta{"/s/x", FileIdentity{1, 2, 300, 5}, 100, 4});
+  const std::string newer = formatMeta(SpoolMeta{"/s/x", FileIdentity{1, 2, 300, 5}, 200, 5});
+  CHECK(parseMetaFile(slotFile(older, newer))->offset == 200);
+  CHECK(parseMetaFile(slotFile(newer, older))->offset == 200);
+  CHECK(parseMetaFile(slotFile(older, newer.substr(0, newer.size() / 2)))->offset == 100);
+  CHECK(parseMetaFile(older)->offset == 100);  // only one slot written so far
+  CHECK_FALSE(parseMetaFile(""));
+}
+
+TEST_CASE("configure errors name the key") {
+  TempDir d;
+  auto errorOf = [&](KV kv) {
+    SpoolDirSource s;
+    sdk::Result r = s.hostConfigure(contextOf(d.path, kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  {
+    SpoolDirSource s;
+    sdk::Context empty("a1.sources.r1");
+    sdk::Result r = s.hostConfigure(empty);
+    CHECK(r.error() == "a1.sources.r1.spoolDir: is required but missing");
+  }
+  CHECK(errorOf({{"includePattern", "(unclosed"}})
+            .find("a1.sources.r1.includePattern: invalid regex") == 0);
+  CHECK(errorOf({{"inputCharset", "UTF-16"}}).find("a1.sources.r1.inputCharset:") == 0);
+  CHECK(errorOf({{"deserializer", "AVRO"}}).find("a1.sources.r1.deserializer:") == 0);
+  CHECK(errorOf({{"deserializer.outputCharset", "ISO-8859-1"}})
+            .find("a1.sources.r1.deserializer.outputCharset: only UTF-8") == 0);
+  CHECK(errorOf({{"batchSize", "0"}}).find("a1.sources.r1.batchSize:") == 0);
+  CHECK(errorOf({{"decodeErrorPolicy", "PANIC"}}).find("a1.sources.r1.decodeErrorPolicy:") == 0);
+}
+
+TEST_CASE("valid config: every key") {
+  TempDir d;
+  Fixture f(d.path,
+            {{"fileSuffix", ".DONE"},
+             {"deletePolicy", "never"},
+             {"fileHeader", "true"},
+             {"fileHeaderKey", "f"},
+             {"basenameHeader", "true"},
+             {"basenameHeaderKey", "b"},
+             {"includePattern", ".*"},
+             {"ignorePattern", "^$"},
+             {"trackerDir", "/tmp/x-tracker"},
+             {"trackingPolicy", "rename"},
+             {"consumeOrder", "random"},
+             {"recursiveDirectorySearch", "true"},
+             {"maxBackoff", "100"},
+             {"batchSize", "5"},
+             {"inputCharset", "ISO-8859-1"},
+             {"decodeErrorPolicy", "REPLACE"},
+             {"deserializer", "LINE"},
+             {"deserializer.maxLineLength", "10"},
+             {"deserializer.outputCharset", "UTF-8"},
+             {"deserializer.maxBlobLength", "100"},
+             {"onError", "leave"},
+             {"quarantineDir", "q"},
+             {"metaSyncInterval", "0"}},
+            false);
+  CHECK(f.source.settings().trackerDir == "/tmp/x-tracker");
+  CHECK(f.source.settings().quarantineDir == d / "q");
+  CHECK(f.source.settings().consumeOrder == ConsumeOrder::Random);
+}
+
+TEST_CASE("start fails naming spoolDir when it does not exist") {
+  FakeProcessor p;
+  SpoolDirSource s;
+  s.setChannelProcessor(&p);
+  REQUIRE(s.hostConfigure(contextOf("/nonexistent/spool-xyz", {})).ok());
+  sdk::Result r = s.hostStart();
+  CHECK_FALSE(r.ok());
+  CHECK(r.error().find("/nonexistent/spool-xyz") != std::string::npos);
+}
+
+TEST_CASE("every file delivered once, oldest first, renamed .COMPLETED, headers set") {
+  TempDir d;
+  writeFile(d / "b.log", numbered(0, 250), 30);
+  writeFile(d / "a.log", numbered(250, 300), 10);
+  writeFile(d / "empty.log", "", 20);
+  Fixture f(d.path, {{"batchSize", "40"}, {"fileHeader", "true"}, {"basenameHeader", "true"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 3; }));
+  auto bodies = f.processor.snapshot();
+  REQUIRE(bodies.size() == 300);
+  for (int i = 0; i < 300; ++i)
+    CHECK(bodies[static_cast<std::size_t>(i)] == "line " + std::to_string(i));
+  CHECK(fs::exists(d / "b.log.COMPLETED"));
+  CHECK(fs::exists(d / "a.log.COMPLETED"));
+  CHECK(fs::exists(d / "empty.log.COMPLETED"));
+  CHECK_FALSE(fs::exists(d / "b.log"));
+  CHECK(f.processor.headers[0].get("file") == d / "b.log");
+  CHECK(f.processor.headers[0].get("basename") == "b.log");
+  CHECK(f.processor.headers[299].get("basename") == "a.log");
+  CHECK_FALSE(fs::exists(d / ".flumespool/.sluicespool-main.meta"));
+}
+
+TEST_CASE("consumeOrder youngest reads the newest file first") {
+  TempDir d;
+  writeFile(d / "old", "old\n", 100);
+  writeFile(d / "new", "new\n", 1);
+  Fixture f(d.path, {{"consumeOrder", "youngest"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"new", "old"});
+}
+
+TEST_CASE("deletePolicy immediate deletes delivered files") {
+  TempDir d;
+  writeFile(d / "x.log", "1\n2\n");
+  Fixture f(d.path, {{"deletePolicy", "immediate"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  CHECK(f.processor.count() == 2);
+  CHECK_FALSE(fs::exists(d / "x.log"));
+  CHECK_FALSE(fs::exists(d / "x.log.COMPLETED"));
+}
+
+TEST_CASE("hidden, completed, ignored and not-included files are skipped") {
+  TempDir d;
+  writeFile(d / ".hidden", "h\n");
+  writeFile(d / "old.COMPLETED", "c\n");
+  writeFile(d / "skip.tmp", "t\n");
+  writeFile(d / "data.txt", "n\n");
+  writeFile(d / "take.log", "y\n");
+  Fixture f(d.path, {{"includePattern", "^.*\\.(log|tmp)$"}, {"ignorePattern", "^.*\\.tmp$"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a few more scans
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"y"});
+  CHECK(fs::exists(d / "skip.tmp"));
+  CHECK(fs::exists(d / "data.txt"));
+}
+
+TEST_CASE("recursiveDirectorySearch reads subdirectories") {
+  TempDir d;
+  fs::create_directories(d / "sub/deeper");
+  writeFile(d / "sub/deeper/x", "deep\n");
+  writeFile(d / "top", "top\n");
+  {
+    Fixture flat(d.path, {});
+    REQUIRE(waitFor([&] { return flat.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+    CHECK(flat.processor.snapshot() == std::vector<std::string>{"top"});
+  }
+  Fixture f(d.path, {{"recursiveDirectorySearch", "true"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"deep"});
+  CHECK(fs::exists(d / "sub/deeper/x.COMPLETED"));
+}
+
+TEST_CASE("tracker_dir policy: file left in place, marker written, not read twice") {
+  TempDir d;
+  writeFile(d / "t.log", "a\nb\n");
+  {
+    Fixture f(d.path, {{"trackingPolicy", "tracker_dir"}});
+    REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+    CHECK(f.processor.count() == 2);
+  }
+  CHECK(fs::exists(d / "t.log"));
+  CHECK(fs::exists(d / ".flumespool/t.log.COMPLETED"));
+  // A new source (restart) does not read it again; a different file under the same name is a
+  // re-used name and is quarantined.
+  Fixture g(d.path, {{"trackingPolicy", "tracker_dir"}});
+  writeFile(d / "u.log", "u\n");
+  REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  CHECK(g.processor.snapshot() == std::vector<std::string>{"u"});
+  writeFile(d / "t.log", "different\n", 5);
+  REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  INFO(g.log.text);
+  CHECK(fs::exists(d / ".flumespool/quarantine/t.log"));
+  CHECK(g.processor.count() == 1);
+}
+
+TEST_CASE("a re-used name is quarantined; other files keep flowing") {
+  TempDir d;
+  writeFile(d / "dup.log.COMPLETED", "old\n");
+  writeFile(d / "dup.log", "new\n", 10);
+  writeFile(d / "other.log", "other\n", 5);
+  Fixture f(d.path, {});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"other"});
+  CHECK(fs::exists(d / ".flumespool/quarantine/dup.log"));
+  CHECK(f.log.has(d / "dup.log"));
+  CHECK(f.log.has("re-used"));
+}
+
+TEST_CASE("a file modified after pickup is quarantined, the source carries on") {
+  TempDir d;
+  writeFile(d / "grow.log", numbered(0, 100), 10);
+  writeFile(d / "next.log", "next\n", 5);
+  Fixture f(d.path, {{"batchSize", "10"}}, false);
+  std::atomic<bool> appended{false};
+  f.processor.onBatch = [&] {
+    if (!appended.exchange(true)) {
+      std::ofstream out(d / "grow.log", std::ios::app);
+      out << "appended later\n";
+    }
+  };
+  REQUIRE(f.source.hostStart().ok());
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  CHECK(fs::exists(d / ".flumespool/quarantine/grow.log"));
+  CHECK(f.log.has("modified after pickup"));
+  auto bodies = f.processor.snapshot();
+  CHECK(bodies.back() == "next");
+  for (const auto& b : bodies) CHECK(b != "appended later");
+}
+
+TEST_CASE("onError = leave keeps the bad file in place and skips it") {
+  TempDir d;
+  writeFile(d / "bad.log", "ok\n\xFF\n");
+  writeFile(d / "good.log", "good\n", 5);
+  Fixture f(d.path, {{"onError", "leave"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(fs::exists(d / "bad.log"));
+  CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 1);  // not retried in a loop
+  CHECK(f.log.has("undecodable UTF-8 at byte 3"));
+}
+
+TEST_CASE("decodeErrorPolicy REPLACE and IGNORE deliver the file") {
+  TempDir d;
+  writeFile(d / "r.log",
+            "a\xFF"
+            "b\n");
+  Fixture f(d.path, {{"decodeErrorPolicy", "REPLACE"}});
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.snapshot()[0] ==
+        "a\xEF\xBF\xBD"
+        "b");
+  CHECK(f.counter(SpoolDirSource::kUndecodableBytes) == 1);
+}
+
+TEST_CASE("a refused batch is re-read: nothing lost, nothing repeated") {
+  TempDir d;
+  writeFile(d / "f.log", numbered(0, 100));
+  Fixture f(d.path, {{"batchSize", "30"}, {"maxBackoff", "20"}}, false);
+  f.processor.refuse = true;
+  REQUIRE(f.source.hostStart().ok());
+  REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 3; }));
+  f.processor.refuse = false;
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  auto bodies = f.processor.snapshot();
+  REQUIRE(bodies.size() == 100);
+  for (int i = 0; i < 100; ++i)
+    CHECK(bodies[static_cast<std::size_t>(i)] == "line " + std::to_string(i));
+}
+
+TEST_CASE("stop mid-file and start a new source: resumes at the committed batch") {
+  TempDir d;
+  writeFile(d / "big.log", numbered(0, 1000));
+  std::vector<std::string> first;
+  {
+    Fixture f(d.path, {{"batchSize", "50"}}, false);
+    std::atomic<int> batches{0};
+    f.processor.onBatch = [&] {
+      if (++batches == 4) f.processor.refuse = true;  // channel fills after 200 events
+    };
+    REQUIRE(f.source.hostStart().ok());
+    REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 1; }));
+    first = f.processor.snapshot();
+  }
+  CHECK(first.size() == 200);
+  CHECK(fs::exists(d / ".flumespool/.sluicespool-main.meta"));
+  Fixture g(d.path, {{"batchSize", "50"}});
+  REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  CHECK(g.counter(SpoolDirSource::kFilesResumed) == 1);
+  auto rest = g.processor.snapshot();
+  REQUIRE(rest.size() == 800);
+  CHECK(rest.front() == "line 200");
+  CHECK(rest.back() == "line 999");
+}
+
+TEST_CASE("a file changed while the agent was down is quarantined, not resumed") {
+  TempDir d;
+  writeFile(d / "big.log", numbered(0, 300));
+  {
+    Fixture f(d.path, {{"batchSize", "50"}}, false);
+    f.processor.onBatch = [&] { f.processor.refuse = true; };
+    REQUIRE(f.source.hostStart().ok());
+    REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 1; }));
+  }
+  writeFile(d / "big.log", numbered(0, 10));  // rewritten
+  Fixture g(d.path, {});
+  REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  CHECK(g.log.has("modified while partly delivered"));
+  CHECK(fs::exists(d / ".flumespool/quarantine/big.log"));
+}
+
+TEST_CASE("BLOB deserializer: one event per file, split at maxBlobLength") {
+  TempDir d;
+  const std::string bin = std::string("\x00\x01\n\xFF", 4) + std::string(96, 'z');
+  writeFile(d / "one.bin", bin, 10);
+  writeFile(d / "two.bin", std::string(250, 'q'), 5);
+  Fixture f(d.path, {{"deserializer", "BLOB"}, {"deserializer.maxBlobLength", "100"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
+  auto bodies = f.processor.snapshot();
+  REQUIRE(bodies.size() == 4);
+  CHECK(bodies[0] == bin);
+  CHECK(bodies[1] == std::string(100, 'q'));
+  CHECK(bodies[3] == std::string(50, 'q'));
+}
+
+TEST_CASE("start and stop are repeatable") {
+  TempDir d;
+  Fixture f(d.path, {});
+  for (int i = 0; i < 2; ++i) {
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStop().ok());
+    CHECK(f.source.hostStart().ok());
+    CHECK(f.source.hostStart().ok());
+  }
+  writeFile(d / "late.log", "late\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+}
