@@ -1,0 +1,595 @@
+// Unit tests: the position file format (including a file as Flume writes it), the line splitter
+// and multiline joiner, and the source itself on real files in a temporary directory with an
+// in-test ChannelProcessor that records what it accepts and can refuse (a full channel).
+#include "taildir_source.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "position_file.hpp"
+#include "readme_schema_check.hpp"
+
+namespace sdk = sluice::sdk;
+namespace fs = std::filesystem;
+using namespace sluice::plugins::taildir;
+using namespace std::chrono_literals;
+
+namespace {
+
+class RecordingProcessor final : public sdk::ChannelProcessor {
+ public:
+  std::atomic<bool> failing{false};
+  std::atomic<int> refusedCalls{0};
+
+  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failing.load()) {
+      events.clear();
+      refusedCalls.fetch_add(1);
+      return sdk::Result::failure("channel c1 is full");
+    }
+    for (auto& e : events) events_.push_back(std::move(e));
+    events.clear();
+    return sdk::Result::success();
+  }
+  sdk::Result processEvent(sdk::Event&& event) noexcept override {
+    sdk::EventBatch one;
+    one.push_back(std::move(event));
+    return processEventBatch(one);
+  }
+  std::vector<std::string> bodies() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& e : events_) out.push_back(e.body);
+    return out;
+  }
+  std::size_t count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.size();
+  }
+  sdk::Headers headersOf(std::size_t i) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.at(i).headers;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<sdk::Event> events_;
+};
+
+bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/taildir-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    fs::create_directories(path / "logs");
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void append(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::app | std::ios::binary);
+  out << text;
+}
+
+std::string lines(int from, int to, const std::string& prefix = "line-") {
+  std::string out;
+  for (int i = from; i < to; ++i) out += prefix + std::to_string(i) + "\n";
+  return out;
+}
+
+std::vector<std::string> expected(int from, int to, const std::string& prefix = "line-") {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+sdk::Context contextOf(const TempDir& d, const KV& extra = {}) {
+  sdk::Context ctx("a1.sources.r1");
+  ctx.put("filegroups", "g1");
+  ctx.put("filegroups.g1", (d.path / "logs").string() + "/app\\.log.*");
+  ctx.put("positionFile", (d.path / "pos" / "taildir_position.json").string());
+  ctx.put("batchSize", "7");
+  for (const auto& [k, v] : extra) ctx.put(k, v);
+  return ctx;
+}
+
+struct Fixture {
+  RecordingProcessor processor;
+  TaildirSource source;
+  explicit Fixture(const sdk::Context& ctx) {
+    source.setChannelProcessor(&processor);
+    sdk::Result r = source.hostConfigure(ctx);
+    REQUIRE_MESSAGE(r.ok(), r.error());
+  }
+  void start() {
+    sdk::Result r = source.hostStart();
+    REQUIRE_MESSAGE(r.ok(), r.error());
+  }
+  void stop() { REQUIRE(source.hostStop().ok()); }
+  int64_t counter(const char* name) {
+    auto v = source.sourceCounter().get(name);
+    REQUIRE_MESSAGE(v.has_value(), name);
+    return *v;
+  }
+};
+
+std::string configError(const sdk::Context& ctx) {
+  TaildirSource s;
+  sdk::Result r = s.hostConfigure(ctx);
+  return r.ok() ? std::string() : r.error();
+}
+
+std::vector<PositionEntry> readPositions(const fs::path& p) {
+  std::string text;
+  REQUIRE(readWholeFile(p.string(), &text));
+  std::vector<PositionEntry> out;
+  std::string err;
+  REQUIRE_MESSAGE(parsePositions(text, &out, &err), err);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("README key table matches the schema") {
+  sluice::plugins::testing::checkReadmeMatchesSchema(taildirSourceSchema(), SLUICE_PLUGIN_README);
+}
+
+TEST_CASE("position file: Flume's format round trip") {
+  std::vector<PositionEntry> in{{1837265, 48, "/var/log/a.log"},
+                                {7, 0, "/x/\"quoted\"\\ back\tslash/é.log"}};
+  const std::string text = formatPositions(in);
+  CHECK(text.rfind("[{\"inode\":1837265,\"pos\":48,\"file\":\"/var/log/a.log\"},", 0) == 0);
+  std::vector<PositionEntry> out;
+  std::string err;
+  REQUIRE(parsePositions(text, &out, &err));
+  CHECK(out == in);
+  CHECK(formatPositions({}) == "[]");
+}
+
+TEST_CASE("position file: reads a file written by Flume, byte for byte back") {
+  std::string text;
+  REQUIRE(readWholeFile(std::string(SLUICE_TAILDIR_TESTDATA) + "/flume_position.json", &text));
+  std::vector<PositionEntry> out;
+  std::string err;
+  REQUIRE_MESSAGE(parsePositions(text, &out, &err), err);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0] == PositionEntry{1837265, 48, "/var/log/test1/example.log"});
+  CHECK(out[1] == PositionEntry{1837270, 1024, "/var/log/test2/app.log"});
+  CHECK(formatPositions(out) == text);  // what we write, Flume reads
+}
+
+TEST_CASE("position file: tolerant of layout, strict about structure") {
+  std::vector<PositionEntry> out;
+  std::string err;
+  std::size_t skipped = 0;
+  CHECK(parsePositions("  \n", &out, &err));
+  CHECK(out.empty());
+  REQUIRE(parsePositions(
+      "[ {\"file\" : \"/a\\u00e9\", \"x\": {\"y\": [1, null, true]}, \"pos\": 5.0, \"inode\": 9},"
+      " {\"inode\": 1} ]",
+      &out, &err, &skipped));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0] == PositionEntry{9, 5, "/a\xc3\xa9"});
+  CHECK(skipped == 1);
+  for (const char* bad : {"[", "{}", "[{\"inode\":1,\"pos\":2,\"file\":\"a\"", "[{\"inode\":-1}]",
+                          "[{\"inode\":99999999999999999999}]", "[] x", "[{\"inode\":\"1\"}]",
+                          "[{\"file\":\"a\\q\"}]"}) {
+    CHECK_MESSAGE(!parsePositions(bad, &out, &err), bad);
+    CHECK(out.empty());
+    CHECK(err.find("offset") != std::string::npos);
+  }
+}
+
+TEST_CASE("position file: written atomically, no temporary left") {
+  TempDir d;
+  const std::string p = (d.path / "pos.json").string();
+  writeFileAtomically(p, "[1]");
+  writeFileAtomically(p, "[2]");
+  std::string text;
+  REQUIRE(readWholeFile(p, &text));
+  CHECK(text == "[2]");
+  CHECK(!fs::exists(p + ".tmp"));
+  CHECK_THROWS_WITH_AS(writeFileAtomically((d.path / "no" / "dir.json").string(), "x"),
+                       doctest::Contains("cannot create"), std::runtime_error);
+}
+
+TEST_CASE("line splitter: chunks, CRLF, partial lines and the cap") {
+  LineSplitter sp(8);
+  std::vector<std::string> got;
+  std::vector<uint64_t> ends;
+  int truncated = 0;
+  auto on = [&](const Line& l) {
+    got.emplace_back(l.body);
+    ends.push_back(l.end);
+    truncated += l.truncated;
+    return true;
+  };
+  std::string data = "ab\r\ncd";
+  std::size_t used = sp.scan(data.data(), data.size(), false, on);
+  CHECK(used == 4);  // "cd" waits for its newline
+  data = "cd\nTOOLONGLINE_0123456789";
+  used = sp.scan(data.data(), data.size(), false, on);
+  CHECK(used == data.size());  // the long line's head is kept, the rest dropped
+  CHECK(sp.skipping());
+  data = "more\nlast";
+  used = sp.scan(data.data(), data.size(), false, on);
+  CHECK(used == 5);
+  CHECK(got == std::vector<std::string>{"ab", "cd", "TOOLONGL"});
+  CHECK(truncated == 1);
+  CHECK(ends == std::vector<uint64_t>{4, 7, 7 + 22 + 5});
+  data = "last";
+  used = sp.scan(data.data(), data.size(), true, on);  // idle: the partial line goes out
+  CHECK(used == 4);
+  CHECK(got.back() == "last");
+  CHECK(sp.offset() == 38);
+}
+
+TEST_CASE("line splitter: stops after the line the callback refuses") {
+  LineSplitter sp(100);
+  std::string data = "a\nb\nc\n";
+  int n = 0;
+  std::size_t used = sp.scan(data.data(), data.size(), false, [&](const Line&) { return ++n < 2; });
+  CHECK(n == 2);
+  CHECK(used == 4);
+  CHECK(sp.offset() == 4);
+}
+
+namespace {
+std::vector<std::string> joinAll(const std::string& text, const char* pattern, bool negate,
+                                 bool after, std::size_t maxLines = 500) {
+  MultilineSettings ms;
+  std::string err;
+  ms.pattern = sluice::plugins::javaregex::Regex::compile(
+      pattern, sluice::plugins::javaregex::Mode::Find, &err);
+  REQUIRE(ms.pattern);
+  ms.negate = negate;
+  ms.matchAfter = after;
+  ms.maxLines = maxLines;
+  Multiline ml(ms);
+  LineSplitter sp(1000);
+  std::vector<std::string> out;
+  auto emit = [&](Aggregate&& a) { out.push_back(a.body); };
+  sp.scan(text.data(), text.size(), false, [&](const Line& l) {
+    ml.feed(l, emit);
+    return true;
+  });
+  ml.flush(emit);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("multiline: Java stack traces (continuation lines start with whitespace, after)") {
+  const std::string text =
+      "ERROR boom\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)\nINFO fine\nWARN x\n  detail\n";
+  CHECK(joinAll(text, "^\\s", false, true) ==
+        std::vector<std::string>{"ERROR boom\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)", "INFO fine",
+                                 "WARN x\n  detail"});
+}
+
+TEST_CASE("multiline: negate + after joins lines that do not start with a timestamp") {
+  const std::string text = "2024-01-01 a\nx\ny\n2024-01-02 b\n2024-01-03 c\nz\n";
+  CHECK(joinAll(text, "^\\d{4}-", true, true) ==
+        std::vector<std::string>{"2024-01-01 a\nx\ny", "2024-01-02 b", "2024-01-03 c\nz"});
+}
+
+TEST_CASE("multiline: before joins continued lines (trailing backslash) with the next one") {
+  const std::string text = "a \\\nb \\\nc\nd\n";
+  CHECK(joinAll(text, "\\\\$", false, false) == std::vector<std::string>{"a \\\nb \\\nc", "d"});
+}
+
+TEST_CASE("multiline: maxLines drops the extra lines") {
+  const std::string text = "E\n 1\n 2\n 3\n 4\nF\n";
+  CHECK(joinAll(text, "^ ", false, true, 3) == std::vector<std::string>{"E\n 1\n 2", "F"});
+}
+
+TEST_CASE("configuration errors name the key") {
+  TempDir d;
+  sdk::Context ctx("a1.sources.r1");
+  CHECK(configError(ctx).find("a1.sources.r1.filegroups") != std::string::npos);
+  ctx.put("filegroups", "g1 g2");
+  ctx.put("filegroups.g1", "/tmp/.*");
+  CHECK(configError(ctx).find("filegroups.g2 is missing") != std::string::npos);
+  CHECK(configError(contextOf(d, {{"filegroups.g1", "/tmp/(unclosed"}}))
+            .find("a1.sources.r1.filegroups.g1: bad file-name regex") != std::string::npos);
+  CHECK(configError(contextOf(d, {{"filegroups.g1", "nodir"}})).find("filegroups.g1") !=
+        std::string::npos);
+  CHECK(configError(contextOf(d, {{"headers.g9.k", "v"}})).find("headers.g9.k") !=
+        std::string::npos);
+  CHECK(configError(contextOf(d, {{"multiline.pattern", "("}})).find("multiline.pattern") !=
+        std::string::npos);
+  CHECK(configError(contextOf(d, {{"batchSize", "0"}})).find("batchSize") != std::string::npos);
+  CHECK(configError(contextOf(d, {{"maxBackoffSleep", "10"}, {"backoffSleepIncrement", "100"}}))
+            .find("maxBackoffSleep") != std::string::npos);
+  CHECK(configError(contextOf(d)).empty());
+}
+
+TEST_CASE("tails, follows a rename, writes committed positions, resumes without duplicates") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 20));
+  const sdk::Context ctx = contextOf(d, {{"writePosInterval", "50"}});
+  {
+    Fixture f(ctx);
+    f.start();
+    f.start();  // repeat start: no effect
+    REQUIRE(waitFor([&] { return f.processor.count() == 20; }));
+    append(log, lines(20, 30));
+    REQUIRE(waitFor([&] { return f.processor.count() == 30; }));
+    // Rename rotation: the renamed file still matches app\.log.*; its lines are not read again.
+    fs::rename(log, d.path / "logs" / "app.log.1");
+    append(d.path / "logs" / "app.log.1", lines(30, 35));  // the writer still had it open
+    append(log, lines(35, 40));
+    REQUIRE(waitFor([&] { return f.processor.count() == 40; }));
+    CHECK(waitFor([&] { return f.counter("RotationsDetectedCount") == 1; }));
+    f.stop();
+    f.stop();
+    auto got = f.processor.bodies();
+    std::sort(got.begin(), got.end());
+    auto want = expected(0, 40);
+    std::sort(want.begin(), want.end());
+    CHECK(got == want);
+  }
+  const auto pos = readPositions(d.path / "pos" / "taildir_position.json");
+  REQUIRE(pos.size() == 2);
+  for (const auto& e : pos) CHECK(e.pos == fs::file_size(e.file));
+  // Restart: nothing new is read again; new lines are.
+  append(log, lines(40, 45));
+  Fixture f(ctx);
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
+  std::this_thread::sleep_for(100ms);
+  CHECK(f.processor.bodies() == expected(40, 45));
+}
+
+TEST_CASE("copytruncate: a file that shrinks, or is replaced by new content, restarts at 0") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 50));
+  Fixture f(contextOf(d));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 50; }));
+  fs::resize_file(log, 0);
+  append(log, lines(50, 53));
+  REQUIRE(waitFor([&] { return f.processor.count() == 53; }));
+  auto got = f.processor.bodies();
+  auto want = expected(0, 53);
+  CHECK(got == want);
+  CHECK(f.counter("TruncationsDetectedCount") >= 1);
+}
+
+TEST_CASE("truncation while running and grown past the old position is detected") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 10, "a-"));
+  Fixture f(contextOf(
+      d, {{"inotify", "false"}, {"backoffSleepIncrement", "300"}, {"maxBackoffSleep", "300"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 10; }));
+  {
+    std::ofstream out(log, std::ios::trunc | std::ios::binary);
+    out << lines(0, 40, "b-");  // bigger than before, within one poll interval
+  }
+  REQUIRE(waitFor([&] { return f.processor.count() == 50; }));
+  auto got = f.processor.bodies();
+  CHECK(std::vector<std::string>(got.begin() + 10, got.end()) == expected(0, 40, "b-"));
+}
+
+TEST_CASE("partial last line: waits for the newline, sent after idleTimeout") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, "complete\npart");
+  Fixture f(contextOf(d, {{"idleTimeout", "600"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  append(log, "ial");
+  std::this_thread::sleep_for(150ms);
+  CHECK(f.processor.count() == 1);  // still waiting for its newline
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.bodies() == std::vector<std::string>{"complete", "partial"});
+  CHECK(f.counter("PartialLinesFlushedCount") == 1);
+  CHECK(waitFor([&] { return f.counter("FilesClosedCount") >= 1; }));
+  append(log, "next\n");  // a closed idle file is reopened when it changes
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  CHECK(f.processor.bodies().back() == "next");
+}
+
+TEST_CASE("long lines are capped and counted; headers, fileHeader and byteOffsetHeader") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, "short\n" + std::string(5000, 'x') + "\nafter\n");
+  Fixture f(contextOf(d, {{"maxLineLength", "100"},
+                          {"headers.g1.dc", "nyc1"},
+                          {"fileHeader", "true"},
+                          {"fileHeaderKey", "path"},
+                          {"byteOffsetHeader", "true"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  auto got = f.processor.bodies();
+  CHECK(got[0] == "short");
+  CHECK(got[1] == std::string(100, 'x'));
+  CHECK(got[2] == "after");
+  CHECK(f.counter("LinesTruncatedCount") == 1);
+  const sdk::Headers h = f.processor.headersOf(2);
+  CHECK(h.get("dc") == "nyc1");
+  CHECK(h.get("path") == log.string());
+  CHECK(h.get("byteoffset") == std::to_string(6 + 5001));
+}
+
+TEST_CASE("a refused batch is read again: nothing lost, nothing duplicated") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  Fixture f(contextOf(d, {{"backoffSleepIncrement", "20"}, {"maxBackoffSleep", "50"}}));
+  f.processor.failing = true;
+  append(log, lines(0, 30));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 3; }));
+  f.processor.failing = false;
+  REQUIRE(waitFor([&] { return f.processor.count() == 30; }));
+  std::this_thread::sleep_for(100ms);
+  CHECK(f.processor.bodies() == expected(0, 30));
+  CHECK(f.counter("ChannelWriteFail") >= 3);
+}
+
+TEST_CASE("a deleted file is read to its end and closed") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 5));
+  Fixture f(contextOf(d));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
+  append(log, lines(5, 8) + "tail-without-newline");
+  fs::remove(log);
+  REQUIRE(waitFor([&] { return f.counter("FilesDeletedCount") == 1; }));
+  auto want = expected(0, 8);
+  want.push_back("tail-without-newline");
+  CHECK(f.processor.bodies() == want);
+  CHECK(f.counter("OpenConnectionCount") == 0);
+}
+
+TEST_CASE("skipToEnd starts files found at start-up at their end, later files at 0") {
+  TempDir d;
+  append(d.path / "logs" / "app.log", lines(0, 10));
+  Fixture f(contextOf(d, {{"skipToEnd", "true"}}));
+  f.start();
+  std::this_thread::sleep_for(200ms);
+  append(d.path / "logs" / "app.log", lines(10, 12));
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  append(d.path / "logs" / "app.log.2", lines(0, 3, "new-"));
+  REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
+  auto got = f.processor.bodies();
+  CHECK(got[0] == "line-10");
+  CHECK(got[4] == "new-2");
+}
+
+TEST_CASE("multiline in the source: a stack trace is one event, flushed by multiline.timeout") {
+  TempDir d;
+  Fixture f(contextOf(d, {{"multiline.pattern", "^\\s"}, {"multiline.timeout", "300"}}));
+  f.start();
+  append(d.path / "logs" / "app.log", "ERROR x\n\tat A\n\tat B\nINFO y\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.bodies() == std::vector<std::string>{"ERROR x\n\tat A\n\tat B", "INFO y"});
+  CHECK(f.counter("MultilineEventsCount") == 1);
+}
+
+TEST_CASE("polling without inotify still sees new files and lines") {
+  TempDir d;
+  Fixture f(contextOf(
+      d, {{"inotify", "false"}, {"backoffSleepIncrement", "50"}, {"maxBackoffSleep", "100"}}));
+  f.start();
+  append(d.path / "logs" / "app.log", lines(0, 3));
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  append(d.path / "logs" / "app.log", lines(3, 6));
+  REQUIRE(waitFor([&] { return f.processor.count() == 6; }));
+  CHECK(f.processor.bodies() == expected(0, 6));
+}
+
+TEST_CASE("a corrupt position file is set aside, not fatal") {
+  TempDir d;
+  fs::create_directories(d.path / "pos");
+  append(d.path / "pos" / "taildir_position.json", "[{\"inode\":");
+  append(d.path / "logs" / "app.log", lines(0, 2));
+  Fixture f(contextOf(d));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(fs::exists(d.path / "pos" / "taildir_position.json.corrupt"));
+}
+
+TEST_CASE("a thousand files: all read by one thread, idle ones closed, reopened on change") {
+  TempDir d;
+  constexpr int kFiles = 1000;
+  for (int i = 0; i < kFiles; ++i)
+    append(d.path / "logs" / ("app.log." + std::to_string(i)), "file-" + std::to_string(i) + "\n");
+  Fixture f(contextOf(d, {{"idleTimeout", "300"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == kFiles; }, 60s));
+  REQUIRE(waitFor([&] { return f.counter("OpenConnectionCount") == 0; }, 30s));
+  CHECK(f.counter("FilesClosedCount") == kFiles);
+  append(d.path / "logs" / "app.log.500", "again\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == kFiles + 1; }));
+  CHECK(f.processor.bodies().back() == "again");
+  auto got = f.processor.bodies();
+  std::sort(got.begin(), got.end());
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
+}
+
+TEST_CASE("migration: a position file written by Flume is honoured, also after a rename") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 10));
+  const uint64_t pos4 = lines(0, 4).size();
+  struct stat st {};
+  REQUIRE(::stat(log.c_str(), &st) == 0);
+  fs::create_directories(d.path / "pos");
+  // As Flume's Gson writes it; then the file is rotated while no agent runs.
+  append(d.path / "pos" / "taildir_position.json", "[{\"inode\":" + std::to_string(st.st_ino) +
+                                                       ",\"pos\":" + std::to_string(pos4) +
+                                                       ",\"file\":\"" + log.string() + "\"}]");
+  fs::rename(log, d.path / "logs" / "app.log.1");
+  append(log, lines(0, 2, "new-"));
+  Fixture f(contextOf(d));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 8; }));
+  std::this_thread::sleep_for(100ms);
+  auto got = f.processor.bodies();
+  std::sort(got.begin(), got.end());
+  auto want = expected(4, 10);
+  want.push_back("new-0");
+  want.push_back("new-1");
+  std::sort(want.begin(), want.end());
+  CHECK(got == want);
+  f.stop();
+  // What sluice wrote back is Flume's format, with the renamed file's new path.
+  const auto pos = readPositions(d.path / "pos" / "taildir_position.json");
+  REQUIRE(pos.size() == 2);
+  bool sawRenamed = false;
+  for (const auto& e : pos) {
+    CHECK(e.pos == fs::file_size(e.file));
+    if (e.inode == st.st_ino) {
+      sawRenamed = true;
+      CHECK(e.file == (d.path / "logs" / "app.log.1").string());
+    }
+  }
+  CHECK(sawRenamed);
+}
+
+TEST_CASE("maxBatchCount: a busy file does not starve the others") {
+  TempDir d;
+  append(d.path / "logs" / "app.log.big", lines(0, 5000, "big-"));
+  append(d.path / "logs" / "app.log.small", lines(0, 3, "small-"));
+  Fixture f(contextOf(d, {{"maxBatchCount", "2"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 5003; }));
+  auto got = f.processor.bodies();
+  // The small file's lines come long before the big file is done (batches of 7, 2 per turn).
+  const auto at = std::find(got.begin(), got.end(), "small-2") - got.begin();
+  CHECK(at < 100);
+}
