@@ -6,7 +6,9 @@
 #   (d) run an agent with MySource -> memory -> MySink (+ MyInterceptor) from a TOML config and
 #       check that every event arrived exactly once,
 #   (e) the same from the equivalent Flume .properties config, plus `sluice validate`,
-#   (f) `sluice describe` shows the plugin's schema.
+#   (f) `sluice describe` shows the plugin's schema,
+#   (g) com.example.OffsetFileSource (the second .so) resumes after kill -9 at its stored offset:
+#       tests/sdk_example/offset_resume_test.py.
 #
 # Usage: run_example_test.sh <build-dir> <source-root>
 set -euo pipefail
@@ -90,18 +92,20 @@ if grep -q 'sdk/include' "$CC_JSON"; then
     "$CC_JSON"
 fi
 
-mapfile -t SOS < <(find "$TMP/exbuild" -maxdepth 1 -type f -name '*.so')
-[[ ${#SOS[@]} -eq 1 ]] ||
-  fail "expected one .so in $TMP/exbuild, found ${#SOS[@]}: ${SOS[*]:-none}" "$TMP/example-build.log"
-SO="${SOS[0]}"
-echo "   built $(basename "$SO")"
+mapfile -t SOS < <(find "$TMP/exbuild" -maxdepth 1 -type f -name '*.so' | sort)
+[[ ${#SOS[@]} -eq 2 ]] ||
+  fail "expected two .so in $TMP/exbuild (libsluice-example.so, libsluice-example-offset.so), found ${#SOS[@]}: ${SOS[*]:-none}" "$TMP/example-build.log"
+echo "   built $(basename "${SOS[0]}") $(basename "${SOS[1]}")"
 
-# ---- (c) install it Flume style: plugins.d/<name>/lib/ ----
-step "install the plugin into $TMP/plugins/example/lib/"
+# ---- (c) install them Flume style: plugins.d/<name>/lib/ ----
+step "install the plugins into $TMP/plugins/example/lib/"
 PLUGINS="$TMP/plugins"
 mkdir -p "$PLUGINS/example/lib"
-cp "$SO" "$PLUGINS/example/lib/"
-chmod go-w "$PLUGINS" "$PLUGINS/example" "$PLUGINS/example/lib" "$PLUGINS/example/lib/$(basename "$SO")"
+for so in "${SOS[@]}"; do
+  cp "$so" "$PLUGINS/example/lib/"
+  chmod go-w "$PLUGINS/example/lib/$(basename "$so")"
+done
+chmod go-w "$PLUGINS" "$PLUGINS/example" "$PLUGINS/example/lib"
 
 # ---- helpers for (d) and (e) ----
 
@@ -224,5 +228,10 @@ for t in com.example.MySource com.example.MySink 'com.example.MyInterceptor$Buil
   grep -qF "$t" "$TMP/plugins.log" || fail "sluice plugins does not list $t" "$TMP/plugins.log"
 done
 echo "   describe lists 'prefix'; plugins lists all three example components"
+
+# ---- (g) com.example.OffsetFileSource: kill -9 mid-file, restart, nothing lost or repeated ----
+step "OffsetFileSource: kill -9 in the middle of a big file, restart, compare"
+python3 "$SRC/tests/sdk_example/offset_resume_test.py" "$SLUICE" "$PLUGINS" "$TMP/offset" ||
+  fail "the OffsetFileSource resume test failed (output above)"
 
 echo "PASS: sdk example plugin built out of tree and ran end to end"

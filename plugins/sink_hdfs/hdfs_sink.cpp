@@ -1,0 +1,805 @@
+#include "hdfs_sink.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+#include "avro_container.hpp"
+
+namespace sluice::plugins::hdfs {
+
+namespace {
+
+namespace avro = sluice::plugins::file_roll;
+
+constexpr const char* kTextBuilder =
+    "org.apache.flume.serialization.BodyTextEventSerializer$Builder";
+constexpr const char* kAvroBuilder =
+    "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
+
+std::string errnoText(int err) {
+  char buf[256];
+  return ::strerror_r(err, buf, sizeof buf);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const sdk::Schema& hdfsSinkSchema() {
+  static const sdk::Schema schema{
+      sdk::Key("hdfs.path")
+          .string()
+          .req()
+          .doc("Directory template, local or mounted (file:// allowed), with Flume's escapes, "
+               "e.g. /data/flume/%Y%m%d/%H; hdfs:// is not supported yet"),
+      sdk::Key("hdfs.filePrefix")
+          .string()
+          .def("FlumeData")
+          .doc("File name prefix; may use the same escapes as hdfs.path"),
+      sdk::Key("hdfs.fileSuffix")
+          .string()
+          .doc("File name suffix, e.g. .log; when empty, CompressedStream adds .gz or .zst"),
+      sdk::Key("hdfs.inUsePrefix").string().doc("Prefix of a file's name while it is written"),
+      sdk::Key("hdfs.inUseSuffix")
+          .string()
+          .def(".tmp")
+          .doc("Suffix of a file's name while it is written; removed by a rename on close"),
+      sdk::Key("hdfs.emptyInUseSuffix")
+          .boolean()
+          .def("false")
+          .doc("Write files under their final name (ignore hdfs.inUseSuffix)"),
+      sdk::Key("hdfs.rollInterval")
+          .longValue()
+          .def("30")
+          .range(0, 31536000)
+          .doc("Seconds after which a file is closed; 0 = never roll by time"),
+      sdk::Key("hdfs.rollSize")
+          .longValue()
+          .def("1024")
+          .atLeast(0)
+          .doc("Body bytes after which a file is closed; 0 = never roll by size"),
+      sdk::Key("hdfs.rollCount")
+          .longValue()
+          .def("10")
+          .atLeast(0)
+          .doc("Events after which a file is closed; 0 = never roll by count"),
+      sdk::Key("hdfs.idleTimeout")
+          .longValue()
+          .def("0")
+          .range(0, 31536000)
+          .doc("Seconds without writes after which a file is closed; 0 = never"),
+      sdk::Key("hdfs.batchSize")
+          .integer()
+          .def("100")
+          .range(1, 1000000)
+          .doc("Events taken from the channel and written per transaction"),
+      sdk::Key("hdfs.fileType")
+          .oneOf({"SequenceFile", "DataStream", "CompressedStream"})
+          .def("SequenceFile")
+          .doc("DataStream (plain) or CompressedStream (hdfs.codeC); Flume's default "
+               "SequenceFile is refused with an error"),
+      sdk::Key("hdfs.codeC")
+          .string()
+          .doc("CompressedStream codec: gzip or zstd (also GzipCodec, ZStandardCodec)"),
+      sdk::Key("hdfs.maxOpenFiles")
+          .integer()
+          .def("5000")
+          .range(1, 1000000)
+          .doc("Open files kept at most; the least recently used is closed first"),
+      sdk::Key("hdfs.round")
+          .boolean()
+          .def("false")
+          .doc("Round the timestamp down for the time escapes (not %t)"),
+      sdk::Key("hdfs.roundValue")
+          .integer()
+          .def("1")
+          .range(1, 60)
+          .doc("Round down to a multiple of this many roundUnits (<= 24 for hour)"),
+      sdk::Key("hdfs.roundUnit")
+          .oneOf({"second", "minute", "hour"})
+          .def("second")
+          .doc("Unit of hdfs.roundValue"),
+      sdk::Key("hdfs.timeZone")
+          .string()
+          .doc("IANA time zone for the escapes, e.g. America/New_York or UTC; local time when "
+               "unset"),
+      sdk::Key("hdfs.useLocalTimeStamp")
+          .boolean()
+          .def("false")
+          .doc("Use the sink's clock instead of the timestamp header"),
+      sdk::Key("hdfs.fallbackPath")
+          .string()
+          .doc("sluice: directory for events without a usable timestamp header (no time "
+               "escapes); unset = the batch fails and is retried"),
+      sdk::Key("hdfs.recoverInUseFiles")
+          .boolean()
+          .def("true")
+          .doc("sluice: on start, rename in-use files a crash left under hdfs.path"),
+      sdk::Key("serializer")
+          .oneOf({"TEXT", "avro_event", kTextBuilder, kAvroBuilder})
+          .def("TEXT")
+          .doc("TEXT writes each body (and a newline); avro_event writes an Avro container"),
+      sdk::Key("serializer.appendNewline")
+          .boolean()
+          .def("true")
+          .doc("TEXT: write a newline after each body"),
+      sdk::Key("serializer.compressionCodec")
+          .oneOf({"null"})
+          .def("null")
+          .doc("avro_event: block compression; only null (use hdfs.fileType for compression)"),
+      sdk::Key("serializer.syncIntervalBytes")
+          .flumeIgnored("avro_event: ignored, one Avro block per file per batch"),
+      sdk::Key("hdfs.writeFormat").flumeIgnored("SequenceFile only: ignored"),
+      sdk::Key("hdfs.minBlockReplicas").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.callTimeout").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.threadsPoolSize").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.rollTimerPoolSize").flumeIgnored("ignored: rolls are checked in process()"),
+      sdk::Key("hdfs.kerberosPrincipal").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.kerberosKeytab").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.proxyUser").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.closeTries").flumeIgnored("HDFS only: ignored"),
+      sdk::Key("hdfs.retryInterval").flumeIgnored("HDFS only: ignored"),
+  };
+  return schema;
+}
+
+HdfsSink::HdfsSink() : rng_(std::random_device{}()) {
+  cntTimestampMissing_ = sinkCounter().add("EventTimestampMissingCount");
+  cntRecovered_ = sinkCounter().add("InUseFileRecoveredCount");
+  cntCloseFail_ = sinkCounter().add("FileCloseFailCount");
+}
+
+HdfsSink::~HdfsSink() {
+  closeAll();
+  if (zsReady_) deflateEnd(&zs_);
+  if (zctx_) ZSTD_freeCCtx(zctx_);
+}
+
+void HdfsSink::configure(const sdk::Context& ctx) {
+  HdfsSettings s;
+  std::string path = trimmed(ctx.requireString("hdfs.path"));
+  if (lower(path.substr(0, 7)) == "hdfs://")
+    ctx.fail("hdfs.path",
+             "hdfs:// (a real HDFS cluster) is not supported yet; use a local or "
+             "mounted directory, e.g. /data/flume/%Y%m%d or file:///data/flume");
+  if (lower(path.substr(0, 7)) == "file://") path = path.substr(7);
+  if (auto scheme = path.find("://"); scheme != std::string::npos)
+    ctx.fail("hdfs.path", "the scheme '" + path.substr(0, scheme) +
+                              "://' is not supported; use a local path or file://");
+  if (path.empty() || path.front() != '/')
+    ctx.fail("hdfs.path", "expected an absolute directory path, got '" + path + "'");
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  s.path = path;
+
+  s.filePrefix = ctx.getString("hdfs.filePrefix", "FlumeData");
+  s.fileSuffix = ctx.getString("hdfs.fileSuffix", "");
+  s.inUsePrefix = ctx.getString("hdfs.inUsePrefix", "");
+  s.inUseSuffix = ctx.getString("hdfs.inUseSuffix", ".tmp");
+  if (ctx.getBoolean("hdfs.emptyInUseSuffix", false)) s.inUseSuffix.clear();
+  for (const char* key : {"hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix"})
+    if (ctx.getString(key, "").find('/') != std::string::npos)
+      ctx.fail(key, "must not contain '/'");
+  if (s.filePrefix.empty()) ctx.fail("hdfs.filePrefix", "must not be empty");
+
+  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
+    const int64_t v = ctx.getLong(key, def);
+    if (v < lo || v > hi)
+      ctx.fail(key, "expected a value between " + std::to_string(lo) + " and " +
+                        std::to_string(hi) + ", got " + std::to_string(v));
+    return v;
+  };
+  s.rollIntervalSec = longIn("hdfs.rollInterval", 30, 0, 31536000);
+  s.rollSize = longIn("hdfs.rollSize", 1024, 0, INT64_MAX);
+  s.rollCount = longIn("hdfs.rollCount", 10, 0, INT64_MAX);
+  s.idleTimeoutSec = longIn("hdfs.idleTimeout", 0, 0, 31536000);
+  s.batchSize = static_cast<std::size_t>(longIn("hdfs.batchSize", 100, 1, 1000000));
+  s.maxOpenFiles = static_cast<std::size_t>(longIn("hdfs.maxOpenFiles", 5000, 1, 1000000));
+
+  const std::string fileType = lower(trimmed(ctx.getString("hdfs.fileType", "SequenceFile")));
+  const std::string codec = trimmed(ctx.getString("hdfs.codeC", ""));
+  if (fileType == "sequencefile")
+    ctx.fail("hdfs.fileType",
+             "SequenceFile (Flume's default) is not supported; set hdfs.fileType = DataStream "
+             "(plain text) or CompressedStream (with hdfs.codeC = gzip or zstd)");
+  if (fileType == "datastream") {
+    s.fileType = FileType::DataStream;
+    if (!codec.empty())
+      ctx.fail("hdfs.codeC", "is set but hdfs.fileType is DataStream; use CompressedStream");
+  } else if (fileType == "compressedstream") {
+    s.fileType = FileType::CompressedStream;
+    const std::string c = lower(codec);
+    if (c == "gzip" || c == "gzipcodec" || c == "org.apache.hadoop.io.compress.gzipcodec")
+      s.codec = Codec::Gzip;
+    else if (c == "zstd" || c == "zstandardcodec" ||
+             c == "org.apache.hadoop.io.compress.zstandardcodec")
+      s.codec = Codec::Zstd;
+    else if (c.empty())
+      ctx.fail("hdfs.codeC", "is required with hdfs.fileType = CompressedStream (gzip or zstd)");
+    else
+      ctx.fail("hdfs.codeC", "codec '" + codec + "' is not supported; expected gzip or zstd");
+  } else {
+    ctx.fail("hdfs.fileType", "expected DataStream or CompressedStream, got '" +
+                                  ctx.getString("hdfs.fileType", "") + "'");
+  }
+
+  s.round = ctx.getBoolean("hdfs.round", false);
+  const std::string unit = lower(trimmed(ctx.getString("hdfs.roundUnit", "second")));
+  if (unit == "second")
+    s.roundUnit = RoundUnit::Second;
+  else if (unit == "minute")
+    s.roundUnit = RoundUnit::Minute;
+  else if (unit == "hour")
+    s.roundUnit = RoundUnit::Hour;
+  else
+    ctx.fail("hdfs.roundUnit", "expected second, minute or hour, got '" + unit + "'");
+  s.roundValue =
+      static_cast<int>(longIn("hdfs.roundValue", 1, 1, s.roundUnit == RoundUnit::Hour ? 24 : 60));
+  s.useLocalTimeStamp = ctx.getBoolean("hdfs.useLocalTimeStamp", false);
+  s.timeZone = trimmed(ctx.getString("hdfs.timeZone", ""));
+  std::optional<TimeZone> zone;
+  if (s.timeZone.empty() || lower(s.timeZone) == "local time") {
+    zone = TimeZone::local();
+  } else {
+    try {
+      zone = TimeZone::parse(s.timeZone);
+    } catch (const std::exception& e) {
+      ctx.fail("hdfs.timeZone", e.what());
+    }
+  }
+
+  const std::string ser = trimmed(ctx.getString("serializer", "TEXT"));
+  if (lower(ser) == "text" || ser == kTextBuilder)
+    s.serializer = Serializer::Text;
+  else if (lower(ser) == "avro_event" || ser == kAvroBuilder)
+    s.serializer = Serializer::AvroEvent;
+  else
+    ctx.fail("serializer", "expected TEXT or avro_event, got '" + ser + "'");
+  s.appendNewline = ctx.getBoolean("serializer.appendNewline", true);
+  if (lower(trimmed(ctx.getString("serializer.compressionCodec", "null"))) != "null")
+    ctx.fail("serializer.compressionCodec",
+             "only null is supported; compress whole files with "
+             "hdfs.fileType = CompressedStream");
+  s.recoverInUseFiles = ctx.getBoolean("hdfs.recoverInUseFiles", true);
+
+  // Resolving the host name can wait on DNS: only when a template asks for it.
+  const bool wantsHost =
+      (s.path + s.filePrefix + ctx.getString("hdfs.fallbackPath", "")).find("%[") !=
+      std::string::npos;
+  const HostNames host = wantsHost ? HostNames::lookup() : HostNames{};
+  PathTemplate pathT = PathTemplate::compile(s.path, host);
+  PathTemplate prefixT = PathTemplate::compile(s.filePrefix, host);
+  for (const auto* t : {&pathT, &prefixT})
+    for (const std::string& u : t->unknownEscapes()) {
+      if (u.rfind("%[", 0) == 0)
+        ctx.fail(t == &pathT ? "hdfs.path" : "hdfs.filePrefix",
+                 "unknown escape " + u + "; expected %[localhost], %[IP] or %[FQDN]");
+      ctx.logger().warn(ctx.describe(t == &pathT ? "hdfs.path" : "hdfs.filePrefix"),
+                        ": unknown escape ", u, " expands to nothing (as in Flume)");
+    }
+  std::optional<PathTemplate> fallbackT;
+  s.fallbackPath = trimmed(ctx.getString("hdfs.fallbackPath", ""));
+  if (!s.fallbackPath.empty()) {
+    if (lower(s.fallbackPath.substr(0, 7)) == "file://") s.fallbackPath = s.fallbackPath.substr(7);
+    if (s.fallbackPath.front() != '/')
+      ctx.fail("hdfs.fallbackPath", "expected an absolute directory path");
+    fallbackT = PathTemplate::compile(s.fallbackPath, host);
+    if (fallbackT->usesTime())
+      ctx.fail("hdfs.fallbackPath",
+               "must not use time escapes: it takes the events whose "
+               "timestamp is missing");
+  }
+
+  closeAll();
+  s_ = std::move(s);
+  pathT_ = std::move(pathT);
+  prefixT_ = std::move(prefixT);
+  fallbackT_ = std::move(fallbackT);
+  zone_ = std::move(zone);
+  time_ = TimeSettings{s_.round, s_.roundUnit, s_.roundValue, s_.useLocalTimeStamp, &*zone_};
+  pathKey_ = ctx.describe("hdfs.path");
+  configured_ = true;
+}
+
+void HdfsSink::start() {
+  if (!configured_) throw std::logic_error("hdfs sink started before configure()");
+  if (s_.recoverInUseFiles) {
+    const std::size_t n = recoverInUseFiles();
+    if (n > 0) logger().warn("closed out ", n, " in-use file(s) left by an earlier run");
+  }
+}
+
+void HdfsSink::stop() { closeAll(); }
+
+std::size_t HdfsSink::recoverInUseFiles() {
+  namespace fs = std::filesystem;
+  if (s_.inUsePrefix.empty() && s_.inUseSuffix.empty()) return 0;
+  // The static directory above the first escape, and how deep files can sit below it.
+  const std::string_view lit = pathT_->literalPrefix();
+  std::string root;
+  std::size_t depth = 0;
+  if (lit.size() == s_.path.size()) {
+    root = s_.path;
+  } else {
+    root = std::string(lit.substr(0, lit.rfind('/')));
+    if (root.empty()) root = "/";
+    depth = static_cast<std::size_t>(std::count(
+                s_.path.begin() + static_cast<std::ptrdiff_t>(root.size()), s_.path.end(), '/')) +
+            2;  // header values may hold a '/'
+  }
+  const std::string namePrefix = s_.inUsePrefix + std::string(prefixT_->literalPrefix());
+  std::size_t recovered = 0;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return 0;
+  std::vector<std::pair<std::string, std::size_t>> dirs{{root, 0}};
+  while (!dirs.empty()) {
+    auto [dir, level] = dirs.back();
+    dirs.pop_back();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      const std::string name = p.filename().string();
+      if (it->is_directory(ec)) {
+        if (level < depth && !it->is_symlink(ec)) dirs.emplace_back(p.string(), level + 1);
+        continue;
+      }
+      if (name.size() <= namePrefix.size() + s_.inUseSuffix.size() ||
+          name.compare(0, namePrefix.size(), namePrefix) != 0 ||
+          name.compare(name.size() - s_.inUseSuffix.size(), s_.inUseSuffix.size(),
+                       s_.inUseSuffix) != 0 ||
+          !it->is_regular_file(ec))
+        continue;
+      const std::string finalName = name.substr(
+          s_.inUsePrefix.size(), name.size() - s_.inUsePrefix.size() - s_.inUseSuffix.size());
+      const std::string from = p.string();
+      const std::string to = (p.parent_path() / finalName).string();
+      // A plain text file may end with part of a batch that was never committed (and will be
+      // delivered again): cut it back to its last complete line.
+      if (s_.fileType == FileType::DataStream && s_.serializer == Serializer::Text &&
+          s_.appendNewline) {
+        const int fd = ::open(from.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+          off_t size = ::lseek(fd, 0, SEEK_END);
+          off_t keep = size;
+          char buf[4096];
+          while (keep > 0) {
+            const off_t from = keep > off_t(sizeof buf) ? keep - off_t(sizeof buf) : 0;
+            const ssize_t n = ::pread(fd, buf, static_cast<std::size_t>(keep - from), from);
+            if (n <= 0) break;
+            const char* nl =
+                static_cast<const char*>(::memrchr(buf, '\n', static_cast<std::size_t>(n)));
+            if (nl) {
+              keep = from + (nl - buf) + 1;
+              break;
+            }
+            keep = from;
+          }
+          if (keep < size) {
+            if (::ftruncate(fd, keep) == 0)
+              logger().warn("'", from, "': cut ", size - keep, " bytes of an incomplete line");
+          }
+          ::close(fd);
+        }
+      }
+      std::error_code sec;
+      if (fs::file_size(from, sec) == 0 && !sec) {
+        ::unlink(from.c_str());
+        continue;
+      }
+      if (::access(to.c_str(), F_OK) == 0) {
+        logger().error("cannot close out '", from, "': '", to, "' exists; left as is");
+        continue;
+      }
+      if (::rename(from.c_str(), to.c_str()) != 0) {
+        logger().error("cannot rename '", from, "' to '", to, "': ", errnoText(errno));
+        continue;
+      }
+      logger().info("closed out in-use file ", from, " -> ", to);
+      sinkCounter().increment(cntRecovered_);
+      ++recovered;
+    }
+    ec.clear();
+  }
+  return recovered;
+}
+
+HdfsSink::Bucket* HdfsSink::bucketFor(const std::string& key, std::size_t dirLen) {
+  if (lastBucket_ && lastBucket_->key == key) return lastBucket_;  // already at the LRU front
+  auto it = buckets_.find(key);
+  if (it != buckets_.end()) {
+    Bucket* b = it->second.get();
+    if (b->lru != lru_.begin()) lru_.splice(lru_.begin(), lru_, b->lru);
+    lastBucket_ = b;
+    return b;
+  }
+  // A new bucket: make room first (Flume's LRU of BucketWriters, maxOpenFiles).
+  while (buckets_.size() >= s_.maxOpenFiles && !lru_.empty()) evictBucket(lru_.back());
+  auto b = std::make_unique<Bucket>();
+  b->key = key;
+  b->dir = key.substr(0, dirLen);
+  b->prefix = key.substr(dirLen + 1);
+  b->counter = static_cast<uint64_t>(nowMillis());
+  lru_.push_front(b.get());
+  b->lru = lru_.begin();
+  Bucket* raw = b.get();
+  buckets_.emplace(key, std::move(b));
+  lastBucket_ = raw;
+  return raw;
+}
+
+void HdfsSink::evictBucket(Bucket* b) noexcept {
+  if (b == lastBucket_) lastBucket_ = nullptr;
+  if (b->file) {
+    if (b->file->touched)
+      retire(*b);  // holds events of this batch: closed after the commit
+    else
+      closeFile(*b->file);
+  }
+  lru_.erase(b->lru);
+  auto it = buckets_.find(b->key);
+  if (it != buckets_.end()) buckets_.erase(it);
+}
+
+bool HdfsSink::shouldRotate(const OpenFile& f) const noexcept {
+  return (s_.rollCount > 0 && f.events >= s_.rollCount) ||
+         (s_.rollSize > 0 && f.bodyBytes >= s_.rollSize);
+}
+
+void HdfsSink::retire(Bucket& b) {
+  if (!b.file) return;
+  if (b.file->touched)
+    retiring_.push_back(std::move(b.file));
+  else
+    closeFile(*b.file);
+  b.file.reset();
+}
+
+bool HdfsSink::openFile(Bucket& b, std::string* error) {
+  if (!b.dirReady) {
+    std::error_code ec;
+    std::filesystem::create_directories(b.dir, ec);
+    if (ec) {
+      *error = pathKey_ + ": cannot create directory '" + b.dir + "': " + ec.message();
+      return false;
+    }
+    b.dirReady = true;
+  }
+  std::string ext = s_.fileSuffix;
+  if (ext.empty() && s_.codec == Codec::Gzip) ext = ".gz";
+  if (ext.empty() && s_.codec == Codec::Zstd) ext = ".zst";
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::string name = b.prefix + "." + std::to_string(++b.counter) + ext;
+    std::string finalPath = b.dir + "/" + name;
+    std::string tmpPath = b.dir + "/" + s_.inUsePrefix + name + s_.inUseSuffix;
+    if (tmpPath != finalPath && ::access(finalPath.c_str(), F_OK) == 0) continue;
+    const int fd =
+        ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      if (errno == ENOENT) b.dirReady = false;  // removed under us: create it again next time
+      *error = "cannot create '" + tmpPath + "': " + errnoText(errno);
+      return false;
+    }
+    auto f = std::make_unique<OpenFile>();
+    f->fd = fd;
+    f->tmpPath = std::move(tmpPath);
+    f->finalPath = std::move(finalPath);
+    f->openedAt = now_();
+    if (s_.serializer == Serializer::AvroEvent) {
+      for (std::size_t i = 0; i < f->sync.size(); i += 8) {
+        const uint64_t r = rng_();
+        std::memcpy(f->sync.data() + i, &r, 8);
+      }
+      avro::appendContainerHeader(f->head, f->sync);
+    }
+    b.file = std::move(f);
+    sinkCounter().incrementConnectionCreatedCount();
+    logger().debug("opened ", b.file->tmpPath);
+    return true;
+  }
+  *error = "no free file name in '" + b.dir + "' after 1000 attempts";
+  return false;
+}
+
+void HdfsSink::serialize(OpenFile& f, const sdk::Event& e) {
+  if (s_.serializer == Serializer::AvroEvent) {
+    avro::appendEventRecord(f.pending, e);
+  } else {
+    f.pending.append(e.body);
+    if (s_.appendNewline) f.pending.push_back('\n');
+  }
+  ++f.pendingEvents;
+}
+
+bool HdfsSink::compress(const std::string& in, std::string* error) {
+  if (s_.codec == Codec::Gzip) {
+    if (!zsReady_) {
+      if (deflateInit2(&zs_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+          Z_OK) {
+        *error = "zlib: deflateInit2 failed";
+        return false;
+      }
+      zsReady_ = true;
+    } else {
+      deflateReset(&zs_);
+    }
+    compressed_.resize(deflateBound(&zs_, in.size()) + 64);
+    zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs_.avail_in = static_cast<uInt>(in.size());
+    zs_.next_out = reinterpret_cast<Bytef*>(compressed_.data());
+    zs_.avail_out = static_cast<uInt>(compressed_.size());
+    if (deflate(&zs_, Z_FINISH) != Z_STREAM_END) {
+      *error = "zlib: deflate failed";
+      return false;
+    }
+    compressed_.resize(compressed_.size() - zs_.avail_out);
+    return true;
+  }
+  if (!zctx_) zctx_ = ZSTD_createCCtx();
+  if (!zctx_) {
+    *error = "zstd: cannot create a context";
+    return false;
+  }
+  compressed_.resize(ZSTD_compressBound(in.size()));
+  const std::size_t n =
+      ZSTD_compressCCtx(zctx_, compressed_.data(), compressed_.size(), in.data(), in.size(), 3);
+  if (ZSTD_isError(n)) {
+    *error = std::string("zstd: ") + ZSTD_getErrorName(n);
+    return false;
+  }
+  compressed_.resize(n);
+  return true;
+}
+
+bool HdfsSink::writeAll(int fd, const char* p, std::size_t left, std::string* error,
+                        const std::string& path) {
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n > 0) {
+      p += n;
+      left -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    *error = "cannot write to '" + path + "': " + errnoText(n < 0 ? errno : EIO);
+    return false;
+  }
+  return true;
+}
+
+bool HdfsSink::writePending(OpenFile& f, std::string* error) {
+  if (f.pendingEvents == 0) return true;
+  const std::string* out = &f.pending;
+  if (s_.serializer == Serializer::AvroEvent) {
+    // One Avro block per file per batch, after the header on the file's first write.
+    scratch_.clear();
+    scratch_.append(f.head);
+    f.head.clear();
+    avro::appendAvroLong(scratch_, f.pendingEvents);
+    avro::appendAvroLong(scratch_, static_cast<int64_t>(f.pending.size()));
+    scratch_.append(f.pending);
+    scratch_.append(f.sync.data(), f.sync.size());
+    out = &scratch_;
+  }
+  if (s_.fileType == FileType::CompressedStream) {
+    if (!compress(*out, error)) return false;
+    out = &compressed_;
+  }
+  if (!writeAll(f.fd, out->data(), out->size(), error, f.tmpPath)) return false;
+  f.writtenBytes += out->size();
+  f.pending.clear();
+  f.pendingEvents = 0;
+  return true;
+}
+
+void HdfsSink::closeFile(OpenFile& f) noexcept {
+  if (f.fd < 0) return;
+  if (::close(f.fd) != 0) {
+    logger().error("closing '", f.tmpPath, "' failed: ", errnoText(errno));
+    sinkCounter().increment(cntCloseFail_);
+  }
+  f.fd = -1;
+  sinkCounter().incrementConnectionClosedCount();
+  if (f.committedEvents == 0) {
+    ::unlink(f.tmpPath.c_str());  // nothing of it was committed
+    return;
+  }
+  if (f.tmpPath != f.finalPath && ::rename(f.tmpPath.c_str(), f.finalPath.c_str()) != 0) {
+    logger().error("cannot rename '", f.tmpPath, "' to '", f.finalPath, "': ", errnoText(errno),
+                   "; it is closed out on the next start");
+    sinkCounter().increment(cntCloseFail_);
+    return;
+  }
+  logger().debug("closed ", f.finalPath);
+}
+
+void HdfsSink::abortFile(OpenFile& f) noexcept {
+  if (f.fd < 0) return;
+  // Unconditionally: a failed write may have left part of its bytes in the file.
+  if (::ftruncate(f.fd, static_cast<off_t>(f.committedBytes)) != 0)
+    logger().error("cannot cut '", f.tmpPath, "' back to ", f.committedBytes,
+                   " bytes; it may end with part of a failed batch: ", errnoText(errno));
+  f.pending.clear();
+  f.pendingEvents = 0;
+  f.touched = false;
+  closeFile(f);
+}
+
+void HdfsSink::abortBatch() noexcept {
+  for (OpenFile* f : touched_) abortFile(*f);
+  touched_.clear();
+  for (auto& f : retiring_) closeFile(*f);
+  retiring_.clear();
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    Bucket* b = *it++;
+    if (b->file && b->file->fd < 0) evictBucket(b);
+  }
+}
+
+void HdfsSink::closeAll() noexcept {
+  abortBatch();
+  for (Bucket* b : lru_)
+    if (b->file) closeFile(*b->file);
+  lru_.clear();
+  buckets_.clear();
+  lastBucket_ = nullptr;
+}
+
+void HdfsSink::checkTimers() {
+  if (s_.rollIntervalSec == 0 && s_.idleTimeoutSec == 0) return;
+  const Clock::time_point now = now_();
+  if (now < nextTimerCheck_) return;
+  nextTimerCheck_ = now + std::chrono::milliseconds(100);
+  const auto roll = std::chrono::seconds(s_.rollIntervalSec);
+  const auto idle = std::chrono::seconds(s_.idleTimeoutSec);
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    Bucket* b = *it++;
+    const bool rolled = b->file && s_.rollIntervalSec > 0 && now - b->file->openedAt >= roll;
+    const bool idled = s_.idleTimeoutSec > 0 && now - b->lastWrite >= idle;
+    if (rolled || idled) {
+      logger().debug(rolled ? "rollInterval" : "idleTimeout", " reached for ", b->key);
+      evictBucket(b);
+    }
+  }
+}
+
+sdk::Status HdfsSink::fail(sdk::TransactionGuard& tx, const std::string& why) {
+  tx.rollback();
+  abortBatch();
+  return deliveryFailed(why);
+}
+
+sdk::Status HdfsSink::process() {
+  try {
+    return processBatch();
+  } catch (...) {
+    // E.g. bad_alloc: the guard rolled the transaction back; drop this batch's partial state so
+    // nothing of it is written later.
+    abortBatch();
+    throw;
+  }
+}
+
+sdk::Status HdfsSink::processBatch() {
+  sdk::Channel* channel = getChannel();
+  if (!channel) return deliveryFailed("no channel attached");
+  if (!configured_) return deliveryFailed("not configured");
+  sdk::SinkCounter& counter = sinkCounter();
+  checkTimers();
+
+  sdk::TransactionGuard tx(*channel);
+  std::span<sdk::Event> taken;
+  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
+    counter.incrementChannelReadFail();
+    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
+  }
+  const std::size_t n = taken.size();
+  counter.countBatch(n, s_.batchSize);
+  if (n == 0) {
+    (void)tx.commit();
+    return sdk::Status::BACKOFF;
+  }
+  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+
+  const int64_t nowMs = nowMillis();
+  const Clock::time_point now = now_();
+  std::string error;
+  for (sdk::Event& e : taken) {
+    key_.clear();
+    PathTemplate::Status st = pathT_->format(e.headers, nowMs, time_, key_);
+    std::size_t dirLen = key_.size();
+    if (st == PathTemplate::Status::Ok) {
+      key_.push_back('/');
+      st = prefixT_->format(e.headers, nowMs, time_, key_);
+    }
+    if (st != PathTemplate::Status::Ok) {
+      counter.increment(cntTimestampMissing_);
+      const std::string* ts = e.headers.find("timestamp");
+      const std::string what =
+          st == PathTemplate::Status::MissingTimestamp
+              ? std::string(
+                    "an event has no timestamp header, which the time escapes in "
+                    "hdfs.path/hdfs.filePrefix need (add the timestamp interceptor or set "
+                    "hdfs.useLocalTimeStamp = true)")
+              : "an event's timestamp header '" + (ts ? *ts : std::string()) +
+                    "' is not a number of milliseconds";
+      if (!fallbackT_) {
+        counter.incrementEventWriteFail();
+        return fail(tx, what + "; " + std::to_string(n) +
+                            " events rolled back (set hdfs.fallbackPath to set such events aside)");
+      }
+      if (counter.get(cntTimestampMissing_) == 1)
+        logger().warn(what, "; writing it to hdfs.fallbackPath");
+      key_.clear();
+      (void)fallbackT_->format(e.headers, nowMs, time_, key_);
+      dirLen = key_.size();
+      key_.push_back('/');
+      TimeSettings local = time_;
+      local.useLocalTimeStamp = true;
+      (void)prefixT_->format(e.headers, nowMs, local, key_);
+    }
+    Bucket* b = bucketFor(key_, dirLen);
+    if (b->file && shouldRotate(*b->file)) retire(*b);
+    if (!b->file && !openFile(*b, &error)) {
+      counter.incrementConnectionFailedCount();
+      counter.incrementEventWriteFail();
+      return fail(tx, error + "; " + std::to_string(n) + " events rolled back");
+    }
+    OpenFile& f = *b->file;
+    serialize(f, e);
+    ++f.events;
+    f.bodyBytes += static_cast<int64_t>(e.body.size());
+    b->lastWrite = now;
+    if (!f.touched) {
+      f.touched = true;
+      touched_.push_back(&f);
+    }
+  }
+
+  for (OpenFile* f : touched_)
+    if (!writePending(*f, &error)) {
+      counter.incrementEventWriteFail();
+      return fail(tx, error + "; " + std::to_string(n) +
+                          " events rolled back, the files cut back to their committed batches");
+    }
+  if (sdk::Result r = tx.commit(); !r) {
+    counter.incrementChannelReadFail();
+    return fail(tx, "commit to channel '" + channel->getName() + "' failed: " + r.error() +
+                        "; the batch was cut from the files and will be written again");
+  }
+  for (OpenFile* f : touched_) {
+    f->committedBytes = f->writtenBytes;
+    f->committedEvents = f->events;
+    f->touched = false;
+  }
+  touched_.clear();
+  for (auto& f : retiring_) closeFile(*f);
+  retiring_.clear();
+  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
+  return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
+}
+
+}  // namespace sluice::plugins::hdfs
