@@ -10,9 +10,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-PACKAGES=(meson ninja-build pkg-config g++ libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3 python3-avro
-  libpcre2-dev)
+# shellcheck source=scripts/packages.sh
+source "$REPO/scripts/packages.sh"
+PACKAGES=("${BUILD_PACKAGES[@]}")
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Set-up command 2 (and what CI runs, through .ci/run): installs what sluice needs, builds it in
-# build-test/ (debugoptimized) and runs every test. The last line is "N passed, M failed".
+# Set-up command 2 (and what CI runs, through .ci/run): installs what sluice needs, builds it and
+# runs every test, in phases:
+#   gcc    the release compiler (g++, debugoptimized) in build-test/: the whole suite
+#   asan   clang with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/: the whole
+#          suite again; any sanitizer report (also from agent processes the tests start) fails
+#   tsan   clang with ThreadSanitizer in build-tsan/: the channel, runner and network tests
+#   fuzz   every libFuzzer target for FUZZ_SECONDS (default 10) from its seed corpus
+#   tidy   clang-tidy (.clang-tidy) on the C++ files changed since TIDY_BASE (default HEAD~1)
+# PHASES="gcc tsan" scripts/test.sh runs some. The last line is "N passed, M failed", summed
+# over every phase (each fuzz target and the tidy run count as one test).
 #
 #   sudo scripts/test.sh
 set -euo pipefail
@@ -8,11 +16,10 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-BUILD=build-test
-LOG="$BUILD/test-output.log"
-PACKAGES=(meson ninja-build pkg-config g++ libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev cmake python3 python3-avro
-  libpcre2-dev)
+PHASES=${PHASES:-gcc asan tsan fuzz tidy}
+# shellcheck source=scripts/packages.sh
+source "$REPO/scripts/packages.sh"
+PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {
@@ -35,56 +42,134 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" ||
   die "apt-get install failed for: ${PACKAGES[*]}"
 
-say "Configuring $BUILD/ (debugoptimized)"
-if [[ -f $BUILD/meson-private/coredata.dat ]]; then
-  meson configure "$BUILD" -Dbuildtype=debugoptimized || die "meson configure $BUILD failed"
-else
-  meson setup "$BUILD" --buildtype=debugoptimized || die "meson setup $BUILD failed"
-fi
 
-say "Building (ninja -C $BUILD)"
-ninja -C "$BUILD" || die "the build failed; see the compiler errors above"
-
-say "Running the tests (meson test); full output in $LOG"
-rc=0
-meson test -C "$BUILD" --print-errorlogs --num-processes 2 --timeout-multiplier 3 2>&1 |
-  tee "$LOG" || rc=$?
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+FAILED_PHASES=()
+record() { # phase passed failed
+  TOTAL_PASSED=$((TOTAL_PASSED + $2))
+  TOTAL_FAILED=$((TOTAL_FAILED + $3))
+  if (($3 > 0)); then FAILED_PHASES+=("$1"); fi
+  printf '==> %s: %d passed, %d failed\n' "$1" "$2" "$3"
+}
 
 # meson's summary block, e.g. "Ok:                 12". Each count is read from the line that
 # starts with its label, so "Fail:" does not match "Expected Fail:".
-count() {
+count() { # label log
   local n
-  n=$(sed -nE "s/^$1:[[:space:]]+([0-9]+)[[:space:]]*$/\\1/p" "$LOG" | tail -n 1)
+  n=$(sed -nE "s/^$1:[[:space:]]+([0-9]+)[[:space:]]*$/\\1/p" "$2" | tail -n 1)
   echo "${n:-}"
 }
-ok=$(count "Ok")
-xfail=$(count "Expected Fail")
-fail=$(count "Fail")
-xpass=$(count "Unexpected Pass")
-timeout=$(count "Timeout")
-skipped=$(count "Skipped")
 
-if [[ -z $ok || -z $fail ]]; then
-  echo "error: no test summary (Ok:/Fail: lines) in the output of meson test (exit status $rc);" \
-    "see $LOG" >&2
-  exit 1
-fi
-passed=$((ok + ${xfail:-0}))
-failed=$((fail + ${xpass:-0} + ${timeout:-0}))
-status=0
-if [[ ${skipped:-0} -gt 0 ]]; then
-  echo "note: ${skipped} test(s) skipped"
-fi
-if ((failed > 0)); then
-  echo "error: some tests failed; their logs are above and in $LOG" >&2
+# build_and_test PHASE BUILD_DIR "SETUP ARGS" [TEST NAMES...]: configures (once), builds, runs
+# meson test and records the counts. With sanitizers, their reports go to BUILD_DIR/sanitizer/
+# (log_path), so a report from any process a test started fails the phase even when the test
+# itself did not notice.
+build_and_test() {
+  local phase=$1 build=$2 setup=$3
+  shift 3
+  local log="$build/test-output.log" reports="$build/sanitizer"
+  say "[$phase] configuring $build/"
+  if [[ ! -f $build/meson-private/coredata.dat ]]; then
+    # shellcheck disable=SC2086
+    if ! meson setup "$build" $setup; then
+      record "$phase" 0 1
+      return
+    fi
+  fi
+  say "[$phase] building (ninja -C $build)"
+  if ! ninja -C "$build"; then
+    echo "error: [$phase] the build failed; see the compiler errors above" >&2
+    record "$phase" 0 1
+    return
+  fi
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  say "[$phase] running the tests; full output in $log"
+  local rc=0
+  ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0" \
+    UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1" \
+    TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=0:second_deadlock_stack=1" \
+    meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 2 \
+    --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" "$@" 2>&1 | tee "$log" || rc=$?
+  local ok fail xfail xpass timeout
+  ok=$(count "Ok" "$log")
+  xfail=$(count "Expected Fail" "$log")
+  fail=$(count "Fail" "$log")
+  xpass=$(count "Unexpected Pass" "$log")
+  timeout=$(count "Timeout" "$log")
+  if [[ -z $ok || -z $fail ]]; then
+    echo "error: [$phase] no test summary (Ok:/Fail: lines) from meson test (exit $rc); see $log" >&2
+    record "$phase" 0 1
+    return
+  fi
+  local passed=$((ok + ${xfail:-0})) failed=$((fail + ${xpass:-0} + ${timeout:-0}))
+  if ((failed == 0 && rc != 0)); then
+    echo "error: [$phase] meson test exited with status $rc but its summary shows no failure" >&2
+    failed=1
+  fi
+  if compgen -G "$reports/*" >/dev/null; then
+    echo "error: [$phase] sanitizer reports were written; each one counts as a failure:" >&2
+    for r in "$reports"/*; do
+      printf -- '--- %s\n' "$r" >&2
+      head -n 60 "$r" >&2
+    done
+    failed=$((failed + $(find "$reports" -type f | wc -l)))
+  fi
+  record "$phase" "$passed" "$failed"
+}
+
+for phase in $PHASES; do
+  case $phase in
+    gcc)
+      build_and_test gcc build-test "--buildtype=debugoptimized"
+      ;;
+    asan)
+      # The fuzz targets are built here too (-Dfuzz=true), so the fuzz phase reuses this tree.
+      CC=clang CXX=clang++ build_and_test asan build-asan \
+        "--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true"
+      ;;
+    tsan)
+      CC=clang CXX=clang++ build_and_test tsan build-tsan \
+        "--buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false" \
+        --suite runtime --suite channels --suite network
+      ;;
+    fuzz)
+      say "[fuzz] running every fuzz target for ${FUZZ_SECONDS:-10} s"
+      if [[ ! -f build-asan/build.ninja ]]; then
+        CC=clang CXX=clang++ meson setup build-asan --buildtype=debug \
+          -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+      fi
+      fuzz_log=build-asan/fuzz-output.log
+      rc=0
+      BUILD=build-asan FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz 2>&1 | tee "$fuzz_log" || rc=$?
+      ran=$(grep -c '^==> fuzz ' "$fuzz_log" || true)
+      bad=$(grep -c '    FAILED:' "$fuzz_log" || true)
+      if ((rc != 0 && bad == 0)); then bad=1; fi
+      record fuzz $((ran - (bad > ran ? ran : bad))) "$bad"
+      ;;
+    tidy)
+      say "[tidy] clang-tidy on the C++ files changed since ${TIDY_BASE:-HEAD~1}"
+      if [[ ! -f build-test/compile_commands.json ]]; then
+        meson setup build-test --buildtype=debugoptimized >/dev/null
+      fi
+      if scripts/tidy "${TIDY_BASE:-HEAD~1}"; then record tidy 1 0; else record tidy 0 1; fi
+      ;;
+    *)
+      die "unknown phase '$phase' in PHASES (expected gcc asan tsan fuzz tidy)"
+      ;;
+  esac
+done
+
+if ((TOTAL_FAILED > 0)); then
+  echo "error: failures in: ${FAILED_PHASES[*]}; their logs are above" >&2
   status=1
-elif ((passed == 0)); then
+elif ((TOTAL_PASSED == 0)); then
   echo "error: no test passed" >&2
   status=1
-elif ((rc != 0)); then
-  echo "error: meson test exited with status $rc although its summary shows no failure; see $LOG" >&2
-  status=1
+else
+  status=0
 fi
 # The last line, for people and for CI: exactly "N passed, M failed".
-echo "${passed} passed, ${failed} failed"
+echo "${TOTAL_PASSED} passed, ${TOTAL_FAILED} failed"
 exit "$status"

@@ -35,7 +35,7 @@ class MultiplexingSelector final : public sdk::ChannelSelector {
   ChannelMap mapping_;
   ChannelMap optional_;
   std::vector<sdk::Channel*> default_;
-  const std::vector<sdk::Channel*> none_;
+  const std::vector<sdk::Channel*> none_{};
 };
 
 }  // namespace sluice::plugins::multiplexing

@@ -10,20 +10,8 @@ import tempfile
 import time
 import unittest
 
-BIN = os.environ.get("SLUICE_BIN", "sluice")
-
-
-def run(*args, timeout=60):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def wait_until(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sluice_test import BIN, run, wait_until  # noqa: E402
 
 
 SEQ_LOGGER_TOML = """
@@ -366,6 +354,118 @@ a1.sinks.k1.outFile = {out}
                 bodies += [l.split(" ")[0] for l in f]
         self.assertGreater(count(out_b), 0)
         self.assertEqual(sorted(bodies, key=int), [str(i) for i in range(4000)])
+
+    def test_sighup_reloads_even_with_watching_off(self):
+        plugdir = self.copy_test_plugin()
+        out_a, out_b = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
+        template = """
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = 3000
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 5
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = {out}
+"""
+        cfg = self.write("hup.properties", template.format(out=out_a))
+        log_path = os.path.join(self.dir, "hup.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--plugins-path", plugdir,
+                                     "--no-reload-conf"], stdout=log, stderr=subprocess.STDOUT)
+
+        def log_text():
+            with open(log_path) as f:
+                return f.read()
+
+        def count(path):
+            if not os.path.exists(path):
+                return 0
+            with open(path) as f:
+                return sum(1 for _ in f)
+        try:
+            self.assertTrue(wait_until(lambda: count(out_a) >= 100), log_text())
+            with open(cfg, "w") as f:
+                f.write(template.format(out=out_b))
+            # Watching is off: the edit alone changes nothing until SIGHUP asks for it.
+            n = count(out_a)
+            self.assertTrue(wait_until(lambda: count(out_a) > n + 100), log_text())
+            self.assertEqual(count(out_b), 0)
+            self.assertNotIn("configuration reloaded", log_text())
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: "configuration reloaded" in log_text()), log_text())
+            self.assertTrue(wait_until(lambda: count(out_a) + count(out_b) >= 3000, 60), log_text())
+            self.assertGreater(count(out_b), 0)
+            self.assertIsNone(proc.poll(), "SIGHUP must not stop the agent")
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def test_client_gone_before_its_acks_does_not_kill_the_agent(self):
+        # SIGPIPE is ignored: writing acks to a closed connection is an error on that connection.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out = os.path.join(self.dir, "out")
+        cfg = self.write("pipe.properties", f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = {port}
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.channel = c1
+a1.sinks.k1.sink.directory = {out}
+a1.sinks.k1.sink.rollInterval = 0
+""")
+        log_path = os.path.join(self.dir, "pipe.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--no-reload-conf"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+        def connect():
+            try:
+                return socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                return None
+
+        def lines():
+            return sum(sum(1 for _ in open(os.path.join(out, f)))
+                       for f in os.listdir(out)) if os.path.isdir(out) else 0
+        try:
+            c = wait_until(connect)
+            self.assertIsNotNone(c, open(log_path).read())
+            # Many lines, then an abortive close (RST) while the agent still writes "OK"s.
+            import struct
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sendall(b"".join(b"line%d\n" % i for i in range(20000)))
+            c.close()
+            self.assertTrue(wait_until(lambda: lines() >= 1, 30), open(log_path).read())
+            # Still alive and still serving.
+            c2 = wait_until(connect)
+            self.assertIsNotNone(c2)
+            c2.sendall(b"after\n")
+            self.assertEqual(c2.recv(3), b"OK\n")
+            c2.close()
+            self.assertIsNone(proc.poll())
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def test_unknown_command_and_missing_file(self):
         r = run("bogus")

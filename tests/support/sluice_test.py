@@ -1,0 +1,123 @@
+"""Shared helpers for sluice's Python end-to-end tests: run the real binary, wait on conditions
+(never fixed sleeps), talk to it over real sockets, read what it wrote.
+
+Import from a test with:
+    sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
+    from sluice_test import Agent, wait_until, free_port, ...
+"""
+
+import glob
+import os
+import signal
+import socket
+import subprocess
+import time
+
+BIN = os.environ.get("SLUICE_BIN", "sluice")
+SOURCE_ROOT = os.environ.get("SLUICE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD_ROOT = os.environ.get("SLUICE_BUILD_ROOT", "")
+CONF_DIR = os.path.join(SOURCE_ROOT, "conf")
+
+
+def run(*args, timeout=60, **kw):
+    """Runs `sluice ARGS...` to completion and returns the CompletedProcess (text mode)."""
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def wait_until(cond, timeout=30.0, interval=0.02):
+    """Polls cond() until it is true or timeout seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(interval)
+    return cond()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lines_in(directory, pattern="*"):
+    """Every line of every file in directory matching pattern, files in name order."""
+    out = []
+    for f in sorted(glob.glob(os.path.join(directory, pattern))):
+        if os.path.isfile(f):
+            with open(f, "rb") as fh:
+                out.extend(fh.read().decode("utf-8", "replace").splitlines())
+    return out
+
+
+def send_lines(port, lines, read_acks):
+    """Sends lines to a netcat source; with read_acks, returns its replies (OK/FAILED)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        payload = "".join(l + "\n" for l in lines).encode()
+        s.sendall(payload)
+        if read_acks:
+            got = b""
+            while got.count(b"\n") < len(lines):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            return got.decode().splitlines()
+        s.shutdown(socket.SHUT_WR)
+        return []
+
+
+class Agent:
+    """A `sluice agent` process with its output in workdir/agent.log (or log_name).
+
+    conf: path of a .toml or .properties file; overrides: dict for -Dkey=value;
+    extra_args: more CLI arguments (e.g. ["--monitor-port", "0"])."""
+
+    def __init__(self, conf, workdir, overrides=None, name="a1", extra_args=(), reload=False,
+                 log_name="agent.log", env=None):
+        self.log_path = os.path.join(workdir, log_name)
+        args = [BIN, "agent", "-n", name, "-f", conf]
+        if not reload:
+            args.append("--no-reload-conf")
+        args += [f"-D{k}={v}" for k, v in (overrides or {}).items()]
+        args += list(extra_args)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env if env is not None else os.environ.copy())
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_for(self, needle, timeout=30.0):
+        """Waits until needle appears in the log; fails early if the agent exits."""
+        ok = wait_until(lambda: needle in self.text() or not self.alive(), timeout)
+        if not ok or needle not in self.text():
+            raise AssertionError(f"'{needle}' not seen in the agent log (alive={self.alive()}):\n"
+                                 + self.text()[-6000:])
+
+    def wait_started(self, timeout=30.0):
+        self.wait_for("started:", timeout)
+
+    def kill9(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self, timeout=30.0):
+        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        return self.proc.returncode
