@@ -5,86 +5,14 @@ would adapt an example without editing it."""
 
 import glob
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-BIN = os.environ["SLUICE_BIN"]
-CONF = os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "conf")
-
-
-def wait_until(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def lines_in(directory):
-    out = []
-    for f in sorted(glob.glob(os.path.join(directory, "*"))):
-        with open(f, "rb") as fh:
-            out.extend(fh.read().decode("utf-8", "replace").splitlines())
-    return out
-
-
-class Agent:
-    def __init__(self, conf, overrides, workdir):
-        self.log_path = os.path.join(workdir, "agent.log")
-        args = [BIN, "agent", "-n", "a1", "-f", conf, "--no-reload-conf"]
-        args += [f"-D{k}={v}" for k, v in overrides.items()]
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def wait_started(self):
-        if not wait_until(lambda: "started:" in self.text() or self.proc.poll() is not None, 30):
-            raise AssertionError("agent did not start:\n" + self.text())
-        if self.proc.poll() is not None:
-            raise AssertionError("agent exited:\n" + self.text())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-
-def send(port, lines, read_acks):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        payload = "".join(l + "\n" for l in lines).encode()
-        s.sendall(payload)
-        if read_acks:
-            got = b""
-            while got.count(b"\n") < len(lines):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            return got.decode().splitlines()
-        s.shutdown(socket.SHUT_WR)
-        return []
+sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
+from sluice_test import BIN, CONF_DIR as CONF, free_port, lines_in, wait_until  # noqa: E402
+from sluice_test import Agent, send_lines as send  # noqa: E402
 
 
 class ExamplesTest(unittest.TestCase):
@@ -95,9 +23,9 @@ class ExamplesTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def start(self, name, fmt, sinks_dirs=(), netcat=True):
+    def start(self, name, fmt, sinks_dirs=(), netcat=True, overrides=None):
         conf = os.path.join(CONF, f"{name}.{fmt}")
-        overrides = {}
+        overrides = dict(overrides or {})
         self.port = None
         if netcat:
             self.port = free_port()
@@ -107,7 +35,7 @@ class ExamplesTest(unittest.TestCase):
             d = os.path.join(self.dir, sink)
             overrides[f"a1.sinks.{sink}.sink.directory"] = d
             dirs[sink] = d
-        agent = Agent(conf, overrides, self.dir)
+        agent = Agent(conf, self.dir, overrides)
         self.addCleanup(agent.stop)
         agent.wait_started()
         return agent, dirs
@@ -118,7 +46,8 @@ class ExamplesTest(unittest.TestCase):
             self.assertTrue(os.path.exists(f"{CONF}/{n}.toml"), n)
             self.assertTrue(os.path.exists(f"{CONF}/{n}.properties"), n)
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
-                  "failover", "load_balance"]:
+                  "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
+                  "exec-file_roll"]:
             self.assertIn(n, names)
         # Every example validates.
         for p in glob.glob(CONF + "/*.*"):
@@ -214,6 +143,96 @@ class ExamplesTest(unittest.TestCase):
             # Round robin over batches: both sinks get a real share.
             self.assertGreater(len(a), len(sent) // 5)
             self.assertGreater(len(b), len(sent) // 5)
+        self.each_format(check)
+
+    def hdfs_lines(self, root):
+        """Lines of every closed file under root, gunzipping .gz files."""
+        import gzip
+        out = []
+        for path in sorted(glob.glob(os.path.join(root, "**", "*"), recursive=True)):
+            if not os.path.isfile(path) or path.endswith(".tmp"):
+                continue
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                out.extend(f.read().decode().splitlines())
+        return out
+
+    def test_taildir_file_hdfs(self):
+        def check(fmt):
+            logs, out = os.path.join(self.dir, "logs"), os.path.join(self.dir, "out")
+            os.makedirs(logs)
+            with open(os.path.join(logs, "app.log"), "w") as f:
+                f.write("".join(f"before {i}\n" for i in range(300)))
+            agent, _ = self.start("taildir-file-hdfs", fmt, netcat=False, overrides={
+                "a1.sources.r1.filegroups.g1": logs + "/.*\\.log",
+                "a1.sources.r1.positionFile": os.path.join(self.dir, "pos.json"),
+                "a1.channels.c1.checkpointDir": os.path.join(self.dir, "cp"),
+                "a1.channels.c1.dataDirs": os.path.join(self.dir, "data"),
+                "a1.sinks.k1.hdfs.path": out + "/%Y%m%d/%H",
+            })
+            with open(os.path.join(logs, "app.log"), "a") as f:
+                f.write("".join(f"after {i}\n" for i in range(300)))
+            # The hdfs sink keeps its file open (in-use, .tmp) until it rolls; stopping closes
+            # and renames it, so wait for every line to be written first.
+            self.assertTrue(wait_until(lambda: self.count_written(out) >= 600, 30), agent.text())
+            self.assertEqual(agent.stop(), 0)
+            want = [f"before {i}" for i in range(300)] + [f"after {i}" for i in range(300)]
+            self.assertEqual(self.hdfs_lines(out), want)
+            # One directory per hour, named by the local time: %Y%m%d/%H.
+            for d in glob.glob(out + "/*/*"):
+                self.assertRegex(os.path.relpath(d, out), r"^\d{8}/\d{2}$")
+        self.each_format(check)
+
+    def count_written(self, root):
+        """Lines written under root so far, in-use files included (uncompressed output only)."""
+        n = 0
+        for path in glob.glob(os.path.join(root, "**", "*"), recursive=True):
+            if os.path.isfile(path) and not path.endswith(".gz"):
+                with open(path, "rb") as f:
+                    n += f.read().count(b"\n")
+        return n
+
+    def test_spooldir_hdfs(self):
+        def check(fmt):
+            spool, out = os.path.join(self.dir, "spool"), os.path.join(self.dir, "out")
+            os.makedirs(spool)
+            agent, _ = self.start("spooldir-hdfs", fmt, netcat=False, overrides={
+                "a1.sources.r1.spoolDir": spool,
+                "a1.sinks.k1.hdfs.path": out + "/%Y-%m-%d/%H%M",
+            })
+            for n in range(3):
+                tmp = os.path.join(self.dir, f"f{n}.txt")
+                with open(tmp, "w") as f:
+                    f.write("".join(f"file{n} line {i}\n" for i in range(200)))
+                os.rename(tmp, os.path.join(spool, f"f{n}.txt"))  # complete files only
+            self.assertTrue(wait_until(lambda: len(glob.glob(spool + "/*.COMPLETED")) == 3, 30),
+                            agent.text())
+            self.assertEqual(agent.stop(), 0)
+            got = self.hdfs_lines(out)
+            self.assertEqual(sorted(got), sorted(f"file{n} line {i}" for n in range(3)
+                                                 for i in range(200)))
+            # Buckets of 10 minutes: the minute part of every directory ends in 0.
+            dirs = [os.path.relpath(d, out) for d in glob.glob(out + "/*/*")]
+            self.assertTrue(dirs)
+            for d in dirs:
+                self.assertRegex(d, r"^\d{4}-\d{2}-\d{2}/\d{2}[0-5]0$")
+        self.each_format(check)
+
+    def test_exec_file_roll(self):
+        def check(fmt):
+            log = os.path.join(self.dir, "app.log")
+            open(log, "w").close()
+            agent, dirs = self.start("exec-file_roll", fmt, ["k1"], netcat=False, overrides={
+                # From the first line: tail -F alone starts at the last 10 lines, and the agent
+                # may start tail after the test has written.
+                "a1.sources.r1.command": f"tail -n +1 -F {log}",
+            })
+            sent = [f"exec line {i}" for i in range(500)]
+            with open(log, "a") as f:
+                f.write("".join(l + "\n" for l in sent))
+            self.assertTrue(wait_until(lambda: len(lines_in(dirs["k1"])) >= 500, 30), agent.text())
+            self.assertEqual(agent.stop(), 0)
+            self.assertEqual(lines_in(dirs["k1"]), sent)
         self.each_format(check)
 
 
