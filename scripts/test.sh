@@ -77,8 +77,28 @@ build_and_test() {
       return
     fi
   fi
-  say "[$phase] building (ninja -C $build)"
-  if ! ninja -C "$build"; then
+  # With a test selection, build only what those tests need.
+  local targets=()
+  if (($# > 0)); then
+    mapfile -t targets < <(cd "$build" && python3 -c '
+import json, os, subprocess, sys
+def introspect(what):
+    return json.loads(subprocess.run(["meson", "introspect", what], check=True,
+                                     capture_output=True, text=True).stdout)
+files = {t["id"]: t["filename"] for t in introspect("--targets")}
+suites = set(sys.argv[1:])
+out = set()
+for t in introspect("--tests"):
+    if suites & {s.split(":")[-1] for s in t["suite"]}:
+        for d in t.get("depends", []):
+            out.update(files.get(d, []))
+        if t["cmd"] and t["cmd"][0].startswith(os.getcwd()):
+            out.add(t["cmd"][0])
+for f in sorted(out):
+    print(os.path.relpath(f))' $(printf '%s\n' "$@" | sed -n 's/^--suite=//p'))
+  fi
+  say "[$phase] building (ninja -C $build ${targets:+<${#targets[@]} targets>})"
+  if ! ninja -C "$build" ${targets[@]+"${targets[@]}"}; then
     echo "error: [$phase] the build failed; see the compiler errors above" >&2
     record "$phase" 0 1
     return
@@ -132,7 +152,7 @@ for phase in $PHASES; do
     tsan)
       CC=clang CXX=clang++ build_and_test tsan build-tsan \
         "--buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false" \
-        --suite runtime --suite channels --suite network
+        --suite=runtime --suite=channels --suite=network
       ;;
     fuzz)
       say "[fuzz] running every fuzz target for ${FUZZ_SECONDS:-10} s"
