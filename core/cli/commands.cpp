@@ -674,12 +674,12 @@ int cmdDescribe(int argc, char** argv) {
 // code, which the host does not): next to the plugins in a build tree, in libexec when installed.
 fs::path channelCheckTool() {
   std::error_code ec;
-  const fs::path inBuild = builtinPluginDir() / "channel_file" / "sluice-channel-check";
+  fs::path inBuild = builtinPluginDir() / "channel_file" / "sluice-channel-check";
   if (fs::exists(inBuild, ec)) return inBuild;
-  const fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / "sluice-channel-check";
+  fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / "sluice-channel-check";
   if (fs::exists(installed, ec)) return installed;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path relocated = exe.parent_path().parent_path() / "libexec" / "sluice-channel-check";
+  fs::path relocated = exe.parent_path().parent_path() / "libexec" / "sluice-channel-check";
   if (!ec && fs::exists(relocated, ec)) return relocated;
   return installed;
 }
@@ -689,6 +689,7 @@ int cmdChannelCheck(int argc, char** argv) {
   std::vector<std::string> args{tool.string()};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
+  cargs.reserve(args.size() + 1);
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   ::execv(tool.c_str(), cargs.data());

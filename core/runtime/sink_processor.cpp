@@ -167,7 +167,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
 
 std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, const sdk::Context& ctx,
                                                  std::vector<sdk::Sink*> sinks,
-                                                 std::shared_ptr<spdlog::logger> log,
+                                                 const std::shared_ptr<spdlog::logger>& log,
                                                  Diagnostics& diags,
                                                  const SinkSelectorFactory& makeSelector) {
   std::string type = lower(typeIn);

@@ -43,7 +43,7 @@ using SinkSelectorFactory = std::function<PluginPtr<sdk::SinkSelector>(
 // Returns nullptr and reports to diags on a bad configuration.
 std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& type, const sdk::Context& context,
                                                  std::vector<sdk::Sink*> sinks,
-                                                 std::shared_ptr<spdlog::logger> log,
+                                                 const std::shared_ptr<spdlog::logger>& log,
                                                  Diagnostics& diags,
                                                  const SinkSelectorFactory& makeSelector = {});
 
