@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sluice_test import BIN, run, wait_until  # noqa: E402
+from sluice_test import BIN, copy_test_plugin, run, wait_until  # noqa: E402
 
 
 SEQ_LOGGER_TOML = """
@@ -242,13 +242,7 @@ maxBytesToLgo = 5
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def copy_test_plugin(self):
-        plugdir = os.path.join(self.dir, "plugins")
-        os.makedirs(plugdir, exist_ok=True)
-        target = os.path.join(plugdir, "libsluice-test-plugins.so")
-        with open(os.environ["SLUICE_TEST_PLUGIN"], "rb") as src, open(target, "wb") as dst:
-            dst.write(src.read())
-        os.chmod(target, 0o755)
-        return plugdir
+        return copy_test_plugin(self.dir)
 
     def test_second_signal_forces_exit(self):
         # The sink fails forever, so the graceful stop would wait the whole 60 s drain timeout;

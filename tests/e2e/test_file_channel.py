@@ -17,19 +17,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import Agent, BIN, BUILD_ROOT, free_port, run, wait_until  # noqa: E402
+from sluice_test import Agent, copy_test_plugin, free_port, run, wait_until  # noqa: E402
 
 LINE_RE = re.compile(rb"L(\d{4})-(\d{6})-end")
 SINK_BATCH = 100
 
-
-def copy_test_plugin(workdir):
-    plugdir = os.path.join(workdir, "plugins")
-    os.makedirs(plugdir, exist_ok=True)
-    target = os.path.join(plugdir, "libsluice-test-plugins.so")
-    shutil.copyfile(os.environ["SLUICE_TEST_PLUGIN"], target)
-    os.chmod(target, 0o755)
-    return plugdir
 
 
 def write_config(workdir, port, extra=""):

@@ -13,19 +13,11 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import Agent, free_port, wait_until  # noqa: E402
+from sluice_test import Agent, copy_test_plugin, free_port, wait_until  # noqa: E402
 
 LINE_RE = re.compile(rb"S(\d{6})-end")
 MEMORY = 300
 
-
-def copy_test_plugin(workdir):
-    plugdir = os.path.join(workdir, "plugins")
-    os.makedirs(plugdir, exist_ok=True)
-    target = os.path.join(plugdir, "libsluice-test-plugins.so")
-    shutil.copyfile(os.environ["SLUICE_TEST_PLUGIN"], target)
-    os.chmod(target, 0o755)
-    return plugdir
 
 
 class SpillableChannelTest(unittest.TestCase):

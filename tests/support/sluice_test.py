@@ -121,3 +121,16 @@ class Agent:
         if not self.log.closed:
             self.log.close()
         return self.proc.returncode
+
+
+def copy_test_plugin(workdir):
+    """Copies the test plugin (test.header_seq, test.file_sink...) into workdir/plugins with
+    safe permissions (the loader refuses group- or world-writable files) and returns that dir,
+    for --plugins-path."""
+    import shutil
+    plugdir = os.path.join(workdir, "plugins")
+    os.makedirs(plugdir, exist_ok=True)
+    target = os.path.join(plugdir, "libsluice-test-plugins.so")
+    shutil.copyfile(os.environ["SLUICE_TEST_PLUGIN"], target)
+    os.chmod(target, 0o755)
+    return plugdir
