@@ -53,6 +53,31 @@ b1.channels.d1.type = memory
 """
 
 
+# The hot-reload tests' agent: the test plugin's source -> memory -> file sink writing {out}.
+RELOAD_TEMPLATE = """
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = {total}
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 5
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = {out}
+{extra}"""
+
+
+def count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
 class CliTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="sluice-cli-")
@@ -288,21 +313,7 @@ a1.sinks.k1.failFile = {fail}
     def test_config_edit_reloads_without_restart(self):
         plugdir = self.copy_test_plugin()
         out_a, out_b = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
-        template = """
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = test.header_seq
-a1.sources.r1.totalEvents = 4000
-a1.sources.r1.batchSize = 10
-a1.sources.r1.sleepMs = 5
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.sinks.k1.type = test.file_sink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.outFile = {out}
-{extra}"""
+        template = RELOAD_TEMPLATE.replace("{total}", "4000")
         cfg = self.write("live.properties", template.format(out=out_a, extra=""))
         log_path = os.path.join(self.dir, "live.log")
         with open(log_path, "w") as log:
@@ -312,21 +323,15 @@ a1.sinks.k1.outFile = {out}
         def log_text():
             with open(log_path) as f:
                 return f.read()
-
-        def count(path):
-            if not os.path.exists(path):
-                return 0
-            with open(path) as f:
-                return sum(1 for _ in f)
         try:
-            self.assertTrue(wait_until(lambda: count(out_a) >= 200), log_text())
+            self.assertTrue(wait_until(lambda: count_lines(out_a) >= 200), log_text())
             # An invalid edit (unknown key) is refused and the pipeline keeps running.
             with open(cfg, "w") as f:
                 f.write(template.format(out=out_a, extra="a1.sinks.k1.bogusKey = 1\n"))
             self.assertTrue(wait_until(lambda: "reload refused" in log_text()), log_text())
             self.assertIn("a1.sinks.k1.bogusKey: unknown key", log_text())
-            n = count(out_a)
-            self.assertTrue(wait_until(lambda: count(out_a) > n + 50), "flow stopped after a bad edit")
+            n = count_lines(out_a)
+            self.assertTrue(wait_until(lambda: count_lines(out_a) > n + 50), "flow stopped after a bad edit")
             # A valid edit: written atomically (temp file + rename), as editors do.
             tmp = cfg + ".tmp"
             with open(tmp, "w") as f:
@@ -334,7 +339,7 @@ a1.sinks.k1.outFile = {out}
             os.rename(tmp, cfg)
             self.assertTrue(wait_until(lambda: "configuration reloaded" in log_text()), log_text())
             self.assertRegex(log_text(), r"kept running: .*channel:c1.*source:r1")
-            self.assertTrue(wait_until(lambda: count(out_a) + count(out_b) >= 4000, 60), log_text())
+            self.assertTrue(wait_until(lambda: count_lines(out_a) + count_lines(out_b) >= 4000, 60), log_text())
             self.assertEqual(proc.poll(), None, "the agent restarted or died")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=30), 0)
@@ -346,28 +351,14 @@ a1.sinks.k1.outFile = {out}
         for p in (out_a, out_b):
             with open(p) as f:
                 bodies += [l.split(" ")[0] for l in f]
-        self.assertGreater(count(out_b), 0)
+        self.assertGreater(count_lines(out_b), 0)
         self.assertEqual(sorted(bodies, key=int), [str(i) for i in range(4000)])
 
     def test_sighup_reloads_even_with_watching_off(self):
         plugdir = self.copy_test_plugin()
         out_a, out_b = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
-        template = """
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = test.header_seq
-a1.sources.r1.totalEvents = 3000
-a1.sources.r1.batchSize = 10
-a1.sources.r1.sleepMs = 5
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.sinks.k1.type = test.file_sink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.outFile = {out}
-"""
-        cfg = self.write("hup.properties", template.format(out=out_a))
+        template = RELOAD_TEMPLATE.replace("{total}", "3000")
+        cfg = self.write("hup.properties", template.format(out=out_a, extra=""))
         log_path = os.path.join(self.dir, "hup.log")
         with open(log_path, "w") as log:
             proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--plugins-path", plugdir,
@@ -376,25 +367,19 @@ a1.sinks.k1.outFile = {out}
         def log_text():
             with open(log_path) as f:
                 return f.read()
-
-        def count(path):
-            if not os.path.exists(path):
-                return 0
-            with open(path) as f:
-                return sum(1 for _ in f)
         try:
-            self.assertTrue(wait_until(lambda: count(out_a) >= 100), log_text())
+            self.assertTrue(wait_until(lambda: count_lines(out_a) >= 100), log_text())
             with open(cfg, "w") as f:
-                f.write(template.format(out=out_b))
+                f.write(template.format(out=out_b, extra=""))
             # Watching is off: the edit alone changes nothing until SIGHUP asks for it.
-            n = count(out_a)
-            self.assertTrue(wait_until(lambda: count(out_a) > n + 100), log_text())
-            self.assertEqual(count(out_b), 0)
+            n = count_lines(out_a)
+            self.assertTrue(wait_until(lambda: count_lines(out_a) > n + 100), log_text())
+            self.assertEqual(count_lines(out_b), 0)
             self.assertNotIn("configuration reloaded", log_text())
             proc.send_signal(signal.SIGHUP)
             self.assertTrue(wait_until(lambda: "configuration reloaded" in log_text()), log_text())
-            self.assertTrue(wait_until(lambda: count(out_a) + count(out_b) >= 3000, 60), log_text())
-            self.assertGreater(count(out_b), 0)
+            self.assertTrue(wait_until(lambda: count_lines(out_a) + count_lines(out_b) >= 3000, 60), log_text())
+            self.assertGreater(count_lines(out_b), 0)
             self.assertIsNone(proc.poll(), "SIGHUP must not stop the agent")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=30), 0)
