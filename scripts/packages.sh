@@ -3,6 +3,7 @@
 # To build and run sluice:
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ cmake libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libpcre2-dev zlib1g-dev libzstd-dev
+  libmimalloc-dev
   python3)
 # And to run every test: clang and its sanitizer/fuzzer runtimes and clang-tidy (the asan, tsan,
 # fuzz and tidy phases), the tools tests read output with (python3-avro, gzip, zstd), promtool

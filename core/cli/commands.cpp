@@ -28,6 +28,10 @@
 #include "core/runtime/config_watcher.hpp"
 #include "sluice/sdk/version.hpp"
 
+#ifdef SLUICE_ALLOCATOR_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
 #endif
@@ -37,6 +41,18 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Also what keeps the linker (--as-needed) from dropping libmimalloc, whose malloc replaces
+// glibc's for the whole process only while it is a NEEDED library of the executable.
+std::string allocatorName() {
+#ifdef SLUICE_ALLOCATOR_MIMALLOC
+  const int v = mi_version();
+  return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
+         std::to_string(v % 10);
+#else
+  return "system (glibc malloc)";
+#endif
+}
 
 constexpr const char* kUsage =
     "usage: sluice <command> [options]\n"
@@ -718,7 +734,8 @@ int run(int argc, char** argv) {
     if (cmd == "channel-check") return cmdChannelCheck(n, rest.data());
     if (cmd == "version" || cmd == "--version") {
       std::cout << "sluice " << SLUICE_VERSION << " (plugin SDK ABI " << SLUICE_SDK_ABI_MAJOR << "."
-                << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n";
+                << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n"
+                << "allocator: " << allocatorName() << "\n";
       return 0;
     }
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {

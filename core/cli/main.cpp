@@ -7,7 +7,10 @@
 #include "core/runtime/allocator.hpp"
 
 int main(int argc, char** argv) {
+#ifndef SLUICE_ALLOCATOR_MIMALLOC
+  // Only glibc's malloc needs this; mimalloc (the default build) has neither problem.
   sluice::core::ensureAllocatorTunables(argv);
   sluice::core::tuneAllocator();
+#endif
   return sluice::core::cli::run(argc, argv);
 }

@@ -1,4 +1,8 @@
 #pragma once
+// Tuning for glibc's malloc, used when sluice is built with -Dallocator=system (and in sanitizer
+// builds). The default build links mimalloc instead, which frees across threads without a lock
+// and keeps freed pages for reuse, and needs neither call (meson_options.txt, README
+// "Performance").
 
 namespace sluice::core {
 

@@ -67,6 +67,13 @@ int64_t SinkRunner::pending() const {
   return n;
 }
 
+int64_t SinkRunner::takenSoFar() const {
+  int64_t n = 0;
+  for (const auto& [ch, w] : channels_)
+    n += ch->channelCounter().get(sdk::ChannelCounter::EventTakeSuccessCount);
+  return n;
+}
+
 int64_t SinkRunner::stop(milliseconds drainTimeout) {
   if (thread_.joinable()) {
     drainDeadlineNs_ = (std::chrono::steady_clock::now() + drainTimeout).time_since_epoch().count();
@@ -98,6 +105,7 @@ void SinkRunner::run() {
     uint64_t seen = channels_.empty() || !channels_.front().second
                         ? 0
                         : channels_.front().second->generation();
+    const int64_t takenBefore = takenSoFar();
     auto began = std::chrono::steady_clock::now();
     sdk::ProcessOutcome out = processor_->process();
     if (out.status == sdk::Status::READY && !out.failed) {
@@ -125,12 +133,22 @@ void SinkRunner::run() {
       stop_.sleepFor(std::min(options_.backoffIncrement * failures, options_.maxBackoff));
       continue;
     }
-    // Nothing to take. If the channel really is empty, wait for the next put; otherwise (another
-    // sink took the events, or a sink reports BACKOFF with events left) back off as Flume does.
     if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
     failures = 0;
-    ++emptyPolls;
     if (draining_ && pending() == 0) break;
+    // BACKOFF after taking events is an underflow (Flume's sinks report a short batch so): the
+    // sink kept up and emptied the channel. Sleeping then, as Flume does, stalls a source that is
+    // waiting for room; so go on at once if puts came in meanwhile, else wait for the next put.
+    if (takenSoFar() != takenBefore) {
+      emptyPolls = 0;
+      if (pending() > 0) continue;
+      if (!channels_.empty() && channels_.front().second)
+        channels_.front().second->waitFor(seen, stop_.flag(), draining_, options_.maxBackoff);
+      continue;
+    }
+    // Nothing taken. If the channel really is empty, wait for the next put; otherwise (another
+    // sink took the events, or a sink reports BACKOFF with events left) back off as Flume does.
+    ++emptyPolls;
     auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
     if (pending() == 0 && !channels_.empty() && channels_.front().second) {
       channels_.front().second->waitFor(seen, stop_.flag(), draining_, wait);

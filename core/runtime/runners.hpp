@@ -119,6 +119,7 @@ class SinkRunner {
  private:
   void run();
   int64_t pending() const;
+  int64_t takenSoFar() const;  // sum of the channels' EventTakeSuccessCount
 
   std::string name_;
   std::unique_ptr<SinkProcessor> processor_;

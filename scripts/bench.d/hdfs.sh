@@ -7,7 +7,7 @@
 HDFS_LINES=${LINES:-2000000}
 
 hdfs_bench() {
-  local name=$1 extra=$2 sink_extra=$3 wait_stop=$4
+  local name=$1 extra=$2 sink_extra=$3 wait_stop=${4:-}
   local port out
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   out="$TMP/$name"

@@ -48,7 +48,7 @@ CFG
     sleep 0.02
   done
   t1=$(date +%s.%N)
-  for p in "${scraper_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  for p in "${scraper_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
   local hwm served
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   served=$(awk '{s+=$1} END {print s+0}' "$requests")

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bench_agent <config> <agent> <sink> <events> [body-bytes]\n";
     return 2;
   }
-  tuneAllocator();
+#ifndef SLUICE_ALLOCATOR_MIMALLOC
+  tuneAllocator();  // as the sluice binary does with glibc's malloc
+#endif
   std::string file = argv[1], agentName = argv[2], sink = argv[3];
   int64_t events = std::stoll(argv[4]);
   double bodyBytes = argc > 5 ? std::stod(argv[5]) : 0;
