@@ -300,11 +300,11 @@ bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
   std::map<std::string, std::string> keys;
   for (const auto& [k, p] : s.raw.entries) {
     if (k.rfind("monitoring.", 0) != 0) continue;
-    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
+    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end() && !monitoring::isStatsdKey(k)) {
       std::cerr << "error: " << k << ": unknown monitoring key (" << p.where.str()
                 << "); expected one of:";
       for (const auto& n : kKeys) std::cerr << " " << n;
-      std::cerr << "\n";
+      std::cerr << " monitoring.statsd.{host,port,intervalMs,prefix}\n";
       return false;
     }
     keys[k] = p.value;
@@ -396,6 +396,14 @@ bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
       return false;
     mo.ready.maxSinkFailingMs = v;
   }
+  // StatsD push (monitoring.statsd.*): runs with or without the HTTP server.
+  std::string statsdError;
+  if (!monitoring::parseStatsdOptions(keys, mo.statsd, statsdError)) {
+    std::cerr << "error: " << statsdError << "\n";
+    return false;
+  }
+  mo.http = enabled;
+  enabled = enabled || mo.statsd.enabled;
   std::map<std::string, std::string> all;
   // Keys outside every agent (plugins.path, monitoring.*, anything global), as written...
   auto agents = agentNames(s.raw);

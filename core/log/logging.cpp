@@ -1,10 +1,13 @@
 #include "core/log/logging.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
 
+#include <spdlog/details/null_mutex.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -32,10 +35,34 @@ class SpdLogger final : public sdk::Logger {
   std::shared_ptr<spdlog::logger> logger_;
 };
 
+// Copies WARN and above into the ring. Its level is warn, so spdlog skips it for lower levels
+// after one level comparison; the ring has its own lock (no second one here).
+class RingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  explicit RingSink(LogRing& ring) : ring_(ring) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        msg.time.time_since_epoch())
+                        .count();
+    const auto level = spdlog::level::to_string_view(msg.level);
+    ring_.push(ms, std::string_view(level.data(), level.size()),
+               std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+               std::string_view(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+
+ private:
+  LogRing& ring_;
+};
+
 }  // namespace
 
 struct LogHub::Impl {
   spdlog::sink_ptr sink;
+  LogRing ring;
+  spdlog::sink_ptr ringSink;
   std::mutex mutex;
   std::vector<std::weak_ptr<spdlog::logger>> loggers;  // to apply level changes
 };
@@ -43,12 +70,14 @@ struct LogHub::Impl {
 LogHub::LogHub(sdk::LogLevel level) : impl_(std::make_unique<Impl>()), level_(level) {
   impl_->sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   impl_->sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  impl_->ringSink = std::make_shared<RingSink>(impl_->ring);
+  impl_->ringSink->set_level(spdlog::level::warn);
 }
 
 LogHub::~LogHub() { flush(); }
 
 std::shared_ptr<spdlog::logger> LogHub::core(const std::string& name) {
-  auto l = std::make_shared<spdlog::logger>(name, impl_->sink);
+  auto l = std::make_shared<spdlog::logger>(name, spdlog::sinks_init_list{impl_->sink, impl_->ringSink});
   l->set_level(toSpd(level_));
   l->flush_on(spdlog::level::warn);
   std::lock_guard lock(impl_->mutex);
@@ -69,6 +98,8 @@ void LogHub::setLevel(sdk::LogLevel level) {
   for (auto& w : impl_->loggers)
     if (auto l = w.lock()) l->set_level(toSpd(level));
 }
+
+const LogRing& LogHub::recent() const { return impl_->ring; }
 
 void LogHub::flush() {
   if (impl_ && impl_->sink) impl_->sink->flush();

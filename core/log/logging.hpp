@@ -8,13 +8,15 @@
 
 #include <spdlog/fwd.h>
 
+#include "core/log/log_ring.hpp"
 #include "sluice/sdk/logger.hpp"
 
 namespace sluice::core {
 
 class LogHub {
  public:
-  // Logs go to stderr, one line each: time, level, [logger] message.
+  // Logs go to stderr, one line each: time, level, [logger] message. Records at WARN and above
+  // are also kept in a bounded ring (recent()).
   explicit LogHub(sdk::LogLevel level = sdk::LogLevel::info);
   ~LogHub();
   LogHub(const LogHub&) = delete;
@@ -26,6 +28,8 @@ class LogHub {
   void setLevel(sdk::LogLevel level);
   sdk::LogLevel level() const { return level_; }
   void flush();
+  // The last WARN-and-above records of every logger made here (read by monitoring).
+  const LogRing& recent() const;
 
   // "info", "INFO", "warn", "WARNING"... (Flume/log4j spellings accepted). Throws
   // std::invalid_argument naming the accepted values.

@@ -12,6 +12,14 @@ void addContext(std::map<std::string, std::string>& out, const sdk::Context& ctx
   for (const auto& [k, p] : ctx.parameters()) out[ctx.path() + "." + k] = p.value;
 }
 
+void addCounters(ComponentSnapshot& c, const sdk::CounterGroup& g) {
+  c.hasCounters = true;
+  c.counterType = g.type();
+  c.startTime = g.getStartTime();
+  c.stopTime = g.getStopTime();
+  for (std::size_t i = 0; i < g.size(); ++i) c.counters.emplace_back(g.name(i), g.get(i));
+}
+
 }  // namespace
 
 void snapshotAgent(const Agent& agent, Snapshot& out) {
@@ -31,21 +39,29 @@ void snapshotAgent(const Agent& agent, Snapshot& out) {
     c.type = v.type;
     c.state = sdk::nameOf(v.component->getLifecycleState());
     c.channels = v.channels;
-    if (v.group) {
-      c.hasCounters = true;
-      c.counterType = v.group->type();
-      c.startTime = v.group->getStartTime();
-      c.stopTime = v.group->getStopTime();
-      for (std::size_t i = 0; i < v.group->size(); ++i)
-        c.counters.emplace_back(v.group->name(i), v.group->get(i));
-    }
+    if (v.group) addCounters(c, *v.group);
+    const SourceConfig* src = nullptr;
     if (v.kind == "SOURCE")
       for (const auto& s : cfg.sources)
-        if (s.name == v.name) {
-          c.selector = s.selector.type;
-          for (const auto& i : s.interceptors) c.interceptors.emplace_back(i.name, i.type);
-        }
+        if (s.name == v.name) src = &s;
+    if (src) {
+      c.selector = src->selector.type;
+      for (const auto& i : src->interceptors) c.interceptors.emplace_back(i.name, i.type);
+    }
+    const std::string state = c.state;
     out.components.push_back(std::move(c));
+    // The source's interceptors, in chain order (the chain holds exactly the configured ones).
+    const ChannelProcessorImpl* chain = v.channelProcessor;
+    if (src && chain && chain->interceptorCount() == src->interceptors.size())
+      for (std::size_t i = 0; i < chain->interceptorCount(); ++i) {
+        ComponentSnapshot ic;
+        ic.kind = "INTERCEPTOR";
+        ic.name = v.name + "." + src->interceptors[i].name;
+        ic.type = src->interceptors[i].type;
+        ic.state = state;
+        addCounters(ic, chain->interceptorCounters(i));
+        out.components.push_back(std::move(ic));
+      }
   }
   out.runners.clear();
   for (const auto& v : agent.sinkRunners()) {
@@ -60,13 +76,38 @@ void snapshotAgent(const Agent& agent, Snapshot& out) {
     auto [err, at] = v.runner->lastError();
     r.lastError = std::move(err);
     r.lastErrorMs = at;
-    const LatencyHistogram& h = v.runner->batchLatency();
-    for (int64_t us : LatencyHistogram::kBoundsUs) r.latency.boundsSeconds.push_back(us / 1e6);
-    for (std::size_t i = 0; i < LatencyHistogram::kBuckets; ++i)
-      r.latency.buckets.push_back(h.bucket(i));
-    r.latency.sumSeconds = static_cast<double>(h.sumNs()) / 1e9;
+    const SinkProcessor& p = v.runner->processor();
+    for (std::size_t i = 0; i < p.sinks().size(); ++i) {
+      const LatencyHistogram& h = p.batchLatency(i);
+      LatencySnapshot l;
+      for (int64_t us : LatencyHistogram::kBoundsUs) l.boundsSeconds.push_back(us / 1e6);
+      for (std::size_t b = 0; b < LatencyHistogram::kBuckets; ++b) l.buckets.push_back(h.bucket(b));
+      l.sumSeconds = static_cast<double>(h.sumNs()) / 1e9;
+      r.latency.emplace_back(p.sinks()[i]->getName(), std::move(l));
+    }
+    const int active = p.activeSink();
+    if (active >= 0 && static_cast<std::size_t>(active) < p.sinks().size())
+      r.activeSink = p.sinks()[static_cast<std::size_t>(active)]->getName();
+    r.sinksInBackoff = p.sinksInBackoff();
+    r.sinkFailureCount = p.counters().get(SinkProcessor::SinkFailureCount);
+    r.failoverCount = p.counters().get(SinkProcessor::FailoverCount);
+    if (r.group) {
+      // Flume's SINK_PROCESSOR counter group, for groups only (a lone sink's default processor
+      // has nothing to count).
+      ComponentSnapshot c;
+      c.kind = "SINK_PROCESSOR";
+      c.name = r.name;
+      c.type = r.processor;
+      c.state = r.started ? "START" : "STOP";
+      addCounters(c, p.counters());
+      c.counters.emplace_back("SinksInBackoff", r.sinksInBackoff);
+      c.attributes.emplace_back("ActiveSink", r.activeSink);
+      out.components.push_back(std::move(c));
+    }
     out.runners.push_back(std::move(r));
   }
+  out.logs = agent.logs().recent().copy();
+  out.logCapacity = agent.logs().recent().capacity();
   std::map<std::string, std::string> keys;
   for (const auto& s : cfg.sources) addContext(keys, s.context);
   for (const auto& c : cfg.channels) addContext(keys, c.context);

@@ -53,20 +53,33 @@ Monitor::Monitor(MonitorOptions options, SnapshotProvider provider,
 Monitor::~Monitor() { stop(); }
 
 sdk::Result Monitor::start() {
-  server_ = std::make_unique<HttpServer>(
-      options_.server, [this](const HttpRequest& r) { return handle(r); }, log_);
-  sdk::Result r = server_->start();
-  if (!r) {
-    server_.reset();
-    return r;
+  if (options_.http) {
+    server_ = std::make_unique<HttpServer>(
+        options_.server, [this](const HttpRequest& r) { return handle(r); }, log_);
+    sdk::Result r = server_->start();
+    if (!r) {
+      server_.reset();
+      return r;
+    }
+    std::string host = options_.server.bind;
+    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+    log_->info("monitoring: listening on http://{}:{}", host, server_->port());
   }
-  std::string host = options_.server.bind;
-  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
-  log_->info("monitoring: listening on http://{}:{}", host, server_->port());
-  return r;
+  if (options_.statsd.enabled) {
+    // Its own snapshots through the provider (thread-safe); never the server thread's last_.
+    statsd_ = std::make_unique<StatsdReporter>(options_.statsd, provider_, log_);
+    sdk::Result r = statsd_->start();
+    if (!r) {
+      statsd_.reset();
+      if (server_) server_->stop();
+      return r;
+    }
+  }
+  return sdk::Result::success();
 }
 
 void Monitor::stop() {
+  if (statsd_) statsd_->stop();
   if (server_) server_->stop();
 }
 
@@ -77,6 +90,7 @@ double Monitor::uptime() const {
 const Snapshot& Monitor::snapshot() {
   Snapshot fresh;
   if (provider_ && provider_(fresh)) {
+    maskSnapshotSecrets(fresh, hostConfig_);
     last_ = std::move(fresh);
   } else {
     last_.available = false;

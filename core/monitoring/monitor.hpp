@@ -15,12 +15,15 @@
 #include "core/monitoring/http_server.hpp"
 #include "core/monitoring/render.hpp"
 #include "core/monitoring/snapshot.hpp"
+#include "core/monitoring/statsd.hpp"
 
 namespace sluice::core::monitoring {
 
 struct MonitorOptions {
+  bool http = true;  // serve the HTTP endpoints (false: only the StatsD reporter, if enabled)
   ServerOptions server;
   ReadyOptions ready;
+  StatsdOptions statsd;
 };
 
 // Fills a snapshot of the agent, or returns false when the agent cannot be read right now (it is
@@ -35,7 +38,9 @@ class Monitor {
           std::shared_ptr<spdlog::logger> log);
   ~Monitor();
 
-  sdk::Result start();  // binds and logs "monitoring: listening on http://ADDR:PORT"
+  // Binds and logs "monitoring: listening on http://ADDR:PORT" (options.http), and starts the
+  // StatsD reporter (options.statsd.enabled).
+  sdk::Result start();
   void stop();
   int port() const { return server_ ? server_->port() : 0; }
 
@@ -53,6 +58,7 @@ class Monitor {
   std::string version_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<StatsdReporter> statsd_;
   Snapshot last_;  // server thread only
   std::chrono::steady_clock::time_point started_;
 };

@@ -48,12 +48,7 @@ int64_t counter(const ComponentSnapshot& c, std::string_view name, int64_t def =
   return def;
 }
 
-// Flume: (size / (double) capacity) * 100; we answer 0.0 for capacity 0 (Flume: Double.MAX_VALUE).
-double fillPercent(const ComponentSnapshot& c) {
-  int64_t cap = counter(c, "ChannelCapacity");
-  if (cap <= 0) return 0.0;
-  return (static_cast<double>(counter(c, "ChannelSize")) / static_cast<double>(cap)) * 100;
-}
+double fillPercent(const ComponentSnapshot& c) { return channelFillPercent(c); }
 
 std::string groupKey(const ComponentSnapshot& c) {
   return (c.counterType.empty() ? c.kind : c.counterType) + "." + c.name;
@@ -115,13 +110,19 @@ class Exposition {
   std::map<std::string, Family> families_;
 };
 
+}  // namespace
+
 bool isGaugeCounter(std::string_view name) {
   return name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount" ||
          endsWith(name, "Size") || endsWith(name, "Capacity") || endsWith(name, "Percentage") ||
-         endsWith(name, "Gauge");
+         endsWith(name, "Gauge") || name == "SinksInBackoff";
 }
 
-}  // namespace
+double channelFillPercent(const ComponentSnapshot& c) {
+  int64_t cap = counter(c, "ChannelCapacity");
+  if (cap <= 0) return 0.0;
+  return (static_cast<double>(counter(c, "ChannelSize")) / static_cast<double>(cap)) * 100;
+}
 
 std::string jsonString(std::string_view s) {
   std::string out = "\"";
@@ -202,6 +203,49 @@ bool isSecretKey(std::string_view key) {
   return endsWith(last, "key") && !endsWith(last, "headerkey");
 }
 
+std::string maskSecrets(std::string_view text, const std::vector<std::string>& secrets) {
+  static const std::string kMask = "******";
+  std::string out(text);
+  for (const auto& secret : secrets) {
+    if (secret.size() < 3) continue;
+    for (std::size_t at = out.find(secret); at != std::string::npos;
+         at = out.find(secret, at + kMask.size()))
+      out.replace(at, secret.size(), kMask);
+  }
+  // scheme://user:password@host: the password goes, whatever it is.
+  for (std::size_t at = out.find("://"); at != std::string::npos; at = out.find("://", at + 3)) {
+    const std::size_t begin = at + 3;
+    const std::size_t end = out.find_first_of("/?# \t\n\"'", begin);
+    const std::size_t authority = end == std::string::npos ? out.size() : end;
+    const std::size_t atSign = out.rfind('@', authority);
+    if (atSign == std::string::npos || atSign < begin) continue;
+    const std::size_t colon = out.find(':', begin);
+    if (colon == std::string::npos || colon > atSign || out.compare(colon + 1, atSign - colon - 1, kMask) == 0)
+      continue;
+    out.replace(colon + 1, atSign - colon - 1, kMask);
+  }
+  return out;
+}
+
+std::vector<std::string> secretValues(const Snapshot& s,
+                                      const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::string> out;
+  for (const auto* kv : {&s.config, &extra})
+    for (const auto& [k, v] : *kv)
+      if (isSecretKey(k) && !v.empty()) out.push_back(v);
+  // Longest first, so that a secret containing another is masked whole.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void maskSnapshotSecrets(Snapshot& s,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
+  const std::vector<std::string> secrets = secretValues(s, extra);
+  for (auto& r : s.logs.records) r.message = maskSecrets(r.message, secrets);
+  for (auto& r : s.runners) r.lastError = maskSecrets(r.lastError, secrets);
+}
+
 std::string snakeCase(std::string_view camel) {
   std::string out;
   for (std::size_t i = 0; i < camel.size(); ++i) {
@@ -240,6 +284,7 @@ std::string renderFlumeJson(const Snapshot& s) {
     out += ", \"StopTime\": " + jsonString(std::to_string(c->stopTime));
     for (const auto& [k, v] : c->counters)
       out += ", " + jsonString(k) + ": " + jsonString(std::to_string(v));
+    for (const auto& [k, v] : c->attributes) out += ", " + jsonString(k) + ": " + jsonString(v);
     if (c->kind == "CHANNEL")
       out += ", \"ChannelFillPercentage\": " + jsonString(javaDouble(fillPercent(*c)));
     out += "}";
@@ -338,6 +383,13 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
                  labels, std::to_string(value));
       }
     }
+    // String attributes as info metrics: flume_sink_processor_active_sink_info{active_sink="k1"} 1.
+    for (const auto& [name, value] : c.attributes) {
+      const std::string snake = snakeCase(name);
+      x.sample("flume_" + metricSafe(kind) + "_" + snake + "_info", "gauge",
+               "Flume " + kind + " attribute " + name + " (as the label " + snake + ")",
+               labels + "," + snake + "=\"" + labelValue(value) + "\"", "1");
+    }
     if (c.kind == "CHANNEL")
       x.sample("flume_channel_fill_percentage", "gauge",
                "Flume ChannelFillPercentage: ChannelSize / ChannelCapacity * 100", labels,
@@ -348,22 +400,27 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
                          labelValue(r.processor) + "\"";
     const std::string name = "flume_sink_batch_duration_seconds";
     const std::string help =
-        "Duration of sink process() calls that delivered a batch, per sink runner (lone sink or "
-        "sink group)";
-    int64_t cum = 0;
-    for (std::size_t i = 0; i < r.latency.buckets.size(); ++i) {
-      cum += r.latency.buckets[i];
-      std::string le = "+Inf";
-      if (i < r.latency.boundsSeconds.size()) {
-        char buf[32];
-        std::snprintf(buf, sizeof(buf), "%.6g", r.latency.boundsSeconds[i]);
-        le = buf;
+        "Duration of a sink's process() calls that delivered a batch, per sink (label group: "
+        "its sink group, if any)";
+    for (const auto& [sink, latency] : r.latency) {
+      std::string sinkLabels = agentLabel + ",component=\"" + labelValue(sink) + "\"";
+      if (r.group) sinkLabels += ",group=\"" + labelValue(r.name) + "\"";
+      sinkLabels += ",processor=\"" + labelValue(r.processor) + "\"";
+      int64_t cum = 0;
+      for (std::size_t i = 0; i < latency.buckets.size(); ++i) {
+        cum += latency.buckets[i];
+        std::string le = "+Inf";
+        if (i < latency.boundsSeconds.size()) {
+          char buf[32];
+          std::snprintf(buf, sizeof(buf), "%.6g", latency.boundsSeconds[i]);
+          le = buf;
+        }
+        x.sample(name, "histogram", help, sinkLabels + ",le=\"" + le + "\"", std::to_string(cum),
+                 "_bucket");
       }
-      x.sample(name, "histogram", help, labels + ",le=\"" + le + "\"", std::to_string(cum),
-               "_bucket");
+      x.sample(name, "histogram", help, sinkLabels, num(latency.sumSeconds), "_sum");
+      x.sample(name, "histogram", help, sinkLabels, std::to_string(cum), "_count");
     }
-    x.sample(name, "histogram", help, labels, num(r.latency.sumSeconds), "_sum");
-    x.sample(name, "histogram", help, labels, std::to_string(cum), "_count");
     x.sample("flume_sink_runner_failures_total", "counter",
              "Failed sink process() calls (EventDeliveryException), per sink runner", labels,
              std::to_string(r.failureCount));
@@ -427,6 +484,8 @@ ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowM
                      : (s.running ? "running" : "not running"));
   if (s.available) {
     for (const auto& c : s.components) {
+      // Sink processors and interceptors follow their runner and source, checked already.
+      if (c.kind == "SINK_PROCESSOR" || c.kind == "INTERCEPTOR") continue;
       check("started", c.kind + "." + c.name, c.state == "START", "lifecycle " + c.state);
       if (c.kind == "CHANNEL") {
         double fill = fillPercent(c);
@@ -494,15 +553,26 @@ std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& p
   for (const auto& r : s.runners)
     if (r.group)
       for (const auto& k : r.sinks) groupOf[k] = r.name;
+  std::map<std::string, const ComponentSnapshot*> interceptorByName;  // "r1.i1"
+  for (const auto& c : s.components)
+    if (c.kind == "INTERCEPTOR") interceptorByName[c.name] = &c;
   for (const auto& c : s.components) {
     std::string common = "{\"name\": " + jsonString(c.name) + ", \"type\": " + jsonString(c.type) +
                          ", \"state\": " + jsonString(c.state) +
                          ", \"key\": " + jsonString(groupKey(c));
     if (c.kind == "SOURCE") {
       std::string ics = "[";
-      for (std::size_t i = 0; i < c.interceptors.size(); ++i)
+      for (std::size_t i = 0; i < c.interceptors.size(); ++i) {
         ics += std::string(i ? ", " : "") + "{\"name\": " + jsonString(c.interceptors[i].first) +
-               ", \"type\": " + jsonString(c.interceptors[i].second) + "}";
+               ", \"type\": " + jsonString(c.interceptors[i].second);
+        auto it = interceptorByName.find(c.name + "." + c.interceptors[i].first);
+        if (it != interceptorByName.end())
+          ics += ", \"key\": " + jsonString(groupKey(*it->second)) +
+                 ", \"received\": " + std::to_string(counter(*it->second, "EventReceivedCount")) +
+                 ", \"accepted\": " + std::to_string(counter(*it->second, "EventAcceptedCount")) +
+                 ", \"dropped\": " + std::to_string(counter(*it->second, "EventDroppedCount"));
+        ics += "}";
+      }
       ics += "]";
       sources += (sources.empty() ? "" : ", ") + common + ", \"channels\": " + list(c.channels) +
                  ", \"selector\": " + jsonString(c.selector) + ", \"interceptors\": " + ics + "}";
@@ -523,7 +593,11 @@ std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& p
               ", \"failingSinceMs\": " + std::to_string(r.failingSinceMs) +
               ", \"failureCount\": " + std::to_string(r.failureCount) +
               ", \"lastError\": " + jsonString(r.lastError) +
-              ", \"lastErrorMs\": " + std::to_string(r.lastErrorMs) + "}";
+              ", \"lastErrorMs\": " + std::to_string(r.lastErrorMs) +
+              ", \"activeSink\": " + jsonString(r.activeSink) +
+              ", \"sinksInBackoff\": " + std::to_string(r.sinksInBackoff) +
+              ", \"sinkFailureCount\": " + std::to_string(r.sinkFailureCount) +
+              ", \"failoverCount\": " + std::to_string(r.failoverCount) + "}";
     if (r.lastErrorMs > 0)
       errors += (errors.empty() ? "" : ", ") + std::string("{\"timeMs\": ") +
                 std::to_string(r.lastErrorMs) +
@@ -535,6 +609,12 @@ std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& p
     plugs += (plugs.empty() ? "" : ", ") + std::string("{\"name\": ") + jsonString(p.name) +
              ", \"version\": " + jsonString(p.version) + ", \"file\": " + jsonString(p.file) +
              ", \"types\": " + list(p.types) + "}";
+  // Newest first: what a reader looks for first.
+  std::string logs;
+  for (auto it = s.logs.records.rbegin(); it != s.logs.records.rend(); ++it)
+    logs += (logs.empty() ? "" : ", ") + std::string("{\"timeMs\": ") + std::to_string(it->timeMs) +
+            ", \"level\": " + jsonString(it->level) + ", \"logger\": " + jsonString(it->logger) +
+            ", \"message\": " + jsonString(it->message) + "}";
   std::string readyJson = ready.json;
   while (!readyJson.empty() && readyJson.back() == '\n') readyJson.pop_back();
   return "{\"agent\": " + jsonString(s.agent) + ", \"version\": " + jsonString(version) +
@@ -545,7 +625,10 @@ std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& p
          ", \"takenAtMs\": " + std::to_string(s.takenAtMs) + ", \"ready\": " + readyJson +
          ", \"sources\": [" + sources + "], \"channels\": [" + channels + "], \"sinks\": [" +
          sinks + "], \"sinkRunners\": [" + groups + "], \"errors\": [" + errors +
-         "], \"plugins\": [" + plugs + "]}\n";
+         "], \"log\": {\"capacity\": " + std::to_string(s.logCapacity) +
+         ", \"total\": " + std::to_string(s.logs.total) +
+         ", \"dropped\": " + std::to_string(s.logs.dropped) + ", \"records\": [" + logs +
+         "]}, \"plugins\": [" + plugs + "]}\n";
 }
 
 }  // namespace sluice::core::monitoring

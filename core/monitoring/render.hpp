@@ -23,6 +23,24 @@ std::string javaDouble(double v);
 // truststorePassword (any case).
 bool isSecretKey(std::string_view key);
 
+// Replaces, in free text such as log messages, every occurrence of a secret value (the value of
+// any key isSecretKey() names, 3 characters or longer) and the password of any URL's
+// "user:password@" part with "******".
+std::string maskSecrets(std::string_view text, const std::vector<std::string>& secrets);
+// The secret values of a snapshot's configuration and of `extra` (host-level keys).
+std::vector<std::string> secretValues(const Snapshot& s,
+                                      const std::vector<std::pair<std::string, std::string>>& extra);
+// Masks the snapshot's free text (log records, sink runners' last errors) in place, so that no
+// renderer can show a configured secret.
+void maskSnapshotSecrets(Snapshot& s,
+                         const std::vector<std::pair<std::string, std::string>>& extra);
+
+// Whether a counter of a group is a level (ChannelSize, ChannelCapacity, OpenConnectionCount,
+// SinksInBackoff...) rather than a running total.
+bool isGaugeCounter(std::string_view name);
+// Flume: (size / (double) capacity) * 100; we answer 0.0 for capacity 0 (Flume: Double.MAX_VALUE).
+double channelFillPercent(const ComponentSnapshot& c);
+
 // "EventReceivedCount" -> "event_received_count".
 std::string snakeCase(std::string_view camel);
 
@@ -62,7 +80,9 @@ std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_vi
 std::string renderConfig(const Snapshot& s,
                          const std::vector<std::pair<std::string, std::string>>& extra);
 
-// The status page's data: topology, states, sink runner errors, plugins, readiness.
+// The status page's data: topology, states, sink runner errors, recent WARN/ERROR log records
+// (newest first), plugins, readiness. Free text is shown as in the snapshot: mask it first
+// (maskSnapshotSecrets).
 std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& plugins,
                          const ReadyResult& ready, double uptimeSeconds, std::string_view version);
 

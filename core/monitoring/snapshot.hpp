@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/log/log_ring.hpp"
+
 namespace sluice::core {
 class Agent;
 }
@@ -15,7 +17,9 @@ class Agent;
 namespace sluice::core::monitoring {
 
 struct ComponentSnapshot {
-  std::string kind;  // SOURCE, CHANNEL, SINK (the agent section it is configured in)
+  // SOURCE, CHANNEL, SINK (the agent section it is configured in), or SINK_PROCESSOR (a sink
+  // group's processor, named as the group) and INTERCEPTOR (named "<source>.<interceptor>").
+  std::string kind;
   std::string
       counterType;    // Flume's MonitoredCounterGroup type: SOURCE, CHANNEL, SINK_PROCESSOR...
   std::string name;   // r1
@@ -27,6 +31,8 @@ struct ComponentSnapshot {
   std::vector<std::string> channels;                      // source: channels; sink: its channel
   std::vector<std::pair<std::string, std::string>> interceptors;  // source: (name, type)
   std::string selector;                                           // source: selector type
+  // String-valued attributes shown after the counters (SINK_PROCESSOR: ActiveSink).
+  std::vector<std::pair<std::string, std::string>> attributes;
 };
 
 struct LatencySnapshot {
@@ -45,7 +51,11 @@ struct SinkRunnerSnapshot {
   int64_t failureCount = 0;
   std::string lastError;
   int64_t lastErrorMs = 0;
-  LatencySnapshot latency;
+  // Per sink of the runner, in the processor's order (failover: by priority).
+  std::vector<std::pair<std::string, LatencySnapshot>> latency;
+  // The processor's state (groups only; see SinkProcessor).
+  std::string activeSink;  // empty before the first batch
+  int64_t sinksInBackoff = 0, sinkFailureCount = 0, failoverCount = 0;
 };
 
 struct PluginSnapshot {
@@ -61,6 +71,8 @@ struct Snapshot {
   std::vector<ComponentSnapshot> components;
   std::vector<SinkRunnerSnapshot> runners;
   std::vector<std::pair<std::string, std::string>> config;  // effective keys, sorted
+  LogRing::Copy logs;  // recent WARN/ERROR records of the process, oldest first
+  std::size_t logCapacity = 0;
   int64_t takenAtMs = 0;
 };
 

@@ -2,11 +2,16 @@
 // formats Flume's JSON uses, secret masking, and the renderers over made-up snapshots.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/monitoring/http_request.hpp"
 #include "core/monitoring/monitor.hpp"
 #include "core/monitoring/render.hpp"
+#include "core/monitoring/statsd.hpp"
 
 using namespace sluice::core::monitoring;
 using State = ParseResult::State;
@@ -77,25 +82,35 @@ TEST_CASE("secret keys are recognised by their last segment") {
 }
 
 namespace {
+ComponentSnapshot component(const std::string& kind, const std::string& name,
+                            const std::string& type,
+                            std::vector<std::pair<std::string, int64_t>> counters) {
+  ComponentSnapshot c;
+  c.kind = c.counterType = kind;
+  c.name = name;
+  c.type = type;
+  c.state = "START";
+  c.hasCounters = !counters.empty();
+  c.counters = std::move(counters);
+  return c;
+}
+
 Snapshot sample() {
   Snapshot s;
   s.agent = "a1";
   s.available = s.running = true;
-  ComponentSnapshot ch;
-  ch.kind = ch.counterType = "CHANNEL";
-  ch.name = "c1";
-  ch.type = "memory";
-  ch.state = "START";
-  ch.hasCounters = true;
-  ch.counters = {{"ChannelSize", 95}, {"ChannelCapacity", 100}, {"EventPutSuccessCount", 7}};
-  s.components.push_back(ch);
+  s.components.push_back(component(
+      "CHANNEL", "c1", "memory",
+      {{"ChannelSize", 95}, {"ChannelCapacity", 100}, {"EventPutSuccessCount", 7}}));
   SinkRunnerSnapshot r;
   r.name = "k1";
   r.processor = "default";
   r.started = true;
-  r.latency.boundsSeconds = {0.001, 0.01};
-  r.latency.buckets = {3, 1, 1};
-  r.latency.sumSeconds = 0.5;
+  LatencySnapshot l;
+  l.boundsSeconds = {0.001, 0.01};
+  l.buckets = {3, 1, 1};
+  l.sumSeconds = 0.5;
+  r.latency.emplace_back("k1", l);
   s.runners.push_back(r);
   s.config = {{"a1.sinks.k1.password", "hunter2"}, {"a1.channels.c1.capacity", "100"}};
   return s;
@@ -125,6 +140,148 @@ TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   std::string c = renderConfig(s, {{"monitoring.bind", "127.0.0.1"}});
   CHECK(c.find("hunter2") == std::string::npos);
   CHECK(c.find("\"a1.sinks.k1.password\": \"******\"") != std::string::npos);
+}
+
+TEST_CASE("secrets are masked in free text: configured values and URL passwords") {
+  const std::vector<std::string> secrets{"hunter2", "ab"};
+  CHECK(maskSecrets("login with hunter2 failed; hunter2!", secrets) ==
+        "login with ****** failed; ******!");
+  CHECK(maskSecrets("short ab stays (too short to be told from text)", secrets) ==
+        "short ab stays (too short to be told from text)");
+  CHECK(maskSecrets("cannot reach http://bob:pa55@db:5432/x: refused", {}) ==
+        "cannot reach http://bob:******@db:5432/x: refused");
+  CHECK(maskSecrets("http://db:5432/x and mailto user@host", {}) ==
+        "http://db:5432/x and mailto user@host");
+  Snapshot s = sample();
+  s.logs.records.push_back({1, "error", "sink:jdbc:k1", "auth failed for password hunter2"});
+  s.runners[0].lastError = "auth failed (hunter2) and token t0k3n";
+  maskSnapshotSecrets(s, {{"db.token", "t0k3n"}});
+  CHECK(s.logs.records[0].message == "auth failed for password ******");
+  CHECK(s.runners[0].lastError == "auth failed (******) and token ******");
+}
+
+TEST_CASE("status JSON: recent log records newest first, processor and interceptor counters") {
+  Snapshot s = sample();
+  s.logCapacity = 100;
+  s.logs.total = 7;
+  s.logs.dropped = 5;
+  s.logs.records.push_back({1000, "warning", "sinkgroup:failover:g1", "older"});
+  s.logs.records.push_back({2000, "error", "sink:file_roll:k1", "newer <b>"});
+  ComponentSnapshot src = component("SOURCE", "r1", "seq", {});
+  src.interceptors = {{"i1", "regex_filter"}};
+  s.components.push_back(src);
+  s.components.push_back(
+      component("INTERCEPTOR", "r1.i1", "regex_filter",
+                {{"EventReceivedCount", 10}, {"EventAcceptedCount", 9}, {"EventDroppedCount", 1}}));
+  ComponentSnapshot sp = component("SINK_PROCESSOR", "g1", "failover",
+                                   {{"SinkFailureCount", 2}, {"FailoverCount", 1}, {"SinksInBackoff", 1}});
+  sp.state = "STOP";  // not a readiness check of its own: the runner's is
+  sp.attributes = {{"ActiveSink", "k2"}};
+  s.components.push_back(sp);
+
+  ReadyOptions o;
+  o.maxChannelFillPercent = 99;
+  ReadyResult rr = evaluateReady(s, o, 0);
+  CHECK(rr.ready);
+  std::string st = renderStatus(s, {}, rr, 1.0, "0.1.0");
+  const auto newer = st.find("\"message\": \"newer \\u003cb>\"");
+  const auto older = st.find("\"message\": \"older\"");
+  REQUIRE(newer != std::string::npos);
+  REQUIRE(older != std::string::npos);
+  CHECK(newer < older);
+  CHECK(st.find("\"log\": {\"capacity\": 100, \"total\": 7, \"dropped\": 5, \"records\": [{"
+                "\"timeMs\": 2000, \"level\": \"error\", \"logger\": \"sink:file_roll:k1\"") !=
+        std::string::npos);
+  CHECK(st.find("{\"name\": \"i1\", \"type\": \"regex_filter\", \"key\": \"INTERCEPTOR.r1.i1\", "
+                "\"received\": 10, \"accepted\": 9, \"dropped\": 1}") != std::string::npos);
+
+  std::string j = renderFlumeJson(s);
+  CHECK(j.find("\"INTERCEPTOR.r1.i1\": {\"Type\": \"INTERCEPTOR\", \"StartTime\": \"0\", "
+               "\"StopTime\": \"0\", \"EventReceivedCount\": \"10\", \"EventAcceptedCount\": "
+               "\"9\", \"EventDroppedCount\": \"1\"}") != std::string::npos);
+  CHECK(j.find("\"SINK_PROCESSOR.g1\": {\"Type\": \"SINK_PROCESSOR\", \"StartTime\": \"0\", "
+               "\"StopTime\": \"0\", \"SinkFailureCount\": \"2\", \"FailoverCount\": \"1\", "
+               "\"SinksInBackoff\": \"1\", \"ActiveSink\": \"k2\"}") != std::string::npos);
+  std::string p = renderPrometheus(s, {}, {}, 1.0, "0.1.0");
+  CHECK(p.find("flume_interceptor_event_dropped_total{agent=\"a1\",component=\"r1.i1\","
+               "type=\"regex_filter\"} 1\n") != std::string::npos);
+  CHECK(p.find("flume_sink_processor_failover_total{agent=\"a1\",component=\"g1\","
+               "type=\"failover\"} 1\n") != std::string::npos);
+  CHECK(p.find("# TYPE flume_sink_processor_sinks_in_backoff gauge") != std::string::npos);
+  CHECK(p.find("flume_sink_processor_active_sink_info{agent=\"a1\",component=\"g1\","
+               "type=\"failover\",active_sink=\"k2\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("Prometheus: one latency histogram per sink of a group") {
+  Snapshot s = sample();
+  SinkRunnerSnapshot g;
+  g.name = "g1";
+  g.group = true;
+  g.processor = "load_balance";
+  LatencySnapshot a, b;
+  a.boundsSeconds = b.boundsSeconds = {0.001};
+  a.buckets = {2, 1};
+  b.buckets = {4, 0};
+  g.latency = {{"k2", a}, {"k3", b}};
+  s.runners.push_back(g);
+  std::string p = renderPrometheus(s, {}, {}, 1.0, "0.1.0");
+  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k2\",group=\"g1\","
+               "processor=\"load_balance\"} 3\n") != std::string::npos);
+  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k3\",group=\"g1\","
+               "processor=\"load_balance\"} 4\n") != std::string::npos);
+  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"g1\"") ==
+        std::string::npos);
+}
+
+TEST_CASE("StatsD: options, counters as increments, gauges, packing") {
+  StatsdOptions o;
+  std::string err;
+  CHECK(isStatsdKey("monitoring.statsd.port"));
+  CHECK_FALSE(isStatsdKey("monitoring.statsd.portt"));
+  CHECK_FALSE(isStatsdKey("monitoring.port"));
+  REQUIRE(parseStatsdOptions({{"monitoring.port", "1"}}, o, err));
+  CHECK_FALSE(o.enabled);
+  REQUIRE(parseStatsdOptions({{"monitoring.statsd.port", "9125"},
+                              {"monitoring.statsd.intervalMs", "250"},
+                              {"monitoring.statsd.prefix", "dc1.flume"}},
+                             o, err));
+  CHECK(o.enabled);
+  CHECK(o.port == 9125);
+  CHECK(o.host == "127.0.0.1");
+  CHECK(o.interval.count() == 250);
+  CHECK_FALSE(parseStatsdOptions({{"monitoring.statsd.port", "0"}}, o, err));
+  CHECK(err == "monitoring.statsd.port: expected an integer between 1 and 65535, got '0'");
+  CHECK_FALSE(parseStatsdOptions({{"monitoring.statsd.intervalMs", "5s"}}, o, err));
+  CHECK(err.find("monitoring.statsd.intervalMs") == 0);
+
+  Snapshot s = sample();
+  std::map<std::string, int64_t> last;
+  auto lines = renderStatsd(s, "dc1.flume", last);
+  auto has = [&](const std::string& l) {
+    return std::find(lines.begin(), lines.end(), l) != lines.end();
+  };
+  CHECK(has("dc1.flume.a1.channel.c1.ChannelSize:95|g"));
+  CHECK(has("dc1.flume.a1.channel.c1.ChannelCapacity:100|g"));
+  CHECK(has("dc1.flume.a1.channel.c1.EventPutSuccessCount:7|c"));
+  CHECK(has("dc1.flume.a1.channel.c1.ChannelFillPercentage:95|g"));
+  s.components[0].counters[2].second = 10;
+  lines = renderStatsd(s, "dc1.flume", last);
+  CHECK(has("dc1.flume.a1.channel.c1.EventPutSuccessCount:3|c"));
+  lines = renderStatsd(s, "dc1.flume", last);
+  CHECK_FALSE(has("dc1.flume.a1.channel.c1.EventPutSuccessCount:0|c"));  // unchanged: left out
+  CHECK(has("dc1.flume.a1.channel.c1.ChannelSize:95|g"));                 // gauges always go
+  s.components[0].counters[2].second = 2;  // a reload replaced the channel: counts restart
+  lines = renderStatsd(s, "dc1.flume", last);
+  CHECK(has("dc1.flume.a1.channel.c1.EventPutSuccessCount:2|c"));
+  s.components[0].name = "c:1|x@y";  // StatsD's separators never leak into a name
+  lines = renderStatsd(s, "", last);
+  CHECK(has("a1.channel.c_1_x_y.ChannelSize:95|g"));
+
+  auto packets = packStatsd({"aaaa", "bbbb", "cccc", std::string(20, 'd')}, 10);
+  REQUIRE(packets.size() == 3);
+  CHECK(packets[0] == "aaaa\nbbbb");
+  CHECK(packets[1] == "cccc");
+  CHECK(packets[2] == std::string(20, 'd'));
 }
 
 TEST_CASE("router: methods, unknown paths, embedded page") {

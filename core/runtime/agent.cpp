@@ -687,11 +687,13 @@ std::vector<CounterView> Agent::counters() const {
 std::vector<ComponentView> Agent::components() const {
   std::vector<ComponentView> out;
   for (const auto& s : sources_)
-    out.push_back({"SOURCE", s.name, s.type, s.channels, s.source.get(), s.source->counters()});
+    out.push_back({"SOURCE", s.name, s.type, s.channels, s.source.get(), s.source->counters(),
+                   s.processor.get()});
   for (const auto& c : channels_)
-    out.push_back({"CHANNEL", c.name, c.type, {}, c.channel.get(), c.channel->counters()});
+    out.push_back({"CHANNEL", c.name, c.type, {}, c.channel.get(), c.channel->counters(), nullptr});
   for (const auto& s : sinks_)
-    out.push_back({"SINK", s.name, s.type, {s.channel}, s.sink.get(), s.sink->counters()});
+    out.push_back(
+        {"SINK", s.name, s.type, {s.channel}, s.sink.get(), s.sink->counters(), nullptr});
   return out;
 }
 

@@ -47,6 +47,7 @@ struct ComponentView {
   std::vector<std::string> channels;  // a source's channels, a sink's channel
   const sdk::Component* component;
   sdk::CounterGroup* group;  // nullptr when the component publishes no counters
+  const ChannelProcessorImpl* channelProcessor;  // a source's (its interceptors' counters)
 };
 struct SinkRunnerView {
   std::string name;  // the sink group's name, or the lone sink's
@@ -89,6 +90,7 @@ class Agent {
   std::vector<ComponentView> components() const;
   std::vector<SinkRunnerView> sinkRunners() const;
   const AgentConfig& config() const { return config_; }
+  const LogHub& logs() const { return logs_; }
   sdk::CounterGroup* counters(const std::string& kind, const std::string& name) const;
   const std::string& name() const { return config_.agent; }
   // Names of components this agent took over running from the previous one on its last build.

@@ -15,20 +15,32 @@ ChannelProcessorImpl::ChannelProcessorImpl(std::string sourcePath,
       selector_(std::move(selector)),
       interceptors_(std::move(interceptors)),
       targets_(std::move(targets)),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+  counters_.reserve(interceptors_.size());
+  for (std::size_t i = 0; i < interceptors_.size(); ++i)
+    counters_.push_back(std::make_unique<sdk::CounterGroup>(
+        "INTERCEPTOR", std::initializer_list<const char*>{"EventReceivedCount",
+                                                          "EventAcceptedCount",
+                                                          "EventDroppedCount",
+                                                          "InterceptFailCount"}));
+}
 
 ChannelProcessorImpl::~ChannelProcessorImpl() = default;
 
 sdk::Result ChannelProcessorImpl::initialize() {
-  for (auto& i : interceptors_) {
-    sdk::Result r = i->hostInitialize();
+  for (std::size_t i = 0; i < interceptors_.size(); ++i) {
+    sdk::Result r = interceptors_[i]->hostInitialize();
     if (!r) return sdk::Result::failure(sourcePath_ + ": interceptor initialize() failed: " + r.error());
+    counters_[i]->markStarted();
   }
   return sdk::Result::success();
 }
 
 void ChannelProcessorImpl::close() {
-  for (auto& i : interceptors_) i->hostClose();
+  for (std::size_t i = 0; i < interceptors_.size(); ++i) {
+    interceptors_[i]->hostClose();
+    counters_[i]->markStopped();
+  }
 }
 
 ChannelWaker* ChannelProcessorImpl::wakerFor(sdk::Channel* channel) const noexcept {
@@ -67,12 +79,19 @@ sdk::Result ChannelProcessorImpl::processEvent(sdk::Event&& event) noexcept {
 }
 
 sdk::Result ChannelProcessorImpl::processEventBatch(sdk::EventBatch& events) noexcept {
-  for (auto& i : interceptors_) {
-    sdk::Result r = i->hostIntercept(events);
+  for (std::size_t i = 0; i < interceptors_.size(); ++i) {
+    sdk::CounterGroup& c = *counters_[i];
+    const auto in = static_cast<int64_t>(events.size());
+    c.add(EventReceivedCount, in);
+    sdk::Result r = interceptors_[i]->hostIntercept(events);
     if (!r) {
+      c.increment(InterceptFailCount);
       events.clear();
       return sdk::Result::failure(sourcePath_ + ": interceptor failed: " + r.error());
     }
+    const auto out = static_cast<int64_t>(events.size());
+    c.add(EventAcceptedCount, out);
+    if (out < in) c.add(EventDroppedCount, in - out);
   }
   if (events.empty()) return sdk::Result::success();
 

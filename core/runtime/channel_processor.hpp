@@ -11,6 +11,7 @@
 
 #include "core/plugin/registry.hpp"
 #include "core/runtime/channel_waker.hpp"
+#include "sluice/sdk/counters.hpp"
 #include "sluice/sdk/interceptor.hpp"
 #include "sluice/sdk/selector.hpp"
 #include "sluice/sdk/source.hpp"
@@ -38,6 +39,18 @@ class ChannelProcessorImpl final : public sdk::ChannelProcessor {
 
   sdk::ChannelSelector& selector() { return *selector_; }
 
+  // Counters of the i-th interceptor in chain order (Flume's MonitoredCounterGroup type
+  // INTERCEPTOR, which Flume declares without attributes; the names are ours, see the README).
+  // Added to once per batch with relaxed atomics; readable from any thread.
+  enum : std::size_t {
+    EventReceivedCount,   // events handed to the interceptor
+    EventAcceptedCount,   // events it passed on
+    EventDroppedCount,    // events it removed (received - passed on, when positive)
+    InterceptFailCount,   // intercept() calls that failed (the whole batch is refused)
+  };
+  std::size_t interceptorCount() const { return interceptors_.size(); }
+  const sdk::CounterGroup& interceptorCounters(std::size_t i) const { return *counters_[i]; }
+
  private:
   sdk::Result putInto(sdk::Channel* channel, sdk::EventBatch& batch) noexcept;
   ChannelWaker* wakerFor(sdk::Channel* channel) const noexcept;
@@ -45,6 +58,7 @@ class ChannelProcessorImpl final : public sdk::ChannelProcessor {
   std::string sourcePath_;
   PluginPtr<sdk::ChannelSelector> selector_;
   std::vector<std::unique_ptr<sdk::Interceptor>> interceptors_;
+  std::vector<std::unique_ptr<sdk::CounterGroup>> counters_;  // one per interceptor
   std::vector<Target> targets_;
   std::shared_ptr<spdlog::logger> log_;
 };

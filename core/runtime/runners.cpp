@@ -58,6 +58,7 @@ void SinkRunner::start() {
   if (thread_.joinable()) return;
   stop_.reset();
   draining_ = false;
+  processor_->counters().markStarted();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -82,6 +83,7 @@ int64_t SinkRunner::stop(milliseconds drainTimeout) {
     for (const auto& [ch, w] : channels_)
       if (w) w->wakeAll();
     thread_.join();
+    processor_->counters().markStopped();
   }
   stop_.requestStop();
   return pending();
@@ -106,10 +108,9 @@ void SinkRunner::run() {
                         ? 0
                         : channels_.front().second->generation();
     const int64_t takenBefore = takenSoFar();
-    auto began = std::chrono::steady_clock::now();
+    const bool wasEmpty = pending() == 0;
     sdk::ProcessOutcome out = processor_->process();
     if (out.status == sdk::Status::READY && !out.failed) {
-      latency_.record((std::chrono::steady_clock::now() - began).count());
       if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
       failures = 0;
       emptyPolls = 0;
@@ -146,11 +147,14 @@ void SinkRunner::run() {
         channels_.front().second->waitFor(seen, stop_.flag(), draining_, options_.maxBackoff);
       continue;
     }
-    // Nothing taken. If the channel really is empty, wait for the next put; otherwise (another
-    // sink took the events, or a sink reports BACKOFF with events left) back off as Flume does.
+    // Nothing taken. If the channel really is empty, wait for the next put. If it was empty when
+    // the sink looked and events came in since, look again at once. Otherwise (another sink took
+    // the events, or a sink reports BACKOFF with events left) back off as Flume does.
+    const bool nowEmpty = pending() == 0;
+    if (wasEmpty && !nowEmpty) continue;
     ++emptyPolls;
     auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
-    if (pending() == 0 && !channels_.empty() && channels_.front().second) {
+    if (nowEmpty && !channels_.empty() && channels_.front().second) {
       channels_.front().second->waitFor(seen, stop_.flag(), draining_, wait);
     } else {
       stop_.sleepFor(wait);

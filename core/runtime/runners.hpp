@@ -2,7 +2,6 @@
 // The threads that drive pollable sources and sinks (Flume's PollableSourceRunner and
 // SinkRunner). Event-driven sources run their own threads and need no runner.
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -60,33 +59,6 @@ class PollableSourceRunner {
   std::thread thread_;
 };
 
-// Durations of a sink runner's process() calls that delivered a batch, in fixed buckets of
-// relaxed atomics: written by the runner thread only, read by monitoring at any time.
-class LatencyHistogram {
- public:
-  // Upper bounds of the buckets in microseconds; one more bucket counts the rest (+Inf).
-  static constexpr std::array<int64_t, 14> kBoundsUs = {100,    250,    500,     1000,   2500,
-                                                        5000,   10000,  25000,   50000,  100000,
-                                                        250000, 500000, 1000000, 5000000};
-  static constexpr std::size_t kBuckets = kBoundsUs.size() + 1;
-
-  void record(int64_t ns) noexcept {
-    std::size_t i = 0;
-    while (i < kBoundsUs.size() && ns > kBoundsUs[i] * 1000) ++i;
-    buckets_[i].fetch_add(1, std::memory_order_relaxed);
-    sumNs_.fetch_add(ns, std::memory_order_relaxed);
-  }
-  // Events in bucket i alone (not cumulative); i == kBoundsUs.size() is the +Inf bucket.
-  int64_t bucket(std::size_t i) const noexcept {
-    return buckets_[i].load(std::memory_order_relaxed);
-  }
-  int64_t sumNs() const noexcept { return sumNs_.load(std::memory_order_relaxed); }
-
- private:
-  std::array<std::atomic<int64_t>, kBuckets> buckets_{};
-  std::atomic<int64_t> sumNs_{0};
-};
-
 // Drives a sink processor. After an empty poll it waits for the next put to its channel (up to
 // the back-off time) instead of sleeping blindly; after a failure it backs off as Flume does
 // (1 s more per failure in a row, at most 5 s).
@@ -107,8 +79,10 @@ class SinkRunner {
   SinkProcessor& processor() { return *processor_; }
   const std::string& name() const { return name_; }
 
-  // Read-only state for monitoring; safe from any thread.
-  const LatencyHistogram& batchLatency() const { return latency_; }
+  const SinkProcessor& processor() const { return *processor_; }
+
+  // Read-only state for monitoring; safe from any thread. Batch latencies are kept per sink by
+  // the processor (SinkProcessor::batchLatency).
   // Wall-clock ms since the epoch at which the current run of failed batches began; 0 while the
   // last process() call did not fail.
   int64_t failingSinceMs() const { return failingSinceMs_.load(std::memory_order_relaxed); }
@@ -129,7 +103,6 @@ class SinkRunner {
   StopToken stop_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> drainDeadlineNs_{0};
-  LatencyHistogram latency_;
   std::atomic<int64_t> failingSinceMs_{0};
   std::atomic<int64_t> failureCount_{0};
   mutable std::mutex errorMutex_;  // taken on failures only, never on the delivery path

@@ -9,8 +9,6 @@
 namespace sluice::core {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -18,8 +16,8 @@ std::string lower(std::string s) {
 
 class DefaultSinkProcessor final : public SinkProcessor {
  public:
-  explicit DefaultSinkProcessor(sdk::Sink* sink) { sinks_.push_back(sink); }
-  sdk::ProcessOutcome process() override { return sinks_.front()->hostProcess(); }
+  explicit DefaultSinkProcessor(sdk::Sink* sink) { setSinks({sink}); }
+  sdk::ProcessOutcome process() override { return processSink(0); }
 };
 
 // Flume's FailoverSinkProcessor: the live sink with the highest priority takes every batch; a
@@ -29,10 +27,10 @@ class FailoverSinkProcessor final : public SinkProcessor {
   FailoverSinkProcessor(std::vector<sdk::Sink*> sinks, std::map<sdk::Sink*, int> priority,
                         int64_t maxPenaltyMs, std::shared_ptr<spdlog::logger> log)
       : maxPenaltyMs_(maxPenaltyMs), log_(std::move(log)) {
-    sinks_ = std::move(sinks);
     // Highest priority first; ties keep config order.
-    std::stable_sort(sinks_.begin(), sinks_.end(),
+    std::stable_sort(sinks.begin(), sinks.end(),
                      [&](sdk::Sink* a, sdk::Sink* b) { return priority[a] > priority[b]; });
+    setSinks(std::move(sinks));
     state_.resize(sinks_.size());
   }
 
@@ -41,20 +39,26 @@ class FailoverSinkProcessor final : public SinkProcessor {
     sdk::ProcessOutcome last;
     last.status = sdk::Status::BACKOFF;
     bool tried = false;
+    bool failedOver = false;
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
       State& st = state_[i];
       if (st.failures > 0 && now < st.parkedUntil) continue;
       tried = true;
-      sdk::ProcessOutcome out = sinks_[i]->hostProcess();
+      sdk::ProcessOutcome out = processSink(i);
       if (!out.failed) {
-        if (st.failures > 0)
+        if (st.failures > 0) {
           log_->info("sink '{}' is back after {} failure(s)", sinks_[i]->getName(), st.failures);
+          sinkRecovered(i);
+        }
         st.failures = 0;
+        if (failedOver) counters().increment(FailoverCount);
         return out;
       }
       ++st.failures;
+      failedOver = true;
       int64_t penalty = std::min<int64_t>(maxPenaltyMs_, 1000LL << std::min(st.failures, 20));
       st.parkedUntil = now + std::chrono::milliseconds(penalty);
+      sinkFailed(i, st.parkedUntil);
       log_->warn("sink '{}' failed ({}); parked for {} ms, trying the next sink",
                  sinks_[i]->getName(), out.error, penalty);
       last = out;
@@ -108,7 +112,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
                              bool backoff, int64_t maxTimeOutMs, std::shared_ptr<spdlog::logger> log)
       : selector_(std::move(selector)), backoff_(backoff), maxTimeOutMs_(maxTimeOutMs),
         log_(std::move(log)) {
-    sinks_ = std::move(sinks);
+    setSinks(std::move(sinks));
     state_.resize(sinks_.size());
     order_.reserve(sinks_.size());
   }
@@ -128,21 +132,26 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
     sdk::ProcessOutcome last;
     last.status = sdk::Status::BACKOFF;
     bool tried = false;
+    bool failedOver = false;
     for (std::size_t idx : order_) {
       if (idx >= sinks_.size()) continue;  // a selector's bad index: skip, never crash
       State& st = state_[idx];
       tried = true;
-      sdk::ProcessOutcome out = sinks_[idx]->hostProcess();
+      sdk::ProcessOutcome out = processSink(idx);
       selector_->hostInform(idx, !out.failed);
       if (!out.failed) {
+        if (st.failures > 0) sinkRecovered(idx);
         st.failures = 0;
+        if (failedOver) counters().increment(FailoverCount);
         return out;
       }
       ++st.failures;
+      failedOver = true;
       if (backoff_) {
         int64_t t = std::min<int64_t>(maxTimeOutMs_, 1000LL << std::min(st.failures, 20));
         st.until = now + std::chrono::milliseconds(t);
       }
+      sinkFailed(idx, backoff_ ? st.until : now);
       log_->warn("sink '{}' failed ({}); trying the next sink", sinks_[idx]->getName(), out.error);
       last = out;
     }
@@ -164,6 +173,39 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
 };
 
 }  // namespace
+
+void SinkProcessor::setSinks(std::vector<sdk::Sink*> sinks) {
+  sinks_ = std::move(sinks);
+  stats_ = std::make_unique<SinkStats[]>(sinks_.size());
+}
+
+sdk::ProcessOutcome SinkProcessor::processSink(std::size_t i) {
+  const auto began = Clock::now();
+  sdk::ProcessOutcome out = sinks_[i]->hostProcess();
+  if (!out.failed) {
+    if (out.status == sdk::Status::READY) stats_[i].latency.record((Clock::now() - began).count());
+    if (active_.load(std::memory_order_relaxed) != static_cast<int>(i))
+      active_.store(static_cast<int>(i), std::memory_order_relaxed);
+  }
+  return out;
+}
+
+void SinkProcessor::sinkFailed(std::size_t i, Clock::time_point until) {
+  counters_.increment(SinkFailureCount);
+  stats_[i].backoffUntilNs.store(until.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+void SinkProcessor::sinkRecovered(std::size_t i) {
+  stats_[i].backoffUntilNs.store(0, std::memory_order_relaxed);
+}
+
+int64_t SinkProcessor::sinksInBackoff() const {
+  const int64_t now = Clock::now().time_since_epoch().count();
+  int64_t n = 0;
+  for (std::size_t i = 0; i < sinks_.size(); ++i)
+    if (stats_[i].backoffUntilNs.load(std::memory_order_relaxed) > now) ++n;
+  return n;
+}
 
 std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, const sdk::Context& ctx,
                                                  std::vector<sdk::Sink*> sinks,

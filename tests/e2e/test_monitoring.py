@@ -243,6 +243,29 @@ def sample_value(families, family, sample_name=None, **labels):
     raise KeyError(f"{family} {labels}")
 
 
+def chromium_command(chromium, profile):
+    """Headless Chromium with no network of its own, a laptop-sized window and 3 s of page time."""
+    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1400,1000",
+            "--virtual-time-budget=3000"]
+
+
+def save_screenshot(testcase, base, url, name):
+    """Saves a PNG of the page under <build>/test-artifacts and checks that it is not empty."""
+    artifacts = os.path.join(BUILD_ROOT or testcase.dir, "test-artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    shot = os.path.join(artifacts, name)
+    if os.path.exists(shot):
+        os.remove(shot)
+    r = subprocess.run(base + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
+    testcase.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    with open(shot, "rb") as f:
+        testcase.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+    testcase.assertGreater(os.path.getsize(shot), 20000, "the screenshot looks empty")
+    print(f"status page screenshot: {shot}", file=sys.stderr)
+
+
 class MonitoringTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-monitoring-")
@@ -379,6 +402,157 @@ a1.sinks.k1.batchSize = 100
         self.assertEqual(http_get(port, "/metrics", method="POST")[0], 405)
         self.assertEqual(http_get(port, "/metrics", method="DELETE")[0], 405)
         self.assertEqual(agent.stop(), 0)
+
+    def test_interceptor_and_sink_group_counters_after_n_events(self):
+        n = 20000
+        agent, port = self.start(f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2
+a1.sinkgroups = g1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {n}
+a1.sources.r1.batchSize = 100
+a1.sources.r1.interceptors = i1 i2
+a1.sources.r1.interceptors.i1.type = regex_filter
+a1.sources.r1.interceptors.i1.regex = 7$
+a1.sources.r1.interceptors.i1.excludeEvents = true
+a1.sources.r1.interceptors.i2.type = timestamp
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 5000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k1.batchSize = 50
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c1
+a1.sinks.k2.batchSize = 50
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinkgroups.g1.processor.selector = round_robin
+""")
+        kept = n - n // 10  # bodies are 0..n-1; those ending in 7 are dropped
+        drained = lambda m: sum(int(m[k]["EventDrainSuccessCount"]) for k in ("SINK.k1", "SINK.k2"))  # noqa: E731
+        self.assertTrue(wait_until(lambda: drained(metrics(port)) == kept, 60), metrics(port))
+        m = metrics(port)
+        self.assertEqual(set(m), {"SOURCE.r1", "CHANNEL.c1", "SINK.k1", "SINK.k2", "SINK_PROCESSOR.g1",
+                                  "INTERCEPTOR.r1.i1", "INTERCEPTOR.r1.i2"})
+        i1, i2 = m["INTERCEPTOR.r1.i1"], m["INTERCEPTOR.r1.i2"]
+        self.assertEqual(i1["Type"], "INTERCEPTOR")
+        self.assertGreater(int(i1["StartTime"]), 1_600_000_000_000)
+        self.assertEqual((i1["EventReceivedCount"], i1["EventAcceptedCount"], i1["EventDroppedCount"],
+                          i1["InterceptFailCount"]), (str(n), str(kept), str(n - kept), "0"))
+        self.assertEqual((i2["EventReceivedCount"], i2["EventAcceptedCount"], i2["EventDroppedCount"]),
+                         (str(kept), str(kept), "0"))
+        self.assertEqual(m["SOURCE.r1"]["EventReceivedCount"], str(n))
+        self.assertEqual(m["CHANNEL.c1"]["EventPutSuccessCount"], str(kept))
+        g = m["SINK_PROCESSOR.g1"]
+        self.assertEqual((g["Type"], g["SinkFailureCount"], g["FailoverCount"], g["SinksInBackoff"]),
+                         ("SINK_PROCESSOR", "0", "0", "0"))
+        self.assertIn(g["ActiveSink"], ("k1", "k2"))
+
+        prom = http_get(port, "/metrics/prometheus")[2]
+        fam = parse_exposition(prom)
+        self.assertEqual(sample_value(fam, "flume_interceptor_event_dropped_total", component="r1.i1",
+                                      type="regex_filter"), n - kept)
+        self.assertEqual(sample_value(fam, "flume_interceptor_event_received_total", component="r1.i1"), n)
+        self.assertEqual(sample_value(fam, "flume_sink_processor_failover_total", component="g1"), 0)
+        # One latency histogram per sink of the group; each counts exactly the batches that sink
+        # delivered (the null sink answers READY for every non-empty batch).
+        total = 0
+        for k in ("k1", "k2"):
+            count = sample_value(fam, "flume_sink_batch_duration_seconds", "flume_sink_batch_duration_seconds_count",
+                                 component=k, group="g1", processor="load_balance")
+            delivered = int(m[f"SINK.{k}"]["BatchCompleteCount"]) + int(m[f"SINK.{k}"]["BatchUnderflowCount"])
+            self.assertEqual(count, delivered, k)
+            self.assertGreater(count, 0, f"round robin gives {k} batches too")
+            total += count
+        self.assertGreaterEqual(total, kept / 50)
+        with self.assertRaises(KeyError):
+            sample_value(fam, "flume_sink_batch_duration_seconds", "flume_sink_batch_duration_seconds_count",
+                         component="g1")
+        if shutil.which("promtool"):
+            r = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=prom, capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        st = json.loads(http_get(port, "/api/status")[2])
+        ics = st["sources"][0]["interceptors"]
+        self.assertEqual([(i["name"], i["received"], i["accepted"], i["dropped"]) for i in ics],
+                         [("i1", n, kept, n - kept), ("i2", kept, kept, 0)])
+        grp = [r for r in st["sinkRunners"] if r["group"]][0]
+        self.assertEqual((grp["sinksInBackoff"], grp["failoverCount"], grp["sinkFailureCount"]), (0, 0, 0))
+        self.assertEqual(agent.stop(), 0)
+
+    def test_statsd_push_over_udp_without_http(self):
+        """monitoring.statsd.* alone: no HTTP server, plain StatsD lines over UDP whose counter
+        increments add up to exactly N events."""
+        n = 5000
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(udp.close)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.5)
+        port = udp.getsockname()[1]
+        conf = os.path.join(self.dir, "statsd.properties")
+        with open(conf, "w") as f:
+            f.write(f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {n}
+a1.sources.r1.batchSize = 100
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 2000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+monitoring.statsd.port = {port}
+monitoring.statsd.intervalMs = 200
+monitoring.statsd.prefix = test.sluice
+""")
+        agent = Agent(conf, self.dir, log_name="statsd-agent.log")
+        self.agents.append(agent)
+        agent.wait_for(f"monitoring: pushing StatsD metrics to 127.0.0.1:{port} (udp) every 200 ms")
+        line_re = re.compile(r"^[A-Za-z0-9_.\-]+:-?\d+(\.\d+)?([eE][-+]?\d+)?\|(c|g)$")
+        counters, gauges, packets = {}, {}, 0
+
+        def receive(deadline):
+            nonlocal packets
+            while time.monotonic() < deadline:
+                try:
+                    data, _ = udp.recvfrom(65536)
+                except socket.timeout:
+                    continue
+                packets += 1
+                self.assertLessEqual(len(data), 1400)
+                for line in data.decode().split("\n"):
+                    self.assertRegex(line, line_re)
+                    name, rest = line.split(":")
+                    value, kind = rest.split("|")
+                    if kind == "c":
+                        counters[name] = counters.get(name, 0) + int(value)
+                    else:
+                        gauges[name] = float(value)
+                if counters.get("test.sluice.a1.sink.k1.EventDrainSuccessCount") == n:
+                    return True
+            return False
+
+        self.assertTrue(receive(time.monotonic() + 30), (counters, agent.text()[-3000:]))
+        self.assertEqual(counters["test.sluice.a1.channel.c1.EventPutSuccessCount"], n)
+        self.assertEqual(counters["test.sluice.a1.channel.c1.EventTakeSuccessCount"], n)
+        self.assertEqual(counters["test.sluice.a1.source.r1.EventAcceptedCount"], n)
+        self.assertEqual(gauges["test.sluice.a1.channel.c1.ChannelCapacity"], 2000)
+        self.assertIn("test.sluice.a1.channel.c1.ChannelFillPercentage", gauges)
+        self.assertNotIn("listening on http", agent.text(), "HTTP stays off unless asked for")
+        # Later pushes (and the last one at shutdown) add nothing: the increments were exact.
+        self.assertEqual(agent.stop(), 0)
+        receive(time.monotonic() + 1)
+        self.assertEqual(counters["test.sluice.a1.sink.k1.EventDrainSuccessCount"], n)
+        self.assertEqual(counters["test.sluice.a1.channel.c1.EventPutSuccessCount"], n)
+        self.assertGreater(packets, 1)
 
     # -- readiness and masked configuration ----------------------------------------------------
 
@@ -590,10 +764,7 @@ a1.sinkgroups.g1.processor.priority.k2 = 5
 """)
         url = f"http://127.0.0.1:{port}/"
         profile = os.path.join(self.dir, "chromium-profile")
-        base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1400,1000",
-                "--virtual-time-budget=3000"]
+        base = chromium_command(chromium, profile)
 
         def dump():
             r = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
@@ -624,17 +795,105 @@ a1.sinkgroups.g1.processor.priority.k2 = 5
         b = source_in_total(dump())
         self.assertGreater(b, a)
 
-        artifacts = os.path.join(BUILD_ROOT or self.dir, "test-artifacts")
-        os.makedirs(artifacts, exist_ok=True)
-        shot = os.path.join(artifacts, "monitoring-status-page.png")
-        if os.path.exists(shot):
-            os.remove(shot)
-        r = subprocess.run(base + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
+        save_screenshot(self, base, url, "monitoring-status-page.png")
+
+    @unittest.skipUnless(TEST_PLUGIN, "SLUICE_TEST_PLUGIN is not set")
+    def test_failover_group_counters_and_error_log_on_status_page(self):
+        """A failing sink in a failover group: the group's SINK_PROCESSOR counters show the
+        failover, and the sink's own ERROR records reach /api/status and the page, with a
+        configured secret masked out of them."""
+        out = os.path.join(self.dir, "out.txt")
+        fail = os.path.join(self.dir, "fail-hunter2")  # the secret shows up in the sink's error
+        open(fail, "w").close()
+        agent, port = self.start(f"""
+db.password = hunter2
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2
+a1.sinkgroups = g1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = 1000000000
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 20
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.channels.c1.transactionCapacity = 10
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = {os.path.join(self.dir, "never.txt")}
+a1.sinks.k1.failFile = {fail}
+a1.sinks.k1.batchSize = 10
+a1.sinks.k2.type = test.file_sink
+a1.sinks.k2.channel = c1
+a1.sinks.k2.outFile = {out}
+a1.sinks.k2.batchSize = 10
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 10
+a1.sinkgroups.g1.processor.priority.k2 = 5
+""")
+        # k1 fails on every batch it takes and is parked for 2 s each time (it "recovers" on an
+        # empty poll), so it is in backoff nearly all the time while k2 delivers.
+        def group_state():
+            g = metrics(port)["SINK_PROCESSOR.g1"]
+            return g["SinksInBackoff"] == "1" and g["ActiveSink"] == "k2" and int(g["FailoverCount"]) >= 1
+        self.assertTrue(wait_until(group_state, 30), metrics(port))
+        self.assertTrue(wait_until(lambda: int(metrics(port)["SINK.k2"]["EventDrainSuccessCount"]) >= 100, 30))
+        m = metrics(port)
+        g = m["SINK_PROCESSOR.g1"]
+        self.assertEqual(g["Type"], "SINK_PROCESSOR")
+        self.assertGreater(int(g["StartTime"]), 1_600_000_000_000)
+        failures = int(g["SinkFailureCount"])
+        self.assertGreaterEqual(failures, 1)
+        # A failover needs a failure in the same call; k1's failures are its write failures.
+        self.assertLessEqual(int(g["FailoverCount"]), failures)
+        self.assertLessEqual(abs(int(m["SINK.k1"]["EventWriteFail"]) - failures), 1)
+        self.assertEqual(m["SINK.k1"]["EventDrainSuccessCount"], "0")
+        fam = parse_exposition(http_get(port, "/metrics/prometheus")[2])
+        self.assertEqual(sample_value(fam, "flume_sink_processor_active_sink_info", component="g1",
+                                      active_sink="k2", type="failover"), 1)
+        self.assertGreaterEqual(sample_value(fam, "flume_sink_processor_sink_failure_total", component="g1"),
+                                failures)
+        # Per-sink latency in the group: only k2 delivered.
+        self.assertEqual(sample_value(fam, "flume_sink_batch_duration_seconds",
+                                      "flume_sink_batch_duration_seconds_count", component="k1", group="g1"), 0)
+        self.assertGreater(sample_value(fam, "flume_sink_batch_duration_seconds",
+                                        "flume_sink_batch_duration_seconds_count", component="k2", group="g1"), 0)
+
+        # The sink's own ERROR records and the group's warnings, newest first, secret masked.
+        _, _, body = http_get(port, "/api/status")
+        self.assertNotIn("hunter2", body)
+        st = json.loads(body)
+        log = st["log"]
+        self.assertEqual(log["capacity"], 100)
+        records = log["records"]
+        self.assertTrue(records, st)
+        times = [r["timeMs"] for r in records]
+        self.assertEqual(times, sorted(times, reverse=True), "newest first")
+        k1_errors = [r for r in records if re.fullmatch(r"sink:[^:]+:k1", r["logger"]) and r["level"] == "error"]
+        self.assertTrue(k1_errors, records)
+        self.assertIn("failing on purpose", k1_errors[0]["message"])
+        self.assertIn("fail-******", k1_errors[0]["message"])
+        self.assertTrue(any(r["logger"] == "sinkgroup:failover:g1" and r["level"] == "warning" and
+                            "parked" in r["message"] for r in records), records)
+        self.assertEqual(log["total"] - log["dropped"], len(records))
+
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            self.skipTest("chromium is not installed (Debian package chromium; apt-get install -y chromium)")
+        url = f"http://127.0.0.1:{port}/"
+        base = chromium_command(chromium, os.path.join(self.dir, "chromium-profile"))
+        r = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr[-3000:])
-        with open(shot, "rb") as f:
-            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
-        self.assertGreater(os.path.getsize(shot), 20000, "the screenshot looks empty")
-        print(f"status page screenshot: {shot}", file=sys.stderr)
+        dom = r.stdout
+        self.assertNotIn("hunter2", dom)
+        row = re.search(r'<li class="log-record level-error" data-level="error" data-logger="sink:[^":]+:k1">'
+                        r'(.*?)</li>', dom)
+        self.assertIsNotNone(row, dom[-4000:])
+        self.assertIn("failing on purpose", row.group(1))
+        self.assertRegex(dom, r'data-group-stats-for="g1">active k2')
+        save_screenshot(self, base, url, "monitoring-status-page-errors.png")
 
 
 class StrictParserTest(unittest.TestCase):

@@ -727,3 +727,41 @@ a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n");
   all.insert(b.begin(), b.end());
   CHECK(std::set<std::string>(all.begin(), all.end()).size() == 4000);
 }
+
+TEST_CASE("a sink that reports BACKOFF on a short batch is not put to sleep while events wait") {
+  // file_roll, like Flume's sinks, returns BACKOFF whenever it took fewer events than its batch
+  // size. With the channel smaller than the source's output, nearly every batch is short while
+  // the source waits for room; a runner that slept its back-off then (an hour here) would stall.
+  Fixture f;
+  TempDir tmp;
+  AgentOptions opts;
+  opts.sinkRunner.backoffIncrement = std::chrono::hours(1);
+  opts.sinkRunner.maxBackoff = std::chrono::hours(1);
+  auto agent = f.buildOk(R"(
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 20000
+a1.sources.r1.batchSize = 100
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 300
+a1.channels.c1.transactionCapacity = 250
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.channel = c1
+a1.sinks.k1.sink.batchSize = 250
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.sink.directory = )" + (tmp / "out").string() + "\n", opts);
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 20000; },
+                  std::chrono::seconds(60)));
+  CHECK(counter(*agent, "SINK", "k1", "BatchUnderflowCount") > 0);
+  agent->stop();
+  int64_t lines = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp / "out")) {
+    std::string text = sluice::testing::readFile(e.path());
+    lines += std::count(text.begin(), text.end(), '\n');
+  }
+  CHECK(lines == 20000);
+}

@@ -101,7 +101,7 @@
     const placed = new Set();
     const boxes = [];
     for (const grp of groups) {
-      y += GROUP_LABEL;
+      y += GROUP_LABEL + 14;  // two lines: name, then state
       const y0 = y - GROUP_PAD;
       for (const name of grp.sinks) {
         if (!st.sinks.some((k) => k.name === name)) continue;
@@ -131,8 +131,10 @@
       const box = svg("g", { class: "sink-group", "data-group": b.grp.name }, g);
       svg("rect", { class: "group", x: COLS[2] - GROUP_PAD, y: b.y0, width: NODE_W + 2 * GROUP_PAD,
         height: b.y1 - b.y0, rx: 8 }, box);
-      svg("text", { class: "group-label", x: COLS[2] - GROUP_PAD + 4, y: b.y0 - 4 }, box).textContent =
+      svg("text", { class: "group-label", x: COLS[2] - GROUP_PAD + 4, y: b.y0 - 18 }, box).textContent =
         "group " + b.grp.name + " (" + b.grp.processor + ")";
+      svg("text", { class: "group-stats", x: COLS[2] - GROUP_PAD + 4, y: b.y0 - 4,
+        "data-group-stats-for": b.grp.name }, box).textContent = groupText(b.grp);
     }
     for (const c of components(st)) {
       const p = pos[c.kind + "." + c.name];
@@ -150,13 +152,34 @@
           "data-fill-for": c.name }, node);
       }
       if (c.kind === "SOURCE" && c.interceptors.length) {
-        svg("text", { class: "sub", x: 0, y: NODE_H + 11 }, node).textContent =
-          "interceptors: " + c.interceptors.map((i) => i.name + ":" + i.type).join(", ");
+        svg("text", { class: "sub", x: 0, y: NODE_H + 11, "data-interceptors-for": c.name }, node).textContent =
+          interceptorText(c);
       }
     }
   }
 
+  function interceptorText(source) {
+    return "interceptors: " + source.interceptors.map((i) => i.name + ":" + i.type +
+      (i.dropped ? " (dropped " + fmtInt(i.dropped) + ")" : "")).join(", ");
+  }
+  // "active k1 · 1 backed off · 2 failovers"
+  function groupText(r) {
+    const parts = ["active " + (r.activeSink || "–")];
+    if (r.sinksInBackoff) parts.push(r.sinksInBackoff + " backed off");
+    if (r.failoverCount) parts.push(fmtInt(r.failoverCount) + " failover" + (r.failoverCount === 1 ? "" : "s"));
+    return parts.join(" · ");
+  }
+
   function updateGraph(st, m) {
+    for (const r of st.sinkRunners) {
+      if (!r.group) continue;
+      const t = document.querySelector(`[data-group-stats-for="${CSS.escape(r.name)}"]`);
+      if (t) t.textContent = groupText(r);
+    }
+    for (const s of st.sources) {
+      const t = document.querySelector(`[data-interceptors-for="${CSS.escape(s.name)}"]`);
+      if (t) t.textContent = interceptorText(s);
+    }
     for (const c of components(st)) {
       const key = c.kind + "." + c.name;
       const t = document.querySelector(`[data-rate-for="${CSS.escape(key)}"]`);
@@ -271,6 +294,31 @@
       el("span", { class: "when" }, li, new Date(e.timeMs).toLocaleTimeString());
       el("span", {}, li, e.component + ": " + e.message + " (" + e.count + " failure" + (e.count === 1 ? "" : "s") + ")");
     }
+    updateLog(st.log || { records: [] });
+  }
+
+  // Recent WARN/ERROR records, newest first. Redrawn only when new records came, so that a
+  // reader's scroll position stays put.
+  function updateLog(log) {
+    const list = $("log-list");
+    const stamp = log.total + "/" + log.records.length;
+    if (list.dataset.stamp === stamp) return;
+    list.dataset.stamp = stamp;
+    list.dataset.total = log.total || 0;
+    list.dataset.dropped = log.dropped || 0;
+    list.textContent = "";
+    for (const r of log.records) {
+      const level = r.level === "warning" ? "warn" : r.level;
+      const li = el("li", { class: "log-record level-" + level, "data-level": r.level, "data-logger": r.logger }, list);
+      el("span", { class: "when" }, li, new Date(r.timeMs).toLocaleTimeString());
+      el("span", { class: "lvl" }, li, level.toUpperCase());
+      el("span", { class: "logger" }, li, r.logger);
+      el("span", { class: "msg" }, li, r.message);
+    }
+    const note = $("log-note");
+    if (!log.records.length) note.textContent = "No warnings or errors logged.";
+    else note.textContent = log.records.length + " most recent warning/error record" + (log.records.length === 1 ? "" : "s") +
+      ", newest first" + (log.dropped ? "; " + fmtInt(log.dropped) + " older not kept" : "");
   }
 
   function updatePlugins(st) {

@@ -1,0 +1,230 @@
+#include "core/monitoring/statsd.hpp"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "core/monitoring/render.hpp"
+
+namespace sluice::core::monitoring {
+
+namespace {
+
+constexpr std::string_view kPrefix = "monitoring.statsd.";
+
+// StatsD reserves ':', '|' and '@', and Graphite splits on '.': keep letters, digits, '_', '-'
+// and the dots we put in ourselves.
+std::string safe(std::string_view s, bool keepDots) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                    (keepDots && c == '.');
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, p) : "0";
+}
+
+}  // namespace
+
+bool isStatsdKey(std::string_view key) {
+  if (key.substr(0, kPrefix.size()) != kPrefix) return false;
+  const std::string_view k = key.substr(kPrefix.size());
+  return k == "host" || k == "port" || k == "intervalMs" || k == "prefix";
+}
+
+bool parseStatsdOptions(const std::map<std::string, std::string>& keys, StatsdOptions& out,
+                        std::string& error) {
+  auto get = [&](const char* name) -> const std::string* {
+    auto it = keys.find(std::string(kPrefix) + name);
+    return it == keys.end() ? nullptr : &it->second;
+  };
+  auto integer = [&](const char* name, const std::string& text, int64_t lo, int64_t hi,
+                     int64_t& v) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc() && p == text.data() + text.size() && v >= lo && v <= hi) return true;
+    error = std::string(kPrefix) + name + ": expected an integer between " + std::to_string(lo) +
+            " and " + std::to_string(hi) + ", got '" + text + "'";
+    return false;
+  };
+  if (const std::string* h = get("host")) {
+    if (h->empty()) {
+      error = std::string(kPrefix) + "host: expected a host name or address, got ''";
+      return false;
+    }
+    out.host = *h;
+    out.enabled = true;
+  }
+  int64_t v = 0;
+  if (const std::string* p = get("port")) {
+    if (!integer("port", *p, 1, 65535, v)) return false;
+    out.port = static_cast<int>(v);
+    out.enabled = true;
+  }
+  if (const std::string* i = get("intervalMs")) {
+    if (!integer("intervalMs", *i, 100, 3600000, v)) return false;
+    out.interval = std::chrono::milliseconds(v);
+  }
+  if (const std::string* p = get("prefix")) out.prefix = *p;
+  return true;
+}
+
+std::vector<std::string> renderStatsd(const Snapshot& s, std::string_view prefix,
+                                      std::map<std::string, int64_t>& last) {
+  std::vector<std::string> lines;
+  std::string base = safe(prefix, true);
+  if (!base.empty()) base += '.';
+  base += safe(s.agent, false) + ".";
+  for (const auto& c : s.components) {
+    if (!c.hasCounters) continue;
+    const std::string path =
+        base + safe(lower(c.counterType.empty() ? c.kind : c.counterType), false) + "." +
+        safe(c.name, true) + ".";
+    for (const auto& [name, value] : c.counters) {
+      const std::string metric = path + safe(name, false);
+      if (isGaugeCounter(name)) {
+        lines.push_back(metric + ":" + std::to_string(value) + "|g");
+        continue;
+      }
+      auto it = last.find(metric);
+      const int64_t before = it == last.end() ? 0 : it->second;
+      const int64_t delta = value >= before ? value - before : value;
+      last[metric] = value;
+      if (delta != 0) lines.push_back(metric + ":" + std::to_string(delta) + "|c");
+    }
+    if (c.kind == "CHANNEL")
+      lines.push_back(path + "ChannelFillPercentage:" + number(channelFillPercent(c)) + "|g");
+  }
+  return lines;
+}
+
+std::vector<std::string> packStatsd(const std::vector<std::string>& lines, std::size_t maxBytes) {
+  std::vector<std::string> packets;
+  std::string cur;
+  for (const auto& l : lines) {
+    if (!cur.empty() && cur.size() + 1 + l.size() > maxBytes) {
+      packets.push_back(std::move(cur));
+      cur.clear();
+    }
+    if (!cur.empty()) cur += '\n';
+    cur += l;
+  }
+  if (!cur.empty()) packets.push_back(std::move(cur));
+  return packets;
+}
+
+StatsdReporter::StatsdReporter(StatsdOptions options, std::function<bool(Snapshot&)> provider,
+                               std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)), provider_(std::move(provider)), log_(std::move(log)) {}
+
+StatsdReporter::~StatsdReporter() { stop(); }
+
+sdk::Result StatsdReporter::start() {
+  if (thread_.joinable()) return sdk::Result::success();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(options_.port);
+  const std::string where = options_.host + ":" + port;
+  if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return sdk::Result::failure("monitoring.statsd.host: cannot resolve '" + options_.host +
+                                "': " + ::gai_strerror(rc));
+  std::string err;
+  for (addrinfo* a = res; a && fd_ < 0; a = a->ai_next) {
+    fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd_ < 0) {
+      err = std::strerror(errno);
+      continue;
+    }
+    // Connected UDP: send() needs no address, and an ICMP "port unreachable" shows as an error.
+    if (::connect(fd_, a->ai_addr, a->ai_addrlen) != 0) {
+      err = std::strerror(errno);
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ::freeaddrinfo(res);
+  if (fd_ < 0) return sdk::Result::failure("monitoring: statsd " + where + ": " + err);
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+  if (log_)
+    log_->info("monitoring: pushing StatsD metrics to {} (udp) every {} ms", where,
+               options_.interval.count());
+  return sdk::Result::success();
+}
+
+void StatsdReporter::stop() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+void StatsdReporter::run() {
+  std::unique_lock lock(mutex_);
+  while (!stop_) {
+    cv_.wait_for(lock, options_.interval, [&] { return stop_; });
+    lock.unlock();
+    pushOnce();
+    lock.lock();
+  }
+}
+
+void StatsdReporter::pushOnce() {
+  Snapshot s;
+  // The agent may be busy (a reload, or the HTTP server reading it this instant): retry briefly,
+  // else skip this push; counters are cumulative, so the next push carries the increments.
+  bool got = false;
+  for (int attempt = 0; attempt < 20 && !got; ++attempt) {
+    got = provider_ && provider_(s);
+    if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!got) return;
+  // A datagram that fits every path's MTU (1500 bytes less IP and UDP headers, with room).
+  constexpr std::size_t kMaxPacket = 1400;
+  // The values sent count only once every datagram went out (a refused first datagram, the
+  // usual failure, leaves the increments for the next push).
+  std::map<std::string, int64_t> next = last_;
+  for (const auto& p : packStatsd(renderStatsd(s, options_.prefix, next), kMaxPacket)) {
+    if (::send(fd_, p.data(), p.size(), MSG_NOSIGNAL) < 0) {
+      if (!failing_ && log_)
+        log_->warn("monitoring: cannot send StatsD metrics to {}:{}: {}", options_.host,
+                   options_.port, std::strerror(errno));
+      failing_ = true;
+      return;
+    }
+  }
+  last_ = std::move(next);
+  if (failing_ && log_) log_->info("monitoring: StatsD metrics are sent again");
+  failing_ = false;
+}
+
+}  // namespace sluice::core::monitoring
