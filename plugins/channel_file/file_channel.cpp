@@ -1,7 +1,6 @@
 #include "file_channel.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <limits>
 #include <span>
 #include <string>
@@ -13,6 +12,8 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
+using channeltx::TxState;
+
 }  // namespace
 
 // One transaction, used by one thread.
@@ -21,59 +22,32 @@ class FileTransaction final : public sdk::Transaction {
   FileTransaction(FileChannel& ch, std::unique_ptr<FileTxBuffers> buf, std::size_t txCapacity)
       : ch_(ch), buf_(std::move(buf)), txCapacity_(txCapacity) {}
   ~FileTransaction() override {
-    if (state_ == State::kOpen) rollback();
-    ch_.releaseBuffers(std::move(buf_));
+    if (state_ == TxState::kOpen) rollback();
+    ch_.pool_.release(std::move(buf_));
   }
 
   void begin() noexcept override {
-    if (state_ == State::kOpen) return;
+    if (state_ == TxState::kOpen) return;
     buf_->puts.clear();
-    state_ = State::kOpen;
+    state_ = TxState::kOpen;
   }
 
   sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    if (state_ != State::kOpen) {
-      events.clear();
-      return sdk::Result::failure("putBatch() called outside an open transaction");
-    }
-    if (events.empty()) return sdk::Result::success();
     sdk::EventBatch& puts = buf_->puts;
-    ch_.channelCounter().addToEventPutAttemptCount(static_cast<int64_t>(events.size()));
-    if (puts.size() + events.size() > txCapacity_) {
-      events.clear();
-      return sdk::Result::failure(
-          "Put queue for transaction of capacity " + std::to_string(txCapacity_) +
-          " full, consider committing more frequently, increasing capacity or increasing thread "
-          "count");
-    }
-    try {
-      if (puts.empty() && puts.capacity() >= events.capacity() &&
-          events.capacity() * 2 >= puts.capacity()) {
-        puts.swap(events);
-      } else {
-        puts.insert(puts.end(), std::make_move_iterator(events.begin()),
-                    std::make_move_iterator(events.end()));
-        events.clear();
-      }
-    } catch (...) {
-      events.clear();
-      return sdk::Result::failure("out of memory staging a put");
-    }
-    return sdk::Result::success();
+    sdk::Result check =
+        channeltx::checkPut(state_, puts, events, txCapacity_, ch_.channelCounter());
+    if (!check || events.empty()) return check;
+    return channeltx::stagePut(puts, events);
   }
 
   sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
     taken = {};
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("takeBatch() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
     if (max == 0) return sdk::Result::success();
     const std::size_t have = buf_->take.entries.size();
     const std::size_t room = txCapacity_ - std::min(have, txCapacity_);
     if (room == 0 || (max > room && ch_.store().size() > room))
-      return sdk::Result::failure(
-          "Take list for transaction of capacity " + std::to_string(txCapacity_) +
-          " full, consider committing more frequently, increasing capacity, or increasing "
-          "thread count (a sink's batchSize must not exceed the channel's transactionCapacity)");
+      return sdk::Result::failure(channeltx::takeListFull(txCapacity_, max));
     sdk::Result r;
     try {
       r = ch_.store().take(buf_->take, std::min(max, room), taken);
@@ -86,8 +60,7 @@ class FileTransaction final : public sdk::Transaction {
   }
 
   sdk::Result commit() noexcept override {
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("commit() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
     FileTxBuffers& b = *buf_;
     const std::size_t nPuts = b.puts.size();
     const std::size_t nTakes = b.take.entries.size();
@@ -105,28 +78,27 @@ class FileTransaction final : public sdk::Transaction {
     } catch (const std::exception& e) {
       return sdk::Result::failure(e.what());
     }
-    state_ = State::kDone;
+    state_ = TxState::kDone;
     return sdk::Result::success();
   }
 
   void rollback() noexcept override {
-    if (state_ != State::kOpen) return;
+    if (state_ != TxState::kOpen) return;
     buf_->puts.clear();
     ch_.store().rollbackTakes(buf_->take);
-    state_ = State::kDone;
+    state_ = TxState::kDone;
   }
 
   void close() noexcept override {
-    if (state_ == State::kOpen) rollback();
-    state_ = State::kClosed;
+    if (state_ == TxState::kOpen) rollback();
+    state_ = TxState::kClosed;
   }
 
  private:
-  enum class State { kNew, kOpen, kDone, kClosed };
   FileChannel& ch_;
   std::unique_ptr<FileTxBuffers> buf_;
   const std::size_t txCapacity_;
-  State state_ = State::kNew;
+  TxState state_ = TxState::kNew;
 };
 
 FileChannel::FileChannel()
@@ -170,33 +142,7 @@ void FileChannel::start() {
 void FileChannel::stop() { store_->close(); }
 
 std::unique_ptr<sdk::Transaction> FileChannel::getTransaction() {
-  return std::make_unique<FileTransaction>(*this, acquireBuffers(), transactionCapacity_);
-}
-
-std::unique_ptr<FileTxBuffers> FileChannel::acquireBuffers() {
-  {
-    std::lock_guard lock(poolMu_);
-    if (!pool_.empty()) {
-      auto b = std::move(pool_.back());
-      pool_.pop_back();
-      return b;
-    }
-  }
-  return std::make_unique<FileTxBuffers>();
-}
-
-void FileChannel::releaseBuffers(std::unique_ptr<FileTxBuffers> b) noexcept {
-  if (!b) return;
-  b->puts.clear();
-  b->take.events.clear();
-  b->take.entries.clear();
-  std::lock_guard lock(poolMu_);
-  if (pool_.size() < kMaxPooledBuffers) {
-    try {
-      pool_.push_back(std::move(b));
-    } catch (...) {
-    }
-  }
+  return std::make_unique<FileTransaction>(*this, pool_.acquire(), transactionCapacity_);
 }
 
 }  // namespace sluice::plugins::filechannel

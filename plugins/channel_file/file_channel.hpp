@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "channel_transaction.hpp"
 #include "file_store.hpp"
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/context.hpp"
@@ -24,12 +25,15 @@ struct FileTxBuffers {
   std::string encoded;
   std::vector<IndexEntry> index;
   FileStore::TakeState take;
+  void reset() noexcept {
+    puts.clear();
+    take.recycleEvents();
+    take.entries.clear();
+  }
 };
 
 class FileChannel final : public sdk::Channel {
  public:
-  static constexpr std::size_t kMaxPooledBuffers = 16;
-
   FileChannel();
   ~FileChannel() override;
 
@@ -47,8 +51,6 @@ class FileChannel final : public sdk::Channel {
 
  private:
   friend class FileTransaction;
-  std::unique_ptr<FileTxBuffers> acquireBuffers();
-  void releaseBuffers(std::unique_ptr<FileTxBuffers> b) noexcept;
 
   StoreCounters idx_;
   std::unique_ptr<FileStore> store_;
@@ -56,8 +58,7 @@ class FileChannel final : public sdk::Channel {
   std::size_t transactionCapacity_ = 10000;
   ReplayReport lastReplay_;
 
-  std::mutex poolMu_;
-  std::vector<std::unique_ptr<FileTxBuffers>> pool_;
+  channeltx::BufferPool<FileTxBuffers> pool_;
 };
 
 }  // namespace sluice::plugins::filechannel

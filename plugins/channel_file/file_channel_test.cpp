@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "channel_test_util.hpp"
 #include "crc32c.hpp"
 #include "log_format.hpp"
 #include "readme_schema_check.hpp"
@@ -30,6 +31,13 @@ using fc::FileChannel;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
+
+using sluice::plugins::channeltx::testing::drain;
+using sluice::plugins::channeltx::testing::numbered;
+using sluice::plugins::channeltx::testing::putAndTakeConcurrently;
+using sluice::plugins::channeltx::testing::putCommit;
+using sluice::plugins::channeltx::testing::seq;
+using sluice::plugins::channeltx::testing::takeCommit;
 
 // Collects log lines so tests can check what the channel said.
 class CaptureLogger final : public sdk::Logger {
@@ -92,45 +100,6 @@ struct Chan {
   FileChannel* operator->() { return ch.get(); }
   FileChannel& operator*() { return *ch; }
 };
-
-sdk::EventBatch numbered(int from, int to) {
-  sdk::EventBatch b;
-  for (int i = from; i <= to; ++i) b.emplace_back(std::to_string(i));
-  return b;
-}
-
-std::vector<std::string> seq(int from, int to) {
-  std::vector<std::string> v;
-  for (int i = from; i <= to; ++i) v.push_back(std::to_string(i));
-  return v;
-}
-
-sdk::Result putCommit(FileChannel& ch, sdk::EventBatch batch) {
-  sdk::TransactionGuard tx(ch);
-  sdk::Result r = tx->putBatch(batch);
-  if (!r) return r;
-  return tx.commit();
-}
-
-std::vector<std::string> takeCommit(FileChannel& ch, std::size_t max) {
-  sdk::TransactionGuard tx(ch);
-  std::span<sdk::Event> taken;
-  sdk::Result r = tx->takeBatch(max, taken);
-  CHECK_MESSAGE(r.ok(), r.error());
-  std::vector<std::string> bodies;
-  for (const auto& e : taken) bodies.push_back(e.body);
-  CHECK(tx.commit().ok());
-  return bodies;
-}
-
-std::vector<std::string> drain(FileChannel& ch) {
-  std::vector<std::string> all;
-  for (;;) {
-    auto got = takeCommit(ch, 1000);
-    if (got.empty()) return all;
-    all.insert(all.end(), got.begin(), got.end());
-  }
-}
 
 int64_t counter(FileChannel& ch, const char* name) {
   return ch.channelCounter().get(name).value_or(-1);
@@ -643,39 +612,8 @@ TEST_CASE("concurrent producers and consumers lose and duplicate nothing (group 
   TempDir d;
   Chan c(d, {{"maxFileSize", "65536"}, {"checkpointInterval", "100"}});
   constexpr int kProducers = 4, kBatches = 50, kBatch = 20;
-  std::vector<std::thread> threads;
-  std::mutex mu;
-  std::multiset<std::string> got;
-  std::atomic<bool> done{false};
-  for (int p = 0; p < kProducers; ++p)
-    threads.emplace_back([&, p] {
-      for (int b = 0; b < kBatches; ++b) {
-        sdk::EventBatch batch;
-        for (int i = 0; i < kBatch; ++i)
-          batch.emplace_back(std::to_string(p) + ":" + std::to_string(b * kBatch + i));
-        CHECK(putCommit(*c, std::move(batch)).ok());
-      }
-    });
-  std::vector<std::thread> consumers;
-  for (int k = 0; k < 2; ++k)
-    consumers.emplace_back([&] {
-      int round = 0;
-      while (!done.load() || c->store().size() > 0) {
-        sdk::TransactionGuard tx(*c);
-        std::span<sdk::Event> taken;
-        if (!tx->takeBatch(37, taken)) continue;
-        std::vector<std::string> bodies;
-        for (auto& e : taken) bodies.push_back(e.body);
-        if (++round % 5 == 0) continue;  // roll some back
-        if (tx.commit()) {
-          std::lock_guard lock(mu);
-          got.insert(bodies.begin(), bodies.end());
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  done = true;
-  for (auto& t : consumers) t.join();
+  const std::multiset<std::string> got =
+      putAndTakeConcurrently(*c, kProducers, kBatches, kBatch, 37, 5);
   CHECK(got.size() == kProducers * kBatches * kBatch);
   CHECK(std::set<std::string>(got.begin(), got.end()).size() == got.size());
   CHECK(c->store().inFlight() == 0);

@@ -31,9 +31,9 @@ constexpr std::size_t kCheckpointEntry = 12;
 constexpr const char* kCheckpointName = "checkpoint";
 constexpr const char* kLockName = "in_use.lock";
 // A take reads neighbouring records with one pread when they are this close together.
-constexpr uint64_t kMaxReadGap = 64 * 1024;
-constexpr uint64_t kMaxReadRun = 8 * 1024 * 1024;
-constexpr uint64_t kReplayReleaseBytes = 16 * 1024 * 1024;
+constexpr uint64_t kMaxReadGap = uint64_t{64} * 1024;
+constexpr uint64_t kMaxReadRun = uint64_t{8} * 1024 * 1024;
+constexpr uint64_t kReplayReleaseBytes = uint64_t{16} * 1024 * 1024;
 
 std::string errnoText(int err) { return std::strerror(err); }
 
@@ -753,17 +753,10 @@ void FileStore::interruptWaits() noexcept {
   spaceCv_.notify_all();
 }
 
-sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
-                                  std::vector<IndexEntry>& scratchIndex, std::size_t leaving) {
+sdk::Result FileStore::encodePuts(const sdk::EventBatch& events, std::string& scratch,
+                                  std::vector<IndexEntry>& scratchIndex) {
   const std::size_t n = events.size();
-  if (n == 0) return sdk::Result::success();
-  auto fail = [&](std::string msg) {
-    events.clear();
-    counter_.increment(idx_.putError);
-    return sdk::Result::failure(std::move(msg));
-  };
-  if (!isOpen()) return fail("the file channel is closed");
-  // Encode outside the lock: records do not contain their own position.
+  // Records do not contain their own position, so they are encoded outside the lock.
   const uint64_t txId = nextTxId_.fetch_add(1, std::memory_order_relaxed);
   try {
     scratch.clear();
@@ -773,13 +766,38 @@ sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
       const uint64_t rel = scratch.size();
       const std::size_t len = appendPutRecord(scratch, txId, e);
       if (len > kMaxPayload)
-        return fail("event too large for the file channel (" + std::to_string(len) + " bytes)");
+        return sdk::Result::failure("event too large for the file channel (" + std::to_string(len) +
+                                    " bytes)");
       scratchIndex.push_back({rel, static_cast<uint32_t>(len)});
     }
     appendCommitRecord(scratch, txId, static_cast<uint32_t>(n));
   } catch (...) {
-    return fail("out of memory encoding a put");
+    return sdk::Result::failure("out of memory encoding a put");
   }
+  return sdk::Result::success();
+}
+
+sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
+                                  std::vector<IndexEntry>& scratchIndex, std::size_t leaving) {
+  uint64_t endPos = 0;
+  sdk::Result r = appendPuts(events, scratch, scratchIndex, leaving, endPos);
+  if (!r || endPos == 0) return r;
+  return syncPuts(endPos);
+}
+
+sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
+                                  std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
+                                  uint64_t& endPos) {
+  endPos = 0;
+  const std::size_t n = events.size();
+  if (n == 0) return sdk::Result::success();
+  auto fail = [&](std::string msg) {
+    events.clear();
+    counter_.increment(idx_.putError);
+    return sdk::Result::failure(std::move(msg));
+  };
+  if (!isOpen()) return fail("the file channel is closed");
+  if (sdk::Result r = encodePuts(events, scratch, scratchIndex); !r) return fail(r.error());
   if (options_.minimumRequiredSpace > 0) {
     std::string dir;
     {
@@ -796,7 +814,6 @@ sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
                     " bytes (minimumRequiredSpace); the put was refused, nothing was written");
     }
   }
-  uint64_t endPos = 0;
   {
     std::unique_lock lock(mu_);
     auto fits = [&] {
@@ -827,6 +844,10 @@ sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
     counter_.setChannelSize(static_cast<int64_t>(queue_.size()));
   }
   events.clear();
+  return sdk::Result::success();
+}
+
+sdk::Result FileStore::syncPuts(uint64_t endPos) {
   if (options_.fsyncPerTransaction) {
     sdk::Result r = syncTo(endPos);
     if (!r) {
@@ -834,6 +855,56 @@ sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
       return sdk::Result::failure(r.error() + " (the put may be delivered after a restart)");
     }
   }
+  wakeTakers();
+  return sdk::Result::success();
+}
+
+sdk::Result FileStore::spliceCommitPuts(sdk::EventBatch& events, std::span<const int64_t> order,
+                                        std::string& scratch,
+                                        std::vector<IndexEntry>& scratchIndex) {
+  const std::size_t n = events.size();
+  if (n == 0) return sdk::Result::success();
+  if (!isOpen()) return sdk::Result::failure("the file channel is closed");
+  if (sdk::Result r = encodePuts(events, scratch, scratchIndex); !r) return r;
+  uint64_t endPos = 0;
+  {
+    std::lock_guard lock(mu_);
+    Ring spliced;
+    try {
+      spliced.reserve(queue_.size() + n);
+    } catch (...) {
+      return sdk::Result::failure("out of memory growing the file channel's index");
+    }
+    uint64_t at = 0;
+    sdk::Result r = appendLocked(scratch, at);
+    if (!r) return r;
+    std::size_t nextNew = 0;
+    std::size_t nextOld = 0;
+    for (const int64_t run : order) {
+      if (run > 0) {
+        for (int64_t i = 0; i < run && nextNew < n; ++i, ++nextNew)
+          spliced.pushBack({at + scratchIndex[nextNew].pos, scratchIndex[nextNew].len});
+      } else {
+        for (int64_t i = 0; i < -run && nextOld < queue_.size(); ++i, ++nextOld)
+          spliced.pushBack(queue_[nextOld]);
+      }
+    }
+    // Whatever `order` did not place keeps its relative order, behind the rest.
+    for (; nextOld < queue_.size(); ++nextOld) spliced.pushBack(queue_[nextOld]);
+    for (; nextNew < n; ++nextNew)
+      spliced.pushBack({at + scratchIndex[nextNew].pos, scratchIndex[nextNew].len});
+    queue_ = std::move(spliced);
+    activeInfo_->live += n;
+    endPos = writtenPos_.load(std::memory_order_relaxed);
+    counter_.setChannelSize(static_cast<int64_t>(queue_.size()));
+  }
+  events.clear();
+  if (sdk::Result r = syncTo(endPos); !r)
+    return sdk::Result::failure(r.error() + " (the events may be delivered after a restart)");
+  // Replaying the log alone would queue the new records last: the checkpoint keeps the order.
+  if (sdk::Result r = checkpoint(); !r)
+    return sdk::Result::failure("the events are stored but their place in the order is not (" +
+                                r.error() + ")");
   wakeTakers();
   return sdk::Result::success();
 }
@@ -881,6 +952,7 @@ sdk::Result FileStore::take(TakeState& st, std::size_t max, std::span<sdk::Event
   const std::size_t firstEvent = st.events.size();
   try {
     st.events.reserve(firstEvent + n);
+    st.spare.reserve(st.events.capacity());
   } catch (...) {
     return sdk::Result::failure("out of memory in takeBatch");
   }
@@ -925,7 +997,12 @@ sdk::Result FileStore::take(TakeState& st, std::size_t max, std::span<sdk::Event
       ParseStatus ps = parseRecord(st.readBuf.data() + rel, st.entries[k].len, rv);
       bool ok = ps == ParseStatus::Ok && rv.type == RecordType::Put && rv.size == st.entries[k].len;
       if (ok) {
-        st.events.emplace_back();
+        if (st.spare.empty()) {
+          st.events.emplace_back();  // reserved: cannot throw
+        } else {
+          st.events.push_back(std::move(st.spare.back()));
+          st.spare.pop_back();
+        }
         ok = decodePut(rv.body, st.events.back());
         if (!ok) st.events.pop_back();
       }
@@ -993,7 +1070,7 @@ sdk::Result FileStore::commitTakes(TakeState& st) {
   }
   if (wakePutters) spaceCv_.notify_all();
   st.entries.clear();
-  st.events.clear();  // destroyed outside the lock
+  st.recycleEvents();  // outside the lock
   if (options_.fsyncPerTransaction) {
     sdk::Result r = syncTo(endPos);
     // The events are gone from the queue either way; at worst they come back after a power loss.
@@ -1003,7 +1080,7 @@ sdk::Result FileStore::commitTakes(TakeState& st) {
 }
 
 void FileStore::rollbackTakes(TakeState& st) noexcept {
-  st.events.clear();
+  st.recycleEvents();
   if (st.entries.empty()) return;
   bool wake = false;
   {

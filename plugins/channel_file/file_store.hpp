@@ -87,10 +87,27 @@ class FileStore {
   struct TakeState {
     std::vector<IndexEntry> entries;  // every record taken in this transaction
     sdk::EventBatch events;           // their decoded events (minus corrupt ones)
+    // Events of finished transactions, kept so the next take decodes into their strings
+    // instead of allocating a body (and freeing it at commit) per event. Bounded by
+    // kRecycleBytes of string capacity; a caller that moves bodies out simply recycles less.
+    sdk::EventBatch spare;
     std::string readBuf;
     std::string recordBuf;
     bool registered = false;
     uint64_t epoch = 0;  // which open() of the store the entries belong to
+
+    static constexpr std::size_t kRecycleBytes = std::size_t{1} << 20;
+    // Empties events, keeping what fits in spare.
+    void recycleEvents() noexcept {
+      std::size_t bytes = 0;
+      for (const sdk::Event& e : spare) bytes += e.body.capacity();
+      for (sdk::Event& e : events) {
+        bytes += e.body.capacity();
+        if (bytes > kRecycleBytes || spare.size() == spare.capacity()) break;
+        spare.push_back(std::move(e));  // within capacity: cannot throw
+      }
+      events.clear();
+    }
   };
 
   FileStore(sdk::Logger& logger, sdk::ChannelCounter& counter, StoreCounters indices);
@@ -112,6 +129,22 @@ class FileStore {
   // transaction took (they leave as these arrive). Empties `events` on success and failure.
   sdk::Result commitPuts(sdk::EventBatch& events, std::string& scratch,
                          std::vector<IndexEntry>& scratchIndex, std::size_t leaving);
+  // commitPuts in two steps, for a caller that must order the queued events against its own
+  // bookkeeping: appendPuts writes and queues them (not yet durable, not yet visible to takers)
+  // and sets endPos (0 when there was nothing to write); syncPuts(endPos) makes them durable
+  // and visible. appendPuts may be called under the caller's lock, syncPuts should not be.
+  sdk::Result appendPuts(sdk::EventBatch& events, std::string& scratch,
+                         std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
+                         uint64_t& endPos);
+  sdk::Result syncPuts(uint64_t endPos);
+  // Writes the events as one put transaction and splices them into the queue by `order`: a
+  // run n > 0 places the next n events, n < 0 keeps the next -n queued entries; what order
+  // does not cover follows, in its order. Ignores capacity, keepAlive and minimumRequiredSpace:
+  // the events exist already and this is their last chance to be kept. Returns once they and
+  // a checkpoint holding their place are durable. For the spillable channel's stop(), while no
+  // put is in progress. Empties `events` once they are written.
+  sdk::Result spliceCommitPuts(sdk::EventBatch& events, std::span<const int64_t> order,
+                               std::string& scratch, std::vector<IndexEntry>& scratchIndex);
   // Takes up to max events (reading their bodies back); `taken` views the new ones.
   sdk::Result take(TakeState& st, std::size_t max, std::span<sdk::Event>& taken);
   sdk::Result commitTakes(TakeState& st);
@@ -166,6 +199,9 @@ class FileStore {
   static void replay(const StoreOptions& o, sdk::Logger& logger, bool repair, Scan& scan,
                      ReplayReport& report);
   void openNewLogFile();  // caller holds mu_ (or is open())
+  // Encodes events as one put transaction into scratch (records, then the commit record).
+  sdk::Result encodePuts(const sdk::EventBatch& events, std::string& scratch,
+                         std::vector<IndexEntry>& scratchIndex);
   // Makes everything up to pos durable; shares the fdatasync with concurrent callers.
   sdk::Result syncTo(uint64_t pos);
   // Writes buf at the log tail (rolling to a new file first if it would pass maxFileSize).

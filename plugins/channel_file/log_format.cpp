@@ -53,17 +53,42 @@ bool readBytes(const char*& p, const char* end, std::string_view& s) noexcept {
 }  // namespace
 
 std::size_t appendPutRecord(std::string& out, uint64_t txId, const sdk::Event& event) {
-  const std::size_t start = beginRecord(out, RecordType::Put, txId);
-  putU32(out, static_cast<uint32_t>(event.headers.size()));
+  // Hot path (every event of a put): one resize, then fixed stores, and the checksum fed from
+  // the values and the event's own strings, never read back from `out` (see Crc32cStream).
+  std::size_t payload = 1 + 8 + 4 + 4 + event.body.size();
+  for (const auto& [k, v] : event.headers) payload += 8 + k.size() + v.size();
+  const std::size_t start = out.size();
+  out.resize(start + kRecordHeaderSize + payload);
+  char* p = out.data() + start + kRecordHeaderSize;
+  Crc32cStream crc;
+  auto u32 = [&](uint32_t v) {
+    std::memcpy(p, &v, 4);
+    p += 4;
+    crc.u32(v);
+  };
+  auto bytes = [&](const std::string& s) {
+    u32(static_cast<uint32_t>(s.size()));
+    if (s.empty()) return;
+    s.copy(p, s.size());
+    p += s.size();
+    crc.bytes(s.data(), s.size());
+  };
+  *p++ = static_cast<char>(RecordType::Put);
+  crc.u8(static_cast<uint8_t>(RecordType::Put));
+  std::memcpy(p, &txId, 8);
+  p += 8;
+  crc.u64(txId);
+  u32(static_cast<uint32_t>(event.headers.size()));
   for (const auto& [k, v] : event.headers) {
-    putU32(out, static_cast<uint32_t>(k.size()));
-    out.append(k);
-    putU32(out, static_cast<uint32_t>(v.size()));
-    out.append(v);
+    bytes(k);
+    bytes(v);
   }
-  putU32(out, static_cast<uint32_t>(event.body.size()));
-  out.append(event.body);
-  return endRecord(out, start);
+  bytes(event.body);
+  const uint32_t len = static_cast<uint32_t>(payload);
+  const uint32_t sum = crc.value();
+  std::memcpy(out.data() + start, &len, 4);
+  std::memcpy(out.data() + start + 4, &sum, 4);
+  return kRecordHeaderSize + payload;
 }
 
 std::size_t appendTakeRecord(std::string& out, uint64_t txId, std::span<const IndexEntry> taken) {

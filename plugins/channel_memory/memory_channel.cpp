@@ -1,7 +1,6 @@
 #include "memory_channel.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <limits>
 #include <new>
 #include <span>
@@ -14,14 +13,7 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
-std::string takeListFull(std::size_t capacity, std::size_t requested) {
-  return "Take list for transaction of capacity " + std::to_string(capacity) +
-         " full, consider committing more frequently, increasing capacity, or increasing thread "
-         "count (a batch of " +
-         std::to_string(requested) +
-         " was requested; a sink's batchSize must not exceed the "
-         "channel's transactionCapacity)";
-}
+using channeltx::TxState;
 
 }  // namespace
 
@@ -67,34 +59,24 @@ class MemoryTransaction final : public sdk::Transaction {
 
   ~MemoryTransaction() override {
     // A transaction dropped while open must not lose the events it took.
-    if (state_ == State::kOpen) rollback();
-    channel_.releaseBuffers(std::move(buf_));
+    if (state_ == TxState::kOpen) rollback();
+    channel_.pool_.release(std::move(buf_));
   }
 
   void begin() noexcept override {
-    if (state_ == State::kOpen) return;
+    if (state_ == TxState::kOpen) return;
     buf_->puts.clear();
     buf_->takes.clear();
     putSlots_ = takeSlots_ = 0;
-    state_ = State::kOpen;
+    state_ = TxState::kOpen;
   }
 
   sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    if (state_ != State::kOpen) {
-      events.clear();
-      return sdk::Result::failure("putBatch() called outside an open transaction");
-    }
-    if (events.empty()) return sdk::Result::success();
     sdk::EventBatch& puts = buf_->puts;
+    sdk::Result check =
+        channeltx::checkPut(state_, puts, events, transactionCapacity_, channel_.channelCounter());
+    if (!check || events.empty()) return check;
     const std::size_t n = events.size();
-    channel_.channelCounter().addToEventPutAttemptCount(static_cast<int64_t>(n));
-    if (puts.size() + n > transactionCapacity_) {
-      events.clear();
-      return sdk::Result::failure(
-          "Put queue for transaction of capacity " + std::to_string(transactionCapacity_) +
-          " full, consider committing more frequently, increasing capacity or increasing thread "
-          "count");
-    }
     const int64_t limit = channel_.byteSlotLimit_.load(std::memory_order_relaxed);
     if (limit > 0) {
       int64_t slots = 0;
@@ -109,34 +91,17 @@ class MemoryTransaction final : public sdk::Transaction {
       }
       putSlots_ += slots;
     }
-    try {
-      // Swapping hands the caller our (pooled, equally large) buffer and keeps theirs: O(1)
-      // instead of moving every event. Only when neither side's capacity shrinks much, so a
-      // one-event put does not throw away a pooled batch-sized buffer.
-      if (puts.empty() && puts.capacity() >= events.capacity() &&
-          events.capacity() * 2 >= puts.capacity()) {
-        puts.swap(events);
-      } else {
-        puts.insert(puts.end(), std::make_move_iterator(events.begin()),
-                    std::make_move_iterator(events.end()));
-        events.clear();
-      }
-    } catch (...) {
-      events.clear();
-      return sdk::Result::failure("out of memory staging a put");
-    }
-    return sdk::Result::success();
+    return channeltx::stagePut(puts, events);
   }
 
   sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
     taken = {};
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("takeBatch() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
     if (max == 0) return sdk::Result::success();
     sdk::EventBatch& takes = buf_->takes;
     const std::size_t start = takes.size();
     const std::size_t room = transactionCapacity_ - start;
-    if (room == 0) return sdk::Result::failure(takeListFull(transactionCapacity_, max));
+    if (room == 0) return sdk::Result::failure(channeltx::takeListFull(transactionCapacity_, max));
     const std::size_t want = std::min(max, room);
     try {
       // Allocate outside the lock; a no-op once the pooled vector has grown.
@@ -163,7 +128,7 @@ class MemoryTransaction final : public sdk::Transaction {
       // Flume fails the take that finds the take list full while events remain; so do we,
       // rather than silently returning a smaller batch than the sink asked for.
       if (max > room && ch.count_ > room)
-        return sdk::Result::failure(takeListFull(transactionCapacity_, max));
+        return sdk::Result::failure(channeltx::takeListFull(transactionCapacity_, max));
       n = std::min(want, ch.count_);
       const std::size_t size = ch.ring_.size();
       std::size_t idx = ch.head_;
@@ -185,14 +150,13 @@ class MemoryTransaction final : public sdk::Transaction {
   }
 
   sdk::Result commit() noexcept override {
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("commit() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
     sdk::EventBatch& puts = buf_->puts;
     sdk::EventBatch& takes = buf_->takes;
     const std::size_t nPuts = puts.size();
     const std::size_t nTakes = takes.size();
     if (nPuts == 0 && nTakes == 0) {
-      state_ = State::kDone;
+      state_ = TxState::kDone;
       return sdk::Result::success();
     }
     MemoryChannel& ch = channel_;
@@ -254,14 +218,14 @@ class MemoryTransaction final : public sdk::Transaction {
     puts.clear();   // moved-from shells; capacity kept
     takes.clear();  // the events leave for good, destroyed here, outside the lock
     putSlots_ = takeSlots_ = 0;
-    state_ = State::kDone;
+    state_ = TxState::kDone;
     if (nPuts > 0) ch.channelCounter().addToEventPutSuccessCount(static_cast<int64_t>(nPuts));
     if (nTakes > 0) ch.channelCounter().addToEventTakeSuccessCount(static_cast<int64_t>(nTakes));
     return sdk::Result::success();
   }
 
   void rollback() noexcept override {
-    if (state_ != State::kOpen) return;
+    if (state_ != TxState::kOpen) return;
     buf_->puts.clear();  // uncommitted puts are discarded, as in Flume
     putSlots_ = 0;
     sdk::EventBatch& takes = buf_->takes;
@@ -286,21 +250,19 @@ class MemoryTransaction final : public sdk::Transaction {
       takes.clear();
       takeSlots_ = 0;  // still held: the events are back in the queue
     }
-    state_ = State::kDone;
+    state_ = TxState::kDone;
   }
 
   void close() noexcept override {
-    if (state_ == State::kOpen) rollback();
-    state_ = State::kClosed;
+    if (state_ == TxState::kOpen) rollback();
+    state_ = TxState::kClosed;
   }
 
  private:
-  enum class State { kNew, kOpen, kDone, kClosed };
-
   MemoryChannel& channel_;
   std::unique_ptr<TxBuffers> buf_;
   const std::size_t transactionCapacity_;
-  State state_ = State::kNew;
+  TxState state_ = TxState::kNew;
   int64_t putSlots_ = 0;   // byte estimate of the staged puts (when byteCapacity is set)
   int64_t takeSlots_ = 0;  // byte estimate of the taken events (when byteCapacity is set)
 };
@@ -388,7 +350,7 @@ void MemoryChannel::stop() {
 }
 
 std::unique_ptr<sdk::Transaction> MemoryChannel::getTransaction() {
-  return std::make_unique<MemoryTransaction>(*this, acquireBuffers(),
+  return std::make_unique<MemoryTransaction>(*this, pool_.acquire(),
                                              transactionCapacity_.load(std::memory_order_relaxed));
 }
 
@@ -405,32 +367,6 @@ std::size_t MemoryChannel::slotCount() const {
 int64_t MemoryChannel::byteSlotsUsed() const {
   std::lock_guard lock(mu_);
   return byteSlotsUsed_;
-}
-
-std::unique_ptr<TxBuffers> MemoryChannel::acquireBuffers() {
-  {
-    std::lock_guard lock(poolMu_);
-    if (!pool_.empty()) {
-      std::unique_ptr<TxBuffers> b = std::move(pool_.back());
-      pool_.pop_back();
-      return b;
-    }
-  }
-  return std::make_unique<TxBuffers>();
-}
-
-void MemoryChannel::releaseBuffers(std::unique_ptr<TxBuffers> buffers) noexcept {
-  if (!buffers) return;
-  buffers->puts.clear();
-  buffers->takes.clear();
-  std::lock_guard lock(poolMu_);
-  if (pool_.size() < kMaxPooledBuffers) {
-    try {
-      pool_.push_back(std::move(buffers));
-    } catch (...) {
-      // Could not keep it: it is freed on return.
-    }
-  }
 }
 
 void MemoryChannel::reserveSlots(std::size_t need) {

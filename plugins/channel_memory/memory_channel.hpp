@@ -24,6 +24,7 @@
 #include <mutex>
 #include <vector>
 
+#include "channel_transaction.hpp"
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
@@ -50,6 +51,10 @@ struct TxBuffers {
   // them) or rollback (which moves them back to the head of the queue); takeBatch() hands the
   // sink a view of them, so nothing is copied.
   sdk::EventBatch takes;
+  void reset() noexcept {
+    puts.clear();
+    takes.clear();
+  }
 };
 
 class MemoryChannel final : public sdk::Channel {
@@ -60,9 +65,6 @@ class MemoryChannel final : public sdk::Channel {
   static constexpr std::chrono::milliseconds kMaxTakeWait{100};
   // Ring slots allocated on the first put, before doubling.
   static constexpr std::size_t kInitialSlots = 1024;
-  // Spare TxBuffers kept for reuse.
-  static constexpr std::size_t kMaxPooledBuffers = 16;
-
   MemoryChannel();
   ~MemoryChannel() override;
 
@@ -81,8 +83,6 @@ class MemoryChannel final : public sdk::Channel {
  private:
   friend class MemoryTransaction;
 
-  std::unique_ptr<TxBuffers> acquireBuffers();
-  void releaseBuffers(std::unique_ptr<TxBuffers> buffers) noexcept;
   // Makes the ring hold at least `need` slots (need <= capacity_). Caller holds mu_.
   void reserveSlots(std::size_t need);
   void publishSize() noexcept;  // caller holds mu_
@@ -107,8 +107,7 @@ class MemoryChannel final : public sdk::Channel {
   std::atomic<std::size_t> transactionCapacity_{100};
   std::atomic<int64_t> keepAliveMs_{3000};
 
-  std::mutex poolMu_;
-  std::vector<std::unique_ptr<TxBuffers>> pool_;  // guarded by poolMu_
+  channeltx::BufferPool<TxBuffers> pool_;  // spare TxBuffers kept for reuse
 };
 
 }  // namespace sluice::plugins::memory

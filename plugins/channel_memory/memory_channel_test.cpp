@@ -13,12 +13,17 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "channel_test_util.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
-using sluice::plugins::testing::checkReadmeMatchesSchema;
+using sluice::plugins::channeltx::testing::numbered;
+using sluice::plugins::channeltx::testing::putCommit;
+using sluice::plugins::channeltx::testing::seq;
+using sluice::plugins::channeltx::testing::takeCommit;
 using sluice::plugins::memory::MemoryChannel;
 using sluice::plugins::memory::memoryChannelSchema;
+using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
 
@@ -33,41 +38,9 @@ void configure(MemoryChannel& ch, std::initializer_list<std::pair<const char*, c
   REQUIRE_MESSAGE(r.ok(), r.error());
 }
 
-sdk::EventBatch numbered(int from, int to) {  // bodies "from".."to" inclusive
-  sdk::EventBatch b;
-  for (int i = from; i <= to; ++i) b.emplace_back(std::to_string(i));
-  return b;
-}
-
-sdk::Result putCommit(MemoryChannel& ch, sdk::EventBatch batch) {
-  sdk::TransactionGuard tx(ch);
-  sdk::Result r = tx->putBatch(batch);
-  if (!r) return r;
-  return tx.commit();
-}
-
-std::vector<std::string> takeCommit(MemoryChannel& ch, std::size_t max) {
-  sdk::TransactionGuard tx(ch);
-  std::span<sdk::Event> taken;
-  // CHECK, not REQUIRE: some tests call this from a helper thread, where REQUIRE cannot throw.
-  sdk::Result r = tx->takeBatch(max, taken);
-  CHECK_MESSAGE(r.ok(), r.error());
-  std::vector<std::string> bodies;
-  for (const auto& e : taken) bodies.push_back(e.body);
-  CHECK(tx.commit().ok());
-  return bodies;
-}
-
-std::vector<std::string> seq(int from, int to) {
-  std::vector<std::string> v;
-  for (int i = from; i <= to; ++i) v.push_back(std::to_string(i));
-  return v;
-}
-
 double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-
 
 }  // namespace
 
@@ -459,6 +432,7 @@ TEST_CASE("concurrent producers and consumers lose and duplicate nothing") {
   std::atomic<int64_t> putFailures{0};
 
   std::vector<std::thread> threads;
+  threads.reserve(kProducers + kConsumers);
   for (int p = 0; p < kProducers; ++p) {
     threads.emplace_back([&, p] {
       std::mt19937 rng(static_cast<unsigned>(p));

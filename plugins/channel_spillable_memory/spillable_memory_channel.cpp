@@ -1,7 +1,6 @@
 #include "spillable_memory_channel.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <limits>
 #include <span>
 #include <string>
@@ -14,6 +13,8 @@ namespace sluice::plugins::spillable {
 namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+
+using channeltx::TxState;
 
 }  // namespace
 
@@ -82,55 +83,31 @@ class SpillTransaction final : public sdk::Transaction {
                    std::size_t txCapacity)
       : ch_(ch), b_(std::move(b)), txCapacity_(txCapacity) {}
   ~SpillTransaction() override {
-    if (state_ == State::kOpen) rollback();
-    ch_.releaseBuffers(std::move(b_));
+    if (state_ == TxState::kOpen) rollback();
+    ch_.pool_.release(std::move(b_));
   }
 
   void begin() noexcept override {
-    if (state_ == State::kOpen) return;
+    if (state_ == TxState::kOpen) return;
     b_->puts.clear();
     b_->takes.clear();
     b_->segments.clear();
     b_->memTakeSlots = 0;
     taken_ = 0;
-    state_ = State::kOpen;
+    state_ = TxState::kOpen;
   }
 
   sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    if (state_ != State::kOpen) {
-      events.clear();
-      return sdk::Result::failure("putBatch() called outside an open transaction");
-    }
-    if (events.empty()) return sdk::Result::success();
     sdk::EventBatch& puts = b_->puts;
-    ch_.channelCounter().addToEventPutAttemptCount(static_cast<int64_t>(events.size()));
-    if (puts.size() + events.size() > txCapacity_) {
-      events.clear();
-      return sdk::Result::failure(
-          "Put queue for transaction of capacity " + std::to_string(txCapacity_) +
-          " full, consider committing more frequently, increasing capacity or increasing thread "
-          "count");
-    }
-    try {
-      if (puts.empty() && puts.capacity() >= events.capacity() &&
-          events.capacity() * 2 >= puts.capacity()) {
-        puts.swap(events);
-      } else {
-        puts.insert(puts.end(), std::make_move_iterator(events.begin()),
-                    std::make_move_iterator(events.end()));
-        events.clear();
-      }
-    } catch (...) {
-      events.clear();
-      return sdk::Result::failure("out of memory staging a put");
-    }
-    return sdk::Result::success();
+    sdk::Result check =
+        channeltx::checkPut(state_, puts, events, txCapacity_, ch_.channelCounter());
+    if (!check || events.empty()) return check;
+    return channeltx::stagePut(puts, events);
   }
 
   sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
     taken = {};
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("takeBatch() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
     if (max == 0) return sdk::Result::success();
     const std::size_t room = txCapacity_ - std::min(taken_, txCapacity_);
     SpillableMemoryChannel& ch = ch_;
@@ -155,11 +132,7 @@ class SpillTransaction final : public sdk::Transaction {
         --ch.dataWaiters_;
       }
       if (room == 0 || (max > room && ch.memCount_ + ch.overflowQueued_ > room))
-        return sdk::Result::failure(
-            "Take list for transaction of capacity " + std::to_string(txCapacity_) +
-            " full, consider committing more frequently, increasing capacity, or increasing "
-            "thread count (a sink's batchSize must not exceed the channel's "
-            "transactionCapacity)");
+        return sdk::Result::failure(channeltx::takeListFull(txCapacity_, max));
       while (n < want && !ch.drainOrder_.empty()) {
         int64_t& front = ch.drainOrder_.front();
         if (front > 0) {
@@ -206,8 +179,7 @@ class SpillTransaction final : public sdk::Transaction {
   }
 
   sdk::Result commit() noexcept override {
-    if (state_ != State::kOpen)
-      return sdk::Result::failure("commit() called outside an open transaction");
+    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
     SpillableMemoryChannel& ch = ch_;
     SpillTxBuffers& b = *b_;
     const std::size_t nPuts = b.puts.size();
@@ -241,12 +213,12 @@ class SpillTransaction final : public sdk::Transaction {
     b.segments.clear();
     b.memTakeSlots = 0;
     taken_ = 0;
-    state_ = State::kDone;
+    state_ = TxState::kDone;
     return sdk::Result::success();
   }
 
   void rollback() noexcept override {
-    if (state_ != State::kOpen) return;
+    if (state_ != TxState::kOpen) return;
     SpillableMemoryChannel& ch = ch_;
     SpillTxBuffers& b = *b_;
     b.puts.clear();
@@ -279,17 +251,15 @@ class SpillTransaction final : public sdk::Transaction {
     b.segments.clear();
     b.memTakeSlots = 0;
     taken_ = 0;
-    state_ = State::kDone;
+    state_ = TxState::kDone;
   }
 
   void close() noexcept override {
-    if (state_ == State::kOpen) rollback();
-    state_ = State::kClosed;
+    if (state_ == TxState::kOpen) rollback();
+    state_ = TxState::kClosed;
   }
 
  private:
-  enum class State { kNew, kOpen, kDone, kClosed };
-
   sdk::Result commitPuts(std::size_t memTakes) {
     SpillableMemoryChannel& ch = ch_;
     SpillTxBuffers& b = *b_;
@@ -353,26 +323,38 @@ class SpillTransaction final : public sdk::Transaction {
             "with sources, or the buffer size is too tight");
       }
     }
-    // Spill: written and synced to the overflow outside mu_.
-    sdk::Result r = ch.store_->commitPuts(b.puts, b.encoded, b.index, 0);
-    if (!r) return sdk::Result::failure("overflow: " + r.error());
+    // Spill. The overflow is one FIFO, so its runs in the drain order must be appended in the
+    // order the events were written to it: spillMu_ makes "write, then append the run" one step
+    // among spillers (otherwise a later batch's run could be counted against an earlier batch's
+    // events, and a putter's next memory batch could overtake its spilled one). The sync, the
+    // slow part, happens after, shared by concurrent spillers; takers see the events once it is
+    // done.
+    uint64_t endPos = 0;
     bool wake = false;
     {
+      std::lock_guard spill(ch.spillMu_);
+      sdk::Result r = ch.store_->appendPuts(b.puts, b.encoded, b.index, 0, endPos);
+      if (!r) return sdk::Result::failure("overflow: " + r.error());
       std::lock_guard lock(ch.mu_);
       ch.overflowActive_ = true;
       ch.overflowQueued_ += n;
       ch.pushBackSegment(-static_cast<int64_t>(n));
       ch.publishLocked();
+    }
+    sdk::Result r = ch.store_->syncPuts(endPos);
+    {
+      std::lock_guard lock(ch.mu_);
       wake = ch.dataWaiters_ > 0;
     }
     if (wake) ch.dataCv_.notify_all();
+    if (!r) return sdk::Result::failure("overflow: " + r.error());
     return sdk::Result::success();
   }
 
   SpillableMemoryChannel& ch_;
   std::unique_ptr<SpillTxBuffers> b_;
   const std::size_t txCapacity_;
-  State state_ = State::kNew;
+  TxState state_ = TxState::kNew;
   std::size_t taken_ = 0;
 };
 
@@ -460,6 +442,9 @@ void SpillableMemoryChannel::stop() {
   }
   dataCv_.notify_all();
   spaceCv_.notify_all();
+  // A spilling put waiting for overflow room holds spillMu_: end its wait before the spill.
+  if (store_->isOpen()) store_->interruptWaits();
+  spillMemoryAtStop();
   store_->close();
   std::lock_guard lock(mu_);
   // The reopened overflow rebuilds its count (start() re-adds what the drain order lacks).
@@ -469,8 +454,59 @@ void SpillableMemoryChannel::stop() {
   publishLocked();
 }
 
+void SpillableMemoryChannel::spillMemoryAtStop() noexcept {
+  if (!store_->isOpen()) return;
+  std::lock_guard spill(spillMu_);
+  std::lock_guard lock(mu_);
+  if (memReserved_ > 0)
+    logger().warn(memReserved_,
+                  " event(s) taken from memory by a transaction still open at stop "
+                  "cannot be kept: if it rolls back they stay in memory only");
+  if (memCount_ == 0) return;
+  const std::size_t n = memCount_;
+  sdk::EventBatch events;
+  std::vector<int64_t> order;
+  int64_t slots = 0;
+  try {
+    events.reserve(n);
+    order.assign(drainOrder_.begin(), drainOrder_.end());
+  } catch (...) {
+    logger().error("out of memory at stop: ", n, " event(s) in memory are not kept");
+    return;
+  }
+  const std::size_t size = ring_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    sdk::Event& e = ring_[(head_ + i) & (size - 1)];
+    if (byteSlotLimit_ > 0) slots += slotsOf(e);
+    events.emplace_back(std::move(e));  // reserved: cannot throw
+  }
+  std::string scratch;
+  std::vector<filechannel::IndexEntry> index;
+  sdk::Result r;
+  try {
+    r = store_->spliceCommitPuts(events, order, scratch, index);
+  } catch (const std::exception& e) {
+    r = sdk::Result::failure(e.what());
+  }
+  if (!r && !events.empty()) {
+    // Nothing was written: they stay in memory, for a start() of this same channel.
+    for (std::size_t i = 0; i < n; ++i) ring_[(head_ + i) & (size - 1)] = std::move(events[i]);
+    logger().error("cannot keep the ", n, " event(s) in memory in the overflow at stop (",
+                   r.error(), "); they are lost if the process exits");
+    return;
+  }
+  if (!r) logger().error("keeping the events in memory at stop: ", r.error());
+  // The overflow holds them now, in the drain order; start() counts them with the rest.
+  memCount_ = 0;
+  head_ = 0;
+  slotsUsed_ -= slots;
+  for (auto it = drainOrder_.begin(); it != drainOrder_.end();)
+    it = *it > 0 ? drainOrder_.erase(it) : it + 1;
+  logger().info("stop: ", n, " event(s) in memory written to the overflow, in order");
+}
+
 std::unique_ptr<sdk::Transaction> SpillableMemoryChannel::getTransaction() {
-  return std::make_unique<SpillTransaction>(*this, acquireBuffers(), transactionCapacity_);
+  return std::make_unique<SpillTransaction>(*this, pool_.acquire(), transactionCapacity_);
 }
 
 void SpillableMemoryChannel::pushBackSegment(int64_t n) {
@@ -518,32 +554,6 @@ std::size_t SpillableMemoryChannel::overflowSize() const {
 std::size_t SpillableMemoryChannel::drainOrderSegments() const {
   std::lock_guard lock(mu_);
   return drainOrder_.size();
-}
-
-std::unique_ptr<SpillTxBuffers> SpillableMemoryChannel::acquireBuffers() {
-  {
-    std::lock_guard lock(poolMu_);
-    if (!pool_.empty()) {
-      auto b = std::move(pool_.back());
-      pool_.pop_back();
-      return b;
-    }
-  }
-  return std::make_unique<SpillTxBuffers>();
-}
-
-void SpillableMemoryChannel::releaseBuffers(std::unique_ptr<SpillTxBuffers> b) noexcept {
-  if (!b) return;
-  b->puts.clear();
-  b->takes.clear();
-  b->segments.clear();
-  std::lock_guard lock(poolMu_);
-  if (pool_.size() < kMaxPooledBuffers) {
-    try {
-      pool_.push_back(std::move(b));
-    } catch (...) {
-    }
-  }
 }
 
 }  // namespace sluice::plugins::spillable

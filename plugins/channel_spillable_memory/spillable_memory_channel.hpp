@@ -6,7 +6,8 @@
 //
 // Threads: any number of transactions at once. mu_ guards the memory queue, the drain order and
 // the accounting; the overflow store has its own locks (taken after mu_, never before). A put
-// commit that spills writes and syncs the overflow outside mu_, then appends its segment.
+// commit that spills writes to the overflow and appends its segment under spillMu_ (so overflow
+// runs are in the overflow's own order), then syncs outside both locks.
 
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "channel_transaction.hpp"
 #include "file_store.hpp"
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/context.hpp"
@@ -41,11 +43,15 @@ struct SpillTxBuffers {
   std::vector<filechannel::IndexEntry> index;
   filechannel::FileStore::TakeState overflowTake;
   int64_t memTakeSlots = 0;
+  void reset() noexcept {
+    puts.clear();
+    takes.clear();
+    segments.clear();
+  }
 };
 
 class SpillableMemoryChannel final : public sdk::Channel {
  public:
-  static constexpr std::size_t kMaxPooledBuffers = 16;
   static constexpr std::chrono::milliseconds kMaxTakeWait{100};
   // Once spilling, puts keep going to the overflow until this percentage of memoryCapacity is
   // free again (Flume's overflowDeactivationThreshold), so a full channel does not flip sides
@@ -73,8 +79,10 @@ class SpillableMemoryChannel final : public sdk::Channel {
   void pushFrontSegment(int64_t n);
   int64_t slotsOf(const sdk::Event& e) const noexcept;
   void publishLocked() noexcept;
-  std::unique_ptr<SpillTxBuffers> acquireBuffers();
-  void releaseBuffers(std::unique_ptr<SpillTxBuffers> b) noexcept;
+  // stop(): moves the events in memory into the overflow at their places in the drain order,
+  // so a graceful stop (or a reload that stops this channel before its replacement opens the
+  // same directories) loses nothing. Takes spillMu_ and mu_.
+  void spillMemoryAtStop() noexcept;
 
   // Settings.
   std::size_t memoryCapacity_ = 10000;
@@ -85,6 +93,9 @@ class SpillableMemoryChannel final : public sdk::Channel {
   std::size_t transactionCapacity_ = 10000;
   filechannel::StoreOptions storeOptions_;
 
+  // Held by a put commit from its write to the overflow until its run is in the drain order
+  // (see commitPuts), and by stop()'s spill. Taken before mu_.
+  std::mutex spillMu_;
   mutable std::mutex mu_;
   std::condition_variable dataCv_;
   std::condition_variable spaceCv_;
@@ -102,8 +113,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   filechannel::StoreCounters idx_;
   std::unique_ptr<filechannel::FileStore> store_;
 
-  std::mutex poolMu_;
-  std::vector<std::unique_ptr<SpillTxBuffers>> pool_;
+  channeltx::BufferPool<SpillTxBuffers> pool_;
 };
 
 }  // namespace sluice::plugins::spillable

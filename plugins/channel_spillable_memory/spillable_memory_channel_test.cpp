@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "channel_test_util.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -21,6 +22,12 @@ using sluice::plugins::spillable::SpillableMemoryChannel;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
+
+using sluice::plugins::channeltx::testing::numbered;
+using sluice::plugins::channeltx::testing::putAndTakeConcurrently;
+using sluice::plugins::channeltx::testing::putCommit;
+using sluice::plugins::channeltx::testing::seq;
+using sluice::plugins::channeltx::testing::takeCommit;
 
 struct TempDir {
   fs::path path;
@@ -59,51 +66,9 @@ struct Chan {
   SpillableMemoryChannel& operator*() { return *ch; }
 };
 
-sdk::EventBatch numbered(int from, int to, std::size_t pad = 0) {
-  sdk::EventBatch b;
-  for (int i = from; i <= to; ++i) {
-    std::string s = std::to_string(i);
-    if (pad > s.size()) s.append(pad - s.size(), ' ');
-    b.emplace_back(std::move(s));
-  }
-  return b;
-}
-
-std::vector<std::string> seq(int from, int to) {
-  std::vector<std::string> v;
-  for (int i = from; i <= to; ++i) v.push_back(std::to_string(i));
-  return v;
-}
-
-sdk::Result putCommit(SpillableMemoryChannel& ch, sdk::EventBatch batch) {
-  sdk::TransactionGuard tx(ch);
-  sdk::Result r = tx->putBatch(batch);
-  if (!r) return r;
-  return tx.commit();
-}
-
-std::vector<std::string> takeCommit(SpillableMemoryChannel& ch, std::size_t max) {
-  sdk::TransactionGuard tx(ch);
-  std::span<sdk::Event> taken;
-  sdk::Result r = tx->takeBatch(max, taken);
-  CHECK_MESSAGE(r.ok(), r.error());
-  std::vector<std::string> bodies;
-  for (const auto& e : taken) {
-    std::string b = e.body;
-    while (!b.empty() && b.back() == ' ') b.pop_back();
-    bodies.push_back(b);
-  }
-  CHECK(tx.commit().ok());
-  return bodies;
-}
-
+// Small takes, so they cross the runs of memory and overflow events.
 std::vector<std::string> drain(SpillableMemoryChannel& ch) {
-  std::vector<std::string> all;
-  for (;;) {
-    auto got = takeCommit(ch, 7);
-    if (got.empty()) return all;
-    all.insert(all.end(), got.begin(), got.end());
-  }
+  return sluice::plugins::channeltx::testing::drain(ch, 7);
 }
 
 }  // namespace
@@ -194,22 +159,41 @@ TEST_CASE("rollback of a take spanning memory and overflow restores the order") 
   CHECK(drain(*c) == seq(1, 10));
 }
 
-TEST_CASE("restart: the overflow survives and comes first, memory is lost") {
-  TempDir d;
-  const KV kv = {{"memoryCapacity", "5"}, {"overflowCapacity", "100"}};
-  {
+TEST_CASE("graceful stop keeps memory in the overflow; a new instance delivers all in order") {
+  for (const char* onClose : {"true", "false"}) {
+    CAPTURE(onClose);
+    TempDir d;
+    const KV kv = {
+        {"memoryCapacity", "20"}, {"overflowCapacity", "1000"}, {"checkpointOnClose", onClose}};
     Chan c(d, kv);
-    REQUIRE(putCommit(*c, numbered(1, 5)).ok());
-    REQUIRE(putCommit(*c, numbered(6, 9)).ok());
-    CHECK(takeCommit(*c, 2) == seq(1, 2));
-    (void)c->hostStop();
-    c.ch = std::make_unique<SpillableMemoryChannel>();  // a new process
+    REQUIRE(putCommit(*c, numbered(1, 20)).ok());   // memory
+    REQUIRE(putCommit(*c, numbered(21, 25)).ok());  // memory full: overflow
+    CHECK(takeCommit(*c, 10) == seq(1, 10));
+    REQUIRE(putCommit(*c, numbered(26, 30)).ok());  // memory again
+    REQUIRE(c->drainOrderSegments() == 3);          // memory 11-20, overflow 21-25, memory 26-30
+    REQUIRE(c->hostStop().ok());
+    c.ch = std::make_unique<SpillableMemoryChannel>();  // a new process on the same directories
     REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
     REQUIRE(c->hostStart().ok());
-    CHECK(c->overflowSize() == 4);
-    REQUIRE(putCommit(*c, numbered(10, 11)).ok());
-    CHECK(drain(*c) == seq(6, 11));
+    CHECK(c->memorySize() == 0);
+    CHECK(c->overflowSize() == 20);
+    CHECK(c->channelCounter().getChannelSize() == 20);
+    REQUIRE(putCommit(*c, numbered(31, 32)).ok());
+    CHECK(drain(*c) == seq(11, 32));
+    CHECK(c->overflowStore().size() == 0);
   }
+}
+
+TEST_CASE("graceful stop with an empty memory leaves the overflow as it was") {
+  TempDir d;
+  const KV kv = {{"memoryCapacity", "0"}, {"overflowCapacity", "100"}};
+  Chan c(d, kv);
+  REQUIRE(putCommit(*c, numbered(1, 5)).ok());
+  REQUIRE(c->hostStop().ok());
+  c.ch = std::make_unique<SpillableMemoryChannel>();
+  REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
+  REQUIRE(c->hostStart().ok());
+  CHECK(drain(*c) == seq(1, 5));
 }
 
 TEST_CASE("start and stop are repeatable and keep memory and overflow") {
@@ -223,49 +207,69 @@ TEST_CASE("start and stop are repeatable and keep memory and overflow") {
     CHECK(c->hostStart().ok());
   }
   CHECK(c->channelCounter().getChannelSize() == 6);
-  std::vector<std::string> got = drain(*c);
-  std::multiset<std::string> all(got.begin(), got.end());
-  auto want = seq(1, 6);
-  CHECK(all == std::multiset<std::string>(want.begin(), want.end()));
+  CHECK(drain(*c) == seq(1, 6));
 }
 
 TEST_CASE("concurrent producers and consumers lose and duplicate nothing") {
   TempDir d;
   Chan c(d, {{"memoryCapacity", "200"}, {"overflowCapacity", "100000"}});
   constexpr int kProducers = 3, kBatches = 60, kBatch = 25;
-  std::vector<std::thread> threads;
-  std::mutex mu;
-  std::multiset<std::string> got;
-  std::atomic<bool> done{false};
-  for (int p = 0; p < kProducers; ++p)
-    threads.emplace_back([&, p] {
-      for (int b = 0; b < kBatches; ++b) {
-        sdk::EventBatch batch;
-        for (int i = 0; i < kBatch; ++i)
-          batch.emplace_back(std::to_string(p) + ":" + std::to_string(b * kBatch + i));
-        CHECK(putCommit(*c, std::move(batch)).ok());
-      }
-    });
-  std::vector<std::thread> consumers;
-  for (int k = 0; k < 2; ++k)
-    consumers.emplace_back([&] {
-      int round = 0;
-      while (!done.load() || c->channelCounter().getChannelSize() > 0) {
-        sdk::TransactionGuard tx(*c);
-        std::span<sdk::Event> taken;
-        if (!tx->takeBatch(31, taken)) continue;
-        std::vector<std::string> bodies;
-        for (auto& e : taken) bodies.push_back(e.body);
-        if (++round % 4 == 0) continue;  // roll back
-        if (tx.commit()) {
-          std::lock_guard lock(mu);
-          got.insert(bodies.begin(), bodies.end());
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  done = true;
-  for (auto& t : consumers) t.join();
+  const std::multiset<std::string> got =
+      putAndTakeConcurrently(*c, kProducers, kBatches, kBatch, 31, 4);
   CHECK(got.size() == kProducers * kBatches * kBatch);
   CHECK(std::set<std::string>(got.begin(), got.end()).size() == got.size());
+}
+
+TEST_CASE("concurrent putters: each putter's order and exact counts across memory and overflow") {
+  // Small memory and a slow taker, so batches keep switching between memory and the overflow
+  // while other putters commit; the taker commits every take (no rollback, which may reorder).
+  TempDir d;
+  Chan c(
+      d,
+      {{"memoryCapacity", "60"}, {"overflowCapacity", "100000"}, {"fsyncPerTransaction", "false"}});
+  constexpr int kPutters = 4, kBatches = 150;
+  std::atomic<int> putting{kPutters};
+  std::vector<std::thread> putters;
+  putters.reserve(kPutters);
+  for (int p = 0; p < kPutters; ++p)
+    putters.emplace_back([&, p] {
+      int next = 0;
+      for (int b = 0; b < kBatches; ++b) {
+        sdk::EventBatch batch;
+        const int size = 1 + (b * 7 + p * 3) % 23;  // uneven batches
+        for (int i = 0; i < size; ++i)
+          batch.emplace_back(std::to_string(p) + ":" + std::to_string(next++));
+        sdk::Result r = putCommit(*c, std::move(batch));
+        CHECK_MESSAGE(r.ok(), r.error());
+      }
+      putting.fetch_sub(1);
+    });
+  std::vector<int> expected(kPutters, 0), total(kPutters, 0);
+  std::string firstBad;
+  for (;;) {
+    const bool last = putting.load() == 0;
+    std::vector<std::string> got = takeCommit(*c, 1 + total[0] % 17);
+    for (const std::string& body : got) {
+      const int p = std::stoi(body.substr(0, body.find(':')));
+      const int n = std::stoi(body.substr(body.find(':') + 1));
+      if (n != expected[p] && firstBad.empty())
+        firstBad = "putter " + std::to_string(p) + ": expected " + std::to_string(expected[p]) +
+                   ", got " + std::to_string(n);
+      expected[p] = n + 1;
+      ++total[p];
+    }
+    if (got.empty() && last) break;
+  }
+  for (auto& t : putters) t.join();
+  CHECK_MESSAGE(firstBad.empty(), firstBad);
+  for (int p = 0; p < kPutters; ++p) {
+    int want = 0;
+    for (int b = 0; b < kBatches; ++b) want += 1 + (b * 7 + p * 3) % 23;
+    CHECK(total[p] == want);
+  }
+  CHECK(c->memorySize() == 0);
+  CHECK(c->overflowSize() == 0);
+  CHECK(c->drainOrderSegments() == 0);
+  CHECK(c->overflowStore().size() == 0);
+  CHECK(c->channelCounter().getChannelSize() == 0);
 }

@@ -7,17 +7,15 @@ test.file_sink (appends each body to a file, then commits the take)."""
 import os
 import random
 import re
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import Agent, copy_test_plugin, free_port, run, wait_until  # noqa: E402
+from sluice_test import (AgentTestCase, free_port, matches_in, run, send_acked,  # noqa: E402
+                         wait_until)
 
 LINE_RE = re.compile(rb"L(\d{4})-(\d{6})-end")
 SINK_BATCH = 100
@@ -59,12 +57,7 @@ a1.sinks.k1.failFile = {workdir}/fail
 
 def delivered(workdir):
     """Every complete line id in the sink's output, in order (a line cut by a kill is skipped)."""
-    try:
-        with open(os.path.join(workdir, "out.txt"), "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    return [m.group(0).decode() for m in LINE_RE.finditer(data)]
+    return matches_in(os.path.join(workdir, "out.txt"), LINE_RE)
 
 
 class Sender(threading.Thread):
@@ -106,32 +99,8 @@ class Sender(threading.Thread):
             s.close()
 
 
-class FileChannelCrashTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="sluice-e2e-filechan-")
-        self.plugdir = copy_test_plugin(self.dir)
-        self.agents = []
-
-    def tearDown(self):
-        for a in self.agents:
-            if a.alive():
-                a.kill9()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def start_agent(self, conf, log_name):
-        a = Agent(conf, self.dir, extra_args=["--plugins-path", self.plugdir], log_name=log_name)
-        self.agents.append(a)
-        a.wait_started(timeout=60)
-        return a
-
-    def wait_port(self, port, timeout=30):
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        self.assertTrue(wait_until(up, timeout), f"port {port} never opened")
+class FileChannelCrashTest(AgentTestCase):
+    dir_prefix = "sluice-e2e-filechan-"
 
     def test_kill9_loses_no_acknowledged_event(self):
         port = free_port()
@@ -141,8 +110,7 @@ class FileChannelCrashTest(unittest.TestCase):
         acked = []
         t_start = time.monotonic()
         for it in range(iterations):
-            agent = self.start_agent(conf, f"agent-{it}.log")
-            self.wait_port(port)
+            agent = self.start_agent(conf, f"agent-{it}.log", port=port)
             sender = Sender(port, it, acked)
             sender.start()
             # Let put and take run for a random while, then crash the agent.
@@ -184,15 +152,9 @@ class FileChannelCrashTest(unittest.TestCase):
         port = free_port()
         open(os.path.join(self.dir, "fail"), "w").close()  # the sink fails: events stay queued
         conf = write_config(self.dir, port)
-        agent = self.start_agent(conf, "agent-1.log")
-        self.wait_port(port)
+        agent = self.start_agent(conf, "agent-1.log", port=port)
         lines = [f"L0001-{i:06d}-end" for i in range(200)]
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(("\n".join(lines) + "\n").encode())
-            buf = b""
-            while buf.count(b"\n") < len(lines):
-                buf += s.recv(65536)
-        self.assertEqual(buf.decode().splitlines(), ["OK"] * len(lines))
+        self.assertEqual(send_acked(port, lines, chunk=len(lines)), ["OK"] * len(lines))
         self.assertEqual(agent.stop(timeout=60), 0)
 
         # Restart with the disk "full": puts fail with a clear error, the agent keeps running,
@@ -200,18 +162,9 @@ class FileChannelCrashTest(unittest.TestCase):
         conf = write_config(self.dir, port, "a1.channels.c1.minimumRequiredSpace = "
                                             "1000000000000000000")
         os.unlink(os.path.join(self.dir, "fail"))
-        agent = self.start_agent(conf, "agent-2.log")
-        self.wait_port(port)
+        agent = self.start_agent(conf, "agent-2.log", port=port)
         more = [f"L0002-{i:06d}-end" for i in range(20)]
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(("\n".join(more) + "\n").encode())
-            buf = b""
-            while buf.count(b"\n") < len(more):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        replies = buf.decode().splitlines()
+        replies = send_acked(port, more, chunk=len(more))
         self.assertTrue(replies and all(r.startswith("FAILED") for r in replies), replies)
         self.assertIn("Usable space exhausted", replies[0])
         self.assertTrue(wait_until(lambda: set(lines) <= set(delivered(self.dir)), timeout=30))

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import unittest
 
 BIN = os.environ.get("SLUICE_BIN", "sluice")
 SOURCE_ROOT = os.environ.get("SLUICE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -134,3 +135,74 @@ def copy_test_plugin(workdir):
     shutil.copyfile(os.environ["SLUICE_TEST_PLUGIN"], target)
     os.chmod(target, 0o755)
     return plugdir
+
+
+def port_open(port, timeout=30.0):
+    """Waits until something accepts connections on 127.0.0.1:port; returns whether it did."""
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    return wait_until(up, timeout)
+
+
+def send_acked(port, lines, chunk=100, timeout=20):
+    """Sends lines to a netcat source (ack-every-event) in chunks on one connection, waiting for
+    each chunk's replies before the next; returns the replies ("OK" or "FAILED: ...")."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        buf = b""
+        for i in range(0, len(lines), chunk):
+            part = lines[i:i + chunk]
+            s.sendall(("\n".join(part) + "\n").encode())
+            while buf.count(b"\n") < len(part):
+                data = s.recv(65536)
+                if not data:
+                    return replies + [r.decode() for r in buf.split(b"\n") if r]
+                buf += data
+            got = buf.split(b"\n")
+            replies += [r.decode() for r in got[:len(part)]]
+            buf = b"\n".join(got[len(part):])
+    return replies
+
+
+def matches_in(path, regex):
+    """Every match of the compiled bytes regex in the file, in order, decoded ([] if no file)."""
+    try:
+        with open(path, "rb") as f:
+            return [m.group(0).decode() for m in regex.finditer(f.read())]
+    except FileNotFoundError:
+        return []
+
+
+class AgentTestCase(unittest.TestCase):
+    """A test case with a fresh temporary directory (self.dir) holding a copy of the test plugin
+    (self.plugdir); agents started with start_agent are killed at tearDown if still alive."""
+
+    dir_prefix = "sluice-e2e-"
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix)
+        self.plugdir = copy_test_plugin(self.dir)
+        self.agents = []
+
+    def tearDown(self):
+        import shutil
+        for a in self.agents:
+            if a.alive():
+                a.kill9()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start_agent(self, conf, log_name="agent.log", port=None, extra_args=(), **kw):
+        """Starts `sluice agent` with the test plugins; waits until it started (and, with
+        port, until that port accepts connections)."""
+        a = Agent(conf, self.dir, extra_args=["--plugins-path", self.plugdir, *extra_args],
+                  log_name=log_name, **kw)
+        self.agents.append(a)
+        a.wait_started(timeout=60)
+        if port is not None:
+            self.assertTrue(port_open(port), f"port {port} never opened:\n{a.text()[-3000:]}")
+        return a
