@@ -12,31 +12,17 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "file_output.hpp"
+
 namespace sluice::plugins::file_roll {
 
 namespace {
 
-constexpr const char* kTextBuilder =
-    "org.apache.flume.serialization.BodyTextEventSerializer$Builder";
-constexpr const char* kAvroBuilder =
-    "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
-
-std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: thread-safe, returns the text
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
+using file_output::errnoText;
+using file_output::kAvroBuilder;
+using file_output::kTextBuilder;
+using file_output::lower;
+using file_output::trimmed;
 
 }  // namespace
 
@@ -212,7 +198,7 @@ bool RollingFileSink::openNext(std::string* error) {
         std::memcpy(sync_.data() + i, &r, 8);
       }
       buf_.clear();
-      appendContainerHeader(buf_, sync_);
+      avro::appendContainerHeader(buf_, sync_);
       if (!writeBuffer(error)) {
         ::close(fd_);
         ::unlink(path_.c_str());
@@ -232,31 +218,11 @@ bool RollingFileSink::openNext(std::string* error) {
 }
 
 bool RollingFileSink::writeBuffer(std::string* error) {
-  const char* p = buf_.data();
-  std::size_t left = buf_.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n > 0) {
-      p += n;
-      left -= static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    const int err = n < 0 ? errno : EIO;
-    *error = "cannot write to '" + path_ + "': " + errnoText(err);
-    return false;
-  }
-  return true;
+  return file_output::writeAll(fd_, buf_.data(), buf_.size(), path_, error);
 }
 
 bool RollingFileSink::truncateToCommitted(std::string* error) {
-  if (::ftruncate(fd_, static_cast<off_t>(committed_)) != 0 ||
-      ::lseek(fd_, static_cast<off_t>(committed_), SEEK_SET) < 0) {
-    *error = "cannot cut '" + path_ + "' back to " + std::to_string(committed_) +
-             " bytes; it may end with part of a failed batch: " + errnoText(errno);
-    return false;
-  }
-  return true;
+  return file_output::cutBack(fd_, committed_, path_, error);
 }
 
 void RollingFileSink::closeFile() noexcept {
@@ -271,7 +237,7 @@ void RollingFileSink::closeFile() noexcept {
 void RollingFileSink::serializeBatch(std::span<const sdk::Event> events) {
   buf_.clear();
   if (s_.serializer == SerializerType::AvroEvent) {
-    appendEventBlocks(buf_, scratch_, events, sync_, s_.syncIntervalBytes);
+    avro::appendEventBlocks(buf_, scratch_, events, sync_, s_.syncIntervalBytes);
     return;
   }
   std::size_t total = 0;

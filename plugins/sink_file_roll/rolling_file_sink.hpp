@@ -74,9 +74,9 @@ class RollingFileSink final : public sdk::AbstractSink {
   std::string nextFileName();
   // Opens the next file of the series (and writes the avro header). On failure sets *error.
   bool openNext(std::string* error);
-  // Writes buf_ at the current offset, retrying short writes and EINTR.
+  // Writes buf_ at the current offset (file_output::writeAll).
   bool writeBuffer(std::string* error);
-  // Cuts the current file back to the last committed offset.
+  // Cuts the current file back to the last committed offset (file_output::cutBack).
   bool truncateToCommitted(std::string* error);
   void closeFile() noexcept;
   void serializeBatch(std::span<const sdk::Event> events);
@@ -95,7 +95,7 @@ class RollingFileSink final : public sdk::AbstractSink {
   std::string path_;
   uint64_t committed_ = 0;  // bytes of the file that belong to committed batches
   Clock::time_point rollAt_{};
-  SyncMarker sync_{};
+  avro::SyncMarker sync_{};
 
   // Reused per batch.
   std::string buf_;

@@ -1,10 +1,5 @@
-// Unit tests with real files in a temporary directory and an in-test channel.
-//
-// Forcing a write failure: the tests run as root in CI, where permission bits (chmod 0555)
-// do not stop a write. They lower RLIMIT_FSIZE instead (with SIGXFSZ ignored): the kernel then
-// refuses to grow any file past the limit, for root too. A batch that crosses the limit gets a
-// short write followed by EFBIG, which exercises the worst case: part of the batch is already in
-// the file when the error comes.
+// Unit tests with real files in a temporary directory and an in-test channel
+// (plugins/testing/sink_test_support.hpp, which also says how a write failure is forced).
 #include "rolling_file_sink.hpp"
 
 #include <sys/resource.h>
@@ -30,9 +25,12 @@
 #include <thread>
 #include <vector>
 #include "readme_schema_check.hpp"
+#include "sink_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
+using sluice::plugins::testing::FileSizeLimit;
+using sluice::plugins::testing::TestChannel;
 namespace fs = std::filesystem;
 using sluice::plugins::file_roll::RollingFileSink;
 using sluice::plugins::file_roll::rollingFileSinkSchema;
@@ -42,88 +40,8 @@ namespace {
 
 using KV = std::initializer_list<std::pair<const char*, std::string>>;
 
-// A minimal transactional channel with the SDK's take contract: a take moves events from the
-// queue into the transaction, which keeps them until commit (gone for good) or rollback (back at
-// the head, in order). Commits can be made to fail.
-class TestChannel final : public sdk::Channel {
- public:
-  std::atomic<bool> failCommit{false};
-
-  void put(sdk::EventBatch events) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& e : events) q_.push_back(std::move(e));
-  }
-  void putBodies(int from, int to) {  // bodies "event-<i>" for i in [from, to)
-    sdk::EventBatch b;
-    for (int i = from; i < to; ++i) b.emplace_back("event-" + std::to_string(i));
-    put(std::move(b));
-  }
-  std::size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return q_.size();
-  }
-
-  std::unique_ptr<sdk::Transaction> getTransaction() override {
-    return std::make_unique<Tx>(*this);
-  }
-
- private:
-  class Tx final : public sdk::Transaction {
-   public:
-    explicit Tx(TestChannel& ch) : ch_(ch) {}
-    void begin() noexcept override {}
-    sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-      for (auto& e : events) puts_.push_back(std::move(e));
-      events.clear();
-      return sdk::Result::success();
-    }
-    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-      std::lock_guard<std::mutex> lock(ch_.mu_);
-      const std::size_t first = taken_.size();
-      while (max-- > 0 && !ch_.q_.empty()) {
-        taken_.push_back(std::move(ch_.q_.front()));
-        ch_.q_.pop_front();
-      }
-      taken = std::span<sdk::Event>(taken_).subspan(first);
-      return sdk::Result::success();
-    }
-    sdk::Result commit() noexcept override {
-      if (ch_.failCommit.load()) return sdk::Result::failure("commit refused by test");
-      std::lock_guard<std::mutex> lock(ch_.mu_);
-      for (auto& e : puts_) ch_.q_.push_back(std::move(e));
-      puts_.clear();
-      taken_.clear();
-      return sdk::Result::success();
-    }
-    void rollback() noexcept override {
-      std::lock_guard<std::mutex> lock(ch_.mu_);
-      for (auto it = taken_.rbegin(); it != taken_.rend(); ++it) ch_.q_.push_front(std::move(*it));
-      taken_.clear();
-      puts_.clear();
-    }
-    void close() noexcept override {}
-
-   private:
-    TestChannel& ch_;
-    sdk::EventBatch puts_;
-    sdk::EventBatch taken_;
-  };
-
-  mutable std::mutex mu_;
-  std::deque<sdk::Event> q_;
-};
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/sluice-file-roll-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : sluice::plugins::testing::TempDir {
+  TempDir() : sluice::plugins::testing::TempDir("sluice-file-roll") {}
 };
 
 sdk::Context contextOf(KV kv) {
@@ -149,21 +67,9 @@ struct Fixture {
     }
   }
   fs::path out() const { return dir.path / "out"; }
-  int64_t counter(const char* name) {
-    auto v = sink.sinkCounter().get(name);
-    REQUIRE_MESSAGE(v.has_value(), name);
-    return *v;
-  }
+  int64_t counter(const char* name) { return sluice::plugins::testing::counterOf(sink, name); }
   // Calls process() until the channel is empty and a call succeeded.
-  void drain() {
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    for (;;) {
-      sdk::ProcessOutcome o = sink.hostProcess();
-      REQUIRE_MESSAGE(!o.failed, o.error);
-      if (channel.size() == 0) return;
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-    }
-  }
+  void drain() { sluice::plugins::testing::drain(sink, channel); }
 };
 
 // Files of a directory in the order the sink wrote them (by the counter after the last '-').
@@ -212,21 +118,6 @@ std::string allText(const fs::path& dir) {
 }
 
 // Lowers the file size limit for this process and restores it on scope exit.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    std::signal(SIGXFSZ, SIG_IGN);  // otherwise exceeding the limit kills the process
-    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
-    rlimit l = saved_;
-    l.rlim_cur = bytes;
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &l) == 0);
-  }
-  ~FileSizeLimit() { ::setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_{};
-};
-
 // Runs a command and returns its standard output; *status gets the exit status.
 std::string run(const std::string& cmd, int* status) {
   std::string out;
@@ -288,7 +179,6 @@ std::vector<std::string> avroDump(const std::vector<fs::path>& files) {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   return lines;
 }
-
 
 }  // namespace
 
@@ -528,7 +418,7 @@ TEST_CASE("avro_event: an independent reader decodes headers and bodies") {
       e.headers.set("ünïcode", "värde ✓");
       e.headers.set("empty", "");
     }
-    if (i == 5) e.body = std::string("\0\xff\xfe\n binary", 12);
+    if (i == 5) e.body = std::string("\0\xff\xfe\n binary", 11);
     if (i == 6) e.body.clear();
     if (i == 7) e.body = std::string(1000, 'L');  // larger than a block
     expected.push_back(dumpLine(e));
@@ -567,6 +457,7 @@ TEST_CASE("avro_event: a failed write leaves a valid container and loses nothing
   for (const auto& line : avroDump(files))
     if (line.rfind("META", 0) != 0) all.push_back(line);
   std::vector<std::string> want;
+  want.reserve(120);
   for (int i = 0; i < 120; ++i) want.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
   CHECK(all == want);
 }

@@ -13,34 +13,17 @@
 #include <system_error>
 
 #include "avro_container.hpp"
+#include "file_output.hpp"
 
 namespace sluice::plugins::hdfs {
 
 namespace {
 
-namespace avro = sluice::plugins::file_roll;
-
-constexpr const char* kTextBuilder =
-    "org.apache.flume.serialization.BodyTextEventSerializer$Builder";
-constexpr const char* kAvroBuilder =
-    "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
-
-std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
+using file_output::errnoText;
+using file_output::kAvroBuilder;
+using file_output::kTextBuilder;
+using file_output::lower;
+using file_output::trimmed;
 
 int64_t nowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -574,22 +557,6 @@ bool HdfsSink::compress(const std::string& in, std::string* error) {
   return true;
 }
 
-bool HdfsSink::writeAll(int fd, const char* p, std::size_t left, std::string* error,
-                        const std::string& path) {
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n > 0) {
-      p += n;
-      left -= static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    *error = "cannot write to '" + path + "': " + errnoText(n < 0 ? errno : EIO);
-    return false;
-  }
-  return true;
-}
-
 bool HdfsSink::writePending(OpenFile& f, std::string* error) {
   if (f.pendingEvents == 0) return true;
   const std::string* out = &f.pending;
@@ -608,7 +575,7 @@ bool HdfsSink::writePending(OpenFile& f, std::string* error) {
     if (!compress(*out, error)) return false;
     out = &compressed_;
   }
-  if (!writeAll(f.fd, out->data(), out->size(), error, f.tmpPath)) return false;
+  if (!file_output::writeAll(f.fd, out->data(), out->size(), f.tmpPath, error)) return false;
   f.writtenBytes += out->size();
   f.pending.clear();
   f.pendingEvents = 0;
@@ -638,10 +605,8 @@ void HdfsSink::closeFile(OpenFile& f) noexcept {
 
 void HdfsSink::abortFile(OpenFile& f) noexcept {
   if (f.fd < 0) return;
-  // Unconditionally: a failed write may have left part of its bytes in the file.
-  if (::ftruncate(f.fd, static_cast<off_t>(f.committedBytes)) != 0)
-    logger().error("cannot cut '", f.tmpPath, "' back to ", f.committedBytes,
-                   " bytes; it may end with part of a failed batch: ", errnoText(errno));
+  std::string error;
+  if (!file_output::cutBack(f.fd, f.committedBytes, f.tmpPath, &error)) logger().error(error);
   f.pending.clear();
   f.pendingEvents = 0;
   f.touched = false;

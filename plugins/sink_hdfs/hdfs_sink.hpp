@@ -134,7 +134,6 @@ class HdfsSink final : public sdk::AbstractSink {
   void retire(Bucket& b);
   bool writePending(OpenFile& f, std::string* error);
   bool shouldRotate(const OpenFile& f) const noexcept;
-  bool writeAll(int fd, const char* p, std::size_t n, std::string* error, const std::string& path);
   // Cuts f back to committed bytes, closes it, renames it (or removes it when it holds nothing).
   void abortFile(OpenFile& f) noexcept;
   void closeFile(OpenFile& f) noexcept;

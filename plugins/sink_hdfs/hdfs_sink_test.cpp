@@ -1,8 +1,5 @@
-// Unit tests with real files in a temporary directory and an in-test channel.
-//
-// Forcing a write failure: the tests run as root in CI, where permission bits do not stop a
-// write, so they lower RLIMIT_FSIZE (with SIGXFSZ ignored) as sink_file_roll's tests do: the
-// kernel then refuses to grow any file past the limit, part of the batch already written.
+// Unit tests with real files in a temporary directory and an in-test channel
+// (plugins/testing/sink_test_support.hpp, which also says how a write failure is forced).
 #include "hdfs_sink.hpp"
 
 #include <sys/resource.h>
@@ -25,91 +22,22 @@
 #include <vector>
 
 #include "readme_schema_check.hpp"
+#include "sink_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
 using sluice::plugins::hdfs::HdfsSink;
 using sluice::plugins::hdfs::hdfsSinkSchema;
+using sluice::plugins::testing::FileSizeLimit;
+using sluice::plugins::testing::TestChannel;
 using namespace std::chrono_literals;
 
 namespace {
 
 using KV = std::initializer_list<std::pair<const char*, std::string>>;
 
-class TestChannel final : public sdk::Channel {
- public:
-  std::atomic<bool> failCommit{false};
-
-  void put(sdk::EventBatch events) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& e : events) q_.push_back(std::move(e));
-  }
-  // Bodies "event-<i>", timestamp header ts (ms).
-  void putAt(int from, int to, int64_t ts) {
-    sdk::EventBatch b;
-    for (int i = from; i < to; ++i)
-      b.emplace_back(sdk::Headers{{"timestamp", std::to_string(ts)}}, "event-" + std::to_string(i));
-    put(std::move(b));
-  }
-  std::size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return q_.size();
-  }
-  std::unique_ptr<sdk::Transaction> getTransaction() override {
-    return std::make_unique<Tx>(*this);
-  }
-
- private:
-  class Tx final : public sdk::Transaction {
-   public:
-    explicit Tx(TestChannel& ch) : ch_(ch) {}
-    void begin() noexcept override {}
-    sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-      events.clear();
-      return sdk::Result::success();
-    }
-    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-      std::lock_guard<std::mutex> lock(ch_.mu_);
-      const std::size_t first = taken_.size();
-      while (max-- > 0 && !ch_.q_.empty()) {
-        taken_.push_back(std::move(ch_.q_.front()));
-        ch_.q_.pop_front();
-      }
-      taken = std::span<sdk::Event>(taken_).subspan(first);
-      return sdk::Result::success();
-    }
-    sdk::Result commit() noexcept override {
-      if (ch_.failCommit.load()) return sdk::Result::failure("commit refused by test");
-      taken_.clear();
-      return sdk::Result::success();
-    }
-    void rollback() noexcept override {
-      std::lock_guard<std::mutex> lock(ch_.mu_);
-      for (auto it = taken_.rbegin(); it != taken_.rend(); ++it) ch_.q_.push_front(std::move(*it));
-      taken_.clear();
-    }
-    void close() noexcept override {}
-
-   private:
-    TestChannel& ch_;
-    sdk::EventBatch taken_;
-  };
-
-  mutable std::mutex mu_;
-  std::deque<sdk::Event> q_;
-};
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/sluice-hdfs-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : sluice::plugins::testing::TempDir {
+  TempDir() : sluice::plugins::testing::TempDir("sluice-hdfs") {}
 };
 
 // A clock the tests move forward.
@@ -134,7 +62,7 @@ struct Fixture {
   TestChannel channel;
   HdfsSink sink;
 
-  explicit Fixture(KV extra = {}, std::string tmpl = "out/%Y%m%d/%H", bool start = true) {
+  explicit Fixture(KV extra = {}, const std::string& tmpl = "out/%Y%m%d/%H", bool start = true) {
     gClockShiftMs = 0;
     sink.setClockForTest(&shiftedNow);
     sink.setChannel(&channel);
@@ -146,20 +74,8 @@ struct Fixture {
     }
   }
   fs::path out() const { return dir.path / "out"; }
-  int64_t counter(const char* name) {
-    auto v = sink.sinkCounter().get(name);
-    REQUIRE_MESSAGE(v.has_value(), name);
-    return *v;
-  }
-  void drain() {
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    for (;;) {
-      sdk::ProcessOutcome o = sink.hostProcess();
-      REQUIRE_MESSAGE(!o.failed, o.error);
-      if (channel.size() == 0) return;
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-    }
-  }
+  int64_t counter(const char* name) { return sluice::plugins::testing::counterOf(sink, name); }
+  void drain() { sluice::plugins::testing::drain(sink, channel); }
 };
 
 std::string readFile(const fs::path& p) {
@@ -220,18 +136,6 @@ std::string shell(const std::string& cmd) {
   return out;
 }
 
-struct FileSizeLimit {
-  rlimit old{};
-  explicit FileSizeLimit(rlim_t bytes) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    ::getrlimit(RLIMIT_FSIZE, &old);
-    rlimit r = old;
-    r.rlim_cur = bytes;
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &r) == 0);
-  }
-  ~FileSizeLimit() { ::setrlimit(RLIMIT_FSIZE, &old); }
-};
-
 }  // namespace
 
 TEST_CASE("README key table matches the schema") {
@@ -266,7 +170,7 @@ TEST_CASE("valid config with every key; file:// is accepted") {
 
 TEST_CASE("config errors name the key and what was expected") {
   TempDir d;
-  auto err = [&](KV kv, std::string path = "") {
+  auto err = [&](KV kv, const std::string& path = "") {
     HdfsSink sink;
     sdk::Context ctx = contextOf(path.empty() ? (d.path / "x").string() : path, kv);
     sdk::Result r = sink.hostConfigure(ctx);
@@ -313,7 +217,7 @@ TEST_CASE("bucketing by %Y%m%d/%H with round to 10 minutes: expected paths, rena
              {"hdfs.rollSize", "0"}},
             "out/%Y%m%d/%H%M");
   f.channel.putAt(0, 5, kTs);                    // 03:04:05 -> 0300
-  f.channel.putAt(5, 8, kTs + 6 * 60000);        // 03:10:05 -> 0310
+  f.channel.putAt(5, 8, kTs + 6 * 60000LL);      // 03:10:05 -> 0310
   f.channel.putAt(8, 10, kTs + 24 * 3600000LL);  // next day 03:04 -> 0300
   f.drain();
   CHECK(f.sink.openFiles() == 3);
@@ -357,12 +261,14 @@ TEST_CASE("roll by count: Flume's default of 10, and a file holds exactly rollCo
   auto files = tree(f.out());
   REQUIRE(files.size() == 4);
   std::vector<std::size_t> counts;
+  counts.reserve(files.size());
   for (const auto& [name, content] : files) counts.push_back(linesOf(content).size());
   std::sort(counts.begin(), counts.end());
   CHECK(counts == std::vector<std::size_t>{1, 3, 3, 3});
   CHECK(eventNumbers(files) == range(0, 10));
   // Order within the series: the counter in the name grows.
   std::vector<std::string> contents;
+  contents.reserve(files.size());
   for (const auto& [name, content] : files) contents.push_back(content);
   CHECK(contents.front() == "event-0\nevent-1\nevent-2\n");
 }
@@ -397,6 +303,7 @@ TEST_CASE("roll by size: body bytes, checked before each event") {
   auto files = tree(f.out());
   REQUIRE(files.size() == 3);
   std::vector<std::size_t> counts;
+  counts.reserve(files.size());
   for (const auto& [name, content] : files) counts.push_back(linesOf(content).size());
   CHECK(counts == std::vector<std::size_t>{2, 2, 1});
   CHECK(eventNumbers(files) == range(0, 5));

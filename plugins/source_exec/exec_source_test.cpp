@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "readme_schema_check.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::exec::ExecSource;
@@ -22,71 +23,14 @@ using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
 
-// Records what reaches the channels; refuses batches while `refuse` is set.
-class FakeProcessor final : public sdk::ChannelProcessor {
- public:
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    std::lock_guard<std::mutex> lock(mu);
-    ++calls;
-    if (refuse) {
-      events.clear();
-      return sdk::Result::failure("channel c1 is full");
-    }
-    for (auto& e : events) bodies.push_back(std::move(e.body));
-    batchSizes.push_back(events.size());
-    events.clear();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return bodies.size();
-  }
-  std::vector<std::string> snapshot() {
-    std::lock_guard<std::mutex> lock(mu);
-    return bodies;
-  }
-
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  std::vector<std::size_t> batchSizes;
-  std::atomic<bool> refuse{false};
-  int calls = 0;
-};
-
-class CaptureLogger final : public sdk::Logger {
- public:
-  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
-  void log(sdk::LogLevel, std::string_view m) noexcept override {
-    std::lock_guard<std::mutex> lock(mu);
-    text += std::string(m) + "\n";
-  }
-  bool has(const std::string& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    return text.find(s) != std::string::npos;
-  }
-  std::mutex mu;
-  std::string text;
-};
+using FakeProcessor = sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::CaptureLogger;
+using sluice::plugins::testing::waitFor;
 
 sdk::Context contextOf(std::initializer_list<std::pair<const char*, std::string>> kv) {
   sdk::Context ctx("a1.sources.r1");
   for (const auto& [k, v] : kv) ctx.put(k, v);
   return ctx;
-}
-
-template <class F>
-bool waitFor(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
 }
 
 struct Fixture {

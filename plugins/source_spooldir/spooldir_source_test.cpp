@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "readme_schema_check.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -26,63 +27,9 @@ using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
 
-class FakeProcessor final : public sdk::ChannelProcessor {
- public:
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    std::function<void()> hook;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      ++calls;
-      if (refuse) {
-        events.clear();
-        return sdk::Result::failure("channel c1 is full");
-      }
-      for (auto& e : events) {
-        bodies.push_back(e.body);
-        headers.push_back(e.headers);
-      }
-      events.clear();
-      hook = onBatch;
-    }
-    if (hook) hook();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return bodies.size();
-  }
-  std::vector<std::string> snapshot() {
-    std::lock_guard<std::mutex> lock(mu);
-    return bodies;
-  }
-
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  std::vector<sdk::Headers> headers;
-  std::atomic<bool> refuse{false};
-  std::function<void()> onBatch;
-  int calls = 0;
-};
-
-class CaptureLogger final : public sdk::Logger {
- public:
-  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
-  void log(sdk::LogLevel, std::string_view m) noexcept override {
-    std::lock_guard<std::mutex> lock(mu);
-    text += std::string(m) + "\n";
-  }
-  bool has(const std::string& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    return text.find(s) != std::string::npos;
-  }
-  std::mutex mu;
-  std::string text;
-};
+using FakeProcessor = sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::CaptureLogger;
+using sluice::plugins::testing::waitFor;
 
 struct TempDir {
   std::string path;
@@ -117,16 +64,6 @@ std::string numbered(int from, int to) {
   std::string s;
   for (int i = from; i < to; ++i) s += "line " + std::to_string(i) + "\n";
   return s;
-}
-
-template <class F>
-bool waitFor(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
 }
 
 using KV = std::initializer_list<std::pair<const char*, std::string>>;

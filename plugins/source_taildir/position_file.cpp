@@ -48,7 +48,7 @@ class Reader {
     fail(std::string("expected '") + c + "'");
     return false;
   }
-  void fail(std::string what) {
+  void fail(const std::string& what) {
     if (err_.empty()) err_ = what + " at offset " + std::to_string(i_);
   }
 
@@ -388,6 +388,63 @@ std::string formatPositions(const std::vector<PositionEntry>& entries) {
   }
   out += ']';
   return out;
+}
+
+namespace {
+constexpr std::string_view kFingerprintsHeader = "sluice-taildir-fingerprints 1";
+}  // namespace
+
+std::string formatFingerprints(const std::vector<FingerprintEntry>& entries) {
+  std::string out(kFingerprintsHeader);
+  out += '\n';
+  for (const FingerprintEntry& e : entries) {
+    for (uint64_t v : {e.inode, e.pos, e.end, e.len}) {
+      out += std::to_string(v);
+      out += ' ';
+    }
+    out += std::to_string(e.hash);
+    out += '\n';
+  }
+  return out;
+}
+
+bool parseFingerprints(std::string_view text, std::vector<FingerprintEntry>* out) {
+  out->clear();
+  std::size_t nl = text.find('\n');
+  if (text.substr(0, nl) != kFingerprintsHeader) return false;
+  while (nl != std::string_view::npos) {
+    const std::size_t from = nl + 1;
+    nl = text.find('\n', from);
+    const std::string_view line =
+        text.substr(from, nl == std::string_view::npos ? std::string_view::npos : nl - from);
+    uint64_t v[5];
+    std::size_t i = 0;
+    std::size_t n = 0;
+    bool ok = true;
+    while (ok && i < line.size() && n < 5) {
+      std::size_t j = i;
+      uint64_t x = 0;
+      while (j < line.size() && line[j] >= '0' && line[j] <= '9') {
+        const auto d = static_cast<uint64_t>(line[j] - '0');
+        if (x > (UINT64_MAX - d) / 10) {
+          ok = false;
+          break;
+        }
+        x = x * 10 + d;
+        ++j;
+      }
+      if (j == i) ok = false;
+      v[n++] = x;
+      i = j;
+      if (i < line.size()) {
+        if (line[i] != ' ') ok = false;
+        ++i;
+      }
+    }
+    if (!ok || n != 5 || i < line.size() || v[3] == 0 || v[3] > v[2]) continue;
+    out->push_back(FingerprintEntry{v[0], v[1], v[2], v[3], v[4]});
+  }
+  return true;
 }
 
 void writeFileAtomically(const std::string& path, std::string_view text) {

@@ -32,6 +32,33 @@ bool parsePositions(std::string_view text, std::vector<PositionEntry>* out, std:
 // inode, pos, file.
 std::string formatPositions(const std::vector<PositionEntry>& entries);
 
+// The sidecar of the position file (<positionFile>.fingerprints): per file, a hash of the len
+// bytes that ended at offset end when it was last read, so that a file truncated and rewritten
+// while the agent was down is recognised on start even when it grew past its saved position.
+// It is separate because Flume's position file reader fails on a key it does not know (Gson's
+// nextName() meets the unread value), and a sluice position file must stay readable by Flume.
+// pos is the committed position the entry was written with: an entry applies only while the
+// position file still says the same (neither file is older than the other).
+struct FingerprintEntry {
+  uint64_t inode = 0;
+  uint64_t pos = 0;
+  uint64_t end = 0;
+  uint64_t len = 0;
+  uint64_t hash = 0;
+
+  friend bool operator==(const FingerprintEntry& a, const FingerprintEntry& b) {
+    return a.inode == b.inode && a.pos == b.pos && a.end == b.end && a.len == b.len &&
+           a.hash == b.hash;
+  }
+};
+
+// A first line naming the format, then one line per entry: "inode pos end len hash", decimal.
+std::string formatFingerprints(const std::vector<FingerprintEntry>& entries);
+
+// Parses formatFingerprints' text. A malformed line (len 0 or > end, junk) is skipped; false
+// when the first line is not the format's name.
+bool parseFingerprints(std::string_view text, std::vector<FingerprintEntry>* out);
+
 // Writes text to path atomically: path.tmp is written, fsynced and renamed over path, then the
 // directory is fsynced. Throws std::runtime_error naming the path and the errno text on failure
 // (and removes the temporary file).

@@ -31,6 +31,7 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr int64_t kMaxLineLengthLimit = 256LL * 1024 * 1024;
+constexpr int64_t kMaxOpenFilesLimit = 1 << 20;
 // A truncated file that grew again past the read position is recognised by a hash of the bytes
 // before the position: enough bytes to cover several lines, since the ends of consecutive log
 // lines often look alike.
@@ -173,6 +174,12 @@ const sdk::Schema& taildirSourceSchema() {
           .range(1, static_cast<double>(kMaxLineLengthLimit))
           .doc("sluice: longest event body in bytes; the rest of a longer line is dropped and "
                "counted"),
+      sdk::Key("maxOpenFiles")
+          .integer()
+          .def("1000")
+          .range(1, static_cast<double>(kMaxOpenFilesLimit))
+          .doc("sluice: most files held open at once; beyond it the least recently active one is "
+               "closed and reopened when it changes"),
       sdk::Key("inotify").boolean().def("true").doc(
           "sluice: watch the directories with inotify; false polls only"),
       sdk::Key("multiline.pattern")
@@ -225,6 +232,10 @@ struct TailFile {
   uint64_t lastSize = 0;
   bool matched = true;  // seen by the last listing of its directory
   bool check = true;    // may have unread data
+  // The last read ended at the end of the file: what lies between the read offset and lastSize
+  // is an unfinished line, not something left to read.
+  bool atEof = false;
+  bool evicted = false;  // closed to stay within maxOpenFiles (not idle): may still be written
   // The bytes that ended at fpEnd when the file was last read, to notice a truncation that the
   // file's size hides (truncated and grown again before we looked).
   uint64_t fpHash = 0;
@@ -299,6 +310,7 @@ class Tailer {
         source_.logger().info("read ", loaded_.size(), " positions from '", s_.positionFile, "'",
                               skipped ? " (skipped incomplete entries: " : "",
                               skipped ? std::to_string(skipped) + ")" : std::string());
+        loadFingerprints();
       }
     }
     wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -311,6 +323,24 @@ class Tailer {
     }
     for (auto& g : groups_) watch(*g);
   }
+
+  // The sidecar is an aid (truncation while stopped), never a reason not to start: a missing or
+  // unreadable one means no fingerprints.
+  void loadFingerprints() {
+    std::string text;
+    try {
+      if (!readWholeFile(fingerprintFile(), &text)) return;
+    } catch (const std::exception& e) {
+      source_.logger().warn(e.what(), "; starting without truncation fingerprints");
+      return;
+    }
+    if (!parseFingerprints(text, &loadedFp_))
+      source_.logger().warn(
+          "'", fingerprintFile(),
+          "' is not a fingerprint file; starting without truncation fingerprints");
+  }
+
+  std::string fingerprintFile() const { return s_.positionFile + ".fingerprints"; }
 
   void startThread() {
     thread_ = std::thread([this] {
@@ -495,7 +525,10 @@ class Tailer {
     if (!loaded_.empty()) {
       bool all = true;
       for (auto& g : groups_) all = all && g->listed;
-      if (all) loaded_.clear();  // positions only apply to what the first listing finds
+      if (all) {
+        loaded_.clear();  // positions only apply to what the first listing finds
+        loadedFp_.clear();
+      }
     }
 
     removed_ = false;
@@ -535,6 +568,7 @@ class Tailer {
   // Lists a group's directory: finds new files, notices renames, marks vanished ones.
   void list(Group& g) {
     g.dirty = false;
+    others_.clear();  // this directory's, filled below
     const std::size_t gi = indexOf(g);
     struct stat dst {};
     if (::stat(g.spec.dir.c_str(), &dst) != 0) {
@@ -553,13 +587,21 @@ class Tailer {
       return;
     }
     const bool initial = !g.listed;
+    // A closed file that vanished from the matching names may have been renamed to one that
+    // does not match: keep the other names (with their inodes) to look for it.
+    const bool keepOthers = std::any_of(order_.begin(), order_.end(), [gi](const TailFile* t) {
+      return t->group == gi && t->fd < 0;
+    });
     std::vector<TailFile*> seen;
     std::string full;
     while (dirent* e = ::readdir(d)) {
       const std::string_view name(e->d_name);
       if (name == "." || name == "..") continue;
       if (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN) continue;
-      if (!g.spec.regex->test(name)) continue;
+      if (!g.spec.regex->test(name)) {
+        if (keepOthers) others_.emplace_back(e->d_ino, std::string(name));
+        continue;
+      }
       full.assign(g.spec.dir);
       if (full.empty() || full.back() != '/') full += '/';
       full.append(name);
@@ -614,8 +656,10 @@ class Tailer {
     return 0;
   }
 
-  // Files of group gi that the listing did not find: renamed away or deleted. Closed ones are
-  // forgotten; open ones are read to their end through the descriptor first.
+  // Files of group gi that the listing did not find: renamed away or deleted. Open ones are read
+  // to their end through the descriptor. A closed one is looked for by inode under the
+  // directory's other names and, if found with data to read, followed there; otherwise it is
+  // forgotten (and counted when maxOpenFiles, not idleness, had closed it).
   void markUnseen(std::size_t gi, const std::vector<TailFile*>& seen) {
     std::vector<TailFile*> forget;
     for (TailFile* f : order_) {
@@ -627,12 +671,70 @@ class Tailer {
         auto it = g.byName.find(f->name);
         if (it != g.byName.end() && it->second == f) g.byName.erase(it);
       }
-      if (f->fd >= 0)
+      if (f->fd >= 0) {
         f->check = true;
-      else
+      } else if (!followClosed(*f)) {
         forget.push_back(f);
+      }
     }
     for (TailFile* f : forget) erase(*f);
+  }
+
+  // f is closed and no matching name leads to it any more. Finds it under another name of its
+  // directory (others_, from the listing). True when found: f then has that path and is held
+  // open for idleTimeout like a file renamed while open (a writer may still append to it).
+  bool followClosed(TailFile& f) {
+    const std::string& dir = groups_[f.group]->spec.dir;
+    const std::string prefix = dir.back() == '/' ? dir : dir + "/";
+    struct stat st {};
+    auto same = [&](const std::string& p) {
+      return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == f.dev &&
+             st.st_ino == f.ino;
+    };
+    if (same(f.path)) return true;  // followed before; waiting for a descriptor
+    bool found = false;
+    {
+      // d_ino is the inode on ordinary filesystems; stat() confirms. Should no d_ino match (a
+      // stacked filesystem), every other name is checked: this runs only after a rotation.
+      for (int pass = 0; pass < 2 && !found; ++pass) {
+        for (const auto& [ino, name] : others_) {
+          if (pass == 0 && ino != f.ino) continue;
+          if (pass == 1 && ino == f.ino) continue;
+          if (same(prefix + name)) {
+            counter_.increment(TaildirSource::kRotationsDetected);
+            source_.logger().info("closed file '", f.path, "' is now '", prefix + name, "' (inode ",
+                                  f.ino, "); reading it to its end");
+            f.path = prefix + name;
+            f.name = name;
+            found = true;
+            break;
+          }
+        }
+      }
+    }
+    if (found) {
+      f.check = true;
+      posDirty_ = true;
+      ensureOpen(f, true);
+      f.lastChange = Clock::now();
+      return true;
+    }
+    if (f.evicted) {
+      counter_.increment(TaildirSource::kClosedFilesLost);
+      source_.logger().warn("'", f.path, "' (inode ", f.ino,
+                            ") was renamed out of its directory or deleted while maxOpenFiles (",
+                            s_.maxOpenFiles, ") kept it closed; lines written to it after byte ",
+                            f.splitter.offset(), " since it was closed could not be read");
+    }
+    return false;
+  }
+
+  // Whether a closed file of this size has something to read: more bytes than the read offset,
+  // unless they are the unfinished line seen at the last read (a matching file waits for its
+  // newline; one renamed away is read once more, to send that line when it goes idle).
+  static bool hasNewData(const TailFile& f, uint64_t size) {
+    if (size == f.splitter.offset()) return false;
+    return !(f.matched && f.atEof && size == f.lastSize);
   }
 
   TailFile* add(const Key& key, std::size_t gi, const std::string& full, std::string name,
@@ -656,6 +758,24 @@ class Tailer {
                               start, "; it was truncated, reading it from the start");
         counter_.increment(TaildirSource::kTruncationsDetected);
         start = 0;
+        break;
+      }
+      // The fingerprint saved with this position: the first read compares it (readFile), so a
+      // file rewritten while we were stopped is read from 0 even if it is now longer.
+      for (const FingerprintEntry& fp : loadedFp_) {
+        if (fp.inode != e.inode || fp.pos != e.pos) continue;
+        if (fp.end > size) {
+          source_.logger().warn("'", full, "' is shorter (", size,
+                                " bytes) than where it was read (", fp.end,
+                                "); it was truncated, reading it from the start");
+          counter_.increment(TaildirSource::kTruncationsDetected);
+          start = 0;
+        } else {
+          f->fpHash = fp.hash;
+          f->fpLen = static_cast<std::size_t>(fp.len);
+          f->fpEnd = fp.end;
+        }
+        break;
       }
       break;
     }
@@ -704,6 +824,8 @@ class Tailer {
   void closeFd(TailFile& f) {
     ::close(f.fd);
     f.fd = -1;
+    f.evicted = false;
+    open_.erase(std::find(open_.begin(), open_.end(), &f));
     if (bufFile_ == &f) bufFile_ = nullptr;
     counter_.increment(TaildirSource::kFilesClosed);
     counter_.setOpenConnectionCount(--openFiles_);
@@ -718,9 +840,21 @@ class Tailer {
       groups_[f.group]->dirty = true;
       return false;
     }
-    if (!always && static_cast<uint64_t>(st.st_size) == f.splitter.offset() &&
-        !fingerprintChanged(f, -1))
+    if (!always && !hasNewData(f, static_cast<uint64_t>(st.st_size)) && !fingerprintChanged(f, -1))
       return false;
+    if (open_.size() >= s_.maxOpenFiles && !makeRoom()) {
+      // Every open file is reachable only through its descriptor (renamed away or deleted, not
+      // yet read to its end): f waits until one of them is done.
+      f.check = true;
+      f.retryAt = Clock::now() + milliseconds(s_.backoffSleepIncrement);
+      int64_t suppressed = 0;
+      if (capLog_.admit(Clock::now(), &suppressed))
+        source_.logger().warn("maxOpenFiles (", s_.maxOpenFiles,
+                              ") files are open and none can be closed yet (all renamed away or "
+                              "deleted, still being read); '",
+                              f.path, "' waits");
+      return false;
+    }
     const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       counter_.incrementEventReadFail();
@@ -735,10 +869,31 @@ class Tailer {
       groups_[f.group]->dirty = true;
       return false;
     }
+    const bool reopened = f.evicted;
     f.fd = fd;
-    f.lastChange = Clock::now();
+    f.evicted = false;
+    open_.push_back(&f);
+    // A file reopened after eviction keeps its activity time: idleness is about the file, not
+    // about our descriptor.
+    if (!reopened) f.lastChange = Clock::now();
     counter_.increment(TaildirSource::kFilesOpened);
     counter_.setOpenConnectionCount(++openFiles_);
+    return true;
+  }
+
+  // Closes the least recently active open file that a name still leads to (it matches its
+  // pattern), preferring one with no unfinished last line. False when there is none.
+  bool makeRoom() {
+    TailFile* victim = nullptr;
+    auto rank = [](const TailFile* t) {
+      return std::make_pair(t->lastSize != t->splitter.offset(), t->lastChange);
+    };
+    for (TailFile* t : open_)
+      if (t->matched && (!victim || rank(t) < rank(victim))) victim = t;
+    if (!victim) return false;
+    closeFd(*victim);
+    victim->evicted = true;
+    counter_.increment(TaildirSource::kFilesEvicted);
     return true;
   }
 
@@ -792,6 +947,7 @@ class Tailer {
   // deleted file). Returns true when it stopped early with more to read (maxBatchCount).
   bool readFile(TailFile& f, bool flushPartial) {
     if (!ensureOpen(f)) return false;
+    f.atEof = false;
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) {
       counter_.incrementEventReadFail();
@@ -875,6 +1031,7 @@ class Tailer {
     }
     if (!batch_.empty() && !deliver(f)) return false;
     rememberFingerprint(f);
+    f.atEof = eof;
     if (deleted && !more && !stopping()) {
       counter_.increment(TaildirSource::kFilesDeleted);
       source_.logger().info("'", f.path, "' was deleted; read it to the end and closed it");
@@ -962,11 +1119,22 @@ class Tailer {
   }
 
   // Closes files idle for idleTimeout, sending an unfinished last line first (as Flume does);
-  // forgets the ones that no longer match.
+  // forgets the ones that no longer match. A file that maxOpenFiles closed with an unfinished
+  // last line is reopened for that.
   void idleSweep(Clock::time_point now) {
     for (std::size_t i = 0; i < order_.size() && !stopping(); ++i) {
       TailFile& f = *order_[i];
-      if (f.fd < 0 || now - f.lastChange < s_.idleTimeout || f.retryAt > now) continue;
+      const bool tailWaits = f.evicted && f.lastSize > f.splitter.offset();
+      if ((f.fd < 0 && !tailWaits) || now - f.lastChange < s_.idleTimeout || f.retryAt > now) {
+        if (f.fd < 0 && !f.matched && now - f.lastChange >= s_.idleTimeout) {
+          // Found renamed away while closed (followClosed) but never given a descriptor.
+          erase(f);
+          removed_ = false;
+          --i;
+        }
+        continue;
+      }
+      if (f.fd < 0 && !ensureOpen(f, true)) continue;
       removed_ = false;
       readFile(f, true);
       if (removed_) {
@@ -994,8 +1162,14 @@ class Tailer {
     for (const TailFile* f : order_)
       entries.push_back(PositionEntry{static_cast<uint64_t>(f->ino), f->pos, f->path});
     if (force && entries.empty() && !wrotePositions_ && loaded_.empty()) return;
+    std::vector<FingerprintEntry> fps;
+    for (const TailFile* f : order_)
+      if (f->fpLen)
+        fps.push_back(
+            FingerprintEntry{static_cast<uint64_t>(f->ino), f->pos, f->fpEnd, f->fpLen, f->fpHash});
     try {
       writeFileAtomically(s_.positionFile, formatPositions(entries));
+      writeFileAtomically(fingerprintFile(), formatFingerprints(fps));
       posDirty_ = false;
       wrotePositions_ = true;
     } catch (const std::exception& e) {
@@ -1023,7 +1197,10 @@ class Tailer {
   std::unordered_map<int, Group*> wdToGroup_;
   std::map<Key, std::unique_ptr<TailFile>> files_;
   std::vector<TailFile*> order_;  // files_ by modification time, oldest first
+  std::vector<TailFile*> open_;   // the files with a descriptor (at most maxOpenFiles)
+  std::vector<std::pair<ino_t, std::string>> others_;  // list(): non-matching names, see there
   std::vector<PositionEntry> loaded_;
+  std::vector<FingerprintEntry> loadedFp_;          // the sidecar's entries, used with loaded_
   std::unordered_map<uint32_t, Group*> movedFrom_;  // inotify rename cookies
   std::vector<std::pair<Group*, std::string>> adopt_;
   bool removed_ = false;  // erase() ran: loops over order_ adjust their index
@@ -1050,6 +1227,7 @@ class Tailer {
   LogThrottle readLog_;
   LogThrottle refuseLog_;
   LogThrottle posLog_;
+  LogThrottle capLog_;
 };
 
 TaildirSource::TaildirSource() {
@@ -1061,7 +1239,8 @@ TaildirSource::TaildirSource() {
       c.add("PartialLinesFlushedCount") != kPartialLinesFlushed ||
       c.add("MultilineEventsCount") != kMultilineEvents ||
       c.add("PositionWriteFail") != kPositionWriteFail ||
-      c.add("FilesDeletedCount") != kFilesDeleted)
+      c.add("FilesDeletedCount") != kFilesDeleted || c.add("FilesEvictedCount") != kFilesEvicted ||
+      c.add("ClosedFilesLostCount") != kClosedFilesLost)
     throw std::logic_error("taildir source: unexpected SourceCounter layout");
 }
 
@@ -1145,6 +1324,7 @@ void TaildirSource::configure(const sdk::Context& context) {
                                         std::to_string(s.backoffSleepIncrement) + ")");
   s.maxLineLength =
       static_cast<std::size_t>(intIn("maxLineLength", 1 << 20, 1, kMaxLineLengthLimit));
+  s.maxOpenFiles = static_cast<std::size_t>(intIn("maxOpenFiles", 1000, 1, kMaxOpenFilesLimit));
   s.inotify = context.getBoolean("inotify", true);
   if (context.containsKey("multiline.pattern")) {
     const std::string pattern = context.getString("multiline.pattern", "");

@@ -22,8 +22,16 @@
 //  - Truncation (copytruncate) is detected when the size drops below the read position or when
 //    the last bytes read before the position no longer match (the file was truncated and grew
 //    again before it was looked at); reading then restarts at 0.
-//  - Open descriptors are bounded by closing files idle for idleTimeout; they are reopened when
-//    inotify or a poll sees them change.
+//  - Open descriptors are bounded twice: files idle for idleTimeout are closed, and at most
+//    maxOpenFiles are open at once (opening one more closes the least recently active file that
+//    can be found again by name). A closed file keeps its state in memory (read offset, pending
+//    multiline event, fingerprint) and is reopened when inotify or a poll sees it change, after
+//    checking that the name still leads to the same device and inode. A closed file renamed to a
+//    name the pattern does not match is found again by inode in its directory and read to its
+//    end; one that left the directory (or was deleted) cannot be, and is counted.
+//  - The truncation fingerprint of each file is kept in a sidecar file beside the position file
+//    (<positionFile>.fingerprints): Flume's reader fails on a key it does not know, so the
+//    position file itself stays exactly Flume's format.
 
 #include <chrono>
 #include <cstddef>
@@ -66,6 +74,7 @@ struct TaildirSettings {
   int64_t backoffSleepIncrement = 1000;
   int64_t maxBackoffSleep = 5000;
   std::size_t maxLineLength = 1 << 20;
+  std::size_t maxOpenFiles = 1000;
   bool inotify = true;
   MultilineSettings multiline;
   std::chrono::milliseconds multilineTimeout{5000};
@@ -88,6 +97,8 @@ class TaildirSource final : public sdk::EventDrivenSource {
   static constexpr std::size_t kMultilineEvents = kLinesTruncated + 6;
   static constexpr std::size_t kPositionWriteFail = kLinesTruncated + 7;
   static constexpr std::size_t kFilesDeleted = kLinesTruncated + 8;
+  static constexpr std::size_t kFilesEvicted = kLinesTruncated + 9;
+  static constexpr std::size_t kClosedFilesLost = kLinesTruncated + 10;
 
   TaildirSource();
   ~TaildirSource() override;

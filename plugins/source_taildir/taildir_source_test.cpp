@@ -1,6 +1,7 @@
 // Unit tests: the position file format (including a file as Flume writes it), the line splitter
 // and multiline joiner, and the source itself on real files in a temporary directory with an
-// in-test ChannelProcessor that records what it accepts and can refuse (a full channel).
+// in-test ChannelProcessor that records what it accepts and can refuse (a full channel;
+// plugins/testing/source_test_support.hpp).
 #include "taildir_source.hpp"
 
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 
 #include "position_file.hpp"
 #include "readme_schema_check.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -30,55 +32,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class RecordingProcessor final : public sdk::ChannelProcessor {
- public:
-  std::atomic<bool> failing{false};
-  std::atomic<int> refusedCalls{0};
-
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (failing.load()) {
-      events.clear();
-      refusedCalls.fetch_add(1);
-      return sdk::Result::failure("channel c1 is full");
-    }
-    for (auto& e : events) events_.push_back(std::move(e));
-    events.clear();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
-  std::vector<std::string> bodies() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& e : events_) out.push_back(e.body);
-    return out;
-  }
-  std::size_t count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_.size();
-  }
-  sdk::Headers headersOf(std::size_t i) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_.at(i).headers;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<sdk::Event> events_;
-};
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return pred();
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::waitFor;
 
 struct TempDir {
   fs::path path;
@@ -352,7 +307,7 @@ TEST_CASE("tails, follows a rename, writes committed positions, resumes without 
     CHECK(waitFor([&] { return f.counter("RotationsDetectedCount") == 1; }));
     f.stop();
     f.stop();
-    auto got = f.processor.bodies();
+    auto got = f.processor.snapshot();
     std::sort(got.begin(), got.end());
     auto want = expected(0, 40);
     std::sort(want.begin(), want.end());
@@ -367,7 +322,7 @@ TEST_CASE("tails, follows a rename, writes committed positions, resumes without 
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
   std::this_thread::sleep_for(100ms);
-  CHECK(f.processor.bodies() == expected(40, 45));
+  CHECK(f.processor.snapshot() == expected(40, 45));
 }
 
 TEST_CASE("copytruncate: a file that shrinks, or is replaced by new content, restarts at 0") {
@@ -380,7 +335,7 @@ TEST_CASE("copytruncate: a file that shrinks, or is replaced by new content, res
   fs::resize_file(log, 0);
   append(log, lines(50, 53));
   REQUIRE(waitFor([&] { return f.processor.count() == 53; }));
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   auto want = expected(0, 53);
   CHECK(got == want);
   CHECK(f.counter("TruncationsDetectedCount") >= 1);
@@ -399,7 +354,7 @@ TEST_CASE("truncation while running and grown past the old position is detected"
     out << lines(0, 40, "b-");  // bigger than before, within one poll interval
   }
   REQUIRE(waitFor([&] { return f.processor.count() == 50; }));
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   CHECK(std::vector<std::string>(got.begin() + 10, got.end()) == expected(0, 40, "b-"));
 }
 
@@ -414,12 +369,12 @@ TEST_CASE("partial last line: waits for the newline, sent after idleTimeout") {
   std::this_thread::sleep_for(150ms);
   CHECK(f.processor.count() == 1);  // still waiting for its newline
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
-  CHECK(f.processor.bodies() == std::vector<std::string>{"complete", "partial"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"complete", "partial"});
   CHECK(f.counter("PartialLinesFlushedCount") == 1);
   CHECK(waitFor([&] { return f.counter("FilesClosedCount") >= 1; }));
   append(log, "next\n");  // a closed idle file is reopened when it changes
   REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
-  CHECK(f.processor.bodies().back() == "next");
+  CHECK(f.processor.snapshot().back() == "next");
 }
 
 TEST_CASE("long lines are capped and counted; headers, fileHeader and byteOffsetHeader") {
@@ -433,7 +388,7 @@ TEST_CASE("long lines are capped and counted; headers, fileHeader and byteOffset
                           {"byteOffsetHeader", "true"}}));
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   CHECK(got[0] == "short");
   CHECK(got[1] == std::string(100, 'x'));
   CHECK(got[2] == "after");
@@ -448,14 +403,14 @@ TEST_CASE("a refused batch is read again: nothing lost, nothing duplicated") {
   TempDir d;
   const fs::path log = d.path / "logs" / "app.log";
   Fixture f(contextOf(d, {{"backoffSleepIncrement", "20"}, {"maxBackoffSleep", "50"}}));
-  f.processor.failing = true;
+  f.processor.refuse = true;
   append(log, lines(0, 30));
   f.start();
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 3; }));
-  f.processor.failing = false;
+  f.processor.refuse = false;
   REQUIRE(waitFor([&] { return f.processor.count() == 30; }));
   std::this_thread::sleep_for(100ms);
-  CHECK(f.processor.bodies() == expected(0, 30));
+  CHECK(f.processor.snapshot() == expected(0, 30));
   CHECK(f.counter("ChannelWriteFail") >= 3);
 }
 
@@ -471,7 +426,7 @@ TEST_CASE("a deleted file is read to its end and closed") {
   REQUIRE(waitFor([&] { return f.counter("FilesDeletedCount") == 1; }));
   auto want = expected(0, 8);
   want.push_back("tail-without-newline");
-  CHECK(f.processor.bodies() == want);
+  CHECK(f.processor.snapshot() == want);
   CHECK(f.counter("OpenConnectionCount") == 0);
 }
 
@@ -485,7 +440,7 @@ TEST_CASE("skipToEnd starts files found at start-up at their end, later files at
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
   append(d.path / "logs" / "app.log.2", lines(0, 3, "new-"));
   REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   CHECK(got[0] == "line-10");
   CHECK(got[4] == "new-2");
 }
@@ -496,7 +451,7 @@ TEST_CASE("multiline in the source: a stack trace is one event, flushed by multi
   f.start();
   append(d.path / "logs" / "app.log", "ERROR x\n\tat A\n\tat B\nINFO y\n");
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
-  CHECK(f.processor.bodies() == std::vector<std::string>{"ERROR x\n\tat A\n\tat B", "INFO y"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"ERROR x\n\tat A\n\tat B", "INFO y"});
   CHECK(f.counter("MultilineEventsCount") == 1);
 }
 
@@ -509,7 +464,7 @@ TEST_CASE("polling without inotify still sees new files and lines") {
   REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
   append(d.path / "logs" / "app.log", lines(3, 6));
   REQUIRE(waitFor([&] { return f.processor.count() == 6; }));
-  CHECK(f.processor.bodies() == expected(0, 6));
+  CHECK(f.processor.snapshot() == expected(0, 6));
 }
 
 TEST_CASE("a corrupt position file is set aside, not fatal") {
@@ -535,8 +490,8 @@ TEST_CASE("a thousand files: all read by one thread, idle ones closed, reopened 
   CHECK(f.counter("FilesClosedCount") == kFiles);
   append(d.path / "logs" / "app.log.500", "again\n");
   REQUIRE(waitFor([&] { return f.processor.count() == kFiles + 1; }));
-  CHECK(f.processor.bodies().back() == "again");
-  auto got = f.processor.bodies();
+  CHECK(f.processor.snapshot().back() == "again");
+  auto got = f.processor.snapshot();
   std::sort(got.begin(), got.end());
   CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
 }
@@ -559,7 +514,7 @@ TEST_CASE("migration: a position file written by Flume is honoured, also after a
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 8; }));
   std::this_thread::sleep_for(100ms);
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   std::sort(got.begin(), got.end());
   auto want = expected(4, 10);
   want.push_back("new-0");
@@ -588,8 +543,196 @@ TEST_CASE("maxBatchCount: a busy file does not starve the others") {
   Fixture f(contextOf(d, {{"maxBatchCount", "2"}}));
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 5003; }));
-  auto got = f.processor.bodies();
+  auto got = f.processor.snapshot();
   // The small file's lines come long before the big file is done (batches of 7, 2 per turn).
   const auto at = std::find(got.begin(), got.end(), "small-2") - got.begin();
   CHECK(at < 100);
+}
+
+namespace {
+// Descriptors this process holds, as a user would count them (ls /proc/<pid>/fd).
+std::size_t openFdCount() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Samples openFdCount() every few milliseconds until destroyed; max() is the highest seen.
+class FdSampler {
+ public:
+  FdSampler()
+      : thread_([this] {
+          while (!done_.load()) {
+            const std::size_t n = openFdCount();
+            std::size_t m = max_.load();
+            while (n > m && !max_.compare_exchange_weak(m, n)) {
+            }
+            std::this_thread::sleep_for(2ms);
+          }
+        }) {}
+  ~FdSampler() {
+    done_ = true;
+    thread_.join();
+  }
+  std::size_t max() const { return max_.load(); }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::atomic<std::size_t> max_{0};
+  std::thread thread_;
+};
+}  // namespace
+
+TEST_CASE("maxOpenFiles: 2000 files under a cap of 50, every line once, rotations while closed") {
+  TempDir d;
+  constexpr int kFiles = 2000;
+  constexpr int kCap = 50;
+  const fs::path logs = d.path / "logs";
+  auto name = [](int i) { return "app.log." + std::to_string(i); };
+  auto body = [](int i, int from, int to) {
+    return lines(from, to, "f" + std::to_string(i) + "-");
+  };
+  std::vector<std::string> want;
+  auto add = [&](int i, int from, int to) {
+    append(logs / name(i), body(i, from, to));
+    for (auto& s : expected(from, to, "f" + std::to_string(i) + "-")) want.push_back(s);
+  };
+  for (int i = 0; i < kFiles; ++i) add(i, 0, 5);
+  const std::size_t baseline = openFdCount();
+  FdSampler fds;
+  // A long idleTimeout: only the cap keeps descriptors few.
+  Fixture f(contextOf(d, {{"maxOpenFiles", std::to_string(kCap)}, {"idleTimeout", "600000"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == want.size(); }, 120s));
+  CHECK(f.counter("OpenConnectionCount") <= kCap);
+  CHECK(f.counter("FilesEvictedCount") >= kFiles - kCap);
+  // Closed files are reopened when they grow, and resume where they stopped.
+  for (int i = 0; i < kFiles; ++i) add(i, 5, 8);
+  REQUIRE(waitFor([&] { return f.processor.count() == want.size(); }, 120s));
+  // The 100 files written last are the most recently active: file 0-99 are surely closed now.
+  for (int i = kFiles - 100; i < kFiles; ++i) add(i, 8, 9);
+  REQUIRE(waitFor([&] { return f.processor.count() == want.size(); }, 60s));
+  // Rotated while closed: to another matching name (followed as usual), to a name that does not
+  // match (found by inode and read to its end), out of the directory (lost, and counted).
+  fs::rename(logs / name(5), logs / "app.log.5.1");
+  add(5, 9, 12);
+  fs::rename(logs / name(6), logs / "other-6");
+  {
+    std::ofstream out(logs / "other-6", std::ios::app);
+    out << body(6, 9, 12);
+  }
+  for (auto& s : expected(9, 12, "f6-")) want.push_back(s);
+  fs::create_directories(d.path / "away");
+  fs::rename(logs / name(7), d.path / "away" / "app.log.7");
+  append(d.path / "away" / "app.log.7", body(7, 9, 12));  // cannot be read: not counted in want
+  REQUIRE(waitFor([&] { return f.processor.count() == want.size(); }, 60s));
+  CHECK(waitFor([&] { return f.counter("ClosedFilesLostCount") == 1; }));
+  std::this_thread::sleep_for(200ms);
+  auto got = f.processor.snapshot();
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+  CHECK(fds.max() <= baseline + kCap + 6);
+  MESSAGE("fds: baseline ", baseline, ", most seen ", fds.max(), "; evicted ",
+          f.counter("FilesEvictedCount"));
+  f.stop();
+  // Every file's committed position is its size (app.log.7 left the directory: forgotten).
+  for (const auto& e : readPositions(d.path / "pos" / "taildir_position.json"))
+    CHECK(e.pos == fs::file_size(e.file));
+}
+
+TEST_CASE("maxOpenFiles is range-checked") {
+  TempDir d;
+  CHECK(configError(contextOf(d, {{"maxOpenFiles", "0"}})).find("maxOpenFiles") !=
+        std::string::npos);
+  CHECK(configError(contextOf(d, {{"maxOpenFiles", "1"}})).empty());
+}
+
+TEST_CASE("a file truncated and rewritten while stopped is read from 0, whatever its new size") {
+  // The old content was read to byte 100 lines * 8; the new one is shorter, as long, longer.
+  for (int newLines : {20, 100, 300}) {
+    CAPTURE(newLines);
+    TempDir d;
+    const fs::path log = d.path / "logs" / "app.log";
+    append(log, lines(0, 100, "old-"));
+    const sdk::Context ctx = contextOf(d);
+    {
+      Fixture f(ctx);
+      f.start();
+      REQUIRE(waitFor([&] { return f.processor.count() == 100; }));
+      f.stop();
+    }
+    // The position file stays exactly Flume's format; the fingerprint is in the sidecar.
+    const fs::path pos = d.path / "pos" / "taildir_position.json";
+    std::string text;
+    REQUIRE(readWholeFile(pos.string(), &text));
+    CHECK(formatPositions(readPositions(pos)) == text);
+    std::string side;
+    REQUIRE(readWholeFile(pos.string() + ".fingerprints", &side));
+    std::vector<FingerprintEntry> fps;
+    REQUIRE(parseFingerprints(side, &fps));
+    REQUIRE(fps.size() == 1);
+    CHECK(fps[0].pos == lines(0, 100, "old-").size());
+    {
+      std::ofstream out(log, std::ios::trunc | std::ios::binary);  // same inode, new content
+      out << lines(0, newLines, "new-");
+    }
+    Fixture f(ctx);
+    f.start();
+    REQUIRE(waitFor([&] { return f.processor.count() == static_cast<std::size_t>(newLines); }));
+    std::this_thread::sleep_for(150ms);
+    CHECK(f.processor.snapshot() == expected(0, newLines, "new-"));
+    CHECK(f.counter("TruncationsDetectedCount") == 1);
+  }
+}
+
+TEST_CASE("restart after plain appends: the fingerprint matches, nothing is read twice") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  append(log, lines(0, 100));
+  const sdk::Context ctx = contextOf(d);
+  {
+    Fixture f(ctx);
+    f.start();
+    REQUIRE(waitFor([&] { return f.processor.count() == 100; }));
+    f.stop();
+  }
+  append(log, lines(100, 400));
+  Fixture f(ctx);
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 300; }));
+  std::this_thread::sleep_for(150ms);
+  CHECK(f.processor.snapshot() == expected(100, 400));
+  CHECK(f.counter("TruncationsDetectedCount") == 0);
+}
+
+TEST_CASE("fingerprint sidecar: round trip, bad lines skipped, wrong header refused") {
+  std::vector<FingerprintEntry> in{{1, 2, 3, 3, 99}, {18446744073709551615ULL, 0, 4096, 4096, 7}};
+  std::vector<FingerprintEntry> out;
+  REQUIRE(parseFingerprints(formatFingerprints(in), &out));
+  CHECK(out == in);
+  REQUIRE(parseFingerprints(
+      "sluice-taildir-fingerprints 1\n1 2 3 3 4\nx\n1 2 3 0 4\n1 2 3 9 4\n5 6 7 7\n"
+      "99999999999999999999 1 1 1 1\n",
+      &out));
+  CHECK(out == std::vector<FingerprintEntry>{{1, 2, 3, 3, 4}});
+  CHECK(!parseFingerprints("[]", &out));
+  CHECK(!parseFingerprints("", &out));
+}
+
+TEST_CASE("maxOpenFiles: a file closed with an unfinished last line still sends it when idle") {
+  TempDir d;
+  const fs::path logs = d.path / "logs";
+  append(logs / "app.log.a", "a1\npartial-a");
+  Fixture f(contextOf(d, {{"maxOpenFiles", "1"}, {"idleTimeout", "2000"}}));
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  append(logs / "app.log.b", "b1\n");  // opening it closes app.log.a (the cap is 1)
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.counter("FilesEvictedCount") >= 1);
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"a1", "b1", "partial-a"});
+  CHECK(f.counter("PartialLinesFlushedCount") == 1);
+  CHECK(f.counter("OpenConnectionCount") <= 1);
 }

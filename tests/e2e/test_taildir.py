@@ -232,6 +232,13 @@ class TaildirTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.out_bytes("out1") >= 20000 * width
                                    and os.path.exists(self.pos), timeout=60, interval=0.01))
         a.kill9()
+        # The agent may have read the whole file before the kill landed (it reads hundreds of MB/s),
+        # so the log grows after the crash too: the restarted agent always has lines to resume.
+        more = [line(1, i) for i in range(1000)]
+        with open(app, "a") as f:
+            f.write("".join(l + "\n" for l in more))
+        all_lines += more
+        total += len(more)
         with open(self.pos) as f:
             entries = json.load(f)
         self.assertEqual(len(entries), 1)
@@ -307,6 +314,87 @@ class TaildirTest(unittest.TestCase):
                         f"still open: {open_fds()}")
         self.wait_lines(150)
         self.assert_exact(self.out_lines(), {0: [line(0, i) for i in range(150)]})
+
+
+    # ---- many files, restarts after a rewrite -------------------------------------------------
+
+    def test_max_open_files_bounds_descriptors(self):
+        """2000 files, maxOpenFiles 50 and an idleTimeout too long to help: every line of every
+        file arrives once and in order, and the agent never holds more than the cap (plus what
+        it holds anyway) descriptors, counted in /proc/<pid>/fd."""
+        cap, files, per = 50, 2000, 20
+        a = self.agent({"filegroups.g1": self.group(r"app-\d+\.log"), "maxOpenFiles": str(cap),
+                        "idleTimeout": "600000"})
+        fd_dir = f"/proc/{a.proc.pid}/fd"
+        baseline = len(os.listdir(fd_dir))
+        peak = [baseline]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                try:
+                    peak[0] = max(peak[0], len(os.listdir(fd_dir)))
+                except OSError:
+                    return
+                done.wait(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        want = {}
+        try:
+            # Two rounds: new files (opened as they appear), then closed ones growing again.
+            for rnd in range(2):
+                for i in range(files):
+                    ls = [f"f{i:04d}-{rnd}-{j:03d} {PAD}" for j in range(per)]
+                    with open(os.path.join(self.logs, f"app-{i}.log"), "a") as f:
+                        f.write("".join(l + "\n" for l in ls))
+                    want.setdefault(i, []).extend(ls)
+            total = files * per * 2
+            self.wait_lines(total, timeout=180)
+        finally:
+            done.set()
+            sampler.join()
+        got = self.out_lines()
+        self.assertEqual(len(got), total, "line count")
+        by_file = {}
+        for l in got:
+            by_file.setdefault(int(l[1:5]), []).append(l)
+        for i in range(files):
+            self.assertEqual(by_file.get(i), want[i], f"file {i}")
+        print(f"maxOpenFiles {cap}: {files} files, descriptors {baseline} at start, "
+              f"{peak[0]} at most", file=sys.stderr)
+        self.assertLessEqual(peak[0], baseline + cap + 5)
+
+    def test_rewritten_while_stopped_is_read_from_the_start(self):
+        """Stopped agent, file truncated and rewritten in place with other lines, first shorter
+        than the saved position, then longer: each restart reads exactly the new lines."""
+        app = os.path.join(self.logs, "app.log")
+        props = {"filegroups.g1": self.group(r"app\.log")}
+
+        def rewrite(gen, n):
+            with open(app, "r+" if os.path.exists(app) else "w") as f:  # same inode
+                f.truncate(0)
+                f.write("".join(line(gen, i) + "\n" for i in range(n)))
+            return [line(gen, i) for i in range(n)]
+
+        def caught_up():
+            try:
+                with open(self.pos) as f:
+                    entries = json.load(f)
+            except (OSError, ValueError):
+                return False
+            return [e["pos"] for e in entries] == [os.path.getsize(app)]
+
+        for gen, n in enumerate([1000, 300, 3000]):
+            want = rewrite(gen, n)
+            a = self.agent(props, out=f"out{gen}")
+            self.wait_lines(n, out=f"out{gen}")
+            self.assertEqual(a.stop(), 0)
+            self.assertTrue(caught_up(), "the position file holds the new file's end")
+            self.assertEqual(self.out_lines(f"out{gen}"), want, f"run {gen}")
+            # The position file is Flume's: only inode, pos and file.
+            with open(self.pos) as f:
+                self.assertEqual([sorted(e) for e in json.load(f)], [["file", "inode", "pos"]])
 
 
 if __name__ == "__main__":
