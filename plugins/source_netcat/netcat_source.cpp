@@ -1,5 +1,7 @@
 #include "netcat_source.hpp"
 
+#include "netcat_lines.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -25,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int64_t kMaxLineLengthLimit = 64 * 1024 * 1024;
+constexpr int64_t kMaxLineLengthLimit = int64_t{64} * 1024 * 1024;
 
 std::string errnoText(int err) {
   char buf[256];
@@ -128,12 +130,14 @@ struct Connection {
   int fd = -1;
   std::size_t slot = 0;  // index in conns_
   std::string peer;      // "ip:port", for logs
+  explicit Connection(std::size_t maxLineLength) : splitter(maxLineLength) {}
+
   // Bytes received but not yet turned into events: normally the unfinished last line (at most
   // max-line-length + 1 bytes). While held: every byte that followed the refused batch.
   std::string carry;
-  // carry holds the first max-line-length bytes of an over-long line whose newline has not
-  // arrived; the bytes in between are discarded as they come.
-  bool skipping = false;
+  // Keeps the first max-line-length bytes of an over-long line whose newline has not arrived;
+  // the bytes in between are discarded as they come.
+  lines::LineSplitter splitter;
   bool eof = false;  // the client shut down its sending side
   // Held: the refused batch, rebuilt from the read buffer; retried until the channels take it.
   sdk::EventBatch pending;
@@ -237,10 +241,11 @@ class NetcatServer {
   }
 
  private:
-  // A line of the batch being built: where its body lies in the data being consumed, so a
-  // refused batch can be rebuilt without copying anything on the normal path.
+  // A line of the batch being built: where its body lies in the data being consumed, so the
+  // events are made in one loop, and a refused batch is rebuilt without copying anything on the
+  // normal path.
   struct Span {
-    std::size_t offset;
+    std::size_t offset;  // in the data being consumed, or kKeptHead: the body is in keptHead_
     std::size_t length;
   };
 
@@ -377,7 +382,7 @@ class NetcatServer {
           int one = 1;
           ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
-        auto conn = std::make_unique<Connection>();
+        auto conn = std::make_unique<Connection>(s_.maxLineLength);
         conn->fd = fd;
         conn->peer = sockaddrText(ss);
         conn->lastActive = now;
@@ -432,7 +437,7 @@ class NetcatServer {
       dropPartial(c);
       return true;  // settle() closes once the replies are out
     }
-    if (pre > 0) std::memcpy(buf, c.carry.data(), pre);
+    if (pre > 0) std::copy_n(c.carry.data(), pre, buf);
     c.carry.clear();
     c.lastActive = now;
     consume(c, buf, pre + static_cast<std::size_t>(n));
@@ -441,63 +446,42 @@ class NetcatServer {
 
   // A connection that ends in the middle of a line: that line is dropped, as Flume does.
   void dropPartial(Connection& c) noexcept {
-    if (c.carry.empty() && !c.skipping) return;
+    if (c.carry.empty() && !c.splitter.skipping()) return;
     counter_.increment(NetcatSource::kPartialLineDroppedCount);
     source_.logger().debug(c.peer, " closed in the middle of a line; dropped ", c.carry.size(),
                            " bytes");
     c.carry.clear();
-    c.skipping = false;
+    c.splitter.reset(0);
   }
 
   // Turns the complete lines of data[0, len) into events and hands them over in batches. data
-  // starts with what the connection had left over (c.skipping applies to its first line) and
-  // must not alias c.carry. Afterwards c.carry holds the unfinished tail; or, when the channels
-  // refused a batch and acks are off, c.pending holds that batch and c.carry everything after it.
+  // starts with what the connection had left over and must not alias c.carry. Afterwards c.carry
+  // holds the unfinished tail; or, when the channels refused a batch and acks are off, c.pending
+  // holds that batch and c.carry everything after it.
   void consume(Connection& c, const char* data, std::size_t len) {
-    const std::size_t max = s_.maxLineLength;
-    const char* p = data;
-    const char* const end = data + len;
-    for (;;) {
-      const char* nl;
-      std::size_t bodyLen;
-      if (c.skipping) {
-        // Only at the start of data: the kept prefix is data[0, max).
-        nl = static_cast<const char*>(
-            std::memchr(p + max, '\n', static_cast<std::size_t>(end - p) - max));
-        if (!nl) {
-          c.carry.assign(p, max);
-          return;
-        }
-        c.skipping = false;
-        bodyLen = max;
-        counter_.increment(NetcatSource::kLineTruncatedCount);
-      } else {
-        nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-        if (!nl) break;
-        bodyLen = static_cast<std::size_t>(nl - p);
-        if (bodyLen > 0 && p[bodyLen - 1] == '\r') --bodyLen;
-        if (bodyLen > max) {
-          bodyLen = max;
-          counter_.increment(NetcatSource::kLineTruncatedCount);
-        }
-      }
-      batch_.emplace_back(std::string(p, bodyLen));
-      spans_.push_back(Span{static_cast<std::size_t>(p - data), bodyLen});
-      p = nl + 1;
-      if (batch_.size() >= s_.batchSize && !deliver(c, data, p, end)) return;
-    }
-    if (!batch_.empty() && !deliver(c, data, p, end)) return;
-    const auto rest = static_cast<std::size_t>(end - p);
-    if (rest > max + 1) {  // even a trailing '\r' could not bring it within max
-      c.carry.assign(p, max);
-      c.skipping = true;
-    } else {
-      c.carry.assign(p, rest);
-    }
+    // Only where each line lies is noted while splitting; deliver() makes the events, in one
+    // tight loop per batch.
+    const std::size_t keep = splitBatches(
+        c.splitter, data, len, s_.batchSize,
+        [&](const lines::Line& l, std::size_t at) {
+          if (l.truncated) counter_.increment(NetcatSource::kLineTruncatedCount);
+          // The kept prefix changes when the next over-long line starts, which may be before the
+          // batch is delivered (rare: only the end of an over-long line comes here).
+          if (at == kKeptHead) keptHead_.assign(l.body);
+          spans_.push_back(Span{at, l.body.size()});
+        },
+        [&](std::size_t) { return deliver(c, data); });
+    c.carry.assign(data + keep, len - keep);
   }
 
-  // Hands batch_ to the channels. Returns false when the connection is now held.
-  bool deliver(Connection& c, const char* data, const char* next, const char* end) {
+  const char* bodyOf(const Span& s, const char* data) const noexcept {
+    return s.offset == kKeptHead ? keptHead_.data() : data + s.offset;
+  }
+
+  // Makes the events of the lines in spans_ (which lie in data) and hands them to the channels.
+  // Returns false when the connection is now held.
+  bool deliver(Connection& c, const char* data) {
+    for (const Span& s : spans_) batch_.emplace_back(std::string(bodyOf(s, data), s.length));
     const auto n = static_cast<int64_t>(batch_.size());
     counter_.addToEventReceivedCount(n);
     counter_.incrementAppendBatchReceivedCount();
@@ -525,9 +509,8 @@ class NetcatServer {
     }
     // Hold: rebuild the refused lines from the read buffer (the only copy, and only here).
     c.pending.reserve(spans_.size());
-    for (const Span& s : spans_) c.pending.emplace_back().body.assign(data + s.offset, s.length);
+    for (const Span& s : spans_) c.pending.emplace_back().body.assign(bodyOf(s, data), s.length);
     spans_.clear();
-    c.carry.assign(next, static_cast<std::size_t>(end - next));
     c.backoff = NetcatSource::kRetryMin;
     c.retryAt = Clock::now() + c.backoff;
     ++heldCount_;
@@ -644,7 +627,7 @@ class NetcatServer {
     for (std::size_t i = conns_.size(); i-- > 0;) {
       Connection& c = *conns_[i];
       if (c.outPending() > 0) flush(c);
-      if (!c.held() && (!c.carry.empty() || c.skipping)) dropPartial(c);
+      if (!c.held()) dropPartial(c);
       close(c);
     }
   }
@@ -668,6 +651,7 @@ class NetcatServer {
   std::unique_ptr<char[]> readBuf_;
   sdk::EventBatch batch_;    // reused; the processor leaves it empty with its capacity
   std::vector<Span> spans_;  // parallel to batch_
+  std::string keptHead_;     // see consume()
   std::vector<std::unique_ptr<Connection>> conns_;
   std::size_t heldCount_ = 0;
   Clock::time_point nextIdleSweep_{};

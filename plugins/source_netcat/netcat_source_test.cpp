@@ -2,6 +2,8 @@
 // accepts and can be told to refuse (a full channel).
 #include "netcat_source.hpp"
 
+#include "netcat_lines.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,9 +27,9 @@
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
-using sluice::plugins::testing::checkReadmeMatchesSchema;
 using sluice::plugins::netcat::NetcatSource;
 using sluice::plugins::netcat::netcatSourceSchema;
+using sluice::plugins::testing::checkReadmeMatchesSchema;
 using namespace std::chrono_literals;
 
 namespace {
@@ -190,7 +192,6 @@ std::string repeat(const std::string& s, int n) {
   return out;
 }
 
-
 }  // namespace
 
 TEST_CASE("README key table matches the schema") {
@@ -277,6 +278,7 @@ TEST_CASE("many clients at once: exact multiset of lines") {
                            std::string(static_cast<std::size_t>(j % 97), 'x'));
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
+    threads.reserve(kClients);
     for (int i = 0; i < kClients; ++i)
       threads.emplace_back([&, i] {
         Client c(f.source.boundPort());
@@ -284,13 +286,14 @@ TEST_CASE("many clients at once: exact multiset of lines") {
         // Send in uneven chunks so lines straddle reads.
         std::string all;
         for (int j = 0; j < kLines; ++j)
-          all += expected[static_cast<std::size_t>(i * kLines + j)] + "\n";
+          all +=
+              expected[static_cast<std::size_t>(i) * kLines + static_cast<std::size_t>(j)] + "\n";
         for (std::size_t pos = 0; pos < all.size();) {
           std::size_t n = std::min<std::size_t>(all.size() - pos, 1 + (pos * 7919) % 3000);
           if (!c.send(std::string_view(all).substr(pos, n))) return void(failures++);
           pos += n;
         }
-        if (ack && c.read(3 * kLines) != repeat("OK\n", kLines)) failures++;
+        if (ack && c.read(std::size_t{3} * kLines) != repeat("OK\n", kLines)) failures++;
       });
     for (auto& t : threads) t.join();
     CHECK(failures.load() == 0);
@@ -332,7 +335,7 @@ TEST_CASE("an over-long line is truncated to max-line-length and counted") {
   CHECK(f.counter("LineTruncatedCount") == 2);
 
   // A line far longer than any read buffer, sent in pieces: kept prefix only, no growth.
-  std::string huge = "HEAD" + std::string(3 * 1024 * 1024, 'y');
+  std::string huge = "HEAD" + std::string(std::size_t{3} * 1024 * 1024, 'y');
   for (std::size_t pos = 0; pos < huge.size(); pos += 100000)
     REQUIRE(c.send(std::string_view(huge).substr(pos, 100000)));
   REQUIRE(c.send("\nnext\n"));
@@ -341,6 +344,56 @@ TEST_CASE("an over-long line is truncated to max-line-length and counted") {
   CHECK(bodies[5] == "HEADyyyyyy");
   CHECK(bodies[6] == "next");
   CHECK(f.counter("LineTruncatedCount") == 3);
+}
+
+TEST_CASE("a refused batch starting with the end of an over-long line is delivered intact") {
+  // The line is longer than any read, so its end arrives without its start: the first line of
+  // that batch is the splitter's kept prefix, which the unfinished over-long line after it
+  // replaces before the refused batch is rebuilt.
+  Fixture f({{"max-line-length", "10"}, {"ack-every-event", "false"}});
+  Client c(f.source.boundPort());
+  f.processor.failing = true;
+  std::string huge = "HEAD" + std::string(3 * NetcatSource::kReadBufferBytes, 'y');
+  for (std::size_t pos = 0; pos < huge.size(); pos += 100000)
+    REQUIRE(c.send(std::string_view(huge).substr(pos, 100000)));
+  REQUIRE(c.send("\nafter\n" + std::string(50, 'Z')));
+  REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 2; }));
+  f.processor.failing = false;
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.bodies() == std::vector<std::string>{"HEADyyyyyy", "after"});
+  CHECK(f.counter("LineTruncatedCount") == 1);
+  REQUIRE(c.send("ZZ\nnext\n"));  // the unfinished line goes on being skipped, then cut
+  REQUIRE(waitFor([&] { return f.processor.count() == 4; }));
+  CHECK(f.processor.bodies() ==
+        std::vector<std::string>{"HEADyyyyyy", "after", std::string(10, 'Z'), "next"});
+  CHECK(f.counter("LineTruncatedCount") == 2);
+}
+
+TEST_CASE("splitBatches: the same lines and batches however the bytes are cut into reads") {
+  const std::string in = "a\r\nbb\n" + std::string(30, 'c') + "\r\n\n0123456789\r\nend";
+  const std::vector<std::string> want{"a", "bb", std::string(8, 'c'), "", "01234567"};
+  for (std::size_t chunk = 1; chunk <= in.size(); ++chunk) {
+    CAPTURE(chunk);
+    sluice::plugins::lines::LineSplitter splitter(8);
+    std::vector<std::string> got;
+    std::size_t batches = 0;
+    std::string carry;
+    for (std::size_t pos = 0; pos < in.size(); pos += chunk) {
+      const std::string buf = carry + in.substr(pos, chunk);
+      const std::size_t keep = sluice::plugins::netcat::splitBatches(
+          splitter, buf.data(), buf.size(), 2,
+          [&](const sluice::plugins::lines::Line& l, std::size_t) { got.emplace_back(l.body); },
+          [&](std::size_t) {
+            ++batches;
+            return true;
+          });
+      carry = buf.substr(keep);
+      CHECK(carry.size() <= 9);
+    }
+    CHECK(got == want);
+    CHECK(carry == "end");
+    CHECK(batches >= 3);
+  }
 }
 
 TEST_CASE("client disconnect mid-line drops the partial line and counts it") {
@@ -369,7 +422,7 @@ TEST_CASE("channel full with acks: FAILED per line, nothing acknowledged is lost
   Client c(f.source.boundPort());
   f.processor.failing = true;
   REQUIRE(c.send("r1\nr2\nr3\n"));
-  CHECK(c.read(3 * 27) == repeat("FAILED: channel c1 is full\n", 3));
+  CHECK(c.read(std::size_t{3} * 27) == repeat("FAILED: channel c1 is full\n", 3));
   CHECK(f.processor.count() == 0);
   CHECK(f.counter("ChannelWriteFail") >= 1);
   CHECK(f.counter("EventAcceptedCount") == 0);

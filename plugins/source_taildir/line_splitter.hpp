@@ -1,8 +1,8 @@
 #pragma once
-// Turning file bytes into events: LineSplitter finds lines (memchr, a cap on the length) and
-// Multiline joins lines into one event (Filebeat's multiline.* settings). Both are pure: no I/O,
-// no clock, so the unit tests and the fuzz target drive them directly. One instance per tailed
-// file, used only on the source's reader thread.
+// Turning file bytes into events: LineSplitter (plugins/common/lines.hpp) finds lines (memchr, a
+// cap on the length) and Multiline joins lines into one event (Filebeat's multiline.* settings).
+// Both are pure: no I/O, no clock, so the unit tests and the fuzz target drive them directly. One
+// instance per tailed file, used only on the source's reader thread.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,121 +12,13 @@
 #include <string_view>
 
 #include "java_regex.hpp"
+#include "lines.hpp"
 
 namespace sluice::plugins::taildir {
 
-// One line found in a file. body points into the caller's buffer (or the splitter's kept prefix
-// of an over-long line) and is valid only during the callback. [start, end) are file offsets:
-// end is just after the line's '\n' (or at the end of the data for a flushed partial line).
-struct Line {
-  std::string_view body;
-  uint64_t start = 0;
-  uint64_t end = 0;
-  bool truncated = false;  // longer than maxLineLength; the rest was discarded
-  bool partial = false;    // had no newline (flushed at the end of an idle or deleted file)
-};
-
-class LineSplitter {
- public:
-  explicit LineSplitter(std::size_t maxLineLength) : max_(maxLineLength) {}
-
-  // The file offset of the next byte scan() expects.
-  uint64_t offset() const noexcept { return offset_; }
-  // Starts over at a file offset (after a rewind or a truncation); forgets an over-long line.
-  void reset(uint64_t offset) noexcept {
-    offset_ = offset;
-    skipping_ = false;
-    head_.clear();
-  }
-  // Inside an over-long line whose newline has not come yet.
-  bool skipping() const noexcept { return skipping_; }
-
-  // Scans data[0, len), which starts at file offset offset(). For each complete line calls
-  // onLine(const Line&) -> bool; false stops the scan right after that line. A trailing '\r' is
-  // dropped from the body. Returns the bytes consumed: lines handed over plus the discarded middle
-  // of an over-long line. The rest (an unfinished line of at most maxLineLength + 1 bytes) must be
-  // passed again, with more data after it. With flushPartial, an unfinished last line is handed
-  // over too (Flume does this when it closes an idle file), so everything is consumed.
-  template <class F>
-  std::size_t scan(const char* data, std::size_t len, bool flushPartial, F&& onLine) {
-    std::size_t i = 0;
-    while (i < len) {
-      const char* p = data + i;
-      const std::size_t rest = len - i;
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', rest));
-      if (skipping_) {
-        if (!nl) {
-          offset_ += rest;  // the middle of an over-long line: discarded
-          i = len;
-          if (flushPartial) {
-            skipping_ = false;
-            Line l{head_, headStart_, offset_, true, true};
-            onLine(static_cast<const Line&>(l));
-          }
-          return i;
-        }
-        const std::size_t n = static_cast<std::size_t>(nl - p) + 1;
-        offset_ += n;
-        i += n;
-        skipping_ = false;
-        Line l{head_, headStart_, offset_, true};
-        if (!onLine(static_cast<const Line&>(l))) return i;
-        continue;
-      }
-      if (!nl) {
-        if (rest > max_ + 1) {
-          // Too long even if it ends in "\r\n": keep the first max bytes, discard the rest.
-          head_.assign(p, max_);
-          headStart_ = offset_;
-          skipping_ = true;
-          offset_ += rest;
-          i = len;
-          if (flushPartial) {
-            skipping_ = false;
-            Line l{head_, headStart_, offset_, true, true};
-            onLine(static_cast<const Line&>(l));
-          }
-          return i;
-        }
-        if (flushPartial) {
-          std::size_t bodyLen = rest;
-          if (bodyLen > max_) bodyLen = max_;  // rest == max + 1 without a newline
-          Line l{std::string_view(p, bodyLen), offset_, offset_ + rest, bodyLen < rest, true};
-          offset_ += rest;
-          i = len;
-          onLine(static_cast<const Line&>(l));
-        }
-        return i;
-      }
-      std::size_t bodyLen = static_cast<std::size_t>(nl - p);
-      const std::size_t n = bodyLen + 1;
-      if (bodyLen > 0 && p[bodyLen - 1] == '\r') --bodyLen;
-      bool truncated = false;
-      if (bodyLen > max_) {
-        bodyLen = max_;
-        truncated = true;
-      }
-      Line l{std::string_view(p, bodyLen), offset_, offset_ + n, truncated};
-      offset_ += n;
-      i += n;
-      if (!onLine(static_cast<const Line&>(l))) return i;
-    }
-    if (flushPartial && skipping_) {
-      // The data ended inside an over-long line whose middle was dropped by an earlier scan.
-      skipping_ = false;
-      Line l{head_, headStart_, offset_, true, true};
-      onLine(static_cast<const Line&>(l));
-    }
-    return i;
-  }
-
- private:
-  std::size_t max_;
-  uint64_t offset_ = 0;
-  bool skipping_ = false;
-  std::string head_;  // the kept prefix of an over-long line
-  uint64_t headStart_ = 0;
-};
+// The splitter is shared with the netcat source (plugins/common/lines.hpp).
+using lines::Line;
+using lines::LineSplitter;
 
 struct MultilineSettings {
   std::shared_ptr<const javaregex::Regex> pattern;  // nullptr: multiline is off
