@@ -212,6 +212,27 @@ class TaildirTest(unittest.TestCase):
             data = data[:data.rfind(b"\n") + 1]
         return data.decode().splitlines()
 
+    def kill9_mid_stream(self, total, kill_after, channel):
+        """Writes `total` lines to app.log, runs an agent (sink into out1) until it has written
+        `kill_after` lines and the position file exists, kills it with SIGKILL, then appends
+        1000 more lines: the agent may have read the whole file before the kill landed (it reads
+        hundreds of MB/s), so the restarted agent always has lines to resume. Returns the
+        source props, every line of app.log in order, and the line width in bytes."""
+        app = os.path.join(self.logs, "app.log")
+        all_lines = [line(0, i) for i in range(total)]
+        with open(app, "w") as f:
+            f.write("".join(l + "\n" for l in all_lines))
+        props = {"filegroups.g1": self.group(r"app\.log"), "writePosInterval": "100"}
+        a = self.agent(props, out="out1", channel=channel)
+        width = len(all_lines[0]) + 1
+        self.assertTrue(wait_until(lambda: self.out_bytes("out1") >= kill_after * width
+                                   and os.path.exists(self.pos), timeout=60, interval=0.01))
+        a.kill9()
+        more = [line(1, i) for i in range(1000)]
+        with open(app, "a") as f:
+            f.write("".join(l + "\n" for l in more))
+        return props, all_lines + more, width
+
     def test_kill9_repeats_only_what_the_position_file_did_not_record(self):
         """kill -9 mid-stream with a memory channel. What the position file says decides
         everything: the restarted agent must deliver exactly the lines from the recorded
@@ -219,26 +240,10 @@ class TaildirTest(unittest.TestCase):
         position that the first run did not deliver were in the memory channel (lost by the
         channel, bounded by its capacity); lines after it that the first run delivered are the
         duplicates (read after the last position write)."""
-        app = os.path.join(self.logs, "app.log")
-        total = 400000
-        all_lines = [line(0, i) for i in range(total)]
-        with open(app, "w") as f:
-            f.write("".join(l + "\n" for l in all_lines))
-        props = {"filegroups.g1": self.group(r"app\.log"), "writePosInterval": "100"}
         chan = ["a1.channels.c1.type = memory", "a1.channels.c1.capacity = 2000",
                 "a1.channels.c1.transactionCapacity = 1000"]
-        a = self.agent(props, out="out1", channel=chan)
-        width = len(all_lines[0]) + 1
-        self.assertTrue(wait_until(lambda: self.out_bytes("out1") >= 20000 * width
-                                   and os.path.exists(self.pos), timeout=60, interval=0.01))
-        a.kill9()
-        # The agent may have read the whole file before the kill landed (it reads hundreds of MB/s),
-        # so the log grows after the crash too: the restarted agent always has lines to resume.
-        more = [line(1, i) for i in range(1000)]
-        with open(app, "a") as f:
-            f.write("".join(l + "\n" for l in more))
-        all_lines += more
-        total += len(more)
+        props, all_lines, width = self.kill9_mid_stream(400000, 20000, chan)
+        total = len(all_lines)
         with open(self.pos) as f:
             entries = json.load(f)
         self.assertEqual(len(entries), 1)
@@ -267,27 +272,13 @@ class TaildirTest(unittest.TestCase):
         position file and channel directories. Every line arrives; repeats are only lines read
         after the last position write (they were committed to the channel and are read again)
         and batches whose take had not committed."""
-        app = os.path.join(self.logs, "app.log")
-        total = 200000
-        all_lines = [line(0, i) for i in range(total)]
-        with open(app, "w") as f:
-            f.write("".join(l + "\n" for l in all_lines))
-        props = {"filegroups.g1": self.group(r"app\.log"), "writePosInterval": "100"}
         chan = ["a1.channels.c1.type = file",
                 f"a1.channels.c1.checkpointDir = {os.path.join(self.dir, 'checkpoint')}",
                 f"a1.channels.c1.dataDirs = {os.path.join(self.dir, 'data')}",
                 "a1.channels.c1.transactionCapacity = 1000",
                 "a1.channels.c1.minimumRequiredSpace = 0"]
-        a = self.agent(props, out="out1", channel=chan)
-        width = len(all_lines[0]) + 1
-        self.assertTrue(wait_until(lambda: self.out_bytes("out1") >= 10000 * width
-                                   and os.path.exists(self.pos), timeout=60, interval=0.01))
-        a.kill9()
-        # Lines written after the crash: the restarted agent always has something to resume.
-        more = [line(1, i) for i in range(1000)]
-        with open(app, "a") as f:
-            f.write("".join(l + "\n" for l in more))
-        want = set(all_lines) | set(more)
+        props, all_lines, _ = self.kill9_mid_stream(200000, 10000, chan)
+        want = set(all_lines)
         o1 = self.complete_lines("out1")
         self.agent(props, out="out2", channel=chan)
 
