@@ -1,11 +1,14 @@
 #include "rolling_file_sink.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -23,6 +26,9 @@ using file_output::kAvroBuilder;
 using file_output::kTextBuilder;
 using file_output::lower;
 using file_output::trimmed;
+
+// The extended attribute that marks a file as being written; its value is the record format.
+constexpr const char* kOpenAttr = "user.sluice.open";
 
 }  // namespace
 
@@ -145,8 +151,48 @@ void RollingFileSink::start() {
   if (::access(s_.directory.c_str(), W_OK | X_OK) != 0)
     throw std::runtime_error(directoryKey_ + ": cannot write to directory '" + s_.directory +
                              "': " + errnoText(errno));
+  repairCrashedFiles();
   if (s_.rollInterval.count() == 0)
     logger().info("sink.rollInterval is 0: all events go to one file");
+}
+
+file_output::RecordFormat RollingFileSink::recordFormat() const noexcept {
+  if (s_.serializer == SerializerType::AvroEvent) return file_output::RecordFormat::AvroContainer;
+  return s_.appendNewline ? file_output::RecordFormat::Lines : file_output::RecordFormat::Opaque;
+}
+
+void RollingFileSink::repairCrashedFiles() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::directory_iterator it(s_.directory, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code fec;
+    if (!it->is_regular_file(fec) || it->is_symlink(fec)) continue;
+    const std::string path = it->path().string();
+    char value[32];
+    const ssize_t len = ::getxattr(path.c_str(), kOpenAttr, value, sizeof value - 1);
+    if (len < 0) continue;  // ENODATA for every file that was closed properly
+    const std::string format(value, static_cast<std::size_t>(len));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    // A live writer (another sink, or this one before a reload) holds the lock: leave it be.
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      continue;
+    }
+    int64_t cut = 0;
+    std::string error;
+    if (!file_output::cutTornTail(path, file_output::formatFromName(format), &cut, &error))
+      logger().error("repairing '", path, "' after a crash: ", error);
+    else if (cut > 0)
+      logger().warn("'", path, "' was being written when its agent stopped without closing it: ",
+                    "cut ", cut, " bytes of a batch that never committed (its events are ",
+                    "delivered again)");
+    else
+      logger().info("'", path, "' was left open by an earlier run; it ends with a whole event");
+    if (::fremovexattr(fd, kOpenAttr) != 0 && errno != ENODATA)
+      logger().warn("cannot clear the in-use mark of '", path, "': ", errnoText(errno));
+    ::close(fd);
+  }
 }
 
 void RollingFileSink::stop() { closeFile(); }
@@ -192,6 +238,7 @@ bool RollingFileSink::openNext(std::string* error) {
     fd_ = fd;
     path_ = std::move(path);
     committed_ = 0;
+    markOpen();
     if (s_.serializer == SerializerType::AvroEvent) {
       for (std::size_t i = 0; i < sync_.size(); i += 8) {
         const uint64_t r = rng_();
@@ -225,8 +272,31 @@ bool RollingFileSink::truncateToCommitted(std::string* error) {
   return file_output::cutBack(fd_, committed_, path_, error);
 }
 
+void RollingFileSink::markOpen() {
+  // Crash repair (repairCrashedFiles): while this process lives it holds a lock on the file, and
+  // an extended attribute names the file's record format, so a later start can tell a file that
+  // a crash left half-written from one that is still being written, without a file of its own
+  // in the directory that readers of it would trip over.
+  if (recordFormat() == file_output::RecordFormat::Opaque) return;
+  const char* format = file_output::formatName(recordFormat());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 ||
+      ::fsetxattr(fd_, kOpenAttr, format, std::strlen(format), 0) != 0) {
+    if (!warnedNoMark_)
+      logger().warn("cannot mark '", path_, "' as in use (", errnoText(errno),
+                    "): after a crash, files in '", s_.directory,
+                    "' may end with part of a batch that is delivered again");
+    warnedNoMark_ = true;
+    return;
+  }
+  marked_ = true;
+}
+
 void RollingFileSink::closeFile() noexcept {
   if (fd_ < 0) return;
+  // The mark goes first: while the file is still locked no repair can look at it.
+  if (marked_ && ::fremovexattr(fd_, kOpenAttr) != 0)
+    logger().warn("cannot clear the in-use mark of '", path_, "': ", errnoText(errno));
+  marked_ = false;
   if (::close(fd_) != 0) logger().error("closing '", path_, "' failed: ", errnoText(errno));
   fd_ = -1;
   logger().debug("closed ", path_);

@@ -15,6 +15,12 @@
 //  - Rolling happens only between batches, at the start of process(), so a roll never splits a
 //    batch or an event. As in Flume, the next file is opened right away, even when no event
 //    follows.
+//  - Crash repair: while a file is open the sink holds a flock on it and marks it with the
+//    extended attribute user.sluice.open (set when the file is opened, removed when it is
+//    closed: once per file, not per batch). A kill -9 can leave the start of an uncommitted
+//    batch at the end of the file, cut anywhere; start() finds marked files that nobody holds
+//    locked and cuts them back to their last whole event (file_output::cutTornTail), since the
+//    channel delivers the cut events again.
 //  - All file state is touched only by the sink runner thread (process()) and by start()/stop()
 //    on the control thread, which the host never runs at the same time as process().
 
@@ -26,6 +32,7 @@
 #include <string>
 
 #include "avro_container.hpp"
+#include "file_output.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/sink.hpp"
@@ -78,7 +85,12 @@ class RollingFileSink final : public sdk::AbstractSink {
   bool writeBuffer(std::string* error);
   // Cuts the current file back to the last committed offset (file_output::cutBack).
   bool truncateToCommitted(std::string* error);
+  // Locks and marks the new file (see the crash repair above).
+  void markOpen();
   void closeFile() noexcept;
+  // start(): cuts files that a crashed writer left open back to their last whole event.
+  void repairCrashedFiles();
+  file_output::RecordFormat recordFormat() const noexcept;
   void serializeBatch(std::span<const sdk::Event> events);
 
   RollingFileSettings s_;
@@ -93,6 +105,8 @@ class RollingFileSink final : public sdk::AbstractSink {
   // Current file.
   int fd_ = -1;
   std::string path_;
+  bool marked_ = false;       // the current file carries the in-use attribute
+  bool warnedNoMark_ = false;  // said once that files cannot be marked
   uint64_t committed_ = 0;  // bytes of the file that belong to committed batches
   Clock::time_point rollAt_{};
   avro::SyncMarker sync_{};

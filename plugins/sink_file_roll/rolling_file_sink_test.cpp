@@ -2,8 +2,11 @@
 // (plugins/testing/sink_test_support.hpp, which also says how a write failure is forced).
 #include "rolling_file_sink.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -460,6 +463,113 @@ TEST_CASE("avro_event: a failed write leaves a valid container and loses nothing
   want.reserve(120);
   for (int i = 0; i < 120; ++i) want.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
   CHECK(all == want);
+}
+
+// Runs a sink in a child process that delivers `batches` batches of 10 events, then appends
+// `torn` to its file as a write cut short would, and dies by SIGKILL. Returns that file.
+fs::path crashMidBatch(const fs::path& out, KV extra, int batches, const std::string& torn) {
+  const std::string fileRecord = (out.parent_path() / "crashed-file").string();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    TestChannel channel;
+    RollingFileSink sink;
+    sdk::Context ctx = contextOf({{"sink.directory", out.string()}, {"sink.batchSize", "10"}});
+    for (const auto& [k, v] : extra) ctx.put(k, v);
+    sink.setChannel(&channel);
+    if (!sink.hostConfigure(ctx).ok() || !sink.hostStart().ok()) ::_exit(2);
+    channel.putBodies(0, batches * 10);
+    for (int i = 0; i < batches; ++i)
+      if (sink.hostProcess().failed) ::_exit(3);
+    std::ofstream(fileRecord) << sink.currentFile();
+    const int fd = ::open(sink.currentFile().c_str(), O_WRONLY | O_APPEND);
+    if (fd < 0 || ::write(fd, torn.data(), torn.size()) != static_cast<ssize_t>(torn.size()))
+      ::_exit(4);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(5);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE_MESSAGE(WIFSIGNALED(status), "child exit status " << WEXITSTATUS(status));
+  return fs::path(readFile(fileRecord));
+}
+
+// The in-use mark a sink puts on the file it writes ("" when there is none).
+std::string markOf(const fs::path& file) {
+  char value[32];
+  const ssize_t n = ::getxattr(file.c_str(), "user.sluice.open", value, sizeof value);
+  return n < 0 ? std::string() : std::string(value, static_cast<std::size_t>(n));
+}
+
+TEST_CASE("kill -9 mid-batch (TEXT): the next start cuts the file back to its last whole event") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  const fs::path crashed = crashMidBatch(out, {}, 3, "event-30\nevent-31\nevent-3");
+  REQUIRE(markOf(crashed) == "lines");
+  REQUIRE(readFile(crashed) == expectedText(0, 30) + "event-30\nevent-31\nevent-3");
+
+  TestChannel channel;
+  RollingFileSink sink;
+  sink.setChannel(&channel);
+  REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", out.string()}})).ok());
+  REQUIRE(sink.hostStart().ok());
+  // The torn event is gone; whole events of the uncommitted batch stay (they come again: at
+  // least once), and the file is no longer marked.
+  CHECK(readFile(crashed) == expectedText(0, 32));
+  CHECK(markOf(crashed).empty());
+  channel.putBodies(30, 40);
+  sluice::plugins::testing::drain(sink, channel);
+  CHECK(sink.hostStop().ok());
+  CHECK(readFile(crashed) == expectedText(0, 32));
+  std::string rest;
+  for (const auto& file : filesOf(out))
+    if (file != crashed) rest += readFile(file);
+  CHECK(rest == expectedText(30, 40));
+}
+
+TEST_CASE("kill -9 mid-block (avro_event): the next start leaves a valid container") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  // Part of a block: its count, size and a few bytes of its records.
+  const fs::path crashed =
+      crashMidBatch(out, {{"sink.serializer", "avro_event"}}, 2, std::string("\x14\x80\x01\x00\x0e", 5));
+  REQUIRE(markOf(crashed) == "avro");
+  TestChannel channel;
+  RollingFileSink sink;
+  sink.setChannel(&channel);
+  REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", out.string()},
+                                        {"sink.serializer", "avro_event"}}))
+              .ok());
+  REQUIRE(sink.hostStart().ok());
+  CHECK(markOf(crashed).empty());
+  std::vector<std::string> expected{kMeta};
+  for (int i = 0; i < 20; ++i)
+    expected.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
+  CHECK(avroDump({crashed}) == expected);
+  CHECK(sink.hostStop().ok());
+}
+
+TEST_CASE("a file another live sink is writing is never cut; a clean close removes the mark") {
+  Fixture writer({{"sink.batchSize", "10"}});
+  writer.channel.putBodies(0, 10);
+  writer.drain();
+  const fs::path file = writer.sink.currentFile();
+  REQUIRE(markOf(file) == "lines");
+  REQUIRE(fs::directory_iterator(writer.out()) != fs::directory_iterator());
+  CHECK(std::distance(fs::directory_iterator(writer.out()), fs::directory_iterator()) == 1);
+  // As if the writer were in the middle of a write right now.
+  std::ofstream(file, std::ios::app) << "event-1";
+
+  TestChannel channel;
+  RollingFileSink other;
+  other.setChannel(&channel);
+  REQUIRE(other.hostConfigure(contextOf({{"sink.directory", writer.out().string()}})).ok());
+  REQUIRE(other.hostStart().ok());
+  CHECK(readFile(file) == expectedText(0, 10) + "event-1");
+  CHECK(markOf(file) == "lines");
+  CHECK(other.hostStop().ok());
+  CHECK(writer.sink.hostStop().ok());
+  CHECK(markOf(file).empty());
 }
 
 TEST_CASE("start and stop are repeatable; every start writes a new file") {

@@ -359,33 +359,19 @@ std::size_t HdfsSink::recoverInUseFiles() {
           s_.inUsePrefix.size(), name.size() - s_.inUsePrefix.size() - s_.inUseSuffix.size());
       const std::string from = p.string();
       const std::string to = (p.parent_path() / finalName).string();
-      // A plain text file may end with part of a batch that was never committed (and will be
-      // delivered again): cut it back to its last complete line.
-      if (s_.fileType == FileType::DataStream && s_.serializer == Serializer::Text &&
-          s_.appendNewline) {
-        const int fd = ::open(from.c_str(), O_RDWR | O_CLOEXEC);
-        if (fd >= 0) {
-          off_t size = ::lseek(fd, 0, SEEK_END);
-          off_t keep = size;
-          char buf[4096];
-          while (keep > 0) {
-            const off_t from = keep > off_t(sizeof buf) ? keep - off_t(sizeof buf) : 0;
-            const ssize_t n = ::pread(fd, buf, static_cast<std::size_t>(keep - from), from);
-            if (n <= 0) break;
-            const char* nl =
-                static_cast<const char*>(::memrchr(buf, '\n', static_cast<std::size_t>(n)));
-            if (nl) {
-              keep = from + (nl - buf) + 1;
-              break;
-            }
-            keep = from;
-          }
-          if (keep < size) {
-            if (::ftruncate(fd, keep) == 0)
-              logger().warn("'", from, "': cut ", size - keep, " bytes of an incomplete line");
-          }
-          ::close(fd);
-        }
+      // The file may end with part of a batch that was never committed (and will be delivered
+      // again): cut it back to its last whole event where the format tells where that is.
+      if (s_.fileType == FileType::DataStream) {
+        const auto format = s_.serializer == Serializer::AvroEvent
+                                ? file_output::RecordFormat::AvroContainer
+                            : s_.appendNewline ? file_output::RecordFormat::Lines
+                                               : file_output::RecordFormat::Opaque;
+        int64_t cut = 0;
+        std::string error;
+        if (!file_output::cutTornTail(from, format, &cut, &error))
+          logger().error("closing out '", from, "': ", error);
+        else if (cut > 0)
+          logger().warn("'", from, "': cut ", cut, " bytes of a batch that never committed");
       }
       std::error_code sec;
       if (fs::file_size(from, sec) == 0 && !sec) {

@@ -578,6 +578,31 @@ TEST_CASE("avro_event writes an Avro container per file") {
   CHECK(n == 3);
 }
 
+TEST_CASE("start cuts a crashed avro_event in-use file back to its last whole block") {
+  Fixture f({{"serializer", "avro_event"}, {"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}});
+  f.channel.putAt(0, 3, kTs);
+  f.drain();
+  f.channel.putAt(3, 5, kTs);
+  f.drain();
+  auto open = tree(f.out());  // the .tmp file, as a crash would leave it
+  REQUIRE(open.size() == 1);
+  const std::string whole = open.begin()->second;
+  (void)f.sink.hostStop();
+
+  TempDir d;
+  const fs::path bucket = d.path / "out";
+  fs::create_directories(bucket);
+  // Part of a third block: count, size and a few bytes of its records.
+  std::ofstream(bucket / "FlumeData.1700000000001.tmp") << whole << std::string("\x06\x40\x00\x0e", 4);
+  HdfsSink sink;
+  TestChannel ch;
+  sink.setChannel(&ch);
+  REQUIRE(sink.hostConfigure(contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
+  REQUIRE(sink.hostStart().ok());
+  CHECK(readFile(bucket / "FlumeData.1700000000001") == whole);
+  (void)sink.hostStop();
+}
+
 TEST_CASE("start and stop are repeatable; stop closes every file") {
   Fixture f;
   f.channel.putAt(0, 3, kTs);
