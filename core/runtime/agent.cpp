@@ -590,6 +590,40 @@ void Agent::stop() {
   log_->info("agent '{}' stopped", config_.agent);
 }
 
+namespace {
+
+// Moves the events of `from` into `to`, 100 per take/put transaction pair, until `from` is empty
+// or the deadline passes. Events are cloned, not moved, so a put that fails leaves the take to
+// roll back with the events intact; a full `to` is waited out (its sinks make room). Returns how
+// many moved.
+int64_t moveEvents(sdk::Channel& from, sdk::Channel& to, ChannelWaker* toWaker,
+                   std::chrono::steady_clock::time_point deadline) {
+  int64_t moved = 0, failedRounds = 0;
+  sdk::EventBatch batch;
+  while (std::chrono::steady_clock::now() < deadline) {
+    sdk::TransactionGuard take(from);
+    std::span<sdk::Event> taken;
+    if (!take->takeBatch(100, taken) || taken.empty()) break;
+    batch.clear();
+    for (auto& e : taken) batch.push_back(e.clone());
+    const std::size_t n = batch.size();
+    sdk::TransactionGuard put(to);
+    if (put->putBatch(batch) && put.commit()) {
+      (void)take.commit();
+      if (toWaker) toWaker->notify();
+      moved += static_cast<int64_t>(n);
+      failedRounds = 0;
+    } else {
+      ++failedRounds;
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min<int64_t>(100, 5 * failedRounds)));
+    }
+  }
+  return moved;
+}
+
+}  // namespace
+
 std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const AgentConfig& cfg,
                                      Diagnostics& diags) {
   auto log = current->log_;
@@ -606,9 +640,11 @@ std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const Agent
   auto next = std::make_unique<Agent>(current->registry_, current->logs_, current->options_);
   Diagnostics buildDiags;
   if (!next->build(cfg, buildDiags, current.get())) {
-    // Should not happen after a clean dry build; keep whatever runs and report.
+    // Should not happen after a clean dry build (configure() of a plugin that is not
+    // deterministic, say): nothing was stopped yet, so hand back what was taken over.
     diags.append(buildDiags);
-    log->error("configuration reload failed while building; keeping the components that run");
+    return rollBack(std::move(current), std::move(next), "building the new components failed",
+                    diags);
   }
   // 3. Stop what is replaced or removed. Sinks stop without draining: their events stay in the
   // channel (a kept one, or one whose events move below).
@@ -631,46 +667,94 @@ std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const Agent
       (void)old.channel->hostStop();
     }
   }
-  sdk::Result r = next->startChannelsAndSinks();
+  // A component of the new config that cannot start (a directory that cannot be created, a
+  // port in use) makes the edit as invalid as a bad key: the old pipeline comes back.
+  if (sdk::Result r = next->startChannelsAndSinks(); !r)
+    return rollBack(std::move(current), std::move(next), r.error(), diags);
   for (auto& old : current->channels_) {
     Agent::ChannelEntry* successor = next->channel(old.name);
     if (!successor || old.channel->getLifecycleState() != sdk::LifecycleState::START) continue;
-    int64_t moved = 0, failedRounds = 0;
-    sdk::EventBatch batch;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      sdk::TransactionGuard take(*old.channel);
-      std::span<sdk::Event> taken;
-      if (!take->takeBatch(100, taken) || taken.empty()) break;
-      // Cloned, not moved: if the put fails, the take rolls back with the events intact.
-      batch.clear();
-      for (auto& e : taken) batch.push_back(e.clone());
-      std::size_t n = batch.size();
-      sdk::TransactionGuard put(*successor->channel);
-      if (put->putBatch(batch) && put.commit()) {
-        (void)take.commit();
-        successor->waker->notify();
-        moved += static_cast<int64_t>(n);
-        failedRounds = 0;
-      } else {
-        ++failedRounds;  // the take rolls back; sinks of the new channel make room
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(100, 5 * failedRounds)));
-      }
-    }
-    int64_t left = old.channel->channelCounter().getChannelSize();
-    log->info("reload: moved {} event(s) from the old channel '{}' into its replacement", moved, old.name);
-    if (left > 0)
+    const int64_t moved =
+        moveEvents(*old.channel, *successor->channel, successor->waker.get(),
+                   std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    log->info("reload: moved {} event(s) from the old channel '{}' into its replacement", moved,
+              old.name);
+    if (int64_t left = old.channel->channelCounter().getChannelSize(); left > 0)
       log->error("reload: {} event(s) could not be moved out of the old channel '{}' within 30 s",
                  left, old.name);
   }
-  if (r) r = next->startSources();
-  if (!r) log->error("reload: {}", r.error());
+  if (sdk::Result r = next->startSources(); !r)
+    return rollBack(std::move(current), std::move(next), r.error(), diags);
   current->stopChannels();
   current->running_ = false;
   std::string kept;
   for (const auto& a : next->adopted_) kept += (kept.empty() ? "" : ", ") + a;
   log->info("configuration reloaded; kept running: {}", kept.empty() ? "nothing" : kept);
   return next;
+}
+
+std::unique_ptr<Agent> Agent::rollBack(std::unique_ptr<Agent> current, std::unique_ptr<Agent> next,
+                                       const std::string& why, Diagnostics& diags) {
+  auto log = current->log_;
+  diags.error("configuration reload failed: " + why);
+  log->error("configuration reload failed: {}; going back to the previous configuration", why);
+  // What `next` took over goes back, still running.
+  auto giveBack = [&](auto& from, auto& to, const char* kind) {
+    for (auto it = from.begin(); it != from.end();) {
+      if (next->isAdopted(kind, it->name)) {
+        to.push_back(std::move(*it));
+        it = from.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  giveBack(next->sources_, current->sources_, "source");
+  giveBack(next->runners_, current->runners_, "runner");
+  giveBack(next->sinks_, current->sinks_, "sink");
+  giveBack(next->channels_, current->channels_, "channel");
+  next->adopted_.clear();
+  // What is left in `next` is new. Its sinks drain what its sources (or the event move) put
+  // into its channels; what they could not deliver goes back into the old channel of that name.
+  next->stopSources();
+  for (auto& r : next->runners_) {
+    if (!r.started) continue;
+    // Drain only runners whose channels are all new: one on a channel that goes back would
+    // keep taking what the old sources put there.
+    bool newChannels = true;
+    for (const auto& name : r.sinks) {
+      SinkEntry* s = findEntry(next->sinks_, name);
+      if (!s) s = findEntry(current->sinks_, name);
+      if (!s || !next->channel(s->channel)) newChannels = false;
+    }
+    (void)r.runner->stop(newChannels ? next->options_.drainTimeout : std::chrono::milliseconds(0));
+    r.started = false;
+  }
+  next->stopSinks(std::chrono::milliseconds(0));
+  for (auto& c : next->channels_) {
+    if (c.channel->getLifecycleState() != sdk::LifecycleState::START) continue;
+    ChannelEntry* old = current->channel(c.name);
+    if (old && old->channel->getLifecycleState() == sdk::LifecycleState::START) {
+      const int64_t moved = moveEvents(*c.channel, *old->channel, old->waker.get(),
+                                       std::chrono::steady_clock::now() + std::chrono::seconds(30));
+      if (moved > 0) log->info("reload: moved {} event(s) back into channel '{}'", moved, c.name);
+    }
+    if (int64_t left = c.channel->channelCounter().getChannelSize(); left > 0 && !old)
+      log->error("reload: {} event(s) are left in the new channel '{}', which is given up",
+                 left, c.name);
+  }
+  next->stopChannels();
+  next->running_ = false;
+  // A durable channel stopped for its replacement replays its directories here.
+  sdk::Result r = current->startChannelsAndSinks();
+  if (r) r = current->startSources();
+  if (!r) {
+    diags.error("the previous configuration could not be restarted either: " + r.error());
+    log->error("reload: the previous configuration could not be restarted either: {}", r.error());
+  } else {
+    log->warn("reload: the previous configuration runs again");
+  }
+  return current;
 }
 
 std::vector<CounterView> Agent::counters() const {

@@ -82,7 +82,9 @@ class Agent {
   // channels keep their buffered events and unchanged sources and sinks keep running; changed
   // components (and those that depend on them) are replaced. Events in a replaced channel are
   // moved into its successor. The new config must be valid (checked by a dry build first);
-  // if it is not, nothing changes and diags says why. Returns the agent now running.
+  // if it is not, nothing changes and diags says why. If a new component then fails to start,
+  // the reload is rolled back: the previous components run again and diags says why. Returns
+  // the agent now running.
   static std::unique_ptr<Agent> reload(std::unique_ptr<Agent> current, const AgentConfig& config,
                                        Diagnostics& diags);
 
@@ -136,6 +138,11 @@ class Agent {
   bool isAdopted(const std::string& kind, const std::string& name) const;
   // Reports a component's problems: errors in strict mode, warnings plus dropping it when lenient.
   bool settle(const std::string& what, Diagnostics& local, Diagnostics& diags);
+
+  // reload() after a failure: `next`'s components that were taken over from `current` go
+  // back to it, the new ones stop, what `current` stopped starts again. Returns `current`.
+  static std::unique_ptr<Agent> rollBack(std::unique_ptr<Agent> current, std::unique_ptr<Agent> next,
+                                         const std::string& why, Diagnostics& diags);
 
   sdk::Result startChannelsAndSinks();
   sdk::Result startSources();

@@ -90,6 +90,16 @@ sdk::Result ChannelProcessorImpl::processEventBatch(sdk::EventBatch& events) noe
       return sdk::Result::failure(sourcePath_ + ": interceptor failed: " + r.error());
     }
     const auto out = static_cast<int64_t>(events.size());
+    if (out > in) {
+      // The SDK contract: the batch form changes or drops events, never adds any (a batch must
+      // stay within the channels' transactionCapacity). Refused like a failed intercept.
+      c.increment(InterceptFailCount);
+      events.clear();
+      return sdk::Result::failure(sourcePath_ + ": interceptor " + std::to_string(i + 1) +
+                                  " of the chain returned " + std::to_string(out) +
+                                  " events for a batch of " + std::to_string(in) +
+                                  "; interceptors must not add events");
+    }
     c.add(EventAcceptedCount, out);
     if (out < in) c.add(EventDroppedCount, in - out);
   }

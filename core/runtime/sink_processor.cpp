@@ -35,7 +35,7 @@ class FailoverSinkProcessor final : public SinkProcessor {
   }
 
   sdk::ProcessOutcome process() override {
-    auto now = Clock::now();
+    const auto now = this->now();
     sdk::ProcessOutcome last;
     last.status = sdk::Status::BACKOFF;
     bool tried = false;
@@ -118,7 +118,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
   }
 
   sdk::ProcessOutcome process() override {
-    auto now = Clock::now();
+    const auto now = this->now();
     order_.clear();
     for (std::size_t i = 0; i < sinks_.size(); ++i)
       if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
@@ -200,7 +200,7 @@ void SinkProcessor::sinkRecovered(std::size_t i) {
 }
 
 int64_t SinkProcessor::sinksInBackoff() const {
-  const int64_t now = Clock::now().time_since_epoch().count();
+  const int64_t now = this->now().time_since_epoch().count();
   int64_t n = 0;
   for (std::size_t i = 0; i < sinks_.size(); ++i)
     if (stats_[i].backoffUntilNs.load(std::memory_order_relaxed) > now) ++n;
@@ -238,7 +238,12 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, cons
     if (type == "failover" || type == "org.apache.flume.sink.failoversinkprocessor") {
       known({"priority.*", "maxpenalty"});
       std::map<sdk::Sink*, int> prio;
-      for (sdk::Sink* s : sinks) prio[s] = ctx.getInteger("priority." + s->getName(), 0);
+      // As Flume: a sink without a priority gets -1, -2, ... in config order.
+      int unset = 0;
+      for (sdk::Sink* s : sinks)
+        prio[s] = ctx.containsKey("priority." + s->getName())
+                      ? ctx.getInteger("priority." + s->getName(), 0)
+                      : --unset;
       for (const auto& [k, p] : ctx.parameters())
         if (k.rfind("priority.", 0) == 0) {
           std::string name = k.substr(9);

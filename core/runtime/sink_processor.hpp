@@ -52,6 +52,7 @@ class LatencyHistogram {
 
 class SinkProcessor {
  public:
+  using Clock = std::chrono::steady_clock;
   // The group's counters (Flume's MonitoredCounterGroup type SINK_PROCESSOR; Flume declares the
   // type but defines no attributes, so these names are ours, see the README).
   enum : std::size_t { SinkFailureCount, FailoverCount };
@@ -70,9 +71,12 @@ class SinkProcessor {
   int activeSink() const { return active_.load(std::memory_order_relaxed); }
   // Sinks left out after failures (failover's penalty, load_balance's backoff) right now.
   int64_t sinksInBackoff() const;
+  // Replaces the clock that penalties and backoff are measured with, so tests can step time
+  // instead of sleeping through 2^n-second penalties. Set before the runner starts.
+  void setClock(std::function<Clock::time_point()> now) { now_ = std::move(now); }
 
  protected:
-  using Clock = std::chrono::steady_clock;
+  Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
   // Sets the sinks (in the order process() knows them) and their statistics.
   void setSinks(std::vector<sdk::Sink*> sinks);
   // sinks_[i]->hostProcess(), timed: a READY outcome goes into i's latency histogram, and any
@@ -90,6 +94,7 @@ class SinkProcessor {
     std::atomic<int64_t> backoffUntilNs{0};  // steady clock; 0 = not backed off
   };
   std::unique_ptr<SinkStats[]> stats_;
+  std::function<Clock::time_point()> now_;  // empty: steady_clock
   std::atomic<int> active_{-1};
   sdk::CounterGroup counters_{"SINK_PROCESSOR", {"SinkFailureCount", "FailoverCount"}};
 };

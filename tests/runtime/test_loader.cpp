@@ -45,6 +45,55 @@ TEST_CASE("built-in plugins load and resolve by Flume aliases, class names and c
   CHECK(reg.resolve(sdk::ComponentKind::Sink, "memory") == nullptr);
 }
 
+TEST_CASE("every built-in resolves by Flume's class name, as a Flume config writes it") {
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(builtinPluginDir(), d);
+  REQUIRE_FALSE(d.hasErrors());
+  using K = sdk::ComponentKind;
+  const struct {
+    K kind;
+    const char* alias;
+    const char* className;
+  } table[] = {
+      {K::Source, "netcat", "org.apache.flume.source.NetcatSource"},
+      {K::Source, "exec", "org.apache.flume.source.ExecSource"},
+      {K::Source, "spooldir", "org.apache.flume.source.SpoolDirectorySource"},
+      {K::Source, "TAILDIR", "org.apache.flume.source.taildir.TaildirSource"},
+      {K::Source, "seq", "org.apache.flume.source.SequenceGeneratorSource"},
+      {K::Source, "org.apache.flume.source.StressSource", "org.apache.flume.source.StressSource"},
+      {K::Channel, "memory", "org.apache.flume.channel.MemoryChannel"},
+      {K::Channel, "file", "org.apache.flume.channel.file.FileChannel"},
+      {K::Channel, "SPILLABLEMEMORY", "org.apache.flume.channel.SpillableMemoryChannel"},
+      {K::Sink, "logger", "org.apache.flume.sink.LoggerSink"},
+      {K::Sink, "null", "org.apache.flume.sink.NullSink"},
+      {K::Sink, "file_roll", "org.apache.flume.sink.RollingFileSink"},
+      {K::Sink, "hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink"},
+      {K::Interceptor, "timestamp", "org.apache.flume.interceptor.TimestampInterceptor$Builder"},
+      {K::Interceptor, "host", "org.apache.flume.interceptor.HostInterceptor$Builder"},
+      {K::Interceptor, "static", "org.apache.flume.interceptor.StaticInterceptor$Builder"},
+      {K::Interceptor, "remove_header",
+       "org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder"},
+      {K::Interceptor, "uuid", "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder"},
+      {K::Interceptor, "regex_filter",
+       "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder"},
+      {K::Interceptor, "regex_extractor",
+       "org.apache.flume.interceptor.RegexExtractorInterceptor$Builder"},
+      {K::Interceptor, "search_replace",
+       "org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder"},
+      {K::ChannelSelector, "replicating", "org.apache.flume.channel.ReplicatingChannelSelector"},
+      {K::ChannelSelector, "multiplexing", "org.apache.flume.channel.MultiplexingChannelSelector"},
+      {K::ChannelSelector, "load_balancing",
+       "org.apache.flume.channel.LoadBalancingChannelSelector"},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.className);
+    const auto* byAlias = reg.resolve(row.kind, row.alias);
+    REQUIRE(byAlias != nullptr);
+    CHECK(reg.resolve(row.kind, row.className) == byAlias);
+  }
+}
+
 TEST_CASE("unknown type lists the closest known types") {
   PluginRegistry reg;
   Diagnostics d;
