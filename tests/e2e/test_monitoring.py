@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -732,6 +733,80 @@ monitoring.maxConnections = 8
         self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_connections_refused_total"), 1)
         self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_timeouts_total"), 1)
         self.assertGreaterEqual(sample_value(fam, "sluice_monitoring_bad_requests_total"), 2)
+        self.assertTrue(agent.alive())
+
+    @unittest.skipUnless(TEST_PLUGIN, "SLUICE_TEST_PLUGIN is not set")
+    def test_pipelining_without_reading_keeps_memory_bounded(self):
+        """Clients that pipeline requests and never read the answers: the server stops reading
+        from them while their response is pending, so the agent's memory stays flat (it grew by
+        gigabytes in seconds when input was buffered without limit), and other clients and the
+        data path carry on."""
+        agent, port = self.start("""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = 1000000000
+a1.sources.r1.batchSize = 100
+a1.sources.r1.sleepMs = 5
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+""")
+
+        def rss_kib():
+            with open(f"/proc/{agent.proc.pid}/status") as f:
+                return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+        takes = lambda: int(metrics(port)["CHANNEL.c1"]["EventTakeSuccessCount"])  # noqa: E731
+        for _ in range(20):  # warm up: the allocator's and the renderers' steady state
+            metrics(port)
+        before = rss_kib()
+        flowing_before = takes()
+
+        request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 256  # ~9 KiB per send
+        sent = [0] * 4
+        blocked = [False] * 4
+        finished = [False] * 4
+        release = threading.Event()
+
+        def pipeline(i):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.settimeout(1.0)
+                deadline = time.monotonic() + 8
+                try:
+                    while time.monotonic() < deadline:
+                        sent[i] += s.send(request)
+                except socket.timeout:
+                    blocked[i] = True  # the server stopped taking our bytes: pushed back
+                except OSError:
+                    pass
+                finished[i] = True
+                release.wait(60)  # the connection stays open, never read, while others are checked
+
+        threads = [threading.Thread(target=pipeline, args=(i,), daemon=True) for i in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            self.assertTrue(wait_until(lambda: all(finished), 30), "a pipelining client hung")
+            # With those connections open and unread, other clients are served promptly.
+            for _ in range(10):
+                t1 = time.monotonic()
+                self.assertEqual(http_get(port, "/health", timeout=5)[0], 200)
+                self.assertLess(time.monotonic() - t1, 2.0, "pipelining clients hold up others")
+            after = rss_kib()
+        finally:
+            release.set()
+            for t in threads:
+                t.join(timeout=30)
+        self.assertTrue(all(blocked), f"the server kept reading: {sent} bytes taken")
+        # What the kernel's socket buffers take, not gigabytes.
+        self.assertLess(max(sent), 64 << 20, sent)
+        self.assertLess(after - before, 64 * 1024, f"RSS grew from {before} to {after} KiB")
+        self.assertTrue(wait_until(lambda: takes() > flowing_before + 500, 20))
+        self.assertEqual(http_get(port, "/health")[0], 200)
         self.assertTrue(agent.alive())
 
     # -- the status page in a real browser -----------------------------------------------------
