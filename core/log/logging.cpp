@@ -63,8 +63,8 @@ class RingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mut
 // the data path, and plugins log per batch or rarer, never per event.
 class MaskingSink final : public spdlog::sinks::sink {
  public:
-  MaskingSink(const SecretRegistry& secrets, std::vector<spdlog::sink_ptr> targets)
-      : secrets_(secrets), targets_(std::move(targets)) {}
+  MaskingSink(std::shared_ptr<const SecretRegistry> secrets, std::vector<spdlog::sink_ptr> targets)
+      : secrets_(std::move(secrets)), targets_(std::move(targets)) {}
 
   void log(const spdlog::details::log_msg& msg) override {
     bool any = false;
@@ -72,7 +72,7 @@ class MaskingSink final : public spdlog::sinks::sink {
     if (!any) return;
     std::string masked;
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    if (secrets_.maskInto(payload, masked)) {
+    if (secrets_->maskInto(payload, masked)) {
       spdlog::details::log_msg copy(msg);
       copy.payload = spdlog::string_view_t(masked.data(), masked.size());
       forward(copy);
@@ -95,14 +95,15 @@ class MaskingSink final : public spdlog::sinks::sink {
     for (const auto& t : targets_)
       if (t->should_log(msg.level)) t->log(msg);
   }
-  const SecretRegistry& secrets_;
+  // Shared, like the sinks: a logger that outlives the hub still logs safely.
+  std::shared_ptr<const SecretRegistry> secrets_;
   std::vector<spdlog::sink_ptr> targets_;
 };
 
 }  // namespace
 
 struct LogHub::Impl {
-  SecretRegistry secrets;
+  std::shared_ptr<SecretRegistry> secrets = std::make_shared<SecretRegistry>();
   spdlog::sink_ptr sink;
   LogRing ring;
   spdlog::sink_ptr ringSink;
@@ -147,8 +148,8 @@ void LogHub::setLevel(sdk::LogLevel level) {
 
 const LogRing& LogHub::recent() const { return impl_->ring; }
 
-SecretRegistry& LogHub::secrets() { return impl_->secrets; }
-const SecretRegistry& LogHub::secrets() const { return impl_->secrets; }
+SecretRegistry& LogHub::secrets() { return *impl_->secrets; }
+const SecretRegistry& LogHub::secrets() const { return *impl_->secrets; }
 
 void LogHub::flush() {
   if (impl_ && impl_->sink) impl_->sink->flush();
