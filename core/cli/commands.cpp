@@ -24,6 +24,7 @@
 #include "core/log/logging.hpp"
 #include "core/monitoring/monitor.hpp"
 #include "core/plugin/registry.hpp"
+#include "core/plugin/schema_check.hpp"
 #include "core/runtime/agent.hpp"
 #include "core/runtime/config_watcher.hpp"
 #include "sluice/sdk/version.hpp"
@@ -118,10 +119,22 @@ std::vector<std::string> splitPath(const std::string& s) {
   return out;
 }
 
-void printDiagnostics(const Diagnostics& d, std::ostream& os) {
+// Diagnostics quote configuration values: secrets are masked (see LogHub::secrets()).
+void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegistry& secrets) {
   for (const auto& item : d.items())
-    os << (item.severity == Diagnostic::Severity::Error ? "error: " : "warning: ") << item.message
-       << "\n";
+    os << (item.severity == Diagnostic::Severity::Error ? "error: " : "warning: ")
+       << secrets.mask(item.message) << "\n";
+}
+
+// The configuration's secret values: those of keys named like secrets (isSecretKey) and of keys
+// a loaded plugin's schema marks isSecret(). Registered before anything is configured, so that
+// no log line, error or status page shows them.
+std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistry& registry) {
+  const std::vector<std::string> schemaSecrets = registry.secretKeyNames();
+  std::vector<std::string> out;
+  for (const auto& [k, p] : raw.entries)
+    if (isSecretKey(k) || isSchemaSecret(schemaSecrets, k)) out.push_back(p.value);
+  return out;
 }
 
 // Everything agent and validate share: log level, -D, plugins, the config model.
@@ -230,10 +243,12 @@ int prepare(const CommonOptions& o, Session& s, Agent*& agentOut,
     raw = loadConfigFile(resolveConfFile(o));
     applyOverrides(raw, s.overrides);
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    // Nothing is known of the file's secrets yet; a URL's password still goes.
+    std::cerr << "error: " << s.logs->secrets().mask(e.what()) << "\n";
     return 1;
   }
   loadPlugins(o, s, &raw);
+  s.logs->secrets().add(configSecrets(raw, *s.registry));
   // Refused plugin libraries are reported, but only fail the run when a type is missing.
   for (const auto& d : s.pluginDiags.items()) std::cerr << "warning: " << d.message << "\n";
 
@@ -258,7 +273,7 @@ int prepare(const CommonOptions& o, Session& s, Agent*& agentOut,
     holder = std::make_unique<Agent>(*s.registry, *s.logs, aopts);
     holder->build(cfg, diags);
   }
-  printDiagnostics(diags, std::cerr);
+  printDiagnostics(diags, std::cerr, s.logs->secrets());
   if (diags.hasErrors()) {
     std::cerr << raw.file << ": agent '" << agent << "': " << diags.errorCount()
               << " error(s); nothing was started\n";
@@ -504,10 +519,11 @@ int cmdAgent(int argc, char** argv) {
     };
     monitor = std::make_unique<monitoring::Monitor>(mopts, provider, pluginList(*s.registry),
                                                     monitorEffective, SLUICE_VERSION,
-                                                    s.logs->core("monitoring"));
+                                                    s.logs->core("monitoring"),
+                                                    &s.logs->secrets());
     sdk::Result mr = monitor->start();
     if (!mr) {
-      std::cerr << "error: " << mr.error() << "\n";
+      std::cerr << "error: " << s.logs->secrets().mask(mr.error()) << "\n";
       return 1;
     }
   }
@@ -538,7 +554,7 @@ int cmdAgent(int argc, char** argv) {
     r = holder->start();
   }
   if (!r) {
-    std::cerr << "error: " << r.error() << "\n";
+    std::cerr << "error: " << s.logs->secrets().mask(r.error()) << "\n";
     return 1;
   }
   auto log = s.logs->core("reload");
@@ -565,6 +581,8 @@ int cmdAgent(int argc, char** argv) {
     try {
       RawConfig raw = loadConfigFile(confFile);
       applyOverrides(raw, s.overrides);
+      // The new file's secrets, before anything quotes them (old ones stay: see SecretRegistry).
+      s.logs->secrets().add(configSecrets(raw, *s.registry));
       AgentConfig cfg = buildAgentConfig(raw, holder->name(), diags);
       if (!diags.hasErrors()) {
         std::lock_guard lock(agentMutex);
@@ -634,7 +652,7 @@ int cmdPlugins(int argc, char** argv) {
     std::cout << "\t" << sdk::nameOf(c.info->stability) << "\t" << c.pluginName << " "
               << c.pluginVersion << "\t" << c.file.string() << "\n";
   }
-  printDiagnostics(s.pluginDiags, std::cerr);
+  printDiagnostics(s.pluginDiags, std::cerr, s.logs->secrets());
   return 0;
 }
 
@@ -682,6 +700,7 @@ int cmdDescribe(int argc, char** argv) {
       if (k.required) std::cout << "  required";
       if (!k.defaultValue.empty()) std::cout << "  default=" << k.defaultValue;
       if (k.ignored) std::cout << "  (Flume key, ignored)";
+      if (k.secret) std::cout << "  secret (masked in logs, errors and /config)";
       std::cout << "\n      " << k.description << "\n";
     }
   }

@@ -88,7 +88,8 @@ void applyOverrides(RawConfig& raw,
   for (const auto& [k, v] : overrides) {
     // Trimmed like file values, so `-D "a1.channels.c1.capacity = 10"` means what it says.
     std::string key = trimSpaces(k);
-    if (key.empty()) throw ConfigParseError("-D: override '" + k + "=" + v + "' has an empty key");
+    // The value is not quoted: without a key nothing tells whether it is a secret.
+    if (key.empty()) throw ConfigParseError("-D: an override has an empty key ('" + k + "=...')");
     raw.entries[key] = sdk::Parameter{trimSpaces(v), sdk::Location{"-D", 0}};
   }
 }

@@ -57,12 +57,57 @@ class RingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mut
   LogRing& ring_;
 };
 
+// The one sink every logger of the hub writes to: masks configured secret values and URL
+// passwords out of the message, then hands it to the real sinks (stderr, the ring). A message
+// with nothing to mask is passed on as it is, after a few substring searches; logging is not on
+// the data path, and plugins log per batch or rarer, never per event.
+class MaskingSink final : public spdlog::sinks::sink {
+ public:
+  MaskingSink(std::shared_ptr<const SecretRegistry> secrets, std::vector<spdlog::sink_ptr> targets)
+      : secrets_(std::move(secrets)), targets_(std::move(targets)) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    bool any = false;
+    for (const auto& t : targets_) any = any || t->should_log(msg.level);
+    if (!any) return;
+    std::string masked;
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (secrets_->maskInto(payload, masked)) {
+      spdlog::details::log_msg copy(msg);
+      copy.payload = spdlog::string_view_t(masked.data(), masked.size());
+      forward(copy);
+    } else {
+      forward(msg);
+    }
+  }
+  void flush() override {
+    for (const auto& t : targets_) t->flush();
+  }
+  void set_pattern(const std::string& pattern) override {
+    for (const auto& t : targets_) t->set_pattern(pattern);
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> f) override {
+    for (const auto& t : targets_) t->set_formatter(f->clone());
+  }
+
+ private:
+  void forward(const spdlog::details::log_msg& msg) {
+    for (const auto& t : targets_)
+      if (t->should_log(msg.level)) t->log(msg);
+  }
+  // Shared, like the sinks: a logger that outlives the hub still logs safely.
+  std::shared_ptr<const SecretRegistry> secrets_;
+  std::vector<spdlog::sink_ptr> targets_;
+};
+
 }  // namespace
 
 struct LogHub::Impl {
+  std::shared_ptr<SecretRegistry> secrets = std::make_shared<SecretRegistry>();
   spdlog::sink_ptr sink;
   LogRing ring;
   spdlog::sink_ptr ringSink;
+  spdlog::sink_ptr masking;  // in front of sink and ringSink
   std::mutex mutex;
   std::vector<std::weak_ptr<spdlog::logger>> loggers;  // to apply level changes
 };
@@ -72,12 +117,14 @@ LogHub::LogHub(sdk::LogLevel level) : impl_(std::make_unique<Impl>()), level_(le
   impl_->sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
   impl_->ringSink = std::make_shared<RingSink>(impl_->ring);
   impl_->ringSink->set_level(spdlog::level::warn);
+  impl_->masking = std::make_shared<MaskingSink>(
+      impl_->secrets, std::vector<spdlog::sink_ptr>{impl_->sink, impl_->ringSink});
 }
 
 LogHub::~LogHub() { flush(); }
 
 std::shared_ptr<spdlog::logger> LogHub::core(const std::string& name) {
-  auto l = std::make_shared<spdlog::logger>(name, spdlog::sinks_init_list{impl_->sink, impl_->ringSink});
+  auto l = std::make_shared<spdlog::logger>(name, impl_->masking);
   l->set_level(toSpd(level_));
   l->flush_on(spdlog::level::warn);
   std::lock_guard lock(impl_->mutex);
@@ -100,6 +147,9 @@ void LogHub::setLevel(sdk::LogLevel level) {
 }
 
 const LogRing& LogHub::recent() const { return impl_->ring; }
+
+SecretRegistry& LogHub::secrets() { return *impl_->secrets; }
+const SecretRegistry& LogHub::secrets() const { return *impl_->secrets; }
 
 void LogHub::flush() {
   if (impl_ && impl_->sink) impl_->sink->flush();

@@ -9,6 +9,7 @@
 #include <spdlog/fwd.h>
 
 #include "core/log/log_ring.hpp"
+#include "core/log/secrets.hpp"
 #include "sluice/sdk/logger.hpp"
 
 namespace sluice::core {
@@ -16,7 +17,7 @@ namespace sluice::core {
 class LogHub {
  public:
   // Logs go to stderr, one line each: time, level, [logger] message. Records at WARN and above
-  // are also kept in a bounded ring (recent()).
+  // are also kept in a bounded ring (recent()). Every message is masked first (secrets()).
   explicit LogHub(sdk::LogLevel level = sdk::LogLevel::info);
   ~LogHub();
   LogHub(const LogHub&) = delete;
@@ -30,6 +31,11 @@ class LogHub {
   void flush();
   // The last WARN-and-above records of every logger made here (read by monitoring).
   const LogRing& recent() const;
+  // The secret values masked out of every message. The CLI adds the configuration's secrets
+  // before anything is configured, and again on each reload; text printed outside the loggers
+  // (diagnostics on stderr) goes through secrets().mask() too.
+  SecretRegistry& secrets();
+  const SecretRegistry& secrets() const;
 
   // "info", "INFO", "warn", "WARNING"... (Flume/log4j spellings accepted). Throws
   // std::invalid_argument naming the accepted values.

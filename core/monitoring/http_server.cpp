@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -29,6 +30,55 @@ struct HttpServer::Conn {
   Clock::time_point lastActivity{};  // last complete response or accept
   Clock::time_point writeStart{};
 };
+
+// Lets the first occurrence of a kind of rejection through, then at most one log line per
+// interval carrying how many were held back, so that a hostile or broken client cannot turn the
+// agent's log into a flood. Server thread only.
+class HttpServer::RejectLog {
+ public:
+  explicit RejectLog(Clock::duration every) : every_(every) {}
+  // True when this occurrence may be logged; *suppressed is then the number held back since.
+  bool admit(Clock::time_point now, int64_t* suppressed) {
+    if (now < next_) {
+      ++suppressed_;
+      return false;
+    }
+    *suppressed = suppressed_;
+    suppressed_ = 0;
+    next_ = now + every_;
+    return true;
+  }
+
+ private:
+  Clock::duration every_;
+  Clock::time_point next_{};
+  int64_t suppressed_ = 0;
+};
+
+namespace {
+std::string heldBack(int64_t n) {
+  return n > 0 ? " (" + std::to_string(n) + " similar since the last report)" : std::string();
+}
+
+// Peer address of a socket as "ip:port", for rejection logs.
+std::string peerOf(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    port = ntohs(a->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+  ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+  port = ntohs(a->sin_port);
+  return std::string(host) + ":" + std::to_string(port);
+}
+}  // namespace
 
 const char* reasonPhrase(int status) {
   switch (status) {
@@ -66,7 +116,12 @@ const char* reasonPhrase(int status) {
 }
 
 HttpServer::HttpServer(ServerOptions options, Handler handler, std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)), handler_(std::move(handler)), log_(std::move(log)) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      log_(std::move(log)),
+      refusedLog_(std::make_unique<RejectLog>(options_.rejectLogInterval)),
+      badRequestLog_(std::make_unique<RejectLog>(options_.rejectLogInterval)),
+      timeoutLog_(std::make_unique<RejectLog>(options_.rejectLogInterval)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -169,6 +224,11 @@ void HttpServer::acceptAll() {
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 33\r\n"
           "Connection: close\r\n\r\ntoo many monitoring connections\r\n";
       (void)!::send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      int64_t held = 0;
+      if (refusedLog_->admit(Clock::now(), &held))
+        log_->warn("monitoring: refused a connection from {} with 503: {} connections are open "
+                   "(monitoring.maxConnections){}",
+                   peerOf(fd), open_, heldBack(held));
       ::close(fd);
       stats_.refused.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -231,6 +291,10 @@ void HttpServer::serveBuffered(Conn& c) {
     bool head = false;
     if (pr.state == ParseResult::State::Error) {
       stats_.badRequests.fetch_add(1, std::memory_order_relaxed);
+      int64_t held = 0;
+      if (badRequestLog_->admit(Clock::now(), &held))
+        log_->warn("monitoring: answered {} {} to {} and closed: {}{}", pr.status,
+                   reasonPhrase(pr.status), peerOf(fd), pr.reason, heldBack(held));
       resp.status = pr.status;
       resp.body = pr.reason + "\n";
       resp.close = true;
@@ -257,18 +321,37 @@ void HttpServer::serveBuffered(Conn& c) {
   }
 }
 
+std::size_t HttpServer::maxBufferedInput() const {
+  // The parser settles any request within maxHeaderBytes of head plus as much body (413 past
+  // that), so a buffer of twice that always holds a complete request or an answerable error.
+  return options_.limits.maxHeaderBytes * 2 + 4096;
+}
+
+void HttpServer::watch(Conn& c) {
+  // While a response is being written the connection is not read at all: a client that
+  // pipelines requests without reading the answers is held back by TCP flow control, not by
+  // our memory. Input is read again once the response is out (or never, after the peer's FIN).
+  epoll_event ev{};
+  if (c.writing)
+    ev.events = EPOLLOUT;
+  else
+    ev.events = c.peerClosed ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP);
+  ev.data.fd = c.fd;
+  ::epoll_ctl(epollFd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
 void HttpServer::onReadable(Conn& c) {
   const int fd = c.fd;  // c is destroyed when the connection closes
-  if (c.peerClosed) return;
+  if (c.peerClosed || c.writing) return;  // see watch(): no reading while a response is pending
+  const std::size_t cap = maxBufferedInput();
   char buf[8192];
-  for (;;) {
-    ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+  while (c.in.size() < cap) {
+    // Never past the cap, whatever the client sends: memory per connection stays bounded.
+    ssize_t n = ::recv(c.fd, buf, std::min(sizeof(buf), cap - c.in.size()), 0);
     if (n > 0) {
       if (c.in.empty() && c.firstByte == Clock::time_point{}) c.firstByte = Clock::now();
-      // Bytes after a response that closes the connection are ignored; otherwise the buffer
-      // never holds more than a bounded head (the parser answers 431 past the limit).
+      // Bytes after a response that closes the connection are ignored.
       if (!c.closeAfterWrite) c.in.append(buf, static_cast<std::size_t>(n));
-      if (c.in.size() > options_.limits.maxHeaderBytes * 2 + 4096) break;
       if (static_cast<std::size_t>(n) < sizeof(buf)) break;
       continue;
     }
@@ -276,10 +359,7 @@ void HttpServer::onReadable(Conn& c) {
       // The client closed or half-closed: answer a complete request already buffered, then
       // close. Stop watching for input so the level-triggered hang-up does not spin.
       c.peerClosed = true;
-      epoll_event ev{};
-      ev.events = c.writing ? static_cast<uint32_t>(EPOLLOUT) : 0u;
-      ev.data.fd = c.fd;
-      ::epoll_ctl(epollFd_, EPOLL_CTL_MOD, c.fd, &ev);
+      watch(c);
       break;
     }
     if (errno == EINTR) continue;
@@ -288,7 +368,22 @@ void HttpServer::onReadable(Conn& c) {
     return;
   }
   serveBuffered(c);
-  if (conns_[fd] && c.peerClosed && !c.writing) closeConn(fd);
+  if (!conns_[fd]) return;
+  if (c.peerClosed && !c.writing) {
+    closeConn(fd);
+    return;
+  }
+  if (!c.writing && !c.closeAfterWrite && c.in.size() >= cap) {
+    // Unreachable while the parser keeps its bounds (a full buffer always parses to a request
+    // or an error); kept so that a parser bug cannot become unbounded memory or a busy loop.
+    stats_.badRequests.fetch_add(1, std::memory_order_relaxed);
+    int64_t held = 0;
+    if (badRequestLog_->admit(Clock::now(), &held))
+      log_->warn("monitoring: closed the connection of {}: {} bytes of input without a complete "
+                 "request{}",
+                 peerOf(fd), c.in.size(), heldBack(held));
+    closeConn(fd);
+  }
 }
 
 void HttpServer::onWritable(Conn& c) {
@@ -300,10 +395,7 @@ void HttpServer::onWritable(Conn& c) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      epoll_event ev{};
-      ev.events = c.peerClosed ? EPOLLOUT : (EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-      ev.data.fd = c.fd;
-      ::epoll_ctl(epollFd_, EPOLL_CTL_MOD, c.fd, &ev);
+      watch(c);  // c.writing: EPOLLOUT only
       return;
     }
     closeConn(c.fd);
@@ -321,10 +413,7 @@ void HttpServer::onWritable(Conn& c) {
     return;
   }
   c.lastActivity = Clock::now();
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.fd = c.fd;
-  ::epoll_ctl(epollFd_, EPOLL_CTL_MOD, c.fd, &ev);
+  watch(c);
 }
 
 void HttpServer::expire() {
@@ -341,6 +430,16 @@ void HttpServer::expire() {
       expired = now - c.lastActivity > options_.idleTimeout;
     if (!expired) continue;
     stats_.timedOut.fetch_add(1, std::memory_order_relaxed);
+    const bool idle = !c.writing && c.in.empty() && c.firstByte == Clock::time_point{};
+    int64_t held = 0;
+    // An idle keep-alive connection closing is routine, not a rejection: not logged.
+    if (!idle && timeoutLog_->admit(now, &held))
+      log_->warn("monitoring: closed the connection of {}: {}{}", peerOf(c.fd),
+                 c.writing    ? "it did not read its response within the write timeout"
+                 : c.in.empty() ? "its request did not arrive within monitoring.requestTimeoutMs"
+                                : "answered 408, its request did not arrive within "
+                                  "monitoring.requestTimeoutMs",
+                 heldBack(held));
     if (!c.writing && !c.in.empty()) {
       // A request that never completed: say so, best effort, and close.
       static const char k408[] =

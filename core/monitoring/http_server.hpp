@@ -39,6 +39,9 @@ struct ServerOptions {
   std::chrono::milliseconds idleTimeout{30000};
   // A response must be taken by the client within this time.
   std::chrono::milliseconds writeTimeout{10000};
+  // Rejections (503 over maxConnections, 4xx for bad requests, timeouts) are counted always and
+  // logged at most once per this interval, with the number held back.
+  std::chrono::milliseconds rejectLogInterval{10000};
 };
 
 // Called on the server thread for every complete request.
@@ -69,7 +72,10 @@ class HttpServer {
 
  private:
   struct Conn;
+  class RejectLog;
   void run();
+  void watch(Conn& c);  // sets the epoll interest from the connection's state
+  std::size_t maxBufferedInput() const;
   void acceptAll();
   void onReadable(Conn& c);
   void onWritable(Conn& c);
@@ -90,6 +96,7 @@ class HttpServer {
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by fd
   std::size_t open_ = 0;
   Stats stats_;
+  std::unique_ptr<RejectLog> refusedLog_, badRequestLog_, timeoutLog_;
 };
 
 }  // namespace sluice::core::monitoring

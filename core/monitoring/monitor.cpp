@@ -41,16 +41,21 @@ bool wantsPrometheus(std::string_view accept) {
 Monitor::Monitor(MonitorOptions options, SnapshotProvider provider,
                  std::vector<PluginSnapshot> plugins,
                  std::vector<std::pair<std::string, std::string>> hostConfig, std::string version,
-                 std::shared_ptr<spdlog::logger> log)
+                 std::shared_ptr<spdlog::logger> log, const SecretRegistry* secrets)
     : options_(std::move(options)),
       provider_(std::move(provider)),
       plugins_(std::move(plugins)),
       hostConfig_(std::move(hostConfig)),
       version_(std::move(version)),
       log_(std::move(log)),
+      secrets_(secrets),
       started_(std::chrono::steady_clock::now()) {}
 
 Monitor::~Monitor() { stop(); }
+
+std::vector<std::string> Monitor::knownSecrets() const {
+  return secrets_ ? *secrets_->values() : std::vector<std::string>{};
+}
 
 sdk::Result Monitor::start() {
   if (options_.http) {
@@ -90,7 +95,7 @@ double Monitor::uptime() const {
 const Snapshot& Monitor::snapshot() {
   Snapshot fresh;
   if (provider_ && provider_(fresh)) {
-    maskSnapshotSecrets(fresh, hostConfig_);
+    maskSnapshotSecrets(fresh, hostConfig_, knownSecrets());
     last_ = std::move(fresh);
   } else {
     last_.available = false;
@@ -132,7 +137,10 @@ HttpResponse Monitor::handle(const HttpRequest& req) {
     }
     return json(200, renderFlumeJson(s));
   }
-  if (path == "/config") return json(200, renderConfig(snapshot(), hostConfig_));
+  if (path == "/config") {
+    const Snapshot& s = snapshot();
+    return json(200, renderConfig(s, hostConfig_, secretValues(s, hostConfig_, knownSecrets())));
+  }
   if (path == "/api/status") {
     const Snapshot& s = snapshot();
     ReadyResult rr = evaluateReady(s, options_.ready, nowMillis());

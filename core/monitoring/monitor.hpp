@@ -1,6 +1,7 @@
 #pragma once
 // The monitoring service: routes HTTP requests to the renderers and serves the status page.
-// Owned by the CLI; runs its own server thread.
+// Owned by the CLI; runs its own server thread. Everything it serves is masked first: secret
+// values (by key name and those in `secrets`) and URL passwords.
 
 #include <chrono>
 #include <functional>
@@ -35,7 +36,7 @@ class Monitor {
  public:
   Monitor(MonitorOptions options, SnapshotProvider provider, std::vector<PluginSnapshot> plugins,
           std::vector<std::pair<std::string, std::string>> hostConfig, std::string version,
-          std::shared_ptr<spdlog::logger> log);
+          std::shared_ptr<spdlog::logger> log, const SecretRegistry* secrets = nullptr);
   ~Monitor();
 
   // Binds and logs "monitoring: listening on http://ADDR:PORT" (options.http), and starts the
@@ -49,6 +50,7 @@ class Monitor {
 
  private:
   const Snapshot& snapshot();
+  std::vector<std::string> knownSecrets() const;
   double uptime() const;
 
   MonitorOptions options_;
@@ -57,6 +59,9 @@ class Monitor {
   std::vector<std::pair<std::string, std::string>> hostConfig_;
   std::string version_;
   std::shared_ptr<spdlog::logger> log_;
+  // Secret values the configuration's schemas declare (owned by the CLI's LogHub, which outlives
+  // the monitor); null in tests.
+  const SecretRegistry* secrets_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<StatsdReporter> statsd_;
   Snapshot last_;  // server thread only

@@ -194,56 +194,35 @@ std::string javaDouble(double v) {
   return sign + mant + "E" + std::to_string(exp);
 }
 
-bool isSecretKey(std::string_view key) {
-  std::size_t dot = key.rfind('.');
-  std::string last = lowerAscii(dot == std::string_view::npos ? key : key.substr(dot + 1));
-  for (const char* w : {"password", "passwd", "secret", "token"})
-    if (last.find(w) != std::string::npos) return true;
-  // "...HeaderKey" names a header (fileHeaderKey, basenameHeaderKey), not a secret.
-  return endsWith(last, "key") && !endsWith(last, "headerkey");
-}
-
-std::string maskSecrets(std::string_view text, const std::vector<std::string>& secrets) {
-  static const std::string kMask = "******";
-  std::string out(text);
-  for (const auto& secret : secrets) {
-    if (secret.size() < 3) continue;
-    for (std::size_t at = out.find(secret); at != std::string::npos;
-         at = out.find(secret, at + kMask.size()))
-      out.replace(at, secret.size(), kMask);
-  }
-  // scheme://user:password@host: the password goes, whatever it is.
-  for (std::size_t at = out.find("://"); at != std::string::npos; at = out.find("://", at + 3)) {
-    const std::size_t begin = at + 3;
-    const std::size_t end = out.find_first_of("/?# \t\n\"'", begin);
-    const std::size_t authority = end == std::string::npos ? out.size() : end;
-    const std::size_t atSign = out.rfind('@', authority);
-    if (atSign == std::string::npos || atSign < begin) continue;
-    const std::size_t colon = out.find(':', begin);
-    if (colon == std::string::npos || colon > atSign || out.compare(colon + 1, atSign - colon - 1, kMask) == 0)
-      continue;
-    out.replace(colon + 1, atSign - colon - 1, kMask);
-  }
-  return out;
-}
-
 std::vector<std::string> secretValues(const Snapshot& s,
-                                      const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::vector<std::string> out;
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const std::vector<std::string>& known) {
+  std::vector<std::string> out = known;
   for (const auto* kv : {&s.config, &extra})
     for (const auto& [k, v] : *kv)
       if (isSecretKey(k) && !v.empty()) out.push_back(v);
   // Longest first, so that a secret containing another is masked whole.
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 void maskSnapshotSecrets(Snapshot& s,
-                         const std::vector<std::pair<std::string, std::string>>& extra) {
-  const std::vector<std::string> secrets = secretValues(s, extra);
-  for (auto& r : s.logs.records) r.message = maskSecrets(r.message, secrets);
-  for (auto& r : s.runners) r.lastError = maskSecrets(r.lastError, secrets);
+                         const std::vector<std::pair<std::string, std::string>>& extra,
+                         const std::vector<std::string>& known) {
+  const std::vector<std::string> secrets = secretValues(s, extra, known);
+  std::string masked;
+  for (auto& r : s.logs.records)
+    if (maskSecretsInto(r.message, secrets, masked)) r.message = std::move(masked);
+  for (auto& r : s.runners)
+    if (maskSecretsInto(r.lastError, secrets, masked)) r.lastError = std::move(masked);
+  for (auto& [k, v] : s.config)
+    if (isSecretKey(k))
+      v = kSecretMask;
+    else if (maskSecretsInto(v, secrets, masked))
+      v = std::move(masked);
 }
 
 std::string snakeCase(std::string_view camel) {
@@ -525,14 +504,18 @@ std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_vi
 }
 
 std::string renderConfig(const Snapshot& s,
-                         const std::vector<std::pair<std::string, std::string>>& extra) {
-  auto block = [](const std::vector<std::pair<std::string, std::string>>& kv) {
+                         const std::vector<std::pair<std::string, std::string>>& extra,
+                         const std::vector<std::string>& secrets) {
+  auto block = [&](const std::vector<std::pair<std::string, std::string>>& kv) {
     std::string out = "{";
     bool first = true;
     for (const auto& [k, v] : kv) {
       out += first ? "\n    " : ",\n    ";
       first = false;
-      out += jsonString(k) + ": " + jsonString(isSecretKey(k) ? "******" : v);
+      // By name, then by value: a secret a schema declares, or a URL's password
+      // ("hdfs://user:pw@nn/path"), whatever the key is called.
+      out += jsonString(k) + ": " +
+             jsonString(isSecretKey(k) ? std::string(kSecretMask) : maskSecrets(v, secrets));
     }
     out += first ? "}" : "\n  }";
     return out;

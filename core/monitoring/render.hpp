@@ -7,9 +7,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log/secrets.hpp"
 #include "core/monitoring/snapshot.hpp"
 
 namespace sluice::core::monitoring {
+
+// Secret keys and masking live with the logging (core/log/secrets.hpp): the log sinks mask too.
+using core::isSecretKey;
+using core::maskSecrets;
+using core::maskSecretsInto;
 
 // JSON string literal with quotes.
 std::string jsonString(std::string_view s);
@@ -18,22 +24,17 @@ std::string jsonString(std::string_view s);
 // carries ChannelFillPercentage that way.
 std::string javaDouble(double v);
 
-// Whether a configuration key holds a secret: its last dotted segment matches password, passwd,
-// secret, token, ends in "key" (but not "HeaderKey", a header name), or is keystorePassword /
-// truststorePassword (any case).
-bool isSecretKey(std::string_view key);
-
-// Replaces, in free text such as log messages, every occurrence of a secret value (the value of
-// any key isSecretKey() names, 3 characters or longer) and the password of any URL's
-// "user:password@" part with "******".
-std::string maskSecrets(std::string_view text, const std::vector<std::string>& secrets);
-// The secret values of a snapshot's configuration and of `extra` (host-level keys).
+// The secret values of a snapshot's configuration and of `extra` (host-level keys), by key name
+// (isSecretKey), plus `known` (those schemas declare, from the SecretRegistry); longest first.
 std::vector<std::string> secretValues(const Snapshot& s,
-                                      const std::vector<std::pair<std::string, std::string>>& extra);
-// Masks the snapshot's free text (log records, sink runners' last errors) in place, so that no
-// renderer can show a configured secret.
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const std::vector<std::string>& known = {});
+// Masks the snapshot in place so that no renderer can show a configured secret: its free text
+// (log records, sink runners' last errors) and its configuration values (secret keys whole,
+// secret values and URL passwords wherever they appear).
 void maskSnapshotSecrets(Snapshot& s,
-                         const std::vector<std::pair<std::string, std::string>>& extra);
+                         const std::vector<std::pair<std::string, std::string>>& extra,
+                         const std::vector<std::string>& known = {});
 
 // Whether a counter of a group is a level (ChannelSize, ChannelCapacity, OpenConnectionCount,
 // SinksInBackoff...) rather than a running total.
@@ -75,10 +76,12 @@ ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowM
 
 std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_view version);
 
-// The effective configuration, secrets shown as "******". `extra` holds host-level keys
-// (monitoring.*, plugins.path), masked the same way.
+// The effective configuration, secrets shown as "******": the values of keys isSecretKey() names,
+// occurrences of `secrets` (e.g. values of keys a schema marks secret) and URL passwords in any
+// value. `extra` holds host-level keys (monitoring.*, plugins.path), masked the same way.
 std::string renderConfig(const Snapshot& s,
-                         const std::vector<std::pair<std::string, std::string>>& extra);
+                         const std::vector<std::pair<std::string, std::string>>& extra,
+                         const std::vector<std::string>& secrets = {});
 
 // The status page's data: topology, states, sink runner errors, recent WARN/ERROR log records
 // (newest first), plugins, readiness. Free text is shown as in the snapshot: mask it first

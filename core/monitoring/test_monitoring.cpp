@@ -77,6 +77,20 @@ TEST_CASE("secret keys are recognised by their last segment") {
   CHECK(isSecretKey("a1.sinks.k1.clientSecret"));
   CHECK_FALSE(isSecretKey("a1.sinks.k1.keyHeader"));
   CHECK_FALSE(isSecretKey("a1.channels.c1.capacity"));
+  CHECK_FALSE(isSecretKey("a1.sources.r1.fileHeaderKey"));
+  // `key` on an interceptor names the header it sets (static interceptor): not a secret...
+  CHECK_FALSE(isSecretKey("a1.sources.r1.interceptors.i1.key"));
+  CHECK_FALSE(isSecretKey("a1.sources.r1.interceptors.i1.value"));
+  // ...anywhere else a bare `key` is a credential, as are *Key, passphrases and credentials.
+  CHECK(isSecretKey("a1.sinks.k1.ssl.key"));
+  CHECK(isSecretKey("a1.sinks.k1.key"));
+  CHECK(isSecretKey("key"));
+  CHECK(isSecretKey("a1.sinks.k1.s3.accessKey"));
+  CHECK(isSecretKey("a1.sinks.k1.ssl.key.password"));
+  CHECK(isSecretKey("a1.sinks.k1.ssl.truststore.password"));
+  CHECK(isSecretKey("a1.sinks.k1.ssl.keyPassphrase"));
+  CHECK(isSecretKey("a1.sinks.k1.gcs.credentials"));
+  CHECK(isSecretKey("a1.sources.r1.interceptors.i1.apiKey"));
   CHECK(snakeCase("EventReceivedCount") == "event_received_count");
   CHECK(snakeCase("HDFSWriteFail") == "hdfs_write_fail");
 }
@@ -140,6 +154,18 @@ TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   std::string c = renderConfig(s, {{"monitoring.bind", "127.0.0.1"}});
   CHECK(c.find("hunter2") == std::string::npos);
   CHECK(c.find("\"a1.sinks.k1.password\": \"******\"") != std::string::npos);
+
+  // URL passwords go whatever the key; a value a schema declares secret goes too.
+  s.config.emplace_back("a1.sinks.k1.hdfs.path", "hdfs://user:pw5ecret@nn:8020/flume/%Y");
+  s.config.emplace_back("a1.sinks.k1.auth", "s3cr3tvalue");
+  c = renderConfig(s, {{"store", "ftp://bob:b0bpw@host/x"}}, {"s3cr3tvalue"});
+  CHECK(c.find("pw5ecret") == std::string::npos);
+  CHECK(c.find("b0bpw") == std::string::npos);
+  CHECK(c.find("s3cr3tvalue") == std::string::npos);
+  CHECK(c.find("\"a1.sinks.k1.hdfs.path\": \"hdfs://user:******@nn:8020/flume/%Y\"") !=
+        std::string::npos);
+  CHECK(c.find("\"store\": \"ftp://bob:******@host/x\"") != std::string::npos);
+  CHECK(c.find("\"a1.sinks.k1.auth\": \"******\"") != std::string::npos);
 }
 
 TEST_CASE("secrets are masked in free text: configured values and URL passwords") {
@@ -158,6 +184,20 @@ TEST_CASE("secrets are masked in free text: configured values and URL passwords"
   maskSnapshotSecrets(s, {{"db.token", "t0k3n"}});
   CHECK(s.logs.records[0].message == "auth failed for password ******");
   CHECK(s.runners[0].lastError == "auth failed (******) and token ******");
+
+  // Nothing to mask: reported as such, so that the log sink passes the message on uncopied.
+  std::string out = "untouched";
+  CHECK_FALSE(maskSecretsInto("a plain message, http://host/x", {"hunter2"}, out));
+  CHECK(out == "untouched");
+  CHECK(maskSecretsInto("two urls a://u:p1@h and b://v:p2@h", {}, out));
+  CHECK(out == "two urls a://u:******@h and b://v:******@h");
+
+  // The registry keeps the longest first, so a secret containing another is masked whole.
+  sluice::core::SecretRegistry reg;
+  reg.add({"abc", "abcdef", ""});
+  reg.add({"abc"});
+  CHECK(*reg.values() == std::vector<std::string>{"abcdef", "abc"});
+  CHECK(reg.mask("x abcdef y abc") == "x ****** y ******");
 }
 
 TEST_CASE("status JSON: recent log records newest first, processor and interceptor counters") {

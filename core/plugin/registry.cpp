@@ -183,6 +183,14 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   return true;
 }
 
+std::vector<std::string> PluginRegistry::secretKeyNames() const {
+  std::vector<std::string> out;
+  for (const auto& c : components_)
+    for (const auto& k : c.info->schema.keys)
+      if (k.secret && std::find(out.begin(), out.end(), k.name) == out.end()) out.push_back(k.name);
+  return out;
+}
+
 const RegisteredComponent* PluginRegistry::resolve(sdk::ComponentKind kind,
                                                    std::string_view type) const {
   auto it = byName_.find(key(kind, type));

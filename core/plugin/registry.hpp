@@ -79,6 +79,8 @@ class PluginRegistry {
   }
 
   const std::vector<RegisteredComponent>& components() const { return components_; }
+  // The key names that loaded schemas mark isSecret() (for isSchemaSecret()).
+  std::vector<std::string> secretKeyNames() const;
   const std::vector<std::string>& refusals() const { return refusals_; }
 
  private:

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/config/suggest.hpp"
+#include "core/log/secrets.hpp"
 
 namespace sluice::core {
 namespace {
@@ -24,8 +25,10 @@ const sdk::Key* findKey(const sdk::Schema& schema, const std::string& key) {
   return nullptr;
 }
 
-// Validates one value; returns an error text or empty.
+// Validates one value; returns an error text or empty. The value of a secret key (declared
+// isSecret(), or named like one) is never quoted: the text says what was expected instead.
 std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std::string& key) {
+  const bool secret = spec.secret || isSecretKey(ctx.path() + "." + key);
   try {
     double numeric = 0;
     bool isNumber = false;
@@ -53,8 +56,8 @@ std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std:
           std::string allowed;
           for (std::size_t i = 0; i < spec.allowed.size(); ++i)
             allowed += (i ? ", " : "") + spec.allowed[i];
-          std::string shown = spec.secret ? "<secret>" : *ctx.getString(key);
-          return "expected one of " + allowed + ", got '" + shown + "'";
+          if (secret) return "expected one of " + allowed + " (the value is secret: not shown)";
+          return "expected one of " + allowed + ", got '" + *ctx.getString(key) + "'";
         }
         break;
       }
@@ -71,6 +74,7 @@ std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std:
         range = ">= " + fmtNumber(spec.min);
       else
         range = "<= " + fmtNumber(spec.max);
+      if (secret) return "expected a value " + range + " (the value is secret: not shown)";
       return "expected a value " + range + ", got " + *ctx.getString(key);
     }
   } catch (const sdk::ConfigError& e) {
@@ -80,7 +84,9 @@ std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std:
     std::string reason = colon == std::string::npos ? m : m.substr(colon + 2);
     auto paren = reason.rfind(" (");
     if (paren != std::string::npos) reason = reason.substr(0, paren);
-    if (spec.secret) reason = "expected a " + std::string(sdk::nameOf(spec.type)) + " value";
+    if (secret)
+      reason = "expected a " + std::string(sdk::nameOf(spec.type)) +
+               " value (the value is secret: not shown)";
     return reason;
   }
   return {};
@@ -141,6 +147,21 @@ void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
       diags.error(path + ": missing required key '" + k.name + "' (" + sdk::nameOf(k.type) +
                   (k.description.empty() ? "" : ": " + k.description) + ")");
   }
+}
+
+bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::string& key) {
+  for (const auto& name : secretNames) {
+    if (name.size() >= 2 && name.compare(name.size() - 2, 2, ".*") == 0) {
+      // A family: any key below ".prefix.".
+      const std::string infix = "." + name.substr(0, name.size() - 1);
+      if (key.find(infix) != std::string::npos) return true;
+    } else if (key.size() > name.size() &&
+               key.compare(key.size() - name.size(), name.size(), name) == 0 &&
+               key[key.size() - name.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::Context& context,

@@ -23,6 +23,12 @@ void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
 std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::Context& context,
                                           const std::string& key);
 
+// Whether the full configuration key `key` ("a1.sinks.k1.ssl.password") is one of `secretNames`,
+// the key names schemas mark isSecret() ("ssl.password", or a family "kafka.sasl.*"), matched on
+// the key's trailing segments whatever component it belongs to: a key one plugin calls secret
+// is kept secret everywhere, since knowing the component's type here would mean building it.
+bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::string& key);
+
 // Whether a key matches a schema/framework key name ("a.b" exactly, or "a.*" as a family).
 bool keyMatches(const std::string& pattern, const std::string& key);
 

@@ -66,10 +66,11 @@ std::string oneLine(std::string s) {
 class LogThrottle {
  public:
   explicit LogThrottle(Clock::duration every) : every_(every) {}
-  // True when this occurrence may be logged; *suppressed is then the number held back since.
-  bool admit(Clock::time_point now, int64_t* suppressed) noexcept {
+  // True when this occurrence (of `n` events) may be logged; *suppressed is then the number of
+  // events held back since.
+  bool admit(Clock::time_point now, int64_t* suppressed, int64_t n = 1) noexcept {
     if (now < next_) {
-      ++suppressed_;
+      suppressed_ += n;
       return false;
     }
     *suppressed = suppressed_;
@@ -461,10 +462,14 @@ class NetcatServer {
   void consume(Connection& c, const char* data, std::size_t len) {
     // Only where each line lies is noted while splitting; deliver() makes the events, in one
     // tight loop per batch.
+    int64_t truncated = 0;
     const std::size_t keep = splitBatches(
         c.splitter, data, len, s_.batchSize,
         [&](const lines::Line& l, std::size_t at) {
-          if (l.truncated) counter_.increment(NetcatSource::kLineTruncatedCount);
+          if (l.truncated) {
+            counter_.increment(NetcatSource::kLineTruncatedCount);
+            ++truncated;
+          }
           // The kept prefix changes when the next over-long line starts, which may be before the
           // batch is delivered (rare: only the end of an over-long line comes here).
           if (at == kKeptHead) keptHead_.assign(l.body);
@@ -472,6 +477,13 @@ class NetcatServer {
         },
         [&](std::size_t) { return deliver(c, data); });
     c.carry.assign(data + keep, len - keep);
+    // Logged per read, not per line, and at most once per interval: a client sending only
+    // over-long lines must not flood the log (LineTruncatedCount has the exact number).
+    int64_t suppressed = 0;
+    if (truncated > 0 && truncateLog_.admit(Clock::now(), &suppressed, truncated))
+      source_.logger().warn("truncated ", truncated, " line(s) from ", c.peer,
+                            " to max-line-length (", s_.maxLineLength, " bytes)",
+                            suppressedNote(suppressed));
   }
 
   const char* bodyOf(const Span& s, const char* data) const noexcept {
@@ -660,6 +672,7 @@ class NetcatServer {
   LogThrottle acceptLog_{std::chrono::seconds(1)};
   LogThrottle rejectLog_{std::chrono::seconds(1)};
   LogThrottle refuseLog_{std::chrono::seconds(1)};
+  LogThrottle truncateLog_{std::chrono::seconds(10)};
 };
 
 NetcatSource::NetcatSource() {

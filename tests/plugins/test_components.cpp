@@ -176,7 +176,10 @@ const PluginManifest& manifest() {
            ComponentKind::Sink, "test.file_sink", {},
            Schema{Key("outFile").req().doc("file to append bodies to"),
                   Key("failFile").doc("while this file exists every batch fails"),
-                  Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch")},
+                  Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch"),
+                  // Named like no secret on purpose: only isSecret() says it is one.
+                  Key("accessCode").longValue().range(0, 99999999999.0).isSecret().doc(
+                      "unused; a secret by schema only, to test masking")},
            "test sink writing to a file, failing on demand", Stability::Experimental),
        makeComponent<WeightedSinkSelector>(
            ComponentKind::SinkSelector, "test.weighted_selector", {},
