@@ -578,6 +578,12 @@ ReplayReport FileStore::open(const StoreOptions& options) {
     inflight_.clear();
     ++epoch_;
     stopping_ = false;
+    {
+      // A failure of the previous open() is over: the replay above read what is on disk.
+      std::lock_guard failLock(failMu_);
+      failReason_.clear();
+      failed_.store(false, std::memory_order_release);
+    }
     nextTxId_.store(scan.maxTxId + 1);
     nextDir_ = files_.empty() ? 0 : (files_.rbegin()->first + 1) % options_.dataDirs.size();
     openNewLogFile();
@@ -668,10 +674,16 @@ sdk::Result FileStore::appendLocked(const std::string& buf, uint64_t& at) {
   if (!active_) return sdk::Result::failure("the file channel is closed");
   if (writeOff_ > kFileHeaderSize && writeOff_ + buf.size() > options_.maxFileSize) {
     // Roll: the old file must be on disk before positions in the new one count as synced.
-    if (::fdatasync(active_->fd) != 0)
-      return sdk::Result::failure("fdatasync of '" + active_->path +
-                                  "' failed: " + errnoText(errno));
-    atomicMax(syncedPos_, makePos(active_->id, writeOff_));
+    // Once the store has failed nothing counts as synced any more (only take records are
+    // still written, best effort), so it just rolls.
+    if (!failed()) {
+      if (syncLog(active_->fd) != 0) {
+        const std::string why = "fdatasync of '" + active_->path + "' failed: " + errnoText(errno);
+        markFailed(why);
+        return sdk::Result::failure(why);
+      }
+      atomicMax(syncedPos_, makePos(active_->id, writeOff_));
+    }
     try {
       openNewLogFile();
     } catch (const std::exception& e) {
@@ -690,10 +702,16 @@ sdk::Result FileStore::appendLocked(const std::string& buf, uint64_t& at) {
   return sdk::Result::success();
 }
 
+int FileStore::syncLog(int fd) { return options_.logSync ? options_.logSync(fd) : ::fdatasync(fd); }
+
 sdk::Result FileStore::syncTo(uint64_t pos) {
   if (syncedPos_.load(std::memory_order_acquire) >= pos) return sdk::Result::success();
   std::unique_lock l(syncMu_);
   while (syncedPos_.load(std::memory_order_acquire) < pos) {
+    // After a failed fdatasync Linux may have dropped the dirty pages and a retry usually
+    // returns 0 although they never reached the disk: no later sync can vouch for pos. This
+    // also ends the wait of every committer that queued behind the failed sync.
+    if (failed()) return sdk::Result::failure(failReason());
     if (syncing_) {
       syncCv_.wait(l);
       continue;
@@ -708,16 +726,13 @@ sdk::Result FileStore::syncTo(uint64_t pos) {
       f = active_;
       target = writtenPos_.load(std::memory_order_relaxed);
     }
-    int rc = f ? ::fdatasync(f->fd) : 0;
+    int rc = f ? syncLog(f->fd) : 0;
     const int err = errno;
+    if (rc != 0) markFailed("fdatasync of '" + f->path + "' failed: " + errnoText(err));
     l.lock();
     syncing_ = false;
     if (rc == 0) atomicMax(syncedPos_, target);
     syncCv_.notify_all();
-    if (rc != 0) {
-      setUnhealthy(true);
-      return sdk::Result::failure("fdatasync of '" + f->path + "' failed: " + errnoText(err));
-    }
   }
   return sdk::Result::success();
 }
@@ -743,6 +758,28 @@ void FileStore::wakeTakers() {
 }
 
 void FileStore::setUnhealthy(bool bad) noexcept { counter_.set(idx_.unhealthy, bad ? 1 : 0); }
+
+void FileStore::markFailed(std::string_view reason) noexcept {
+  bool first = false;
+  try {
+    std::lock_guard lock(failMu_);
+    first = failReason_.empty();
+    if (first) failReason_ = reason;
+  } catch (...) {  // out of memory copying the reason: failReason() says so
+  }
+  failed_.store(true, std::memory_order_release);
+  setUnhealthy(true);
+  if (first)
+    logger_->error(reason,
+                   "; the file channel now refuses puts and checkpoints until it is restarted "
+                   "(the restart's replay decides what is on disk). Take commits still succeed, "
+                   "their events may be delivered again after the restart");
+}
+
+std::string FileStore::failReason() const {
+  std::lock_guard lock(failMu_);
+  return failReason_.empty() ? "the file channel failed earlier" : failReason_;
+}
 
 void FileStore::interruptWaits() noexcept {
   {
@@ -797,6 +834,9 @@ sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
     return sdk::Result::failure(std::move(msg));
   };
   if (!isOpen()) return fail("the file channel is closed");
+  if (failed())
+    return fail("the file channel is unhealthy since an earlier failure (" + failReason() +
+                "); puts are refused until it is restarted");
   if (sdk::Result r = encodePuts(events, scratch, scratchIndex); !r) return fail(r.error());
   if (options_.minimumRequiredSpace > 0) {
     std::string dir;
@@ -829,15 +869,16 @@ sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
       return fail(
           "Space for commit to queue couldn't be acquired. Sinks are likely not keeping up with "
           "sources, or the buffer size is too tight");
+    try {
+      // Before writing: records written but not queued would be dropped by the next
+      // checkpoint. Room for the events in flight too, so a rollback never has to grow it.
+      queue_.reserve(queue_.size() + reserved_ + n);
+    } catch (...) {
+      return fail("out of memory growing the file channel's index; nothing was written");
+    }
     uint64_t at = 0;
     sdk::Result r = appendLocked(scratch, at);
     if (!r) return fail(r.error());
-    try {
-      queue_.reserve(queue_.size() + n);
-    } catch (...) {
-      // The records are written but not queued: they come back at the next restart.
-      return fail("out of memory growing the file channel's index");
-    }
     for (const IndexEntry& rel : scratchIndex) queue_.pushBack({at + rel.pos, rel.len});
     activeInfo_->live += n;
     endPos = writtenPos_.load(std::memory_order_relaxed);
@@ -871,7 +912,7 @@ sdk::Result FileStore::spliceCommitPuts(sdk::EventBatch& events, std::span<const
     std::lock_guard lock(mu_);
     Ring spliced;
     try {
-      spliced.reserve(queue_.size() + n);
+      spliced.reserve(queue_.size() + reserved_ + n);  // with room for rollbacks, as appendPuts
     } catch (...) {
       return sdk::Result::failure("out of memory growing the file channel's index");
     }
@@ -913,10 +954,15 @@ sdk::Result FileStore::take(TakeState& st, std::size_t max, std::span<sdk::Event
   taken = {};
   if (!isOpen()) return sdk::Result::failure("the file channel is closed");
   if (max == 0) return sdk::Result::success();
-  try {
-    st.entries.reserve(st.entries.size() + max);
-  } catch (...) {
-    return sdk::Result::failure("out of memory in takeBatch");
+  // Once registered, checkpoint() reads st.entries under mu_: growing them (which frees the
+  // old buffer) must happen under mu_ too. The first take of a transaction grows them before
+  // registering them, without the lock; a pooled TakeState rarely needs to grow at all.
+  if (!st.registered) {
+    try {
+      st.entries.reserve(st.entries.size() + max);
+    } catch (...) {
+      return sdk::Result::failure("out of memory in takeBatch");
+    }
   }
   std::size_t n = 0;
   std::size_t firstEntry = 0;
@@ -926,6 +972,13 @@ sdk::Result FileStore::take(TakeState& st, std::size_t max, std::span<sdk::Event
       st.entries.clear();
       st.events.clear();
       st.registered = false;
+    }
+    if (st.entries.capacity() < st.entries.size() + max) {
+      try {
+        st.entries.reserve(st.entries.size() + max);
+      } catch (...) {
+        return sdk::Result::failure("out of memory in takeBatch");
+      }
     }
     firstEntry = st.entries.size();
     auto visible = [&] { return !queue_.empty() && queue_[0].pos < visibleLimitLocked(); };
@@ -1072,9 +1125,11 @@ sdk::Result FileStore::commitTakes(TakeState& st) {
   st.entries.clear();
   st.recycleEvents();  // outside the lock
   if (options_.fsyncPerTransaction) {
-    sdk::Result r = syncTo(endPos);
-    // The events are gone from the queue either way; at worst they come back after a power loss.
-    if (!r) logger_->error("take commit not synced, may be redelivered after a crash: ", r.error());
+    // A failed sync still reports success: the events are gone from the queue, so a failure
+    // would make the sink roll back and drop events the channel no longer holds. The sink has
+    // delivered them; at worst (the take record never reaches the disk) they are delivered
+    // again after a restart. markFailed() logged the failure and set Unhealthy.
+    (void)syncTo(endPos);
   }
   return sdk::Result::success();
 }
@@ -1086,14 +1141,15 @@ void FileStore::rollbackTakes(TakeState& st) noexcept {
   {
     std::lock_guard lock(mu_);
     if (st.registered && st.epoch == epoch_) {
-      // Back at the head, in their order. pushFront may grow the ring; if that fails the
-      // events still come back at the next restart (they are in the log and not taken).
+      // Back at the head, in their order. Puts keep the ring's capacity above queued plus
+      // in-flight events, so this does not grow it; should it fail anyway, the events are in
+      // the log and not taken, and markFailed() stops every checkpoint from passing them, so
+      // they do come back at the next restart.
       try {
         queue_.reserve(queue_.size() + st.entries.size());
         for (std::size_t i = st.entries.size(); i-- > 0;) queue_.pushFront(st.entries[i]);
       } catch (...) {
-        logger_->error("out of memory returning ", st.entries.size(),
-                       " events to the file channel; they come back after a restart");
+        markFailed("out of memory returning rolled-back events to the file channel's index");
       }
       reserved_ -= st.entries.size();
       unregisterLocked(st);
@@ -1110,6 +1166,11 @@ void FileStore::rollbackTakes(TakeState& st) noexcept {
 sdk::Result FileStore::checkpoint() {
   std::lock_guard ckLock(checkpointMu_);
   if (!isOpen()) return sdk::Result::failure("the file channel is closed");
+  if (failed()) {
+    counter_.increment(idx_.checkpointWriteError);
+    return sdk::Result::failure("no checkpoint while the file channel is unhealthy (" +
+                                failReason() + ")");
+  }
   uint64_t pos = 0, nextTx = 0;
   {
     std::lock_guard lock(mu_);
@@ -1123,6 +1184,11 @@ sdk::Result FileStore::checkpoint() {
     for (std::size_t i = 0; i < queue_.size(); ++i) snapshot_.push_back(queue_[i]);
     pos = writtenPos_.load(std::memory_order_relaxed);
     nextTx = nextTxId_.load(std::memory_order_relaxed);
+    // Which files this checkpoint makes unneeded is decided now, from the same moment as the
+    // snapshot: a take committed later can empty another file, but this checkpoint still
+    // names that file's events, and the take record may not reach the disk.
+    deletable_.clear();
+    collectDeletableLocked(fileOf(pos), deletable_);
   }
   sdk::Result r = syncTo(pos);
   if (!r) {
@@ -1185,25 +1251,35 @@ sdk::Result FileStore::checkpoint() {
       return sdk::Result::success();
     }
   }
-  {
+  if (!deletable_.empty()) {
     std::lock_guard lock(mu_);
-    deleteUnneededFilesLocked(fileOf(pos));
+    deleteFilesLocked(deletable_);
   }
   return sdk::Result::success();
 }
 
-void FileStore::deleteUnneededFilesLocked(uint32_t belowFileId) {
+void FileStore::collectDeletableLocked(uint32_t belowFileId, std::vector<uint32_t>& ids) const {
   // Only a prefix of the log is deleted: a later file can hold Take records for events in an
-  // earlier one, and a full replay must see them.
-  for (auto it = files_.begin(); it != files_.end();) {
-    if (it->first >= belowFileId || it->second.live > 0 || it->second.file == active_) break;
+  // earlier one, and a full replay must see them. A file with no live event now gets none
+  // later: puts go to the active file only, and a rollback returns events that were counted.
+  for (const auto& [id, info] : files_) {
+    if (id >= belowFileId || info.live > 0 || info.file == active_) break;
+    ids.push_back(id);
+  }
+}
+
+void FileStore::deleteFilesLocked(const std::vector<uint32_t>& ids) {
+  for (const uint32_t id : ids) {
+    auto it = files_.find(id);
+    if (it == files_.end()) continue;
     const std::string path = it->second.file->path;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      // Stop: the files after it must stay while it does (see collectDeletableLocked).
       logger_->warn("cannot delete used-up log file '", path, "': ", errnoText(errno));
       break;
     }
     logger_->debug("deleted used-up log file '", path, "'");
-    it = files_.erase(it);
+    files_.erase(it);
   }
 }
 
@@ -1219,6 +1295,11 @@ void FileStore::backgroundLoop() {
     if (bgStop_) break;
     l.unlock();
     const auto now = Clock::now();
+    // After a failure neither can succeed; markFailed() has said so once.
+    if (failed()) {
+      nextSync = now + std::chrono::milliseconds(options_.fsyncIntervalMs);
+      nextCheckpoint = now + std::chrono::milliseconds(options_.checkpointIntervalMs);
+    }
     if (!options_.fsyncPerTransaction && now >= nextSync) {
       sdk::Result r = syncTo(writtenPos_.load());
       if (!r) logger_->error(r.error());

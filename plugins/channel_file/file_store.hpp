@@ -13,17 +13,23 @@
 // transaction happens under it, so log order is queue order and a checkpoint is consistent.
 // fdatasync happens outside mu_, in syncTo(): concurrent committers share one sync (group
 // commit). Events become visible to takers only once their records are synced.
+//
+// Failure: a failed fdatasync (or an index that could not take events back) leaves the log in a
+// state only a replay can sort out, so it is sticky: from then on every put and every checkpoint
+// fails, and Unhealthy is 1, until close() and open() (see markFailed()).
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -48,6 +54,10 @@ struct StoreOptions {
   int64_t fsyncIntervalMs = 5000;
   int64_t keepAliveMs = 3000;   // how long a put commit waits for room
   int64_t maxTakeWaitMs = 100;  // how long a take on an empty queue waits
+  // Test seam, never set by configuration: called instead of ::fdatasync(fd) for log files, with
+  // the same contract (0, or -1 with errno set). Tests use it to count syncs, slow them down or
+  // make one fail. Empty: ::fdatasync.
+  std::function<int(int fd)> logSync;
 };
 
 // One damaged stretch of a log file found by replay.
@@ -83,7 +93,9 @@ struct StoreCounters {
 class FileStore {
  public:
   // State of one take transaction. Owned by the transaction; the store registers it while it
-  // holds events, so a checkpoint still counts them as queued.
+  // holds events, so a checkpoint still counts them as queued. While registered, checkpoint()
+  // reads `entries` under the store's mu_ from another thread: only the store changes them then,
+  // and only under mu_ (the caller may read them, and use everything else freely).
   struct TakeState {
     std::vector<IndexEntry> entries;  // every record taken in this transaction
     sdk::EventBatch events;           // their decoded events (minus corrupt ones)
@@ -150,7 +162,8 @@ class FileStore {
   sdk::Result commitTakes(TakeState& st);
   void rollbackTakes(TakeState& st) noexcept;
 
-  // Writes a checkpoint now and deletes log files nothing needs any more.
+  // Writes a checkpoint now and deletes log files nothing needs any more. Fails once the store
+  // has failed (a checkpoint must not pass records that may not be on disk).
   sdk::Result checkpoint();
 
   // Wakes waiting takers and putters and makes new waits return at once (channel stopping).
@@ -159,6 +172,8 @@ class FileStore {
   std::size_t size() const;          // committed events queued (not counting taken ones)
   std::size_t inFlight() const;      // taken, not yet committed
   std::size_t logFileCount() const;  // log files on disk
+  // True after a failure that only close() + open() clears (see markFailed()).
+  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
   uint64_t capacity() const noexcept { return options_.capacity; }
   const StoreOptions& options() const noexcept { return options_; }
 
@@ -202,8 +217,10 @@ class FileStore {
   // Encodes events as one put transaction into scratch (records, then the commit record).
   sdk::Result encodePuts(const sdk::EventBatch& events, std::string& scratch,
                          std::vector<IndexEntry>& scratchIndex);
-  // Makes everything up to pos durable; shares the fdatasync with concurrent callers.
+  // Makes everything up to pos durable; shares the fdatasync with concurrent callers. Fails for
+  // any pos not yet synced once the store has failed.
   sdk::Result syncTo(uint64_t pos);
+  int syncLog(int fd);  // ::fdatasync, or options_.logSync
   // Writes buf at the log tail (rolling to a new file first if it would pass maxFileSize).
   // Caller holds mu_. Returns the position of buf's first byte.
   sdk::Result appendLocked(const std::string& buf, uint64_t& at);
@@ -211,8 +228,15 @@ class FileStore {
   void unregisterLocked(TakeState& st) noexcept;
   void wakeTakers();
   void backgroundLoop();
-  void deleteUnneededFilesLocked(uint32_t belowFileId);
+  // The oldest log files nothing queued or in flight needs (a prefix of the log, below
+  // belowFileId, never the active one). Caller holds mu_; decided with the checkpoint snapshot.
+  void collectDeletableLocked(uint32_t belowFileId, std::vector<uint32_t>& ids) const;
+  void deleteFilesLocked(const std::vector<uint32_t>& ids);
   void setUnhealthy(bool bad) noexcept;
+  // Makes the failure sticky: puts, syncs of unsynced positions and checkpoints fail from now
+  // on, with `reason`; Unhealthy is 1. Logs once. Any thread, with or without mu_ held.
+  void markFailed(std::string_view reason) noexcept;
+  std::string failReason() const;
 
   sdk::Logger* logger_;
   sdk::ChannelCounter& counter_;
@@ -244,7 +268,13 @@ class FileStore {
 
   std::mutex checkpointMu_;  // one checkpoint at a time
   std::vector<IndexEntry> snapshot_;
+  std::vector<uint32_t> deletable_;  // files the checkpoint being written makes unneeded
   std::string checkpointBuf_;
+
+  // Set by markFailed(), cleared by open(). Read lock-free on the put path.
+  std::atomic<bool> failed_{false};
+  mutable std::mutex failMu_;  // a leaf lock: taken last, under any other
+  std::string failReason_;
 
   std::vector<int> lockFds_;
   std::thread bg_;

@@ -556,4 +556,9 @@ std::size_t SpillableMemoryChannel::drainOrderSegments() const {
   return drainOrder_.size();
 }
 
+int SpillableMemoryChannel::putWaiters() const {
+  std::lock_guard lock(mu_);
+  return spaceWaiters_;
+}
+
 }  // namespace sluice::plugins::spillable

@@ -70,6 +70,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   std::size_t memorySize() const;
   std::size_t overflowSize() const;
   std::size_t drainOrderSegments() const;
+  int putWaiters() const;  // put commits waiting for memory (overflowTimeout)
   filechannel::FileStore& overflowStore() noexcept { return *store_; }
 
  private:

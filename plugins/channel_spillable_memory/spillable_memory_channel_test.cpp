@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -119,6 +120,61 @@ TEST_CASE("spills when memory is full and keeps the order across both sides") {
   CHECK(c->drainOrderSegments() == 3);
   CHECK(drain(*c) == seq(11, 30));
   CHECK(c->channelCounter().getChannelSize() == 0);
+}
+
+// Waits for pred with a deadline; false if it never held.
+template <class Pred>
+bool waitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("overflowTimeout: a put waits for memory; memory freed in time keeps it there") {
+  TempDir d;
+  Chan c(d, {{"memoryCapacity", "10"}, {"overflowCapacity", "1000"}, {"overflowTimeout", "30"}});
+  REQUIRE(putCommit(*c, numbered(1, 10)).ok());
+  sdk::Result r;
+  std::thread putter([&] { r = putCommit(*c, numbered(11, 15)); });
+  REQUIRE(waitFor([&] { return c->putWaiters() == 1; }));  // memory is full: it waits
+  CHECK(c->overflowSize() == 0);
+  CHECK(takeCommit(*c, 5) == seq(1, 5));  // frees room: the waiting put goes to memory
+  putter.join();
+  CHECK_MESSAGE(r.ok(), r.error());
+  CHECK(c->memorySize() == 10);
+  CHECK(c->overflowSize() == 0);
+  CHECK(c->overflowStore().size() == 0);
+  CHECK(drain(*c) == seq(6, 15));
+}
+
+TEST_CASE("overflowTimeout: a put waits for memory, then spills to the overflow in order") {
+  TempDir d;
+  Chan c(d, {{"memoryCapacity", "10"}, {"overflowCapacity", "1000"}, {"overflowTimeout", "1"}});
+  REQUIRE(putCommit(*c, numbered(1, 10)).ok());
+  sdk::Result r;
+  std::atomic<bool> done{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread putter([&] {
+    r = putCommit(*c, numbered(11, 15));
+    done = true;
+  });
+  REQUIRE(waitFor([&] { return c->putWaiters() == 1 || done.load(); }));
+  CHECK(c->overflowSize() == 0);  // still waiting for memory
+  putter.join();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK_MESSAGE(r.ok(), r.error());
+  CHECK(waited >= std::chrono::milliseconds(900));
+  CHECK(c->memorySize() == 10);
+  CHECK(c->overflowSize() == 5);
+  CHECK(c->overflowStore().size() == 5);
+  CHECK(c->channelCounter().getChannelSize() == 15);
+  // The next put follows it to the overflow (puts stay there until memory drains a little).
+  REQUIRE(putCommit(*c, numbered(16, 17)).ok());
+  CHECK(c->overflowSize() == 7);
+  CHECK(drain(*c) == seq(1, 17));
 }
 
 TEST_CASE("memoryCapacity=0 sends everything through the overflow") {

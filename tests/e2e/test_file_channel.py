@@ -2,8 +2,10 @@
 sustained put/take, a full disk (minimumRequiredSpace), and the offline checker.
 
 Pipeline: netcat source with an OK per line (= the put committed) -> file channel ->
-test.file_sink (appends each body to a file, then commits the take)."""
+test.file_sink (appends each body to a file, commits the take, then marks the batch's bytes as
+committed in a side file)."""
 
+import collections
 import os
 import random
 import re
@@ -18,6 +20,9 @@ from sluice_test import (AgentTestCase, free_port, matches_in, run, send_acked, 
                          wait_until)
 
 LINE_RE = re.compile(rb"L(\d{4})-(\d{6})-end")
+# test.file_sink's commitLog: bytes [START, END) of out.txt are a batch whose take committed.
+# A marker cut by a kill does not match; the next one still does.
+COMMIT_RE = re.compile(rb"C (\d+) (\d+)\n")
 SINK_BATCH = 100
 
 
@@ -50,6 +55,7 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.outFile = {workdir}/out.txt
 a1.sinks.k1.batchSize = {SINK_BATCH}
 a1.sinks.k1.failFile = {workdir}/fail
+a1.sinks.k1.commitLog = {workdir}/commits.txt
 {extra}
 """)
     return path
@@ -58,6 +64,55 @@ a1.sinks.k1.failFile = {workdir}/fail
 def delivered(workdir):
     """Every complete line id in the sink's output, in order (a line cut by a kill is skipped)."""
     return matches_in(os.path.join(workdir, "out.txt"), LINE_RE)
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def split_batches(out, commits, run_ends):
+    """Splits the sink's output into committed batches and the batch each run left in flight.
+
+    out: out.txt's bytes; commits: the (start, end) byte ranges the sink marked committed;
+    run_ends: out.txt's size when each run ended (a kill, or the clean stop last). One sink
+    thread writes a batch, commits its take, marks it, and only then writes the next one, so
+    within a run the committed batches must follow each other from the run's first byte, and
+    whatever follows the last of them is the one batch in flight when the run ended (empty, or
+    a batch whose take did not commit, or one that committed but was killed before its mark).
+    Returns (committed ranges, in-flight ranges, problems)."""
+    problems = []
+    commits = sorted(commits)
+    committed, in_flight = [], []
+    i = 0
+    run_start = 0
+    for run, run_end in enumerate(run_ends):
+        pos = run_start
+        while i < len(commits) and commits[i][0] < run_end:
+            start, end = commits[i]
+            if start != pos or end > run_end:
+                problems.append(f"run {run}: committed batch at bytes {start}-{end}, expected one "
+                                f"starting at {pos} and ending by {run_end}")
+            committed.append((start, end))
+            pos = max(pos, end)
+            i += 1
+        if pos < run_end:
+            in_flight.append((pos, run_end))
+        run_start = run_end
+    if i != len(commits):
+        problems.append(f"{len(commits) - i} commit marks beyond the output")
+    return committed, in_flight, problems
+
+
+def lines_in(out, ranges):
+    """The complete line ids whose bytes lie in one of the ranges."""
+    found = []
+    for start, end in ranges:
+        found += [m.group(0).decode() for m in LINE_RE.finditer(out, start, end)]
+    return found
 
 
 class Sender(threading.Thread):
@@ -108,6 +163,8 @@ class FileChannelCrashTest(AgentTestCase):
         rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "0")) or None)
         iterations = int(os.environ.get("SLUICE_CRASH_ITERATIONS", "20"))
         acked = []
+        run_ends = []  # out.txt's size when each run ended
+        out_path = os.path.join(self.dir, "out.txt")
         t_start = time.monotonic()
         for it in range(iterations):
             agent = self.start_agent(conf, f"agent-{it}.log", port=port)
@@ -116,6 +173,7 @@ class FileChannelCrashTest(AgentTestCase):
             # Let put and take run for a random while, then crash the agent.
             time.sleep(rng.uniform(0.2, 1.0))
             agent.kill9()
+            run_ends.append(os.path.getsize(out_path) if os.path.exists(out_path) else 0)
             sender.stop.set()
             sender.join(timeout=10)
             self.assertIn("file channel open:", agent.text())
@@ -131,15 +189,38 @@ class FileChannelCrashTest(AgentTestCase):
         for line in got:
             counts[line] = counts.get(line, 0) + 1
         dups = sum(c - 1 for c in counts.values())
-        # Only a take that had not committed when the process died is delivered again: at most
-        # one sink batch per crash.
-        self.assertLessEqual(dups, iterations * SINK_BATCH,
-                             f"{dups} duplicates over {iterations} crashes")
         lost = want - set(counts)
         self.assertFalse(lost, f"lost {len(lost)} acknowledged lines")
+
+        # Exact duplicate accounting: only the take that was in flight when a run was killed
+        # may be delivered again. No line may appear in two committed batches, every extra
+        # copy must lie in a run's in-flight batch, and the clean last run leaves none.
+        out = read_bytes(out_path)
+        commits = [(int(a), int(b))
+                   for a, b in COMMIT_RE.findall(read_bytes(os.path.join(self.dir, "commits.txt")))]
+        committed, in_flight, problems = split_batches(out, commits, run_ends + [len(out)])
+        self.assertFalse(problems, "\n".join(problems[:10]))
+        self.assertFalse(in_flight and in_flight[-1][1] == len(out) and
+                         in_flight[-1][0] >= (run_ends[-1] if run_ends else 0),
+                         "the clean last run left a batch unmarked")
+        for start, end in in_flight:
+            n = len(LINE_RE.findall(out, start, end))
+            self.assertLessEqual(n, SINK_BATCH, f"{n} lines in flight at bytes {start}-{end}")
+        in_committed = {}
+        for line in lines_in(out, committed):
+            in_committed[line] = in_committed.get(line, 0) + 1
+        twice = [line for line, n in in_committed.items() if n > 1]
+        self.assertFalse(twice, f"{len(twice)} lines delivered again after their take committed, "
+                                f"e.g. {twice[:5]}")
+        in_flight_lines = lines_in(out, in_flight)
+        # Each line appears at most once outside in-flight batches, so every duplicate is one.
+        explained = sum(min(counts[line] - 1, n)
+                        for line, n in collections.Counter(in_flight_lines).items())
+        self.assertEqual(dups, explained, f"{dups} duplicates, {explained} from in-flight takes")
         print(f"\n  {iterations} kill -9 crashes in {time.monotonic() - t_start:.1f} s: "
               f"{len(want)} acknowledged lines all delivered, {len(counts)} distinct delivered, "
-              f"{dups} duplicates", file=sys.stderr)
+              f"{dups} duplicates, all from the {len(in_flight)} batches in flight at a kill "
+              f"({len(in_flight_lines)} lines)", file=sys.stderr)
         self.assertGreater(len(want), iterations * 10, "too little traffic to mean anything")
         # The channel was stopped cleanly: the checker finds it clean and empty.
         # Through the CLI, as a user runs it: `sluice channel-check` execs the checker.

@@ -2,7 +2,9 @@
 //  - test.header_seq: a pollable source whose events carry a header cycling through values,
 //    to drive multiplexing and routing tests;
 //  - test.file_sink: a sink that appends bodies to a file and fails (rolling back) while a
-//    control file exists, to test rollback, redelivery and failover;
+//    control file exists, to test rollback, redelivery and failover; optionally it also records
+//    which stretches of that file belong to committed batches (commitLog), so crash tests can
+//    tell a batch whose take committed from one that was in flight;
 //  - test.weighted_selector: a load_balance sink selector (smooth weighted round robin) that can
 //    be told to throw, to test custom selectors and the host's fallback.
 
@@ -73,6 +75,7 @@ class FileSink final : public AbstractSink {
   void configure(const Context& ctx) override {
     out_ = ctx.requireString("outFile");
     failFile_ = ctx.getString("failFile", "");
+    commitLog_ = ctx.getString("commitLog", "");
     batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 100));
   }
   Status process() override {
@@ -98,16 +101,30 @@ class FileSink final : public AbstractSink {
     }
     FILE* f = std::fopen(out_.c_str(), "ab");
     if (!f) return deliveryFailed("cannot open " + out_ + ": " + std::strerror(errno));
+    // Where this batch starts in outFile: appends go to the end, and with one sink writing
+    // the file nothing else moves it.
+    long start = std::fseek(f, 0, SEEK_END) == 0 ? std::ftell(f) : -1;
     bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     ok = (std::fclose(f) == 0) && ok;
     if (!ok) return deliveryFailed("cannot write " + out_);
     if (!tx.commit()) return deliveryFailed("commit failed");
+    if (!commitLog_.empty() && start >= 0) {
+      // "C START END": bytes [START, END) of outFile are a batch whose take committed. Written
+      // after the commit returned, so a crash in between leaves a committed batch unmarked
+      // (it looks in flight), never the other way round.
+      const std::string mark = "C " + std::to_string(start) + " " +
+                               std::to_string(start + static_cast<long>(text.size())) + "\n";
+      if (FILE* c = std::fopen(commitLog_.c_str(), "ab")) {
+        (void)std::fwrite(mark.data(), 1, mark.size(), c);
+        (void)std::fclose(c);
+      }
+    }
     sinkCounter().addToEventDrainSuccessCount(static_cast<int64_t>(batchBuf_.size()));
     return Status::READY;
   }
 
  private:
-  std::string out_, failFile_;
+  std::string out_, failFile_, commitLog_;
   std::size_t batch_ = 100;
 };
 
@@ -176,6 +193,9 @@ const PluginManifest& manifest() {
            ComponentKind::Sink, "test.file_sink", {},
            Schema{Key("outFile").req().doc("file to append bodies to"),
                   Key("failFile").doc("while this file exists every batch fails"),
+                  Key("commitLog")
+                      .doc("after each committed batch, append 'C START END' (its "
+                           "bytes in outFile) to this file"),
                   Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch"),
                   // Named like no secret on purpose: only isSecret() says it is one.
                   Key("accessCode").longValue().range(0, 99999999999.0).isSecret().doc(
