@@ -230,8 +230,10 @@ struct TailFile {
   Clock::time_point retryAt{};     // after a refused batch: not before this
   int64_t mtime = 0;
   uint64_t lastSize = 0;
-  bool matched = true;  // seen by the last listing of its directory
-  bool check = true;    // may have unread data
+  bool matched = true;    // seen by the last listing of its directory
+  uint64_t listedIn = 0;  // the listing (Tailer::listing_) that last found it under a name
+  bool forget = false;    // eraseAll(): about to be erased
+  bool check = true;      // may have unread data
   // The last read ended at the end of the file: what lies between the read offset and lastSize
   // is an unfinished line, not something left to read.
   bool atEof = false;
@@ -311,6 +313,12 @@ class Tailer {
                               skipped ? " (skipped incomplete entries: " : "",
                               skipped ? std::to_string(skipped) + ")" : std::string());
         loadFingerprints();
+        // Sorted by inode (stable: the first entry of an inode still wins) so that add() finds
+        // a file's entry by binary search: the first listing of thousands of files against a
+        // position file of thousands of entries must not cost their product.
+        auto byInode = [](const auto& a, const auto& b) { return a.inode < b.inode; };
+        std::stable_sort(loaded_.begin(), loaded_.end(), byInode);
+        std::stable_sort(loadedFp_.begin(), loadedFp_.end(), byInode);
       }
     }
     wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -570,6 +578,7 @@ class Tailer {
     g.dirty = false;
     others_.clear();  // this directory's, filled below
     const std::size_t gi = indexOf(g);
+    ++listing_;  // files found below get listedIn = listing_; markUnseen() takes the others
     struct stat dst {};
     if (::stat(g.spec.dir.c_str(), &dst) != 0) {
       if (!g.listed) {
@@ -577,7 +586,7 @@ class Tailer {
                               " is missing: ", errnoText(errno), "; waiting for it");
       }
       g.listed = true;
-      markUnseen(gi, {});
+      markUnseen(gi);
       return;
     }
     g.dirMtimeNs = dst.st_mtim.tv_sec * 1000000000LL + dst.st_mtim.tv_nsec;
@@ -592,7 +601,6 @@ class Tailer {
     const bool keepOthers = std::any_of(order_.begin(), order_.end(), [gi](const TailFile* t) {
       return t->group == gi && t->fd < 0;
     });
-    std::vector<TailFile*> seen;
     std::string full;
     while (dirent* e = ::readdir(d)) {
       const std::string_view name(e->d_name);
@@ -625,11 +633,11 @@ class Tailer {
       f->matched = true;
       f->mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
       if (static_cast<uint64_t>(st.st_size) != f->splitter.offset() || f->fd >= 0) f->check = true;
-      seen.push_back(f);
+      f->listedIn = listing_;
     }
     ::closedir(d);
     g.listed = true;
-    markUnseen(gi, seen);
+    markUnseen(gi);
     // Flume reads files in the order of their modification time, oldest first.
     std::stable_sort(order_.begin(), order_.end(),
                      [](const TailFile* a, const TailFile* b) { return a->mtime < b->mtime; });
@@ -659,12 +667,13 @@ class Tailer {
   // Files of group gi that the listing did not find: renamed away or deleted. Open ones are read
   // to their end through the descriptor. A closed one is looked for by inode under the
   // directory's other names and, if found with data to read, followed there; otherwise it is
-  // forgotten (and counted when maxOpenFiles, not idleness, had closed it).
-  void markUnseen(std::size_t gi, const std::vector<TailFile*>& seen) {
+  // forgotten (and counted when maxOpenFiles, not idleness, had closed it). One pass over
+  // order_: a listing of thousands of files must not cost their number squared.
+  void markUnseen(std::size_t gi) {
     std::vector<TailFile*> forget;
     for (TailFile* f : order_) {
       if (f->group != gi) continue;
-      if (std::find(seen.begin(), seen.end(), f) != seen.end()) continue;
+      if (f->listedIn == listing_) continue;  // found by this listing
       if (f->matched) {
         f->matched = false;
         Group& g = *groups_[gi];
@@ -677,7 +686,7 @@ class Tailer {
         forget.push_back(f);
       }
     }
-    for (TailFile* f : forget) erase(*f);
+    eraseAll(forget);
   }
 
   // f is closed and no matching name leads to it any more. Finds it under another name of its
@@ -748,8 +757,11 @@ class Tailer {
     uint64_t start = 0;
     bool found = false;
     const std::string& dir = groups_[gi]->spec.dir;
-    for (const PositionEntry& e : loaded_) {
-      if (e.inode != static_cast<uint64_t>(st.st_ino)) continue;
+    const uint64_t ino = static_cast<uint64_t>(st.st_ino);
+    auto inodeLess = [](const auto& e, uint64_t i) { return e.inode < i; };
+    for (auto it = std::lower_bound(loaded_.begin(), loaded_.end(), ino, inodeLess);
+         it != loaded_.end() && it->inode == ino; ++it) {
+      const PositionEntry& e = *it;
       if (e.file != full && parentOf(e.file) != dir) continue;
       found = true;
       start = e.pos;
@@ -762,8 +774,10 @@ class Tailer {
       }
       // The fingerprint saved with this position: the first read compares it (readFile), so a
       // file rewritten while we were stopped is read from 0 even if it is now longer.
-      for (const FingerprintEntry& fp : loadedFp_) {
-        if (fp.inode != e.inode || fp.pos != e.pos) continue;
+      for (auto fit = std::lower_bound(loadedFp_.begin(), loadedFp_.end(), ino, inodeLess);
+           fit != loadedFp_.end() && fit->inode == ino; ++fit) {
+        const FingerprintEntry& fp = *fit;
+        if (fp.pos != e.pos) continue;
         if (fp.end > size) {
           source_.logger().warn("'", full, "' is shorter (", size,
                                 " bytes) than where it was read (", fp.end,
@@ -810,15 +824,34 @@ class Tailer {
   }
 
   void erase(TailFile& f) {
+    detach(f);
+    order_.erase(std::find(order_.begin(), order_.end(), &f));
+    files_.erase(Key{f.dev, f.ino});  // f is gone
+  }
+
+  // erase() for many files with one pass over order_ (thousands of files deleted at once).
+  void eraseAll(const std::vector<TailFile*>& gone) {
+    if (gone.size() <= 1) {
+      for (TailFile* f : gone) erase(*f);
+      return;
+    }
+    for (TailFile* f : gone) {
+      detach(*f);
+      f->forget = true;
+    }
+    std::erase_if(order_, [](const TailFile* t) { return t->forget; });
+    for (TailFile* f : gone) files_.erase(Key{f->dev, f->ino});
+  }
+
+  // Everything of erase() but leaving order_ and files_.
+  void detach(TailFile& f) {
     if (f.fd >= 0) closeFd(f);
     Group& g = *groups_[f.group];
     auto it = g.byName.find(f.name);
     if (it != g.byName.end() && it->second == &f) g.byName.erase(it);
-    order_.erase(std::find(order_.begin(), order_.end(), &f));
     if (bufFile_ == &f) bufFile_ = nullptr;
     removed_ = true;
     posDirty_ = true;
-    files_.erase(Key{f.dev, f.ino});  // f is gone
   }
 
   void closeFd(TailFile& f) {
@@ -1204,6 +1237,7 @@ class Tailer {
   std::unordered_map<uint32_t, Group*> movedFrom_;  // inotify rename cookies
   std::vector<std::pair<Group*, std::string>> adopt_;
   bool removed_ = false;  // erase() ran: loops over order_ adjust their index
+  uint64_t listing_ = 0;  // counts list() calls, see TailFile::listedIn
 
   const std::size_t cap_;
   std::unique_ptr<char[]> buf_;
