@@ -36,6 +36,9 @@ constexpr int64_t kMaxOpenFilesLimit = 1 << 20;
 // before the position: enough bytes to cover several lines, since the ends of consecutive log
 // lines often look alike.
 constexpr std::size_t kFingerprintBytes = 4096;
+// Between two reads of one file, the bytes before the second read's offset are compared after
+// it (readFile): as many as fit a few log lines, at the cost of one small pread per 512 KiB.
+constexpr std::size_t kGuardBytes = 256;
 
 uint64_t fnv1a(const char* p, std::size_t n) noexcept {
   uint64_t h = 1469598103934665603ULL;
@@ -965,6 +968,28 @@ class Tailer {
     f.fpEnd = end;
   }
 
+  // Whether the len bytes at `at` of fd differ from guard_ (or cannot be read any more).
+  bool bytesChanged(int fd, uint64_t at, std::size_t len) {
+    char now[kGuardBytes];
+    ssize_t n;
+    do {
+      n = ::pread(fd, now, len, static_cast<off_t>(at));
+    } while (n < 0 && errno == EINTR);
+    return n != static_cast<ssize_t>(len) || std::memcmp(now, guard_, len) != 0;
+  }
+
+  // readFile() found f truncated between two of its reads. The lines of the batch in hand were
+  // read before that and are sent; then reading restarts at 0. False when the channels refused
+  // them: they are gone from the file, so reading restarts at 0 all the same after the back-off.
+  bool restartWhileReading(TailFile& f) {
+    const bool sent = batch_.empty() || deliver(f);
+    restartAtZero(f, "its bytes before the read position changed while it was read");
+    bufFile_ = &f;
+    bufBase_ = 0;
+    bufLen_ = 0;
+    return sent;
+  }
+
   void restartAtZero(TailFile& f, const char* why) {
     counter_.increment(TaildirSource::kTruncationsDetected);
     source_.logger().info("'", f.path, "' was truncated (", why, "); reading it from the start");
@@ -988,11 +1013,11 @@ class Tailer {
       return false;
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size < f.splitter.offset()) {
-      restartAtZero(f, "it is shorter than the read position");
-    } else if (f.fpLen && f.fpEnd <= size && fingerprintChanged(f, f.fd)) {
-      restartAtZero(f, "the last line read before the position changed");
-    }
+    if (size < f.splitter.offset()) restartAtZero(f, "it is shorter than the read position");
+    // The fingerprint is compared after the first read below, not here: a truncation between
+    // a check here and that read would go unnoticed, and the read would return the new
+    // content's bytes at the old offset.
+    bool fpChecked = f.fpLen == 0;
     if (size != f.lastSize) {
       f.lastSize = size;
       f.lastChange = Clock::now();
@@ -1019,13 +1044,12 @@ class Tailer {
       });
       if (batch_.size() >= s_.batchSize) {
         if (!deliver(f)) return false;
-        if ((batches & 63) == 63) {
-          // A long catch-up must not hold back the position file.
-          const Clock::time_point now = Clock::now();
-          if (now >= nextPosWrite_) {
-            writePositions(false);
-            nextPosWrite_ = now + s_.writePosInterval;
-          }
+        // A long catch-up must not hold back the position file: checked after every batch (a
+        // clock read per batch is noise), so after a crash what is read again is at most
+        // writePosInterval worth of lines plus one batch.
+        if (const Clock::time_point now = Clock::now(); now >= nextPosWrite_) {
+          writePositions(false);
+          nextPosWrite_ = now + s_.writePosInterval;
         }
         if (++batches >= s_.maxBatchCount) {
           more = true;
@@ -1036,14 +1060,19 @@ class Tailer {
       if (eof) break;
       // Need more bytes: keep the unfinished line at the front and read after it.
       const std::size_t keep = bufLen_ - static_cast<std::size_t>(f.splitter.offset() - bufBase_);
+      const uint64_t at = bufBase_ + bufLen_;  // every byte before it has been read
+      // The bytes just before `at`, to check after the read that they are still there: if the
+      // file was truncated and written past `at` again (copytruncate racing a fast writer)
+      // between two reads, the read returned the new content from the middle.
+      const std::size_t guardLen = std::min(kGuardBytes, bufLen_);
+      std::memcpy(guard_, buf_.get() + bufLen_ - guardLen, guardLen);
       if (keep > 0 && f.splitter.offset() != bufBase_)
         std::memmove(buf_.get(), buf_.get() + (bufLen_ - keep), keep);
       bufBase_ = f.splitter.offset();
       bufLen_ = keep;
       ssize_t n;
       do {
-        n = ::pread(f.fd, buf_.get() + bufLen_, cap_ - bufLen_,
-                    static_cast<off_t>(bufBase_ + bufLen_));
+        n = ::pread(f.fd, buf_.get() + bufLen_, cap_ - bufLen_, static_cast<off_t>(at));
       } while (n < 0 && errno == EINTR);
       if (n < 0) {
         counter_.incrementEventReadFail();
@@ -1051,6 +1080,21 @@ class Tailer {
         if (readLog_.admit(Clock::now(), &suppressed))
           source_.logger().error("cannot read '", f.path, "': ", errnoText(errno));
         break;
+      }
+      // After the read, so that it vouches for what the read returned. The first read of a call
+      // has no bytes in hand and compares the fingerprint (which also covers a file truncated and
+      // rewritten to the same size while we were not looking: n == 0).
+      bool truncated = false;
+      if (!fpChecked) {
+        fpChecked = true;
+        truncated = fingerprintChanged(f, f.fd);
+      } else if (n > 0 && guardLen > 0) {
+        truncated = bytesChanged(f.fd, at - guardLen, guardLen);
+      }
+      if (truncated) {
+        if (!restartWhileReading(f)) return false;
+        eof = false;
+        continue;
       }
       if (n == 0) {
         eof = true;
@@ -1242,6 +1286,7 @@ class Tailer {
   const std::size_t cap_;
   std::unique_ptr<char[]> buf_;
   TailFile* bufFile_ = nullptr;  // whose bytes buf_ holds: [bufBase_, bufBase_ + bufLen_)
+  char guard_[kGuardBytes];      // readFile(): the bytes before a read, see there
   uint64_t bufBase_ = 0;
   std::size_t bufLen_ = 0;
 

@@ -358,6 +358,43 @@ TEST_CASE("truncation while running and grown past the old position is detected"
   CHECK(std::vector<std::string>(got.begin() + 10, got.end()) == expected(0, 40, "b-"));
 }
 
+// copytruncate racing the reader: the file is truncated and written past the read position
+// between two reads of one catch-up (here from the channel's side, at the first accepted batch,
+// on the reader thread). The second read would return the new content from the middle: a torn
+// line, and the new lines before the old position lost.
+TEST_CASE("truncated and grown past the read position between two reads of one catch-up") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  // More than one read (512 KiB plus maxLineLength): 3.6 MB of 12-byte lines.
+  constexpr int kOld = 300000, kNew = 250000;
+  append(log, lines(0, kOld, "old-"));  // "old-<n>": 5 to 10 bytes and a newline
+  Fixture f(contextOf(d, {{"batchSize", "1000"}}));
+  std::atomic<bool> done{false};
+  f.processor.onBatch = [&] {
+    if (done.exchange(true)) return;
+    // Longer lines than before, so a read at a stale offset starts inside one.
+    std::ofstream out(log, std::ios::trunc | std::ios::binary);
+    out << lines(0, kNew, "new-line-");
+  };
+  f.start();
+  REQUIRE(waitFor(
+      [&] {
+        const auto got = f.processor.snapshot();
+        return !got.empty() && got.back() == "new-line-" + std::to_string(kNew - 1);
+      },
+      60s));
+  const auto got = f.processor.snapshot();
+  // Lines of the old content read before the truncation (the first read), then every new line.
+  std::size_t old = 0;
+  while (old < got.size() && got[old].rfind("old-", 0) == 0) ++old;
+  REQUIRE(old >= 1000);
+  CHECK(std::vector<std::string>(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(old)) ==
+        expected(0, static_cast<int>(old), "old-"));
+  CHECK(std::vector<std::string>(got.begin() + static_cast<std::ptrdiff_t>(old), got.end()) ==
+        expected(0, kNew, "new-line-"));
+  CHECK(f.counter("TruncationsDetectedCount") == 1);
+}
+
 TEST_CASE("partial last line: waits for the newline, sent after idleTimeout") {
   TempDir d;
   const fs::path log = d.path / "logs" / "app.log";
