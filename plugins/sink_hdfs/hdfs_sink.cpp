@@ -31,6 +31,17 @@ int64_t nowMillis() {
       .count();
 }
 
+// Why an event has no usable time for the escapes, and how to give it one.
+std::string missingTimestampText(const sdk::Event& e, PathTemplate::Status st) {
+  if (st == PathTemplate::Status::MissingTimestamp)
+    return "an event has no timestamp header, which the time escapes in "
+           "hdfs.path/hdfs.filePrefix need (add the timestamp interceptor or set "
+           "hdfs.useLocalTimeStamp = true)";
+  const std::string* ts = e.headers.find("timestamp");
+  return "an event's timestamp header '" + (ts ? *ts : std::string()) +
+         "' is not a number of milliseconds";
+}
+
 }  // namespace
 
 const sdk::Schema& hdfsSinkSchema() {
@@ -117,8 +128,13 @@ const sdk::Schema& hdfsSinkSchema() {
           .doc("Use the sink's clock instead of the timestamp header"),
       sdk::Key("hdfs.fallbackPath")
           .string()
-          .doc("sluice: directory for events without a usable timestamp header (no time "
-               "escapes); unset = the batch fails and is retried"),
+          .doc("sluice: directory (no time escapes) for events without a usable timestamp "
+               "header, with hdfs.missingTimestampPolicy = fallback"),
+      sdk::Key("hdfs.missingTimestampPolicy")
+          .oneOf({"drop", "fallback", "fail"})
+          .def("drop")
+          .doc("sluice: an event without a usable timestamp header is dropped (counted), written "
+               "to hdfs.fallbackPath (the default when that is set), or fails its batch (Flume)"),
       sdk::Key("hdfs.recoverInUseFiles")
           .boolean()
           .def("true")
@@ -296,6 +312,30 @@ void HdfsSink::configure(const sdk::Context& ctx) {
                "must not use time escapes: it takes the events whose "
                "timestamp is missing");
   }
+  // Unset: fallback when hdfs.fallbackPath is set (what that key alone meant before the policy
+  // existed), else drop.
+  const std::string policy = lower(trimmed(ctx.getString("hdfs.missingTimestampPolicy", "")));
+  if (policy.empty())
+    s.missingTimestampPolicy =
+        fallbackT ? MissingTimestampPolicy::Fallback : MissingTimestampPolicy::Drop;
+  else if (policy == "drop")
+    s.missingTimestampPolicy = MissingTimestampPolicy::Drop;
+  else if (policy == "fallback")
+    s.missingTimestampPolicy = MissingTimestampPolicy::Fallback;
+  else if (policy == "fail")
+    s.missingTimestampPolicy = MissingTimestampPolicy::Fail;
+  else
+    ctx.fail("hdfs.missingTimestampPolicy", "expected drop, fallback or fail, got '" +
+                                                ctx.getString("hdfs.missingTimestampPolicy", "") +
+                                                "'");
+  if (s.missingTimestampPolicy == MissingTimestampPolicy::Fallback && !fallbackT)
+    ctx.fail("hdfs.missingTimestampPolicy",
+             "fallback needs hdfs.fallbackPath, the directory for events without a usable "
+             "timestamp");
+  if (s.missingTimestampPolicy != MissingTimestampPolicy::Fallback && fallbackT)
+    ctx.fail("hdfs.fallbackPath",
+             "is set but hdfs.missingTimestampPolicy is " + policy +
+                 ", which never writes there; set the policy to fallback or remove the key");
 
   closeAll();
   s_ = std::move(s);
@@ -643,6 +683,19 @@ sdk::Status HdfsSink::fail(sdk::TransactionGuard& tx, const std::string& why) {
   return deliveryFailed(why);
 }
 
+void HdfsSink::reportMissingTimestamp(const sdk::Event& e, PathTemplate::Status st) {
+  int64_t suppressed = 0;
+  if (!timestampLog_.admit(now_(), &suppressed)) return;
+  const bool drop = s_.missingTimestampPolicy == MissingTimestampPolicy::Drop;
+  logger().warn(missingTimestampText(e, st),
+                drop ? "; dropped it (hdfs.missingTimestampPolicy = drop)"
+                     : "; wrote it under hdfs.fallbackPath",
+                suppressed > 0 ? "; " + std::to_string(suppressed) +
+                                     " more such events since the last report (all counted in "
+                                     "EventTimestampMissingCount)"
+                               : std::string());
+}
+
 sdk::Status HdfsSink::process() {
   try {
     return processBatch();
@@ -678,6 +731,10 @@ sdk::Status HdfsSink::processBatch() {
   const int64_t nowMs = nowMillis();
   const Clock::time_point now = now_();
   std::string error;
+  // Events without a usable timestamp in this batch: counted when it commits, so that a batch
+  // that fails for another reason and is taken again does not count them twice.
+  std::size_t missing = 0;
+  std::size_t dropped = 0;  // of them, dropped (policy drop)
   for (sdk::Event& e : taken) {
     key_.clear();
     PathTemplate::Status st = pathT_->format(e.headers, nowMs, time_, key_);
@@ -687,23 +744,20 @@ sdk::Status HdfsSink::processBatch() {
       st = prefixT_->format(e.headers, nowMs, time_, key_);
     }
     if (st != PathTemplate::Status::Ok) {
-      counter.increment(cntTimestampMissing_);
-      const std::string* ts = e.headers.find("timestamp");
-      const std::string what =
-          st == PathTemplate::Status::MissingTimestamp
-              ? std::string(
-                    "an event has no timestamp header, which the time escapes in "
-                    "hdfs.path/hdfs.filePrefix need (add the timestamp interceptor or set "
-                    "hdfs.useLocalTimeStamp = true)")
-              : "an event's timestamp header '" + (ts ? *ts : std::string()) +
-                    "' is not a number of milliseconds";
-      if (!fallbackT_) {
+      if (s_.missingTimestampPolicy == MissingTimestampPolicy::Fail) {
+        counter.increment(cntTimestampMissing_);  // once per failed attempt
         counter.incrementEventWriteFail();
-        return fail(tx, what + "; " + std::to_string(n) +
-                            " events rolled back (set hdfs.fallbackPath to set such events aside)");
+        return fail(tx, missingTimestampText(e, st) + "; " + std::to_string(n) +
+                            " events rolled back and retried (hdfs.missingTimestampPolicy = "
+                            "fail; drop or fallback handle such events one by one)");
       }
-      if (counter.get(cntTimestampMissing_) == 1)
-        logger().warn(what, "; writing it to hdfs.fallbackPath");
+      ++missing;
+      reportMissingTimestamp(e, st);
+      if (s_.missingTimestampPolicy == MissingTimestampPolicy::Drop) {
+        // Taken in this transaction and never written: gone once the batch commits.
+        ++dropped;
+        continue;
+      }
       key_.clear();
       (void)fallbackT_->format(e.headers, nowMs, time_, key_);
       dirLen = key_.size();
@@ -749,7 +803,9 @@ sdk::Status HdfsSink::processBatch() {
   touched_.clear();
   for (auto& f : retiring_) closeFile(*f);
   retiring_.clear();
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
+  counter.add(cntTimestampMissing_, static_cast<int64_t>(missing));
+  // Dropped events are in EventTimestampMissingCount, not here: attempts = success + dropped.
+  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n - dropped));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

@@ -50,7 +50,13 @@ const sdk::Schema& hdfsSinkSchema();
 enum class FileType { DataStream, CompressedStream };
 enum class Codec { None, Gzip, Zstd };
 enum class Serializer { Text, AvroEvent };
-enum class MissingTimestampPolicy { Fail, Fallback };
+// What happens to an event whose time escapes have no usable timestamp header
+// (hdfs.missingTimestampPolicy).
+enum class MissingTimestampPolicy {
+  Drop,      // counted, logged (rate-limited) and dropped; the rest of the batch is written
+  Fallback,  // written under hdfs.fallbackPath
+  Fail,      // Flume's: the batch fails and is retried
+};
 
 struct HdfsSettings {
   std::string path;  // template, file:// removed
@@ -74,8 +80,32 @@ struct HdfsSettings {
   Serializer serializer = Serializer::Text;
   bool appendNewline = true;
   std::size_t syncIntervalBytes = 2048000;
-  std::string fallbackPath;  // "" = fail the batch on an event without a usable timestamp
+  std::string fallbackPath;  // set only with MissingTimestampPolicy::Fallback
+  MissingTimestampPolicy missingTimestampPolicy = MissingTimestampPolicy::Drop;
   bool recoverInUseFiles = true;
+};
+
+// Lets one log line through per interval and counts the ones it held back, so a flood of bad
+// events costs a counter increment each, not a log line each. Sink runner thread only.
+class LogThrottle {
+ public:
+  explicit LogThrottle(std::chrono::steady_clock::duration every) : every_(every) {}
+  // True when this occurrence may be logged; *suppressed is then the number held back since.
+  bool admit(std::chrono::steady_clock::time_point now, int64_t* suppressed) noexcept {
+    if (now < next_) {
+      ++suppressed_;
+      return false;
+    }
+    *suppressed = suppressed_;
+    suppressed_ = 0;
+    next_ = now + every_;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::duration every_;
+  std::chrono::steady_clock::time_point next_{};
+  int64_t suppressed_ = 0;
 };
 
 class HdfsSink final : public sdk::AbstractSink {
@@ -142,6 +172,8 @@ class HdfsSink final : public sdk::AbstractSink {
   void checkTimers();
   void abortBatch() noexcept;
   sdk::Status fail(sdk::TransactionGuard& tx, const std::string& why);
+  // The log line for an event whose timestamp is missing or bad (st), rate-limited.
+  void reportMissingTimestamp(const sdk::Event& e, PathTemplate::Status st);
   void serialize(OpenFile& f, const sdk::Event& e);
   bool compress(const std::string& in, std::string* error);
 
@@ -170,6 +202,7 @@ class HdfsSink final : public sdk::AbstractSink {
   std::size_t cntCloseFail_ = 0;
   Clock::time_point (*now_)() = &Clock::now;
   Clock::time_point nextTimerCheck_{};
+  LogThrottle timestampLog_{std::chrono::seconds(10)};
 };
 
 }  // namespace sluice::plugins::hdfs

@@ -23,11 +23,14 @@
 
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
 using sluice::plugins::hdfs::HdfsSink;
 using sluice::plugins::hdfs::hdfsSinkSchema;
+using sluice::plugins::hdfs::MissingTimestampPolicy;
+using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::FileSizeLimit;
 using sluice::plugins::testing::TestChannel;
 using namespace std::chrono_literals;
@@ -493,46 +496,177 @@ TEST_CASE("a failed commit cuts the batch from the files") {
   CHECK(eventNumbers(tree(f.out())) == range(0, 6));
 }
 
-TEST_CASE("events without a timestamp: batch fails and is counted, or they go to fallbackPath") {
-  SUBCASE("no fallback: the batch fails, nothing is written, the events stay") {
-    Fixture f;
-    f.channel.putAt(0, 2, kTs);
-    f.channel.put([] {
-      sdk::EventBatch b;
-      b.emplace_back("no-ts");
-      return b;
-    }());
+namespace {
+
+// Events event-0.. with a timestamp, interleaved with events whose timestamp is missing
+// ("no-ts-<i>") or not a number ("bad-ts-<i>"): good, missing, good, bad, good.
+void putMixedBatch(TestChannel& ch) {
+  sdk::EventBatch b;
+  b.emplace_back(sdk::Headers{{"timestamp", std::to_string(kTs)}}, "event-0");
+  b.emplace_back("no-ts-0");
+  b.emplace_back(sdk::Headers{{"timestamp", std::to_string(kTs)}}, "event-1");
+  b.emplace_back(sdk::Headers{{"timestamp", "soon"}}, "bad-ts-0");
+  b.emplace_back(sdk::Headers{{"timestamp", std::to_string(kTs)}}, "event-2");
+  ch.put(std::move(b));
+}
+
+// How many times `needle` occurs in the captured log.
+std::size_t occurrences(CaptureLogger& log, const std::string& needle) {
+  std::lock_guard<std::mutex> lock(log.mu);
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = log.text.find(needle, at)) != std::string::npos; ++at) ++n;
+  return n;
+}
+
+}  // namespace
+
+// The default policy. The log is rate-limited: one line per 10 s, with the number held back.
+TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the rest written") {
+  CaptureLogger log;
+  Fixture f({{"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}}, "out/%Y%m%d/%H", false);
+  f.sink.hostAttach("k1", &log);
+  REQUIRE(f.sink.hostStart().ok());
+  CHECK(f.sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
+  putMixedBatch(f.channel);
+  sdk::ProcessOutcome o = f.sink.hostProcess();
+  REQUIRE_MESSAGE(!o.failed, o.error);
+  CHECK(f.channel.size() == 0);  // committed: the bad events do not come back
+  CHECK(f.counter("EventTimestampMissingCount") == 2);
+  CHECK(f.counter("EventDrainAttemptCount") == 5);
+  CHECK(f.counter("EventDrainSuccessCount") == 3);
+  CHECK(f.counter("EventWriteFail") == 0);
+  // One log line for the first bad event; the second is held back (same 10 s window).
+  CHECK(occurrences(log, "no timestamp header") == 1);
+  CHECK(occurrences(log, "dropped it (hdfs.missingTimestampPolicy = drop)") == 1);
+
+  // A flood: 1000 bad events, then good ones. Each is counted once, none is logged.
+  {
+    sdk::EventBatch b;
+    for (int i = 1; i <= 1000; ++i) b.emplace_back("no-ts-" + std::to_string(i));
+    f.channel.put(std::move(b));
+  }
+  f.channel.putAt(3, 5, kTs);
+  f.drain();
+  CHECK(f.counter("EventTimestampMissingCount") == 1002);
+  CHECK(f.counter("EventDrainAttemptCount") == 1007);
+  CHECK(f.counter("EventDrainSuccessCount") == 5);
+  CHECK(occurrences(log, "dropped it") == 1);
+  // After the interval, the next bad event is logged with the number held back.
+  gClockShiftMs = 10001;
+  f.channel.put([] {
+    sdk::EventBatch b;
+    b.emplace_back(sdk::Headers{{"timestamp", "12:00"}}, "bad-ts-1");
+    return b;
+  }());
+  f.drain();
+  CHECK(f.counter("EventTimestampMissingCount") == 1003);
+  CHECK(occurrences(log, "dropped it") == 2);
+  CHECK(occurrences(log, "timestamp header '12:00' is not a number of milliseconds") == 1);
+  CHECK(occurrences(log, "1001 more such events since the last report") == 1);
+
+  (void)f.sink.hostStop();
+  const auto files = tree(f.out());
+  REQUIRE(files.size() == 1);
+  CHECK(isFinalName(files.begin()->first, "20240102/03"));
+  CHECK(files.begin()->second == "event-0\nevent-1\nevent-2\nevent-3\nevent-4\n");
+  CHECK(tree(f.dir.path).size() == 1);  // nothing anywhere else
+}
+
+TEST_CASE("missingTimestampPolicy drop: a batch that fails to write counts its bad events once") {
+  Fixture f({{"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}});
+  f.channel.putAt(10, 20, kTs);
+  f.drain();  // 80 bytes committed
+  {
+    FileSizeLimit limit(100);  // the good events of the next batch (24 bytes) do not fit
+    putMixedBatch(f.channel);
+    CHECK(f.sink.hostProcess().failed);
+    CHECK(f.channel.size() == 5);
+    CHECK(f.counter("EventTimestampMissingCount") == 0);  // not committed: not counted yet
+  }
+  f.drain();
+  CHECK(f.counter("EventTimestampMissingCount") == 2);
+  CHECK(f.counter("EventDrainSuccessCount") == 13);
+  (void)f.sink.hostStop();
+  std::vector<int> want{0, 1, 2};
+  for (int i : range(10, 20)) want.push_back(i);
+  CHECK(eventNumbers(tree(f.out())) == want);  // nothing twice: the failed write was cut back
+}
+
+TEST_CASE("missingTimestampPolicy fail: Flume's behaviour, the batch fails and is retried") {
+  Fixture f({{"hdfs.missingTimestampPolicy", "fail"}});
+  putMixedBatch(f.channel);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
     sdk::ProcessOutcome o = f.sink.hostProcess();
     CHECK(o.failed);
     CHECK(o.error.find("no timestamp header") != std::string::npos);
-    CHECK(f.channel.size() == 3);
-    CHECK(f.counter("EventTimestampMissingCount") == 1);
-    CHECK(tree(f.out()).empty());
+    CHECK(o.error.find("5 events rolled back and retried (hdfs.missingTimestampPolicy = fail") !=
+          std::string::npos);
+    CHECK(f.channel.size() == 5);  // the whole batch stays, in order
+    // Counted at the first bad event of each attempt: once per failed attempt.
+    CHECK(f.counter("EventTimestampMissingCount") == attempt);
+    CHECK(f.counter("EventWriteFail") == attempt);
   }
-  SUBCASE("fallbackPath") {
-    TempDir d;
-    Fixture f({{"hdfs.fallbackPath", (d.path / "late").string()}});
-    f.channel.putAt(0, 2, kTs);
-    sdk::EventBatch b;
-    b.emplace_back("no-ts");
-    b.emplace_back(sdk::Headers{{"timestamp", "soon"}}, "bad-ts");
-    f.channel.put(std::move(b));
+  CHECK(f.counter("EventDrainSuccessCount") == 0);
+  CHECK(tree(f.out()).empty());  // the good events of the failed batch were cut again
+}
+
+TEST_CASE("missingTimestampPolicy fallback: bad events written under hdfs.fallbackPath") {
+  TempDir d;
+  auto check = [&](KV extra, const std::string& late) {
+    Fixture f(extra);
+    CHECK(f.sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Fallback);
+    putMixedBatch(f.channel);
     f.drain();
     (void)f.sink.hostStop();
     CHECK(f.counter("EventTimestampMissingCount") == 2);
-    auto late = tree(d.path / "late");
-    REQUIRE(late.size() == 1);
-    CHECK(late.begin()->second == "no-ts\nbad-ts\n");
-    CHECK(eventNumbers(tree(f.out())) == range(0, 2));
+    CHECK(f.counter("EventDrainSuccessCount") == 5);
+    auto lateFiles = tree(late);
+    REQUIRE(lateFiles.size() == 1);
+    CHECK(isFinalName("x/" + lateFiles.begin()->first, "x"));
+    CHECK(lateFiles.begin()->second == "no-ts-0\nbad-ts-0\n");
+    auto files = tree(f.out());
+    REQUIRE(files.size() == 1);
+    CHECK(files.begin()->second == "event-0\nevent-1\nevent-2\n");
+  };
+  const std::string late1 = (d.path / "late1").string(), late2 = (d.path / "late2").string();
+  SUBCASE("explicit") {
+    check({{"hdfs.fallbackPath", late1}, {"hdfs.missingTimestampPolicy", "fallback"}}, late1);
   }
-  SUBCASE("useLocalTimeStamp needs no header") {
-    Fixture f({{"hdfs.useLocalTimeStamp", "true"}});
-    sdk::EventBatch b;
-    b.emplace_back("event-0");
-    f.channel.put(std::move(b));
-    f.drain();
-    CHECK(tree(f.out()).size() == 1);
+  SUBCASE("implied by hdfs.fallbackPath alone (what that key meant before the policy)") {
+    check({{"hdfs.fallbackPath", late2}}, late2);
   }
+}
+
+TEST_CASE("missingTimestampPolicy: config errors") {
+  TempDir d;
+  auto err = [&](KV kv) {
+    HdfsSink sink;
+    sdk::Result r = sink.hostConfigure(contextOf((d.path / "x/%Y").string(), kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(err({{"hdfs.missingTimestampPolicy", "ignore"}}) ==
+        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected drop, fallback or fail, got 'ignore'");
+  CHECK(err({{"hdfs.missingTimestampPolicy", "fallback"}}) ==
+        "a1.sinks.k1.hdfs.missingTimestampPolicy: fallback needs hdfs.fallbackPath, the "
+        "directory for events without a usable timestamp");
+  CHECK(err({{"hdfs.missingTimestampPolicy", "fail"}, {"hdfs.fallbackPath", d.path.string()}}) ==
+        "a1.sinks.k1.hdfs.fallbackPath: is set but hdfs.missingTimestampPolicy is fail, which "
+        "never writes there; set the policy to fallback or remove the key");
+  HdfsSink sink;
+  REQUIRE(sink.hostConfigure(contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
+              .ok());
+  CHECK(sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
+}
+
+TEST_CASE("useLocalTimeStamp needs no timestamp header") {
+  Fixture f({{"hdfs.useLocalTimeStamp", "true"}});
+  sdk::EventBatch b;
+  b.emplace_back("event-0");
+  f.channel.put(std::move(b));
+  f.drain();
+  CHECK(tree(f.out()).size() == 1);
+  CHECK(f.counter("EventTimestampMissingCount") == 0);
 }
 
 TEST_CASE("maxOpenFiles closes the least recently used file") {

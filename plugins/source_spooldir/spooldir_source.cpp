@@ -71,6 +71,14 @@ FileIdentity identityFrom(const struct stat& st) {
   return id;
 }
 
+// Whether `path` is another name (hard link) of the file with identity id. lstat: a symlink to
+// the file is a different file, which must not make us remove the only real name.
+bool isLinkTo(const std::string& path, const FileIdentity& id) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         static_cast<uint64_t>(st.st_dev) == id.dev && static_cast<uint64_t>(st.st_ino) == id.ino;
+}
+
 std::string describeChange(const FileIdentity& was, const FileIdentity& now) {
   std::string why;
   if (was.size != now.size)
@@ -663,6 +671,17 @@ bool SpoolDirSource::openFile(const std::string& path, const std::string& rel, i
         clash = "marker " + markerPath(rel) + " exists";
       }
     } else if (!settings_.deleteImmediate && exists(path + settings_.fileSuffix)) {
+      if (isLinkTo(path + settings_.fileSuffix, id)) {
+        // finishFile() links <name><fileSuffix> only after every event of the file was
+        // committed; an earlier run died before it removed the old name (and before a progress
+        // record could send us to finishFile() again). Not counted in FilesCompleted: this run
+        // delivered nothing of it.
+        ::close(fd);
+        ::unlink(path.c_str());
+        logger().info(path, " was already delivered and named ", path + settings_.fileSuffix,
+                      " (an earlier run stopped before removing the old name); removed it");
+        return false;
+      }
       clash = path + settings_.fileSuffix + " exists";
     }
     if (!clash.empty()) {
@@ -825,8 +844,16 @@ void SpoolDirSource::finishFile() {
   } else {
     const std::string dest = path + settings_.fileSuffix;
     // link + unlink never replaces an existing file (rename would).
-    if (::link(path.c_str(), dest.c_str()) != 0) {
-      const int e = errno;
+    if (::link(path.c_str(), dest.c_str()) == 0) {
+      ::unlink(path.c_str());
+      logger().info("delivered ", path, " (", events, " events), renamed to ", dest);
+    } else if (const int e = errno; e == EEXIST && isLinkTo(dest, now)) {
+      // dest is this very file: an earlier run died between the link() and the unlink(), and
+      // this one resumed the file at its end from the progress record. Not a re-used name.
+      ::unlink(path.c_str());
+      logger().info("delivered ", path, "; it was already named ", dest,
+                    " (an earlier run stopped before removing the old name); removed it");
+    } else {
       if (e == EEXIST) {
         quarantine(path, "file name re-used: " + dest + " appeared while it was read");
       } else {
@@ -837,8 +864,6 @@ void SpoolDirSource::finishFile() {
       removeMeta();
       return;
     }
-    ::unlink(path.c_str());
-    logger().info("delivered ", path, " (", events, " events), renamed to ", dest);
   }
   removeMeta();
   counter.increment(kFilesCompleted);  // last, so an observer of the counter sees the end state

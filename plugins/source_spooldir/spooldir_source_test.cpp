@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
@@ -306,6 +307,69 @@ TEST_CASE("a re-used name is quarantined; other files keep flowing") {
   CHECK(fs::exists(d / ".flumespool/quarantine/dup.log"));
   CHECK(f.log.has(d / "dup.log"));
   CHECK(f.log.has("re-used"));
+}
+
+namespace {
+
+FileIdentity identityOfPath(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                      static_cast<int64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+}  // namespace
+
+// The state a crash leaves between the link() to <name>.COMPLETED and the unlink() of <name>,
+// with the progress record saying every event of the file was committed.
+TEST_CASE("crash between link and unlink: the resumed file is marked done, not quarantined") {
+  TempDir d;
+  writeFile(d / "done.log", numbered(0, 50), 20);
+  writeFile(d / "next.log", "next\n", 10);
+  const FileIdentity id = identityOfPath(d / "done.log");
+  fs::create_directories(d / ".flumespool");
+  {
+    std::ofstream meta(d / ".flumespool/.sluicespool-main.meta", std::ios::binary);
+    meta << formatMeta(SpoolMeta{d / "done.log", id, id.size, 7}) << '\0';
+  }
+  REQUIRE(::link((d / "done.log").c_str(), (d / "done.log.COMPLETED").c_str()) == 0);
+  Fixture f(d.path, {});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
+  INFO(f.log.text);
+  CHECK(f.counter(SpoolDirSource::kFilesResumed) == 1);
+  CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});  // nothing of done.log again
+  CHECK_FALSE(fs::exists(d / "done.log"));
+  CHECK(identityOfPath(d / "done.log.COMPLETED") == id);
+  CHECK(fs::exists(d / "next.log.COMPLETED"));
+  CHECK_FALSE(fs::exists(d / ".flumespool/quarantine"));
+  CHECK_FALSE(f.log.has("re-used"));
+  CHECK(f.log.has("an earlier run stopped before removing the old name"));
+  CHECK_FALSE(fs::exists(d / ".flumespool/.sluicespool-main.meta"));
+}
+
+// The same without a progress record (it was removed, or never written): found by the scan.
+TEST_CASE("crash between link and unlink, no progress record: the old name is removed") {
+  TempDir d;
+  writeFile(d / "done.log", numbered(0, 50), 20);
+  writeFile(d / "next.log", "next\n", 10);
+  const FileIdentity id = identityOfPath(d / "done.log");
+  REQUIRE(::link((d / "done.log").c_str(), (d / "done.log.COMPLETED").c_str()) == 0);
+  Fixture f(d.path, {});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
+  REQUIRE(waitFor([&] { return !fs::exists(d / "done.log"); }));
+  INFO(f.log.text);
+  CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});
+  CHECK(identityOfPath(d / "done.log.COMPLETED") == id);
+  CHECK_FALSE(f.log.has("re-used"));
+  // A symlink is not the same file: still a re-used name, and the data is kept.
+  REQUIRE(::symlink((d / "other.log").c_str(), (d / "other.log.COMPLETED").c_str()) == 0);
+  writeFile(d / "other.log", "other\n", 5);
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
+  CHECK(fs::exists(d / ".flumespool/quarantine/other.log"));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});
 }
 
 TEST_CASE("a file modified after pickup is quarantined, the source carries on") {

@@ -36,6 +36,9 @@ constexpr int64_t kMaxOpenFilesLimit = 1 << 20;
 // before the position: enough bytes to cover several lines, since the ends of consecutive log
 // lines often look alike.
 constexpr std::size_t kFingerprintBytes = 4096;
+// Between two reads of one file, the bytes before the second read's offset are compared after
+// it (readFile): as many as fit a few log lines, at the cost of one small pread per 512 KiB.
+constexpr std::size_t kGuardBytes = 256;
 
 uint64_t fnv1a(const char* p, std::size_t n) noexcept {
   uint64_t h = 1469598103934665603ULL;
@@ -230,8 +233,10 @@ struct TailFile {
   Clock::time_point retryAt{};     // after a refused batch: not before this
   int64_t mtime = 0;
   uint64_t lastSize = 0;
-  bool matched = true;  // seen by the last listing of its directory
-  bool check = true;    // may have unread data
+  bool matched = true;    // seen by the last listing of its directory
+  uint64_t listedIn = 0;  // the listing (Tailer::listing_) that last found it under a name
+  bool forget = false;    // eraseAll(): about to be erased
+  bool check = true;      // may have unread data
   // The last read ended at the end of the file: what lies between the read offset and lastSize
   // is an unfinished line, not something left to read.
   bool atEof = false;
@@ -311,6 +316,12 @@ class Tailer {
                               skipped ? " (skipped incomplete entries: " : "",
                               skipped ? std::to_string(skipped) + ")" : std::string());
         loadFingerprints();
+        // Sorted by inode (stable: the first entry of an inode still wins) so that add() finds
+        // a file's entry by binary search: the first listing of thousands of files against a
+        // position file of thousands of entries must not cost their product.
+        auto byInode = [](const auto& a, const auto& b) { return a.inode < b.inode; };
+        std::stable_sort(loaded_.begin(), loaded_.end(), byInode);
+        std::stable_sort(loadedFp_.begin(), loadedFp_.end(), byInode);
       }
     }
     wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -570,6 +581,7 @@ class Tailer {
     g.dirty = false;
     others_.clear();  // this directory's, filled below
     const std::size_t gi = indexOf(g);
+    ++listing_;  // files found below get listedIn = listing_; markUnseen() takes the others
     struct stat dst {};
     if (::stat(g.spec.dir.c_str(), &dst) != 0) {
       if (!g.listed) {
@@ -577,7 +589,7 @@ class Tailer {
                               " is missing: ", errnoText(errno), "; waiting for it");
       }
       g.listed = true;
-      markUnseen(gi, {});
+      markUnseen(gi);
       return;
     }
     g.dirMtimeNs = dst.st_mtim.tv_sec * 1000000000LL + dst.st_mtim.tv_nsec;
@@ -592,7 +604,6 @@ class Tailer {
     const bool keepOthers = std::any_of(order_.begin(), order_.end(), [gi](const TailFile* t) {
       return t->group == gi && t->fd < 0;
     });
-    std::vector<TailFile*> seen;
     std::string full;
     while (dirent* e = ::readdir(d)) {
       const std::string_view name(e->d_name);
@@ -625,11 +636,11 @@ class Tailer {
       f->matched = true;
       f->mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
       if (static_cast<uint64_t>(st.st_size) != f->splitter.offset() || f->fd >= 0) f->check = true;
-      seen.push_back(f);
+      f->listedIn = listing_;
     }
     ::closedir(d);
     g.listed = true;
-    markUnseen(gi, seen);
+    markUnseen(gi);
     // Flume reads files in the order of their modification time, oldest first.
     std::stable_sort(order_.begin(), order_.end(),
                      [](const TailFile* a, const TailFile* b) { return a->mtime < b->mtime; });
@@ -659,12 +670,13 @@ class Tailer {
   // Files of group gi that the listing did not find: renamed away or deleted. Open ones are read
   // to their end through the descriptor. A closed one is looked for by inode under the
   // directory's other names and, if found with data to read, followed there; otherwise it is
-  // forgotten (and counted when maxOpenFiles, not idleness, had closed it).
-  void markUnseen(std::size_t gi, const std::vector<TailFile*>& seen) {
+  // forgotten (and counted when maxOpenFiles, not idleness, had closed it). One pass over
+  // order_: a listing of thousands of files must not cost their number squared.
+  void markUnseen(std::size_t gi) {
     std::vector<TailFile*> forget;
     for (TailFile* f : order_) {
       if (f->group != gi) continue;
-      if (std::find(seen.begin(), seen.end(), f) != seen.end()) continue;
+      if (f->listedIn == listing_) continue;  // found by this listing
       if (f->matched) {
         f->matched = false;
         Group& g = *groups_[gi];
@@ -677,7 +689,7 @@ class Tailer {
         forget.push_back(f);
       }
     }
-    for (TailFile* f : forget) erase(*f);
+    eraseAll(forget);
   }
 
   // f is closed and no matching name leads to it any more. Finds it under another name of its
@@ -748,8 +760,11 @@ class Tailer {
     uint64_t start = 0;
     bool found = false;
     const std::string& dir = groups_[gi]->spec.dir;
-    for (const PositionEntry& e : loaded_) {
-      if (e.inode != static_cast<uint64_t>(st.st_ino)) continue;
+    const uint64_t ino = static_cast<uint64_t>(st.st_ino);
+    auto inodeLess = [](const auto& e, uint64_t i) { return e.inode < i; };
+    for (auto it = std::lower_bound(loaded_.begin(), loaded_.end(), ino, inodeLess);
+         it != loaded_.end() && it->inode == ino; ++it) {
+      const PositionEntry& e = *it;
       if (e.file != full && parentOf(e.file) != dir) continue;
       found = true;
       start = e.pos;
@@ -762,8 +777,10 @@ class Tailer {
       }
       // The fingerprint saved with this position: the first read compares it (readFile), so a
       // file rewritten while we were stopped is read from 0 even if it is now longer.
-      for (const FingerprintEntry& fp : loadedFp_) {
-        if (fp.inode != e.inode || fp.pos != e.pos) continue;
+      for (auto fit = std::lower_bound(loadedFp_.begin(), loadedFp_.end(), ino, inodeLess);
+           fit != loadedFp_.end() && fit->inode == ino; ++fit) {
+        const FingerprintEntry& fp = *fit;
+        if (fp.pos != e.pos) continue;
         if (fp.end > size) {
           source_.logger().warn("'", full, "' is shorter (", size,
                                 " bytes) than where it was read (", fp.end,
@@ -810,15 +827,34 @@ class Tailer {
   }
 
   void erase(TailFile& f) {
+    detach(f);
+    order_.erase(std::find(order_.begin(), order_.end(), &f));
+    files_.erase(Key{f.dev, f.ino});  // f is gone
+  }
+
+  // erase() for many files with one pass over order_ (thousands of files deleted at once).
+  void eraseAll(const std::vector<TailFile*>& gone) {
+    if (gone.size() <= 1) {
+      for (TailFile* f : gone) erase(*f);
+      return;
+    }
+    for (TailFile* f : gone) {
+      detach(*f);
+      f->forget = true;
+    }
+    std::erase_if(order_, [](const TailFile* t) { return t->forget; });
+    for (TailFile* f : gone) files_.erase(Key{f->dev, f->ino});
+  }
+
+  // Everything of erase() but leaving order_ and files_.
+  void detach(TailFile& f) {
     if (f.fd >= 0) closeFd(f);
     Group& g = *groups_[f.group];
     auto it = g.byName.find(f.name);
     if (it != g.byName.end() && it->second == &f) g.byName.erase(it);
-    order_.erase(std::find(order_.begin(), order_.end(), &f));
     if (bufFile_ == &f) bufFile_ = nullptr;
     removed_ = true;
     posDirty_ = true;
-    files_.erase(Key{f.dev, f.ino});  // f is gone
   }
 
   void closeFd(TailFile& f) {
@@ -932,6 +968,28 @@ class Tailer {
     f.fpEnd = end;
   }
 
+  // Whether the len bytes at `at` of fd differ from guard_ (or cannot be read any more).
+  bool bytesChanged(int fd, uint64_t at, std::size_t len) {
+    char now[kGuardBytes];
+    ssize_t n;
+    do {
+      n = ::pread(fd, now, len, static_cast<off_t>(at));
+    } while (n < 0 && errno == EINTR);
+    return n != static_cast<ssize_t>(len) || std::memcmp(now, guard_, len) != 0;
+  }
+
+  // readFile() found f truncated between two of its reads. The lines of the batch in hand were
+  // read before that and are sent; then reading restarts at 0. False when the channels refused
+  // them: they are gone from the file, so reading restarts at 0 all the same after the back-off.
+  bool restartWhileReading(TailFile& f) {
+    const bool sent = batch_.empty() || deliver(f);
+    restartAtZero(f, "its bytes before the read position changed while it was read");
+    bufFile_ = &f;
+    bufBase_ = 0;
+    bufLen_ = 0;
+    return sent;
+  }
+
   void restartAtZero(TailFile& f, const char* why) {
     counter_.increment(TaildirSource::kTruncationsDetected);
     source_.logger().info("'", f.path, "' was truncated (", why, "); reading it from the start");
@@ -955,11 +1013,11 @@ class Tailer {
       return false;
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size < f.splitter.offset()) {
-      restartAtZero(f, "it is shorter than the read position");
-    } else if (f.fpLen && f.fpEnd <= size && fingerprintChanged(f, f.fd)) {
-      restartAtZero(f, "the last line read before the position changed");
-    }
+    if (size < f.splitter.offset()) restartAtZero(f, "it is shorter than the read position");
+    // The fingerprint is compared after the first read below, not here: a truncation between
+    // a check here and that read would go unnoticed, and the read would return the new
+    // content's bytes at the old offset.
+    bool fpChecked = f.fpLen == 0;
     if (size != f.lastSize) {
       f.lastSize = size;
       f.lastChange = Clock::now();
@@ -986,13 +1044,12 @@ class Tailer {
       });
       if (batch_.size() >= s_.batchSize) {
         if (!deliver(f)) return false;
-        if ((batches & 63) == 63) {
-          // A long catch-up must not hold back the position file.
-          const Clock::time_point now = Clock::now();
-          if (now >= nextPosWrite_) {
-            writePositions(false);
-            nextPosWrite_ = now + s_.writePosInterval;
-          }
+        // A long catch-up must not hold back the position file: checked after every batch (a
+        // clock read per batch is noise), so after a crash what is read again is at most
+        // writePosInterval worth of lines plus one batch.
+        if (const Clock::time_point now = Clock::now(); now >= nextPosWrite_) {
+          writePositions(false);
+          nextPosWrite_ = now + s_.writePosInterval;
         }
         if (++batches >= s_.maxBatchCount) {
           more = true;
@@ -1003,14 +1060,19 @@ class Tailer {
       if (eof) break;
       // Need more bytes: keep the unfinished line at the front and read after it.
       const std::size_t keep = bufLen_ - static_cast<std::size_t>(f.splitter.offset() - bufBase_);
+      const uint64_t at = bufBase_ + bufLen_;  // every byte before it has been read
+      // The bytes just before `at`, to check after the read that they are still there: if the
+      // file was truncated and written past `at` again (copytruncate racing a fast writer)
+      // between two reads, the read returned the new content from the middle.
+      const std::size_t guardLen = std::min(kGuardBytes, bufLen_);
+      std::memcpy(guard_, buf_.get() + bufLen_ - guardLen, guardLen);
       if (keep > 0 && f.splitter.offset() != bufBase_)
         std::memmove(buf_.get(), buf_.get() + (bufLen_ - keep), keep);
       bufBase_ = f.splitter.offset();
       bufLen_ = keep;
       ssize_t n;
       do {
-        n = ::pread(f.fd, buf_.get() + bufLen_, cap_ - bufLen_,
-                    static_cast<off_t>(bufBase_ + bufLen_));
+        n = ::pread(f.fd, buf_.get() + bufLen_, cap_ - bufLen_, static_cast<off_t>(at));
       } while (n < 0 && errno == EINTR);
       if (n < 0) {
         counter_.incrementEventReadFail();
@@ -1018,6 +1080,21 @@ class Tailer {
         if (readLog_.admit(Clock::now(), &suppressed))
           source_.logger().error("cannot read '", f.path, "': ", errnoText(errno));
         break;
+      }
+      // After the read, so that it vouches for what the read returned. The first read of a call
+      // has no bytes in hand and compares the fingerprint (which also covers a file truncated and
+      // rewritten to the same size while we were not looking: n == 0).
+      bool truncated = false;
+      if (!fpChecked) {
+        fpChecked = true;
+        truncated = fingerprintChanged(f, f.fd);
+      } else if (n > 0 && guardLen > 0) {
+        truncated = bytesChanged(f.fd, at - guardLen, guardLen);
+      }
+      if (truncated) {
+        if (!restartWhileReading(f)) return false;
+        eof = false;
+        continue;
       }
       if (n == 0) {
         eof = true;
@@ -1204,10 +1281,12 @@ class Tailer {
   std::unordered_map<uint32_t, Group*> movedFrom_;  // inotify rename cookies
   std::vector<std::pair<Group*, std::string>> adopt_;
   bool removed_ = false;  // erase() ran: loops over order_ adjust their index
+  uint64_t listing_ = 0;  // counts list() calls, see TailFile::listedIn
 
   const std::size_t cap_;
   std::unique_ptr<char[]> buf_;
   TailFile* bufFile_ = nullptr;  // whose bytes buf_ holds: [bufBase_, bufBase_ + bufLen_)
+  char guard_[kGuardBytes];      // readFile(): the bytes before a read, see there
   uint64_t bufBase_ = 0;
   std::size_t bufLen_ = 0;
 

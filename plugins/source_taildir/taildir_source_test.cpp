@@ -358,6 +358,43 @@ TEST_CASE("truncation while running and grown past the old position is detected"
   CHECK(std::vector<std::string>(got.begin() + 10, got.end()) == expected(0, 40, "b-"));
 }
 
+// copytruncate racing the reader: the file is truncated and written past the read position
+// between two reads of one catch-up (here from the channel's side, at the first accepted batch,
+// on the reader thread). The second read would return the new content from the middle: a torn
+// line, and the new lines before the old position lost.
+TEST_CASE("truncated and grown past the read position between two reads of one catch-up") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  // More than one read (512 KiB plus maxLineLength): 3.6 MB of 12-byte lines.
+  constexpr int kOld = 300000, kNew = 250000;
+  append(log, lines(0, kOld, "old-"));  // "old-<n>": 5 to 10 bytes and a newline
+  Fixture f(contextOf(d, {{"batchSize", "1000"}}));
+  std::atomic<bool> done{false};
+  f.processor.onBatch = [&] {
+    if (done.exchange(true)) return;
+    // Longer lines than before, so a read at a stale offset starts inside one.
+    std::ofstream out(log, std::ios::trunc | std::ios::binary);
+    out << lines(0, kNew, "new-line-");
+  };
+  f.start();
+  REQUIRE(waitFor(
+      [&] {
+        const auto got = f.processor.snapshot();
+        return !got.empty() && got.back() == "new-line-" + std::to_string(kNew - 1);
+      },
+      60s));
+  const auto got = f.processor.snapshot();
+  // Lines of the old content read before the truncation (the first read), then every new line.
+  std::size_t old = 0;
+  while (old < got.size() && got[old].rfind("old-", 0) == 0) ++old;
+  REQUIRE(old >= 1000);
+  CHECK(std::vector<std::string>(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(old)) ==
+        expected(0, static_cast<int>(old), "old-"));
+  CHECK(std::vector<std::string>(got.begin() + static_cast<std::ptrdiff_t>(old), got.end()) ==
+        expected(0, kNew, "new-line-"));
+  CHECK(f.counter("TruncationsDetectedCount") == 1);
+}
+
 TEST_CASE("partial last line: waits for the newline, sent after idleTimeout") {
   TempDir d;
   const fs::path log = d.path / "logs" / "app.log";
@@ -453,6 +490,97 @@ TEST_CASE("multiline in the source: a stack trace is one event, flushed by multi
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
   CHECK(f.processor.snapshot() == std::vector<std::string>{"ERROR x\n\tat A\n\tat B", "INFO y"});
   CHECK(f.counter("MultilineEventsCount") == 1);
+}
+
+TEST_CASE(
+    "multiline in the source: match = before, sent at the first line that does not "
+    "continue; a trailing continued line by multiline.timeout") {
+  TempDir d;
+  Fixture f(contextOf(d, {{"multiline.pattern", "\\\\$"},
+                          {"multiline.match", "before"},
+                          {"multiline.timeout", "300"},
+                          {"byteOffsetHeader", "true"}}));
+  f.start();
+  const std::string joined = "a \\\nb \\\nc\n";
+  append(d.path / "logs" / "app.log", joined + "d\n");
+  // Both complete without waiting: with before, a line that does not continue ends its event.
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"a \\\nb \\\nc", "d"});
+  CHECK(f.processor.headersOf(0).get("byteoffset") == "0");
+  CHECK(f.processor.headersOf(1).get("byteoffset") == std::to_string(joined.size()));
+  CHECK(f.counter("MultilineEventsCount") == 1);
+  append(d.path / "logs" / "app.log", "e \\\n");  // continues, but nothing follows
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  CHECK(f.processor.snapshot().back() == "e \\");
+  CHECK(f.counter("MultilineEventsCount") == 1);
+}
+
+TEST_CASE("multiline in the source: negate + after, a joined event pending across reads") {
+  TempDir d;
+  Fixture f(contextOf(d, {{"multiline.pattern", "^\\d{4}-"},
+                          {"multiline.negate", "true"},
+                          {"multiline.timeout", "60000"}}));
+  f.start();
+  append(d.path / "logs" / "app.log", "2024-01-01 a\nx\ny\n2024-01-02 b\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"2024-01-01 a\nx\ny"});
+  // "2024-01-02 b" waits (the timeout is a minute): the next append continues it.
+  append(d.path / "logs" / "app.log", "z\n2024-01-03 c\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  CHECK(f.processor.snapshot() ==
+        std::vector<std::string>{"2024-01-01 a\nx\ny", "2024-01-02 b\nz"});
+  CHECK(f.counter("MultilineEventsCount") == 2);
+}
+
+TEST_CASE("multiline in the source: maxLines drops the extra lines, and they are not re-read") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  const sdk::Context ctx = contextOf(
+      d,
+      {{"multiline.pattern", "^ "}, {"multiline.maxLines", "3"}, {"multiline.timeout", "60000"}});
+  append(log, "E\n 1\n 2\n 3\n 4\nF\n");
+  {
+    Fixture f(ctx);
+    f.start();
+    REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+    CHECK(f.processor.snapshot() == std::vector<std::string>{"E\n 1\n 2"});
+    f.stop();
+  }
+  // The committed position is after the dropped " 3" and " 4", before the pending "F".
+  const auto pos = readPositions(d.path / "pos" / "taildir_position.json");
+  REQUIRE(pos.size() == 1);
+  CHECK(pos[0].pos == fs::file_size(log) - 2);
+  Fixture f(ctx);
+  f.start();
+  append(log, "G\n");
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"F"});
+}
+
+// README: "Positions stay exact: a restart reads the lines of an unsent joined event again."
+TEST_CASE("multiline in the source: a joined event pending at stop is read again after a restart") {
+  TempDir d;
+  const fs::path log = d.path / "logs" / "app.log";
+  const sdk::Context ctx =
+      contextOf(d, {{"multiline.pattern", "^\\s"}, {"multiline.timeout", "60000"}});
+  append(log, "first\nERROR x\n\tat A\n");
+  {
+    Fixture f(ctx);
+    f.start();
+    REQUIRE(waitFor([&] { return f.processor.count() == 1; }));  // "first", ended by ERROR
+    f.stop();  // "ERROR x\n\tat A" is pending: not sent, not committed
+    CHECK(f.processor.snapshot() == std::vector<std::string>{"first"});
+  }
+  const auto pos = readPositions(d.path / "pos" / "taildir_position.json");
+  REQUIRE(pos.size() == 1);
+  CHECK(pos[0].pos == std::string("first\n").size());
+  append(log, "\tat B\nINFO y\n");
+  Fixture f(ctx);
+  f.start();
+  REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"ERROR x\n\tat A\n\tat B"});
+  CHECK(f.counter("MultilineEventsCount") == 1);
+  CHECK(f.counter("TruncationsDetectedCount") == 0);
 }
 
 TEST_CASE("polling without inotify still sees new files and lines") {

@@ -5,11 +5,13 @@ bucketing from a timestamp header (regex_extractor or timestamp interceptor), gz
 
 import datetime
 import glob
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -98,11 +100,11 @@ class HdfsSinkTest(unittest.TestCase):
             a.kill9()
         self.tmp.cleanup()
 
-    def start(self, text, name="agent.conf", log="agent.log"):
+    def start(self, text, name="agent.conf", log="agent.log", overrides=None):
         conf = os.path.join(self.dir, name)
         with open(conf, "w") as f:
             f.write(text)
-        a = Agent(conf, self.dir, log_name=log)
+        a = Agent(conf, self.dir, log_name=log, overrides=overrides)
         self.agents.append(a)
         a.wait_started()
         return a
@@ -140,6 +142,46 @@ class HdfsSinkTest(unittest.TestCase):
         self.assertEqual(sorted(got), sorted(expected))
         for d in expected:
             self.assertEqual(got[d], expected[d], d)
+
+    def test_events_without_a_timestamp_are_dropped_one_by_one(self):
+        """Lines without a leading timestamp get no timestamp header: with the default
+        hdfs.missingTimestampPolicy (drop) each is counted and dropped, the lines around them
+        are written to their buckets, and the sink never stalls on them."""
+        port, mport = free_port(), free_port()
+        agent = self.start(NETCAT_HDFS.format(port=port, out=self.out),
+                           overrides={"flume.monitoring.type": "http",
+                                      "flume.monitoring.port": str(mport)})
+        lines = [f"{T0 + i * 1000} line-{i}" if i % 5 else f"no-ts line-{i}" for i in range(200)]
+        good = [l for l in lines if not l.startswith("no-ts")]
+        self.assertEqual(send_lines(port, lines, read_acks=True), ["OK"] * len(lines))
+
+        def written():
+            out = []
+            for p in files_under(self.out):
+                with open(p) as f:
+                    out.extend(f.read().splitlines())
+            return out
+        self.assertTrue(wait_until(lambda: len(written()) == len(good), 30), written())
+
+        def sink_metrics():
+            with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
+                return json.load(r)["SINK.k1"]
+        self.assertTrue(wait_until(
+            lambda: sink_metrics().get("EventDrainSuccessCount") == str(len(good)), 30),
+            sink_metrics())
+        m = sink_metrics()
+        self.assertEqual(m["EventTimestampMissingCount"], str(len(lines) - len(good)))
+        self.assertEqual(m["EventDrainAttemptCount"], str(len(lines)))
+        self.assertEqual(m["EventWriteFail"], "0")
+        # One log line for the first of them (rate-limited), naming the cause and the fix.
+        text = agent.text()
+        self.assertEqual(text.count("dropped it (hdfs.missingTimestampPolicy = drop)"), 1, text)
+        self.assertIn("add the timestamp interceptor or set hdfs.useLocalTimeStamp = true", text)
+        self.assertEqual(agent.stop(), 0, agent.text()[-3000:])
+        self.assertEqual(sorted(written(), key=lambda l: int(l.split("-")[-1])), good)
+        self.assertEqual(sorted(os.path.relpath(os.path.dirname(p), self.out)
+                                for p in files_under(self.out)),
+                         sorted({"nyc1/" + expected_dir(int(l.split()[0])) for l in good}))
 
     def test_gzip_output_readable_by_gzip_d(self):
         n = 5000

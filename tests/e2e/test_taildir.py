@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
@@ -142,6 +143,141 @@ class TaildirTest(unittest.TestCase):
         self.wait_lines(sent)
         self.assert_exact(self.out_lines(), want)
 
+    # copytruncate racing a writer at full speed. logrotate's copytruncate copies app.log, then
+    # truncates it in place while the application keeps appending through its O_APPEND
+    # descriptor. Inherent to copytruncate, for any tailer:
+    #  - lines appended after the copy read its last byte and before the truncation are in no
+    #    file afterwards ("the window"); a tailer delivers them only if it read them before the
+    #    truncation;
+    #  - lines of app.log the tailer had not read when the truncation came are in the copy only.
+    # So what a tailer can promise depends on whether the copy matches the pattern:
+    #  - it matches (app.log.1 with app\.log.*): the copy is a new file (new inode) read from its
+    #    first line. Every line that survives in some file is delivered: each copy exactly once
+    #    and in order, app.log's lines once and in order. The duplicates are exactly the lines
+    #    read from app.log before a truncation that the copy also holds: at most twice, and only
+    #    lines of a copy.
+    #  - it does not match: only app.log is followed. No line twice, all in order, every line of
+    #    the final app.log delivered; lines unread at a truncation (and the window) are lost.
+    # The events carry their file (fileHeader) and an hdfs sink buckets them by it, so each file's
+    # stream is checked on its own. Lines vary in length, so a read at a stale offset after a
+    # truncation shows up as a torn line.
+
+    def copytruncate_race(self, copies_match, rotations=5, threshold=3 << 20):
+        regex = r"app\.log.*" if copies_match else r"app\.log"
+        out = os.path.join(self.dir, "out")
+        sink = ["a1.sinks.k1.type = hdfs", "a1.sinks.k1.channel = c1",
+                f"a1.sinks.k1.hdfs.path = {out}/%{{file}}",
+                "a1.sinks.k1.hdfs.fileType = DataStream", "a1.sinks.k1.hdfs.rollInterval = 0",
+                "a1.sinks.k1.hdfs.rollSize = 0", "a1.sinks.k1.hdfs.rollCount = 0",
+                "a1.sinks.k1.hdfs.batchSize = 1000"]
+        a = self.agent({"filegroups.g1": self.group(regex), "fileHeader": "true"}, sink=sink)
+        app = os.path.join(self.logs, "app.log")
+
+        def text(seq):  # 15 to 78 bytes with the newline
+            return f"g000-{seq:08d} " + PAD[:(seq * 7919) % 64] + "\n"
+
+        state = {"written": 0, "rotations": 0, "error": None}
+        stop_writing = threading.Event()
+
+        def writer():
+            fd = os.open(app, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                seq, extra = 0, None
+                while extra is None or seq < extra:
+                    # One write(2) of whole lines: the truncation comes before or after it.
+                    os.write(fd, "".join(text(i) for i in range(seq, seq + 1000)).encode())
+                    seq += 1000
+                    state["written"] = seq
+                    if extra is None and stop_writing.is_set():
+                        extra = seq + 20000  # a tail after the last rotation
+            finally:
+                os.close(fd)
+
+        def rotator():
+            try:
+                for k in range(rotations):
+                    while os.path.getsize(app) < threshold:
+                        time.sleep(0.0005)
+                    copy = app + (f".{k + 1}" if copies_match else f"-copy{k + 1}")
+                    with open(app, "rb") as src, open(copy, "wb") as dst:
+                        data = src.read()
+                        # A read racing a write can end inside a line (page by page); logrotate
+                        # would copy that piece too, which no tailer can deliver whole. Keep
+                        # whole lines: the piece is part of the window.
+                        dst.write(data[:data.rfind(b"\n") + 1])
+                    os.truncate(app, 0)
+                    state["rotations"] = k + 1
+            except Exception as e:  # noqa: BLE001 - reported by the test thread
+                state["error"] = e
+            finally:
+                stop_writing.set()
+
+        open(app, "wb").close()  # the rotator may look before the writer's first write
+        w, r = threading.Thread(target=writer), threading.Thread(target=rotator)
+        w.start()
+        r.start()
+        r.join()
+        w.join()
+        self.assertIsNone(state["error"])
+        self.assertEqual(state["rotations"], rotations)
+        written = [text(i)[:-1] for i in range(state["written"])]
+        seq_of = {l: i for i, l in enumerate(written)}
+
+        def lines_of(path):
+            with open(path, "rb") as f:
+                return f.read().decode().splitlines()
+
+        names = sorted(os.listdir(self.logs))
+        copies = {n: lines_of(os.path.join(self.logs, n)) for n in names if n != "app.log"}
+        final = lines_of(app)
+        self.assertEqual(len(copies), rotations)
+
+        def bucket(name):  # everything the sink wrote for events of that file
+            d = out + os.path.join(self.logs, name)
+            got = []
+            if os.path.isdir(d):
+                for f in sorted(os.listdir(d)):
+                    got.extend(lines_of(os.path.join(d, f)))
+            return got
+
+        def done():
+            if copies_match and any(len(bucket(n)) < len(c) for n, c in copies.items()):
+                return False
+            got = bucket("app.log")
+            return bool(got) and got[-1] == written[-1]
+        self.assertTrue(wait_until(done, timeout=180, interval=0.5),
+                        f"app.log bucket has {len(bucket('app.log'))} lines")
+        self.assertEqual(a.stop(), 0)
+
+        from_app = bucket("app.log")
+        self.assertTrue(set(from_app) <= set(seq_of), "only whole lines that were written")
+        seqs = [seq_of[l] for l in from_app]
+        self.assertTrue(all(x < y for x, y in zip(seqs, seqs[1:])),
+                        "app.log: in order, nothing twice")
+        self.assertTrue(set(final) <= set(from_app), "every line of the final app.log")
+        in_copies = set()
+        for n, c in copies.items():
+            in_copies |= set(c)
+            if copies_match:
+                self.assertEqual(bucket(n), c, f"{n}: read in full, once, in order")
+            else:
+                self.assertEqual(bucket(n), [], f"{n} does not match the pattern")
+        window = set(written) - in_copies - set(final)
+        dups = set(from_app) & in_copies if copies_match else set()
+        lost = set(written) - set(from_app) - (in_copies if copies_match else set())
+        if copies_match:
+            self.assertTrue(lost <= window, "only lines of the copytruncate window are lost")
+        print(f"copytruncate x{rotations} (copies {'match' if copies_match else 'do not match'}):"
+              f" {len(written)} lines written, window {len(window)} (delivered "
+              f"{len(window & set(from_app))}), lost {len(lost)} (of them unread at a "
+              f"truncation {len(lost - window)}), read twice {len(dups)}", file=sys.stderr)
+
+    def test_copytruncate_racing_a_full_speed_writer_copies_match(self):
+        self.copytruncate_race(copies_match=True)
+
+    def test_copytruncate_racing_a_full_speed_writer_copies_do_not_match(self):
+        self.copytruncate_race(copies_match=False)
+
     def test_truncation_then_growth_past_the_old_position(self):
         """The file is truncated and immediately rewritten longer than before: the size never
         looks smaller, the changed last line shows the truncation."""
@@ -233,6 +369,33 @@ class TaildirTest(unittest.TestCase):
             f.write("".join(l + "\n" for l in more))
         return props, all_lines + more, width
 
+    def sample_positions(self):
+        """Starts recording the writes of the (one-entry) position file as (time written, pos);
+        returns the list and a function that stops the recording. The time is the file's
+        mtime (it is replaced by a rename, so each write is a new file), not when this thread
+        got to look: it may miss a write, never misdate one."""
+        samples, done = [], threading.Event()
+
+        def run():
+            while not done.is_set():
+                try:
+                    with open(self.pos) as f:
+                        written = os.fstat(f.fileno()).st_mtime_ns / 1e9
+                        pos = json.load(f)[0]["pos"]
+                    if not samples or samples[-1][1] != pos:
+                        samples.append((written, pos))
+                except (OSError, ValueError, IndexError, KeyError):
+                    pass
+                done.wait(0.002)
+
+        t = threading.Thread(target=run)
+        t.start()
+
+        def stop():
+            done.set()
+            t.join()
+        return samples, stop
+
     def test_kill9_repeats_only_what_the_position_file_did_not_record(self):
         """kill -9 mid-stream with a memory channel. What the position file says decides
         everything: the restarted agent must deliver exactly the lines from the recorded
@@ -269,33 +432,77 @@ class TaildirTest(unittest.TestCase):
 
     def test_kill9_with_a_file_channel_loses_nothing(self):
         """TAILDIR -> file channel: kill -9 in the middle of the stream, restart on the same
-        position file and channel directories. Every line arrives; repeats are only lines read
-        after the last position write (they were committed to the channel and are read again)
-        and batches whose take had not committed."""
+        position file and channel directories. Every line arrives. The repeats are exactly what
+        the design allows, with the bound derived from this config:
+         - the lines the first run committed to the channel after the last position write
+           (position P, committed up to R): the restart reads [P, R) again. The position file is
+           written after the first batch that ends writePosInterval (100 ms) after the previous
+           write, so R - P is at most 100 ms worth of lines at the source's rate plus one source
+           batch (batchSize 500);
+         - the sink's batch in flight (sink.batchSize 1000): written to out1, take not committed,
+           delivered again from the channel. It ends where out1 ends (Q).
+        So the lines seen twice are [P, R) and at most 1000 lines before Q, and a line is seen
+        three times only where the two overlap."""
         chan = ["a1.channels.c1.type = file",
                 f"a1.channels.c1.checkpointDir = {os.path.join(self.dir, 'checkpoint')}",
                 f"a1.channels.c1.dataDirs = {os.path.join(self.dir, 'data')}",
                 "a1.channels.c1.transactionCapacity = 1000",
                 "a1.channels.c1.minimumRequiredSpace = 0"]
-        props, all_lines, _ = self.kill9_mid_stream(200000, 10000, chan)
+        write_pos_ms, source_batch, sink_batch = 100, 500, 1000
+        props, all_lines, width = self.kill9_mid_stream(200000, 10000, chan)
+        with open(self.pos) as f:
+            recorded = json.load(f)[0]["pos"] // width  # P: where the restart reads from
         want = set(all_lines)
         o1 = self.complete_lines("out1")
-        self.agent(props, out="out2", channel=chan)
+        self.assertEqual(o1, all_lines[:len(o1)], "first run: a prefix, in order")
+        # The source's rate is measured on the restarted agent, which reads the same file from
+        # P with the same config: sampling the first run would have to delay the kill until
+        # enough writes were seen, and so kill it just after one.
+        samples, stop_sampling = self.sample_positions()
+        try:
+            self.agent(props, out="out2", channel=chan)
 
-        def missing():
-            return want - set(o1) - set(self.out_lines("out2"))
-        self.assertTrue(wait_until(lambda: not missing(), timeout=180, interval=0.5),
-                        f"{len(missing())} lines never delivered")
+            def missing():
+                return want - set(o1) - set(self.out_lines("out2"))
+            self.assertTrue(wait_until(lambda: not missing(), timeout=180, interval=0.5),
+                            f"{len(missing())} lines never delivered")
+        finally:
+            stop_sampling()
         got = o1 + self.out_lines("out2")
         self.assertEqual(set(got), want, "only lines that were written")
+        seq = {l: i for i, l in enumerate(all_lines)}
         counts = {}
         for l in got:
-            counts[l] = counts.get(l, 0) + 1
-        # At most: delivered before the crash with the take uncommitted, delivered again by the
-        # channel, and read again from the recorded position.
+            counts[seq[l]] = counts.get(seq[l], 0) + 1
+        twice = sorted(i for i, c in counts.items() if c >= 2)
+        reread = [i for i in twice if i >= recorded]
+        end = reread[-1] + 1 if reread else recorded  # R
+        self.assertEqual(reread, list(range(recorded, end)),
+                         "read again: exactly the lines from the recorded position on")
+        q = len(o1)
+        redelivered = [i for i in twice if i < recorded]
+        thrice = sorted(i for i, c in counts.items() if c >= 3)
+        for name, part in (("before the position", redelivered), ("three times", thrice)):
+            if part:
+                self.assertEqual(part, list(range(part[0], part[-1] + 1)), f"{name}: contiguous")
+                self.assertLessEqual(part[-1] + 1, q, f"{name}: in out1")
+                self.assertGreaterEqual(part[0], q - sink_batch, f"{name}: the sink's last batch")
         self.assertLessEqual(max(counts.values()), 3)
-        print(f"kill -9 with a file channel: first run {len(o1)} lines, total {len(got)}, "
-              f"repeats {len(got) - len(want)}", file=sys.stderr)
+        # The source's rate: lines per second between consecutive position writes.
+        self.assertGreaterEqual(len(samples), 3, "position writes seen while catching up")
+        rate = max((p2 - p1) / width / (t2 - t1)
+                   for (t1, p1), (t2, p2) in zip(samples, samples[1:]))
+        # 1.5: the last interval's rate is not among those measured, and a write is seen up to
+        # the sampler's period late.
+        bound_reread = int(1.5 * rate * write_pos_ms / 1000) + source_batch
+        dups = len(got) - len(want)
+        print(f"kill -9 with a file channel: position at line {recorded}, first run delivered "
+              f"{q}, read again {end - recorded} (bound {bound_reread} at {rate:.0f} lines/s), "
+              f"sink batch delivered again {dups - (end - recorded)}, repeats {dups}",
+              file=sys.stderr)
+        self.assertLessEqual(end - recorded, bound_reread,
+                             "read again: at most writePosInterval worth plus one batch")
+        self.assertLessEqual(dups, bound_reread + sink_batch)
 
     # ---- options ----------------------------------------------------------------------------
 
