@@ -695,6 +695,100 @@ TEST_CASE("hot reload of a changed file channel on the same directories keeps it
   CHECK(distinct.size() == 3000);
 }
 
+TEST_CASE("hot reload: dependents of a change restart, an unrelated channel keeps its events") {
+  Fixture f;
+  TempDir tmp;
+  sluice::testing::writeFile(tmp / "fail2", "");
+  AgentOptions opts;
+  opts.sinkRunner.backoffIncrement = std::chrono::milliseconds(20);
+  opts.sinkRunner.maxBackoff = std::chrono::milliseconds(50);
+  // Two independent lines: r1 -> c1 -> k1, and r2 -> c2 -> k2 whose sink fails for now, so c2
+  // holds events across the reload.
+  auto text = [&](const std::string& c1Capacity, const std::string& stamp) {
+    return R"(
+a1.sources = r1 r2
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = test.header_seq
+a1.sources.r1.totalEvents = 2000
+a1.sources.r1.batchSize = 10
+a1.sources.r1.sleepMs = 2
+a1.sources.r1.channels = c1
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = static
+a1.sources.r1.interceptors.i1.key = stamp
+a1.sources.r1.interceptors.i1.value = )" + stamp + R"(
+a1.sources.r2.type = test.header_seq
+a1.sources.r2.totalEvents = 500
+a1.sources.r2.batchSize = 50
+a1.sources.r2.channels = c2
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = )" + c1Capacity + R"(
+a1.channels.c2.type = memory
+a1.channels.c2.capacity = 1000
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = )" + (tmp / "k1").string() + R"(
+a1.sinks.k2.type = test.file_sink
+a1.sinks.k2.channel = c2
+a1.sinks.k2.failFile = )" + (tmp / "fail2").string() + R"(
+a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n";
+  };
+  Diagnostics d0;
+  auto agent = std::make_unique<Agent>(f.registry, f.logs, opts);
+  REQUIRE(agent->build(buildAgentConfig(parseProperties(text("10000", "A"), "r"), "a1", d0), d0));
+  REQUIRE(agent->start().ok());
+  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500; }));
+  sdk::CounterGroup* c2Before = agent->counters("CHANNEL", "c2");
+  sdk::CounterGroup* k2Before = agent->counters("SINK", "k2");
+
+  // 1. Only r1's interceptor changes: r1 restarts; its channel and sink, and all of line 2, stay.
+  Diagnostics d1;
+  agent = Agent::reload(std::move(agent),
+                        buildAgentConfig(parseProperties(text("10000", "B"), "r"), "a1", d1), d1);
+  REQUIRE_FALSE(d1.hasErrors());
+  auto adopted = [&](const std::string& what) {
+    const auto& kept = agent->adopted();
+    return std::find(kept.begin(), kept.end(), what) != kept.end();
+  };
+  CHECK_FALSE(adopted("source:r1"));
+  CHECK(adopted("channel:c1"));
+  CHECK(adopted("sink:k1"));
+  CHECK(adopted("source:r2"));
+  CHECK(adopted("channel:c2"));
+  CHECK(adopted("sink:k2"));
+
+  // 2. c1 changes: its source and sink are replaced with it; line 2 is untouched, events and all.
+  Diagnostics d2;
+  agent = Agent::reload(std::move(agent),
+                        buildAgentConfig(parseProperties(text("20000", "B"), "r"), "a1", d2), d2);
+  REQUIRE_FALSE(d2.hasErrors());
+  CHECK_FALSE(adopted("channel:c1"));
+  CHECK_FALSE(adopted("source:r1"));
+  CHECK_FALSE(adopted("sink:k1"));
+  CHECK(adopted("channel:c2"));
+  CHECK(adopted("source:r2"));
+  CHECK(adopted("sink:k2"));
+  CHECK(agent->counters("CHANNEL", "c2") == c2Before);
+  CHECK(agent->counters("SINK", "k2") == k2Before);
+  CHECK(counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500);
+  CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
+
+  std::filesystem::remove(tmp / "fail2");
+  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 0; }));
+  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 2000; },
+                  std::chrono::seconds(60)));
+  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
+  agent->stop();
+  auto k2 = bodies(tmp / "k2");
+  CHECK(k2.size() == 500);  // line 2: every event once, the reloads never touched it
+  CHECK(std::set<std::string>(k2.begin(), k2.end()).size() == 500);
+  auto k1 = bodies(tmp / "k1");
+  CHECK(std::set<std::string>(k1.begin(), k1.end()).size() == 2000);  // r1 restarted: at least once
+  // Events after the first reload carry the new interceptor's stamp.
+  CHECK(sluice::testing::readFile(tmp / "k1").find("stamp=B") != std::string::npos);
+}
+
 TEST_CASE("hot reload: a new sink that cannot start brings the previous configuration back") {
   Fixture f;
   TempDir tmp;
