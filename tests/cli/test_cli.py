@@ -443,6 +443,52 @@ a1.sinks.k1.failFile = {fail}
                 proc.kill()
                 proc.wait()
 
+    def test_poll_fallback_sees_an_edit_inotify_cannot(self):
+        # The config path is a symlink into another directory, as a Kubernetes ConfigMap mounts
+        # it: writes to the target happen where the watcher's inotify does not look, so only the
+        # --reload-interval poll can see them.
+        plugdir = self.copy_test_plugin()
+        out_a, out_b = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
+        template = RELOAD_TEMPLATE.replace("{total}", "3000")
+        real_dir = os.path.join(self.dir, "real")
+        os.makedirs(real_dir)
+        target = os.path.join(real_dir, "agent.properties")
+        with open(target, "w") as f:
+            f.write(template.format(out=out_a, extra=""))
+        link_dir = os.path.join(self.dir, "mounted")
+        os.makedirs(link_dir)
+        cfg = os.path.join(link_dir, "agent.properties")
+        os.symlink(target, cfg)
+        log_path = os.path.join(self.dir, "poll.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--plugins-path", plugdir,
+                                     "--reload-interval", "1"], stdout=log, stderr=subprocess.STDOUT)
+
+        def log_text():
+            with open(log_path) as f:
+                return f.read()
+        try:
+            self.assertTrue(wait_until(lambda: count_lines(out_a) >= 100), log_text())
+            t0 = time.monotonic()
+            with open(target, "w") as f:
+                f.write(template.format(out=out_b, extra=""))
+            self.assertTrue(wait_until(lambda: "configuration reloaded" in log_text(), 15), log_text())
+            # Within a few poll intervals, not the 30 s default.
+            self.assertLess(time.monotonic() - t0, 10)
+            self.assertTrue(wait_until(lambda: count_lines(out_a) + count_lines(out_b) >= 3000, 60), log_text())
+            self.assertGreater(count_lines(out_b), 0)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        bodies = []
+        for p in (out_a, out_b):
+            with open(p) as f:
+                bodies += [l.split(" ")[0] for l in f]
+        self.assertEqual(sorted(bodies, key=int), [str(i) for i in range(3000)])
+
     def test_client_gone_before_its_acks_does_not_kill_the_agent(self):
         # SIGPIPE is ignored: writing acks to a closed connection is an error on that connection.
         import socket
