@@ -18,6 +18,11 @@ namespace sluice::core::monitoring {
 
 using Clock = std::chrono::steady_clock;
 
+// How many requests one connection gets answered before the others have their turn: a client
+// that pipelines hundreds of requests (and reads the answers as fast as they come) would
+// otherwise keep the server thread to itself while each /metrics is rendered.
+constexpr int kRequestsPerTurn = 4;
+
 struct HttpServer::Conn {
   int fd = -1;
   std::string in;
@@ -26,6 +31,7 @@ struct HttpServer::Conn {
   bool closeAfterWrite = false;
   bool writing = false;
   bool peerClosed = false;           // the client sent FIN: answer what is buffered, then close
+  bool queued = false;               // on pending_
   Clock::time_point firstByte{};     // of the request being read; {} while idle
   Clock::time_point lastActivity{};  // last complete response or accept
   Clock::time_point writeStart{};
@@ -283,7 +289,15 @@ void HttpServer::queueResponse(Conn& c, const HttpResponse& r, bool head) {
 void HttpServer::serveBuffered(Conn& c) {
   const int fd = c.fd;  // c is destroyed when the connection closes
   // One request at a time: the next pipelined one is parsed once this response is out.
+  int served = 0;
   while (!c.writing && !c.closeAfterWrite && !c.in.empty()) {
+    if (served++ == kRequestsPerTurn) {
+      if (!c.queued) {
+        c.queued = true;
+        pending_.push_back(fd);
+      }
+      return;
+    }
     HttpRequest req;
     ParseResult pr = parseRequest(c.in, options_.limits, req);
     if (pr.state == ParseResult::State::Incomplete) return;
@@ -318,6 +332,19 @@ void HttpServer::serveBuffered(Conn& c) {
     c.writeStart = Clock::now();
     onWritable(c);
     if (!conns_[fd]) return;  // closed
+  }
+}
+
+void HttpServer::servePending() {
+  std::vector<int> turn;
+  turn.swap(pending_);
+  for (const int fd : turn) {
+    if (static_cast<std::size_t>(fd) >= conns_.size() || !conns_[fd] || !conns_[fd]->queued)
+      continue;  // closed meanwhile (the fd may already belong to another connection)
+    Conn& c = *conns_[fd];
+    c.queued = false;
+    serveBuffered(c);
+    if (conns_[fd] && c.peerClosed && !c.writing && !c.queued) closeConn(fd);
   }
 }
 
@@ -368,7 +395,7 @@ void HttpServer::onReadable(Conn& c) {
     return;
   }
   serveBuffered(c);
-  if (!conns_[fd]) return;
+  if (!conns_[fd] || c.queued) return;  // queued: more requests to answer on its next turn
   if (c.peerClosed && !c.writing) {
     closeConn(fd);
     return;
@@ -454,7 +481,9 @@ void HttpServer::run() {
   std::vector<epoll_event> events(64);
   auto lastExpire = Clock::now();
   while (!stop_.load()) {
-    int n = ::epoll_wait(epollFd_, events.data(), static_cast<int>(events.size()), 200);
+    // Connections with requests left over do not wait for new input.
+    int n = ::epoll_wait(epollFd_, events.data(), static_cast<int>(events.size()),
+                         pending_.empty() ? 200 : 0);
     if (n < 0 && errno != EINTR) {
       log_->error("monitoring: epoll_wait failed: {}", std::strerror(errno));
       break;
@@ -481,6 +510,7 @@ void HttpServer::run() {
       }
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) onReadable(c);
     }
+    servePending();
     auto now = Clock::now();
     if (now - lastExpire >= std::chrono::milliseconds(100)) {
       expire();

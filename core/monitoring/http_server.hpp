@@ -79,7 +79,10 @@ class HttpServer {
   void acceptAll();
   void onReadable(Conn& c);
   void onWritable(Conn& c);
+  // Answers buffered requests, at most kRequestsPerTurn of them; a connection with more left
+  // goes on pending_ and gets its next turn after the others had theirs.
   void serveBuffered(Conn& c);
+  void servePending();
   void queueResponse(Conn& c, const HttpResponse& r, bool head);
   void closeConn(int fd);
   void expire();
@@ -94,6 +97,7 @@ class HttpServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by fd
+  std::vector<int> pending_;  // connections with answerable requests left over from their turn
   std::size_t open_ = 0;
   Stats stats_;
   std::unique_ptr<RejectLog> refusedLog_, badRequestLog_, timeoutLog_;
