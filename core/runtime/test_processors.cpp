@@ -47,7 +47,7 @@ struct Group {
   std::unique_ptr<SinkProcessor> proc;
   Clock::time_point t = Clock::now();
 
-  Group(const std::string& type, std::map<std::string, std::string> keys, int n) {
+  Group(const std::string& type, const std::map<std::string, std::string>& keys, int n) {
     std::vector<sdk::Sink*> ptrs;
     for (int i = 1; i <= n; ++i) {
       sinks.push_back(std::make_unique<ScriptedSink>("k" + std::to_string(i)));

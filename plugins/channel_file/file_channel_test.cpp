@@ -902,6 +902,7 @@ TEST_CASE("several takes per transaction while checkpoints run: every event exac
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
   std::vector<std::unique_ptr<fc::FileStore::TakeState>> open;
   std::vector<std::thread> consumers;
+  consumers.reserve(kConsumers);
   for (int c = 0; c < kConsumers; ++c)
     consumers.emplace_back([&, c] {
       unsigned rnd = 12345u + static_cast<unsigned>(c);
@@ -1059,6 +1060,7 @@ TEST_CASE("a failed fdatasync sticks: concurrent and later put commits fail unti
   constexpr int kThreads = 4;
   std::vector<sdk::Result> results(kThreads);
   std::vector<std::thread> putters;
+  putters.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t)
     putters.emplace_back([&, t] {
       std::string scratch;
@@ -1152,6 +1154,7 @@ TEST_CASE("a put commit returns only once its records are synced; concurrent com
     constexpr int kThreads = 8, kCommits = 25, kBatch = 20;
     std::atomic<int> notCovered{0};
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t)
       threads.emplace_back([&, t] {
         std::string scratch;
