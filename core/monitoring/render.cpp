@@ -374,15 +374,25 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
                "Flume ChannelFillPercentage: ChannelSize / ChannelCapacity * 100", labels,
                num(fillPercent(c)));
   }
+  // The configured type of a sink (for the `type` label every sluice series carries).
+  auto sinkType = [&](const std::string& name) -> std::string {
+    for (const auto& c : s.components)
+      if (c.kind == "SINK" && c.name == name) return c.type;
+    return "";
+  };
   for (const auto& r : s.runners) {
-    std::string labels = agentLabel + ",component=\"" + labelValue(r.name) + "\",processor=\"" +
-                         labelValue(r.processor) + "\"";
+    // A lone sink's runner has its sink's type; a group's runner its processor's.
+    const std::string runnerType = r.group ? r.processor : sinkType(r.name);
+    std::string labels = agentLabel + ",component=\"" + labelValue(r.name) + "\",type=\"" +
+                         labelValue(runnerType) + "\",processor=\"" + labelValue(r.processor) +
+                         "\"";
     const std::string name = "flume_sink_batch_duration_seconds";
     const std::string help =
         "Duration of a sink's process() calls that delivered a batch, per sink (label group: "
         "its sink group, if any)";
     for (const auto& [sink, latency] : r.latency) {
-      std::string sinkLabels = agentLabel + ",component=\"" + labelValue(sink) + "\"";
+      std::string sinkLabels = agentLabel + ",component=\"" + labelValue(sink) + "\",type=\"" +
+                               labelValue(sinkType(sink)) + "\"";
       if (r.group) sinkLabels += ",group=\"" + labelValue(r.name) + "\"";
       sinkLabels += ",processor=\"" + labelValue(r.processor) + "\"";
       int64_t cum = 0;

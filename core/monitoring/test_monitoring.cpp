@@ -116,6 +116,7 @@ Snapshot sample() {
   s.components.push_back(component(
       "CHANNEL", "c1", "memory",
       {{"ChannelSize", 95}, {"ChannelCapacity", 100}, {"EventPutSuccessCount", 7}}));
+  s.components.push_back(component("SINK", "k1", "null", {{"EventDrainSuccessCount", 5}}));
   SinkRunnerSnapshot r;
   r.name = "k1";
   r.processor = "default";
@@ -141,8 +142,10 @@ TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   CHECK(p.find("# TYPE flume_channel_event_put_success_total counter") != std::string::npos);
   CHECK(p.find("flume_channel_size{agent=\"a1\",component=\"c1\",type=\"memory\"} 95") !=
         std::string::npos);
-  CHECK(p.find("flume_sink_batch_duration_seconds_bucket{agent=\"a1\",component=\"k1\",processor="
-               "\"default\",le=\"+Inf\"} 5") != std::string::npos);
+  CHECK(p.find("flume_sink_batch_duration_seconds_bucket{agent=\"a1\",component=\"k1\",type="
+               "\"null\",processor=\"default\",le=\"+Inf\"} 5") != std::string::npos);
+  CHECK(p.find("flume_sink_runner_failures_total{agent=\"a1\",component=\"k1\",type=\"null\","
+               "processor=\"default\"} 0") != std::string::npos);
   ReadyOptions o;
   CHECK_FALSE(evaluateReady(s, o, 0).ready);
   o.maxChannelFillPercent = 95;
@@ -258,6 +261,8 @@ TEST_CASE("Prometheus: one latency histogram per sink of a group") {
   g.name = "g1";
   g.group = true;
   g.processor = "load_balance";
+  s.components.push_back(component("SINK", "k2", "file_roll", {}));
+  s.components.push_back(component("SINK", "k3", "hdfs", {}));
   LatencySnapshot a, b;
   a.boundsSeconds = b.boundsSeconds = {0.001};
   a.buckets = {2, 1};
@@ -265,10 +270,12 @@ TEST_CASE("Prometheus: one latency histogram per sink of a group") {
   g.latency = {{"k2", a}, {"k3", b}};
   s.runners.push_back(g);
   std::string p = renderPrometheus(s, {}, {}, 1.0, "0.1.0");
-  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k2\",group=\"g1\","
-               "processor=\"load_balance\"} 3\n") != std::string::npos);
-  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k3\",group=\"g1\","
-               "processor=\"load_balance\"} 4\n") != std::string::npos);
+  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k2\",type="
+               "\"file_roll\",group=\"g1\",processor=\"load_balance\"} 3\n") != std::string::npos);
+  CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"k3\",type="
+               "\"hdfs\",group=\"g1\",processor=\"load_balance\"} 4\n") != std::string::npos);
+  CHECK(p.find("flume_sink_runner_failing_seconds{agent=\"a1\",component=\"g1\",type="
+               "\"load_balance\",processor=\"load_balance\"} 0") != std::string::npos);
   CHECK(p.find("flume_sink_batch_duration_seconds_count{agent=\"a1\",component=\"g1\"") ==
         std::string::npos);
 }

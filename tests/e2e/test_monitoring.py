@@ -376,10 +376,12 @@ a1.sinks.k1.batchSize = 100
                                component="k1")
         self.assertGreaterEqual(batches, n / 100, "one latency sample per delivered batch")
         for name, f in fam.items():
-            if name.startswith("flume_") and name != "flume_sink_batch_duration_seconds" and \
-                    not name.startswith("flume_sink_runner_"):
+            if name.startswith("flume_"):
                 for _, labels, _ in f["samples"]:
                     self.assertTrue({"agent", "component", "type"} <= set(labels), (name, labels))
+        self.assertEqual(sample_value(fam, "flume_sink_batch_duration_seconds",
+                                      "flume_sink_batch_duration_seconds_count", component="k1",
+                                      type="null"), batches)
         promtool = shutil.which("promtool")
         if promtool:
             r = subprocess.run([promtool, "check", "metrics"], input=prom, capture_output=True, text=True,
