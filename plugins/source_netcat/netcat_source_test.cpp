@@ -274,6 +274,20 @@ TEST_CASE("each line is one event; OK per line; \\r\\n stripped; empty lines kep
   CHECK(waitFor([&] { return f.counter("OpenConnectionCount") == 0; }));
 }
 
+TEST_CASE("Flume's defaults: max-line-length 512, an OK per line") {
+  Fixture f;  // only bind and port set
+  Client c(f.source.boundPort());
+  REQUIRE(c.ok());
+  const std::string fits(512, 'a'), over(700, 'b');
+  REQUIRE(c.send(fits + "\n" + over + "\nnext\n"));
+  CHECK(c.read(9) == "OK\nOK\nOK\n");  // acks are on by default
+  REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
+  const auto bodies = f.processor.bodies();
+  CHECK(bodies[0] == fits);
+  CHECK(bodies[1] == std::string(512, 'b'));  // cut to 512, the rest of the line skipped
+  CHECK(bodies[2] == "next");
+}
+
 TEST_CASE("binary bytes pass through unchanged") {
   Fixture f({{"ack-every-event", "false"}});
   Client c(f.source.boundPort());
