@@ -154,6 +154,19 @@ TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   o.maxSinkFailingMs = 500;
   CHECK_FALSE(evaluateReady(s, o, 2000).ready);
   CHECK(evaluateReady(s, o, 1200).ready);
+  // A component that is not started (a sink whose start() failed, say), or a runner that is
+  // not, makes the agent not ready, naming it.
+  s.components.back().state = "ERROR";
+  ReadyResult notStarted = evaluateReady(s, o, 1200);
+  CHECK_FALSE(notStarted.ready);
+  CHECK(notStarted.json.find("SINK.k1: lifecycle ERROR") != std::string::npos);
+  s.components.back().state = "START";
+  s.runners[0].started = false;
+  notStarted = evaluateReady(s, o, 1200);
+  CHECK_FALSE(notStarted.ready);
+  CHECK(notStarted.json.find("sink runner not started") != std::string::npos);
+  s.runners[0].started = true;
+  CHECK(evaluateReady(s, o, 1200).ready);
   std::string c = renderConfig(s, {{"monitoring.bind", "127.0.0.1"}});
   CHECK(c.find("hunter2") == std::string::npos);
   CHECK(c.find("\"a1.sinks.k1.password\": \"******\"") != std::string::npos);
