@@ -84,17 +84,23 @@ enum class RpcStatus : int32_t { Ok = 0, Failed = 1, Unknown = 2 };
 
 inline const char* nameOf(HandshakeMatch m) noexcept {
   switch (m) {
-    case HandshakeMatch::Both: return "BOTH";
-    case HandshakeMatch::Client: return "CLIENT";
-    case HandshakeMatch::None: return "NONE";
+    case HandshakeMatch::Both:
+      return "BOTH";
+    case HandshakeMatch::Client:
+      return "CLIENT";
+    case HandshakeMatch::None:
+      return "NONE";
   }
   return "?";
 }
 inline const char* nameOf(RpcStatus s) noexcept {
   switch (s) {
-    case RpcStatus::Ok: return "OK";
-    case RpcStatus::Failed: return "FAILED";
-    case RpcStatus::Unknown: return "UNKNOWN";
+    case RpcStatus::Ok:
+      return "OK";
+    case RpcStatus::Failed:
+      return "FAILED";
+    case RpcStatus::Unknown:
+      return "UNKNOWN";
   }
   return "?";
 }
@@ -103,12 +109,12 @@ inline const char* nameOf(RpcStatus s) noexcept {
 // (the connection closes), except a batch or an event with too many headers, which the source
 // answers with an error response.
 struct RpcLimits {
-  std::size_t maxFrameBytes = 64u << 20;  // payload bytes of one frame, all buffers together
-  std::size_t maxBuffers = 1u << 20;      // buffers in one frame (each costs 4 header bytes)
-  std::size_t maxBatchEvents = 100000;    // events of one appendBatch
-  std::size_t maxHeaders = 256;           // headers of one event
+  std::size_t maxFrameBytes = 64u << 20;    // payload bytes of one frame, all buffers together
+  std::size_t maxBuffers = 1u << 20;        // buffers in one frame (each costs 4 header bytes)
+  std::size_t maxBatchEvents = 100000;      // events of one appendBatch
+  std::size_t maxHeaders = 256;             // headers of one event
   std::size_t maxProtocolBytes = 1u << 20;  // a peer's protocol text
-  std::size_t maxMetaEntries = 1024;      // entries of a metadata map
+  std::size_t maxMetaEntries = 1024;        // entries of a metadata map
 };
 
 // ---- Framing ----
@@ -206,11 +212,16 @@ class FrameDecoder {
 
   static const char* describe(Error e) noexcept {
     switch (e) {
-      case Error::None: return "no error";
-      case Error::NoBuffers: return "frame with no buffers (not Avro's Netty framing)";
-      case Error::TooManyBuffers: return "frame with too many buffers";
-      case Error::BadLength: return "negative buffer length";
-      case Error::FrameTooLarge: return "frame larger than max-frame-size";
+      case Error::None:
+        return "no error";
+      case Error::NoBuffers:
+        return "frame with no buffers (not Avro's Netty framing)";
+      case Error::TooManyBuffers:
+        return "frame with too many buffers";
+      case Error::BadLength:
+        return "negative buffer length";
+      case Error::FrameTooLarge:
+        return "frame larger than max-frame-size";
     }
     return "?";
   }
@@ -443,7 +454,7 @@ struct RequestInfo {
   std::string_view message;   // the message name, into the payload
   bool hadHandshake = false;  // the request carried a handshake (and `reply` its response)
   HandshakeMatch match = HandshakeMatch::Both;
-  const char* problem = "";   // why the payload was refused or a limit hit
+  const char* problem = "";  // why the payload was refused or a limit hit
 };
 
 // Decodes one request payload. `handshaken` is the connection's state: false until a handshake
@@ -451,9 +462,9 @@ struct RequestInfo {
 // caller appends the call response after it (none for HandshakeRefused and Ping). Events are
 // appended to `events`. Returns false on malformed data (info.problem says why): the caller then
 // drops the connection; `events` may then hold part of the batch, to be cleared.
-inline bool decodeRequest(std::string_view payload, bool& handshaken,
-                          KnownClientProtocols& known, const RpcLimits& limits,
-                          std::string& reply, sdk::EventBatch& events, RequestInfo& info) {
+inline bool decodeRequest(std::string_view payload, bool& handshaken, KnownClientProtocols& known,
+                          const RpcLimits& limits, std::string& reply, sdk::EventBatch& events,
+                          RequestInfo& info) {
   AvroReader in(payload);
   if (!handshaken) {
     HandshakeRequestView hs;
@@ -561,8 +572,7 @@ struct ClientHandshake {
 inline void appendClientHandshake(std::string& out, const ClientHandshake& hs) {
   if (hs.done) return;
   std::string_view text = kSourceProtocolJson;
-  appendHandshakeRequest(out, kSourceProtocolMd5, hs.sendProtocol ? &text : nullptr,
-                         hs.serverHash);
+  appendHandshakeRequest(out, kSourceProtocolMd5, hs.sendProtocol ? &text : nullptr, hs.serverHash);
 }
 
 enum class ResponseKind { Status, Error, Resend, Malformed };

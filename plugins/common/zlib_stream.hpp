@@ -50,7 +50,7 @@ class Inflater {
         return false;
       }
       if (produced > 0 && !sink(scratch, static_cast<std::size_t>(produced))) return true;
-      if (produced == cap) continue;  // the scratch was too small: more output waits
+      if (produced == cap) continue;             // the scratch was too small: more output waits
       if (ended_ && zs_.avail_in > 0) continue;  // reported at the top of the loop
       return true;  // everything given was consumed (zlib keeps a partial block)
     }
@@ -76,8 +76,8 @@ class Deflater {
   // messages (the source's replies) needs little of either.
   bool init(int level, int windowBits = 15, int memLevel = 8) noexcept {
     if (ready_) return true;
-    ready_ = deflateInit2(&zs_, level, Z_DEFLATED, windowBits, memLevel, Z_DEFAULT_STRATEGY) ==
-             Z_OK;
+    ready_ =
+        deflateInit2(&zs_, level, Z_DEFLATED, windowBits, memLevel, Z_DEFAULT_STRATEGY) == Z_OK;
     return ready_;
   }
 

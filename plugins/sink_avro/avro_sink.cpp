@@ -21,7 +21,7 @@ using Clock = AvroSink::Clock;
 
 namespace {
 
-constexpr std::size_t kReadBytes = 64 * 1024;
+constexpr std::size_t kReadBytes = std::size_t{64} * 1024;
 // A response is a handshake (with the server's protocol text) and a Status: small. Anything
 // larger is not a Flume server.
 constexpr std::size_t kMaxResponseBytes = 4u << 20;
@@ -53,8 +53,11 @@ int msLeft(Clock::time_point deadline) {
 
 const sdk::Schema& avroSinkSchema() {
   static const sdk::Schema schema{
-      sdk::Key("hostname").string().req().doc("Host name or IP address of the next hop's avro "
-                                               "source"),
+      sdk::Key("hostname")
+          .string()
+          .req()
+          .doc("Host name or IP address of the next hop's avro "
+               "source"),
       sdk::Key("port").integer().req().range(1, 65535).doc("Port of the next hop's avro source"),
       sdk::Key("batch-size")
           .integer()
@@ -87,17 +90,23 @@ const sdk::Schema& avroSinkSchema() {
           .doc("zlib level for compression-type = deflate: 0 stores, 9 compresses most"),
       sdk::Key("ssl").boolean().def("false").doc(
           "TLS; true is not supported yet and is refused as a configuration error"),
-      sdk::Key("trust-all-certs").boolean().def("false").doc(
-          "Accept any server certificate (used only with ssl = true)"),
+      sdk::Key("trust-all-certs")
+          .boolean()
+          .def("false")
+          .doc("Accept any server certificate (used only with ssl = true)"),
       sdk::Key("truststore").string().doc("TLS trust store (used only with ssl = true)"),
       sdk::Key("truststore-password")
           .string()
           .isSecret()
           .doc("Password of the trust store (used only with ssl = true)"),
-      sdk::Key("truststore-type").string().def("JKS").doc(
-          "Type of the trust store (used only with ssl = true)"),
-      sdk::Key("exclude-protocols").string().def("SSLv3").doc(
-          "TLS protocols not to use, space-separated (used only with ssl = true)"),
+      sdk::Key("truststore-type")
+          .string()
+          .def("JKS")
+          .doc("Type of the trust store (used only with ssl = true)"),
+      sdk::Key("exclude-protocols")
+          .string()
+          .def("SSLv3")
+          .doc("TLS protocols not to use, space-separated (used only with ssl = true)"),
       sdk::Key("maxIoWorkers")
           .flumeIgnored("accepted and ignored: the sink sends from its runner thread, without an "
                         "I/O worker pool"),
@@ -141,10 +150,11 @@ void AvroSink::configure(const sdk::Context& context) {
                                          context.getString("compression-type", "") + "'");
   s.compressionLevel = static_cast<int>(longIn("compression-level", 6, 0, 9));
   if (context.getBoolean("ssl", false))
-    context.fail("ssl", "true is not supported yet: this avro sink has no TLS; keep ssl = false "
-                        "(wrap the hop in a TLS tunnel if it needs one)");
+    context.fail("ssl",
+                 "true is not supported yet: this avro sink has no TLS; keep ssl = false "
+                 "(wrap the hop in a TLS tunnel if it needs one)");
   (void)context.getBoolean("trust-all-certs", false);  // type-checked, unused without TLS
-  disconnect();  // a reload may point the sink elsewhere
+  disconnect();                                        // a reload may point the sink elsewhere
   s_ = std::move(s);
   configured_ = true;
 }
@@ -190,8 +200,8 @@ bool AvroSink::connect(std::string* error) {
         pr = ::poll(&p, 1, msLeft(deadline));
       } while (pr < 0 && errno == EINTR);
       if (pr == 0) {
-        lastError = "connect-timeout (" + std::to_string(s_.connectTimeout.count()) +
-                    " ms) expired";
+        lastError =
+            "connect-timeout (" + std::to_string(s_.connectTimeout.count()) + " ms) expired";
         ::close(fd);
         continue;
       }
@@ -369,8 +379,8 @@ bool AvroSink::exchange(std::span<const sdk::Event> events, rpc::RpcStatus* stat
     const int32_t serial = ++serial_;
     rpc::putInt32be(head_.data(), static_cast<uint32_t>(serial));
     rpc::putInt32be(head_.data() + 4, 1);
-    rpc::putInt32be(head_.data() + 8, static_cast<uint32_t>(head_.size() -
-                                                            rpc::kFrameHeaderBytes + body_.size()));
+    rpc::putInt32be(head_.data() + 8,
+                    static_cast<uint32_t>(head_.size() - rpc::kFrameHeaderBytes + body_.size()));
     if (!sendFrame(deadline, error) || !readFrame(serial, deadline, error)) return false;
     std::string why;
     switch (rpc::readCallResponse(response_, hs_, limits_, *status, why)) {
@@ -380,8 +390,9 @@ bool AvroSink::exchange(std::span<const sdk::Event> events, rpc::RpcStatus* stat
         return true;
       case rpc::ResponseKind::Resend:
         sinkCounter().increment(kHandshakeNoneCount);
-        logger().debug(target(), " does not know this protocol's hash (handshake NONE); "
-                                 "sending the protocol text");
+        logger().debug(target(),
+                       " does not know this protocol's hash (handshake NONE); "
+                       "sending the protocol text");
         continue;
       case rpc::ResponseKind::Error:
         *error = "the next hop answered an error: " + why;

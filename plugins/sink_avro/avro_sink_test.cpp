@@ -247,8 +247,9 @@ TEST_CASE("the server is down: nothing is taken; delivery resumes when it is bac
   CHECK(server.bodies() == expectedBodies(0, 15));
 }
 
-TEST_CASE("the server restarts between batches: the sink notices and reconnects without losing "
-          "a batch") {
+TEST_CASE(
+    "the server restarts between batches: the sink notices and reconnects without losing "
+    "a batch") {
   const uint16_t port = deadPort();
   Fixture f(port);
   auto server = std::make_unique<AvroTestServer>(false, port);
@@ -292,11 +293,13 @@ TEST_CASE("reset-connection-interval makes a new connection") {
   Fixture f(server.port(), {{"reset-connection-interval", "1"}});
   f.channel.putBodies(0, 10);
   REQUIRE(f.drain());
-  CHECK(waitFor([&] {
-    f.channel.putBodies(0, 1);
-    (void)f.sink.hostProcess();
-    return server.connections >= 2;
-  }, 10s));
+  CHECK(waitFor(
+      [&] {
+        f.channel.putBodies(0, 1);
+        (void)f.sink.hostProcess();
+        return server.connections >= 2;
+      },
+      10s));
   CHECK(f.counter("ConnectionClosedCount") >= 1);
 }
 

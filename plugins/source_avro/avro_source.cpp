@@ -114,18 +114,27 @@ const sdk::Schema& avroSourceSchema() {
           .string()
           .isSecret()
           .doc("Password of the key store (used only with ssl = true)"),
-      sdk::Key("keystore-type").string().def("JKS").doc(
-          "Type of the key store (used only with ssl = true)"),
-      sdk::Key("exclude-protocols").string().def("SSLv3").doc(
-          "TLS protocols not to use, space-separated (used only with ssl = true)"),
-      sdk::Key("include-protocols").string().doc(
-          "TLS protocols to use, space-separated (used only with ssl = true)"),
-      sdk::Key("exclude-cipher-suites").string().doc(
-          "TLS cipher suites not to use, space-separated (used only with ssl = true)"),
-      sdk::Key("include-cipher-suites").string().doc(
-          "TLS cipher suites to use, space-separated (used only with ssl = true)"),
-      sdk::Key("ipFilter").boolean().def("false").doc(
-          "Check every new connection against ipFilterRules"),
+      sdk::Key("keystore-type")
+          .string()
+          .def("JKS")
+          .doc("Type of the key store (used only with ssl = true)"),
+      sdk::Key("exclude-protocols")
+          .string()
+          .def("SSLv3")
+          .doc("TLS protocols not to use, space-separated (used only with ssl = true)"),
+      sdk::Key("include-protocols")
+          .string()
+          .doc("TLS protocols to use, space-separated (used only with ssl = true)"),
+      sdk::Key("exclude-cipher-suites")
+          .string()
+          .doc("TLS cipher suites not to use, space-separated (used only with ssl = true)"),
+      sdk::Key("include-cipher-suites")
+          .string()
+          .doc("TLS cipher suites to use, space-separated (used only with ssl = true)"),
+      sdk::Key("ipFilter")
+          .boolean()
+          .def("false")
+          .doc("Check every new connection against ipFilterRules"),
       sdk::Key("ipFilterRules")
           .string()
           .doc("Comma-separated rules (allow or deny):(ip or name):glob; the first match decides, "
@@ -264,8 +273,8 @@ class AvroServer {
     const std::string portText = std::to_string(s.port);
     addrinfo* res = nullptr;
     if (int rc = ::getaddrinfo(s.bind.c_str(), portText.c_str(), &hints, &res); rc != 0)
-      throw std::runtime_error("cannot bind to " + hostPort(s.bind, s.port) +
-                               ": cannot resolve '" + s.bind + "': " + ::gai_strerror(rc));
+      throw std::runtime_error("cannot bind to " + hostPort(s.bind, s.port) + ": cannot resolve '" +
+                               s.bind + "': " + ::gai_strerror(rc));
     int lastErr = EADDRNOTAVAIL;
     for (addrinfo* ai = res; ai && listenFd < 0; ai = ai->ai_next) {
       int fd =
@@ -457,8 +466,8 @@ void Worker::acceptAll(Clock::time_point now) noexcept {
   for (int round = 0; round < 64; ++round) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    const int fd = ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&ss), &len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -488,17 +497,15 @@ void Worker::acceptAll(Clock::time_point now) noexcept {
     if (s.ipFilter) {
       bool allowed = true;
       try {
-        allowed = ipFilterAllows(s.ipFilterRules, ss, [](const sockaddr_storage& p) {
-          return reverseLookup(p);
-        });
+        allowed = ipFilterAllows(s.ipFilterRules, ss,
+                                 [](const sockaddr_storage& p) { return reverseLookup(p); });
       } catch (...) {
         allowed = false;
       }
       if (!allowed) {
         server_.counter.increment(AvroSource::kConnectionDeniedCount);
         ::close(fd);
-        server_.source.logger().debug("ipFilterRules denied a connection from ",
-                                      sockaddrText(ss));
+        server_.source.logger().debug("ipFilterRules denied a connection from ", sockaddrText(ss));
         continue;
       }
     }
@@ -601,10 +608,9 @@ bool Worker::readOnce(Connection& c, Clock::time_point now) {
 
 bool Worker::feedFrames(Connection& c, const char* data, std::size_t n) {
   if (c.bad) return false;
-  const rpc::FrameDecoder::Error err =
-      c.frames.feed(data, n, [&](int32_t serial, std::string_view payload) {
-        return onFrame(c, serial, payload);
-      });
+  const rpc::FrameDecoder::Error err = c.frames.feed(
+      data, n,
+      [&](int32_t serial, std::string_view payload) { return onFrame(c, serial, payload); });
   if (err != rpc::FrameDecoder::Error::None) badFrame(c, rpc::FrameDecoder::describe(err));
   return !c.bad;
 }
@@ -655,8 +661,8 @@ bool Worker::onFrame(Connection& c, int32_t serial, std::string_view payload) {
         rpc::appendStatusResponse(dst, rpc::RpcStatus::Failed);
         int64_t suppressed = 0;
         if (refuseLog_.admit(Clock::now(), &suppressed))
-          srv.source.logger().warn("channels refused ", n, " events from ", c.peer, ": ",
-                                   r.error(), "; answered FAILED", suppressedNote(suppressed));
+          srv.source.logger().warn("channels refused ", n, " events from ", c.peer, ": ", r.error(),
+                                   "; answered FAILED", suppressedNote(suppressed));
       }
       break;
     }
@@ -793,8 +799,9 @@ void AvroSource::configure(const sdk::Context& context) {
     context.fail("compression-type", "expected none or deflate, got '" +
                                          context.getString("compression-type", "") + "'");
   if (context.getBoolean("ssl", false))
-    context.fail("ssl", "true is not supported yet: this avro source has no TLS; keep ssl = false "
-                        "(terminate TLS in front of the agent if the hop needs it)");
+    context.fail("ssl",
+                 "true is not supported yet: this avro source has no TLS; keep ssl = false "
+                 "(terminate TLS in front of the agent if the hop needs it)");
 
   s.ipFilter = context.getBoolean("ipFilter", false);
   const std::string rules = trimmed(context.getString("ipFilterRules", ""));
@@ -823,9 +830,8 @@ void AvroSource::start() {
   server->open();
   boundPort_.store(server->port, std::memory_order_release);
   logger().info("listening on ", hostPort(settings_.bind, server->port),
-                settings_.port == 0 ? " (port chosen by the system)" : "", ", ",
-                settings_.threads, " I/O thread(s)",
-                settings_.deflate ? ", compression-type deflate" : "");
+                settings_.port == 0 ? " (port chosen by the system)" : "", ", ", settings_.threads,
+                " I/O thread(s)", settings_.deflate ? ", compression-type deflate" : "");
   server->startThreads();
   server_ = std::move(server);
 }

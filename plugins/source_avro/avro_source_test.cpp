@@ -147,14 +147,14 @@ TEST_CASE("configure errors name the key") {
   CHECK(ssl.find("not supported yet") != std::string::npos);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"ipFilter", "true"}}) ==
         "a1.sources.r1.ipFilterRules: is required when ipFilter = true");
-  const std::string rule =
-      errorOf({{"bind", "x"}, {"port", "1"}, {"ipFilter", "true"}, {"ipFilterRules", "permit:ip:*"}});
+  const std::string rule = errorOf(
+      {{"bind", "x"}, {"port", "1"}, {"ipFilter", "true"}, {"ipFilterRules", "permit:ip:*"}});
   CHECK(rule.find("a1.sources.r1.ipFilterRules:") == 0);
   CHECK(rule.find("permit:ip:*") != std::string::npos);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"max-frame-size", "10"}})
             .find("a1.sources.r1.max-frame-size:") == 0);
-  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"threads", "-1"}})
-            .find("a1.sources.r1.threads:") == 0);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"threads", "-1"}}).find("a1.sources.r1.threads:") ==
+        0);
 }
 
 TEST_CASE("appendBatch: events with headers and binary bodies arrive exactly; OK after commit") {
@@ -162,7 +162,7 @@ TEST_CASE("appendBatch: events with headers and binary bodies arrive exactly; OK
   AvroTestClient c(f.port());
   REQUIRE(c.ok());
   sdk::EventBatch events = makeEvents(0, 50);
-  events.emplace_back(std::string("\0\xff\n\r binary", 12));
+  events.emplace_back(std::string("\0\xff\n\r binary", 11));
   events.back().headers.set("k\xc3\xa9", std::string("v\0v", 3));
   CHECK(c.appendBatch(events) == rpc::RpcStatus::Ok);
   // The processor saw the batch before the answer: OK means committed.
@@ -172,7 +172,7 @@ TEST_CASE("appendBatch: events with headers and binary bodies arrive exactly; OK
     CHECK(bodies[i] == "event-" + std::to_string(i));
     CHECK(f.processor.headersOf(i).get("seq") == std::to_string(i));
   }
-  CHECK(bodies[50] == std::string("\0\xff\n\r binary", 12));
+  CHECK(bodies[50] == std::string("\0\xff\n\r binary", 11));
   CHECK(f.processor.headersOf(50).get("k\xc3\xa9") == std::string("v\0v", 3));
   CHECK(f.processor.batchSizes == std::vector<std::size_t>{51});
   CHECK(f.counter("AppendBatchReceivedCount") == 1);
@@ -206,7 +206,8 @@ TEST_CASE("append: one event, counted as Flume counts it") {
   CHECK(f.counter("EventAcceptedCount") == 1);
 }
 
-TEST_CASE("handshake: an unknown hash gets NONE with the server's protocol, then the resend works") {
+TEST_CASE(
+    "handshake: an unknown hash gets NONE with the server's protocol, then the resend works") {
   Fixture f;
   AvroTestClient c(f.port());
   // A client whose protocol text differs (as a Python or other-version Java peer): its hash is
@@ -374,8 +375,9 @@ TEST_CASE("bad frames close only their connection, counted and logged rate-limit
   CHECK(waitFor([&] { return f.counter("OpenConnectionCount") == 1; }));
 }
 
-TEST_CASE("limits: too many events or headers, or an unknown message, get an error; the "
-          "connection stays") {
+TEST_CASE(
+    "limits: too many events or headers, or an unknown message, get an error; the "
+    "connection stays") {
   Fixture f({{"max-batch-size", "10"}, {"max-headers", "2"}});
   AvroTestClient c(f.port());
   rpc::RpcStatus status{};
@@ -405,8 +407,8 @@ TEST_CASE("a stalled client does not stall the others") {
   const std::string frame = frameOf(1, {payload});
   REQUIRE(stalled.send(frame.substr(0, frame.size() / 2)));  // and then nothing
   AvroTestClient other(f.port());
-  for (int i = 0; i < 20; ++i) REQUIRE(other.appendBatch(makeEvents(i * 5, i * 5 + 5)) ==
-                                       rpc::RpcStatus::Ok);
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(other.appendBatch(makeEvents(i * 5, i * 5 + 5)) == rpc::RpcStatus::Ok);
   CHECK(f.processor.count() == 100);
   REQUIRE(stalled.send(frame.substr(frame.size() / 2)));
   int32_t serial = 0;
@@ -419,6 +421,7 @@ TEST_CASE("many clients on several threads: every event exactly once") {
   Fixture f({{"threads", "3"}});
   constexpr int kClients = 8, kBatches = 25, kPer = 40;
   std::vector<std::thread> ts;
+  ts.reserve(kClients);
   std::atomic<int> failures{0};
   for (int t = 0; t < kClients; ++t)
     ts.emplace_back([&, t] {
@@ -526,15 +529,15 @@ TEST_CASE("ip filter rules: parsing, globs and Java's address text") {
 TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   Fixture f;
   AvroSource other;
-  REQUIRE(other.hostConfigure(contextOf({{"bind", "127.0.0.1"},
-                                         {"port", std::to_string(f.port())}}))
-              .ok());
+  REQUIRE(
+      other.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
+          .ok());
   RecordingProcessor p;
   other.setChannelProcessor(&p);
   sdk::Result r = other.hostStart();
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error() == "cannot bind to 127.0.0.1:" + std::to_string(f.port()) +
-                         ": Address already in use");
+  CHECK(r.error() ==
+        "cannot bind to 127.0.0.1:" + std::to_string(f.port()) + ": Address already in use");
 }
 
 TEST_CASE("start and stop are repeatable") {

@@ -68,8 +68,8 @@ inline std::vector<IpFilterRule> parseIpFilterRules(std::string_view text) {
       if (comma == text.size()) break;
       continue;
     }
-    const std::string bad = "invalid rule '" + std::string(def) +
-                            "': expected <allow|deny>:<ip|name>:<pattern>";
+    const std::string bad =
+        "invalid rule '" + std::string(def) + "': expected <allow|deny>:<ip|name>:<pattern>";
     const std::size_t c1 = def.find(':');
     const std::size_t c2 = c1 == std::string_view::npos ? c1 : def.find(':', c1 + 1);
     if (c2 == std::string_view::npos) throw std::invalid_argument(bad);

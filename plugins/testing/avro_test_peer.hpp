@@ -134,12 +134,13 @@ class AvroTestClient {
         const char* err = nullptr;
         std::string plain;
         auto scratch = std::make_unique<char[]>(65536);
-        if (!inflater_->feed(buf, static_cast<std::size_t>(n), scratch.get(), 65536,
-                             [&](const char* d, std::size_t len) {
-                               plain.append(d, len);
-                               return true;
-                             },
-                             &err))
+        if (!inflater_->feed(
+                buf, static_cast<std::size_t>(n), scratch.get(), 65536,
+                [&](const char* d, std::size_t len) {
+                  plain.append(d, len);
+                  return true;
+                },
+                &err))
           return false;
         pending_ = std::move(plain);
       } else {
@@ -353,7 +354,8 @@ class AvroTestServer {
       if (m == Mode::Error) {
         rpc::appendErrorResponse(reply, "test server error");
       } else {
-        rpc::appendStatusResponse(reply, m == Mode::Ok ? rpc::RpcStatus::Ok : rpc::RpcStatus::Failed);
+        rpc::appendStatusResponse(reply,
+                                  m == Mode::Ok ? rpc::RpcStatus::Ok : rpc::RpcStatus::Failed);
         if (m == Mode::Ok) {
           std::lock_guard<std::mutex> lock(mu_);
           for (auto& e : batch) {
@@ -372,13 +374,12 @@ class AvroTestServer {
       if (n <= 0) break;
       if (deflate_) {
         const char* err = nullptr;
-        if (!inflater.feed(buf, static_cast<std::size_t>(n), scratch.get(), 65536,
-                           [&](const char* d, std::size_t len) {
-                             return frames.feed(d, len, onFrame) ==
-                                        rpc::FrameDecoder::Error::None &&
-                                    open;
-                           },
-                           &err))
+        if (!inflater.feed(
+                buf, static_cast<std::size_t>(n), scratch.get(), 65536,
+                [&](const char* d, std::size_t len) {
+                  return frames.feed(d, len, onFrame) == rpc::FrameDecoder::Error::None && open;
+                },
+                &err))
           break;
       } else if (frames.feed(buf, static_cast<std::size_t>(n), onFrame) !=
                  rpc::FrameDecoder::Error::None) {
