@@ -125,6 +125,8 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(s.resetConnectionInterval == 60s);
   CHECK(s.deflate);
   CHECK(s.compressionLevel == 9);
+  // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
+  CHECK_FALSE(avroSinkSchema().allowUnknownKeys);
   AvroSink dflt;
   REQUIRE(dflt.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().batchSize == 100);

@@ -126,6 +126,8 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(s.limits.maxBatchEvents == 500);
   CHECK(s.limits.maxHeaders == 8);
   CHECK(s.idleTimeout == 30s);
+  // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
+  CHECK_FALSE(avroSourceSchema().allowUnknownKeys);
   for (const sdk::Key& k : avroSourceSchema().keys) {
     INFO(k.name);
     CHECK((k.required || k.ignored || !k.defaultValue.empty() || k.type == sdk::ValueType::String));

@@ -369,6 +369,13 @@ class AvroTest(AgentTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("a2.sources.r1.ssl", r.stderr + r.stdout)
         self.assertIn("not supported yet", r.stderr + r.stdout)
+        # The sink's batch key is batch-size (Flume's spelling for this sink), not batchSize.
+        conf = tier1_conf(os.path.join(self.dir, "sink.properties"), [4444], 4141,
+                          extra="a1.sinks.k0.batchSize = 100")
+        r = run("validate", "-n", "a1", "-f", conf)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("a1.sinks.k0.batchSize", r.stderr + r.stdout)
+        self.assertIn("did you mean 'batch-size'", r.stderr + r.stdout)
         r = run("describe", "org.apache.flume.sink.AvroSink")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("request-timeout", r.stdout)
