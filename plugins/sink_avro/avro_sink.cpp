@@ -1,5 +1,6 @@
 #include "avro_sink.hpp"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -89,12 +90,15 @@ const sdk::Schema& avroSinkSchema() {
           .range(0, 9)
           .doc("zlib level for compression-type = deflate: 0 stores, 9 compresses most"),
       sdk::Key("ssl").boolean().def("false").doc(
-          "TLS; true is not supported yet and is refused as a configuration error"),
+          "Connect with TLS; the next hop's source must use ssl = true too"),
       sdk::Key("trust-all-certs")
           .boolean()
           .def("false")
-          .doc("Accept any server certificate (used only with ssl = true)"),
-      sdk::Key("truststore").string().doc("TLS trust store (used only with ssl = true)"),
+          .doc("Accept any server certificate, unverified (used only with ssl = true)"),
+      sdk::Key("truststore")
+          .string()
+          .doc("Certificates to trust, PKCS12 or PEM; none means the system's CAs (with ssl = "
+               "true)"),
       sdk::Key("truststore-password")
           .string()
           .isSecret()
@@ -102,7 +106,7 @@ const sdk::Schema& avroSinkSchema() {
       sdk::Key("truststore-type")
           .string()
           .def("JKS")
-          .doc("Type of the trust store (used only with ssl = true)"),
+          .doc("PKCS12, PEM, or JKS (read only when the file is really PKCS12)"),
       sdk::Key("exclude-protocols")
           .string()
           .def("SSLv3")
@@ -149,19 +153,34 @@ void AvroSink::configure(const sdk::Context& context) {
     context.fail("compression-type", "expected none or deflate, got '" +
                                          context.getString("compression-type", "") + "'");
   s.compressionLevel = static_cast<int>(longIn("compression-level", 6, 0, 9));
-  if (context.getBoolean("ssl", false))
-    context.fail("ssl",
-                 "true is not supported yet: this avro sink has no TLS; keep ssl = false "
-                 "(wrap the hop in a TLS tunnel if it needs one)");
-  (void)context.getBoolean("trust-all-certs", false);  // type-checked, unused without TLS
-  disconnect();                                        // a reload may point the sink elsewhere
+  if (context.getBoolean("ssl", false)) {
+    tls::TlsOptions o;
+    o.trustAllCerts = context.getBoolean("trust-all-certs", false);
+    o.truststore = trimmed(context.getString("truststore", ""));
+    o.truststorePassword = context.getString("truststore-password", "");
+    o.truststoreType = trimmed(context.getString("truststore-type", "JKS"));
+    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    try {
+      s.tls = tls::TlsContext::client(o);
+    } catch (const tls::TlsConfigError& e) {
+      context.fail(e.key, e.what());
+    }
+    if (o.trustAllCerts)
+      logger().warn(context.describe("trust-all-certs"),
+                    " = true: the next hop's certificate is not verified");
+  } else {
+    (void)context.getBoolean("trust-all-certs", false);  // type-checked, unused without TLS
+  }
+  disconnect();  // a reload may point the sink elsewhere
+  disconnect();  // a reload may point the sink elsewhere
   s_ = std::move(s);
   configured_ = true;
 }
 
 void AvroSink::start() {
   if (!configured_) throw std::logic_error("avro sink started before configure()");
-  logger().info("sending to ", target(), s_.deflate ? " (compression-type deflate)" : "");
+  logger().info("sending to ", target(), s_.tls ? " over TLS" : "",
+                s_.deflate ? " (compression-type deflate)" : "");
 }
 
 void AvroSink::stop() { disconnect(); }
@@ -228,6 +247,10 @@ bool AvroSink::connect(std::string* error) {
   }
   hs_ = rpc::ClientHandshake{};
   connectedAt_ = Clock::now();
+  if (s_.tls && !tlsHandshake(deadline, error)) {
+    disconnect();
+    return false;
+  }
   if (s_.deflate) {
     deflater_ = std::make_unique<zlib_stream::Deflater>();
     inflater_ = std::make_unique<zlib_stream::Inflater>();
@@ -239,8 +262,62 @@ bool AvroSink::connect(std::string* error) {
     }
   }
   sinkCounter().incrementConnectionCreatedCount();
-  logger().info("connected to ", target());
+  logger().info("connected to ", target(), tlsSession_ ? " (TLS)" : "");
   return true;
+}
+
+bool AvroSink::tlsHandshake(Clock::time_point deadline, std::string* error) {
+  in6_addr probe6{};
+  in_addr probe4{};
+  const bool numeric = ::inet_pton(AF_INET, s_.hostname.c_str(), &probe4) == 1 ||
+                       ::inet_pton(AF_INET6, s_.hostname.c_str(), &probe6) == 1;
+  tlsSession_ = std::make_unique<tls::TlsSession>(*s_.tls, numeric ? "" : s_.hostname);
+  if (!tlsBuf_) tlsBuf_.reset(new char[kReadBytes]);
+  for (;;) {
+    tlsOut_.clear();
+    std::string why;
+    if (!tlsSession_->handshake(tlsOut_, &why)) {
+      *error = "TLS handshake failed: " + why;
+      return false;
+    }
+    if (!tlsOut_.empty()) {
+      iovec iov{tlsOut_.data(), tlsOut_.size()};
+      if (!sendBytes(&iov, 1, deadline, "connect-timeout", error)) return false;
+    }
+    if (tlsSession_->handshakeDone()) return true;
+    pollfd p{fd_, POLLIN, 0};
+    const int left = msLeft(deadline);
+    const int pr = left == 0 ? 0 : ::poll(&p, 1, left);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      *error = "connect-timeout (" + std::to_string(s_.connectTimeout.count()) +
+               " ms) expired during the TLS handshake";
+      return false;
+    }
+    const ssize_t n = ::recv(fd_, readBuf_.get(), kReadBytes, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n <= 0) {
+      *error = "the next hop closed the connection during the TLS handshake";
+      return false;
+    }
+    tlsOut_.clear();
+    bool early = false;
+    if (!tlsSession_->feed(
+            readBuf_.get(), static_cast<std::size_t>(n), tlsBuf_.get(), kReadBytes, tlsOut_,
+            [&](const char*, std::size_t) {
+              early = true;
+              return false;
+            },
+            &why) ||
+        early) {
+      *error = "TLS handshake failed: " + (early ? std::string("unexpected data") : why);
+      return false;
+    }
+    if (!tlsOut_.empty()) {
+      iovec iov{tlsOut_.data(), tlsOut_.size()};
+      if (!sendBytes(&iov, 1, deadline, "connect-timeout", error)) return false;
+    }
+  }
 }
 
 void AvroSink::disconnect() noexcept {
@@ -249,32 +326,42 @@ void AvroSink::disconnect() noexcept {
   fd_ = -1;
   deflater_.reset();
   inflater_.reset();
+  tlsSession_.reset();
   sinkCounter().incrementConnectionClosedCount();
 }
 
 bool AvroSink::peerGone() noexcept {
   pollfd p{fd_, POLLIN | POLLRDHUP, 0};
   if (::poll(&p, 1, 0) <= 0) return false;
-  return true;  // EOF, reset, or bytes nobody asked for: this connection is done
+  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) || !tlsSession_)
+    return true;  // EOF, reset, or bytes nobody asked for: this connection is done
+  // TLS 1.3 servers send session tickets after the handshake: take them in; anything else
+  // (application data, a close_notify, an error) ends the connection.
+  const ssize_t n = ::recv(fd_, readBuf_.get(), kReadBytes, MSG_DONTWAIT);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  if (n == 0) return true;
+  bool data = false;
+  std::string why;
+  tlsOut_.clear();
+  try {
+    if (!tlsSession_->feed(
+            readBuf_.get(), static_cast<std::size_t>(n), tlsBuf_.get(), kReadBytes, tlsOut_,
+            [&](const char*, std::size_t) {
+              data = true;
+              return false;
+            },
+            &why))
+      return true;
+  } catch (...) {
+    return true;
+  }
+  return data || tlsSession_->peerClosed() || !tlsOut_.empty();
 }
 
-bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
+bool AvroSink::sendBytes(const iovec* iovIn, int iovcnt, Clock::time_point deadline,
+                         const char* what, std::string* error) {
   iovec iov[2];
-  int iovcnt;
-  if (deflater_) {
-    wire_.clear();
-    if (!deflater_->compress(head_.data(), head_.size(), wire_) ||
-        !deflater_->compress(body_.data(), body_.size(), wire_)) {
-      *error = "deflate failed";
-      return false;
-    }
-    iov[0] = {wire_.data(), wire_.size()};
-    iovcnt = 1;
-  } else {
-    iov[0] = {head_.data(), head_.size()};
-    iov[1] = {body_.data(), body_.size()};
-    iovcnt = 2;
-  }
+  for (int i = 0; i < iovcnt; ++i) iov[i] = iovIn[i];
   int first = 0;
   while (first < iovcnt) {
     msghdr msg{};
@@ -290,8 +377,7 @@ bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
       pollfd p{fd_, POLLOUT, 0};
       const int left = msLeft(deadline);
       if (left == 0 || (::poll(&p, 1, left) == 0 && msLeft(deadline) == 0)) {
-        *error = "request-timeout (" + std::to_string(s_.requestTimeout.count()) +
-                 " ms) expired while sending";
+        *error = std::string(what) + " expired while sending";
         return false;
       }
       continue;
@@ -304,6 +390,70 @@ bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
     }
   }
   return true;
+}
+
+template <class OnPlain>
+bool AvroSink::receive(const char* data, std::size_t n, OnPlain&& onPlain, std::string* error) {
+  const char* zerr = nullptr;
+  auto plain = [&](const char* d, std::size_t len) -> bool {
+    if (!inflater_) return onPlain(d, len);
+    return inflater_->feed(d, len, inflateBuf_.get(), kReadBytes, onPlain, &zerr) && !zerr;
+  };
+  if (tlsSession_) {
+    tlsOut_.clear();
+    std::string why;
+    if (!tlsSession_->feed(data, n, tlsBuf_.get(), kReadBytes, tlsOut_, plain, &why)) {
+      *error = "bad answer: " + why;
+      return false;
+    }
+    if (!tlsOut_.empty()) {  // TLS's own answer (a key update): it must go out, in order
+      iovec iov{tlsOut_.data(), tlsOut_.size()};
+      if (!sendBytes(&iov, 1, Clock::now() + s_.requestTimeout, "request-timeout", error))
+        return false;
+    }
+    if (tlsSession_->peerClosed() && !zerr) {
+      *error = "the next hop closed the TLS session before answering";
+      return false;
+    }
+  } else {
+    plain(data, n);
+  }
+  if (zerr) {
+    *error = std::string("bad answer: ") + zerr;
+    return false;
+  }
+  return true;
+}
+
+bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
+  iovec iov[2];
+  int iovcnt = 2;
+  iov[0] = {head_.data(), head_.size()};
+  iov[1] = {body_.data(), body_.size()};
+  if (deflater_) {
+    wire_.clear();
+    if (!deflater_->compress(head_.data(), head_.size(), wire_) ||
+        !deflater_->compress(body_.data(), body_.size(), wire_)) {
+      *error = "deflate failed";
+      return false;
+    }
+    iov[0] = {wire_.data(), wire_.size()};
+    iovcnt = 1;
+  }
+  if (tlsSession_) {
+    tlsOut_.clear();
+    std::string why;
+    for (int i = 0; i < iovcnt; ++i)
+      if (!tlsSession_->write(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len, tlsOut_,
+                              &why)) {
+        *error = why;
+        return false;
+      }
+    iov[0] = {tlsOut_.data(), tlsOut_.size()};
+    iovcnt = 1;
+  }
+  const std::string what = "request-timeout (" + std::to_string(s_.requestTimeout.count()) + " ms)";
+  return sendBytes(iov, iovcnt, deadline, what.c_str(), error);
 }
 
 bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string* error) {
@@ -337,22 +487,11 @@ bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string
       return false;
     }
     rpc::FrameDecoder::Error err = rpc::FrameDecoder::Error::None;
-    if (inflater_) {
-      const char* zerr = nullptr;
-      const bool ok = inflater_->feed(
-          readBuf_.get(), static_cast<std::size_t>(n), inflateBuf_.get(), kReadBytes,
-          [&](const char* d, std::size_t len) {
-            err = frames.feed(d, len, onFrame);
-            return err == rpc::FrameDecoder::Error::None && !got;
-          },
-          &zerr);
-      if (!ok) {
-        *error = std::string("bad answer: ") + zerr;
-        return false;
-      }
-    } else {
-      err = frames.feed(readBuf_.get(), static_cast<std::size_t>(n), onFrame);
-    }
+    auto toFrames = [&](const char* d, std::size_t len) {
+      err = frames.feed(d, len, onFrame);
+      return err == rpc::FrameDecoder::Error::None && !got;
+    };
+    if (!receive(readBuf_.get(), static_cast<std::size_t>(n), toFrames, error)) return false;
     if (err != rpc::FrameDecoder::Error::None) {
       *error = std::string("bad answer: ") + rpc::FrameDecoder::describe(err);
       return false;

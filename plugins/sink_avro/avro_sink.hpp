@@ -18,6 +18,10 @@
 //    that batch.
 //  - compression-type = deflate: one zlib stream per direction per connection, as Netty's
 //    ZlibEncoder/ZlibDecoder on the Flume side.
+//  - ssl = true: OpenSSL over memory BIOs (tls_stream.hpp), the handshake bounded by
+//    connect-timeout; TLS wraps the (compressed) stream, as in Flume's Netty pipeline.
+
+#include <sys/uio.h>
 
 #include <chrono>
 #include <cstddef>
@@ -30,6 +34,7 @@
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/sink.hpp"
+#include "tls_stream.hpp"
 #include "zlib_stream.hpp"
 
 namespace sluice::plugins::avro_sink {
@@ -46,6 +51,7 @@ struct AvroSinkSettings {
   std::chrono::seconds resetConnectionInterval{0};  // 0 = never
   bool deflate = false;
   int compressionLevel = 6;
+  std::shared_ptr<const tls::TlsContext> tls;  // ssl = true
 };
 
 class AvroSink final : public sdk::AbstractSink {
@@ -78,6 +84,12 @@ class AvroSink final : public sdk::AbstractSink {
   // handshake). False on any failure but a Status answer; *status is the answer otherwise.
   bool exchange(std::span<const sdk::Event> events, avro::RpcStatus* status, std::string* error);
   bool sendFrame(Clock::time_point deadline, std::string* error);
+  bool sendBytes(const iovec* iov, int iovcnt, Clock::time_point deadline, const char* what,
+                 std::string* error);
+  bool tlsHandshake(Clock::time_point deadline, std::string* error);
+  // Raw bytes from the socket, through TLS and zlib as configured, into `onPlain`.
+  template <class OnPlain>
+  bool receive(const char* data, std::size_t n, OnPlain&& onPlain, std::string* error);
   bool readFrame(int32_t serial, Clock::time_point deadline, std::string* error);
   std::string target() const;
 
@@ -91,14 +103,17 @@ class AvroSink final : public sdk::AbstractSink {
   int32_t serial_ = 0;
   std::unique_ptr<zlib_stream::Deflater> deflater_;
   std::unique_ptr<zlib_stream::Inflater> inflater_;
+  std::unique_ptr<tls::TlsSession> tlsSession_;
 
   // Reused per batch.
   std::string head_;      // frame header + handshake
   std::string body_;      // call header + events
   std::string wire_;      // deflate: the compressed frame
   std::string response_;  // the response frame's payload
+  std::string tlsOut_;    // TLS records to send
   std::unique_ptr<char[]> readBuf_;
   std::unique_ptr<char[]> inflateBuf_;
+  std::unique_ptr<char[]> tlsBuf_;
 };
 
 }  // namespace sluice::plugins::avro_sink

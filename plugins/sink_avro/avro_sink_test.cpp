@@ -147,9 +147,30 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sinks.k1.compression-type:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"compression-level", "10"}})
             .find("a1.sinks.k1.compression-level:") == 0);
-  const std::string ssl = errorOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}});
-  CHECK(ssl.find("a1.sinks.k1.ssl:") == 0);
-  CHECK(ssl.find("not supported yet") != std::string::npos);
+  // ssl = true: the trust store must be readable; no trust store means the system's CAs.
+  CHECK(errorOf({{"hostname", "h"},
+                 {"port", "1"},
+                 {"ssl", "true"},
+                 {"truststore", "/nope.p12"},
+                 {"truststore-type", "PKCS12"}})
+            .find("a1.sinks.k1.truststore: cannot open '/nope.p12'") == 0);
+  CHECK(errorOf({{"hostname", "h"},
+                 {"port", "1"},
+                 {"ssl", "true"},
+                 {"truststore", "/x"},
+                 {"truststore-type", "BKS"}})
+            .find("a1.sinks.k1.truststore-type:") == 0);
+  CHECK(errorOf({{"hostname", "h"},
+                 {"port", "1"},
+                 {"ssl", "true"},
+                 {"exclude-protocols", "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"}})
+            .find("a1.sinks.k1.exclude-protocols: no TLS protocol") == 0);
+  AvroSink tlsSink;
+  CHECK(tlsSink.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
+  CHECK(tlsSink
+            .hostConfigure(contextOf(
+                {{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}, {"trust-all-certs", "true"}}))
+            .ok());
 }
 
 TEST_CASE("delivers batches of batch-size; commits after OK; counters as Flume's") {

@@ -108,8 +108,10 @@ const sdk::Schema& avroSourceSchema() {
           .def("none")
           .doc("deflate expects the zlib stream of a sink with compression-type = deflate"),
       sdk::Key("ssl").boolean().def("false").doc(
-          "TLS; true is not supported yet and is refused as a configuration error"),
-      sdk::Key("keystore").string().doc("TLS key store (used only with ssl = true)"),
+          "Serve TLS with the key store's certificate; the sinks must use ssl = true too"),
+      sdk::Key("keystore")
+          .string()
+          .doc("Key store with the certificate and key: PKCS12 or PEM (JKS must be converted)"),
       sdk::Key("keystore-password")
           .string()
           .isSecret()
@@ -117,7 +119,7 @@ const sdk::Schema& avroSourceSchema() {
       sdk::Key("keystore-type")
           .string()
           .def("JKS")
-          .doc("Type of the key store (used only with ssl = true)"),
+          .doc("PKCS12, PEM, or JKS (read only when the file is really PKCS12)"),
       sdk::Key("exclude-protocols")
           .string()
           .def("SSLv3")
@@ -180,6 +182,7 @@ struct Connection {
   bool bad = false;  // a protocol error was found: close
   std::unique_ptr<zlib_stream::Inflater> inflater;
   std::unique_ptr<zlib_stream::Deflater> deflater;
+  std::unique_ptr<tls::TlsSession> tls;
   std::string out;  // responses not yet sent, from outSent on
   std::size_t outSent = 0;
   Clock::time_point lastActive{};
@@ -212,6 +215,7 @@ class Worker {
   void addConnection(int fd, const sockaddr_storage& peer, Clock::time_point now) noexcept;
   void handle(Connection& c, uint32_t events, Clock::time_point now) noexcept;
   bool readOnce(Connection& c, Clock::time_point now);
+  bool feedPlain(Connection& c, const char* data, std::size_t n);
   bool feedFrames(Connection& c, const char* data, std::size_t n);
   bool onFrame(Connection& c, int32_t serial, std::string_view payload);
   void badFrame(Connection& c, const char* why) noexcept;
@@ -237,8 +241,10 @@ class Worker {
   std::vector<std::unique_ptr<Connection>> conns_;
   std::unique_ptr<char[]> readBuf_;
   std::unique_ptr<char[]> inflateBuf_;
-  std::string reply_;      // a response being built (deflate only)
-  sdk::EventBatch batch_;  // reused; the processor leaves it empty with its capacity
+  std::unique_ptr<char[]> tlsBuf_;  // decrypted bytes (ssl only)
+  std::string reply_;               // a response being built (deflate or ssl)
+  std::string zbuf_;                // a compressed response on its way into TLS
+  sdk::EventBatch batch_;           // reused; the processor leaves it empty with its capacity
   std::size_t nextWorker_ = 0;
   bool acceptPaused_ = false;
   Clock::time_point acceptResumeAt_{};
@@ -344,7 +350,8 @@ Worker::Worker(AvroServer& server, std::size_t index)
     : server_(server),
       index_(index),
       readBuf_(new char[AvroSource::kReadBufferBytes]),
-      inflateBuf_(server.s.deflate ? new char[AvroSource::kReadBufferBytes] : nullptr) {}
+      inflateBuf_(server.s.deflate ? new char[AvroSource::kReadBufferBytes] : nullptr),
+      tlsBuf_(server.s.tls ? new char[AvroSource::kReadBufferBytes] : nullptr) {}
 
 Worker::~Worker() {
   join();
@@ -545,6 +552,7 @@ void Worker::addConnection(int fd, const sockaddr_storage& peer, Clock::time_poi
       if (!conn->inflater->init() || !conn->deflater->init(6, 9, 1))
         throw std::runtime_error("zlib initialisation failed");
     }
+    if (server_.s.tls) conn->tls = std::make_unique<tls::TlsSession>(*server_.s.tls);
     conn->slot = conns_.size();
     conns_.push_back(std::move(conn));
   } catch (const std::exception& e) {
@@ -591,19 +599,33 @@ bool Worker::readOnce(Connection& c, Clock::time_point now) {
     return false;
   }
   c.lastActive = now;
-  if (c.inflater) {
-    const char* error = nullptr;
-    const bool ok = c.inflater->feed(
-        readBuf_.get(), static_cast<std::size_t>(n), inflateBuf_.get(),
-        AvroSource::kReadBufferBytes,
-        [&](const char* p, std::size_t len) { return feedFrames(c, p, len); }, &error);
-    if (!ok) badFrame(c, error);
+  if (c.tls) {
+    std::string error;
+    const bool ok = c.tls->feed(
+        readBuf_.get(), static_cast<std::size_t>(n), tlsBuf_.get(), AvroSource::kReadBufferBytes,
+        c.out, [&](const char* p, std::size_t len) { return feedPlain(c, p, len); }, &error);
+    if (!ok) badFrame(c, error.c_str());
+    if (c.tls->peerClosed() && !c.bad) {
+      if (c.frames.midFrame()) badFrame(c, "TLS closed in the middle of a frame");
+      if (c.outPending() > 0) flush(c);
+      return false;
+    }
   } else {
-    feedFrames(c, readBuf_.get(), static_cast<std::size_t>(n));
+    feedPlain(c, readBuf_.get(), static_cast<std::size_t>(n));
   }
   if (c.bad) return false;
   c.frames.trim(AvroSource::kKeepPayloadBytes);
   return c.outPending() == 0 || flush(c);
+}
+
+bool Worker::feedPlain(Connection& c, const char* data, std::size_t n) {
+  if (!c.inflater) return feedFrames(c, data, n);
+  const char* error = nullptr;
+  const bool ok = c.inflater->feed(
+      data, n, inflateBuf_.get(), AvroSource::kReadBufferBytes,
+      [&](const char* p, std::size_t len) { return feedFrames(c, p, len); }, &error);
+  if (!ok) badFrame(c, error);
+  return !c.bad;
 }
 
 bool Worker::feedFrames(Connection& c, const char* data, std::size_t n) {
@@ -618,8 +640,9 @@ bool Worker::feedFrames(Connection& c, const char* data, std::size_t n) {
 bool Worker::onFrame(Connection& c, int32_t serial, std::string_view payload) {
   AvroServer& srv = server_;
   sdk::SourceCounter& counter = srv.counter;
-  std::string& dst = c.deflater ? reply_ : c.out;
-  if (c.deflater) reply_.clear();
+  const bool staged = c.deflater || c.tls;  // the response is transformed before c.out
+  std::string& dst = staged ? reply_ : c.out;
+  if (staged) reply_.clear();
   const std::size_t at = rpc::beginFrame(dst);
   rpc::RequestInfo info;
   if (!rpc::decodeRequest(payload, c.handshaken, srv.known, srv.s.limits, dst, batch_, info)) {
@@ -685,9 +708,22 @@ bool Worker::onFrame(Connection& c, int32_t serial, std::string_view payload) {
     }
   }
   rpc::finishFrame(dst, at, serial);
-  if (c.deflater && !c.deflater->compress(reply_.data(), reply_.size(), c.out)) {
-    badFrame(c, "deflate failed");
-    return false;
+  const std::string* plain = &reply_;
+  if (c.deflater) {
+    std::string& zdst = c.tls ? zbuf_ : c.out;
+    if (c.tls) zbuf_.clear();
+    if (!c.deflater->compress(reply_.data(), reply_.size(), zdst)) {
+      badFrame(c, "deflate failed");
+      return false;
+    }
+    plain = &zbuf_;
+  }
+  if (c.tls) {
+    std::string error;
+    if (!c.tls->write(plain->data(), plain->size(), c.out, &error)) {
+      badFrame(c, error.c_str());
+      return false;
+    }
   }
   return true;
 }
@@ -798,10 +834,21 @@ void AvroSource::configure(const sdk::Context& context) {
   else if (compression != "none")
     context.fail("compression-type", "expected none or deflate, got '" +
                                          context.getString("compression-type", "") + "'");
-  if (context.getBoolean("ssl", false))
-    context.fail("ssl",
-                 "true is not supported yet: this avro source has no TLS; keep ssl = false "
-                 "(terminate TLS in front of the agent if the hop needs it)");
+  if (context.getBoolean("ssl", false)) {
+    tls::TlsOptions o;
+    o.keystore = trimmed(context.getString("keystore", ""));
+    o.keystorePassword = context.getString("keystore-password", "");
+    o.keystoreType = trimmed(context.getString("keystore-type", "JKS"));
+    o.includeProtocols = tls::splitNames(context.getString("include-protocols", ""));
+    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    o.includeCipherSuites = tls::splitNames(context.getString("include-cipher-suites", ""));
+    o.excludeCipherSuites = tls::splitNames(context.getString("exclude-cipher-suites", ""));
+    try {
+      s.tls = tls::TlsContext::server(o);
+    } catch (const tls::TlsConfigError& e) {
+      context.fail(e.key, e.what());
+    }
+  }
 
   s.ipFilter = context.getBoolean("ipFilter", false);
   const std::string rules = trimmed(context.getString("ipFilterRules", ""));
@@ -831,7 +878,8 @@ void AvroSource::start() {
   boundPort_.store(server->port, std::memory_order_release);
   logger().info("listening on ", hostPort(settings_.bind, server->port),
                 settings_.port == 0 ? " (port chosen by the system)" : "", ", ", settings_.threads,
-                " I/O thread(s)", settings_.deflate ? ", compression-type deflate" : "");
+                " I/O thread(s)", settings_.tls ? ", TLS" : "",
+                settings_.deflate ? ", compression-type deflate" : "");
   server->startThreads();
   server_ = std::move(server);
 }

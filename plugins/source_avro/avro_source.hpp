@@ -25,6 +25,8 @@
 //    decoder, so the frame limits bound the inflated bytes too.
 //  - A client that does not read its responses: once 1 MiB of them are pending, its requests are
 //    no longer read until it catches up (TCP backpressure), other clients are unaffected.
+//  - ssl = true: OpenSSL over memory BIOs per connection (tls_stream.hpp), outside compression
+//    as in Flume's Netty pipeline: socket <-> TLS <-> zlib <-> frames.
 
 #include <atomic>
 #include <chrono>
@@ -39,6 +41,7 @@
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
+#include "tls_stream.hpp"
 
 namespace sluice::plugins::avro_source {
 
@@ -50,6 +53,8 @@ struct AvroSourceSettings {
   int port = 0;
   std::size_t threads = 1;
   bool deflate = false;
+  // ssl = true: built by configure() from the key store (shared, as settings are copied).
+  std::shared_ptr<const tls::TlsContext> tls;
   bool ipFilter = false;
   std::vector<IpFilterRule> ipFilterRules;
   std::size_t maxConnections = 1000;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +31,8 @@ using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
 using sluice::plugins::testing::frameOf;
 using sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::TestCertificates;
+namespace tls = sluice::plugins::tls;
 using sluice::plugins::testing::waitFor;
 using namespace std::chrono_literals;
 
@@ -145,9 +149,8 @@ TEST_CASE("configure errors name the key") {
   CHECK(errorOf({{"bind", "x"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"compression-type", "gzip"}})
             .find("a1.sources.r1.compression-type:") == 0);
-  const std::string ssl = errorOf({{"bind", "x"}, {"port", "1"}, {"ssl", "true"}});
-  CHECK(ssl.find("a1.sources.r1.ssl:") == 0);
-  CHECK(ssl.find("not supported yet") != std::string::npos);
+  CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"ssl", "true"}}) ==
+        "a1.sources.r1.keystore: is required when ssl = true");
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"ipFilter", "true"}}) ==
         "a1.sources.r1.ipFilterRules: is required when ipFilter = true");
   const std::string rule = errorOf(
@@ -561,4 +564,117 @@ TEST_CASE("start and stop are repeatable") {
     CHECK(src.boundPort() == 0);
   }
   CHECK(p.count() == 3);
+}
+
+TEST_CASE("ssl = true: TLS clients are answered; plain or untrusting clients are not") {
+  TestCertificates certs;
+  Fixture f({{"ssl", "true"},
+             {"keystore", certs.p12},
+             {"keystore-type", "PKCS12"},
+             {"keystore-password", certs.password}});
+  tls::TlsOptions trust;
+  trust.truststore = certs.certPem;
+  trust.truststoreType = "PEM";
+  const auto client = tls::TlsContext::client(trust);
+  AvroTestClient c(f.port(), false, client.get());
+  REQUIRE_MESSAGE(c.ok(), c.tlsError);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(c.appendBatch(makeEvents(i * 20, i * 20 + 20)) == rpc::RpcStatus::Ok);
+  CHECK(f.processor.count() == 100);
+  CHECK(f.processor.headersOf(99).get("seq") == "99");
+  // Plain Avro on a TLS port is not a TLS record: closed and counted.
+  AvroTestClient plain(f.port());
+  REQUIRE(plain.send(frameOf(1, {"plain"})));
+  CHECK(plain.waitClosed());
+  CHECK(waitFor([&] { return f.counter("EventReadFail") == 1; }));
+  // A client that does not trust the certificate gives up in the handshake.
+  const auto systemCas = tls::TlsContext::client(tls::TlsOptions{});
+  AvroTestClient untrusting(f.port(), false, systemCas.get());
+  CHECK_FALSE(untrusting.ok());
+  CHECK(untrusting.tlsError.find("certificate") != std::string::npos);
+  CHECK(f.processor.count() == 100);
+}
+
+TEST_CASE("ssl with deflate; a PEM key store; a 'JKS' store that is really PKCS12") {
+  TestCertificates certs;
+  const std::string pem = certs.dir + "/both.pem";
+  REQUIRE(std::system(("cat " + certs.certPem + " " + certs.keyPem + " > " + pem).c_str()) == 0);
+  tls::TlsOptions trust;
+  trust.truststore = certs.p12;  // PKCS12 trust store with the certificate
+  trust.truststoreType = "PKCS12";
+  trust.truststorePassword = certs.password;
+  const auto client = tls::TlsContext::client(trust);
+  {
+    Fixture f({{"ssl", "true"},
+               {"keystore", pem},
+               {"keystore-type", "PEM"},
+               {"compression-type", "deflate"}});
+    AvroTestClient c(f.port(), true, client.get());
+    REQUIRE_MESSAGE(c.ok(), c.tlsError);
+    CHECK(c.appendBatch(makeEvents(0, 300)) == rpc::RpcStatus::Ok);
+    CHECK(f.processor.count() == 300);
+  }
+  {
+    // keystore-type defaults to JKS, as in Flume; keytool since Java 9 writes PKCS12.
+    Fixture f({{"ssl", "true"}, {"keystore", certs.p12}, {"keystore-password", certs.password}});
+    AvroTestClient c(f.port(), false, client.get());
+    REQUIRE_MESSAGE(c.ok(), c.tlsError);
+    CHECK(c.appendBatch(makeEvents(0, 3)) == rpc::RpcStatus::Ok);
+  }
+}
+
+TEST_CASE("ssl configuration errors name the key") {
+  TestCertificates certs;
+  const std::string jks = certs.dir + "/real.jks";
+  {
+    std::FILE* fp = std::fopen(jks.c_str(), "wb");
+    REQUIRE(fp);
+    std::fputs("\xfe\xed\xfe\xed not really a key store", fp);
+    std::fclose(fp);
+  }
+  auto err = [&](KV extra) {
+    sdk::Context ctx = contextOf({{"bind", "x"}, {"port", "1"}, {"ssl", "true"}});
+    for (const auto& [k, v] : extra) ctx.put(k, v);
+    AvroSource src;
+    sdk::Result r = src.hostConfigure(ctx);
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  const std::string wrong =
+      err({{"keystore", certs.p12}, {"keystore-type", "PKCS12"}, {"keystore-password", "nope"}});
+  CHECK(wrong.find("a1.sources.r1.keystore:") == 0);
+  CHECK(wrong.find("wrong password") != std::string::npos);
+  CHECK(wrong.find("nope") == std::string::npos);  // the secret is not echoed
+  const std::string real = err({{"keystore", jks}});
+  CHECK(real.find("a1.sources.r1.keystore-type:") == 0);
+  CHECK(real.find("keytool -importkeystore") != std::string::npos);
+  CHECK(err({{"keystore", certs.p12}, {"keystore-type", "BKS"}})
+            .find("a1.sources.r1.keystore-type:") == 0);
+  CHECK(err({{"keystore", "/nonexistent.p12"}, {"keystore-type", "PKCS12"}})
+            .find("a1.sources.r1.keystore: cannot open '/nonexistent.p12'") == 0);
+  const std::string proto = err({{"keystore", certs.p12},
+                                 {"keystore-password", certs.password},
+                                 {"exclude-protocols", "SSLv3 TLSv9"}});
+  CHECK(proto.find("a1.sources.r1.exclude-protocols:") == 0);
+  CHECK(proto.find("TLSv9") != std::string::npos);
+  CHECK(err({{"keystore", certs.p12},
+             {"keystore-password", certs.password},
+             {"include-protocols", "TLSv1.2"},
+             {"exclude-protocols", "TLSv1.2"}})
+            .find("a1.sources.r1.include-protocols: no TLS protocol") == 0);
+  CHECK(err({{"keystore", certs.p12},
+             {"keystore-password", certs.password},
+             {"include-cipher-suites", "TLS_NO_SUCH_SUITE"}})
+            .find("a1.sources.r1.include-cipher-suites:") == 0);
+  // Valid restrictions are accepted.
+  AvroSource ok;
+  REQUIRE(
+      ok.hostConfigure(contextOf({{"bind", "x"},
+                                  {"port", "1"},
+                                  {"ssl", "true"},
+                                  {"keystore", certs.p12},
+                                  {"keystore-password", certs.password},
+                                  {"include-protocols", "TLSv1.2 TLSv1.3"},
+                                  {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
+          .ok());
 }

@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "avro_rpc.hpp"
+#include "tls_stream.hpp"
 #include "zlib_stream.hpp"
 
 namespace sluice::plugins::testing {
@@ -75,16 +78,47 @@ inline std::string batchParams(const sdk::EventBatch& events) {
   return p;
 }
 
+// A self-signed certificate for CN=localhost made with the openssl command line, as PEM files
+// and a PKCS12 key store (password "changeit"), in a temporary directory.
+struct TestCertificates {
+  std::string dir, certPem, keyPem, p12;
+  std::string password = "changeit";
+  TestCertificates() {
+    std::string tmpl = "/tmp/sluice-certs-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+    certPem = dir + "/cert.pem";
+    keyPem = dir + "/key.pem";
+    p12 = dir + "/keystore.p12";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout " + keyPem +
+        " -out " + certPem + " >/dev/null 2>&1 && openssl pkcs12 -export -in " + certPem +
+        " -inkey " + keyPem + " -out " + p12 + " -passout pass:" + password + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl could not make a cert");
+  }
+  ~TestCertificates() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  TestCertificates(const TestCertificates&) = delete;
+  TestCertificates& operator=(const TestCertificates&) = delete;
+};
+
 class AvroTestClient {
  public:
-  explicit AvroTestClient(uint16_t port, bool deflate = false) : fd_(connectLoopback(port)) {
+  // tls: a client context; the TLS handshake is done here (blocking).
+  explicit AvroTestClient(uint16_t port, bool deflate = false, const tls::TlsContext* tls = nullptr)
+      : fd_(connectLoopback(port)) {
     if (deflate) {
       deflater_ = std::make_unique<zlib_stream::Deflater>();
       inflater_ = std::make_unique<zlib_stream::Inflater>();
       deflater_->init(6);
       inflater_->init();
     }
+    if (tls && fd_ >= 0) handshakeTls(*tls);
   }
+
+  std::string tlsError;  // why the TLS handshake failed (the client is then closed)
   ~AvroTestClient() { close(); }
   AvroTestClient(const AvroTestClient&) = delete;
   AvroTestClient& operator=(const AvroTestClient&) = delete;
@@ -98,9 +132,14 @@ class AvroTestClient {
 
   // Raw bytes (compressed first when deflate is on).
   bool send(std::string_view bytes) {
-    if (!deflater_) return sendAll(fd_, bytes);
     std::string z;
-    return deflater_->compress(bytes.data(), bytes.size(), z) && sendAll(fd_, z);
+    if (deflater_) {
+      if (!deflater_->compress(bytes.data(), bytes.size(), z)) return false;
+      bytes = z;
+    }
+    if (!tls_) return sendAll(fd_, bytes);
+    std::string records, error;
+    return tls_->write(bytes.data(), bytes.size(), records, &error) && sendAll(fd_, records);
   }
 
   // The next response frame's payload; false on timeout, close or a framing error.
@@ -130,12 +169,26 @@ class AvroTestClient {
       char buf[65536];
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) return false;
+      std::string raw(buf, static_cast<std::size_t>(n));
+      if (tls_) {
+        std::string plain, out, error;
+        auto scratch = std::make_unique<char[]>(65536);
+        if (!tls_->feed(
+                raw.data(), raw.size(), scratch.get(), 65536, out,
+                [&](const char* d, std::size_t len) {
+                  plain.append(d, len);
+                  return true;
+                },
+                &error))
+          return false;
+        raw = std::move(plain);
+      }
       if (inflater_) {
         const char* err = nullptr;
         std::string plain;
         auto scratch = std::make_unique<char[]>(65536);
         if (!inflater_->feed(
-                buf, static_cast<std::size_t>(n), scratch.get(), 65536,
+                raw.data(), raw.size(), scratch.get(), 65536,
                 [&](const char* d, std::size_t len) {
                   plain.append(d, len);
                   return true;
@@ -144,7 +197,7 @@ class AvroTestClient {
           return false;
         pending_ = std::move(plain);
       } else {
-        pending_.assign(buf, static_cast<std::size_t>(n));
+        pending_ = std::move(raw);
       }
     }
     return true;
@@ -216,8 +269,35 @@ class AvroTestClient {
   rpc::RpcLimits limits_;
   rpc::FrameDecoder frames_{limits_};
   std::string pending_;
+  void handshakeTls(const tls::TlsContext& ctx) {
+    tls_ = std::make_unique<tls::TlsSession>(ctx, "localhost");
+    std::string out, error;
+    char buf[65536];
+    auto scratch = std::make_unique<char[]>(65536);
+    while (!tls_->handshakeDone()) {
+      out.clear();
+      if (!tls_->handshake(out, &error) || !sendAll(fd_, out)) break;
+      if (tls_->handshakeDone()) return;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        error = "closed during the handshake";
+        break;
+      }
+      out.clear();
+      if (!tls_->feed(
+              buf, static_cast<std::size_t>(n), scratch.get(), 65536, out,
+              [](const char*, std::size_t) { return true; }, &error) ||
+          !sendAll(fd_, out))
+        break;
+    }
+    if (tls_->handshakeDone()) return;
+    tlsError = error.empty() ? "handshake failed" : error;
+    close();
+  }
+
   std::unique_ptr<zlib_stream::Deflater> deflater_;
   std::unique_ptr<zlib_stream::Inflater> inflater_;
+  std::unique_ptr<tls::TlsSession> tls_;
 };
 
 // A scriptable server of AvroSourceProtocol. Its own protocol hash is not sluice's (as a peer

@@ -107,9 +107,12 @@ class AvroClient:
     what the handshake claims (default: this protocol's hash, and a guess that the server has the
     same)."""
 
-    def __init__(self, port, deflate=False, timeout=20, client_hash=None, send_protocol=False):
+    def __init__(self, port, deflate=False, timeout=20, client_hash=None, send_protocol=False,
+                 ssl_context=None, server_hostname="localhost"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:  # Python's ssl module (OpenSSL, but not sluice's code)
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname)
         self.stream = _Stream(self.sock, deflate)
         self.client_hash = client_hash or PROTOCOL_MD5
         self.server_hash = PROTOCOL_MD5
@@ -177,8 +180,9 @@ class AvroServer:
     """A Netty-transport Avro responder of AvroSourceProtocol on 127.0.0.1 (port 0: any).
     Records (headers, body) of every event it answers OK; `fail` makes it answer FAILED."""
 
-    def __init__(self, port=0, deflate=False):
+    def __init__(self, port=0, deflate=False, ssl_context=None):
         self.deflate = deflate
+        self.ssl_context = ssl_context
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", port))
@@ -218,6 +222,15 @@ class AvroServer:
             t.start()
 
     def _serve(self, sock):
+        if self.ssl_context is not None:
+            sock.settimeout(10)
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_side=True)
+            except (OSError, ValueError):
+                sock.close()
+                with self.lock:
+                    self.matches.append("TLS-FAILED")
+                return
         sock.settimeout(0.2)
         stream = _Stream(sock, self.deflate)
         remote = None
