@@ -7,11 +7,13 @@
 //     {"name":"headers","type":{"type":"map","values":"string"}},
 //     {"name":"body","type":"bytes"}]}
 //
-// written with codec "null". A file is: the magic "Obj\x01", a metadata map (avro.schema,
-// avro.codec), a 16-byte sync marker; then blocks, each: object count, byte size, the
-// serialized objects, the sync marker. Any prefix of a file that ends after a block's sync
-// marker is itself a valid container, so a sink appends whole blocks and can cut a failed one
-// off with ftruncate (file_output.hpp). Header-only: compiled into each plugin that uses it.
+// written with codec "null". (The Avro encoding primitives are in avro_binary.hpp; the same
+// record is the AvroFlumeEvent of Flume's Avro RPC protocol, avro_rpc.hpp.) A file is: the
+// magic "Obj\x01", a metadata map (avro.schema, avro.codec), a 16-byte sync marker; then
+// blocks, each: object count, byte size, the serialized objects, the sync marker. Any prefix of
+// a file that ends after a block's sync marker is itself a valid container, so a sink appends
+// whole blocks and can cut a failed one off with ftruncate (file_output.hpp). Header-only:
+// compiled into each plugin that uses it.
 
 #include <array>
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "avro_binary.hpp"
 #include "sluice/sdk/event.hpp"
 
 namespace sluice::plugins::avro {
@@ -30,25 +33,6 @@ inline constexpr std::string_view kFlumeEventSchema =
     R"({"type":"record","name":"Event","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]})";
 
 using SyncMarker = std::array<char, 16>;
-
-// Avro's long: zig-zag, then base-128 varint, least significant group first.
-inline void appendAvroLong(std::string& out, int64_t value) {
-  uint64_t n = (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
-  char buf[10];
-  std::size_t len = 0;
-  while (n >= 0x80) {
-    buf[len++] = static_cast<char>((n & 0x7f) | 0x80);
-    n >>= 7;
-  }
-  buf[len++] = static_cast<char>(n);
-  out.append(buf, len);
-}
-
-// Avro's bytes and string: a long length, then the bytes.
-inline void appendAvroBytes(std::string& out, std::string_view bytes) {
-  appendAvroLong(out, static_cast<int64_t>(bytes.size()));
-  out.append(bytes.data(), bytes.size());
-}
 
 // The file header: magic, metadata (avro.schema, avro.codec = null), sync marker.
 inline void appendContainerHeader(std::string& out, const SyncMarker& sync) {

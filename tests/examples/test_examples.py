@@ -47,11 +47,14 @@ class ExamplesTest(unittest.TestCase):
             self.assertTrue(os.path.exists(f"{CONF}/{n}.properties"), n)
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
-                  "exec-file_roll"]:
+                  "exec-file_roll", "avro-tiers"]:
             self.assertIn(n, names)
-        # Every example validates.
+        # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
             r = subprocess.run([BIN, "validate", "-n", "a1", "-f", p], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, p + ":\n" + r.stderr)
+        for p in glob.glob(CONF + "/avro-tiers.*"):
+            r = subprocess.run([BIN, "validate", "-n", "a2", "-f", p], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, p + ":\n" + r.stderr)
 
     def each_format(self, fn):
@@ -216,6 +219,30 @@ class ExamplesTest(unittest.TestCase):
             self.assertTrue(dirs)
             for d in dirs:
                 self.assertRegex(d, r"^\d{4}-\d{2}-\d{2}/\d{2}[0-5]0$")
+        self.each_format(check)
+
+    def test_avro_tiers(self):
+        """Two agents from one file: a2 (avro -> file_roll) first, then a1 (netcat -> avro)."""
+        def check(fmt):
+            conf = os.path.join(CONF, f"avro-tiers.{fmt}")
+            aport, nport, out = free_port(), free_port(), os.path.join(self.dir, "out")
+            tier2 = Agent(conf, self.dir, {"a2.sources.r1.port": str(aport),
+                                           "a2.sinks.k1.sink.directory": out},
+                          name="a2", log_name="a2.log")
+            self.addCleanup(tier2.stop)
+            tier2.wait_started()
+            tier1 = Agent(conf, self.dir, {"a1.sources.r1.port": str(nport),
+                                           "a1.sinks.k1.port": str(aport)},
+                          name="a1", log_name="a1.log")
+            self.addCleanup(tier1.stop)
+            tier1.wait_started()
+            sent = [f"tiered {i}" for i in range(1000)]
+            self.assertEqual(send(nport, sent, read_acks=True), ["OK"] * len(sent))
+            self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent)),
+                            tier1.text() + tier2.text())
+            self.assertEqual(tier1.stop(), 0)
+            self.assertEqual(tier2.stop(), 0)
+            self.assertEqual(lines_in(out), sent)
         self.each_format(check)
 
     def test_exec_file_roll(self):
