@@ -61,7 +61,7 @@ class MockKafka {
 // One message as read back.
 struct KafkaRecord {
   std::string topic;
-  int32_t partition = 0;
+  int32_t partition = RD_KAFKA_PARTITION_UA;
   int64_t offset = 0;
   std::string key;
   bool hasKey = false;
@@ -144,6 +144,30 @@ inline void produceTo(const std::string& bootstraps, const std::string& topic,
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_END);
     }
+    REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  REQUIRE(rd_kafka_flush(rk, 20000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+}
+
+// Produces records with their key (hasKey), value, headers and partition (-1 = any).
+inline void produceRecords(const std::string& bootstraps, const std::vector<KafkaRecord>& records) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  REQUIRE_MESSAGE(rk != nullptr, err);
+  for (const KafkaRecord& r : records) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
+    for (const auto& [n, v] : r.headers)
+      rd_kafka_header_add(hdrs, n.c_str(), -1, v.data(), static_cast<ssize_t>(v.size()));
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+        RD_KAFKA_V_KEY(r.hasKey ? r.key.data() : nullptr, r.key.size()),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   REQUIRE(rd_kafka_flush(rk, 20000) == RD_KAFKA_RESP_ERR_NO_ERROR);
