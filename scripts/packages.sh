@@ -3,9 +3,11 @@
 # To build and run sluice:
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ cmake libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libpcre2-dev zlib1g-dev libzstd-dev
-  libmimalloc-dev
+  libmimalloc-dev librdkafka-dev
   python3)
 # And to run every test: clang and its sanitizer/fuzzer runtimes and clang-tidy (the asan, tsan,
 # fuzz and tidy phases), the tools tests read output with (python3-avro, gzip, zstd), promtool
-# (prometheus) to check the Prometheus output, and headless chromium for the status page.
-TEST_PACKAGES=(python3-avro gzip zstd clang libclang-rt-14-dev clang-tidy git prometheus chromium)
+# (prometheus) to check the Prometheus output, headless chromium for the status page, and kcat
+# (an independent Kafka client for the Kafka interop tests).
+TEST_PACKAGES=(python3-avro gzip zstd clang libclang-rt-14-dev clang-tidy git prometheus chromium
+  kcat)
