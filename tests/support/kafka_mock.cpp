@@ -14,7 +14,9 @@
 //   errors APIKEY CODE COUNT    the next COUNT requests of APIKEY (0 = Produce, 8 = OffsetCommit)
 //                               fail with error CODE (a Kafka protocol error number)
 //
-// tests/support/kafka_test.py starts it and reads the address.
+// tests/support/kafka_test.py starts it and reads the address. Mind the mock's retention: each
+// partition keeps only its last 5 MB (and 100,000 message sets); older messages are dropped, so
+// a test that reads a topic after filling it must spread the data over enough partitions.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
