@@ -157,6 +157,28 @@ class KafkaE2E(unittest.TestCase):
         print(f"\nkill -9 at {at_kill}/{n} lines: {dups} duplicates (bound {2 * batch})",
               file=sys.stderr)
 
+    def test_kafka_channel_netcat_to_file_roll(self):
+        k = self.mock(["chan:3"])
+        port = free_port()
+        out = os.path.join(self.dir, "out")
+        a = self.agent("channel", properties(
+            {"r1": {"type": "netcat", "bind": "127.0.0.1", "port": port, "channels": "c1",
+                    "batchSize": "100"}},
+            {"c1": {"type": "org.apache.flume.channel.kafka.KafkaChannel",
+                    "kafka.bootstrap.servers": k.bootstrap, "kafka.topic": "chan",
+                    "pollTimeout": "100",
+                    "kafka.consumer.session.timeout.ms": "6000",
+                    "kafka.consumer.max.poll.interval.ms": "10000"}},
+            {"k1": {"type": "file_roll", "channel": "c1", "sink.directory": out,
+                    "sink.rollInterval": "0", "sink.batchSize": "100"}}))
+        sent = [f"via-channel-{i:05d}" for i in range(2000)]
+        self.assertEqual(send_acked(port, sent, chunk=200), ["OK"] * len(sent))
+        # Acknowledged means in Kafka already (the put commits after Kafka's acks).
+        self.assertEqual(len(kcat_consume(k.bootstrap, "chan", len(sent), timeout=10)), len(sent))
+        self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent), 40), a.text()[-3000:])
+        self.assertEqual(a.stop(), 0)
+        self.assertEqual(sorted(lines_in(out)), sent)
+
     def test_every_broker_down_while_the_sink_runs(self):
         k = self.mock(["events:4"])
         port, mon = free_port(), free_port()
