@@ -8,8 +8,8 @@
 namespace sluice::plugins::kafka {
 
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 using channeltx::TxState;
+using std::chrono::milliseconds;
 
 namespace {
 
@@ -62,8 +62,9 @@ const sdk::Schema& kafkaChannelSchema() {
       sdk::Key("migrateZookeeperOffsets")
           .boolean()
           .flumeIgnored("offsets are only ever in Kafka; there is nothing to migrate"),
-      sdk::Key("capacity").integer().flumeIgnored(
-          "a Kafka channel holds what its topic holds; Flume ignores this key too"),
+      sdk::Key("capacity")
+          .integer()
+          .flumeIgnored("a Kafka channel holds what its topic holds; Flume ignores this key too"),
       sdk::Key("kafka.producer.*")
           .string()
           .doc("Producer properties, Java client or librdkafka names (see the Kafka sink)"),
@@ -184,8 +185,8 @@ class KafkaTransaction final : public sdk::Transaction {
       c->inConsume = false;
       for (ssize_t i = 0; i < n; ++i) {
         rd_kafka_message_t* m = c->msgs[static_cast<std::size_t>(i)];
-        const bool revoked = std::find(c->revokedNow.begin(), c->revokedNow.end(),
-                                       m->partition) != c->revokedNow.end();
+        const bool revoked = std::find(c->revokedNow.begin(), c->revokedNow.end(), m->partition) !=
+                             c->revokedNow.end();
         if (m->err) {
           if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             c->events.logger().warn("Kafka channel consumer error: ", errText(m->err));
@@ -212,9 +213,10 @@ class KafkaTransaction final : public sdk::Transaction {
     // The next offset of every partition this transaction took from.
     PartitionList offsets(rd_kafka_topic_partition_list_new(8));
     for (const Origin& o : origins_) {
-      rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_find(
-          offsets.get(), ch_.s_.topic.c_str(), o.partition);
-      if (!p) p = rd_kafka_topic_partition_list_add(offsets.get(), ch_.s_.topic.c_str(), o.partition);
+      rd_kafka_topic_partition_t* p =
+          rd_kafka_topic_partition_list_find(offsets.get(), ch_.s_.topic.c_str(), o.partition);
+      if (!p)
+        p = rd_kafka_topic_partition_list_add(offsets.get(), ch_.s_.topic.c_str(), o.partition);
       if (p->offset < o.offset + 1) p->offset = o.offset + 1;
     }
     const auto t0 = Clock::now();
@@ -314,8 +316,8 @@ void KafkaChannel::start() {
   topic_ = rd_kafka_topic_new(producer_, s_.topic.c_str(), nullptr);
   running_ = true;
   channelCounter().setChannelCapacity(0);  // unknown: the topic's
-  logger().info("events are kept in topic ", s_.topic, " at ", s_.bootstrapServers,
-                " (group ", s_.groupId, ")");
+  logger().info("events are kept in topic ", s_.topic, " at ", s_.bootstrapServers, " (group ",
+                s_.groupId, ")");
 }
 
 void KafkaChannel::stop() {
@@ -387,12 +389,11 @@ sdk::Result KafkaChannel::produceAndWait(sdk::EventBatch& events, std::string& s
     d.outstanding.fetch_add(1, std::memory_order_relaxed);
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (;;) {
-      err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-          RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+      err = rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
+                              RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || msSince(t0) > 30000) break;
       (void)rd_kafka_poll(producer_, 10);
     }
@@ -415,8 +416,7 @@ sdk::Result KafkaChannel::produceAndWait(sdk::EventBatch& events, std::string& s
 }
 
 bool KafkaChannel::decode(const rd_kafka_message_t* msg, sdk::Event& out) {
-  const std::string_view value(static_cast<const char*>(msg->payload),
-                               msg->payload ? msg->len : 0);
+  const std::string_view value(static_cast<const char*>(msg->payload), msg->payload ? msg->len : 0);
   if (!s_.parseAsFlumeEvent) {
     out.body.assign(value.data(), value.size());
     return true;
@@ -424,10 +424,10 @@ bool KafkaChannel::decode(const rd_kafka_message_t* msg, sdk::Event& out) {
   if (decodeFlumeEvent(value, out)) return true;
   const int64_t now = Clock::now().time_since_epoch().count();
   int64_t next = nextDecodeWarn_.load(std::memory_order_relaxed);
-  if (now >= next && nextDecodeWarn_.compare_exchange_strong(
-                         next, now + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::seconds(10))
-                                         .count()))
+  if (now >= next &&
+      nextDecodeWarn_.compare_exchange_strong(
+          next,
+          now + std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(10)).count()))
     logger().warn("a message at partition ", msg->partition, " offset ", msg->offset,
                   " is not a Flume event (parseAsFlumeEvent = true); its bytes are the body "
                   "(logged once per 10 s)");
@@ -479,7 +479,8 @@ void KafkaChannel::onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions)) rd_kafka_error_destroy(e);
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions))
+        rd_kafka_error_destroy(e);
     } else {
       (void)rd_kafka_assign(rk, partitions);
     }
@@ -494,9 +495,11 @@ void KafkaChannel::onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   };
   std::erase_if(c->redeliver, [&](const auto& item) { return revoked(item.second.partition); });
   if (c->inConsume)
-    for (int i = 0; i < partitions->cnt; ++i) c->revokedNow.push_back(partitions->elems[i].partition);
+    for (int i = 0; i < partitions->cnt; ++i)
+      c->revokedNow.push_back(partitions->elems[i].partition);
   if (cooperative) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions)) rd_kafka_error_destroy(e);
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions))
+      rd_kafka_error_destroy(e);
   } else {
     (void)rd_kafka_assign(rk, nullptr);
   }

@@ -49,9 +49,11 @@ struct Channel {
   CaptureLogger log;
   KafkaChannel ch;
   Channel(const std::string& bootstraps, const KV& extra = {}) {
-    KV kv{{"kafka.bootstrap.servers", bootstraps}, {"kafka.topic", "chan"},
+    KV kv{{"kafka.bootstrap.servers", bootstraps},
+          {"kafka.topic", "chan"},
           {"kafka.consumer.session.timeout.ms", "6000"},
-          {"kafka.consumer.max.poll.interval.ms", "10000"}, {"pollTimeout", "100"}};
+          {"kafka.consumer.max.poll.interval.ms", "10000"},
+          {"pollTimeout", "100"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
     ch.hostAttach("c1", &log);
     sdk::Result r = ch.hostConfigure(contextOf(kv));
@@ -98,6 +100,7 @@ sdk::EventBatch events(int from, int to) {
 
 std::vector<std::string> bodies(const std::vector<sdk::Event>& es) {
   std::vector<std::string> out;
+  out.reserve(es.size());
   for (const auto& e : es) out.push_back(e.body);
   std::sort(out.begin(), out.end());
   return out;
@@ -138,7 +141,7 @@ TEST_CASE("valid config: Flume's keys and defaults") {
                                       {"migrateZookeeperOffsets", "false"},
                                       {"kafka.producer.acks", "1"},
                                       {"kafka.consumer.auto.offset.reset", "latest"}}))
-            .ok());
+              .ok());
   CHECK(c2.settings().topic == "t");
   CHECK(c2.settings().groupId == "g");
   CHECK_FALSE(c2.settings().parseAsFlumeEvent);

@@ -1,7 +1,7 @@
 // Registration only, apart from kafka_channel.cpp so the unit test links the class without
 // exporting a plugin descriptor.
-#include "kafka_channel.hpp"
 #include "sluice/sdk/plugin.hpp"
+#include "kafka_channel.hpp"
 
 namespace sluice::plugins::kafka {
 namespace {

@@ -142,7 +142,8 @@ inline std::string jaasOption(std::string_view jaas, std::string_view option) {
 inline bool isDefaultSerializer(std::string_view name, std::string_view value, Role role) {
   const std::string v = trimCopy(value);
   if (role == Role::Producer) {
-    if (name == "key.serializer") return v == "org.apache.kafka.common.serialization.StringSerializer";
+    if (name == "key.serializer")
+      return v == "org.apache.kafka.common.serialization.StringSerializer";
     return v == "org.apache.kafka.common.serialization.ByteArraySerializer";
   }
   if (name == "key.deserializer")
@@ -168,31 +169,38 @@ inline void translateProperty(Role role, const std::string& name, const std::str
   if (name == "key.serializer" || name == "value.serializer" || name == "key.deserializer" ||
       name == "value.deserializer") {
     if (detail::isDefaultSerializer(name, value, role))
-      return warnIgnored("sluice always uses what this class does (keys as UTF-8 text, values "
-                         "as bytes)");
-    return reject("Java (de)serializer classes cannot be loaded by sluice; keys are UTF-8 text "
-                  "and values raw bytes (useFlumeEventFormat adds Flume's Avro envelope)");
+      return warnIgnored(
+          "sluice always uses what this class does (keys as UTF-8 text, values "
+          "as bytes)");
+    return reject(
+        "Java (de)serializer classes cannot be loaded by sluice; keys are UTF-8 text "
+        "and values raw bytes (useFlumeEventFormat adds Flume's Avro envelope)");
   }
   if (name == "partitioner.class")
-    return reject("Java partitioner classes cannot be loaded by sluice; use librdkafka's "
-                  "'partitioner' property (kafka." +
-                  std::string(role == Role::Producer ? "producer" : "consumer") +
-                  ".partitioner = murmur2_random is Java's default and sluice's), or "
-                  "defaultPartitionId / partitionIdHeader");
+    return reject(
+        "Java partitioner classes cannot be loaded by sluice; use librdkafka's "
+        "'partitioner' property (kafka." +
+        std::string(role == Role::Producer ? "producer" : "consumer") +
+        ".partitioner = murmur2_random is Java's default and sluice's), or "
+        "defaultPartitionId / partitionIdHeader");
   if (name == "interceptor.classes")
-    return reject("Java producer/consumer interceptors cannot be loaded by sluice; use Flume "
-                  "interceptors on the source instead");
+    return reject(
+        "Java producer/consumer interceptors cannot be loaded by sluice; use Flume "
+        "interceptors on the source instead");
   if (name == "transactional.id")
-    return reject("Kafka transactions are not supported by the sluice Kafka plugins; "
-                  "enable.idempotence = true gives duplicate-free retries per partition");
+    return reject(
+        "Kafka transactions are not supported by the sluice Kafka plugins; "
+        "enable.idempotence = true gives duplicate-free retries per partition");
   if (name == "ssl.truststore.location" || name == "ssl.truststore.password" ||
       name == "ssl.truststore.type")
-    return reject("Java (JKS) trust stores are not readable by librdkafka; give the CA "
-                  "certificate in PEM form as ssl.ca.location");
+    return reject(
+        "Java (JKS) trust stores are not readable by librdkafka; give the CA "
+        "certificate in PEM form as ssl.ca.location");
   if (name == "ssl.keystore.type") {
     if (lowerCopy(value) == "pkcs12") return;  // librdkafka's ssl.keystore.location is PKCS#12
-    return reject("only PKCS12 key stores are readable by librdkafka (ssl.keystore.location); "
-                  "or give ssl.certificate.location and ssl.key.location in PEM form");
+    return reject(
+        "only PKCS12 key stores are readable by librdkafka (ssl.keystore.location); "
+        "or give ssl.certificate.location and ssl.key.location in PEM form");
   }
   if (name == "sasl.jaas.config") {
     const std::string lower = lowerCopy(value);
@@ -202,12 +210,14 @@ inline void translateProperty(Role role, const std::string& name, const std::str
       setProperty(out, "sasl.password", detail::jaasOption(value, "password"), key);
       return;
     }
-    return reject("only PlainLoginModule and ScramLoginModule JAAS lines can be translated "
-                  "(to sasl.username and sasl.password); for Kerberos set sasl.kerberos.* "
-                  "properties, for OAUTHBEARER sasl.oauthbearer.*");
+    return reject(
+        "only PlainLoginModule and ScramLoginModule JAAS lines can be translated "
+        "(to sasl.username and sasl.password); for Kerberos set sasl.kerberos.* "
+        "properties, for OAUTHBEARER sasl.oauthbearer.*");
   }
   if (name == "ssl.disableTLSHostnameVerification") {  // Flume's own switch
-    if (lowerCopy(value) == "true") setProperty(out, "ssl.endpoint.identification.algorithm", "none", key);
+    if (lowerCopy(value) == "true")
+      setProperty(out, "ssl.endpoint.identification.algorithm", "none", key);
     return;
   }
   if (name == "max.block.ms" || name == "metric.reporters" || name.rfind("metrics.", 0) == 0 ||
@@ -222,7 +232,8 @@ inline void translateProperty(Role role, const std::string& name, const std::str
     } catch (...) {
       return reject("expected a number of bytes, got '" + value + "'");
     }
-    setProperty(out, "queue.buffering.max.kbytes", std::to_string(std::max<int64_t>(1, bytes / 1024)), key);
+    setProperty(out, "queue.buffering.max.kbytes",
+                std::to_string(std::max<int64_t>(1, bytes / 1024)), key);
     return;
   }
   if (name == "max.request.size") return setProperty(out, "message.max.bytes", value, key);
@@ -239,14 +250,19 @@ inline void translateProperty(Role role, const std::string& name, const std::str
     for (const std::string& cls : splitList(value)) {
       std::string n = lowerCopy(cls);
       std::string m;
-      if (n.find("cooperativesticky") != std::string::npos) m = "cooperative-sticky";
-      else if (n.find("roundrobin") != std::string::npos) m = "roundrobin";
-      else if (n.find("range") != std::string::npos) m = "range";
+      if (n.find("cooperativesticky") != std::string::npos)
+        m = "cooperative-sticky";
+      else if (n.find("roundrobin") != std::string::npos)
+        m = "roundrobin";
+      else if (n.find("range") != std::string::npos)
+        m = "range";
       else if (n.find("sticky") != std::string::npos)
-        return reject("the eager StickyAssignor has no librdkafka equivalent; use "
-                      "CooperativeStickyAssignor (cooperative-sticky), RangeAssignor or "
-                      "RoundRobinAssignor");
-      else m = cls;  // librdkafka's own names pass through
+        return reject(
+            "the eager StickyAssignor has no librdkafka equivalent; use "
+            "CooperativeStickyAssignor (cooperative-sticky), RangeAssignor or "
+            "RoundRobinAssignor");
+      else
+        m = cls;  // librdkafka's own names pass through
       if (!mapped.empty()) mapped += ',';
       mapped += m;
     }
@@ -363,16 +379,15 @@ class ClientEvents {
       self->suppressed_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    self->nextErrorLog_.store(
-        now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                  std::chrono::seconds(10))
-                  .count(),
-        std::memory_order_relaxed);
+    self->nextErrorLog_.store(now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::seconds(10))
+                                        .count(),
+                              std::memory_order_relaxed);
     const int64_t held = self->suppressed_.exchange(0, std::memory_order_relaxed);
-    self->logger_->warn("Kafka: ", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), ": ",
-                        reason,
-                        held > 0 ? " (" + std::to_string(held) + " more errors since the last report)"
-                                 : std::string());
+    self->logger_->warn(
+        "Kafka: ", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), ": ", reason,
+        held > 0 ? " (" + std::to_string(held) + " more errors since the last report)"
+                 : std::string());
   }
 
   sdk::Logger* logger_;

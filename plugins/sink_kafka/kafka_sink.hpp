@@ -53,9 +53,9 @@ struct KafkaSinkSettings {
   std::string partitionIdHeader;  // "" = none
   bool allowTopicOverride = true;
   std::string topicHeader = "topic";
-  std::string timestampHeader;  // "" = none
+  std::string timestampHeader;                                 // "" = none
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header -> Kafka header
-  Properties producer;  // librdkafka properties, translated
+  Properties producer;                                         // librdkafka properties, translated
 };
 
 class KafkaSink final : public sdk::AbstractSink {

@@ -87,6 +87,7 @@ struct Fixture {
 
 std::vector<std::string> values(const std::vector<KafkaRecord>& recs) {
   std::vector<std::string> out;
+  out.reserve(recs.size());
   for (const auto& r : recs) out.push_back(r.value);
   return out;
 }
@@ -200,13 +201,13 @@ TEST_CASE("configure errors name the key") {
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"},
                         {"kafka.producer.ssl.truststore.location", "/etc/t.jks"}})
             .find("ssl.ca.location") != std::string::npos);
-  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"},
-                        {"kafka.producer.transactional.id", "x"}})
-            .find("a1.sinks.k1.kafka.producer.transactional.id:") == 0);
+  CHECK(
+      configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.producer.transactional.id", "x"}})
+          .find("a1.sinks.k1.kafka.producer.transactional.id:") == 0);
   // A secret's value is never echoed.
-  const std::string secret = configureError(
-      {{"kafka.bootstrap.servers", "h:1"}, {"kafka.producer.ssl.key.password", "hunter2"},
-       {"kafka.producer.sasl.mechanism", "NOPE-hunter2"}});
+  const std::string secret = configureError({{"kafka.bootstrap.servers", "h:1"},
+                                             {"kafka.producer.ssl.key.password", "hunter2"},
+                                             {"kafka.producer.sasl.mechanism", "NOPE-hunter2"}});
   CHECK(secret.find("hunter2") == std::string::npos);
   // Unknown keys are the host's job (the schema check); these are not in the schema.
   const auto& schema = kafka::kafkaSinkSchema();
@@ -270,7 +271,8 @@ TEST_CASE("every event becomes one message: body, key, headers, partition, topic
 }
 
 TEST_CASE("useFlumeEventFormat: Flume's AvroFlumeEvent with the headers; kafka.topic escapes") {
-  Fixture f({{"useFlumeEventFormat", "true"}, {"kafka.topic", "logs-%{kind}"},
+  Fixture f({{"useFlumeEventFormat", "true"},
+             {"kafka.topic", "logs-%{kind}"},
              {"allowTopicOverride", "false"}});
   f.kafka.createTopic("logs-a", 1);
   sdk::EventBatch batch;

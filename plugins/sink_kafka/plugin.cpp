@@ -1,7 +1,7 @@
 // Registration only, apart from kafka_sink.cpp so the unit test links the class without
 // exporting a plugin descriptor.
-#include "kafka_sink.hpp"
 #include "sluice/sdk/plugin.hpp"
+#include "kafka_sink.hpp"
 
 namespace sluice::plugins::kafka {
 namespace {

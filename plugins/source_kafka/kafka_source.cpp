@@ -107,8 +107,9 @@ void KafkaSource::configure(const sdk::Context& context) {
   } else {
     s.topics = splitList(context.getString("kafka.topics", ""));
     if (s.topics.empty())
-      context.fail("kafka.topics", "at least one Kafka topic must be specified (kafka.topics "
-                                   "or kafka.topics.regex)");
+      context.fail("kafka.topics",
+                   "at least one Kafka topic must be specified (kafka.topics "
+                   "or kafka.topics.regex)");
     for (const std::string& t : s.topics)
       if (t[0] == '^')
         context.fail("kafka.topics", "'" + t + "' looks like a regex; use kafka.topics.regex");
@@ -170,16 +171,16 @@ void KafkaSource::start() {
     rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics.get()); e) {
     rd_kafka_destroy(rk);
-    throw std::runtime_error("cannot subscribe to " +
-                             (s_.topicsRegex.empty() ? "kafka.topics" : std::string("kafka.topics.regex")) +
-                             ": " + errText(e));
+    throw std::runtime_error(
+        "cannot subscribe to " +
+        (s_.topicsRegex.empty() ? "kafka.topics" : std::string("kafka.topics.regex")) + ": " +
+        errText(e));
   }
   rk_ = rk;
   queue_ = rd_kafka_queue_get_consumer(rk_);
   batch_.reserve(s_.batchSize);
   msgs_.resize(s_.batchSize);
-  logger().info("reading ",
-                s_.topicsRegex.empty() ? "topics " : "topics matching ",
+  logger().info("reading ", s_.topicsRegex.empty() ? "topics " : "topics matching ",
                 s_.topicsRegex.empty() ? s_.topics.front() + (s_.topics.size() > 1 ? ",..." : "")
                                        : s_.topicsRegex,
                 " from ", s_.bootstrapServers, " as group ", s_.groupId);
@@ -301,7 +302,8 @@ void KafkaSource::addMessage(const rd_kafka_message_t* msg) {
         size_t size = 0;
         if (rd_kafka_header_get_last(hdrs, kafkaName.c_str(), &val, &size) ==
             RD_KAFKA_RESP_ERR_NO_ERROR)
-          h.set(flumeName, std::string_view(val ? static_cast<const char*>(val) : "", val ? size : 0));
+          h.set(flumeName,
+                std::string_view(val ? static_cast<const char*>(val) : "", val ? size : 0));
       }
   }
   if (s_.setTopicHeader && !h.contains(s_.topicHeader)) h.set(s_.topicHeader, topic);
@@ -389,8 +391,7 @@ void KafkaSource::commitPositions() {
     // The events are in the channels; without the commit they are read again after a restart
     // or by the partition's next owner (at least once).
     sourceCounter().add(kKafkaCommitFailCount, 1);
-    logger().warn("committing offsets failed: ", errText(e),
-                  "; the batch may be read again");
+    logger().warn("committing offsets failed: ", errText(e), "; the batch may be read again");
   }
 }
 

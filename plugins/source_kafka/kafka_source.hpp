@@ -50,7 +50,7 @@ struct KafkaSourceSettings {
   bool setTopicHeader = true;
   std::string topicHeader = "topic";
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header <- Kafka header
-  Properties consumer;  // librdkafka properties, translated
+  Properties consumer;                                         // librdkafka properties, translated
 };
 
 class KafkaSource final : public sdk::PollableSource {

@@ -95,8 +95,7 @@ struct Member {
   }
 };
 
-std::vector<std::pair<std::string, std::string>> messages(int from, int to,
-                                                          bool keyed = false) {
+std::vector<std::pair<std::string, std::string>> messages(int from, int to, bool keyed = false) {
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = from; i < to; ++i)
     out.emplace_back("m-" + std::to_string(i), keyed ? "key-" + std::to_string(i % 5) : "");
@@ -180,13 +179,15 @@ TEST_CASE("configure errors name the key") {
         "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}})
             .find("a1.sources.r1.kafka.topics: at least one Kafka topic") == 0);
-  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.topics", "t"},
-                        {"batchSize", "0"}})
+  CHECK(configureError(
+            {{"kafka.bootstrap.servers", "h:1"}, {"kafka.topics", "t"}, {"batchSize", "0"}})
             .find("a1.sources.r1.batchSize:") == 0);
-  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.topics", "t"},
+  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"},
+                        {"kafka.topics", "t"},
                         {"kafka.consumer.key.deserializer", "com.example.D"}})
             .find("a1.sources.r1.kafka.consumer.key.deserializer: Java (de)serializer") == 0);
-  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.topics", "t"},
+  CHECK(configureError({{"kafka.bootstrap.servers", "h:1"},
+                        {"kafka.topics", "t"},
                         {"kafka.consumer.session.timeout", "1"}})
             .find("a1.sources.r1.kafka.consumer.session.timeout: librdkafka: ") == 0);
   const auto& schema = kafka::kafkaSourceSchema();
@@ -234,10 +235,12 @@ TEST_CASE("offsets are committed only after the channels accepted the batch") {
     Member m(k.bootstraps(), {{"batchSize", "30"}});
     m.processor.refuse = true;
     // Refused batches are read again: the same messages, nothing skipped.
-    REQUIRE(waitFor([&] {
-      (void)m.source.hostProcess();
-      return m.processor.refusedCalls.load() >= 3;
-    }, 30s));
+    REQUIRE(waitFor(
+        [&] {
+          (void)m.source.hostProcess();
+          return m.processor.refusedCalls.load() >= 3;
+        },
+        30s));
     CHECK(m.counter("ChannelWriteFail") >= 3);
     m.processor.refuse = false;
     m.pumpUntil(100);
@@ -259,10 +262,12 @@ TEST_CASE("a source stopped before its channel accepted re-reads the uncommitted
   {
     Member m(k.bootstraps(), {});
     m.processor.refuse = true;
-    REQUIRE(waitFor([&] {
-      (void)m.source.hostProcess();
-      return m.processor.refusedCalls.load() >= 1;
-    }, 30s));
+    REQUIRE(waitFor(
+        [&] {
+          (void)m.source.hostProcess();
+          return m.processor.refusedCalls.load() >= 1;
+        },
+        30s));
   }  // stopped: nothing was committed
   Member again(k.bootstraps(), {});
   again.pumpUntil(50);
@@ -310,7 +315,8 @@ TEST_CASE("setTopicHeader = false and kafka.topics.regex") {
   produceTo(k.bootstraps(), "logs-a", messages(0, 5));
   produceTo(k.bootstraps(), "logs-b", messages(5, 10));
   produceTo(k.bootstraps(), "other", messages(10, 15));
-  Member m(k.bootstraps(), {{"kafka.topics.regex", "logs-.*"}, {"setTopicHeader", "false"},
+  Member m(k.bootstraps(), {{"kafka.topics.regex", "logs-.*"},
+                            {"setTopicHeader", "false"},
                             {"kafka.consumer.topic.metadata.refresh.interval.ms", "500"}});
   m.pumpUntil(10);
   const auto deadline = std::chrono::steady_clock::now() + 1500ms;
@@ -332,9 +338,9 @@ TEST_CASE("two members of a group share the partitions; leaving hands them over,
     while (!stopB) (void)b.source.hostProcess();
   });
   // Both joined and hold two partitions each.
-  REQUIRE(waitFor([&] {
-    return a->source.assignedPartitions() == 2 && b.source.assignedPartitions() == 2;
-  }, 40s));
+  REQUIRE(waitFor(
+      [&] { return a->source.assignedPartitions() == 2 && b.source.assignedPartitions() == 2; },
+      40s));
   produceTo(k.bootstraps(), "t1", messages(0, 400, true));
   REQUIRE(waitFor([&] { return a->processor.count() + b.processor.count() >= 400; }, 30s));
   CHECK(a->processor.count() > 0);
@@ -365,7 +371,7 @@ TEST_CASE("start and stop are repeatable") {
     REQUIRE(m.source.hostStart().ok());
     CHECK(m.source.hostStart().ok());
     produceTo(k.bootstraps(), "t1", messages(round * 10, round * 10 + 10));
-    m.pumpUntil(static_cast<std::size_t>(round * 10 + 10));
+    m.pumpUntil(static_cast<std::size_t>(round) * 10 + 10);
     CHECK(m.source.hostStop().ok());
     CHECK(m.source.hostStop().ok());
   }

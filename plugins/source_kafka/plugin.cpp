@@ -1,7 +1,7 @@
 // Registration only, apart from kafka_source.cpp so the unit test links the class without
 // exporting a plugin descriptor.
-#include "kafka_source.hpp"
 #include "sluice/sdk/plugin.hpp"
+#include "kafka_source.hpp"
 
 namespace sluice::plugins::kafka {
 namespace {

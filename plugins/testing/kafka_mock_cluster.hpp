@@ -72,9 +72,9 @@ struct KafkaRecord {
 
 // Reads every partition of a topic from the beginning (no consumer group) until `want` records
 // came or the timeout passed.
-inline std::vector<KafkaRecord> readTopic(const std::string& bootstraps, const std::string& topic,
-                                          int partitions, std::size_t want,
-                                          std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+inline std::vector<KafkaRecord> readTopic(
+    const std::string& bootstraps, const std::string& topic, int partitions, std::size_t want,
+    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
@@ -138,11 +138,11 @@ inline void produceTo(const std::string& bootstraps, const std::string& topic,
         RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_END);
     while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk, 10);
-      e = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_END);
+      e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+                            RD_KAFKA_V_END);
     }
     REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
@@ -162,12 +162,12 @@ inline void produceRecords(const std::string& bootstraps, const std::vector<Kafk
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
     for (const auto& [n, v] : r.headers)
       rd_kafka_header_add(hdrs, n.c_str(), -1, v.data(), static_cast<ssize_t>(v.size()));
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-        RD_KAFKA_V_KEY(r.hasKey ? r.key.data() : nullptr, r.key.size()),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                          RD_KAFKA_V_KEY(r.hasKey ? r.key.data() : nullptr, r.key.size()),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   REQUIRE(rd_kafka_flush(rk, 20000) == RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -123,8 +123,10 @@ int main(int argc, char** argv) {
       if (auto c2 = rest.find(':'); c2 != std::string::npos)
         replication = std::atoi(rest.substr(c2 + 1).c_str());
     }
-    if (rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name.c_str(), partitions, replication)) {
-      std::cerr << "kafka_mock: cannot create topic " << name << ": " << rd_kafka_err2str(e) << "\n";
+    if (rd_kafka_resp_err_t e =
+            rd_kafka_mock_topic_create(mc, name.c_str(), partitions, replication)) {
+      std::cerr << "kafka_mock: cannot create topic " << name << ": " << rd_kafka_err2str(e)
+                << "\n";
       return 1;
     }
   }

@@ -28,7 +28,8 @@ class MockKafka:
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.bootstrap = self.proc.stdout.readline().strip()
         if not self.bootstrap:
-            raise RuntimeError("kafka_mock printed no bootstrap servers (exit %s)" % self.proc.poll())
+            raise RuntimeError(
+                f"kafka_mock printed no bootstrap servers (exit {self.proc.poll()})")
 
     def command(self, line):
         """Sends one command (see kafka_mock.cpp) and returns its answer, raising on an error."""
