@@ -410,8 +410,10 @@ sdk::Status KafkaSink::finishBatch() {
 
 sdk::Status KafkaSink::failBatch(const std::string& why) {
   // Messages of this batch not yet sent are dropped, so they do not arrive after the events
-  // are delivered again; reports still to come for it are ignored (generation).
-  if (rk_) rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+  // are delivered again; reports still to come for it are ignored (generation). The purge is
+  // blocking on purpose: a purge still running in librdkafka's threads would also drop the next
+  // batch's messages.
+  if (rk_) rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE);
   ++delivery_.generation;
   delivery_.outstanding = 0;
   sdk::SinkCounter& counter = sinkCounter();
