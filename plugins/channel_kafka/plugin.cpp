@@ -11,7 +11,7 @@ const sdk::PluginManifest& manifest() {
       "sluice-channel-kafka",
       "0.1.0",
       {sdk::makeComponent<KafkaChannel>(
-          sdk::ComponentKind::Channel, "org.apache.flume.channel.kafka.KafkaChannel", {"kafka"},
+          sdk::ComponentKind::Channel, "kafka", {"org.apache.flume.channel.kafka.KafkaChannel"},
           kafkaChannelSchema(),
           "Keeps events in a Kafka topic: a put commits once Kafka acknowledged it, a take "
           "commits the consumer offsets")}};

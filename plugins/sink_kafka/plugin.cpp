@@ -11,7 +11,7 @@ const sdk::PluginManifest& manifest() {
       "sluice-sink-kafka",
       "0.1.0",
       {sdk::makeComponent<KafkaSink>(
-          sdk::ComponentKind::Sink, "org.apache.flume.sink.kafka.KafkaSink", {"kafka"},
+          sdk::ComponentKind::Sink, "kafka", {"org.apache.flume.sink.kafka.KafkaSink"},
           kafkaSinkSchema(),
           "Produces each event as a Kafka message (librdkafka); a batch commits once Kafka "
           "acknowledged all of it")}};

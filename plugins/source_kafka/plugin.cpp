@@ -11,7 +11,7 @@ const sdk::PluginManifest& manifest() {
       "sluice-source-kafka",
       "0.1.0",
       {sdk::makeComponent<KafkaSource>(
-          sdk::ComponentKind::Source, "org.apache.flume.source.kafka.KafkaSource", {"kafka"},
+          sdk::ComponentKind::Source, "kafka", {"org.apache.flume.source.kafka.KafkaSource"},
           kafkaSourceSchema(),
           "Reads Kafka topics as a consumer group member (librdkafka); offsets are committed "
           "after the channels took the batch")}};
