@@ -351,7 +351,9 @@ class ClientEvents {
     auto* self = static_cast<ClientEvents*>(rd_kafka_opaque(rk));
     if (!self) return;
     sdk::Logger& log = *self->logger_;
-    if (level <= 4)
+    // Connection failures ("FAIL") also come to onError, which reports them at most once per
+    // 10 s; librdkafka's own line for each is kept at info so a missing broker does not flood.
+    if (level <= 4 && std::strcmp(fac, "FAIL") != 0)
       log.warn("librdkafka ", fac, ": ", buf);
     else if (level <= 6)
       log.info("librdkafka ", fac, ": ", buf);
