@@ -13,6 +13,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
 from sluice_test import BIN, CONF_DIR as CONF, free_port, lines_in, wait_until  # noqa: E402
 from sluice_test import Agent, send_lines as send  # noqa: E402
+from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
 
 
 class ExamplesTest(unittest.TestCase):
@@ -47,7 +48,7 @@ class ExamplesTest(unittest.TestCase):
             self.assertTrue(os.path.exists(f"{CONF}/{n}.properties"), n)
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
-                  "exec-file_roll", "avro-tiers"]:
+                  "exec-file_roll", "avro-tiers", "netcat-kafka", "kafka-file_roll"]:
             self.assertIn(n, names)
         # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
@@ -260,6 +261,36 @@ class ExamplesTest(unittest.TestCase):
             self.assertTrue(wait_until(lambda: len(lines_in(dirs["k1"])) >= 500, 30), agent.text())
             self.assertEqual(agent.stop(), 0)
             self.assertEqual(lines_in(dirs["k1"]), sent)
+        self.each_format(check)
+
+    # The Kafka examples run against librdkafka's mock cluster (tests/support/kafka_mock.cpp);
+    # only the broker list is redirected.
+    def test_netcat_kafka(self):
+        def check(fmt):
+            with MockKafka(["weblogs:4"]) as k:
+                agent, _ = self.start("netcat-kafka", fmt, overrides={
+                    "a1.sinks.k1.kafka.bootstrap.servers": k.bootstrap})
+                sent = [f"kafka line {i}" for i in range(500)]
+                self.assertEqual(send(self.port, sent, read_acks=True), ["OK"] * 500)
+                got = kcat_consume(k.bootstrap, "weblogs", 500, timeout=30)
+                self.assertEqual(sorted(got), sorted(sent), agent.text()[-3000:])
+                self.assertEqual(agent.stop(), 0)
+        self.each_format(check)
+
+    def test_kafka_file_roll(self):
+        def check(fmt):
+            with MockKafka(["weblogs:4"]) as k:
+                sent = [f"from kafka {i}" for i in range(500)]
+                kcat_produce(k.bootstrap, "weblogs", sent)
+                agent, dirs = self.start("kafka-file_roll", fmt, ["k1"], netcat=False, overrides={
+                    "a1.sources.r1.kafka.bootstrap.servers": k.bootstrap,
+                    # PLATFORM.md's group timeouts, so a test run never waits on a dead member.
+                    "a1.sources.r1.kafka.consumer.session.timeout.ms": "6000",
+                    "a1.sources.r1.kafka.consumer.max.poll.interval.ms": "10000"})
+                self.assertTrue(wait_until(lambda: len(lines_in(dirs["k1"])) >= 500, 30),
+                                agent.text()[-3000:])
+                self.assertEqual(agent.stop(), 0)
+                self.assertEqual(sorted(lines_in(dirs["k1"])), sorted(sent))
         self.each_format(check)
 
 
