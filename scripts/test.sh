@@ -77,9 +77,12 @@ build_and_test() {
       return
     fi
   fi
-  # With a test selection, build only what those tests need.
+  # With a test selection, build only what those tests need. The list comes from meson's
+  # introspection, so regenerate first: in a tree configured before a meson.build changed it
+  # would name the old targets.
   local targets=()
   if (($# > 0)); then
+    ninja -C "$build" build.ninja >/dev/null || true
     mapfile -t targets < <(cd "$build" && python3 -c '
 import json, os, subprocess, sys
 def introspect(what):

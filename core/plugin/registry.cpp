@@ -1,5 +1,6 @@
 #include "core/plugin/registry.hpp"
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,6 +181,12 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   }
   libraries_.push_back(lib);
   loadedFiles_.push_back(file);
+  // An accepted library stays mapped until the process ends, even once the registry is gone.
+  // A plugin's dependencies can keep threads or allocations past its last object (librdkafka
+  // does): unmapping them at exit would pull code from under such a thread, or drop the globals
+  // that own those allocations, so that LeakSanitizer reports them. Nothing is unloaded before
+  // exit anyway (see PluginDeleter); refused libraries are still unloaded.
+  (void)::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
   return true;
 }
 

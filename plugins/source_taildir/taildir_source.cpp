@@ -39,6 +39,9 @@ constexpr std::size_t kFingerprintBytes = 4096;
 // Between two reads of one file, the bytes before the second read's offset are compared after
 // it (readFile): as many as fit a few log lines, at the cost of one small pread per 512 KiB.
 constexpr std::size_t kGuardBytes = 256;
+// And across calls, when the read buffer went to another file meanwhile: each file keeps the
+// last bytes it was read up to, so the first read of the next call can be checked too.
+constexpr std::size_t kEndGuardBytes = 64;
 
 uint64_t fnv1a(const char* p, std::size_t n) noexcept {
   uint64_t h = 1469598103934665603ULL;
@@ -246,6 +249,11 @@ struct TailFile {
   uint64_t fpHash = 0;
   std::size_t fpLen = 0;
   uint64_t fpEnd = 0;
+  // The last bytes read from the file (read and checked by readFile), ending at endGuardAt: a
+  // later read from endGuardAt, or one that covers it again, must find them unchanged.
+  uint64_t endGuardAt = 0;
+  uint8_t endGuardLen = 0;
+  char endGuard[kEndGuardBytes];
 };
 
 struct Group {
@@ -997,6 +1005,8 @@ class Tailer {
     f.splitter.reset(0);
     if (f.ml) f.ml->reset();
     f.fpLen = 0;
+    f.endGuardAt = 0;
+    f.endGuardLen = 0;
     if (bufFile_ == &f) bufFile_ = nullptr;
     posDirty_ = true;
   }
@@ -1064,8 +1074,13 @@ class Tailer {
       // The bytes just before `at`, to check after the read that they are still there: if the
       // file was truncated and written past `at` again (copytruncate racing a fast writer)
       // between two reads, the read returned the new content from the middle.
-      const std::size_t guardLen = std::min(kGuardBytes, bufLen_);
+      std::size_t guardLen = std::min(kGuardBytes, bufLen_);
       std::memcpy(guard_, buf_.get() + bufLen_ - guardLen, guardLen);
+      if (guardLen < f.endGuardLen && f.endGuardAt == at) {
+        // The buffer holds less of what came before `at` (it served another file meanwhile).
+        guardLen = f.endGuardLen;
+        std::memcpy(guard_, f.endGuard, guardLen);
+      }
       if (keep > 0 && f.splitter.offset() != bufBase_)
         std::memmove(buf_.get(), buf_.get() + (bufLen_ - keep), keep);
       bufBase_ = f.splitter.offset();
@@ -1088,8 +1103,19 @@ class Tailer {
       if (!fpChecked) {
         fpChecked = true;
         truncated = fingerprintChanged(f, f.fd);
-      } else if (n > 0 && guardLen > 0) {
+      }
+      if (!truncated && n > 0 && guardLen > 0)
         truncated = bytesChanged(f.fd, at - guardLen, guardLen);
+      if (!truncated && at < f.endGuardAt) {
+        // Reading again what was read before (the unfinished line, after the buffer served
+        // another file): the bytes this file was last read up to must be in it, unchanged; a
+        // file that is shorter now was truncated.
+        const uint64_t end = at + static_cast<uint64_t>(std::max<ssize_t>(n, 0));
+        const uint64_t guardStart = f.endGuardAt - f.endGuardLen;
+        const uint64_t from = std::max(guardStart, at);  // the part of the guard this read covers
+        truncated = end < f.endGuardAt ||
+                    std::memcmp(buf_.get() + bufLen_ + (from - at), f.endGuard + (from - guardStart),
+                                static_cast<std::size_t>(f.endGuardAt - from)) != 0;
       }
       if (truncated) {
         if (!restartWhileReading(f)) return false;
@@ -1102,6 +1128,11 @@ class Tailer {
       }
       bufLen_ += static_cast<std::size_t>(n);
       progress_ = true;
+      if (bufBase_ + bufLen_ > f.endGuardAt) {
+        f.endGuardLen = static_cast<uint8_t>(std::min(kEndGuardBytes, bufLen_));
+        f.endGuardAt = bufBase_ + bufLen_;
+        std::memcpy(f.endGuard, buf_.get() + bufLen_ - f.endGuardLen, f.endGuardLen);
+      }
     }
     if (flushPartial && f.ml && !stopping()) {
       f.ml->flush([&](Aggregate&& a) { addAggregate(f, std::move(a)); });

@@ -895,7 +895,11 @@ a1.sinks.k1.channel = c1
         self.assertTrue(all(blocked), f"the server kept reading: {sent} bytes taken")
         # What the kernel's socket buffers take, not gigabytes.
         self.assertLess(max(sent), 64 << 20, sent)
-        self.assertLess(after - before, 64 * 1024, f"RSS grew from {before} to {after} KiB")
+        # ASan keeps freed memory in a quarantine (256 MB by default) and pads every block, so
+        # RSS there reflects the allocation volume, not what is held; the bytes taken above are
+        # the bound that holds in every build.
+        rss_bound = 64 * 1024 if os.environ.get("SLUICE_SANITIZE", "none") == "none" else 512 * 1024
+        self.assertLess(after - before, rss_bound, f"RSS grew from {before} to {after} KiB")
         self.assertTrue(wait_until(lambda: takes() > flowing_before + 500, 20))
         self.assertEqual(http_get(port, "/health")[0], 200)
         self.assertTrue(agent.alive())
