@@ -51,7 +51,7 @@ record() { # phase passed failed
   TOTAL_PASSED=$((TOTAL_PASSED + $2))
   TOTAL_FAILED=$((TOTAL_FAILED + $3))
   if (($3 > 0)); then FAILED_PHASES+=("$1"); fi
-  printf '==> %s: %d passed, %d failed\n' "$1" "$2" "$3"
+  printf '==> %s: %d passed, %d failed (%d s)\n' "$1" "$2" "$3" $((SECONDS - PHASE_START))
 }
 
 # meson's summary block, e.g. "Ok:                 12". Each count is read from the line that
@@ -146,6 +146,7 @@ for f in sorted(out):
 }
 
 for phase in $PHASES; do
+  PHASE_START=$SECONDS
   case $phase in
     gcc)
       build_and_test gcc build-test "--buildtype=debugoptimized"
