@@ -1,7 +1,5 @@
 #include "avro_source.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -21,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "listener.hpp"
 #include "zlib_stream.hpp"
 
 namespace sluice::plugins::avro_source {
@@ -30,32 +29,11 @@ namespace rpc = sluice::plugins::avro;
 
 namespace {
 
+using net::errnoText;
+using net::hostPort;
+using net::sockaddrText;
+
 constexpr int64_t kMaxFrameSizeLimit = int64_t{1} << 30;
-
-std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: returns the message
-}
-
-std::string hostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-std::string sockaddrText(const sockaddr_storage& ss) {
-  char ip[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    port = ntohs(in->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-    port = ntohs(in6->sin6_port);
-  }
-  return hostPort(ip, port);
-}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -272,41 +250,9 @@ class AvroServer {
   }
 
   void open() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    const std::string portText = std::to_string(s.port);
-    addrinfo* res = nullptr;
-    if (int rc = ::getaddrinfo(s.bind.c_str(), portText.c_str(), &hints, &res); rc != 0)
-      throw std::runtime_error("cannot bind to " + hostPort(s.bind, s.port) + ": cannot resolve '" +
-                               s.bind + "': " + ::gai_strerror(rc));
-    int lastErr = EADDRNOTAVAIL;
-    for (addrinfo* ai = res; ai && listenFd < 0; ai = ai->ai_next) {
-      int fd =
-          ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-      if (fd < 0) {
-        lastErr = errno;
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) {
-        listenFd = fd;
-      } else {
-        lastErr = errno;
-        ::close(fd);
-      }
-    }
-    ::freeaddrinfo(res);
-    if (listenFd < 0)
-      throw std::runtime_error("cannot bind to " + hostPort(s.bind, s.port) + ": " +
-                               errnoText(lastErr));
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(listenFd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-      port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    const net::Listener l = net::openListener(s.bind, s.port);
+    listenFd = l.fd;
+    port = l.port;
     for (std::size_t i = 0; i < s.threads; ++i) {
       workers.push_back(std::make_unique<Worker>(*this, i));
       workers.back()->open();

@@ -1,9 +1,8 @@
 #include "netcat_source.hpp"
 
 #include "netcat_lines.hpp"
+#include "listener.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -27,33 +26,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using net::errnoText;
+using net::hostPort;
+using net::sockaddrText;
+
 constexpr int64_t kMaxLineLengthLimit = int64_t{64} * 1024 * 1024;
-
-std::string errnoText(int err) {
-  char buf[256];
-  // GNU strerror_r: returns a pointer to the message (not always into buf); thread-safe.
-  return ::strerror_r(err, buf, sizeof buf);
-}
-
-std::string hostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-std::string sockaddrText(const sockaddr_storage& ss) {
-  char ip[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    port = ntohs(in->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-    port = ntohs(in6->sin6_port);
-  }
-  return hostPort(ip, port);
-}
 
 // A reply line must stay one line whatever the channel's error text holds.
 std::string oneLine(std::string s) {
@@ -178,42 +155,9 @@ class NetcatServer {
 
   // Control thread. Binds and listens; throws with bind:port and strerror on failure.
   void open() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    const std::string portText = std::to_string(s_.port);
-    addrinfo* res = nullptr;
-    if (int rc = ::getaddrinfo(s_.bind.c_str(), portText.c_str(), &hints, &res); rc != 0)
-      throw std::runtime_error("cannot bind to " + hostPort(s_.bind, s_.port) +
-                               ": cannot resolve '" + s_.bind + "': " + ::gai_strerror(rc));
-    int lastErr = EADDRNOTAVAIL;
-    for (addrinfo* ai = res; ai && listenFd_ < 0; ai = ai->ai_next) {
-      int fd =
-          ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-      if (fd < 0) {
-        lastErr = errno;
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) {
-        listenFd_ = fd;
-      } else {
-        lastErr = errno;
-        ::close(fd);
-      }
-    }
-    ::freeaddrinfo(res);
-    if (listenFd_ < 0)
-      throw std::runtime_error("cannot bind to " + hostPort(s_.bind, s_.port) + ": " +
-                               errnoText(lastErr));
-
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-      port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                             : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    const net::Listener l = net::openListener(s_.bind, s_.port);
+    listenFd_ = l.fd;
+    port_ = l.port;
 
     epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epollFd_ < 0) throw std::runtime_error("epoll_create1: " + errnoText(errno));
