@@ -960,6 +960,18 @@ a1.sinkgroups.g1.processor.priority.k2 = 5
         self.assertRegex(first, r'id="ready-status" class="pill pill-ready"')
         a = source_in_total(first)
         self.assertGreater(a, 0)
+        # Each component row carries an in and an out rate chart: after the page's first
+        # seconds of polling, the source's charts have points and a rate figure beside them.
+        row = re.search(r'<tr class="component-row"[^>]*data-key="SOURCE\.r1".*?</tr>', first, re.S)
+        self.assertIsNotNone(row, first[-4000:])
+        for cls in ("line-in", "line-out"):
+            line = re.search(rf'<polyline class="{cls}" points="([^"]*)"', row.group(0))
+            self.assertIsNotNone(line, row.group(0))
+            points = line.group(1).split()
+            self.assertGreaterEqual(len(points), 1, row.group(0))
+            for p in points:
+                self.assertRegex(p, r"^-?[\d.]+,-?[\d.]+$")
+        self.assertRegex(row.group(0), r'<span class="val">[\d.]+ (k/s|M/s|/s)</span>')
         # Counters change while events flow: a later page load shows more.
         wait_until(lambda: int(metrics(port)["SOURCE.r1"]["EventReceivedCount"]) > a + 500, 20)
         b = source_in_total(dump())
