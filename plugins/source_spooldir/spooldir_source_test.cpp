@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -229,6 +230,29 @@ TEST_CASE("consumeOrder youngest reads the newest file first") {
   Fixture f(d.path, {{"consumeOrder", "youngest"}});
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
   CHECK(f.processor.snapshot() == std::vector<std::string>{"new", "old"});
+}
+
+TEST_CASE("consumeOrder random delivers every file once, in neither age order") {
+  TempDir d;
+  std::vector<std::string> oldestFirst;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "f" + std::to_string(i);
+    writeFile(d / name, name + "\n", 100 - i);  // f0 is the oldest
+    oldestFirst.push_back(name);
+  }
+  Fixture f(d.path, {{"consumeOrder", "random"}});
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 20; }));
+  const std::vector<std::string> got = f.processor.snapshot();
+  REQUIRE(got.size() == 20);
+  std::vector<std::string> sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> expected = oldestFirst;
+  std::sort(expected.begin(), expected.end());
+  CHECK(sorted == expected);  // each file exactly once
+  // 20 files in either age order by chance: 2 in 20! (about 1e-18).
+  CHECK(got != oldestFirst);
+  CHECK(got != std::vector<std::string>(oldestFirst.rbegin(), oldestFirst.rend()));
+  for (const auto& name : oldestFirst) CHECK(fs::exists(d / (name + ".COMPLETED")));
 }
 
 TEST_CASE("deletePolicy immediate deletes delivered files") {

@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -593,6 +594,35 @@ TEST_CASE("polling without inotify still sees new files and lines") {
   append(d.path / "logs" / "app.log", lines(3, 6));
   REQUIRE(waitFor([&] { return f.processor.count() == 6; }));
   CHECK(f.processor.snapshot() == expected(0, 6));
+}
+
+TEST_CASE("cachePatternMatching on or off, inotify on or off: files created later are found") {
+  for (const char* cache : {"true", "false"})
+    for (const char* inotify : {"true", "false"}) {
+      CAPTURE(cache);
+      CAPTURE(inotify);
+      TempDir d;
+      append(d.path / "logs" / "app.log", lines(0, 2));
+      Fixture f(contextOf(d, {{"cachePatternMatching", cache},
+                              {"inotify", inotify},
+                              {"backoffSleepIncrement", "50"},
+                              {"maxBackoffSleep", "100"}}));
+      f.start();
+      REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+      // A new matching file changes the directory (its mtime, an inotify event); a file that
+      // does not match the pattern is never read.
+      append(d.path / "logs" / "other.txt", lines(100, 101));
+      append(d.path / "logs" / "app.log.1", lines(2, 4));
+      REQUIRE(waitFor([&] { return f.processor.count() == 4; }));
+      append(d.path / "logs" / "app.log.2", lines(4, 6));
+      REQUIRE(waitFor([&] { return f.processor.count() == 6; }));
+      std::vector<std::string> got = f.processor.snapshot();
+      std::sort(got.begin(), got.end());
+      std::vector<std::string> want = expected(0, 6);
+      std::sort(want.begin(), want.end());
+      CHECK(got == want);
+      f.stop();
+    }
 }
 
 TEST_CASE("a corrupt position file is set aside, not fatal") {
