@@ -389,6 +389,34 @@ TEST_CASE("a failed write rolls back, cuts the partial batch, and redelivers to 
   CHECK(f.counter("EventDrainSuccessCount") == 300);
 }
 
+TEST_CASE("a file that cannot be created: counted, named, nothing taken; delivered once it can") {
+  Fixture f({{"sink.batchSize", "100"}});
+  f.channel.putBodies(0, 150);
+  // The directory replaced by a regular file under the started sink: open() fails with
+  // ENOTDIR, as it would for a directory gone read-only (which root would ignore).
+  const fs::path moved = f.dir.path / "out.moved";
+  fs::rename(f.out(), moved);
+  std::ofstream(f.out()) << "not a directory";
+  for (int i = 1; i <= 2; ++i) {
+    sdk::ProcessOutcome o = f.sink.hostProcess();
+    CHECK(o.failed);
+    CHECK(o.status == sdk::Status::BACKOFF);
+    CHECK_MESSAGE(o.error.find(f.out().string()) != std::string::npos, o.error);
+    CHECK_MESSAGE(o.error.find("Not a directory") != std::string::npos, o.error);
+    CHECK(f.counter("ConnectionFailedCount") == i);
+    CHECK(f.counter("ConnectionCreatedCount") == 0);
+    CHECK(f.counter("EventDrainAttemptCount") == 0);
+    CHECK(f.channel.size() == 150);  // nothing was taken
+  }
+  fs::remove(f.out());
+  fs::rename(moved, f.out());
+  f.drain();
+  CHECK(allText(f.out()) == expectedText(0, 150));
+  CHECK(f.counter("ConnectionFailedCount") == 2);
+  CHECK(f.counter("ConnectionCreatedCount") == 1);
+  CHECK(f.counter("EventDrainSuccessCount") == 150);
+}
+
 TEST_CASE("a failed commit cuts the batch from the file; it is written once afterwards") {
   Fixture f({{"sink.batchSize", "10"}});
   f.channel.putBodies(0, 10);
