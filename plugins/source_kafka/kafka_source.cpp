@@ -121,6 +121,8 @@ void KafkaSource::configure(const sdk::Context& context) {
   const int32_t duration = context.getInteger("batchDurationMillis", 1000);
   if (duration < 1) context.fail("batchDurationMillis", "must be >= 1");
   s.batchDuration = milliseconds(duration);
+  s.configuredBackoff =
+      context.containsKey("backoffSleepIncrement") || context.containsKey("maxBackoffSleep");
   s.useFlumeEventFormat = context.getBoolean("useFlumeEventFormat", false);
   s.setTopicHeader = context.getBoolean("setTopicHeader", true);
   s.topicHeader = trimCopy(context.getString("topicHeader", "topic"));
@@ -314,7 +316,17 @@ void KafkaSource::addMessage(const rd_kafka_message_t* msg) {
   positionOf(topic, msg->partition, msg->offset).next = msg->offset + 1;
 }
 
+int64_t KafkaSource::getBackOffSleepIncrement() const noexcept {
+  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getBackOffSleepIncrement() : 1;
+}
+
+int64_t KafkaSource::getMaxBackOffSleepInterval() const noexcept {
+  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getMaxBackOffSleepInterval()
+                                                 : 1;
+}
+
 sdk::Status KafkaSource::process() {
+  lastPollEmpty_ = false;
   if (!rk_) return deliveryFailed("the Kafka source is not started");
   sdk::SourceCounter& counter = sourceCounter();
   const auto start = Clock::now();
@@ -350,7 +362,10 @@ sdk::Status KafkaSource::process() {
       break;  // nothing more within the batch's time
     }
   }
-  if (batch_.empty()) return sdk::Status::BACKOFF;
+  if (batch_.empty()) {
+    lastPollEmpty_ = true;
+    return sdk::Status::BACKOFF;
+  }
   counter.add(kKafkaEventGetTimer,
               std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
   return deliver(nullptr) ? sdk::Status::READY : sdk::Status::BACKOFF;

@@ -51,6 +51,7 @@ struct KafkaSourceSettings {
   std::string topicHeader = "topic";
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header <- Kafka header
   Properties consumer;                                         // librdkafka properties, translated
+  bool configuredBackoff = false;  // backoffSleepIncrement or maxBackoffSleep in the config
 };
 
 class KafkaSource final : public sdk::PollableSource {
@@ -70,6 +71,12 @@ class KafkaSource final : public sdk::PollableSource {
   // Leaves the group and destroys the consumer. Safe to repeat.
   void stop() override;
   sdk::Status process() override;
+  // process() itself waits up to batchDurationMillis for messages, so after an empty poll the
+  // runner need not sleep as well: unless the config sets the back-off keys, 1 ms instead of
+  // Flume's 1000-5000 ms, which left fetched messages waiting in librdkafka's queue. After a
+  // refused batch or a failure the runner backs off as Flume's does.
+  int64_t getBackOffSleepIncrement() const noexcept override;
+  int64_t getMaxBackOffSleepInterval() const noexcept override;
 
   const KafkaSourceSettings& settings() const noexcept { return s_; }
   const Properties& consumerProperties() const noexcept { return s_.consumer; }
@@ -116,6 +123,7 @@ class KafkaSource final : public sdk::PollableSource {
   // Partitions revoked during the current consume call (their returned messages are dropped).
   std::vector<std::pair<std::string, int32_t>> revokedNow_;
   bool inConsume_ = false;
+  bool lastPollEmpty_ = false;  // the last process() found no message (runner thread)
   std::chrono::steady_clock::time_point nextReadFailLog_{};
 };
 

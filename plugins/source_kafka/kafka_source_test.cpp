@@ -227,6 +227,37 @@ TEST_CASE("messages become events with Flume's headers; batches of batchSize") {
   CHECK(m.counter("KafkaCommitFailCount") == 0);
 }
 
+TEST_CASE("after an empty poll the runner sleeps 1 ms; after a refused batch, Flume's back-off") {
+  MockKafka k;
+  k.createTopic("t1", 1);
+  Member m(k.bootstraps(), {{"batchSize", "10"}});
+  // The group join takes the first polls; an empty one is BACKOFF without failure.
+  sdk::ProcessOutcome o = m.source.hostProcess();
+  CHECK_FALSE(o.failed);
+  CHECK(o.status == sdk::Status::BACKOFF);
+  CHECK(m.source.getBackOffSleepIncrement() == 1);
+  CHECK(m.source.getMaxBackOffSleepInterval() == 1);
+
+  produceTo(k.bootstraps(), "t1", messages(0, 10));
+  m.processor.refuse = true;
+  REQUIRE(waitFor(
+      [&] {
+        o = m.source.hostProcess();
+        return m.processor.refusedCalls.load() >= 1;
+      },
+      30s));
+  CHECK(o.status == sdk::Status::BACKOFF);
+  CHECK(m.source.getBackOffSleepIncrement() == sdk::PollableSource::kDefaultBackOffSleepIncrement);
+  CHECK(m.source.getMaxBackOffSleepInterval() == sdk::PollableSource::kDefaultMaxBackOffSleep);
+
+  // Set in the config, Flume's keys apply to empty polls too.
+  Member flume(k.bootstraps(), {{"kafka.topics", "t-empty"}, {"backoffSleepIncrement", "200"}});
+  o = flume.source.hostProcess();
+  CHECK_FALSE(o.failed);
+  CHECK(flume.source.getBackOffSleepIncrement() == 200);
+  CHECK(flume.source.getMaxBackOffSleepInterval() == sdk::PollableSource::kDefaultMaxBackOffSleep);
+}
+
 TEST_CASE("offsets are committed only after the channels accepted the batch") {
   MockKafka k;
   k.createTopic("t1", 2);
