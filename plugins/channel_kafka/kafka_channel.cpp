@@ -1,7 +1,6 @@
 #include "kafka_channel.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -367,18 +366,8 @@ sdk::Result KafkaChannel::produceAndWait(sdk::EventBatch& events, std::string& s
   const auto t0 = Clock::now();
   std::string error;
   for (const sdk::Event& e : events) {
-    int32_t partition = s_.defaultPartitionId.value_or(RD_KAFKA_PARTITION_UA);
-    if (!s_.partitionIdHeader.empty())
-      if (const std::string* v = e.headers.find(s_.partitionIdHeader)) {
-        int32_t p = 0;
-        auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), p);
-        if (ec != std::errc() || ptr != v->data() + v->size() || p < 0) {
-          error = "Non integer partition id specified: header " + s_.partitionIdHeader + " = '" +
-                  *v + "'";
-          break;
-        }
-        partition = p;
-      }
+    int32_t partition = RD_KAFKA_PARTITION_UA;
+    if (!partitionFor(e, s_.partitionIdHeader, s_.defaultPartitionId, &partition, &error)) break;
     std::string_view value = e.body;
     if (s_.parseAsFlumeEvent) {
       scratch.clear();

@@ -26,11 +26,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -399,6 +401,27 @@ class ClientEvents {
   std::atomic<int64_t> nextErrorLog_{0};
   std::atomic<int64_t> suppressed_{0};
 };
+
+// The partition an event goes to, as Flume's Kafka sink and channel choose it: the value of
+// the header partitionIdHeader names (when set and present), else defaultPartitionId, else
+// librdkafka's partitioner. False, with Flume's message in *error, for a header value that is
+// not a non-negative integer.
+inline bool partitionFor(const sdk::Event& event, const std::string& partitionIdHeader,
+                         std::optional<int32_t> defaultPartitionId, int32_t* partition,
+                         std::string* error) {
+  *partition = defaultPartitionId.value_or(RD_KAFKA_PARTITION_UA);
+  if (partitionIdHeader.empty()) return true;
+  const std::string* v = event.headers.find(partitionIdHeader);
+  if (!v) return true;
+  int32_t p = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), p);
+  if (ec != std::errc() || ptr != v->data() + v->size() || p < 0) {
+    *error = "Non integer partition id specified: header " + partitionIdHeader + " = '" + *v + "'";
+    return false;
+  }
+  *partition = p;
+  return true;
+}
 
 // ---- Flume's AvroFlumeEvent binary encoding --------------------------------------------------
 // {"type":"record","name":"AvroFlumeEvent","namespace":"org.apache.flume.source.avro",

@@ -240,19 +240,10 @@ bool KafkaSink::produce(const sdk::Event& event, std::string* error) {
   }
 
   int32_t partition = RD_KAFKA_PARTITION_UA;
-  if (s_.defaultPartitionId) partition = *s_.defaultPartitionId;
-  if (!s_.partitionIdHeader.empty())
-    if (const std::string* v = event.headers.find(s_.partitionIdHeader)) {
-      int32_t p = 0;
-      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), p);
-      if (ec != std::errc() || ptr != v->data() + v->size() || p < 0) {
-        if (temporary) rd_kafka_topic_destroy(rkt);
-        *error = "Non integer partition id specified: header " + s_.partitionIdHeader + " = '" +
-                 *v + "'";
-        return false;
-      }
-      partition = p;
-    }
+  if (!partitionFor(event, s_.partitionIdHeader, s_.defaultPartitionId, &partition, error)) {
+    if (temporary) rd_kafka_topic_destroy(rkt);
+    return false;
+  }
 
   std::string_view value = event.body;
   if (s_.useFlumeEventFormat) {
