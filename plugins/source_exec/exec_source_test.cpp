@@ -123,7 +123,7 @@ TEST_CASE("batchTimeout flushes a partial batch while the command keeps running"
              {"batchSize", "100"},
              {"batchTimeout", "100"}});
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>{2});
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{2});
 }
 
 TEST_CASE("restart runs the command again after restartThrottle") {

@@ -217,9 +217,9 @@ TEST_CASE("every file delivered once, oldest first, renamed .COMPLETED, headers 
   CHECK(fs::exists(d / "a.log.COMPLETED"));
   CHECK(fs::exists(d / "empty.log.COMPLETED"));
   CHECK_FALSE(fs::exists(d / "b.log"));
-  CHECK(f.processor.headers[0].get("file") == d / "b.log");
-  CHECK(f.processor.headers[0].get("basename") == "b.log");
-  CHECK(f.processor.headers[299].get("basename") == "a.log");
+  CHECK(f.processor.headersOf(0).get("file") == d / "b.log");
+  CHECK(f.processor.headersOf(0).get("basename") == "b.log");
+  CHECK(f.processor.headersOf(299).get("basename") == "a.log");
   CHECK_FALSE(fs::exists(d / ".flumespool/.sluicespool-main.meta"));
 }
 
@@ -314,7 +314,7 @@ TEST_CASE("tracker_dir policy: file left in place, marker written, not read twic
   CHECK(g.processor.snapshot() == std::vector<std::string>{"u"});
   writeFile(d / "t.log", "different\n", 5);
   REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
-  INFO(g.log.text);
+  INFO(g.log.text());
   CHECK(fs::exists(d / ".flumespool/quarantine/t.log"));
   CHECK(g.processor.count() == 1);
 }
@@ -360,7 +360,7 @@ TEST_CASE("crash between link and unlink: the resumed file is marked done, not q
   REQUIRE(::link((d / "done.log").c_str(), (d / "done.log.COMPLETED").c_str()) == 0);
   Fixture f(d.path, {});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
-  INFO(f.log.text);
+  INFO(f.log.text());
   CHECK(f.counter(SpoolDirSource::kFilesResumed) == 1);
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
   CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});  // nothing of done.log again
@@ -383,7 +383,7 @@ TEST_CASE("crash between link and unlink, no progress record: the old name is re
   Fixture f(d.path, {});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
   REQUIRE(waitFor([&] { return !fs::exists(d / "done.log"); }));
-  INFO(f.log.text);
+  INFO(f.log.text());
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
   CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});
   CHECK(identityOfPath(d / "done.log.COMPLETED") == id);
