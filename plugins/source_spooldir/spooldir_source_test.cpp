@@ -274,8 +274,11 @@ TEST_CASE("hidden, completed, ignored and not-included files are skipped") {
   writeFile(d / "take.log", "y\n");
   Fixture f(d.path, {{"includePattern", "^.*\\.(log|tmp)$"}, {"ignorePattern", "^.*\\.tmp$"}});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a few more scans
-  CHECK(f.processor.snapshot() == std::vector<std::string>{"y"});
+  // A file placed now is the newest: once it is delivered, later scans have seen (and passed
+  // over) every older file.
+  writeFile(d / "zz-later.log", "later\n");
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"y", "later"});
   CHECK(fs::exists(d / "skip.tmp"));
   CHECK(fs::exists(d / "data.txt"));
 }
@@ -425,7 +428,9 @@ TEST_CASE("onError = leave keeps the bad file in place and skips it") {
   Fixture f(d.path, {{"onError", "leave"}});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // A file placed now is the newest: once it is delivered, a later scan has seen bad.log again.
+  writeFile(d / "zz-later.log", "later\n");
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
   CHECK(fs::exists(d / "bad.log"));
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 1);  // not retried in a loop
   CHECK(f.log.has("undecodable UTF-8 at byte 3"));
