@@ -24,6 +24,7 @@
 #include "capture_logger.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "skip.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -32,6 +33,8 @@ using sluice::plugins::hdfs::hdfsSinkSchema;
 using sluice::plugins::hdfs::MissingTimestampPolicy;
 using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::FileSizeLimit;
+using sluice::plugins::testing::onPath;
+using sluice::plugins::testing::skipUnless;
 using sluice::plugins::testing::TestChannel;
 using namespace std::chrono_literals;
 
@@ -416,11 +419,8 @@ TEST_CASE("CompressedStream gzip: readable by gzip -d, one member per batch") {
   CHECK(text.rfind("event-0\nevent-1\n", 0) == 0);
 }
 
-TEST_CASE("CompressedStream zstd: readable by zstd -d") {
-  if (std::system("command -v zstd >/dev/null 2>&1") != 0) {
-    MESSAGE("zstd CLI not installed: skipped");
-    return;
-  }
+TEST_CASE("CompressedStream zstd: readable by zstd -d" *
+          skipUnless(onPath("zstd"), "CompressedStream zstd: the zstd CLI is not installed")) {
   Fixture f({{"hdfs.fileType", "CompressedStream"},
              {"hdfs.codeC", "zstd"},
              {"hdfs.rollCount", "0"},
