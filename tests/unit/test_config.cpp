@@ -57,7 +57,7 @@ std::string dump(const Diagnostics& d) {
 
 // The diagnostics of a given severity whose message contains every part.
 std::vector<std::string> find(const Diagnostics& d, Diagnostic::Severity sev,
-                              std::vector<std::string_view> parts) {
+                              const std::vector<std::string_view>& parts) {
   std::vector<std::string> out;
   for (const auto& i : d.items()) {
     if (i.severity != sev) continue;
@@ -68,11 +68,11 @@ std::vector<std::string> find(const Diagnostics& d, Diagnostic::Severity sev,
   return out;
 }
 
-bool hasError(const Diagnostics& d, std::vector<std::string_view> parts) {
-  return !find(d, Diagnostic::Severity::Error, std::move(parts)).empty();
+bool hasError(const Diagnostics& d, const std::vector<std::string_view>& parts) {
+  return !find(d, Diagnostic::Severity::Error, parts).empty();
 }
-bool hasWarning(const Diagnostics& d, std::vector<std::string_view> parts) {
-  return !find(d, Diagnostic::Severity::Warning, std::move(parts)).empty();
+bool hasWarning(const Diagnostics& d, const std::vector<std::string_view>& parts) {
+  return !find(d, Diagnostic::Severity::Warning, parts).empty();
 }
 std::size_t warningCount(const Diagnostics& d) { return d.items().size() - d.errorCount(); }
 
