@@ -24,10 +24,13 @@
 #include <thread>
 #include <vector>
 
+#include "capture_logger.hpp"
 #include "channel_test_util.hpp"
 #include "crc32c.hpp"
 #include "log_format.hpp"
 #include "readme_schema_check.hpp"
+#include "skip.hpp"
+#include "wait.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -43,24 +46,10 @@ using sluice::plugins::channeltx::testing::putAndTakeConcurrently;
 using sluice::plugins::channeltx::testing::putCommit;
 using sluice::plugins::channeltx::testing::seq;
 using sluice::plugins::channeltx::testing::takeCommit;
-
-// Collects log lines so tests can check what the channel said.
-class CaptureLogger final : public sdk::Logger {
- public:
-  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
-  void log(sdk::LogLevel, std::string_view m) noexcept override {
-    std::lock_guard lock(mu_);
-    text_.append(m).push_back('\n');
-  }
-  std::string text() const {
-    std::lock_guard lock(mu_);
-    return text_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::string text_;
-};
+using sluice::plugins::testing::canMountTmpfs;
+using sluice::plugins::testing::CaptureLogger;
+using sluice::plugins::testing::skipUnless;
+using sluice::plugins::testing::waitFor;
 
 struct TempDir {
   fs::path path;
@@ -235,13 +224,16 @@ TEST_CASE("keep-alive: a waiting commit succeeds when a take frees space") {
   TempDir d;
   Chan c(d, {{"capacity", "5"}, {"transactionCapacity", "5"}, {"keep-alive", "5"}});
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
+  // The take happens only once the commit is seen waiting for room; the commit must then
+  // succeed, and not before the take freed the room.
+  std::atomic<bool> took{false};
   std::thread taker([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(waitFor([&] { return c->store().putWaiters() == 1; }));
+    took = true;
     CHECK(takeCommit(*c, 2).size() == 2);
   });
-  const auto t0 = std::chrono::steady_clock::now();
   CHECK(putCommit(*c, numbered(6, 7)).ok());
-  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(150));
+  CHECK(took.load());
   taker.join();
   CHECK(drain(*c) == seq(3, 7));
 }
@@ -661,7 +653,7 @@ TEST_CASE("stop ends a waiting commit at once") {
     CHECK_FALSE(putCommit(*c, numbered(4, 4)).ok());
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it start waiting
+  REQUIRE(waitFor([&] { return c->store().putWaiters() == 1; }));  // the commit waits
   const auto t0 = std::chrono::steady_clock::now();
   (void)c.ch->hostStop();
   putter.join();
@@ -671,14 +663,12 @@ TEST_CASE("stop ends a waiting commit at once") {
   CHECK(drain(*c) == seq(1, 3));
 }
 
-TEST_CASE("a really full disk (1 MB tmpfs): puts fail cleanly, committed events stay") {
+TEST_CASE("a really full disk (1 MB tmpfs): puts fail cleanly, committed events stay" *
+          skipUnless(canMountTmpfs(), "a really full disk: needs to mount a tmpfs (root)")) {
   TempDir d;
   fs::create_directory(d.path / "small");
   const std::string small = d.str("small");
-  if (std::system(("mount -t tmpfs -o size=1m tmpfs " + small + " 2>/dev/null").c_str()) != 0) {
-    MESSAGE("cannot mount a tmpfs here (needs root); skipped");
-    return;
-  }
+  REQUIRE(std::system(("mount -t tmpfs -o size=1m tmpfs " + small).c_str()) == 0);
   struct Unmount {
     std::string dir;
     ~Unmount() { (void)std::system(("umount " + dir).c_str()); }
@@ -779,17 +769,6 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
     return a.size() != b.size() ? a.size() < b.size() : a < b;
   });
   return v;
-}
-
-// Waits for pred with a deadline; false if it never held.
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 // The checkpoint file as written (format in README.md, "On-disk format").

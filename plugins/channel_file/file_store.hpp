@@ -170,6 +170,12 @@ class FileStore {
   void interruptWaits() noexcept;
 
   std::size_t size() const;          // committed events queued (not counting taken ones)
+  // Put commits now waiting for room (keep-alive). For tests, which wait on it instead of
+  // sleeping until a commit has started to wait.
+  int putWaiters() const {
+    std::lock_guard lock(mu_);
+    return spaceWaiters_;
+  }
   std::size_t inFlight() const;      // taken, not yet committed
   std::size_t logFileCount() const;  // log files on disk
   // True after a failure that only close() + open() clears (see markFailed()).

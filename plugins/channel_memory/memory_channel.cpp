@@ -369,6 +369,16 @@ int64_t MemoryChannel::byteSlotsUsed() const {
   return byteSlotsUsed_;
 }
 
+int MemoryChannel::putWaiters() const {
+  std::lock_guard lock(mu_);
+  return spaceWaiters_;
+}
+
+int MemoryChannel::takeWaiters() const {
+  std::lock_guard lock(mu_);
+  return dataWaiters_;
+}
+
 void MemoryChannel::reserveSlots(std::size_t need) {
   const std::size_t size = ring_.size();
   if (need <= size) return;

@@ -79,6 +79,10 @@ class MemoryChannel final : public sdk::Channel {
   std::size_t size() const;       // committed events in the queue
   std::size_t slotCount() const;  // ring slots allocated
   int64_t byteSlotsUsed() const;  // 100-byte slots held by queued and taken-uncommitted events
+  // Put commits waiting for room, takes waiting for events: tests wait on these instead of
+  // sleeping until a call has started to wait.
+  int putWaiters() const;
+  int takeWaiters() const;
 
  private:
   friend class MemoryTransaction;

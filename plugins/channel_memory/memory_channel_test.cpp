@@ -15,6 +15,7 @@
 #include <vector>
 #include "channel_test_util.hpp"
 #include "readme_schema_check.hpp"
+#include "wait.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::channeltx::testing::numbered;
@@ -24,6 +25,7 @@ using sluice::plugins::channeltx::testing::takeCommit;
 using sluice::plugins::memory::MemoryChannel;
 using sluice::plugins::memory::memoryChannelSchema;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
+using sluice::plugins::testing::waitFor;
 
 namespace {
 
@@ -199,7 +201,7 @@ TEST_CASE("keep-alive: a waiting commit succeeds when a take frees space") {
   configure(ch, {{"capacity", "5"}, {"transactionCapacity", "5"}, {"keep-alive", "10"}});
   REQUIRE(putCommit(ch, numbered(1, 5)).ok());
   std::thread taker([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(waitFor([&] { return ch.putWaiters() == 1; }));  // the commit waits for room
     takeCommit(ch, 2);
   });
   auto t0 = std::chrono::steady_clock::now();
@@ -216,7 +218,7 @@ TEST_CASE("stop ends a waiting commit at once") {
   configure(ch, {{"capacity", "1"}, {"transactionCapacity", "1"}, {"keep-alive", "30"}});
   REQUIRE(putCommit(ch, numbered(1, 1)).ok());
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(waitFor([&] { return ch.putWaiters() == 1; }));  // the commit waits for room
     ch.stop();
   });
   auto t0 = std::chrono::steady_clock::now();
@@ -349,7 +351,7 @@ TEST_CASE("a take on an empty channel waits briefly for a put") {
   CHECK(idle < 2.0);  // bounded by kMaxTakeWait, not by keep-alive
 
   std::thread putter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(waitFor([&] { return ch.takeWaiters() == 1; }));  // a take waits for events
     CHECK(putCommit(ch, numbered(1, 1)).ok());
   });
   // The put lands while the take waits (kMaxTakeWait is 100 ms); allow retries on a slow box.

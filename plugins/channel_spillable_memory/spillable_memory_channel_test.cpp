@@ -15,6 +15,7 @@
 
 #include "channel_test_util.hpp"
 #include "readme_schema_check.hpp"
+#include "wait.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -29,6 +30,7 @@ using sluice::plugins::channeltx::testing::putAndTakeConcurrently;
 using sluice::plugins::channeltx::testing::putCommit;
 using sluice::plugins::channeltx::testing::seq;
 using sluice::plugins::channeltx::testing::takeCommit;
+using sluice::plugins::testing::waitFor;
 
 struct TempDir {
   fs::path path;
@@ -120,17 +122,6 @@ TEST_CASE("spills when memory is full and keeps the order across both sides") {
   CHECK(c->drainOrderSegments() == 3);
   CHECK(drain(*c) == seq(11, 30));
   CHECK(c->channelCounter().getChannelSize() == 0);
-}
-
-// Waits for pred with a deadline; false if it never held.
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 TEST_CASE("overflowTimeout: a put waits for memory; memory freed in time keeps it there") {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_channels.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -17,12 +18,7 @@ using sluice::plugins::testing::checkReadmeMatchesSchema;
 
 namespace {
 
-// Selectors only look at channel names.
-class NamedChannel final : public sdk::Channel {
- public:
-  explicit NamedChannel(const char* name) { setName(name); }
-  std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
-};
+using sluice::plugins::testing::NamedChannel;  // selectors look only at names
 
 struct Fixture {
   NamedChannel c1{"c1"}, c2{"c2"}, c3{"c3"};
@@ -69,6 +65,7 @@ TEST_CASE("concurrent callers share the rotation without losing turns") {
   REQUIRE(f.configure("round_robin").ok());
   std::vector<std::map<std::string, int>> counts(4);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       sdk::Event e("x");

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "fake_channels.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -16,12 +17,7 @@ using sluice::plugins::multiplexing::multiplexingSelectorSchema;
 
 namespace {
 
-// Selectors only look at channel names.
-class NamedChannel final : public sdk::Channel {
- public:
-  explicit NamedChannel(const char* name) { setName(name); }
-  std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
-};
+using sluice::plugins::testing::NamedChannel;  // selectors look only at names
 
 sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
   sdk::Context ctx("a1.sources.r1.selector");

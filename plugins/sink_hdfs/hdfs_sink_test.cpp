@@ -21,9 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "capture_logger.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
-#include "source_test_support.hpp"
+#include "skip.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -32,6 +33,8 @@ using sluice::plugins::hdfs::hdfsSinkSchema;
 using sluice::plugins::hdfs::MissingTimestampPolicy;
 using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::FileSizeLimit;
+using sluice::plugins::testing::onPath;
+using sluice::plugins::testing::skipUnless;
 using sluice::plugins::testing::TestChannel;
 using namespace std::chrono_literals;
 
@@ -416,11 +419,8 @@ TEST_CASE("CompressedStream gzip: readable by gzip -d, one member per batch") {
   CHECK(text.rfind("event-0\nevent-1\n", 0) == 0);
 }
 
-TEST_CASE("CompressedStream zstd: readable by zstd -d") {
-  if (std::system("command -v zstd >/dev/null 2>&1") != 0) {
-    MESSAGE("zstd CLI not installed: skipped");
-    return;
-  }
+TEST_CASE("CompressedStream zstd: readable by zstd -d" *
+          skipUnless(onPath("zstd"), "CompressedStream zstd: the zstd CLI is not installed")) {
   Fixture f({{"hdfs.fileType", "CompressedStream"},
              {"hdfs.codeC", "zstd"},
              {"hdfs.rollCount", "0"},
@@ -510,14 +510,6 @@ void putMixedBatch(TestChannel& ch) {
   ch.put(std::move(b));
 }
 
-// How many times `needle` occurs in the captured log.
-std::size_t occurrences(CaptureLogger& log, const std::string& needle) {
-  std::lock_guard<std::mutex> lock(log.mu);
-  std::size_t n = 0;
-  for (std::size_t at = 0; (at = log.text.find(needle, at)) != std::string::npos; ++at) ++n;
-  return n;
-}
-
 }  // namespace
 
 // The default policy. The log is rate-limited: one line per 10 s, with the number held back.
@@ -536,8 +528,8 @@ TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the 
   CHECK(f.counter("EventDrainSuccessCount") == 3);
   CHECK(f.counter("EventWriteFail") == 0);
   // One log line for the first bad event; the second is held back (same 10 s window).
-  CHECK(occurrences(log, "no timestamp header") == 1);
-  CHECK(occurrences(log, "dropped it (hdfs.missingTimestampPolicy = drop)") == 1);
+  CHECK(log.occurrences("no timestamp header") == 1);
+  CHECK(log.occurrences("dropped it (hdfs.missingTimestampPolicy = drop)") == 1);
 
   // A flood: 1000 bad events, then good ones. Each is counted once, none is logged.
   {
@@ -550,7 +542,7 @@ TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the 
   CHECK(f.counter("EventTimestampMissingCount") == 1002);
   CHECK(f.counter("EventDrainAttemptCount") == 1007);
   CHECK(f.counter("EventDrainSuccessCount") == 5);
-  CHECK(occurrences(log, "dropped it") == 1);
+  CHECK(log.occurrences("dropped it") == 1);
   // After the interval, the next bad event is logged with the number held back.
   gClockShiftMs = 10001;
   f.channel.put([] {
@@ -560,9 +552,9 @@ TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the 
   }());
   f.drain();
   CHECK(f.counter("EventTimestampMissingCount") == 1003);
-  CHECK(occurrences(log, "dropped it") == 2);
-  CHECK(occurrences(log, "timestamp header '12:00' is not a number of milliseconds") == 1);
-  CHECK(occurrences(log, "1001 more such events since the last report") == 1);
+  CHECK(log.occurrences("dropped it") == 2);
+  CHECK(log.occurrences("timestamp header '12:00' is not a number of milliseconds") == 1);
+  CHECK(log.occurrences("1001 more such events since the last report") == 1);
 
   (void)f.sink.hostStop();
   const auto files = tree(f.out());

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "capture_logger.hpp"
+#include "fake_channels.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 
@@ -21,53 +23,8 @@ using sluice::plugins::memory::MemoryChannel;
 
 namespace {
 
-class RecordingLogger final : public sdk::Logger {
- public:
-  bool shouldLog(sdk::LogLevel level) const noexcept override { return level >= min; }
-  void log(sdk::LogLevel level, std::string_view message) noexcept override {
-    if (level != sdk::LogLevel::info) return;
-    std::lock_guard lock(mu);
-    lines.emplace_back(message);
-  }
-  sdk::LogLevel min = sdk::LogLevel::info;
-  std::mutex mu;
-  std::vector<std::string> lines;
-};
-
-// Wraps a channel and fails the next `failCommits` commits, like a channel error at the worst
-// moment: after the sink has written.
-class FlakyChannel final : public sdk::Channel {
- public:
-  explicit FlakyChannel(sdk::Channel& inner) : inner_(inner) {}
-  std::unique_ptr<sdk::Transaction> getTransaction() override {
-    return std::make_unique<Tx>(*this, inner_.getTransaction());
-  }
-  int failCommits = 0;
-  bool failTakes = false;
-
- private:
-  struct Tx final : sdk::Transaction {
-    Tx(FlakyChannel& ch, std::unique_ptr<sdk::Transaction> in) : ch(ch), in(std::move(in)) {}
-    void begin() noexcept override { in->begin(); }
-    sdk::Result putBatch(sdk::EventBatch& e) noexcept override { return in->putBatch(e); }
-    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-      if (ch.failTakes) return sdk::Result::failure("disk on fire");
-      return in->takeBatch(max, taken);
-    }
-    sdk::Result commit() noexcept override {
-      if (ch.failCommits > 0) {
-        --ch.failCommits;
-        return sdk::Result::failure("commit refused");
-      }
-      return in->commit();
-    }
-    void rollback() noexcept override { in->rollback(); }
-    void close() noexcept override { in->close(); }
-    FlakyChannel& ch;
-    std::unique_ptr<sdk::Transaction> in;
-  };
-  sdk::Channel& inner_;
-};
+using sluice::plugins::testing::CaptureLogger;
+using sluice::plugins::testing::FlakyChannel;
 
 sdk::Context contextOf(const char* path,
                        std::initializer_list<std::pair<const char*, const char*>> kv) {
@@ -86,10 +43,11 @@ void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
 
 struct Fixture {
   MemoryChannel channel;
-  RecordingLogger log;
+  CaptureLogger log;
   LoggerSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    log.min = sdk::LogLevel::info;  // as the host's default level
     REQUIRE(channel.hostConfigure(contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
     sink.hostAttach("k1", &log);
     sink.setChannel(&channel);
@@ -98,6 +56,8 @@ struct Fixture {
     REQUIRE(channel.hostStart().ok());
     REQUIRE(sink.hostStart().ok());
   }
+  // What the sink logged at info level (the event dumps), in order.
+  std::vector<std::string> lines() const { return log.messagesAt(sdk::LogLevel::info); }
 };
 
 std::string dump(const sdk::Event& e, std::size_t maxBytes = 16) {
@@ -146,11 +106,11 @@ TEST_CASE("logs each event at INFO, in batches, and drains the channel") {
   Fixture f({{"batchSize", "2"}});
   put(f.channel, {"a", "b", "c"});
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.log.lines.size() == 2);
+  CHECK(f.lines().size() == 2);
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // a short batch is still work
-  REQUIRE(f.log.lines.size() == 3);
-  CHECK(f.log.lines[0] == "Event: " + dump(sdk::Event("a")));
-  CHECK(f.log.lines[2] == "Event: " + dump(sdk::Event("c")));
+  REQUIRE(f.lines().size() == 3);
+  CHECK(f.lines()[0] == "Event: " + dump(sdk::Event("a")));
+  CHECK(f.lines()[2] == "Event: " + dump(sdk::Event("c")));
   auto idle = f.sink.hostProcess();
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);
@@ -178,9 +138,8 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
     REQUIRE(tx.commit().ok());
   }
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.log.lines.size() == 100);
-  CHECK(f.log.lines[0] ==
-        "Event: { headers:{} body: 30 31 32 33" + std::string(37, ' ') + "0123 }");
+  CHECK(f.lines().size() == 100);
+  CHECK(f.lines()[0] == "Event: { headers:{} body: 30 31 32 33" + std::string(37, ' ') + "0123 }");
 }
 
 TEST_CASE("with INFO disabled the sink still drains") {
@@ -188,7 +147,7 @@ TEST_CASE("with INFO disabled the sink still drains") {
   f.log.min = sdk::LogLevel::warn;
   put(f.channel, {"a", "b"});
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.log.lines.empty());
+  CHECK(f.lines().empty());
   CHECK(f.channel.size() == 0);
 }
 
@@ -205,8 +164,8 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
   CHECK(f.channel.size() == 2);  // rolled back
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
-  REQUIRE(f.log.lines.size() == 4);  // logged, then logged again on redelivery
-  CHECK(f.log.lines[2] == f.log.lines[0]);
+  REQUIRE(f.lines().size() == 4);  // logged, then logged again on redelivery
+  CHECK(f.lines()[2] == f.lines()[0]);
   CHECK(f.sink.sinkCounter().getEventDrainSuccessCount() == 2);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
 
@@ -240,5 +199,5 @@ TEST_CASE("start and stop are repeatable") {
   }
   put(f.channel, {"a"});
   CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.log.lines.size() == 1);
+  CHECK(f.lines().size() == 1);
 }

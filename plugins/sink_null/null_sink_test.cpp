@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fake_channels.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 
@@ -20,39 +21,7 @@ using sluice::plugins::null::nullSinkSchema;
 
 namespace {
 
-// Wraps a channel and fails the next `failCommits` commits or every take when failTakes.
-class FlakyChannel final : public sdk::Channel {
- public:
-  explicit FlakyChannel(sdk::Channel& inner) : inner_(inner) {}
-  std::unique_ptr<sdk::Transaction> getTransaction() override {
-    return std::make_unique<Tx>(*this, inner_.getTransaction());
-  }
-  int failCommits = 0;
-  bool failTakes = false;
-
- private:
-  struct Tx final : sdk::Transaction {
-    Tx(FlakyChannel& ch, std::unique_ptr<sdk::Transaction> in) : ch(ch), in(std::move(in)) {}
-    void begin() noexcept override { in->begin(); }
-    sdk::Result putBatch(sdk::EventBatch& e) noexcept override { return in->putBatch(e); }
-    sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-      if (ch.failTakes) return sdk::Result::failure("disk on fire");
-      return in->takeBatch(max, taken);
-    }
-    sdk::Result commit() noexcept override {
-      if (ch.failCommits > 0) {
-        --ch.failCommits;
-        return sdk::Result::failure("commit refused");
-      }
-      return in->commit();
-    }
-    void rollback() noexcept override { in->rollback(); }
-    void close() noexcept override { in->close(); }
-    FlakyChannel& ch;
-    std::unique_ptr<sdk::Transaction> in;
-  };
-  sdk::Channel& inner_;
-};
+using sluice::plugins::testing::FlakyChannel;
 
 sdk::Context contextOf(const char* path,
                        std::initializer_list<std::pair<const char*, const char*>> kv) {

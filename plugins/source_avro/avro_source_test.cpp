@@ -180,10 +180,7 @@ TEST_CASE("appendBatch: events with headers and binary bodies arrive exactly; OK
   }
   CHECK(bodies[50] == std::string("\0\xff\n\r binary", 11));
   CHECK(f.processor.headersOf(50).get("k\xc3\xa9") == std::string("v\0v", 3));
-  {
-    std::lock_guard<std::mutex> lock(f.processor.mu);
-    CHECK(f.processor.batchSizes == std::vector<std::size_t>{51});
-  }
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{51});
   CHECK(f.counter("AppendBatchReceivedCount") == 1);
   CHECK(f.counter("AppendBatchAcceptedCount") == 1);
   CHECK(f.counter("EventReceivedCount") == 51);

@@ -85,7 +85,7 @@ struct Member {
     while (processor.count() < n) {
       sdk::ProcessOutcome o = source.hostProcess();
       REQUIRE_MESSAGE(!o.failed, o.error);
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text);
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text());
     }
   }
   int64_t counter(const char* name) {
@@ -204,7 +204,7 @@ TEST_CASE("messages become events with Flume's headers; batches of batchSize") {
   Member m(k.bootstraps(), {{"batchSize", "40"}});
   m.pumpUntil(300);
   CHECK(sorted(m.processor.snapshot()) == sorted(names(0, 300)));
-  for (std::size_t b : m.processor.batchSizes) CHECK(b <= 40);
+  for (std::size_t b : m.processor.batchSizes()) CHECK(b <= 40);
   std::map<int, int64_t> lastOffset;
   for (std::size_t i = 0; i < 300; ++i) {
     sdk::Headers h = m.processor.headersOf(i);

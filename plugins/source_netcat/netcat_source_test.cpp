@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 #include "readme_schema_check.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::netcat::NetcatSource;
@@ -34,61 +35,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using sluice::plugins::testing::CaptureLogger;
+using sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::waitFor;
+
 using KV = std::initializer_list<std::pair<const char*, std::string>>;
-
-// Records every accepted event; refuses whole batches while `failing` is set, consuming them
-// as the real processor does.
-class RecordingProcessor final : public sdk::ChannelProcessor {
- public:
-  std::atomic<bool> failing{false};
-  std::atomic<int> refusedCalls{0};
-
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (failing.load()) {
-      events.clear();
-      refusedCalls.fetch_add(1);
-      return sdk::Result::failure("channel c1 is full");
-    }
-    batchSizes_.push_back(events.size());
-    for (auto& e : events) bodies_.push_back(std::move(e.body));
-    events.clear();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
-
-  std::vector<std::string> bodies() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return bodies_;
-  }
-  std::size_t count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return bodies_.size();
-  }
-  std::vector<std::size_t> batchSizes() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return batchSizes_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> bodies_;
-  std::vector<std::size_t> batchSizes_;
-};
-
-// Polls a condition until it holds or the deadline passes.
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return pred();
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 sdk::Context contextOf(KV kv) {
   sdk::Context ctx("a1.sources.r1");
@@ -97,22 +48,6 @@ sdk::Context contextOf(KV kv) {
 }
 
 // A source listening on an ephemeral port of 127.0.0.1, wired to a RecordingProcessor.
-// Keeps every message, one per line.
-class LogCapture final : public sdk::Logger {
- public:
-  bool shouldLog(sdk::LogLevel) const noexcept override { return true; }
-  void log(sdk::LogLevel, std::string_view m) noexcept override {
-    std::lock_guard<std::mutex> lock(mu);
-    text += std::string(m) + "\n";
-  }
-  bool has(const std::string& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    return text.find(s) != std::string::npos;
-  }
-  std::mutex mu;
-  std::string text;
-};
-
 struct Fixture {
   RecordingProcessor processor;
   NetcatSource source;
@@ -266,7 +201,7 @@ TEST_CASE("each line is one event; OK per line; \\r\\n stripped; empty lines kep
   REQUIRE(c.ok());
   REQUIRE(c.send("one\r\ntwo\n\nthree\n"));
   CHECK(c.read(12) == "OK\nOK\nOK\nOK\n");
-  CHECK(f.processor.bodies() == std::vector<std::string>{"one", "two", "", "three"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"one", "two", "", "three"});
   CHECK(f.counter("EventReceivedCount") == 4);
   CHECK(f.counter("EventAcceptedCount") == 4);
   CHECK(f.counter("OpenConnectionCount") == 1);
@@ -282,7 +217,7 @@ TEST_CASE("Flume's defaults: max-line-length 512, an OK per line") {
   REQUIRE(c.send(fits + "\n" + over + "\nnext\n"));
   CHECK(c.read(9) == "OK\nOK\nOK\n");  // acks are on by default
   REQUIRE(waitFor([&] { return f.processor.count() == 3; }));
-  const auto bodies = f.processor.bodies();
+  const auto bodies = f.processor.snapshot();
   CHECK(bodies[0] == fits);
   CHECK(bodies[1] == std::string(512, 'b'));  // cut to 512, the rest of the line skipped
   CHECK(bodies[2] == "next");
@@ -294,7 +229,7 @@ TEST_CASE("binary bytes pass through unchanged") {
   const std::string body("a\0b\xff\xfe z", 7);
   REQUIRE(c.send(body + "\n"));
   REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
-  CHECK(f.processor.bodies()[0] == body);
+  CHECK(f.processor.snapshot()[0] == body);
 }
 
 TEST_CASE("many clients at once: exact multiset of lines") {
@@ -329,7 +264,7 @@ TEST_CASE("many clients at once: exact multiset of lines") {
     for (auto& t : threads) t.join();
     CHECK(failures.load() == 0);
     REQUIRE(waitFor([&] { return f.processor.count() >= expected.size(); }));
-    auto got = f.processor.bodies();
+    auto got = f.processor.snapshot();
     std::sort(got.begin(), got.end());
     std::sort(expected.begin(), expected.end());
     CHECK(got == expected);
@@ -351,27 +286,20 @@ TEST_CASE("lines of one read go to the channel in batches of batchSize") {
   CHECK(sizes.size() < 100);  // far fewer transactions than lines
   for (std::size_t n : sizes) CHECK(n <= 100);
   CHECK(static_cast<std::size_t>(f.counter("AppendBatchAcceptedCount")) == sizes.size());
-  auto bodies = f.processor.bodies();
+  auto bodies = f.processor.snapshot();
   for (int i = 0; i < 1000; ++i)
     CHECK(bodies[static_cast<std::size_t>(i)] == "line " + std::to_string(i));
 }
 
 TEST_CASE("an over-long line is truncated to max-line-length, counted and logged rate-limited") {
-  LogCapture log;
+  CaptureLogger log;
   Fixture f({{"max-line-length", "10"}, {"ack-every-event", "false"}}, &log);
-  const auto reports = [&] {
-    std::lock_guard<std::mutex> lock(log.mu);
-    std::size_t n = 0;
-    for (auto at = log.text.find("truncated "); at != std::string::npos;
-         at = log.text.find("truncated ", at + 1))
-      ++n;
-    return n;
-  };
+  const auto reports = [&] { return log.occurrences("truncated "); };
   Client c(f.source.boundPort());
   REQUIRE(c.send("short\n" + std::string(25, 'x') + "\n0123456789\r\n0123456789A\r\nafter\n"));
   REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
-  CHECK(f.processor.bodies() == std::vector<std::string>{"short", std::string(10, 'x'),
-                                                         "0123456789", "0123456789", "after"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"short", std::string(10, 'x'),
+                                                           "0123456789", "0123456789", "after"});
   CHECK(f.counter("LineTruncatedCount") == 2);
   // The first truncation is logged, naming the client and the limit.
   REQUIRE(waitFor([&] { return reports() == 1; }));
@@ -390,7 +318,7 @@ TEST_CASE("an over-long line is truncated to max-line-length, counted and logged
     REQUIRE(c.send(std::string_view(huge).substr(pos, 100000)));
   REQUIRE(c.send("\nnext\n"));
   REQUIRE(waitFor([&] { return f.processor.count() == 2007; }));
-  auto bodies = f.processor.bodies();
+  auto bodies = f.processor.snapshot();
   CHECK(bodies[2005] == "HEADyyyyyy");
   CHECK(bodies[2006] == "next");
   CHECK(f.counter("LineTruncatedCount") == 2003);
@@ -404,19 +332,19 @@ TEST_CASE("a refused batch starting with the end of an over-long line is deliver
   // replaces before the refused batch is rebuilt.
   Fixture f({{"max-line-length", "10"}, {"ack-every-event", "false"}});
   Client c(f.source.boundPort());
-  f.processor.failing = true;
+  f.processor.refuse = true;
   std::string huge = "HEAD" + std::string(3 * NetcatSource::kReadBufferBytes, 'y');
   for (std::size_t pos = 0; pos < huge.size(); pos += 100000)
     REQUIRE(c.send(std::string_view(huge).substr(pos, 100000)));
   REQUIRE(c.send("\nafter\n" + std::string(50, 'Z')));
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 2; }));
-  f.processor.failing = false;
+  f.processor.refuse = false;
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
-  CHECK(f.processor.bodies() == std::vector<std::string>{"HEADyyyyyy", "after"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"HEADyyyyyy", "after"});
   CHECK(f.counter("LineTruncatedCount") == 1);
   REQUIRE(c.send("ZZ\nnext\n"));  // the unfinished line goes on being skipped, then cut
   REQUIRE(waitFor([&] { return f.processor.count() == 4; }));
-  CHECK(f.processor.bodies() ==
+  CHECK(f.processor.snapshot() ==
         std::vector<std::string>{"HEADyyyyyy", "after", std::string(10, 'Z'), "next"});
   CHECK(f.counter("LineTruncatedCount") == 2);
 }
@@ -455,7 +383,7 @@ TEST_CASE("client disconnect mid-line drops the partial line and counts it") {
     REQUIRE(c.send("a\nb\npartial line without newline"));
   }
   REQUIRE(waitFor([&] { return f.counter("PartialLineDroppedCount") == 1; }));
-  CHECK(f.processor.bodies() == std::vector<std::string>{"a", "b"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"a", "b"});
   CHECK(waitFor([&] { return f.counter("OpenConnectionCount") == 0; }));
 }
 
@@ -472,34 +400,34 @@ TEST_CASE("half-closed client still gets every reply") {
 TEST_CASE("channel full with acks: FAILED per line, nothing acknowledged is lost") {
   Fixture f;
   Client c(f.source.boundPort());
-  f.processor.failing = true;
+  f.processor.refuse = true;
   REQUIRE(c.send("r1\nr2\nr3\n"));
   CHECK(c.read(std::size_t{3} * 27) == repeat("FAILED: channel c1 is full\n", 3));
   CHECK(f.processor.count() == 0);
   CHECK(f.counter("ChannelWriteFail") >= 1);
   CHECK(f.counter("EventAcceptedCount") == 0);
 
-  f.processor.failing = false;
+  f.processor.refuse = false;
   REQUIRE(c.send("a1\na2\n"));
   CHECK(c.read(6) == "OK\nOK\n");
-  CHECK(f.processor.bodies() == std::vector<std::string>{"a1", "a2"});
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"a1", "a2"});
 
   // Alternate: every line acknowledged OK is in the channel, no FAILED one is.
   std::vector<std::string> acked;
   for (int round = 0; round < 6; ++round) {
-    f.processor.failing = round % 2 == 1;
+    f.processor.refuse = round % 2 == 1;
     std::string lines;
     for (int i = 0; i < 50; ++i)
       lines += "round" + std::to_string(round) + "-" + std::to_string(i) + "\n";
     REQUIRE(c.send(lines));
     std::string expectReply =
-        f.processor.failing ? repeat("FAILED: channel c1 is full\n", 50) : repeat("OK\n", 50);
+        f.processor.refuse ? repeat("FAILED: channel c1 is full\n", 50) : repeat("OK\n", 50);
     REQUIRE(c.read(expectReply.size()) == expectReply);
     if (round % 2 == 0)
       for (int i = 0; i < 50; ++i)
         acked.push_back("round" + std::to_string(round) + "-" + std::to_string(i));
   }
-  auto bodies = f.processor.bodies();
+  auto bodies = f.processor.snapshot();
   bodies.erase(bodies.begin(), bodies.begin() + 2);
   CHECK(bodies == acked);
 }
@@ -507,16 +435,16 @@ TEST_CASE("channel full with acks: FAILED per line, nothing acknowledged is lost
 TEST_CASE("channel full without acks: connection held, then every line arrives once") {
   Fixture f({{"ack-every-event", "false"}, {"batchSize", "64"}});
   Client c(f.source.boundPort());
-  f.processor.failing = true;
+  f.processor.refuse = true;
   std::string all;
   for (int i = 0; i < 1000; ++i) all += "held-" + std::to_string(i) + "\n";
   REQUIRE(c.send(all));
   // Retries with back-off while the channel stays full; nothing is accepted.
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 3; }));
   CHECK(f.processor.count() == 0);
-  f.processor.failing = false;
+  f.processor.refuse = false;
   REQUIRE(waitFor([&] { return f.processor.count() >= 1000; }));
-  auto bodies = f.processor.bodies();
+  auto bodies = f.processor.snapshot();
   REQUIRE(bodies.size() == 1000);
   for (int i = 0; i < 1000; ++i)
     CHECK(bodies[static_cast<std::size_t>(i)] == "held-" + std::to_string(i));
@@ -526,13 +454,13 @@ TEST_CASE("channel full without acks: connection held, then every line arrives o
   // The connection is read again afterwards.
   REQUIRE(c.send("later\n"));
   REQUIRE(waitFor([&] { return f.processor.count() == 1001; }));
-  CHECK(f.processor.bodies().back() == "later");
+  CHECK(f.processor.snapshot().back() == "later");
 }
 
 TEST_CASE("channel full without acks: TCP backpressure reaches the client") {
   Fixture f({{"ack-every-event", "false"}});
   Client c(f.source.boundPort());
-  f.processor.failing = true;
+  f.processor.refuse = true;
   // Write without blocking until the socket stays unwritable: the source stopped reading.
   const std::string line = std::string(100, 'p') + "\n";
   std::string chunk;
@@ -554,18 +482,18 @@ TEST_CASE("channel full without acks: TCP backpressure reaches the client") {
   CHECK(f.processor.count() == 0);
   // Finish the last partial line, then let the channel recover: everything arrives once.
   const std::size_t tail = sent % line.size();
-  f.processor.failing = false;
+  f.processor.refuse = false;
   if (tail) REQUIRE(c.send(line.substr(tail)));
   const std::size_t lines = (sent + line.size() - 1) / line.size();
   REQUIRE(waitFor([&] { return f.processor.count() >= lines; }, 60s));
   CHECK(f.processor.count() == lines);
-  for (const auto& b : f.processor.bodies()) REQUIRE(b == line.substr(0, 100));
+  for (const auto& b : f.processor.snapshot()) REQUIRE(b == line.substr(0, 100));
 }
 
 TEST_CASE("stopping while held drops the pending lines and counts them") {
   Fixture f({{"ack-every-event", "false"}, {"batchSize", "10"}});
   Client c(f.source.boundPort());
-  f.processor.failing = true;
+  f.processor.refuse = true;
   REQUIRE(c.send(repeat("z\n", 10)));
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 1; }));
   CHECK(f.source.hostStop().ok());
@@ -655,5 +583,5 @@ TEST_CASE("start and stop are repeatable") {
     CHECK(src.boundPort() == 0);
     CHECK(src.sourceCounter().get("OpenConnectionCount") == 0);
   }
-  CHECK(processor.bodies() == std::vector<std::string>{"round 0", "round 1", "round 2"});
+  CHECK(processor.snapshot() == std::vector<std::string>{"round 0", "round 1", "round 2"});
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 #include "readme_schema_check.hpp"
+#include "recording_processor.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -15,32 +16,7 @@ using sluice::plugins::seq::SequenceSource;
 
 namespace {
 
-// Records what reaches the channels; fails the next `failures` batches like a full channel.
-class FakeProcessor final : public sdk::ChannelProcessor {
- public:
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    ++calls;
-    if (failures > 0) {
-      --failures;
-      events.clear();
-      return sdk::Result::failure("channel c1 is full");
-    }
-    for (auto& e : events) bodies.push_back(std::move(e.body));
-    batchSizes.push_back(events.size());
-    events.clear();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
-
-  std::vector<std::string> bodies;
-  std::vector<std::size_t> batchSizes;
-  int failures = 0;
-  int calls = 0;
-};
+using FakeProcessor = sluice::plugins::testing::RecordingProcessor;
 
 sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
   sdk::Context ctx("a1.sources.r1");
@@ -77,8 +53,8 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("defaults: one event per call, bodies count from 0") {
   Fixture f({});
   for (int i = 0; i < 3; ++i) CHECK(f.source.hostProcess().status == sdk::Status::READY);
-  CHECK(f.processor.bodies == seq(0, 2));
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>{1, 1, 1});
+  CHECK(f.processor.snapshot() == seq(0, 2));
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{1, 1, 1});
 }
 
 TEST_CASE("batches and totalEvents: exact counts, then BACKOFF") {
@@ -89,9 +65,9 @@ TEST_CASE("batches and totalEvents: exact counts, then BACKOFF") {
   auto idle = f.source.hostProcess();
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);  // done is not a failure
-  CHECK(f.processor.bodies == seq(0, 9));
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>{4, 4, 2});
-  CHECK(f.processor.calls == 3);
+  CHECK(f.processor.snapshot() == seq(0, 9));
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{4, 4, 2});
+  CHECK(f.processor.calls() == 3);
   const auto& c = f.source.sourceCounter();
   CHECK(c.getEventReceivedCount() == 10);
   CHECK(c.getEventAcceptedCount() == 10);
@@ -103,13 +79,13 @@ TEST_CASE("batches and totalEvents: exact counts, then BACKOFF") {
 TEST_CASE("totalEvents 0 generates nothing") {
   Fixture f({{"totalEvents", "0"}});
   CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
-  CHECK(f.processor.calls == 0);
+  CHECK(f.processor.calls() == 0);
 }
 
 TEST_CASE("a failed batch is regenerated with the same numbers") {
   Fixture f({{"batchSize", "3"}, {"totalEvents", "7"}});
   CHECK(f.source.hostProcess().status == sdk::Status::READY);  // 0 1 2
-  f.processor.failures = 2;
+  f.processor.failNext = 2;
   auto out = f.source.hostProcess();
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
@@ -117,7 +93,7 @@ TEST_CASE("a failed batch is regenerated with the same numbers") {
   CHECK(f.source.hostProcess().failed);
   CHECK(f.source.hostProcess().status == sdk::Status::READY);    // 3 4 5 again
   CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);  // 6, done
-  CHECK(f.processor.bodies == seq(0, 6));
+  CHECK(f.processor.snapshot() == seq(0, 6));
   const auto& c = f.source.sourceCounter();
   CHECK(c.getEventReceivedCount() == 13);  // 7 + two failed attempts of 3
   CHECK(c.getEventAcceptedCount() == 7);
@@ -130,15 +106,16 @@ TEST_CASE("digit carry across batch boundaries and widths") {
   Fixture f({{"batchSize", "7"}, {"totalEvents", "1205"}});
   while (f.source.hostProcess().status == sdk::Status::READY) {
   }
-  CHECK(f.processor.bodies == seq(0, 1204));
+  CHECK(f.processor.snapshot() == seq(0, 1204));
 }
 
 TEST_CASE("one batch crossing several digit widths") {
   Fixture f({{"batchSize", "100000"}, {"totalEvents", "100000"}});
   CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
-  REQUIRE(f.processor.bodies.size() == 100000);
-  CHECK(f.processor.bodies[99999] == "99999");
-  CHECK(f.processor.bodies[10000] == "10000");
+  const auto bodies = f.processor.snapshot();
+  REQUIRE(bodies.size() == 100000);
+  CHECK(bodies[99999] == "99999");
+  CHECK(bodies[10000] == "10000");
 }
 
 TEST_CASE("configure errors name the key") {
@@ -170,5 +147,5 @@ TEST_CASE("start and stop are repeatable; the sequence continues") {
     CHECK(f.source.hostStart().ok());
   }
   CHECK(f.source.hostProcess().status == sdk::Status::READY);
-  CHECK(f.processor.bodies == seq(0, 3));
+  CHECK(f.processor.snapshot() == seq(0, 3));
 }

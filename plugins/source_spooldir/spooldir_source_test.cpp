@@ -217,9 +217,9 @@ TEST_CASE("every file delivered once, oldest first, renamed .COMPLETED, headers 
   CHECK(fs::exists(d / "a.log.COMPLETED"));
   CHECK(fs::exists(d / "empty.log.COMPLETED"));
   CHECK_FALSE(fs::exists(d / "b.log"));
-  CHECK(f.processor.headers[0].get("file") == d / "b.log");
-  CHECK(f.processor.headers[0].get("basename") == "b.log");
-  CHECK(f.processor.headers[299].get("basename") == "a.log");
+  CHECK(f.processor.headersOf(0).get("file") == d / "b.log");
+  CHECK(f.processor.headersOf(0).get("basename") == "b.log");
+  CHECK(f.processor.headersOf(299).get("basename") == "a.log");
   CHECK_FALSE(fs::exists(d / ".flumespool/.sluicespool-main.meta"));
 }
 
@@ -274,8 +274,11 @@ TEST_CASE("hidden, completed, ignored and not-included files are skipped") {
   writeFile(d / "take.log", "y\n");
   Fixture f(d.path, {{"includePattern", "^.*\\.(log|tmp)$"}, {"ignorePattern", "^.*\\.tmp$"}});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a few more scans
-  CHECK(f.processor.snapshot() == std::vector<std::string>{"y"});
+  // A file placed now is the newest: once it is delivered, later scans have seen (and passed
+  // over) every older file.
+  writeFile(d / "zz-later.log", "later\n");
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"y", "later"});
   CHECK(fs::exists(d / "skip.tmp"));
   CHECK(fs::exists(d / "data.txt"));
 }
@@ -314,7 +317,7 @@ TEST_CASE("tracker_dir policy: file left in place, marker written, not read twic
   CHECK(g.processor.snapshot() == std::vector<std::string>{"u"});
   writeFile(d / "t.log", "different\n", 5);
   REQUIRE(waitFor([&] { return g.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
-  INFO(g.log.text);
+  INFO(g.log.text());
   CHECK(fs::exists(d / ".flumespool/quarantine/t.log"));
   CHECK(g.processor.count() == 1);
 }
@@ -360,7 +363,7 @@ TEST_CASE("crash between link and unlink: the resumed file is marked done, not q
   REQUIRE(::link((d / "done.log").c_str(), (d / "done.log.COMPLETED").c_str()) == 0);
   Fixture f(d.path, {});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
-  INFO(f.log.text);
+  INFO(f.log.text());
   CHECK(f.counter(SpoolDirSource::kFilesResumed) == 1);
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
   CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});  // nothing of done.log again
@@ -383,7 +386,7 @@ TEST_CASE("crash between link and unlink, no progress record: the old name is re
   Fixture f(d.path, {});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
   REQUIRE(waitFor([&] { return !fs::exists(d / "done.log"); }));
-  INFO(f.log.text);
+  INFO(f.log.text());
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 0);
   CHECK(f.processor.snapshot() == std::vector<std::string>{"next"});
   CHECK(identityOfPath(d / "done.log.COMPLETED") == id);
@@ -425,7 +428,9 @@ TEST_CASE("onError = leave keeps the bad file in place and skips it") {
   Fixture f(d.path, {{"onError", "leave"}});
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // A file placed now is the newest: once it is delivered, a later scan has seen bad.log again.
+  writeFile(d / "zz-later.log", "later\n");
+  REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 2; }));
   CHECK(fs::exists(d / "bad.log"));
   CHECK(f.counter(SpoolDirSource::kFilesQuarantined) == 1);  // not retried in a loop
   CHECK(f.log.has("undecodable UTF-8 at byte 3"));

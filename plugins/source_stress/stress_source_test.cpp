@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "readme_schema_check.hpp"
+#include "recording_processor.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -16,35 +17,15 @@ using sluice::plugins::stress::stressSourceSchema;
 
 namespace {
 
-// Counts what reaches the channels; fails the next `failures` batches like a full channel.
-class FakeProcessor final : public sdk::ChannelProcessor {
- public:
-  sdk::Result processEventBatch(sdk::EventBatch& events) noexcept override {
-    if (failures > 0) {
-      --failures;
-      events.clear();
-      return sdk::Result::failure("channel c1 is full");
-    }
-    batchSizes.push_back(events.size());
-    for (const auto& e : events) {
-      events_ += 1;
-      allBodiesOk = allBodiesOk && e.headers.empty() && e.body == expectedBody;
-    }
-    events.clear();
-    return sdk::Result::success();
-  }
-  sdk::Result processEvent(sdk::Event&& event) noexcept override {
-    sdk::EventBatch one;
-    one.push_back(std::move(event));
-    return processEventBatch(one);
-  }
+using FakeProcessor = sluice::plugins::testing::RecordingProcessor;
 
-  std::string expectedBody = std::string(500, '\x7f');
-  std::vector<std::size_t> batchSizes;
-  long events_ = 0;
-  bool allBodiesOk = true;
-  int failures = 0;
-};
+// Whether every accepted event has no headers and this body (the stress source's filler).
+bool allEventsAre(const FakeProcessor& p, const std::string& body) {
+  const auto bodies = p.snapshot();
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    if (bodies[i] != body || !p.headersOf(i).empty()) return false;
+  return true;
+}
 
 sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
   sdk::Context ctx("a1.sources.r1");
@@ -79,28 +60,26 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("defaults: one 500-byte event per call, no limit") {
   Fixture f({});
   for (int i = 0; i < 5; ++i) CHECK(f.source.hostProcess().status == sdk::Status::READY);
-  CHECK(f.processor.events_ == 5);
-  CHECK(f.processor.allBodiesOk);
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>(5, 1));
+  CHECK(f.processor.count() == 5);
+  CHECK(allEventsAre(f.processor, std::string(500, '\x7f')));
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>(5, 1));
 }
 
 TEST_CASE("size and batchSize shape the events") {
   Fixture f({{"size", "3"}, {"batchSize", "50"}});
-  f.processor.expectedBody = "\x7f\x7f\x7f";
   CHECK(f.source.hostProcess().status == sdk::Status::READY);
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>{50});
-  CHECK(f.processor.allBodiesOk);
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{50});
+  CHECK(allEventsAre(f.processor, "\x7f\x7f\x7f"));
   Fixture empty({{"size", "0"}});
-  empty.processor.expectedBody.clear();
   CHECK(empty.source.hostProcess().status == sdk::Status::READY);
-  CHECK(empty.processor.allBodiesOk);
+  CHECK(allEventsAre(empty.processor, ""));
 }
 
 TEST_CASE("maxTotalEvents: exact count, short last batch, then BACKOFF") {
   Fixture f({{"batchSize", "4"}, {"maxTotalEvents", "10"}});
   while (f.source.hostProcess().status == sdk::Status::READY) {
   }
-  CHECK(f.processor.batchSizes == std::vector<std::size_t>{4, 4, 2});
+  CHECK(f.processor.batchSizes() == std::vector<std::size_t>{4, 4, 2});
   CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
   CHECK(f.source.totalEvents() == 10);
   CHECK(f.source.successfulEvents() == 10);
@@ -112,20 +91,20 @@ TEST_CASE("maxTotalEvents: exact count, short last batch, then BACKOFF") {
 
 TEST_CASE("failed batches count toward maxTotalEvents, not maxSuccessfulEvents") {
   Fixture f({{"batchSize", "5"}, {"maxTotalEvents", "20"}});
-  f.processor.failures = 1;
+  f.processor.failNext = 1;
   auto out = f.source.hostProcess();
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
   while (f.source.hostProcess().status == sdk::Status::READY) {
   }
-  CHECK(f.processor.events_ == 15);  // Flume's maxTotalEvents bounds attempts
+  CHECK(f.processor.count() == 15);  // Flume's maxTotalEvents bounds attempts
   CHECK(f.source.failedEvents() == 5);
   CHECK(f.source.sourceCounter().get(sdk::SourceCounter::ChannelWriteFail) == 1);
 
   Fixture g({{"batchSize", "5"}, {"maxSuccessfulEvents", "20"}});
-  g.processor.failures = 2;
+  g.processor.failNext = 2;
   for (int i = 0; i < 10; ++i) (void)g.source.hostProcess();
-  CHECK(g.processor.events_ == 20);
+  CHECK(g.processor.count() == 20);
   CHECK(g.source.totalEvents() == 30);
   CHECK(g.source.hostProcess().status == sdk::Status::BACKOFF);
 }
@@ -134,13 +113,13 @@ TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
   Fixture f({{"batchSize", "10"}, {"maxEventsPerSecond", "200"}});
   auto t0 = std::chrono::steady_clock::now();
   double longestCall = 0;
-  while (f.processor.events_ < 100 && secondsSince(t0) < 10) {
+  while (f.processor.count() < 100 && secondsSince(t0) < 10) {
     auto c0 = std::chrono::steady_clock::now();
     CHECK(f.source.hostProcess().status == sdk::Status::READY);
     longestCall = std::max(longestCall, secondsSince(c0));
   }
   const double elapsed = secondsSince(t0);
-  CHECK(f.processor.events_ == 100);
+  CHECK(f.processor.count() == 100);
   // The first batch goes at once, the other nine at 200/s: 0.45 s.
   CHECK(elapsed >= 0.35);
   CHECK(elapsed < 3.0);
@@ -150,11 +129,11 @@ TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
 TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
   Fixture f({{"maxEventsPerSecond", "1"}});
   CHECK(f.source.hostProcess().status == sdk::Status::READY);
-  CHECK(f.processor.events_ == 1);
+  CHECK(f.processor.count() == 1);
   auto t0 = std::chrono::steady_clock::now();
   CHECK(f.source.hostProcess().status == sdk::Status::READY);
   CHECK(secondsSince(t0) < 0.5);
-  CHECK(f.processor.events_ == 1);  // nothing sent yet
+  CHECK(f.processor.count() == 1);  // nothing sent yet
 }
 
 TEST_CASE("configure errors name the key") {
@@ -182,5 +161,5 @@ TEST_CASE("start and stop are repeatable") {
   }
   while (f.source.hostProcess().status == sdk::Status::READY) {
   }
-  CHECK(f.processor.events_ == 6);
+  CHECK(f.processor.count() == 6);
 }

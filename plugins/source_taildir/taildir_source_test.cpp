@@ -33,6 +33,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::RecordingProcessor;
 using sluice::plugins::testing::waitFor;
 
@@ -80,8 +81,10 @@ sdk::Context contextOf(const TempDir& d, const KV& extra = {}) {
 
 struct Fixture {
   RecordingProcessor processor;
+  CaptureLogger log;
   TaildirSource source;
   explicit Fixture(const sdk::Context& ctx) {
+    source.hostAttach("r1", &log);
     source.setChannelProcessor(&processor);
     sdk::Result r = source.hostConfigure(ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -322,7 +325,7 @@ TEST_CASE("tails, follows a rename, writes committed positions, resumes without 
   Fixture f(ctx);
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 5; }));
-  std::this_thread::sleep_for(100ms);
+  f.stop();  // then nothing more can arrive: what came is all the source read
   CHECK(f.processor.snapshot() == expected(40, 45));
 }
 
@@ -401,12 +404,24 @@ TEST_CASE("partial last line: waits for the newline, sent after idleTimeout") {
   const fs::path log = d.path / "logs" / "app.log";
   append(log, "complete\npart");
   Fixture f(contextOf(d, {{"idleTimeout", "600"}}));
+  // When each batch arrived, to tell how long the partial line was held.
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  f.processor.onBatch = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    arrivals.push_back(std::chrono::steady_clock::now());
+  };
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
+  const auto appended = std::chrono::steady_clock::now();
   append(log, "ial");
-  std::this_thread::sleep_for(150ms);
-  CHECK(f.processor.count() == 1);  // still waiting for its newline
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(arrivals.size() == 2);
+    // Still waiting for its newline 150 ms after the append: sent by idleTimeout (600 ms).
+    CHECK(arrivals[1] - appended >= 150ms);
+  }
   CHECK(f.processor.snapshot() == std::vector<std::string>{"complete", "partial"});
   CHECK(f.counter("PartialLinesFlushedCount") == 1);
   CHECK(waitFor([&] { return f.counter("FilesClosedCount") >= 1; }));
@@ -447,7 +462,7 @@ TEST_CASE("a refused batch is read again: nothing lost, nothing duplicated") {
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 3; }));
   f.processor.refuse = false;
   REQUIRE(waitFor([&] { return f.processor.count() == 30; }));
-  std::this_thread::sleep_for(100ms);
+  f.stop();  // then nothing more can arrive: a duplicate would be in the snapshot
   CHECK(f.processor.snapshot() == expected(0, 30));
   CHECK(f.counter("ChannelWriteFail") >= 3);
 }
@@ -473,7 +488,8 @@ TEST_CASE("skipToEnd starts files found at start-up at their end, later files at
   append(d.path / "logs" / "app.log", lines(0, 10));
   Fixture f(contextOf(d, {{"skipToEnd", "true"}}));
   f.start();
-  std::this_thread::sleep_for(200ms);
+  // The source found the file at start-up and placed itself at its end.
+  REQUIRE(waitFor([&] { return f.log.has(") from byte " + std::to_string(lines(0, 10).size())); }));
   append(d.path / "logs" / "app.log", lines(10, 12));
   REQUIRE(waitFor([&] { return f.processor.count() == 2; }));
   append(d.path / "logs" / "app.log.2", lines(0, 3, "new-"));
@@ -671,7 +687,7 @@ TEST_CASE("migration: a position file written by Flume is honoured, also after a
   Fixture f(contextOf(d));
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 8; }));
-  std::this_thread::sleep_for(100ms);
+  f.stop();  // then nothing more can arrive
   auto got = f.processor.snapshot();
   std::sort(got.begin(), got.end());
   auto want = expected(4, 10);
@@ -679,7 +695,6 @@ TEST_CASE("migration: a position file written by Flume is honoured, also after a
   want.push_back("new-1");
   std::sort(want.begin(), want.end());
   CHECK(got == want);
-  f.stop();
   // What sluice wrote back is Flume's format, with the renamed file's new path.
   const auto pos = readPositions(d.path / "pos" / "taildir_position.json");
   REQUIRE(pos.size() == 2);
@@ -785,7 +800,7 @@ TEST_CASE("maxOpenFiles: 2000 files under a cap of 50, every line once, rotation
   append(d.path / "away" / "app.log.7", body(7, 9, 12));  // cannot be read: not counted in want
   REQUIRE(waitFor([&] { return f.processor.count() == want.size(); }, 60s));
   CHECK(waitFor([&] { return f.counter("ClosedFilesLostCount") == 1; }));
-  std::this_thread::sleep_for(200ms);
+  f.stop();  // then nothing more can arrive
   auto got = f.processor.snapshot();
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
@@ -794,7 +809,6 @@ TEST_CASE("maxOpenFiles: 2000 files under a cap of 50, every line once, rotation
   CHECK(fds.max() <= baseline + kCap + 6);
   MESSAGE("fds: baseline ", baseline, ", most seen ", fds.max(), "; evicted ",
           f.counter("FilesEvictedCount"));
-  f.stop();
   // Every file's committed position is its size (app.log.7 left the directory: forgotten).
   for (const auto& e : readPositions(d.path / "pos" / "taildir_position.json"))
     CHECK(e.pos == fs::file_size(e.file));
@@ -839,7 +853,7 @@ TEST_CASE("a file truncated and rewritten while stopped is read from 0, whatever
     Fixture f(ctx);
     f.start();
     REQUIRE(waitFor([&] { return f.processor.count() == static_cast<std::size_t>(newLines); }));
-    std::this_thread::sleep_for(150ms);
+    f.stop();  // then nothing more can arrive
     CHECK(f.processor.snapshot() == expected(0, newLines, "new-"));
     CHECK(f.counter("TruncationsDetectedCount") == 1);
   }
@@ -860,7 +874,7 @@ TEST_CASE("restart after plain appends: the fingerprint matches, nothing is read
   Fixture f(ctx);
   f.start();
   REQUIRE(waitFor([&] { return f.processor.count() == 300; }));
-  std::this_thread::sleep_for(150ms);
+  f.stop();  // then nothing more can arrive
   CHECK(f.processor.snapshot() == expected(100, 400));
   CHECK(f.counter("TruncationsDetectedCount") == 0);
 }

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sluice_test import BIN, copy_test_plugin, run, wait_until  # noqa: E402
+from sluice_test import BIN, Agent, copy_test_plugin, run, wait_until  # noqa: E402
 
 
 SEQ_LOGGER_TOML = """
@@ -492,9 +492,6 @@ a1.sinks.k1.failFile = {fail}
     def test_client_gone_before_its_acks_does_not_kill_the_agent(self):
         # SIGPIPE is ignored: writing acks to a closed connection is an error on that connection.
         import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
         out = os.path.join(self.dir, "out")
         cfg = self.write("pipe.properties", f"""
 a1.sources = r1
@@ -502,7 +499,7 @@ a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = netcat
 a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = {port}
+a1.sources.r1.port = 0
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 a1.sinks.k1.type = file_roll
@@ -510,10 +507,7 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.sink.directory = {out}
 a1.sinks.k1.sink.rollInterval = 0
 """)
-        log_path = os.path.join(self.dir, "pipe.log")
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--no-reload-conf"],
-                                    stdout=log, stderr=subprocess.STDOUT)
+        agent = Agent(cfg, self.dir, log_name="pipe.log")
 
         def connect():
             try:
@@ -525,27 +519,26 @@ a1.sinks.k1.sink.rollInterval = 0
             return sum(sum(1 for _ in open(os.path.join(out, f)))
                        for f in os.listdir(out)) if os.path.isdir(out) else 0
         try:
+            port = agent.port_of("r1")
             c = wait_until(connect)
-            self.assertIsNotNone(c, open(log_path).read())
+            self.assertIsNotNone(c, agent.text())
             # Many lines, then an abortive close (RST) while the agent still writes "OK"s.
             import struct
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.sendall(b"".join(b"line%d\n" % i for i in range(20000)))
             c.close()
-            self.assertTrue(wait_until(lambda: lines() >= 1, 30), open(log_path).read())
+            self.assertTrue(wait_until(lambda: lines() >= 1, 30), agent.text())
             # Still alive and still serving.
             c2 = wait_until(connect)
             self.assertIsNotNone(c2)
             c2.sendall(b"after\n")
             self.assertEqual(c2.recv(3), b"OK\n")
             c2.close()
-            self.assertIsNone(proc.poll())
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(timeout=30), 0)
+            self.assertTrue(agent.alive())
+            self.assertEqual(agent.stop(), 0)  # SIGTERM
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            if agent.alive():
+                agent.kill9()
 
     def test_unknown_command_and_missing_file(self):
         r = run("bogus")

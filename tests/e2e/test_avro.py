@@ -18,7 +18,6 @@ import glob
 import hashlib
 import json
 import os
-import re
 import socket
 import ssl
 import struct
@@ -30,14 +29,12 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import (AgentTestCase, free_port, lines_in, port_open, run,  # noqa: E402
-                         send_acked, wait_until)
+from sluice_test import AgentTestCase, lines_in, run, send_acked, wait_until  # noqa: E402
 import avro_peer  # noqa: E402
 import avro.datafile  # noqa: E402  (importable once avro_peer found Debian's package)
 import avro.protocol  # noqa: E402
 
 BATCH = 100
-LISTENING = re.compile(r"monitoring: listening on http://127\.0\.0\.1:(\d+)")
 
 
 def tier2_conf(path, port, out, channel="memory", workdir=None, extra="", serializer="TEXT"):
@@ -72,15 +69,15 @@ a2.sinks.k1.sink.serializer = {serializer}
     return path
 
 
-def tier1_conf(path, netcat_ports, avro_port, channel="memory", workdir=None, extra=""):
-    """One netcat source -> channel -> avro sink per netcat port, all sinks to avro_port."""
-    n = len(netcat_ports)
+def tier1_conf(path, avro_port, n=1, channel="memory", workdir=None, extra=""):
+    """n times netcat source r<i> (port 0) -> channel c<i> -> avro sink k<i>, all sinks to
+    avro_port; agent.port_of(f"r{i}") says where each netcat source listens."""
     lines = [f"a1.sources = {' '.join(f'r{i}' for i in range(n))}",
              f"a1.channels = {' '.join(f'c{i}' for i in range(n))}",
              f"a1.sinks = {' '.join(f'k{i}' for i in range(n))}"]
-    for i, p in enumerate(netcat_ports):
+    for i in range(n):
         lines += [f"a1.sources.r{i}.type = netcat", f"a1.sources.r{i}.bind = 127.0.0.1",
-                  f"a1.sources.r{i}.port = {p}", f"a1.sources.r{i}.batchSize = 100",
+                  f"a1.sources.r{i}.port = 0", f"a1.sources.r{i}.batchSize = 100",
                   f"a1.sources.r{i}.max-line-length = 1024", f"a1.sources.r{i}.channels = c{i}"]
         if channel == "memory":
             lines += [f"a1.channels.c{i}.type = memory", f"a1.channels.c{i}.capacity = 100000",
@@ -140,17 +137,20 @@ def metrics(port):
 class AvroTest(AgentTestCase):
     dir_prefix = "sluice-avro-"
 
-    def start_tier2(self, port, out, log_name="tier2.log", monitor=False, **kw):
+    def start_tier2(self, out, port=0, log_name="tier2.log", monitor=False, **kw):
+        """Starts the second tier; its avro source binds `port` (0: a free one, for a first
+        start; the port of the agent before it for a restart). Returns (agent, its port)."""
         conf = tier2_conf(os.path.join(self.dir, "tier2.properties"), port, out,
                           workdir=self.dir, **kw)
         extra = ["--monitor-port", "0"] if monitor else []
-        return self.start_agent(conf, log_name=log_name, port=port, name="a2", extra_args=extra)
+        agent = self.start_agent(conf, log_name=log_name, name="a2", extra_args=extra)
+        return agent, agent.port_of("r1")
 
     # ---- interop with Apache Avro's Python implementation ----
 
     def test_python_client_to_source(self):
-        port, out = free_port(), os.path.join(self.dir, "out")
-        agent = self.start_tier2(port, out, serializer="avro_event")
+        out = os.path.join(self.dir, "out")
+        agent, port = self.start_tier2(out, serializer="avro_event")
         c = avro_peer.AvroClient(port)
         sent = [({"seq": str(i), "host": "h\u00e9"}, f"event {i}".encode()) for i in range(100)]
         sent.append(({}, bytes(range(256))))
@@ -180,8 +180,8 @@ class AvroTest(AgentTestCase):
         self.assertEqual(avro_records(out), want)
 
     def test_python_client_to_source_deflate(self):
-        port, out = free_port(), os.path.join(self.dir, "out")
-        agent = self.start_tier2(port, out, extra="a2.sources.r1.compression-type = deflate")
+        out = os.path.join(self.dir, "out")
+        agent, port = self.start_tier2(out, extra="a2.sources.r1.compression-type = deflate")
         c = avro_peer.AvroClient(port, deflate=True)
         sent = [f"deflated line {i} " + "x" * (i % 50) for i in range(2000)]
         for i in range(0, len(sent), 250):
@@ -194,12 +194,11 @@ class AvroTest(AgentTestCase):
     def sink_to_server(self, deflate):
         server = avro_peer.AvroServer(deflate=deflate)
         self.addCleanup(server.stop)
-        nport = free_port()
         extra = "a1.sinks.k0.compression-type = deflate\na1.sinks.k0.compression-level = 9" \
             if deflate else ""
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), [nport], server.port,
-                          extra=extra)
-        agent = self.start_agent(conf, log_name="tier1.log", port=nport)
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), server.port, extra=extra)
+        agent = self.start_agent(conf, log_name="tier1.log")
+        nport = agent.port_of("r0")
         sent = [f"line {i:05d}" for i in range(1000)]
         self.assertEqual(send_acked(nport, sent), ["OK"] * len(sent))
         self.assertTrue(wait_until(lambda: len(server.received()) >= len(sent), 30), agent.text())
@@ -228,10 +227,11 @@ class AvroTest(AgentTestCase):
     # ---- sluice to sluice ----
 
     def test_two_tier_chain(self):
-        aport, nport, out = free_port(), free_port(), os.path.join(self.dir, "out")
-        t2 = self.start_tier2(aport, out)
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), [nport], aport)
-        t1 = self.start_agent(conf, log_name="tier1.log", port=nport)
+        out = os.path.join(self.dir, "out")
+        t2, aport = self.start_tier2(out)
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), aport)
+        t1 = self.start_agent(conf, log_name="tier1.log")
+        nport = t1.port_of("r0")
         sent = [f"tier line {i:06d} " + "y" * 80 for i in range(20000)]
         self.assertEqual(send_acked(nport, sent, chunk=500), ["OK"] * len(sent))
         self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent), 60),
@@ -241,13 +241,11 @@ class AvroTest(AgentTestCase):
         self.assertEqual(lines_in(out), sent)  # exact: every line once, in order
 
     def test_fan_in_three_sinks(self):
-        aport, out = free_port(), os.path.join(self.dir, "out")
-        nports = [free_port() for _ in range(3)]
-        t2 = self.start_tier2(aport, out, monitor=True)
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), nports, aport)
-        t1 = self.start_agent(conf, log_name="tier1.log", port=nports[0])
-        for p in nports[1:]:
-            self.assertTrue(port_open(p))
+        out = os.path.join(self.dir, "out")
+        t2, aport = self.start_tier2(out, monitor=True)
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), aport, n=3)
+        t1 = self.start_agent(conf, log_name="tier1.log")
+        nports = [t1.port_of(f"r{i}") for i in range(3)]
         sent = {p: [f"src{k} line {i:05d}" for i in range(3000)] for k, p in enumerate(nports)}
         results = {}
         threads = [threading.Thread(target=lambda p=p: results.__setitem__(
@@ -260,8 +258,7 @@ class AvroTest(AgentTestCase):
             self.assertEqual(results[p], ["OK"] * len(sent[p]))
         total = sum(len(v) for v in sent.values())
         self.assertTrue(wait_until(lambda: len(lines_in(out)) >= total, 60), t2.text()[-3000:])
-        mport = int(LISTENING.search(t2.text()).group(1))
-        src = metrics(mport)["SOURCE.r1"]
+        src = metrics(t2.monitor_port())["SOURCE.r1"]
         self.assertEqual(int(src["EventAcceptedCount"]), total)
         self.assertEqual(int(src["OpenConnectionCount"]), 3)
         self.assertEqual(t1.stop(), 0)
@@ -272,11 +269,12 @@ class AvroTest(AgentTestCase):
             self.assertEqual([l for l in got if l.startswith(f"src{k} ")], sent[p])
 
     def test_kill9_second_tier_loses_no_acknowledged_line(self):
-        aport, nport, out = free_port(), free_port(), os.path.join(self.dir, "out")
-        t2 = self.start_tier2(aport, out, channel="file", log_name="tier2-0.log")
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), [nport], aport,
-                          channel="file", workdir=self.dir)
-        t1 = self.start_agent(conf, log_name="tier1.log", port=nport)
+        out = os.path.join(self.dir, "out")
+        t2, aport = self.start_tier2(out, channel="file", log_name="tier2-0.log")
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), aport, channel="file",
+                          workdir=self.dir)
+        t1 = self.start_agent(conf, log_name="tier1.log")
+        nport = t1.port_of("r0")
         total, acked = 30000, []
         lines = [f"k9 {i:06d}" for i in range(total)]
         done = threading.Event()
@@ -299,7 +297,9 @@ class AvroTest(AgentTestCase):
             kills += 1
             self.assertTrue(wait_until(lambda: "cannot connect to" in t1.text() or
                                        "failed:" in t1.text(), 30), t1.text()[-3000:])
-            t2 = self.start_tier2(aport, out, channel="file", log_name=f"tier2-{kills}.log")
+            # On the same port: tier 1's sink reconnects to where it sent before.
+            t2, _ = self.start_tier2(out, port=aport, channel="file",
+                                     log_name=f"tier2-{kills}.log")
         th.join(180)
         self.assertTrue(done.is_set())
         self.assertEqual(len(acked), total)
@@ -325,8 +325,8 @@ class AvroTest(AgentTestCase):
                       "a2.sources.r1.keystore-type = PKCS12\n"
                       "a2.sources.r1.keystore-password = changeit\n"
                       "a2.sources.r1.compression-type = deflate")
-        aport, out = free_port(), os.path.join(self.dir, "out")
-        t2 = self.start_tier2(aport, out, extra=tls_source)
+        out = os.path.join(self.dir, "out")
+        t2, aport = self.start_tier2(out, extra=tls_source)
         # Python's ssl module (verifying the certificate and the host name) -> sluice's source.
         ctx = ssl.create_default_context(cafile=cert)
         c = avro_peer.AvroClient(aport, deflate=True, ssl_context=ctx)
@@ -343,15 +343,14 @@ class AvroTest(AgentTestCase):
             pass
         s.close()
         # sluice's sink -> sluice's source over TLS + deflate, trusting the PKCS12 store.
-        nport = free_port()
         tls_sink = ("a1.sinks.k0.ssl = true\n"
                     f"a1.sinks.k0.truststore = {p12}\n"
                     "a1.sinks.k0.truststore-type = PKCS12\n"
                     "a1.sinks.k0.truststore-password = changeit\n"
                     "a1.sinks.k0.compression-type = deflate")
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), [nport], aport,
-                          extra=tls_sink)
-        t1 = self.start_agent(conf, log_name="tier1.log", port=nport)
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), aport, extra=tls_sink)
+        t1 = self.start_agent(conf, log_name="tier1.log")
+        nport = t1.port_of("r0")
         sent = [f"tls line {i:05d}" for i in range(3000)]
         self.assertEqual(send_acked(nport, sent, chunk=500), ["OK"] * len(sent))
         want = [f"py {i}" for i in range(100)] + sent
@@ -371,11 +370,11 @@ class AvroTest(AgentTestCase):
         sctx.load_cert_chain(cert, key)
         server = avro_peer.AvroServer(ssl_context=sctx)
         self.addCleanup(server.stop)
-        nport = free_port()
         # First without a trust store: the system's CAs do not know this certificate.
-        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), [nport], server.port,
+        conf = tier1_conf(os.path.join(self.dir, "tier1.properties"), server.port,
                           extra="a1.sinks.k0.ssl = true")
-        t1 = self.start_agent(conf, log_name="untrusted.log", port=nport)
+        t1 = self.start_agent(conf, log_name="untrusted.log")
+        nport = t1.port_of("r0")
         self.assertEqual(send_acked(nport, ["refused 1", "refused 2"]), ["OK", "OK"])
         self.assertTrue(wait_until(lambda: "TLS handshake failed" in t1.text(), 30), t1.text())
         self.assertIn("certificate", t1.text())
@@ -383,10 +382,11 @@ class AvroTest(AgentTestCase):
         self.assertEqual(t1.stop(), 0)
         # Trusting the PEM certificate: the held lines and new ones arrive (memory channel, so
         # the first agent's lines are gone with it; a new agent starts clean).
-        conf = tier1_conf(os.path.join(self.dir, "tier1b.properties"), [nport], server.port,
+        conf = tier1_conf(os.path.join(self.dir, "tier1b.properties"), server.port,
                           extra=f"a1.sinks.k0.ssl = true\na1.sinks.k0.truststore = {cert}\n"
                                 "a1.sinks.k0.truststore-type = PEM")
-        t1 = self.start_agent(conf, log_name="trusted.log", port=nport)
+        t1 = self.start_agent(conf, log_name="trusted.log")
+        nport = t1.port_of("r0")
         sent = [f"secure {i}" for i in range(500)]
         self.assertEqual(send_acked(nport, sent), ["OK"] * len(sent))
         self.assertTrue(wait_until(lambda: len(server.received()) >= len(sent), 30), t1.text())
@@ -397,9 +397,9 @@ class AvroTest(AgentTestCase):
     # ---- hostile input ----
 
     def test_bad_frames_do_not_hurt_other_clients(self):
-        port, out = free_port(), os.path.join(self.dir, "out")
+        out = os.path.join(self.dir, "out")
         started = time.monotonic()
-        agent = self.start_tier2(port, out, monitor=True,
+        agent, port = self.start_tier2(out, monitor=True,
                                  extra="a2.sources.r1.max-frame-size = 1048576\n"
                                        "a2.sources.r1.threads = 1")
         good = avro_peer.AvroClient(port)
@@ -436,7 +436,7 @@ class AvroTest(AgentTestCase):
         stalled.close()
         want = [f"between {i}" for i in range(1, len(bad_inputs) + 1)] + sent
         self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(want), 30), agent.text())
-        mport = int(LISTENING.search(agent.text()).group(1))
+        mport = agent.monitor_port()
         self.assertTrue(wait_until(
             lambda: int(metrics(mport)["SOURCE.r1"]["EventReadFail"]) >= len(bad_inputs) + 3, 10))
         self.assertTrue(wait_until(
@@ -463,7 +463,7 @@ class AvroTest(AgentTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("a2.sources.r1.keystore: is required when ssl = true", r.stderr + r.stdout)
         # The sink's batch key is batch-size (Flume's spelling for this sink), not batchSize.
-        conf = tier1_conf(os.path.join(self.dir, "sink.properties"), [4444], 4141,
+        conf = tier1_conf(os.path.join(self.dir, "sink.properties"), 4141,
                           extra="a1.sinks.k0.batchSize = 100")
         r = run("validate", "-n", "a1", "-f", conf)
         self.assertNotEqual(r.returncode, 0)

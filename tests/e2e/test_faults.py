@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import AgentTestCase, free_port, lines_in, send_acked, wait_until  # noqa: E402
+from sluice_test import AgentTestCase, lines_in, send_acked, wait_until  # noqa: E402
 
 SHIM = os.environ.get("SLUICE_SLOWIO_LIB", "")
 
@@ -37,7 +37,8 @@ def slow_env(prefix, ms):
     return env
 
 
-def write_config(path, port, chan_dir, out_dir, capacity, sink_batch, keep_alive):
+def write_config(path, chan_dir, out_dir, capacity, sink_batch, keep_alive):
+    """The agent's config; its netcat source binds port 0 (agent.port_of("r1") says which)."""
     with open(path, "w") as f:
         f.write(f"""
 a1.sources = r1
@@ -45,7 +46,7 @@ a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = netcat
 a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = {port}
+a1.sources.r1.port = 0
 a1.sources.r1.ack-every-event = true
 a1.sources.r1.batchSize = 25
 a1.sources.r1.channels = c1
@@ -166,11 +167,11 @@ class SlowDiskTest(AgentTestCase):
         slow = os.path.join(self.dir, "slow")
         out_dir = os.path.join(self.dir, "out")
         os.makedirs(out_dir)
-        port = free_port()
-        conf = write_config(os.path.join(self.dir, "agent.properties"), port,
+        conf = write_config(os.path.join(self.dir, "agent.properties"),
                             chan_dir=os.path.join(slow, "chan"), out_dir=out_dir,
                             capacity=100000, sink_batch=100, keep_alive=3)
-        agent = self.start_agent(conf, port=port, env=slow_env(slow, 5))
+        agent = self.start_agent(conf, env=slow_env(slow, 5))
+        port = agent.port_of("r1")
         with open(f"/proc/{agent.proc.pid}/maps") as f:
             self.assertIn("slowio", f.read(), "the shim is not loaded")
         outcome = Outcome()
@@ -191,11 +192,11 @@ class SlowDiskTest(AgentTestCase):
         slow = os.path.join(self.dir, "slow")
         out_dir = os.path.join(slow, "out")
         os.makedirs(out_dir)
-        port = free_port()
-        conf = write_config(os.path.join(self.dir, "agent.properties"), port,
+        conf = write_config(os.path.join(self.dir, "agent.properties"),
                             chan_dir=os.path.join(self.dir, "chan"), out_dir=out_dir,
                             capacity=100, sink_batch=5, keep_alive=0)
-        agent = self.start_agent(conf, port=port, env=slow_env(slow, 40))
+        agent = self.start_agent(conf, env=slow_env(slow, 40))
+        port = agent.port_of("r1")
         outcome = Outcome()
         self.assertTrue(run_clients(port, clients=4, per_client=1000, outcome=outcome),
                         "a client hung")

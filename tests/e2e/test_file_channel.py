@@ -16,8 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import (AgentTestCase, free_port, matches_in, run, send_acked,  # noqa: E402
-                         wait_until)
+from sluice_test import AgentTestCase, matches_in, run, send_acked, wait_until  # noqa: E402
 
 LINE_RE = re.compile(rb"L(\d{4})-(\d{6})-end")
 # test.file_sink's commitLog: bytes [START, END) of out.txt are a batch whose take committed.
@@ -27,7 +26,8 @@ SINK_BATCH = 100
 
 
 
-def write_config(workdir, port, extra=""):
+def write_config(workdir, extra=""):
+    """The agent's config; its netcat source binds port 0 (agent.port_of("r1") says which)."""
     path = os.path.join(workdir, "agent.properties")
     with open(path, "w") as f:
         f.write(f"""
@@ -36,7 +36,7 @@ a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = netcat
 a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = {port}
+a1.sources.r1.port = 0
 a1.sources.r1.ack-every-event = true
 a1.sources.r1.batchSize = 50
 a1.sources.r1.channels = c1
@@ -158,8 +158,7 @@ class FileChannelCrashTest(AgentTestCase):
     dir_prefix = "sluice-e2e-filechan-"
 
     def test_kill9_loses_no_acknowledged_event(self):
-        port = free_port()
-        conf = write_config(self.dir, port)
+        conf = write_config(self.dir)
         rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "0")) or None)
         iterations = int(os.environ.get("SLUICE_CRASH_ITERATIONS", "20"))
         acked = []
@@ -167,8 +166,8 @@ class FileChannelCrashTest(AgentTestCase):
         out_path = os.path.join(self.dir, "out.txt")
         t_start = time.monotonic()
         for it in range(iterations):
-            agent = self.start_agent(conf, f"agent-{it}.log", port=port)
-            sender = Sender(port, it, acked)
+            agent = self.start_agent(conf, f"agent-{it}.log")
+            sender = Sender(agent.port_of("r1"), it, acked)
             sender.start()
             # Let put and take run for a random while, then crash the agent.
             time.sleep(rng.uniform(0.2, 1.0))
@@ -230,20 +229,21 @@ class FileChannelCrashTest(AgentTestCase):
         self.assertIn("live events: 0", r.stdout)
 
     def test_disk_full_puts_fail_cleanly_and_committed_events_survive(self):
-        port = free_port()
         open(os.path.join(self.dir, "fail"), "w").close()  # the sink fails: events stay queued
-        conf = write_config(self.dir, port)
-        agent = self.start_agent(conf, "agent-1.log", port=port)
+        conf = write_config(self.dir)
+        agent = self.start_agent(conf, "agent-1.log")
+        port = agent.port_of("r1")
         lines = [f"L0001-{i:06d}-end" for i in range(200)]
         self.assertEqual(send_acked(port, lines, chunk=len(lines)), ["OK"] * len(lines))
         self.assertEqual(agent.stop(timeout=60), 0)
 
         # Restart with the disk "full": puts fail with a clear error, the agent keeps running,
         # and the events committed before are still delivered.
-        conf = write_config(self.dir, port, "a1.channels.c1.minimumRequiredSpace = "
-                                            "1000000000000000000")
+        conf = write_config(self.dir, "a1.channels.c1.minimumRequiredSpace = "
+                                      "1000000000000000000")
         os.unlink(os.path.join(self.dir, "fail"))
-        agent = self.start_agent(conf, "agent-2.log", port=port)
+        agent = self.start_agent(conf, "agent-2.log")
+        port = agent.port_of("r1")
         more = [f"L0002-{i:06d}-end" for i in range(20)]
         replies = send_acked(port, more, chunk=len(more))
         self.assertTrue(replies and all(r.startswith("FAILED") for r in replies), replies)
@@ -254,11 +254,11 @@ class FileChannelCrashTest(AgentTestCase):
         self.assertEqual(agent.stop(), 0)
 
     def test_unknown_key_and_bad_values_are_config_errors(self):
-        conf = write_config(self.dir, free_port(), "a1.channels.c1.checkpointIntervall = 5")
+        conf = write_config(self.dir, "a1.channels.c1.checkpointIntervall = 5")
         r = run("validate", "-f", conf, "--plugins-path", self.plugdir)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("checkpointIntervall", r.stdout + r.stderr)
-        conf = write_config(self.dir, free_port(), "a1.channels.c1.transactionCapacity = 300000")
+        conf = write_config(self.dir, "a1.channels.c1.transactionCapacity = 300000")
         r = run("validate", "-f", conf, "--plugins-path", self.plugdir)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("must be <= capacity", r.stdout + r.stderr)

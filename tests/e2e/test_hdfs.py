@@ -16,7 +16,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "support"))
-from sluice_test import Agent, free_port, run, send_lines, wait_until  # noqa: E402
+from sluice_test import Agent, run, send_lines, wait_until  # noqa: E402
 
 NETCAT_HDFS = """
 a1.sources = r1
@@ -24,7 +24,7 @@ a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = netcat
 a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = {port}
+a1.sources.r1.port = 0
 a1.sources.r1.channels = c1
 a1.sources.r1.interceptors = i1 i2
 a1.sources.r1.interceptors.i1.type = regex_extractor
@@ -110,8 +110,8 @@ class HdfsSinkTest(unittest.TestCase):
         return a
 
     def test_bucketing_round_10_minutes_and_rename_on_stop(self):
-        port = free_port()
-        agent = self.start(NETCAT_HDFS.format(port=port, out=self.out))
+        agent = self.start(NETCAT_HDFS.format(out=self.out))
+        port = agent.port_of("r1")
         # Timestamps spread over 3 hours and a day boundary; each line names its own.
         stamps = [T0 + i * 97_000 for i in range(120)] + [T0 + 86_400_000 + i for i in range(5)]
         lines = [f"{ts} line-{i}" for i, ts in enumerate(stamps)]
@@ -147,10 +147,10 @@ class HdfsSinkTest(unittest.TestCase):
         """Lines without a leading timestamp get no timestamp header: with the default
         hdfs.missingTimestampPolicy (drop) each is counted and dropped, the lines around them
         are written to their buckets, and the sink never stalls on them."""
-        port, mport = free_port(), free_port()
-        agent = self.start(NETCAT_HDFS.format(port=port, out=self.out),
+        agent = self.start(NETCAT_HDFS.format(out=self.out),
                            overrides={"flume.monitoring.type": "http",
-                                      "flume.monitoring.port": str(mport)})
+                                      "flume.monitoring.port": "0"})
+        port, mport = agent.port_of("r1"), agent.monitor_port()
         lines = [f"{T0 + i * 1000} line-{i}" if i % 5 else f"no-ts line-{i}" for i in range(200)]
         good = [l for l in lines if not l.startswith("no-ts")]
         self.assertEqual(send_lines(port, lines, read_acks=True), ["OK"] * len(lines))
@@ -211,9 +211,9 @@ class HdfsSinkTest(unittest.TestCase):
         self.assertEqual(sorted(int(x) for x in body), list(range(n)))
 
     def test_in_use_files_closed_out_after_kill_9(self):
-        port = free_port()
-        conf = NETCAT_HDFS.format(port=port, out=self.out)
+        conf = NETCAT_HDFS.format(out=self.out)
         agent = self.start(conf)
+        port = agent.port_of("r1")
         lines = [f"{T0} line-{i}" for i in range(30)]
         self.assertEqual(send_lines(port, lines, read_acks=True), ["OK"] * 30)
         tmp = lambda: [p for p in files_under(self.out) if p.endswith(".tmp")]  # noqa: E731
@@ -234,7 +234,7 @@ class HdfsSinkTest(unittest.TestCase):
             self.assertEqual(f.read().splitlines(), lines)
 
     def test_config_errors(self):
-        base = NETCAT_HDFS.format(port=free_port(), out=self.out)
+        base = NETCAT_HDFS.format(out=self.out)
         for extra, needle in [
             ("a1.sinks.k1.hdfs.path = hdfs://namenode:8020/flume\n",
              "a1.sinks.k1.hdfs.path: hdfs:// (a real HDFS cluster) is not supported yet"),

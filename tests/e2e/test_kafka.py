@@ -12,7 +12,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-from sluice_test import Agent, free_port, lines_in, send_acked, wait_until  # noqa: E402
+from sluice_test import Agent, lines_in, send_acked, wait_until  # noqa: E402
 from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
 
 # PLATFORM.md: a killed group member must not block a rejoin for long.
@@ -54,13 +54,14 @@ class KafkaE2E(unittest.TestCase):
         a.wait_started(timeout=30)
         return a
 
-    def producer_agent(self, k, port, sink_extra=None, name="producer", extra_args=()):
+    def producer_agent(self, k, sink_extra=None, name="producer", extra_args=()):
+        """netcat (port 0: agent.port_of("r1")) -> memory -> Kafka sink to topic events."""
         sink = {"type": "org.apache.flume.sink.kafka.KafkaSink", "channel": "c1",
                 "kafka.bootstrap.servers": k.bootstrap, "kafka.topic": "events",
                 "flumeBatchSize": "100"}
         sink.update(sink_extra or {})
         return self.agent(name, properties(
-            {"r1": {"type": "netcat", "bind": "127.0.0.1", "port": port, "channels": "c1",
+            {"r1": {"type": "netcat", "bind": "127.0.0.1", "port": 0, "channels": "c1",
                     "batchSize": "100"}},
             {"c1": {"type": "memory", "capacity": "100000", "transactionCapacity": "1000"}},
             {"k1": sink}), extra_args)
@@ -80,9 +81,9 @@ class KafkaE2E(unittest.TestCase):
 
     def test_netcat_to_kafka_to_file_roll_exact_counts(self):
         k = self.mock(["events:4"])
-        port = free_port()
         out = os.path.join(self.dir, "out")
-        producer = self.producer_agent(k, port)
+        producer = self.producer_agent(k)
+        port = producer.port_of("r1")
         consumer = self.consumer_agent(k, out)
         sent = [f"line-{i:06d} " + "x" * 88 for i in range(5000)]
         replies = send_acked(port, sent, chunk=500)
@@ -158,10 +159,9 @@ class KafkaE2E(unittest.TestCase):
 
     def test_kafka_channel_netcat_to_file_roll(self):
         k = self.mock(["chan:3"])
-        port = free_port()
         out = os.path.join(self.dir, "out")
         a = self.agent("channel", properties(
-            {"r1": {"type": "netcat", "bind": "127.0.0.1", "port": port, "channels": "c1",
+            {"r1": {"type": "netcat", "bind": "127.0.0.1", "port": 0, "channels": "c1",
                     "batchSize": "100"}},
             {"c1": {"type": "org.apache.flume.channel.kafka.KafkaChannel",
                     "kafka.bootstrap.servers": k.bootstrap, "kafka.topic": "chan",
@@ -170,6 +170,7 @@ class KafkaE2E(unittest.TestCase):
                     "kafka.consumer.max.poll.interval.ms": "10000"}},
             {"k1": {"type": "file_roll", "channel": "c1", "sink.directory": out,
                     "sink.rollInterval": "0", "sink.batchSize": "100"}}))
+        port = a.port_of("r1")
         sent = [f"via-channel-{i:05d}" for i in range(2000)]
         self.assertEqual(send_acked(port, sent, chunk=200), ["OK"] * len(sent))
         # Acknowledged means in Kafka already (the put commits after Kafka's acks).
@@ -180,10 +181,9 @@ class KafkaE2E(unittest.TestCase):
 
     def test_every_broker_down_while_the_sink_runs(self):
         k = self.mock(["events:4"])
-        port, mon = free_port(), free_port()
         producer = self.producer_agent(
-            k, port, {"kafka.producer.message.timeout.ms": "2000"},
-            extra_args=["--monitor-port", str(mon)])
+            k, {"kafka.producer.message.timeout.ms": "2000"}, extra_args=["--monitor-port", "0"])
+        port, mon = producer.port_of("r1"), producer.monitor_port()
 
         def metrics():
             with urllib.request.urlopen(f"http://127.0.0.1:{mon}/metrics", timeout=5) as r:

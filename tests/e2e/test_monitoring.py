@@ -43,7 +43,6 @@ FLUME_SINK = FLUME_COMMON | {
     "EventWriteFail", "ChannelReadFail"}
 
 JAVA_DOUBLE = re.compile(r"^-?\d+\.\d+(E-?\d+)?$")
-LISTENING = re.compile(r"monitoring: listening on http://127\.0\.0\.1:(\d+)")
 
 
 def http_get(port, path, headers=None, method="GET", timeout=10):
@@ -294,8 +293,7 @@ class MonitoringTest(unittest.TestCase):
         agent = Agent(conf, self.dir, overrides=overrides, extra_args=args,
                       log_name=f"agent{len(self.agents)}.log")
         self.agents.append(agent)
-        agent.wait_for("monitoring: listening on")
-        port = int(LISTENING.search(agent.text()).group(1))
+        port = agent.monitor_port()
         agent.wait_started()
         return agent, port
 
@@ -303,7 +301,7 @@ class MonitoringTest(unittest.TestCase):
 
     def test_flume_json_and_prometheus_after_n_events(self):
         n = 25000
-        port = free_port()
+        port = free_port()  # a port given in advance is what this test is about
         agent, got_port = self.start(f"""
 a1.sources = r1
 a1.channels = c1

@@ -12,8 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
-from sluice_test import (AgentTestCase, free_port, matches_in, port_open,  # noqa: E402
-                         send_acked, wait_until)
+from sluice_test import AgentTestCase, matches_in, send_acked, wait_until  # noqa: E402
 
 LINE_RE = re.compile(rb"S(\d{6})-end")
 MEMORY = 300
@@ -24,7 +23,7 @@ class SpillableChannelTest(AgentTestCase):
 
     def setUp(self):
         super().setUp()
-        self.port = free_port()
+        self.port = None  # the netcat source's, read from the log of each agent started
         self.conf = os.path.join(self.dir, "agent.properties")
         self.write_conf(MEMORY)
 
@@ -37,7 +36,7 @@ a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = netcat
 a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = {self.port}
+a1.sources.r1.port = 0
 a1.sources.r1.ack-every-event = true
 a1.sources.r1.batchSize = 100
 a1.sources.r1.channels = c1
@@ -59,8 +58,9 @@ a1.sinks.k1.failFile = {self.dir}/fail
 
     def start(self, log_name):
         # A short drain: the sink fails on purpose in most tests, so draining cannot finish.
-        return self.start_agent(self.conf, log_name, port=self.port,
-                                extra_args=["--drain-timeout", "300"])
+        agent = self.start_agent(self.conf, log_name, extra_args=["--drain-timeout", "300"])
+        self.port = agent.port_of("r1")
+        return agent
 
     def delivered(self):
         return matches_in(os.path.join(self.dir, "out.txt"), LINE_RE)
@@ -127,7 +127,7 @@ a1.sinks.k1.failFile = {self.dir}/fail
         self.assertIn("stopping the old one first", text)
         self.assertIn(f"stop: {MEMORY} event(s) in memory written to the overflow", text)
         after = [f"S{i:06d}-end" for i in range(800, 1200)]
-        self.assertTrue(port_open(self.port))
+        self.port = agent.port_of("r1")  # the same source, or a new one if it was restarted
         self.assertEqual(send_acked(self.port, after), ["OK"] * len(after))
         self.unblock_sink()
         self.wait_delivered(before + after, agent)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Starts every example config in conf/ (TOML and Flume .properties alike), feeds it, and checks
 what comes out. Ports and output directories are redirected with -D overrides, the way a user
-would adapt an example without editing it."""
+would adapt an example without editing it: listeners get port 0 (a free one, read from the log)."""
 
 import glob
 import os
@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-from sluice_test import BIN, CONF_DIR as CONF, free_port, lines_in, wait_until  # noqa: E402
+from sluice_test import BIN, CONF_DIR as CONF, lines_in, wait_until  # noqa: E402
 from sluice_test import Agent, send_lines as send  # noqa: E402
 from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
 
@@ -27,10 +27,8 @@ class ExamplesTest(unittest.TestCase):
     def start(self, name, fmt, sinks_dirs=(), netcat=True, overrides=None):
         conf = os.path.join(CONF, f"{name}.{fmt}")
         overrides = dict(overrides or {})
-        self.port = None
         if netcat:
-            self.port = free_port()
-            overrides["a1.sources.r1.port"] = str(self.port)
+            overrides["a1.sources.r1.port"] = "0"
         dirs = {}
         for sink in sinks_dirs:
             d = os.path.join(self.dir, sink)
@@ -39,6 +37,7 @@ class ExamplesTest(unittest.TestCase):
         agent = Agent(conf, self.dir, overrides)
         self.addCleanup(agent.stop)
         agent.wait_started()
+        self.port = agent.port_of("r1") if netcat else None
         return agent, dirs
 
     def test_every_example_exists_in_both_formats(self):
@@ -226,17 +225,19 @@ class ExamplesTest(unittest.TestCase):
         """Two agents from one file: a2 (avro -> file_roll) first, then a1 (netcat -> avro)."""
         def check(fmt):
             conf = os.path.join(CONF, f"avro-tiers.{fmt}")
-            aport, nport, out = free_port(), free_port(), os.path.join(self.dir, "out")
-            tier2 = Agent(conf, self.dir, {"a2.sources.r1.port": str(aport),
+            out = os.path.join(self.dir, "out")
+            tier2 = Agent(conf, self.dir, {"a2.sources.r1.port": "0",
                                            "a2.sinks.k1.sink.directory": out},
                           name="a2", log_name="a2.log")
             self.addCleanup(tier2.stop)
             tier2.wait_started()
-            tier1 = Agent(conf, self.dir, {"a1.sources.r1.port": str(nport),
+            aport = tier2.port_of("r1")  # tier 1's sink needs it: tier 2 starts first
+            tier1 = Agent(conf, self.dir, {"a1.sources.r1.port": "0",
                                            "a1.sinks.k1.port": str(aport)},
                           name="a1", log_name="a1.log")
             self.addCleanup(tier1.stop)
             tier1.wait_started()
+            nport = tier1.port_of("r1")
             sent = [f"tiered {i}" for i in range(1000)]
             self.assertEqual(send(nport, sent, read_acks=True), ["OK"] * len(sent))
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent)),

@@ -23,7 +23,7 @@ using namespace sluice;
 using namespace sluice::core;
 using sluice::testing::env;
 using sluice::testing::TempDir;
-using sluice::testing::waitUntil;
+using sluice::testing::waitFor;
 
 namespace {
 
@@ -101,7 +101,7 @@ a1.sinks.k1.batchSize = 1000
 a1.sinks.k1.channel = c1
 )");
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 200000; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 200000; }));
   agent->stop();
   CHECK(counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 200000);
   CHECK(counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 200000);
@@ -140,7 +140,7 @@ a1.channels.c3.type = memory
            std::to_string(i) + ".outFile = " + (tmp / ("k" + std::to_string(i))).string() + "\n";
   auto agent = f.buildOk(cfg);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 200 &&
            counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 100 &&
            counter(*agent, "SINK", "k3", "EventDrainSuccessCount") == 100;
@@ -184,7 +184,7 @@ a1.sinks.k2.type = test.file_sink
 a1.sinks.k2.channel = c2
 a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n");
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 5000 &&
            counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 5000;
   }));
@@ -219,11 +219,11 @@ a1.sinks.k1.failFile = )" + (tmp / "fail").string() + R"(
 a1.sinks.k1.outFile = )" + (tmp / "out").string() + "\n", opts);
   REQUIRE(agent->start().ok());
   // While failing, everything stays in the channel.
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 500; }));
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventWriteFail") >= 2; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 500; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventWriteFail") >= 2; }));
   CHECK(counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 0);
   std::filesystem::remove(tmp / "fail");
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 500; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 500; }));
   agent->stop();
   auto b = bodies(tmp / "out");
   CHECK(b.size() == 500);
@@ -264,11 +264,11 @@ a1.sinks.k2.channel = c1
 a1.sinks.k2.batchSize = 10
 a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n", opts);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k2", "EventDrainSuccessCount") >= 300; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k2", "EventDrainSuccessCount") >= 300; }));
   CHECK(counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 0);
   CHECK(counter(*agent, "SINK", "k1", "EventWriteFail") >= 1);
   std::filesystem::remove(tmp / "fail");  // the primary's target recovers
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
                counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 3000;
   }, std::chrono::seconds(60)));
@@ -311,7 +311,7 @@ a1.sinks.k3.failFile = )" + (tmp / "fail").string() + "\n";
   }
   auto agent = f.buildOk(cfg);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
                counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 3000;
   }, std::chrono::seconds(60)));
@@ -369,7 +369,7 @@ a1.sinkgroups.g1.processor.selector = test.weighted_selector
 a1.sinkgroups.g1.processor.selector.weights = 3 1
 )", 4000));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
                counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 4000;
   }, std::chrono::seconds(60)));
@@ -398,7 +398,7 @@ a1.sinkgroups.g1.processor.selector.throwEvery = 3
 a1.sinkgroups.g1.processor.backoff = true
 )", 2000));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 2000; },
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 2000; },
                   std::chrono::seconds(60)));
   agent->stop();
   CHECK(counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 0);
@@ -468,7 +468,7 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.batchSize = 10
 a1.sinks.k1.outFile = )" + (tmp / "out").string() + "\n");
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "EventPutSuccessCount") > 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "EventPutSuccessCount") > 0; }));
   agent->stop();
   int64_t put = counter(*agent, "CHANNEL", "c1", "EventPutSuccessCount");
   CHECK(put > 0);
@@ -556,7 +556,7 @@ a1.sinks.k2.channel = c1
   CHECK(warned);
   REQUIRE(agent);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 100; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 100; }));
   CHECK(agent->counters("SINK", "k2") == nullptr);
   agent->stop();
 }
@@ -592,7 +592,7 @@ TEST_CASE("hot reload replaces only the changed sink; the channel and source kee
   REQUIRE(agent->start().ok());
   sdk::CounterGroup* srcBefore = agent->counters("SOURCE", "r1");
   sdk::CounterGroup* chBefore = agent->counters("CHANNEL", "c1");
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") >= 200; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") >= 200; }));
 
   // An invalid edit: reported, nothing changes.
   Diagnostics bad;
@@ -614,9 +614,9 @@ TEST_CASE("hot reload replaces only the changed sink; the channel and source kee
   CHECK(std::find(kept.begin(), kept.end(), "sink:k1") == kept.end());
   CHECK(agent->counters("SOURCE", "r1") == srcBefore);
   CHECK(agent->counters("CHANNEL", "c1") == chBefore);
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") > 0; }));
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; }, std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") > 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; }, std::chrono::seconds(60)));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
   agent->stop();
   auto first = bodies(tmp / "first"), second = bodies(tmp / "second");
   CHECK(first.size() >= 200);
@@ -640,7 +640,7 @@ TEST_CASE("hot reload of a changed channel moves its buffered events into the ne
   auto agent = std::make_unique<Agent>(f.registry, f.logs, opts);
   REQUIRE(agent->build(buildAgentConfig(parseProperties(reloadConfig(tmp, "out", failing), "r"), "a1", d0), d0));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
   // New capacity (a changed channel) and a sink that works again.
   Diagnostics d1;
   auto cfg = buildAgentConfig(
@@ -648,9 +648,9 @@ TEST_CASE("hot reload of a changed channel moves its buffered events into the ne
   agent = Agent::reload(std::move(agent), cfg, d1);
   CHECK_FALSE(d1.hasErrors());
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
                   std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
   agent->stop();
   // The new source started from 0 again (it was replaced with its channel), so the old events
   // appear once from the moved buffer and again from the restarted source: at-least-once.
@@ -675,7 +675,7 @@ TEST_CASE("hot reload of a changed file channel on the same directories keeps it
   auto agent = std::make_unique<Agent>(f.registry, f.logs, opts);
   REQUIRE(agent->build(buildAgentConfig(parseProperties(reloadConfig(tmp, "out", fileChannel + failing), "r"), "a1", d0), d0));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
   // The new channel locks the same directories: it can only start once the old one stopped,
   // and it then replays the events the old one stored.
   Diagnostics d1;
@@ -685,9 +685,9 @@ TEST_CASE("hot reload of a changed file channel on the same directories keeps it
   agent = Agent::reload(std::move(agent), cfg, d1);
   CHECK_FALSE(d1.hasErrors());
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
                   std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; },
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; },
                   std::chrono::seconds(60)));
   agent->stop();
   auto out = bodies(tmp / "out");
@@ -738,7 +738,7 @@ a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n";
   auto agent = std::make_unique<Agent>(f.registry, f.logs, opts);
   REQUIRE(agent->build(buildAgentConfig(parseProperties(text("10000", "A"), "r"), "a1", d0), d0));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500; }));
   sdk::CounterGroup* c2Before = agent->counters("CHANNEL", "c2");
   sdk::CounterGroup* k2Before = agent->counters("SINK", "k2");
 
@@ -772,14 +772,14 @@ a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n";
   CHECK(agent->counters("CHANNEL", "c2") == c2Before);
   CHECK(agent->counters("SINK", "k2") == k2Before);
   // k2 keeps taking a batch and rolling it back: the size is 500 whenever none is out.
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 500; }));
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
 
   std::filesystem::remove(tmp / "fail2");
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 0; }));
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 2000; },
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c2", "ChannelSize") == 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 2000; },
                   std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
   agent->stop();
   auto k2 = bodies(tmp / "k2");
   CHECK(k2.size() == 500);  // line 2: every event once, the reloads never touched it
@@ -798,7 +798,7 @@ TEST_CASE("hot reload: a new sink that cannot start brings the previous configur
   auto agent = std::make_unique<Agent>(f.registry, f.logs);
   REQUIRE(agent->build(buildAgentConfig(parseProperties(reloadConfig(tmp, "first"), "r"), "a1", d0), d0));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") >= 100; }));
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") >= 100; }));
   // Valid on paper (dry build passes); file_roll's start() cannot create the directory.
   const std::string bad = std::string(R"(
 a1.sources = r1
@@ -824,10 +824,10 @@ a1.sinks.k1.sink.directory = )") + (tmp / "afile" / "sub").string() + "\n";
   CHECK(agent.get() == before);
   CHECK(agent->running());
   // The old sink writes again, and the source never stopped for good: everything arrives once.
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
                   std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
-  CHECK(waitUntil([&] { return bodies(tmp / "first").size() >= 3000; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; }));
+  CHECK(waitFor([&] { return bodies(tmp / "first").size() >= 3000; }));
   agent->stop();
   auto first = bodies(tmp / "first");
   std::set<std::string> distinct(first.begin(), first.end());
@@ -860,7 +860,7 @@ TEST_CASE("hot reload: a new source that cannot start is rolled back with the ev
   const std::string failing = "a1.sinks.k1.failFile = " + (tmp / "fail").string() + "\n";
   REQUIRE(agent->build(buildAgentConfig(parseProperties(reloadConfig(tmp, "out", failing), "r"), "a1", d0), d0));
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") >= 300; }));
   // A changed channel (its events move to the new one), a working sink, and a source that
   // cannot bind: the reload gets as far as starting sources, then goes back.
   std::string text = reloadConfig(tmp, "out") + "a1.channels.c1.capacity = 20000\n";
@@ -879,9 +879,9 @@ TEST_CASE("hot reload: a new source that cannot start is rolled back with the ev
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 10000);  // the old channel
   ::close(busy);
   std::filesystem::remove(tmp / "fail");
-  CHECK(waitUntil([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
+  CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
                   std::chrono::seconds(60)));
-  CHECK(waitUntil([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; },
+  CHECK(waitFor([&] { return counter(*agent, "CHANNEL", "c1", "ChannelSize") == 0; },
                   std::chrono::seconds(60)));
   agent->stop();
   // Events that sat in the channel went to the new sink while it drained, or back into the old
@@ -915,7 +915,7 @@ a1.sinks.k2.type = test.file_sink
 a1.sinks.k2.channel = c2
 a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n");
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] {
+  CHECK(waitFor([&] {
     return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
                counter(*agent, "SINK", "k2", "EventDrainSuccessCount") == 4000;
   }));
@@ -955,7 +955,7 @@ a1.sinks.k1.sink.batchSize = 250
 a1.sinks.k1.sink.rollInterval = 0
 a1.sinks.k1.sink.directory = )" + (tmp / "out").string() + "\n", opts);
   REQUIRE(agent->start().ok());
-  CHECK(waitUntil([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 20000; },
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 20000; },
                   std::chrono::seconds(60)));
   CHECK(counter(*agent, "SINK", "k1", "BatchUnderflowCount") > 0);
   agent->stop();

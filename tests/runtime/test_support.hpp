@@ -1,14 +1,16 @@
 #pragma once
-// Shared helpers for runtime tests: paths from the meson test environment and condition waits.
+// Shared helpers for runtime tests: paths from the meson test environment, condition waits,
+// temporary directories and whole-file reads and writes.
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <string>
-#include <thread>
+#include <utility>
+
+#include "plugins/testing/wait.hpp"
 
 namespace sluice::testing {
 
@@ -17,15 +19,12 @@ inline std::string env(const char* name) {
   return v ? v : "";
 }
 
-// Polls cond every few ms until it holds or the deadline passes; returns whether it held.
-inline bool waitUntil(const std::function<bool()>& cond,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
+// The one condition wait of all C++ tests (plugins/testing/wait.hpp). waitUntil is its old
+// name here, kept only so runtime tests written against it still compile; use waitFor.
+using sluice::plugins::testing::waitFor;
+template <class F>
+bool waitUntil(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  return waitFor(std::forward<F>(cond), timeout);
 }
 
 // A fresh directory under the system temp dir, removed on destruction.

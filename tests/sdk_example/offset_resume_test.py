@@ -19,7 +19,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sluice_test import wait_until  # noqa: E402
 
 SLUICE, PLUGINS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
 N = 60_000            # lines of 13 bytes: about 0.8 MB
@@ -103,12 +105,8 @@ def fail(msg, run=None):
 
 
 def wait(cond, timeout, what, run):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.005)
-    fail(f"timed out waiting for {what}", run)
+    if not wait_until(cond, timeout, interval=0.005):
+        fail(f"timed out waiting for {what}", run)
 
 
 # ---- run 1: kill -9 in the middle of the file ----

@@ -11,7 +11,8 @@ back.
 import os
 import signal
 import subprocess
-import time
+
+from sluice_test import wait_until
 
 KAFKA_MOCK = os.environ.get("SLUICE_KAFKA_MOCK", "")
 if not KAFKA_MOCK and os.environ.get("SLUICE_BUILD_ROOT"):
@@ -74,13 +75,13 @@ def kcat_consume(bootstrap, topic, want, timeout=30.0, fmt="%s\\n"):
     """Reads the whole topic from the beginning with kcat, again until at least `want` records
     came or the timeout passed; returns the formatted records (one string each, fmt without the
     trailing newline)."""
-    deadline = time.monotonic() + timeout
     out = []
-    while True:
+
+    def enough():
         r = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e",
                             "-q", "-X", "log_level=3", "-f", fmt.replace("\\n", "\x1e")],
                            capture_output=True, timeout=60)
-        out = [rec.decode("utf-8", "replace") for rec in r.stdout.split(b"\x1e") if rec]
-        if len(out) >= want or time.monotonic() > deadline:
-            return out
-        time.sleep(0.2)
+        out[:] = [rec.decode("utf-8", "replace") for rec in r.stdout.split(b"\x1e") if rec]
+        return len(out) >= want
+    wait_until(enough, timeout, interval=0.2)
+    return out

@@ -3,11 +3,17 @@
 
 Import from a test with:
     sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-    from sluice_test import Agent, wait_until, free_port, ...
+    from sluice_test import Agent, wait_until, ...
+
+Ports: sluice's listeners (netcat and avro sources, the monitoring server) are configured with
+port 0, so the system picks a free one, and the test reads it from the agent's log
+(Agent.port_of, Agent.monitor_port). Picking a port first and hoping it is still free when the
+agent binds it races with everything else on the machine.
 """
 
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,9 +43,17 @@ def wait_until(cond, timeout=30.0, interval=0.02):
 
 
 def free_port():
+    """A port that was free a moment ago. Only for a test about a port given in advance (such
+    as -Dflume.monitoring.port); a listener started for a test binds port 0 instead."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# "[source:netcat:r1] listening on 127.0.0.1:40123 (port chosen by the system)", as the netcat
+# and avro sources log it once they are bound; "monitoring: listening on http://HOST:PORT".
+SOURCE_LISTENING = re.compile(r"\[source:[^:\]]+:(?P<name>[^\]]+)\] listening on \S*:(?P<port>\d+)")
+MONITOR_LISTENING = re.compile(r"monitoring: listening on http://\S*:(?P<port>\d+)")
 
 
 def lines_in(directory, pattern="*"):
@@ -103,6 +117,30 @@ class Agent:
 
     def wait_started(self, timeout=30.0):
         self.wait_for("started:", timeout)
+
+    def _logged_port(self, regex, accept, what, timeout):
+        """The port of the last log line regex matches (and accept(match) allows); waits for
+        one, failing early if the agent exits."""
+        def last():
+            ports = [int(m.group("port")) for m in regex.finditer(self.text()) if accept(m)]
+            return ports[-1] if ports else None
+        wait_until(lambda: last() is not None or not self.alive(), timeout)
+        port = last()
+        if port is None:
+            raise AssertionError(f"no '{what}' line in the agent log (alive={self.alive()}):\n"
+                                 + self.text()[-6000:])
+        return port
+
+    def port_of(self, source="r1", timeout=30.0):
+        """The port source `source` (netcat or avro, configured with port 0) listens on, from
+        its 'listening on' log line (the last one: a reload may have restarted it)."""
+        return self._logged_port(SOURCE_LISTENING, lambda m: m.group("name") == source,
+                                 f"[source:...:{source}] listening on", timeout)
+
+    def monitor_port(self, timeout=30.0):
+        """The port of the monitoring server (--monitor-port 0), from its log line."""
+        return self._logged_port(MONITOR_LISTENING, lambda m: True, "monitoring: listening on",
+                                 timeout)
 
     def kill9(self):
         if self.alive():
@@ -196,13 +234,11 @@ class AgentTestCase(unittest.TestCase):
                 a.kill9()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start_agent(self, conf, log_name="agent.log", port=None, extra_args=(), **kw):
-        """Starts `sluice agent` with the test plugins; waits until it started (and, with
-        port, until that port accepts connections)."""
+    def start_agent(self, conf, log_name="agent.log", extra_args=(), **kw):
+        """Starts `sluice agent` with the test plugins and waits until it started. A source
+        configured with port 0 is then listening: agent.port_of(name) says on which port."""
         a = Agent(conf, self.dir, extra_args=["--plugins-path", self.plugdir, *extra_args],
                   log_name=log_name, **kw)
         self.agents.append(a)
         a.wait_started(timeout=60)
-        if port is not None:
-            self.assertTrue(port_open(port), f"port {port} never opened:\n{a.text()[-3000:]}")
         return a
