@@ -586,7 +586,7 @@ int cmdAgent(int argc, char** argv) {
       AgentConfig cfg = buildAgentConfig(raw, holder->name(), diags);
       if (!diags.hasErrors()) {
         std::lock_guard lock(agentMutex);
-        holder = Agent::reload(std::move(holder), cfg, diags);
+        holder->reload(cfg, diags);
       }
     } catch (const std::exception& e) {
       diags.error(e.what());
