@@ -8,22 +8,18 @@ namespace {
 bool started(const sdk::Component& c) {
   return c.getLifecycleState() == sdk::LifecycleState::START;
 }
+sdk::Result startFailed(const std::string& what, const sdk::Result& r) {
+  return sdk::Result::failure(what + " failed to start: " + r.error());
+}
 }  // namespace
 
 sdk::Result Lifecycle::startChannelsAndSinks(Pipeline& p) const {
-  const std::string& agent = p.config.agent;
-  for (auto& c : p.channels) {
-    if (started(*c->channel)) continue;
-    sdk::Result r = c->channel->hostStart();
-    if (!r)
-      return sdk::Result::failure(agent + ".channels." + c->name +
-                                  " failed to start: " + r.error());
-  }
+  for (auto& c : p.channels)
+    if (sdk::Result r = startChannel(p.config.agent, *c); !r) return r;
   for (auto& s : p.sinks) {
     if (started(*s->sink)) continue;
-    sdk::Result r = s->sink->hostStart();
-    if (!r)
-      return sdk::Result::failure(agent + ".sinks." + s->name + " failed to start: " + r.error());
+    if (sdk::Result r = s->sink->hostStart(); !r)
+      return startFailed(p.config.agent + ".sinks." + s->name, r);
   }
   for (auto& r : p.runners)
     if (!r->started) {
@@ -38,9 +34,7 @@ sdk::Result Lifecycle::startSources(Pipeline& p) const {
     if (started(*s->source)) continue;
     sdk::Result r = s->processor->initialize();
     if (r) r = s->source->hostStart();
-    if (!r)
-      return sdk::Result::failure(p.config.agent + ".sources." + s->name +
-                                  " failed to start: " + r.error());
+    if (!r) return startFailed(p.config.agent + ".sources." + s->name, r);
     if (sdk::PollableSource* pollable = s->source->asPollable()) {
       s->runner = std::make_unique<PollableSourceRunner>(pollable, logs_.core("runner:" + s->name));
       s->runner->start();
@@ -78,11 +72,20 @@ void Lifecycle::stopSinks(Pipeline& p, std::chrono::milliseconds drain) const {
 }
 
 void Lifecycle::stopChannels(Pipeline& p) const {
-  for (auto& c : p.channels)
-    if (started(*c->channel)) {
-      sdk::Result r = c->channel->hostStop();
-      if (!r) log_->error("{}.channels.{}: stop failed: {}", p.config.agent, c->name, r.error());
-    }
+  for (auto& c : p.channels) stopChannel(p.config.agent, *c);
+}
+
+sdk::Result Lifecycle::startChannel(const std::string& agent, ChannelEntry& c) const {
+  if (started(*c.channel)) return sdk::Result::success();
+  if (sdk::Result r = c.channel->hostStart(); !r)
+    return startFailed(agent + ".channels." + c.name, r);
+  return sdk::Result::success();
+}
+
+void Lifecycle::stopChannel(const std::string& agent, ChannelEntry& c) const {
+  if (!started(*c.channel)) return;
+  sdk::Result r = c.channel->hostStop();
+  if (!r) log_->error("{}.channels.{}: stop failed: {}", agent, c.name, r.error());
 }
 
 }  // namespace sluice::core

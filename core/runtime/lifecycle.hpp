@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include <spdlog/fwd.h>
 
@@ -32,6 +33,10 @@ class Lifecycle {
   // Stops the sink runners, each after its channels are drained or `drain` passed, then the sinks.
   void stopSinks(Pipeline& p, std::chrono::milliseconds drain) const;
   void stopChannels(Pipeline& p) const;
+
+  // One channel of agent `agent` (a reload hands a durable channel's directories over).
+  sdk::Result startChannel(const std::string& agent, ChannelEntry& c) const;
+  void stopChannel(const std::string& agent, ChannelEntry& c) const;
 
  private:
   LogHub& logs_;

@@ -135,14 +135,14 @@ class SwitchOver {
     // replacement finds the stored events in those directories when it starts.
     for (auto& c : fresh_.channels) {
       step("start channel " + c->name);
-      if (started(*c->channel) || c->channel->hostStart()) continue;
+      if (lc.startChannel(fresh_.config.agent, *c)) continue;
       ChannelEntry* old = retiring_.channel(c->name);
       if (!old || !started(*old->channel)) continue;
       log_.warn(
           "reload: the new channel '{}' cannot start while the old one runs; stopping the "
           "old one first so the new one takes over its stored events",
           c->name);
-      (void)old->channel->hostStop();
+      lc.stopChannel(retiring_.config.agent, *old);
     }
     // A component of the new config that cannot start (a directory that cannot be created, a
     // port in use) makes the edit as invalid as a bad key: the old pipeline comes back.
