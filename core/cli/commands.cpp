@@ -1,32 +1,26 @@
 #include "core/cli/commands.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
+#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/cli/agent_loop.hpp"
+#include "core/cli/session.hpp"
 #include "core/config/model.hpp"
-#include "core/log/logging.hpp"
 #include "core/monitoring/monitor.hpp"
 #include "core/plugin/registry.hpp"
-#include "core/plugin/schema_check.hpp"
 #include "core/runtime/agent.hpp"
-#include "core/runtime/config_watcher.hpp"
 #include "sluice/sdk/version.hpp"
 
 #ifdef SLUICE_ALLOCATOR_MIMALLOC
@@ -69,22 +63,6 @@ constexpr const char* kUsage =
     "\n"
     "`sluice <command> --help` shows the command's options.\n";
 
-struct CommonOptions {
-  std::string agent;
-  std::string confFile;
-  std::string confDir;
-  std::vector<std::string> pluginsPaths;
-  std::vector<std::string> defines;
-  std::string logLevel;
-  bool lenient = false;
-  bool allowInsecurePlugins = false;
-  int64_t drainTimeoutMs = 5000;
-  bool noReload = false;
-  int64_t reloadIntervalSec = 30;
-  int monitorPort = -1;  // --monitor-port; -1 = not given
-  std::string monitorBind;
-};
-
 void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
   d.add_options()("help,h", "show this help");
   if (needsConfig)
@@ -103,188 +81,6 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
     ("log-level", po::value(&o.logLevel), "trace, debug, info (default), warn, error")
     ("allow-insecure-plugins", po::bool_switch(&o.allowInsecurePlugins),
      "load plugin files even if group or others can write them");
-}
-
-std::vector<std::string> splitPath(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ":") {
-    if (c == ':') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return out;
-}
-
-// Diagnostics quote configuration values: secrets are masked (see LogHub::secrets()).
-void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegistry& secrets) {
-  for (const auto& item : d.items())
-    os << (item.severity == Diagnostic::Severity::Error ? "error: " : "warning: ")
-       << secrets.mask(item.message) << "\n";
-}
-
-// The configuration's secret values: those of keys named like secrets (isSecretKey) and of keys
-// a loaded plugin's schema marks isSecret(). Registered before anything is configured, so that
-// no log line, error or status page shows them.
-std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistry& registry) {
-  const std::vector<std::string> schemaSecrets = registry.secretKeyNames();
-  std::vector<std::string> out;
-  for (const auto& [k, p] : raw.entries)
-    if (isSecretKey(k) || isSchemaSecret(schemaSecrets, k)) out.push_back(p.value);
-  return out;
-}
-
-// Everything agent and validate share: log level, -D, plugins, the config model.
-struct Session {
-  std::unique_ptr<LogHub> logs;
-  std::unique_ptr<PluginRegistry> registry;
-  std::vector<std::pair<std::string, std::string>> overrides;
-  Diagnostics pluginDiags;
-  // Flume's monitoring switches: -Dflume.monitoring.type=http -Dflume.monitoring.port=34545.
-  std::string flumeMonitoringType, flumeMonitoringPort;
-  RawConfig raw;  // the config file as loaded, with the -D overrides applied
-};
-
-// Applies the Flume switches among the -D values and returns the rest as config overrides.
-// Returns false (after printing why) on a malformed -D.
-bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
-  auto& overrides = s.overrides;
-  for (const auto& d : o.defines) {
-    auto eq = d.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "error: -D" << d << ": expected -Dkey=value\n";
-      return false;
-    }
-    std::string key = d.substr(0, eq), value = d.substr(eq + 1);
-    if (key == "flume.root.logger") {
-      // log4j style: LEVEL,appender. The appender is ignored: sluice logs to stderr.
-      logLevel = value.substr(0, value.find(','));
-    } else if (key == "flume.monitoring.type") {
-      s.flumeMonitoringType = value;
-    } else if (key == "flume.monitoring.port") {
-      s.flumeMonitoringPort = value;
-    } else if (key.rfind("flume.monitoring.", 0) == 0) {
-      std::cerr << "warning: -D" << key << ": only flume.monitoring.type and flume.monitoring.port "
-                   "are understood; ignored\n";
-    } else if (key.rfind("flume.", 0) == 0) {
-      std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
-    } else {
-      overrides.emplace_back(key, value);
-    }
-  }
-  return true;
-}
-
-// Parses -D (once: its overrides are reused on every reload) and sets up logging.
-bool startSession(const CommonOptions& o, Session& s) {
-  std::string level = o.logLevel;
-  if (!splitDefines(o, level, s)) return false;
-  sdk::LogLevel lv = sdk::LogLevel::info;
-  if (!level.empty()) {
-    try {
-      lv = LogHub::parseLevel(level);
-    } catch (const std::exception& e) {
-      std::cerr << "error: " << e.what() << "\n";
-      return false;
-    }
-  }
-  s.logs = std::make_unique<LogHub>(lv);
-  return true;
-}
-
-// Scans every plugin directory: built-in, --plugins-path, SLUICE_PLUGINS_PATH, plugins.path.
-void loadPlugins(const CommonOptions& o, Session& s, const RawConfig* raw) {
-  LoaderOptions lo;
-  lo.allowInsecurePermissions = o.allowInsecurePlugins;
-  s.registry = std::make_unique<PluginRegistry>(lo);
-  std::vector<std::string> dirs{builtinPluginDir().string()};
-  for (const auto& p : o.pluginsPaths)
-    for (const auto& d : splitPath(p)) dirs.push_back(d);
-  if (const char* env = std::getenv("SLUICE_PLUGINS_PATH"))
-    for (const auto& d : splitPath(env)) dirs.push_back(d);
-  if (raw) {
-    auto it = raw->entries.find("plugins.path");
-    if (it != raw->entries.end())
-      for (const auto& d : splitPath(it->second.value)) dirs.push_back(d);
-  }
-  for (const auto& d : dirs) s.registry->addDirectory(d, s.pluginDiags);
-  auto lg = s.logs->core("loader");
-  for (const auto& c : s.registry->components())
-    lg->debug("{} type '{}' ({} {}) from {}", sdk::nameOf(c.info->kind), c.info->type, c.pluginName,
-              c.pluginVersion, c.file.string());
-}
-
-bool openSession(const CommonOptions& o, Session& s) {
-  if (!startSession(o, s)) return false;
-  loadPlugins(o, s, nullptr);
-  return true;
-}
-
-std::string resolveConfFile(const CommonOptions& o) {
-  fs::path f(o.confFile);
-  if (f.is_relative() && !o.confDir.empty() && !fs::exists(f) && fs::exists(fs::path(o.confDir) / f))
-    return (fs::path(o.confDir) / f).string();
-  return o.confFile;
-}
-
-// Loads, checks and builds. Returns the exit code on failure, or -1 when the agent is ready.
-int prepare(const CommonOptions& o, Session& s, Agent*& agentOut,
-            std::unique_ptr<Agent>& holder, AgentOptions aopts, bool quietOk) {
-  if (o.confFile.empty()) {
-    std::cerr << "error: no config file: pass -f/--conf-file\n";
-    return 2;
-  }
-  if (!startSession(o, s)) return 2;
-  RawConfig& raw = s.raw;
-  try {
-    raw = loadConfigFile(resolveConfFile(o));
-    applyOverrides(raw, s.overrides);
-  } catch (const std::exception& e) {
-    // Nothing is known of the file's secrets yet; a URL's password still goes.
-    std::cerr << "error: " << s.logs->secrets().mask(e.what()) << "\n";
-    return 1;
-  }
-  loadPlugins(o, s, &raw);
-  s.logs->secrets().add(configSecrets(raw, *s.registry));
-  // Refused plugin libraries are reported, but only fail the run when a type is missing.
-  for (const auto& d : s.pluginDiags.items()) std::cerr << "warning: " << d.message << "\n";
-
-  std::string agent = o.agent;
-  if (agent.empty()) {
-    auto names = agentNames(raw);
-    if (names.size() == 1) {
-      agent = names.front();
-    } else {
-      std::cerr << "error: " << raw.file << ": pass -n/--name to pick an agent";
-      if (names.empty()) std::cerr << " (the file defines none)";
-      for (std::size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : " (defined: ") << names[i];
-      if (!names.empty()) std::cerr << ")";
-      std::cerr << "\n";
-      return 2;
-    }
-  }
-  Diagnostics diags;
-  AgentConfig cfg = buildAgentConfig(raw, agent, diags);
-  if (!diags.hasErrors()) {
-    aopts.lenient = o.lenient;
-    holder = std::make_unique<Agent>(*s.registry, *s.logs, aopts);
-    holder->build(cfg, diags);
-  }
-  printDiagnostics(diags, std::cerr, s.logs->secrets());
-  if (diags.hasErrors()) {
-    std::cerr << raw.file << ": agent '" << agent << "': " << diags.errorCount()
-              << " error(s); nothing was started\n";
-    return 1;
-  }
-  if (!quietOk)
-    std::cout << raw.file << ": agent '" << agent << "' is valid: " << cfg.sources.size()
-              << " source(s), " << cfg.channels.size() << " channel(s), " << cfg.sinks.size()
-              << " sink(s), " << cfg.sinkgroups.size() << " sink group(s)\n";
-  agentOut = holder.get();
-  return -1;
 }
 
 bool parse(po::options_description& desc, int argc, char** argv, po::variables_map& vm,
@@ -483,23 +279,13 @@ int cmdAgent(int argc, char** argv) {
     return 2;
   }
 
-  // Signals go to a dedicated thread: the first SIGINT/SIGTERM asks for a graceful stop, a
-  // second one exits at once, SIGHUP reloads the config. SIGPIPE is ignored: a broken
-  // connection is that connection's error.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  AgentLoop::blockSignals();  // before any thread starts
 
   Session s;
-  Agent* agent = nullptr;
   std::unique_ptr<Agent> holder;
   AgentOptions aopts;
   aopts.drainTimeout = std::chrono::milliseconds(o.drainTimeoutMs);
-  int rc = prepare(o, s, agent, holder, aopts, true);
+  int rc = prepare(o, s, holder, aopts, true);
   if (rc >= 0) return rc;
 
   // Monitoring. Its thread reads the agent only through `provider`, which never waits: while the
@@ -528,85 +314,12 @@ int cmdAgent(int argc, char** argv) {
     }
   }
 
-  std::mutex m;
-  std::condition_variable cv;
-  int received = 0;
-  bool reloadWanted = false;
-  std::thread sigThread([&] {
-    for (;;) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) continue;
-      std::lock_guard lock(m);
-      if (sig == SIGHUP) {
-        reloadWanted = true;
-      } else if (++received >= 2) {
-        std::cerr << "second signal: exiting without draining\n";
-        std::_Exit(130);
-      }
-      cv.notify_all();
-    }
-  });
-  sigThread.detach();
-
-  sdk::Result r;
-  {
-    std::lock_guard lock(agentMutex);
-    r = holder->start();
-  }
-  if (!r) {
-    std::cerr << "error: " << s.logs->secrets().mask(r.error()) << "\n";
-    return 1;
-  }
-  auto log = s.logs->core("reload");
-  std::string confFile = resolveConfFile(o);
-  std::unique_ptr<ConfigWatcher> watcher;
-  if (!o.noReload) {
-    watcher = std::make_unique<ConfigWatcher>(confFile, std::chrono::seconds(o.reloadIntervalSec), [&] {
-      std::lock_guard lock(m);
-      reloadWanted = true;
-      cv.notify_all();
-    });
-    watcher->start();
-  }
-  for (;;) {
-    {
-      std::unique_lock lock(m);
-      cv.wait(lock, [&] { return received > 0 || reloadWanted; });
-      if (received > 0) break;
-      reloadWanted = false;
-    }
-    // Reload: a config that does not parse or validate is reported and the old one keeps running.
-    log->info("configuration file {} changed; reloading", confFile);
-    Diagnostics diags;
-    try {
-      RawConfig raw = loadConfigFile(confFile);
-      applyOverrides(raw, s.overrides);
-      // The new file's secrets, before anything quotes them (old ones stay: see SecretRegistry).
-      s.logs->secrets().add(configSecrets(raw, *s.registry));
-      AgentConfig cfg = buildAgentConfig(raw, holder->name(), diags);
-      if (!diags.hasErrors()) {
-        std::lock_guard lock(agentMutex);
-        holder = Agent::reload(std::move(holder), cfg, diags);
-      }
-    } catch (const std::exception& e) {
-      diags.error(e.what());
-    }
-    for (const auto& d : diags.items()) {
-      if (d.severity == Diagnostic::Severity::Error)
-        log->error("{}", d.message);
-      else
-        log->warn("{}", d.message);
-    }
-    if (diags.hasErrors()) log->error("reload refused: the running configuration is unchanged");
-  }
-  if (watcher) watcher->stop();
-  {
-    std::lock_guard lock(agentMutex);
-    holder->stop();
-  }
+  rc = AgentLoop(s, holder, agentMutex,
+                 {resolveConfFile(o), !o.noReload, std::chrono::seconds(o.reloadIntervalSec)})
+           .run();
   if (monitor) monitor->stop();
   s.logs->flush();
-  return 0;
+  return rc;
 }
 
 int cmdValidate(int argc, char** argv) {
@@ -620,10 +333,9 @@ int cmdValidate(int argc, char** argv) {
     return 0;
   }
   Session s;
-  Agent* agent = nullptr;
   std::unique_ptr<Agent> holder;
   o.logLevel = o.logLevel.empty() ? "warn" : o.logLevel;
-  int rc = prepare(o, s, agent, holder, AgentOptions{}, false);
+  int rc = prepare(o, s, holder, AgentOptions{}, false);
   return rc >= 0 ? rc : 0;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// One agent: builds the components of an AgentConfig through the plugin registry, wires them,
-// and runs them. Start order: channels, sinks, sources. Stop order: sources, then sinks after
-// draining what their channels hold (bounded), then channels.
+// One agent: the pipeline of one AgentConfig (pipeline_builder.hpp builds it), run in Flume's
+// order (lifecycle.hpp: channels, sinks, sources; stopping sources, then sinks after draining
+// what their channels hold, bounded, then channels), reloaded in place (reload.hpp), and read by
+// monitoring through the views below.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,11 +17,11 @@
 #include "core/log/logging.hpp"
 #include "core/plugin/registry.hpp"
 #include "core/runtime/channel_processor.hpp"
-#include "core/runtime/channel_waker.hpp"
+#include "core/runtime/lifecycle.hpp"
+#include "core/runtime/pipeline.hpp"
+#include "core/runtime/pipeline_builder.hpp"
 #include "core/runtime/runners.hpp"
-#include "sluice/sdk/channel.hpp"
-#include "sluice/sdk/sink.hpp"
-#include "sluice/sdk/source.hpp"
+#include "sluice/sdk/component.hpp"
 
 namespace sluice::core {
 
@@ -28,6 +30,11 @@ struct AgentOptions {
   bool lenient = false;
   std::chrono::milliseconds drainTimeout{5000};
   SinkRunner::Options sinkRunner;
+  // Tests only: called with each step's name before the step, in every reload (building each
+  // new component, stopping, starting, moving each batch of events...). Throwing from it
+  // simulates a failure there, such as std::bad_alloc; the reload must then leave the previous
+  // pipeline running with every committed event. Not owned: it must outlive the agent.
+  const std::function<void(const std::string& step)>* reloadStepHook = nullptr;
 };
 
 // A component's counters, named as Flume's monitoring names them ("SOURCE", "r1").
@@ -46,7 +53,7 @@ struct ComponentView {
   std::string type;
   std::vector<std::string> channels;  // a source's channels, a sink's channel
   const sdk::Component* component;
-  sdk::CounterGroup* group;  // nullptr when the component publishes no counters
+  sdk::CounterGroup* group;                      // nullptr when the component publishes no counters
   const ChannelProcessorImpl* channelProcessor;  // a source's (its interceptors' counters)
 };
 struct SinkRunnerView {
@@ -67,106 +74,44 @@ class Agent {
 
   // Checks and builds everything (types, schemas, cross-component rules, configure()). Nothing
   // runs yet. Returns false when diags has errors; the agent must then not be started.
-  //
-  // With `previous` (a running agent, for a reload), components whose configuration is
-  // unchanged and whose dependencies are kept are moved over from it, still running, instead of
-  // being built again. Call it only with a config that already built cleanly on its own.
-  bool build(const AgentConfig& config, Diagnostics& diags, Agent* previous = nullptr);
+  bool build(const AgentConfig& config, Diagnostics& diags);
   // Starts channels, sinks (with their runners), then sources. On a failure, stops what started
-  // and returns the failure. Components adopted from a previous agent are already running.
+  // and returns the failure.
   sdk::Result start();
   void stop();
   bool running() const { return running_; }
 
-  // Applies a new configuration to a running agent without stopping the world: unchanged
-  // channels keep their buffered events and unchanged sources and sinks keep running; changed
-  // components (and those that depend on them) are replaced. Events in a replaced channel are
-  // moved into its successor. The new config must be valid (checked by a dry build first);
-  // if it is not, nothing changes and diags says why. If a new component then fails to start,
-  // the reload is rolled back: the previous components run again and diags says why. Returns
-  // the agent now running.
-  static std::unique_ptr<Agent> reload(std::unique_ptr<Agent> current, const AgentConfig& config,
-                                       Diagnostics& diags);
+  // Applies a new configuration to the running agent without stopping the world (reload.hpp):
+  // unchanged channels keep their buffered events and unchanged sources and sinks keep
+  // running; changed components (and those that depend on them) are replaced, and the events
+  // of a replaced channel move into its successor. A config that does not build changes
+  // nothing; one whose new components fail to start, or any other failure on the way, is
+  // rolled back to the previous components, running again. diags says why in both cases.
+  // Returns true when the new configuration runs. Never throws, and the agent always stays.
+  bool reload(const AgentConfig& config, Diagnostics& diags) noexcept;
 
   std::vector<CounterView> counters() const;
   std::vector<ComponentView> components() const;
   std::vector<SinkRunnerView> sinkRunners() const;
-  const AgentConfig& config() const { return config_; }
+  const AgentConfig& config() const { return pipeline_.config; }
   const LogHub& logs() const { return logs_; }
   sdk::CounterGroup* counters(const std::string& kind, const std::string& name) const;
-  const std::string& name() const { return config_.agent; }
-  // Names of components this agent took over running from the previous one on its last build.
+  const std::string& name() const { return pipeline_.config.agent; }
+  // What kept running through the last successful reload ("channel:c1", "sink:k1", "source:r1",
+  // "runner:sink:k1"); empty after build().
   const std::vector<std::string>& adopted() const { return adopted_; }
 
  private:
-  // Each entry owns the loggers of its objects, declared first so that they are destroyed last.
-  struct ChannelEntry {
-    std::vector<std::unique_ptr<sdk::Logger>> loggers;
-    std::string name, type, signature;
-    PluginPtr<sdk::Channel> channel;
-    std::unique_ptr<ChannelWaker> waker;
-  };
-  struct SinkEntry {
-    std::vector<std::unique_ptr<sdk::Logger>> loggers;
-    std::string name, type, channel, signature;
-    PluginPtr<sdk::Sink> sink;
-  };
-  struct RunnerEntry {
-    std::vector<std::unique_ptr<sdk::Logger>> loggers;  // first: outlives the runner's selector
-    std::string name, signature;
-    std::vector<std::string> sinks;
-    std::unique_ptr<SinkRunner> runner;
-    bool started = false;
-  };
-  struct SourceEntry {
-    std::vector<std::unique_ptr<sdk::Logger>> loggers;
-    std::string name, type, signature;
-    std::vector<std::string> channels;
-    PluginPtr<sdk::Source> source;
-    std::unique_ptr<ChannelProcessorImpl> processor;
-    std::unique_ptr<PollableSourceRunner> runner;
-  };
-
-  std::unique_ptr<sdk::Logger> makeLogger(const std::string& kind, const std::string& type,
-                                          const std::string& name);
-  void buildChannels(const AgentConfig& cfg, Diagnostics& diags, Agent* prev);
-  void buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev);
-  void buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev);
-  void buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* prev);
-  void checkBatchSizes(const AgentConfig& cfg, Diagnostics& diags);
-  ChannelEntry* channel(const std::string& name);
-  bool isAdopted(const std::string& kind, const std::string& name) const;
-  // Reports a component's problems: errors in strict mode, warnings plus dropping it when lenient.
-  bool settle(const std::string& what, Diagnostics& local, Diagnostics& diags);
-
-  // reload() after a failure: `next`'s components that were taken over from `current` go
-  // back to it, the new ones stop, what `current` stopped starts again. Returns `current`.
-  static std::unique_ptr<Agent> rollBack(std::unique_ptr<Agent> current, std::unique_ptr<Agent> next,
-                                         const std::string& why, Diagnostics& diags);
-
-  sdk::Result startChannelsAndSinks();
-  sdk::Result startSources();
-  void stopSources();
-  void stopSinks(std::chrono::milliseconds drain);
-  void stopChannels();
+  PipelineBuilder::Options builderOptions() const;
 
   PluginRegistry& registry_;
   LogHub& logs_;
   AgentOptions options_;
-  AgentConfig config_;
   std::shared_ptr<spdlog::logger> log_;
+  Lifecycle lifecycle_;
   bool running_ = false;
   std::vector<std::string> adopted_;
-
-  // Destruction runs bottom-up: sources, runners and sinks go before the channels they use.
-  std::vector<ChannelEntry> channels_;
-  std::vector<SinkEntry> sinks_;
-  std::vector<RunnerEntry> runners_;
-  std::vector<SourceEntry> sources_;
+  Pipeline pipeline_;
 };
-
-// A stable text of a component's configuration (type and every key/value, without locations),
-// used to tell which components a reload changes.
-std::string configSignature(const ComponentConfig& c);
 
 }  // namespace sluice::core

@@ -598,7 +598,7 @@ TEST_CASE("hot reload replaces only the changed sink; the channel and source kee
   Diagnostics bad;
   RawConfig rawBad = parseProperties(reloadConfig(tmp, "first") + "a1.sinks.k1.bogus = 1\n", "r.properties");
   Agent* before = agent.get();
-  agent = Agent::reload(std::move(agent), buildAgentConfig(rawBad, "a1", bad), bad);
+  agent->reload(buildAgentConfig(rawBad, "a1", bad), bad);
   CHECK(bad.hasErrors());
   CHECK(agent.get() == before);
   CHECK(agent->running());
@@ -606,7 +606,7 @@ TEST_CASE("hot reload replaces only the changed sink; the channel and source kee
   // A valid edit: the sink writes to a new file while events keep flowing.
   Diagnostics good;
   RawConfig raw2 = parseProperties(reloadConfig(tmp, "second"), "r.properties");
-  agent = Agent::reload(std::move(agent), buildAgentConfig(raw2, "a1", good), good);
+  agent->reload(buildAgentConfig(raw2, "a1", good), good);
   CHECK_FALSE(good.hasErrors());
   const auto& kept = agent->adopted();
   CHECK(std::find(kept.begin(), kept.end(), "channel:c1") != kept.end());
@@ -645,7 +645,7 @@ TEST_CASE("hot reload of a changed channel moves its buffered events into the ne
   Diagnostics d1;
   auto cfg = buildAgentConfig(
       parseProperties(reloadConfig(tmp, "out") + "a1.channels.c1.capacity = 20000\n", "r"), "a1", d1);
-  agent = Agent::reload(std::move(agent), cfg, d1);
+  agent->reload(cfg, d1);
   CHECK_FALSE(d1.hasErrors());
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
   CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
@@ -682,7 +682,7 @@ TEST_CASE("hot reload of a changed file channel on the same directories keeps it
   auto cfg = buildAgentConfig(
       parseProperties(reloadConfig(tmp, "out", fileChannel) + "a1.channels.c1.capacity = 20000\n", "r"),
       "a1", d1);
-  agent = Agent::reload(std::move(agent), cfg, d1);
+  agent->reload(cfg, d1);
   CHECK_FALSE(d1.hasErrors());
   CHECK(counter(*agent, "CHANNEL", "c1", "ChannelCapacity") == 20000);
   CHECK(waitFor([&] { return counter(*agent, "SOURCE", "r1", "EventAcceptedCount") == 3000; },
@@ -744,8 +744,7 @@ a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n";
 
   // 1. Only r1's interceptor changes: r1 restarts; its channel and sink, and all of line 2, stay.
   Diagnostics d1;
-  agent = Agent::reload(std::move(agent),
-                        buildAgentConfig(parseProperties(text("10000", "B"), "r"), "a1", d1), d1);
+  agent->reload(buildAgentConfig(parseProperties(text("10000", "B"), "r"), "a1", d1), d1);
   REQUIRE_FALSE(d1.hasErrors());
   auto adopted = [&](const std::string& what) {
     const auto& kept = agent->adopted();
@@ -760,8 +759,7 @@ a1.sinks.k2.outFile = )" + (tmp / "k2").string() + "\n";
 
   // 2. c1 changes: its source and sink are replaced with it; line 2 is untouched, events and all.
   Diagnostics d2;
-  agent = Agent::reload(std::move(agent),
-                        buildAgentConfig(parseProperties(text("20000", "B"), "r"), "a1", d2), d2);
+  agent->reload(buildAgentConfig(parseProperties(text("20000", "B"), "r"), "a1", d2), d2);
   REQUIRE_FALSE(d2.hasErrors());
   CHECK_FALSE(adopted("channel:c1"));
   CHECK_FALSE(adopted("source:r1"));
@@ -816,7 +814,7 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.sink.directory = )") + (tmp / "afile" / "sub").string() + "\n";
   Diagnostics d1;
   Agent* before = agent.get();
-  agent = Agent::reload(std::move(agent), buildAgentConfig(parseProperties(bad, "r"), "a1", d1), d1);
+  agent->reload(buildAgentConfig(parseProperties(bad, "r"), "a1", d1), d1);
   CHECK(d1.hasErrors());
   CHECK(errors(d1).find("configuration reload failed: a1.sinks.k1 failed to start") !=
         std::string::npos);
@@ -872,7 +870,7 @@ TEST_CASE("hot reload: a new source that cannot start is rolled back with the ev
     text.erase(text.find(key), std::string(key).size());
   Diagnostics d1;
   Agent* before = agent.get();
-  agent = Agent::reload(std::move(agent), buildAgentConfig(parseProperties(text, "r"), "a1", d1), d1);
+  agent->reload(buildAgentConfig(parseProperties(text, "r"), "a1", d1), d1);
   CHECK(errors(d1).find("configuration reload failed: a1.sources.r1 failed to start") !=
         std::string::npos);
   CHECK(agent.get() == before);

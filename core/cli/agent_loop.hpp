@@ -1,0 +1,49 @@
+#pragma once
+// The running agent's loop (`sluice agent`): signals, config file watching and hot reloads.
+// The first SIGINT/SIGTERM asks for a graceful stop, a second one exits at once; SIGHUP, and a
+// change to the config file while watching is on, reload the configuration. SIGPIPE is
+// ignored: a broken connection is that connection's error.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/cli/session.hpp"
+#include "core/runtime/agent.hpp"
+
+namespace sluice::core::cli {
+
+class AgentLoop {
+ public:
+  struct Options {
+    std::string confFile;  // the file reloads read
+    bool watch = true;     // watch confFile (inotify, and a poll every pollInterval)
+    std::chrono::seconds pollInterval{30};
+  };
+
+  // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and in every thread it starts
+  // afterwards, so that only the loop's signal thread receives them, and ignores SIGPIPE. Call
+  // first thing, before any thread exists.
+  static void blockSignals();
+
+  // `agent` is built; `agentMutex` is held around every start, reload and stop of it, so that
+  // other threads (monitoring) can read it while it is held by no one.
+  AgentLoop(Session& session, std::unique_ptr<Agent>& agent, std::mutex& agentMutex,
+            Options options)
+      : session_(session), agent_(agent), agentMutex_(agentMutex), options_(std::move(options)) {}
+
+  // Starts the agent, reloads it when asked, and stops it on SIGINT/SIGTERM. Returns the exit
+  // code: 0 after a graceful stop, 1 when the agent could not start.
+  int run();
+
+ private:
+  void reload();
+
+  Session& session_;
+  std::unique_ptr<Agent>& agent_;
+  std::mutex& agentMutex_;
+  Options options_;
+};
+
+}  // namespace sluice::core::cli

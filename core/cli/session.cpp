@@ -1,0 +1,186 @@
+#include "core/cli/session.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "core/plugin/schema_check.hpp"
+
+namespace sluice::core::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> splitPath(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ":") {
+    if (c == ':') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return out;
+}
+
+// Applies the Flume switches among the -D values and returns the rest as config overrides.
+// Returns false (after printing why) on a malformed -D.
+bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
+  auto& overrides = s.overrides;
+  for (const auto& d : o.defines) {
+    auto eq = d.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "error: -D" << d << ": expected -Dkey=value\n";
+      return false;
+    }
+    std::string key = d.substr(0, eq), value = d.substr(eq + 1);
+    if (key == "flume.root.logger") {
+      // log4j style: LEVEL,appender. The appender is ignored: sluice logs to stderr.
+      logLevel = value.substr(0, value.find(','));
+    } else if (key == "flume.monitoring.type") {
+      s.flumeMonitoringType = value;
+    } else if (key == "flume.monitoring.port") {
+      s.flumeMonitoringPort = value;
+    } else if (key.rfind("flume.monitoring.", 0) == 0) {
+      std::cerr << "warning: -D" << key
+                << ": only flume.monitoring.type and flume.monitoring.port "
+                   "are understood; ignored\n";
+    } else if (key.rfind("flume.", 0) == 0) {
+      std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
+    } else {
+      overrides.emplace_back(key, value);
+    }
+  }
+  return true;
+}
+
+// Parses -D (once: its overrides are reused on every reload) and sets up logging.
+bool startSession(const CommonOptions& o, Session& s) {
+  std::string level = o.logLevel;
+  if (!splitDefines(o, level, s)) return false;
+  sdk::LogLevel lv = sdk::LogLevel::info;
+  if (!level.empty()) {
+    try {
+      lv = LogHub::parseLevel(level);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return false;
+    }
+  }
+  s.logs = std::make_unique<LogHub>(lv);
+  return true;
+}
+
+// Scans every plugin directory: built-in, --plugins-path, SLUICE_PLUGINS_PATH, plugins.path.
+void loadPlugins(const CommonOptions& o, Session& s, const RawConfig* raw) {
+  LoaderOptions lo;
+  lo.allowInsecurePermissions = o.allowInsecurePlugins;
+  s.registry = std::make_unique<PluginRegistry>(lo);
+  std::vector<std::string> dirs{builtinPluginDir().string()};
+  for (const auto& p : o.pluginsPaths)
+    for (const auto& d : splitPath(p)) dirs.push_back(d);
+  if (const char* env = std::getenv("SLUICE_PLUGINS_PATH"))
+    for (const auto& d : splitPath(env)) dirs.push_back(d);
+  if (raw) {
+    auto it = raw->entries.find("plugins.path");
+    if (it != raw->entries.end())
+      for (const auto& d : splitPath(it->second.value)) dirs.push_back(d);
+  }
+  for (const auto& d : dirs) s.registry->addDirectory(d, s.pluginDiags);
+  auto lg = s.logs->core("loader");
+  for (const auto& c : s.registry->components())
+    lg->debug("{} type '{}' ({} {}) from {}", sdk::nameOf(c.info->kind), c.info->type, c.pluginName,
+              c.pluginVersion, c.file.string());
+}
+
+}  // namespace
+
+void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegistry& secrets) {
+  for (const auto& item : d.items())
+    os << (item.severity == Diagnostic::Severity::Error ? "error: " : "warning: ")
+       << secrets.mask(item.message) << "\n";
+}
+
+std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistry& registry) {
+  const std::vector<std::string> schemaSecrets = registry.secretKeyNames();
+  std::vector<std::string> out;
+  for (const auto& [k, p] : raw.entries)
+    if (isSecretKey(k) || isSchemaSecret(schemaSecrets, k)) out.push_back(p.value);
+  return out;
+}
+
+bool openSession(const CommonOptions& o, Session& s) {
+  if (!startSession(o, s)) return false;
+  loadPlugins(o, s, nullptr);
+  return true;
+}
+
+std::string resolveConfFile(const CommonOptions& o) {
+  fs::path f(o.confFile);
+  if (f.is_relative() && !o.confDir.empty() && !fs::exists(f) &&
+      fs::exists(fs::path(o.confDir) / f))
+    return (fs::path(o.confDir) / f).string();
+  return o.confFile;
+}
+
+int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, AgentOptions aopts,
+            bool quietOk) {
+  if (o.confFile.empty()) {
+    std::cerr << "error: no config file: pass -f/--conf-file\n";
+    return 2;
+  }
+  if (!startSession(o, s)) return 2;
+  RawConfig& raw = s.raw;
+  try {
+    raw = loadConfigFile(resolveConfFile(o));
+    applyOverrides(raw, s.overrides);
+  } catch (const std::exception& e) {
+    // Nothing is known of the file's secrets yet; a URL's password still goes.
+    std::cerr << "error: " << s.logs->secrets().mask(e.what()) << "\n";
+    return 1;
+  }
+  loadPlugins(o, s, &raw);
+  s.logs->secrets().add(configSecrets(raw, *s.registry));
+  // Refused plugin libraries are reported, but only fail the run when a type is missing.
+  for (const auto& d : s.pluginDiags.items()) std::cerr << "warning: " << d.message << "\n";
+
+  std::string agent = o.agent;
+  if (agent.empty()) {
+    auto names = agentNames(raw);
+    if (names.size() == 1) {
+      agent = names.front();
+    } else {
+      std::cerr << "error: " << raw.file << ": pass -n/--name to pick an agent";
+      if (names.empty()) std::cerr << " (the file defines none)";
+      for (std::size_t i = 0; i < names.size(); ++i)
+        std::cerr << (i ? ", " : " (defined: ") << names[i];
+      if (!names.empty()) std::cerr << ")";
+      std::cerr << "\n";
+      return 2;
+    }
+  }
+  Diagnostics diags;
+  AgentConfig cfg = buildAgentConfig(raw, agent, diags);
+  if (!diags.hasErrors()) {
+    aopts.lenient = o.lenient;
+    holder = std::make_unique<Agent>(*s.registry, *s.logs, aopts);
+    holder->build(cfg, diags);
+  }
+  printDiagnostics(diags, std::cerr, s.logs->secrets());
+  if (diags.hasErrors()) {
+    std::cerr << raw.file << ": agent '" << agent << "': " << diags.errorCount()
+              << " error(s); nothing was started\n";
+    return 1;
+  }
+  if (!quietOk)
+    std::cout << raw.file << ": agent '" << agent << "' is valid: " << cfg.sources.size()
+              << " source(s), " << cfg.channels.size() << " channel(s), " << cfg.sinks.size()
+              << " sink(s), " << cfg.sinkgroups.size() << " sink group(s)\n";
+  return -1;
+}
+
+}  // namespace sluice::core::cli

@@ -1,0 +1,109 @@
+#include "core/runtime/component_factory.hpp"
+
+#include <type_traits>
+
+#include "core/plugin/schema_check.hpp"
+#include "sluice/sdk/selector.hpp"
+#include "sluice/sdk/sink_selector.hpp"
+
+namespace sluice::core {
+
+namespace {
+
+template <class T>
+constexpr sdk::ComponentKind kindOf() {
+  if constexpr (std::is_same_v<T, sdk::Source>) return sdk::ComponentKind::Source;
+  if constexpr (std::is_same_v<T, sdk::Channel>) return sdk::ComponentKind::Channel;
+  if constexpr (std::is_same_v<T, sdk::Sink>) return sdk::ComponentKind::Sink;
+  if constexpr (std::is_same_v<T, sdk::InterceptorBuilder>) return sdk::ComponentKind::Interceptor;
+  if constexpr (std::is_same_v<T, sdk::ChannelSelector>) return sdk::ComponentKind::ChannelSelector;
+  if constexpr (std::is_same_v<T, sdk::SinkSelector>) return sdk::ComponentKind::SinkSelector;
+}
+
+}  // namespace
+
+template <class T>
+std::optional<CheckedComponent> ComponentFactory::check(const ComponentSpec& spec,
+                                                        Diagnostics& diags) const {
+  constexpr sdk::ComponentKind kind = kindOf<T>();
+  const RegisteredComponent* rc = registry_.resolve(kind, spec.type);
+  if (!rc) {
+    const std::string where = spec.typeWhere.str();
+    diags.error((spec.typeKey.empty() ? spec.context.path() + ".type" : spec.typeKey) + ": " +
+                registry_.unknownTypeMessage(kind, spec.type) + spec.typeHint +
+                (where.empty() ? "" : " (" + where + ")"));
+    return std::nullopt;
+  }
+  Diagnostics local;
+  checkAgainstSchema(rc->info->schema, rc->info->type, spec.context, spec.frameworkKeys, local);
+  diags.append(local);
+  if (local.hasErrors()) return std::nullopt;
+  return CheckedComponent{rc, spec.context};
+}
+
+template <class T>
+PluginPtr<T> ComponentFactory::create(const ComponentSpec& spec, CheckedComponent checked,
+                                      const Wiring& wiring, Loggers& loggers,
+                                      Diagnostics& diags) const {
+  const RegisteredComponent& rc = *checked.component;
+  std::string err;
+  PluginPtr<T> obj = registry_.create<T>(rc, err);
+  if (!obj) {
+    diags.error(spec.context.path() + ": " + err);
+    return obj;
+  }
+  const std::string& instance = spec.loggerInstance.empty() ? spec.name : spec.loggerInstance;
+  loggers.push_back(
+      logs_.make(std::string(sdk::nameOf(kindOf<T>())) + ":" + rc.info->type + ":" + instance));
+  sdk::Logger* logger = loggers.back().get();
+  obj->hostAttach(spec.name, logger);
+  if constexpr (std::is_same_v<T, sdk::Sink>) obj->setChannel(wiring.channel);
+  if constexpr (std::is_same_v<T, sdk::Source>) obj->setChannelProcessor(wiring.processor);
+  if constexpr (std::is_same_v<T, sdk::ChannelSelector>) obj->setChannels(*wiring.channels);
+  if constexpr (std::is_same_v<T, sdk::SinkSelector>) obj->setSinks(*wiring.sinks);
+  checked.context.setLogger(logger);
+  if (sdk::Result r = obj->hostConfigure(checked.context); !r) {
+    diags.error(r.error());
+    obj.reset();
+  }
+  return obj;
+}
+
+template <class T>
+PluginPtr<T> ComponentFactory::make(const ComponentSpec& spec, const Wiring& wiring,
+                                    Loggers& loggers, Diagnostics& diags, std::string* type) const {
+  std::optional<CheckedComponent> checked = check<T>(spec, diags);
+  if (!checked) return PluginPtr<T>(nullptr, {});
+  if (type) *type = checked->component->info->type;
+  return create<T>(spec, std::move(*checked), wiring, loggers, diags);
+}
+
+std::unique_ptr<sdk::Interceptor> ComponentFactory::makeInterceptor(const ComponentSpec& spec,
+                                                                    Loggers& loggers,
+                                                                    Diagnostics& diags) const {
+  auto builder = make<sdk::InterceptorBuilder>(spec, {}, loggers, diags);
+  if (!builder) return nullptr;
+  sdk::Result r;
+  auto interceptor = builder->hostBuild(r);
+  if (!r) {
+    diags.error(spec.context.path() + ": build() failed: " + r.error());
+    return nullptr;
+  }
+  return interceptor;
+}
+
+#define SLUICE_FACTORY_KIND(T)                                                                    \
+  template std::optional<CheckedComponent> ComponentFactory::check<T>(const ComponentSpec&,       \
+                                                                      Diagnostics&) const;        \
+  template PluginPtr<T> ComponentFactory::create<T>(const ComponentSpec&, CheckedComponent,       \
+                                                    const Wiring&, Loggers&, Diagnostics&) const; \
+  template PluginPtr<T> ComponentFactory::make<T>(const ComponentSpec&, const Wiring&, Loggers&,  \
+                                                  Diagnostics&, std::string*) const;
+SLUICE_FACTORY_KIND(sdk::Source)
+SLUICE_FACTORY_KIND(sdk::Channel)
+SLUICE_FACTORY_KIND(sdk::Sink)
+SLUICE_FACTORY_KIND(sdk::ChannelSelector)
+SLUICE_FACTORY_KIND(sdk::SinkSelector)
+#undef SLUICE_FACTORY_KIND
+
+}  // namespace sluice::core

@@ -1,0 +1,86 @@
+#pragma once
+// The one way the host makes a plugin object from its configuration: resolve the type, check
+// the keys against the plugin's schema, create the object, give it its logger and name, wire it
+// (a sink's channel, a source's channel processor, a selector's channels or sinks), configure
+// it. Every source, channel, sink, channel selector, interceptor and sink selector is made here,
+// so a change to any of those steps is made once.
+//
+// Used on the host's control thread (agent build and reload). Objects come back configured, not
+// started.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config/diagnostics.hpp"
+#include "core/config/model.hpp"
+#include "core/log/logging.hpp"
+#include "core/plugin/registry.hpp"
+#include "core/runtime/pipeline.hpp"
+#include "sluice/sdk/interceptor.hpp"
+
+namespace sluice::core {
+
+// One component to make. References must outlive the call.
+struct ComponentSpec {
+  const sdk::Context& context;  // its keys; context.path() names it in messages
+  std::string_view type;        // as written
+  const sdk::Location& typeWhere;
+  // Keys the runtime itself consumes for this kind ("type", "channels", "selector.*"...).
+  const std::vector<std::string>& frameworkKeys;
+  std::string
+      name;  // the object's name (hostAttach) and, unless loggerInstance is set, its logger's
+  std::string loggerInstance = {};  // logger <kind>:<type>:<this>, when not `name` ("r1.i1")
+  std::string typeKey = {};   // the key that names the type, for errors; context.path() + ".type"
+  std::string typeHint = {};  // appended to the unknown-type message
+};
+
+// A component as it is written in the config.
+inline ComponentSpec specOf(const ComponentConfig& c,
+                            const std::vector<std::string>& frameworkKeys) {
+  return ComponentSpec{c.context, c.type, c.typeWhere, frameworkKeys, c.name};
+}
+
+// What the host hands an object before configure(); only the member for its kind is used.
+struct Wiring {
+  sdk::Channel* channel = nullptr;                       // a sink's channel
+  sdk::ChannelProcessor* processor = nullptr;            // a source's channel processor
+  const std::vector<sdk::Channel*>* channels = nullptr;  // a channel selector's channels
+  const std::vector<sdk::Sink*>* sinks = nullptr;        // a sink selector's sinks
+};
+
+// A component whose type resolved and whose keys passed the schema check.
+struct CheckedComponent {
+  const RegisteredComponent* component;
+  sdk::Context context;  // what configure() receives (the logger is set on it when made)
+};
+
+class ComponentFactory {
+ public:
+  ComponentFactory(const PluginRegistry& registry, LogHub& logs)
+      : registry_(registry), logs_(logs) {}
+
+  // Resolves the type for T's kind and checks the keys. Problems go to diags; nullopt if any.
+  template <class T>
+  std::optional<CheckedComponent> check(const ComponentSpec& spec, Diagnostics& diags) const;
+  // Creates a checked component, attaches a logger (added to `loggers`, which must outlive the
+  // object) and its name, wires it and configures it. nullptr after reporting to diags.
+  template <class T>
+  PluginPtr<T> create(const ComponentSpec& spec, CheckedComponent checked, const Wiring& wiring,
+                      Loggers& loggers, Diagnostics& diags) const;
+  // check() then create(). `type`, when given, receives the canonical type name.
+  template <class T>
+  PluginPtr<T> make(const ComponentSpec& spec, const Wiring& wiring, Loggers& loggers,
+                    Diagnostics& diags, std::string* type = nullptr) const;
+  // make() of the InterceptorBuilder, then build(). The builder is only needed to build; the
+  // registry keeps its library loaded, so the interceptor outlives it safely.
+  std::unique_ptr<sdk::Interceptor> makeInterceptor(const ComponentSpec& spec, Loggers& loggers,
+                                                    Diagnostics& diags) const;
+
+ private:
+  const PluginRegistry& registry_;
+  LogHub& logs_;
+};
+
+}  // namespace sluice::core
