@@ -5,8 +5,9 @@
 // Reading without TLS is reactor style: wait until the socket is readable, then read without
 // blocking into the thread's shared buffer, behind a copy of the few bytes the connection kept
 // from last time. An idle connection thus owns no read buffer at all. Asio's epoll reactor is
-// edge-triggered, so the socket is only waited on after a read said "would block"; a read that
-// filled the whole chunk posts the next one instead, letting other connections have a turn.
+// edge-triggered, so the socket is only waited on once it was drained (a read that said "would
+// block" or returned less than asked for); a read that filled the whole chunk posts the next one
+// instead, letting other connections have a turn.
 // With TLS, Asio's stream reads into a per-connection buffer of one record.
 
 #include <boost/asio/post.hpp>
@@ -124,13 +125,10 @@ void ConnectionImpl::waitReadable() noexcept {
 void ConnectionImpl::readPlain() noexcept {
   TcpListener::Core& core = *core_;
   const std::size_t chunk = core.o.readChunkBytes;
-  // A few reads per turn while they come back partial; a full chunk ends the turn at once.
-  for (int round = 0; round < 8; ++round) {
+  for (;;) {  // loops only when a read was interrupted
     if (!canRead()) return;
     const std::size_t pre = carry_.size();
     const bool inlineCarry = pre <= TcpListener::Core::kInlineCarry;
-    error_code ec;
-    std::size_t n = 0;
     char* dst = nullptr;
     try {
       dst = inlineCarry ? core.readBuffer(worker_) + pre : carry_.tail(chunk);
@@ -139,7 +137,8 @@ void ConnectionImpl::readPlain() noexcept {
       core.errorLog.emit("closing ", peer_, ": ", e.what());
       return abort(CloseReason::Error);
     }
-    n = socket_.read_some(asio::buffer(dst, chunk), ec);
+    error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(dst, chunk), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return waitReadable();
     if (ec == asio::error::interrupted) continue;
     if (ec) return onReadError(ec);
@@ -156,7 +155,11 @@ void ConnectionImpl::readPlain() noexcept {
       more = deliver(carry_.data(), carry_.size(), true);
     }
     if (!more) return;
-    if (n == chunk) break;  // more is likely waiting: let the others have their turn first
+    // A TCP read returns all that is queued up to its size: a partial one drained the socket,
+    // and bytes arriving later raise a new edge, which the wait sees. A full one leaves more
+    // behind: read it after the other connections had their turn.
+    if (n < chunk) return waitReadable();
+    break;
   }
   try {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->readMore(); });
