@@ -105,7 +105,10 @@ class ConnectionImpl final : public Connection,
   void send(std::string_view bytes) override;
   std::size_t pendingOutput() const noexcept override { return out_.size() + wbuf_.size(); }
   void resume() noexcept override;
-  void setInRequest(bool inRequest) noexcept override { inRequest_ = inRequest; }
+  void setInRequest(bool inRequest) noexcept override {
+    if (!inRequest) requestStart_ = Clock::time_point::max();  // the next one starts afresh
+    inRequest_ = inRequest;
+  }
   void close() noexcept override;
   std::string_view unconsumed() const noexcept override { return carry_.view(); }
   const std::string& peer() const noexcept override { return peer_; }

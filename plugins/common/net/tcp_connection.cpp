@@ -248,8 +248,13 @@ bool ConnectionImpl::deliver(const char* data, std::size_t len, bool inCarry) no
     abort(CloseReason::Error);
     return false;
   }
-  if (keep > 0 || inRequest_) {
+  // When did the request in progress begin? A session that marks it knows; otherwise kept bytes
+  // are the start of one, begun at this read if this read completed an earlier one. A client
+  // that streams lines is thus never slow, one that trickles a single line is.
+  if (inRequest_) {
     if (requestStart_ == Clock::time_point::max()) requestStart_ = Clock::now();
+  } else if (keep > 0) {
+    if (consumed > 0 || requestStart_ == Clock::time_point::max()) requestStart_ = Clock::now();
   } else {
     requestStart_ = Clock::time_point::max();
   }

@@ -78,9 +78,10 @@ class Connection {
   // runs; does nothing when the connection is not held or already gone.
   virtual void resume() noexcept = 0;
 
-  // Marks a request in progress although every byte so far was consumed (a session that
-  // buffers a request itself), so requestTimeout applies; false when the request completed.
-  // Kept unconsumed bytes count as a request in progress anyway.
+  // Marks a request in progress although its bytes are consumed as they come (a session that
+  // parses or buffers a request itself), so requestTimeout runs from its first byte until
+  // setInRequest(false). Without it, kept unconsumed bytes are a request in progress, begun at
+  // the read that left them.
   virtual void setInRequest(bool inRequest) noexcept = 0;
 
   // Closes after the queued bytes are sent (as Next::Close).

@@ -97,6 +97,25 @@ TEST_SUITE("net-listener") {
     CHECK(waitFor([&] { return s.source->partialDropped.load() == 1; }));
   }
 
+  TEST_CASE("a steady client whose reads end mid-line is not taken for a slow one") {
+    LineServer s;
+    ListenerOptions o;
+    o.requestTimeout = milliseconds(300);
+    s.start(o);
+    RawClient c(s.port());
+    const auto until = Clock::now() + milliseconds(1500);
+    int lines = 0;
+    REQUIRE(c.send("l0-"));
+    while (Clock::now() < until) {
+      // Each send finishes a line and starts the next: the server always keeps half a line.
+      REQUIRE(c.send("end\nl" + std::to_string(++lines) + "-"));
+      CHECK_FALSE(c.waitClosed(milliseconds(50)));  // the client's pace
+    }
+    REQUIRE(c.send("end\n"));
+    CHECK(waitFor([&] { return s.processor.count() == static_cast<std::size_t>(lines) + 1; }));
+    CHECK(s.stat(Stat::RequestTimedOut) == 0);
+  }
+
   TEST_CASE(
       "max-connections + 50 clients: the extra ones are accepted and closed, the others work") {
     LineServer s;
