@@ -324,9 +324,8 @@ void ConnectionImpl::reoffer(bool always) noexcept {
 
 void ConnectionImpl::resume() noexcept {
   try {
-    const uint64_t generation = 0;  // any hold
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), generation] { self->endHold(generation); });
+    // Generation 0: whichever hold is on when it runs.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->endHold(0); });
   } catch (const std::exception&) {
     // No memory to post: a hold with retryAfter still ends on its own.
   }
