@@ -36,8 +36,9 @@ sdk::Result IoPool::start(sdk::Logger& log) noexcept {
     }
     for (std::size_t i = 0; i < p.threads; ++i) {
       p.workers.emplace_back([&p, i] {
-        std::string tag = "sluice-" + p.name + "-" + std::to_string(i);
-        if (tag.size() > 15) tag.erase(0, tag.size() - 15);  // keep the distinguishing tail
+        // "sluice-<name>-<i>" within Linux's 15 characters: the name is cut, never the index.
+        const std::string index = std::string("-").append(std::to_string(i));
+        const std::string tag = "sluice-" + p.name.substr(0, 15 - 7 - index.size()) + index;
         ::pthread_setname_np(::pthread_self(), tag.c_str());
         boost::asio::io_context& ctx = *p.contexts[i];
         // A handler that throws (out of memory) must not end the thread: Asio allows run() to

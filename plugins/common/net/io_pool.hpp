@@ -24,8 +24,8 @@ class IoPool {
  public:
   struct Impl;
 
-  // name: a short tag for the threads ("sluice-<name>-<i>", cut to 15 characters, as top -H
-  // shows them). threads: 0 means one per core, at most 4.
+  // name: a short tag for the threads, "sluice-<name>-<i>" as top -H shows them (the name is
+  // cut to fit Linux's 15 characters). threads: 0 means one per core, at most 4.
   explicit IoPool(std::string name, std::size_t threads = 0);
   ~IoPool();  // stop()
   IoPool(const IoPool&) = delete;
