@@ -195,6 +195,21 @@ TEST_SUITE("net-flow") {
     CHECK(waitFor([&] { return s.stat(Stat::Open) == 0; }));
   }
 
+  TEST_CASE("stop sends the replies already queued within its grace period, then closes") {
+    Server s;
+    s.protocol.replyBytes = 8 << 20;  // more than the socket buffers hold
+    s.start();
+    RawClient c(s.port());
+    REQUIRE(c.send("big\n"));
+    REQUIRE(waitFor([&] { return s.protocol.count() == 1; }));  // the reply is queued
+    std::thread stopper([&] { s.listener.stop(milliseconds(10000)); });
+    std::string got;
+    CHECK(c.waitClosed(milliseconds(20000), &got));
+    stopper.join();
+    CHECK(got.size() == std::size_t{8} << 20);
+    CHECK(got.find_first_not_of('r') == std::string::npos);
+  }
+
   TEST_CASE("stop and start again: same port, counters kept, stop safe to repeat") {
     Server s;
     ListenerOptions o;
