@@ -5,6 +5,7 @@
 // source's own epoll loop, when this bench is built beside it.
 //
 //   bench_net [lines=10000000] [line-bytes=120] [io-threads=0 (one per core, at most 4)]
+//             [which=both|layer|netcat]
 //
 // Prints one line per run: lines/s, MB/s, and CPU per line of the I/O threads and of the
 // whole process.
@@ -161,11 +162,12 @@ int main(int argc, char** argv) {
   const uint64_t lines = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 10000000;
   const int lineBytes = argc > 2 ? std::atoi(argv[2]) : 120;
   const std::size_t threads = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
+  const std::string which = argc > 4 ? argv[4] : "both";
   ::signal(SIGPIPE, SIG_IGN);
 
   HandoffProcessor processor;
   sdk::Logger& log = sdk::NullLogger::instance();
-  {
+  if (which != "netcat") {
     net::IoPool pool("bench", threads);
     if (auto r = pool.start(log); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
     sdk::SourceCounter counter;
@@ -183,7 +185,7 @@ int main(int argc, char** argv) {
     pool.stop();
   }
 #ifdef SLUICE_BENCH_NETCAT
-  {
+  if (which != "layer") {
     sluice::plugins::netcat::NetcatSource netcat;
     netcat.setChannelProcessor(&processor);
     sdk::Context ctx("bench.sources.r1");
