@@ -18,8 +18,8 @@ Run as a script it serves other programs:
     sql_servers.py --run CMD ARGS...   starts both, runs CMD with SLUICE_TEST_MYSQL_* and
                                        SLUICE_TEST_PG_* in its environment, stops both, exits
                                        with CMD's status (the C++ tests use this)
-    sql_servers.py --serve [mysql|pg]  starts them, prints MYSQL_URL=..., PG_SOCKET=... lines
-                                       and "ready", and stops them when stdin closes
+    sql_servers.py --serve [mysql|pg]  starts them, prints SQL_MYSQL_URL=..., SQL_PG_SOCKET=...
+                                       lines and "ready"; stops them when stdin closes
                                        (scripts/bench.d/sql.sh)
 """
 
@@ -73,7 +73,7 @@ class _Server:
     dialect = ""
 
     def __init__(self, port=None):
-        self.dir = tempfile.mkdtemp(prefix=f"sluice-{self.dialect}-")
+        self.dir = tempfile.mkdtemp(prefix=f"sluice-{self.dialect}-", dir=self._parent())
         self.port = port or _free_port()
         self.user = "app"
         self.database = "app"
@@ -81,6 +81,18 @@ class _Server:
         self._init()
         self.start()
         self._create_app_user()
+
+    @staticmethod
+    def _parent():
+        """The temporary directory, unless the postgres user could not reach into it (a private
+        TMPDIR of root's): then /tmp."""
+        parent = tempfile.gettempdir()
+        path = parent
+        while path != os.path.dirname(path):
+            if not os.stat(path).st_mode & 0o001:
+                return "/tmp"
+            path = os.path.dirname(path)
+        return parent
 
     def __enter__(self):
         return self
@@ -297,7 +309,8 @@ def _main(argv):
         which = argv[1:] or ["mysql", "pg"]
         servers = []
         try:
-            for name, prefix, cls in (("mysql", "MYSQL", MariaDB), ("pg", "PG", Postgres)):
+            # Not MYSQL_*: the mariadb client reads MYSQL_HOST and friends from its environment.
+            for name, prefix, cls in (("mysql", "SQL_MYSQL", MariaDB), ("pg", "SQL_PG", Postgres)):
                 if name not in which:
                     continue
                 server = cls()
