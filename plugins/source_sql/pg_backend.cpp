@@ -293,8 +293,11 @@ class PgConnection final : public Connection {
       values.push_back(options.c_str());
     }
     if (o.ssl) {
-      keys.push_back("sslrootcert");
-      values.push_back(rootCert.c_str());
+      // libpq verifies whenever a root certificate is given, even with sslmode=require.
+      if (o.sslVerify) {
+        keys.push_back("sslrootcert");
+        values.push_back(rootCert.c_str());
+      }
       if (!o.sslCert.empty()) {
         keys.push_back("sslcert");
         values.push_back(o.sslCert.c_str());

@@ -299,6 +299,10 @@ sdk::Status SqlSource::process() {
     return poll();
   } catch (const SqlError& e) {
     return failed(e);
+  } catch (const std::exception& e) {
+    // Anything else (out of memory while formatting a huge row): the same clean-up, so that
+    // no half-built batch survives into the next poll.
+    return failed(SqlError(ErrorKind::Query, e.what()));
   }
 }
 

@@ -3,8 +3,9 @@
 PostgreSQL servers (tests/support/sql_servers.py, one of each for the whole module): an exact
 import of 100,000 rows with rows inserted while the agent runs, kill -9 of the agent in the middle
 of an import into a file channel, the server killed and restarted in the middle of an import,
-a wrong password, an injection attempt rejected before anything starts, /ready and the metrics,
-secrets kept out of every output. The C++ test plugins/source_sql/sql_source_test.cpp covers the
+a lock wait timeout, TLS with the server's certificate verified by default, a wrong password, an
+injection attempt rejected before anything starts, /ready and the metrics, secrets kept out of
+every output. The C++ test plugins/source_sql/sql_source_test.cpp covers the
 value formats, ties, custom queries and the offset table against the same servers."""
 
 import json
@@ -25,8 +26,8 @@ SERVERS = {}
 
 
 def setUpModule():
-    SERVERS["mariadb"] = MariaDB()
-    SERVERS["postgresql"] = Postgres()
+    SERVERS["mariadb"] = MariaDB(tls=True)
+    SERVERS["postgresql"] = Postgres(tls=True)
 
 
 def tearDownModule():
@@ -236,6 +237,83 @@ class SqlE2E(AgentTestCase):
             self.assertNotIn(wrong, a.text())
         self.each_server(check)
 
+    def test_tls_verifies_the_server_certificate_by_default(self):
+        def check(server):
+            table = "tls_t"
+            create(server, table)
+            fill(server, table, 1, 100)
+            # ssl with the test CA: the rows come over TLS.
+            out = os.path.join(self.dir, f"tls-{server.dialect}")
+            before = tls_sessions(server)
+            a = self.agent(properties(self.source(server, table, {"ssl": "true",
+                                                                  "ssl.ca": server.tls["ca"]}),
+                                      self.memory(), {"k1": self.file_roll(out)}),
+                           name=f"tls-{server.dialect}")
+            self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100, 30), a.text()[-3000:])
+            self.assertGreater(tls_sessions(server), before)
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(lines_in(out), expected(1, 100))
+            self.assertRegex(a.text(), r"connected to \S+ \([^)]*, TLS\)")
+            # ssl without ssl.ca: the system's CAs do not know the test CA, so the server is
+            # refused: a clear error, nothing read.
+            out2 = os.path.join(self.dir, f"tls2-{server.dialect}")
+            b = self.agent(properties(self.source(server, table, {"ssl": "true",
+                                                                  "status.file.name": "t2.status"}),
+                                      self.memory(), {"k1": self.file_roll(out2)}),
+                           name=f"tls2-{server.dialect}")
+            self.assertTrue(wait_until(lambda: "cannot connect to" in b.text(), 30), b.text())
+            self.assertRegex(b.text().lower(), r"cannot connect to .*(certificate|verif)")
+            self.assertEqual(b.stop(), 0)
+            self.assertEqual(lines_in(out2), [])
+            # ssl.verify = false: encrypted, not verified.
+            out3 = os.path.join(self.dir, f"tls3-{server.dialect}")
+            c = self.agent(properties(self.source(server, table, {"ssl": "true", "ssl.verify": "false",
+                                                                  "status.file.name": "t3.status"}),
+                                      self.memory(), {"k1": self.file_roll(out3)}),
+                           name=f"tls3-{server.dialect}")
+            self.assertTrue(wait_until(lambda: len(lines_in(out3)) >= 100, 30), c.text()[-3000:])
+            self.assertEqual(c.stop(), 0)
+        self.each_server(check)
+
+    def test_a_lock_wait_timeout_runs_the_query_again(self):
+        def check(server):
+            table = "locked"
+            create(server, table)
+            fill(server, table, 1, 500)
+            mysql = isinstance(server, MariaDB)
+            # Sessions opened from now on give up on a lock after 1 s.
+            if mysql:
+                old = server.sql("SELECT @@GLOBAL.lock_wait_timeout").strip()
+                server.sql("SET GLOBAL lock_wait_timeout = 1")
+            else:
+                server.sql("ALTER SYSTEM SET lock_timeout = '1s'; SELECT pg_reload_conf()")
+            try:
+                out = os.path.join(self.dir, f"lock-{server.dialect}")
+                a = self.agent(properties(self.source(server, table), self.memory(),
+                                          {"k1": self.file_roll(out)}), name=f"lock-{server.dialect}")
+                self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 500, 30), a.text()[-3000:])
+                # Another session holds the table exclusively for 4 s.
+                hold = ("LOCK TABLES locked WRITE; SELECT SLEEP(4); UNLOCK TABLES;" if mysql else
+                        "BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;")
+                holder = subprocess.Popen(server.client_command(), stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+                holder.stdin.write(hold)
+                holder.stdin.close()
+                self.assertTrue(wait_until(lambda: "running it again" in a.text(), 30), a.text()[-3000:])
+                holder.wait(timeout=60)
+                fill(server, table, 501, 600)
+                self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 600, 30), a.text()[-3000:])
+                self.assertEqual(a.stop(), 0)
+                self.assertEqual(lines_in(out), expected(1, 600))
+                self.assertRegex(a.text(), "Lock wait timeout exceeded|canceling statement due to lock timeout")
+                self.assertNotIn("lost the connection", a.text())
+            finally:
+                if mysql:
+                    server.sql(f"SET GLOBAL lock_wait_timeout = {old}")
+                else:
+                    server.sql("ALTER SYSTEM RESET lock_timeout; SELECT pg_reload_conf()")
+        self.each_server(check)
+
     def test_injection_in_table_or_columns_is_rejected_before_anything_starts(self):
         server = SERVERS["mariadb"]
         for key, value in (("table", "orders; DROP TABLE users"),
@@ -261,6 +339,14 @@ def ready(port):
         return e.code, json.load(e)
     except OSError:
         return 0, {}
+
+
+def tls_sessions(server):
+    """MariaDB: TLS handshakes the server accepted so far; PostgreSQL: sluice's TLS sessions now."""
+    if isinstance(server, MariaDB):
+        return int(server.sql("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'").split()[1])
+    return int(server.sql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                          "WHERE a.application_name = 'sluice' AND s.ssl").strip())
 
 
 def get(port, path):

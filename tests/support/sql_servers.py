@@ -59,6 +59,33 @@ def _wait(cond, timeout, what, log=None):
     raise RuntimeError(f"{what} within {timeout} s\n{tail}")
 
 
+def make_certificates(directory, owner=None):
+    """A test CA and a server certificate for 127.0.0.1/localhost signed by it, made with the
+    openssl command line: returns {"ca", "cert", "key"} paths (PEM). owner: a user to own them
+    (PostgreSQL wants its key owned by itself and private)."""
+    os.makedirs(directory, exist_ok=True)
+    ca_key, ca = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.pem")
+    key, csr = os.path.join(directory, "server.key"), os.path.join(directory, "server.csr")
+    cert, ext = os.path.join(directory, "server.pem"), os.path.join(directory, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for args in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=sluice test CA", "-keyout", ca_key, "-out", ca],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key,
+             "-out", csr],
+            ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days",
+             "2", "-extfile", ext, "-out", cert]):
+        r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("openssl " + " ".join(args[:2]) + " failed: " + r.stderr)
+    os.chmod(key, 0o600)
+    if owner:
+        for path in (directory, key, cert, ca):
+            shutil.chown(path, owner)
+    return {"ca": ca, "cert": cert, "key": key}
+
+
 def _tcp_open(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -72,9 +99,16 @@ class _Server:
 
     dialect = ""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=False):
+        """tls: also accept TLS connections, with a certificate from a test CA (self.tls["ca"])."""
         self.dir = tempfile.mkdtemp(prefix=f"sluice-{self.dialect}-", dir=self._parent())
         self.port = port or _free_port()
+        self.tls = None
+        if tls:
+            owner = "postgres" if self.dialect == "postgres" and os.geteuid() == 0 else None
+            if owner:
+                shutil.chown(self.dir, owner)
+            self.tls = make_certificates(os.path.join(self.dir, "tls"), owner)
         self.user = "app"
         self.database = "app"
         self.proc = None
@@ -154,6 +188,9 @@ class MariaDB(_Server):
                 # packet than the 16 MB default only for much larger tests.
                 "--innodb-log-file-size=48M", "--max-allowed-packet=64M",
                 "--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve"]
+        if self.tls:
+            args += [f"--ssl-ca={self.tls['ca']}", f"--ssl-cert={self.tls['cert']}",
+                     f"--ssl-key={self.tls['key']}"]
         if os.geteuid() == 0:
             args.append("--user=root")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -207,6 +244,11 @@ class MariaDB(_Server):
             raise RuntimeError(f"mariadb: {r.stderr.strip()}\nin: {statements[:500]}")
         return r.stdout
 
+    def client_command(self):
+        """The superuser's client reading statements from stdin, as an argv."""
+        return ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-B",
+                self.database]
+
     def export_command(self, query):
         """The server's own export of a query's rows (mariadb --batch), as an argv."""
         return ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "--batch",
@@ -244,6 +286,9 @@ class Postgres(_Server):
     def start(self):
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB")
+        if self.tls:
+            opts += (f" -c ssl=on -c ssl_cert_file={self.tls['cert']}"
+                     f" -c ssl_key_file={self.tls['key']}")
         r = subprocess.run(self._as_postgres(
             [f"{PG_BIN}/pg_ctl", "-D", self.datadir, "-o", opts, "-l", self.log, "-w", "-t",
              "60", "start"]), capture_output=True, text=True, timeout=120)
@@ -291,6 +336,11 @@ class Postgres(_Server):
         if r.returncode != 0:
             raise RuntimeError(f"psql: {r.stderr.strip()}\nin: {statements[:500]}")
         return r.stdout
+
+    def client_command(self):
+        """The superuser's client reading statements from stdin, as an argv."""
+        return ["psql", "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d",
+                self.database, "-X", "-q"]
 
     def export_command(self, query):
         """The server's own export of a query's rows (COPY ... TO STDOUT), as an argv."""
