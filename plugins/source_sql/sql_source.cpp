@@ -50,7 +50,7 @@ int64_t epochMillis(std::string_view t) {
     const int sign = t[i] == '-' ? -1 : 1;
     int oh = 0, om = 0;
     std::sscanf(std::string(t.substr(i + 1)).c_str(), "%2d:%2d", &oh, &om);
-    ms -= sign * (oh * 3600 + om * 60) * int64_t{1000};
+    ms -= int64_t{sign} * (int64_t{oh} * 3600 + int64_t{om} * 60) * 1000;
   }
   return ms;
 }

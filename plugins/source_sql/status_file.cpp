@@ -223,7 +223,7 @@ std::string StatusRecord::toJson() const {
 
 StatusRecord StatusRecord::parse(std::string_view json) { return Parser(json).object(); }
 
-StatusFile::StatusFile(std::string directory, std::string name)
+StatusFile::StatusFile(std::string directory, const std::string& name)
     : dir_(std::move(directory)),
       path_((std::filesystem::path(dir_) / name).string()),
       tmp_(path_ + ".tmp") {}

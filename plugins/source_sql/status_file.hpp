@@ -38,7 +38,7 @@ class StatusRecord {
 
 class StatusFile {
  public:
-  StatusFile(std::string directory, std::string name);
+  StatusFile(std::string directory, const std::string& name);
 
   const std::string& path() const noexcept { return path_; }
   // Creates the directory if needed. Throws std::runtime_error naming the path and the reason.
