@@ -10,6 +10,7 @@ value formats, ties, custom queries and the offset table against the same server
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -154,6 +155,9 @@ class SqlE2E(AgentTestCase):
                     return 0
             first = self.agent(text, name=f"kill1-{server.dialect}")
             self.assertTrue(wait_until(lambda: committed() >= 20000, 60), first.text()[-3000:])
+            # Fault injection: a random moment of a batch (SLUICE_CRASH_SEED repeats a run).
+            rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "0")) or None)
+            time.sleep(rng.uniform(0, 0.2))
             first.kill9()
             at_kill = committed()
             self.assertLess(at_kill, n, "the import ended before the kill; raise n")
