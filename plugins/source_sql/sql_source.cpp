@@ -443,7 +443,7 @@ void SqlSource::scheduleReconnect() {
   reconnectDelayMs_ = std::min(reconnectDelayMs_ * 2, kMaxReconnectDelayMs);
 }
 
-int64_t SqlSource::getBackOffSleepIncrement() const noexcept {
+int64_t SqlSource::waitMs(int64_t pollableDefault) const noexcept {
   switch (wait_) {
     case Wait::Empty:
       return s_.runQueryDelayMs;
@@ -452,21 +452,16 @@ int64_t SqlSource::getBackOffSleepIncrement() const noexcept {
     case Wait::Reconnect:
       return currentDelayMs_;
     default:
-      return PollableSource::getBackOffSleepIncrement();
+      return pollableDefault;
   }
 }
 
+int64_t SqlSource::getBackOffSleepIncrement() const noexcept {
+  return waitMs(PollableSource::getBackOffSleepIncrement());
+}
+
 int64_t SqlSource::getMaxBackOffSleepInterval() const noexcept {
-  switch (wait_) {
-    case Wait::Empty:
-      return s_.runQueryDelayMs;
-    case Wait::Retry:
-      return kRetryDelayMs;
-    case Wait::Reconnect:
-      return currentDelayMs_;
-    default:
-      return PollableSource::getMaxBackOffSleepInterval();
-  }
+  return waitMs(PollableSource::getMaxBackOffSleepInterval());
 }
 
 std::string SqlSource::offsetText(const std::optional<Offset>& o) const {

@@ -75,6 +75,9 @@ class SqlSource final : public sdk::PollableSource {
   bool deliver();
   sdk::Status failed(const SqlError& e);
   void scheduleReconnect();
+  // Both back-off getters: the wait the last process() asked for (equal increment and maximum
+  // make the runner sleep exactly that), or the pollable source's own after a refused batch.
+  int64_t waitMs(int64_t pollableDefault) const noexcept;
   std::string offsetText(const std::optional<Offset>& o) const;
   void updateOffsetGauge();
   std::string readPassword() const;

@@ -246,37 +246,32 @@ class SqlE2E(AgentTestCase):
             table = "tls_t"
             create(server, table)
             fill(server, table, 1, 100)
-            # ssl with the test CA: the rows come over TLS.
-            out = os.path.join(self.dir, f"tls-{server.dialect}")
+
+            def run(name, keys, rows, during=lambda: None):
+                """An agent with these TLS keys; returns its log once `rows` rows arrived, or,
+                with rows = 0, once it failed to connect (calling during() before stopping it)."""
+                out = os.path.join(self.dir, f"{name}-{server.dialect}")
+                a = self.agent(properties(self.source(server, table, {
+                    "ssl": "true", "status.file.name": f"{name}.status", **keys}),
+                    self.memory(), {"k1": self.file_roll(out)}), name=f"{name}-{server.dialect}")
+                done = (lambda: len(lines_in(out)) >= rows) if rows else (
+                    lambda: "cannot connect to" in a.text())
+                self.assertTrue(wait_until(done, 30), a.text()[-3000:])
+                during()
+                self.assertEqual(a.stop(), 0)
+                self.assertEqual(lines_in(out), expected(1, rows))
+                return a.text()
+            # ssl with the test CA: the rows come over TLS (the server counts the session).
             before = tls_sessions(server)
-            a = self.agent(properties(self.source(server, table, {"ssl": "true",
-                                                                  "ssl.ca": server.tls["ca"]}),
-                                      self.memory(), {"k1": self.file_roll(out)}),
-                           name=f"tls-{server.dialect}")
-            self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100, 30), a.text()[-3000:])
-            self.assertGreater(tls_sessions(server), before)
-            self.assertEqual(a.stop(), 0)
-            self.assertEqual(lines_in(out), expected(1, 100))
-            self.assertRegex(a.text(), r"connected to \S+ \([^)]*, TLS\)")
+            log = run("tls-ca", {"ssl.ca": server.tls["ca"]}, 100,
+                      lambda: self.assertGreater(tls_sessions(server), before))
+            self.assertRegex(log, r"connected to \S+ \([^)]*, TLS\)")
             # ssl without ssl.ca: the system's CAs do not know the test CA, so the server is
             # refused: a clear error, nothing read.
-            out2 = os.path.join(self.dir, f"tls2-{server.dialect}")
-            b = self.agent(properties(self.source(server, table, {"ssl": "true",
-                                                                  "status.file.name": "t2.status"}),
-                                      self.memory(), {"k1": self.file_roll(out2)}),
-                           name=f"tls2-{server.dialect}")
-            self.assertTrue(wait_until(lambda: "cannot connect to" in b.text(), 30), b.text())
-            self.assertRegex(b.text().lower(), r"cannot connect to .*(certificate|verif)")
-            self.assertEqual(b.stop(), 0)
-            self.assertEqual(lines_in(out2), [])
+            log = run("tls-system", {}, 0)
+            self.assertRegex(log.lower(), r"cannot connect to .*(certificate|verif)")
             # ssl.verify = false: encrypted, not verified.
-            out3 = os.path.join(self.dir, f"tls3-{server.dialect}")
-            c = self.agent(properties(self.source(server, table, {"ssl": "true", "ssl.verify": "false",
-                                                                  "status.file.name": "t3.status"}),
-                                      self.memory(), {"k1": self.file_roll(out3)}),
-                           name=f"tls3-{server.dialect}")
-            self.assertTrue(wait_until(lambda: len(lines_in(out3)) >= 100, 30), c.text()[-3000:])
-            self.assertEqual(c.stop(), 0)
+            run("tls-noverify", {"ssl.verify": "false"}, 100)
         self.each_server(check)
 
     def test_a_lock_wait_timeout_runs_the_query_again(self):
@@ -346,7 +341,7 @@ def ready(port):
 
 
 def tls_sessions(server):
-    """MariaDB: TLS handshakes the server accepted so far; PostgreSQL: sluice's TLS sessions now."""
+    """MariaDB: TLS handshakes it accepted so far; PostgreSQL: sluice's TLS sessions now."""
     if isinstance(server, MariaDB):
         return int(server.sql("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'").split()[1])
     return int(server.sql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
