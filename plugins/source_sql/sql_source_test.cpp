@@ -200,8 +200,13 @@ TEST_CASE("a table is imported exactly, in batches, and new rows follow") {
                   {"max.rows", "700"},
                   {"status.file.path", dir.path},
                   {"status.file.name", "imp.status"}});
+    // A page with rows asks to be called again at once; only an empty one waits
+    // run.query.delay.
+    CHECK(h.source.hostProcess().status == sdk::Status::READY);
     h.pumpUntil(2500);
     h.drain();
+    CHECK(h.source.getBackOffSleepIncrement() == 10);
+    CHECK(h.source.getMaxBackOffSleepInterval() == 10);
     CHECK(firstFields(h.processor.snapshot()) == ids(1, 2500));  // in order, once each
     CHECK(h.processor.bodies[0] == "\"1\",\"name-1\"");
     for (std::size_t b : h.processor.batchSizes) CHECK(b <= 100);
@@ -387,6 +392,22 @@ TEST_CASE("NULLs, unicode, emoji, binary and a 1 MB text column, in csv, json an
     CHECK_FALSE(body.processor.headersOf(1).contains("b"));
     CHECK(rows[2].empty());
     CHECK_FALSE(body.processor.headersOf(2).contains("sql.null"));  // '' is not NULL
+  }
+}
+
+TEST_CASE("default.charset.resultset: text arrives in the configured character set") {
+  for (const Server& s : servers()) {
+    CAPTURE(s.name);
+    Db db(s);
+    db.exec("DROP TABLE IF EXISTS latin");
+    db.exec("CREATE TABLE latin (id INT PRIMARY KEY, s VARCHAR(20))");
+    db.exec("INSERT INTO latin VALUES (1, 'h\u00e9llo \u00fc')");  // stored as UTF-8
+    TempDir dir;
+    Harness h(s, {{"table", "latin"}, {"incremental.column.name", "id"},
+                  {"default.charset.resultset", "ISO-8859-1"}, {"status.file.path", dir.path},
+                  {"status.file.name", "l.status"}, {"enclose.by.quotes", "false"}});
+    h.pumpUntil(1);
+    CHECK(h.processor.snapshot() == std::vector<std::string>{"1,h\xe9llo \xfc"});
   }
 }
 

@@ -113,12 +113,28 @@ class SqlE2E(AgentTestCase):
             table = "import100k"
             create(server, table)
             fill(server, table, 1, 100000)
-            out = os.path.join(self.dir, f"out-{server.dialect}")
+            out, mon = os.path.join(self.dir, f"out-{server.dialect}"), free_port()
             a = self.agent(properties(self.source(server, table), self.memory(),
-                                      {"k1": self.file_roll(out)}), name=f"import-{server.dialect}")
+                                      {"k1": self.file_roll(out)}), name=f"import-{server.dialect}",
+                           monitor=mon)
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100000, 120), a.text()[-3000:])
             fill(server, table, 100001, 100500)  # inserted while the agent runs
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100500, 60), a.text()[-3000:])
+            # The counters, in Flume's JSON and in Prometheus.
+            self.assertTrue(wait_until(lambda: int(metrics(mon)["SOURCE.r1"]["EmptyPollCount"]) >= 2))
+            m = metrics(mon)["SOURCE.r1"]
+            self.assertEqual(m["RowsReadCount"], "100500")
+            self.assertEqual(m["EventAcceptedCount"], "100500")
+            self.assertEqual(m["CurrentOffsetGauge"], "100500")
+            self.assertEqual(m["ConnectedGauge"], "1")
+            self.assertEqual(m["ErrorCount"], "0")
+            self.assertGreaterEqual(int(m["PollCount"]), 11)  # pages of 10000, then empty polls
+            prom = get(mon, "/metrics/prometheus")
+            for series, value in (("flume_source_rows_read_total", "100500"),
+                                  ("flume_source_current_offset_gauge", "100500"),
+                                  ("flume_source_connected_gauge", "1"),
+                                  ("flume_source_reconnect_total", "0")):
+                self.assertRegex(prom, rf'(?m)^{series}{{[^}}]*component="r1"[^}}]*}} {value}$')
             self.assertEqual(a.stop(), 0)
             self.assertEqual(lines_in(out), expected(1, 100500))  # in order, each once
             with open(os.path.join(self.dir, f"status-{server.dialect}", f"{table}.status")) as f:
