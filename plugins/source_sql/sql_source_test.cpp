@@ -403,9 +403,12 @@ TEST_CASE("default.charset.resultset: text arrives in the configured character s
     db.exec("CREATE TABLE latin (id INT PRIMARY KEY, s VARCHAR(20))");
     db.exec("INSERT INTO latin VALUES (1, 'h\u00e9llo \u00fc')");  // stored as UTF-8
     TempDir dir;
-    Harness h(s, {{"table", "latin"}, {"incremental.column.name", "id"},
-                  {"default.charset.resultset", "ISO-8859-1"}, {"status.file.path", dir.path},
-                  {"status.file.name", "l.status"}, {"enclose.by.quotes", "false"}});
+    Harness h(s, {{"table", "latin"},
+                  {"incremental.column.name", "id"},
+                  {"default.charset.resultset", "ISO-8859-1"},
+                  {"status.file.path", dir.path},
+                  {"status.file.name", "l.status"},
+                  {"enclose.by.quotes", "false"}});
     h.pumpUntil(1);
     CHECK(h.processor.snapshot() == std::vector<std::string>{"1,h\xe9llo \xfc"});
   }
