@@ -138,7 +138,7 @@ struct Harness {
       (void)source.hostProcess();
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
                       "only " << processor.count() << " of " << n << " events:\n"
-                              << log.text);
+                              << log.text());
     }
   }
   // Calls process() until a poll finds nothing new (the table is drained).
@@ -147,7 +147,7 @@ struct Harness {
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (counter("EmptyPollCount") == before) {
       (void)source.hostProcess();
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text);
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text());
     }
   }
 };
@@ -208,8 +208,8 @@ TEST_CASE("a table is imported exactly, in batches, and new rows follow") {
     CHECK(h.source.getBackOffSleepIncrement() == 10);
     CHECK(h.source.getMaxBackOffSleepInterval() == 10);
     CHECK(firstFields(h.processor.snapshot()) == ids(1, 2500));  // in order, once each
-    CHECK(h.processor.bodies[0] == "\"1\",\"name-1\"");
-    for (std::size_t b : h.processor.batchSizes) CHECK(b <= 100);
+    CHECK(h.processor.snapshot()[0] == "\"1\",\"name-1\"");
+    for (std::size_t b : h.processor.batchSizes()) CHECK(b <= 100);
     CHECK(h.counter("RowsReadCount") == 2500);
     CHECK(h.counter("EventAcceptedCount") == 2500);
     CHECK(h.counter("PollCount") >= 4);  // pages of 700
@@ -306,7 +306,7 @@ TEST_CASE("timestamps with ties: a tie-breaker keeps every row across batch boun
       h.pumpUntil(50);
       h.drain();
       CHECK(firstFields(h.processor.snapshot()) == ids(1, 50));
-      CHECK(h.processor.bodies[0] == "1,2024-01-01 00:00:00.123,x");
+      CHECK(h.processor.snapshot()[0] == "1,2024-01-01 00:00:00.123,x");
       CHECK(h.source.committedOffset()->value == "2024-01-01 00:00:07.123");
       CHECK(h.source.committedOffset()->tie == "50");
       CHECK(h.counter("CurrentOffsetGauge") == 1704067207123);
