@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/plugin/schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 
@@ -138,10 +139,10 @@ void Agent::buildChannels(const AgentConfig& cfg, Diagnostics& diags, Agent* pre
     }
     if (e.channel) {
       e.loggers.push_back(makeLogger("channel", rc->info->type, c.name));
-      e.channel->hostAttach(c.name, e.loggers.back().get());
+      sdk::HostAccess::attach(*e.channel, c.name, e.loggers.back().get());
       sdk::Context ctx = c.context;
       ctx.setLogger(e.loggers.back().get());
-      sdk::Result r = e.channel->hostConfigure(ctx);
+      sdk::Result r = sdk::HostAccess::configure(*e.channel, ctx);
       if (!r) local.error(r.error());
     }
     if (settle("channel '" + c.name + "'", local, diags)) channels_.push_back(std::move(e));
@@ -191,11 +192,11 @@ void Agent::buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) 
     }
     if (e.sink) {
       e.loggers.push_back(makeLogger("sink", rc->info->type, s.name));
-      e.sink->hostAttach(s.name, e.loggers.back().get());
-      e.sink->setChannel(ch->channel.get());
+      sdk::HostAccess::attach(*e.sink, s.name, e.loggers.back().get());
+      sdk::HostAccess::setChannel(*e.sink, ch->channel.get());
       sdk::Context ctx = s.context;
       ctx.setLogger(e.loggers.back().get());
-      sdk::Result r = e.sink->hostConfigure(ctx);
+      sdk::Result r = sdk::HostAccess::configure(*e.sink, ctx);
       if (!r) local.error(r.error());
     }
     if (settle("sink '" + s.name + "'", local, diags)) sinks_.push_back(std::move(e));
@@ -247,14 +248,11 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
     else
       checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSourceFrameworkKeys, local);
     e.type = rc ? rc->info->type : s.type;
-    // The runner's back-off keys apply to every pollable source; 0 would make it spin.
-    for (const char* key : {"backoffSleepIncrement", "maxBackoffSleep"}) {
-      try {
-        if (auto v = s.context.getLong(key); v && (*v < 1 || *v > 3600000))
-          s.context.fail(key, "expected milliseconds between 1 and 3600000, got " + std::to_string(*v));
-      } catch (const sdk::ConfigError& err) {
-        local.error(err.what());
-      }
+    // The runner's back-off keys apply to every pollable source.
+    try {
+      (void)PollableSourceRunner::backoffFrom(s.context);
+    } catch (const sdk::ConfigError& err) {
+      local.error(err.what());
     }
 
     // Selector.
@@ -274,11 +272,11 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
           local.error(s.selector.context.path() + ": " + err);
         } else {
           e.loggers.push_back(makeLogger("selector", selRc->info->type, s.name));
-          selector->hostAttach(s.name, e.loggers.back().get());
-          selector->setChannels(channels);
+          sdk::HostAccess::attach(*selector, s.name, e.loggers.back().get());
+          sdk::HostAccess::setChannels(*selector, channels);
           sdk::Context ctx = s.selector.context;
           ctx.setLogger(e.loggers.back().get());
-          sdk::Result r = selector->hostConfigure(ctx);
+          sdk::Result r = sdk::HostAccess::configure(*selector, ctx);
           if (!r) local.error(r.error());
         }
       }
@@ -305,15 +303,15 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
         continue;
       }
       e.loggers.push_back(makeLogger("interceptor", irc->info->type, s.name + "." + ic.name));
-      builder->hostAttach(ic.name, e.loggers.back().get());
+      sdk::HostAccess::attach(*builder, ic.name, e.loggers.back().get());
       sdk::Context ctx = ic.context;
       ctx.setLogger(e.loggers.back().get());
-      sdk::Result r = builder->hostConfigure(ctx);
+      sdk::Result r = sdk::HostAccess::configure(*builder, ctx);
       if (!r) {
         local.error(r.error());
         continue;
       }
-      auto interceptor = builder->hostBuild(r);
+      auto interceptor = sdk::HostAccess::build(*builder, r);
       if (!r) {
         local.error(ic.context.path() + ": build() failed: " + r.error());
         continue;
@@ -333,11 +331,11 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
                                                            std::move(interceptors), targets,
                                                            logs_.core("source:" + e.type + ":" + s.name));
       e.loggers.push_back(makeLogger("source", e.type, s.name));
-      e.source->hostAttach(s.name, e.loggers.back().get());
-      e.source->setChannelProcessor(e.processor.get());
+      sdk::HostAccess::attach(*e.source, s.name, e.loggers.back().get());
+      sdk::HostAccess::setChannelProcessor(*e.source, e.processor.get());
       sdk::Context ctx = s.context;
       ctx.setLogger(e.loggers.back().get());
-      sdk::Result r = e.source->hostConfigure(ctx);
+      sdk::Result r = sdk::HostAccess::configure(*e.source, ctx);
       if (!r) local.error(r.error());
     }
     if (settle("source '" + s.name + "'", local, diags)) sources_.push_back(std::move(e));
@@ -405,11 +403,11 @@ void Agent::buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* 
           return none;
         }
         r.loggers.push_back(makeLogger("sink-selector", rc->info->type, g.name));
-        selector->hostAttach(g.name, r.loggers.back().get());
-        selector->setSinks(sinks);
+        sdk::HostAccess::attach(*selector, g.name, r.loggers.back().get());
+        sdk::HostAccess::setSinks(*selector, sinks);
         sdk::Context configured = ctx;
         configured.setLogger(r.loggers.back().get());
-        if (sdk::Result res = selector->hostConfigure(configured); !res) {
+        if (sdk::Result res = sdk::HostAccess::configure(*selector, configured); !res) {
           d.error(res.error());
           return none;
         }
@@ -498,12 +496,12 @@ void Agent::checkBatchSizes(const AgentConfig& cfg, Diagnostics& diags) {
 sdk::Result Agent::startChannelsAndSinks() {
   for (auto& c : channels_) {
     if (c.channel->getLifecycleState() == sdk::LifecycleState::START) continue;
-    sdk::Result r = c.channel->hostStart();
+    sdk::Result r = sdk::HostAccess::start(*c.channel);
     if (!r) return sdk::Result::failure(config_.agent + ".channels." + c.name + " failed to start: " + r.error());
   }
   for (auto& s : sinks_) {
     if (s.sink->getLifecycleState() == sdk::LifecycleState::START) continue;
-    sdk::Result r = s.sink->hostStart();
+    sdk::Result r = sdk::HostAccess::start(*s.sink);
     if (!r) return sdk::Result::failure(config_.agent + ".sinks." + s.name + " failed to start: " + r.error());
   }
   for (auto& r : runners_)
@@ -518,10 +516,13 @@ sdk::Result Agent::startSources() {
   for (auto& s : sources_) {
     if (s.source->getLifecycleState() == sdk::LifecycleState::START) continue;
     sdk::Result r = s.processor->initialize();
-    if (r) r = s.source->hostStart();
+    if (r) r = sdk::HostAccess::start(*s.source);
     if (!r) return sdk::Result::failure(config_.agent + ".sources." + s.name + " failed to start: " + r.error());
     if (sdk::PollableSource* p = s.source->asPollable()) {
-      s.runner = std::make_unique<PollableSourceRunner>(p, logs_.core("runner:" + s.name));
+      PollableSourceRunner::Backoff backoff;
+      for (const auto& sc : config_.sources)
+        if (sc.name == s.name) backoff = PollableSourceRunner::backoffFrom(sc.context);  // checked
+      s.runner = std::make_unique<PollableSourceRunner>(p, backoff, logs_.core("runner:" + s.name));
       s.runner->start();
     }
   }
@@ -548,7 +549,7 @@ void Agent::stopSources() {
     if (s.runner) s.runner->stop();
     s.runner.reset();
     if (s.source->getLifecycleState() == sdk::LifecycleState::START) {
-      sdk::Result r = s.source->hostStop();
+      sdk::Result r = sdk::HostAccess::stop(*s.source);
       if (!r) log_->error("{}.sources.{}: stop failed: {}", config_.agent, s.name, r.error());
       s.processor->close();
     }
@@ -566,7 +567,7 @@ void Agent::stopSinks(std::chrono::milliseconds drain) {
   }
   for (auto& s : sinks_)
     if (s.sink->getLifecycleState() == sdk::LifecycleState::START) {
-      sdk::Result r = s.sink->hostStop();
+      sdk::Result r = sdk::HostAccess::stop(*s.sink);
       if (!r) log_->error("{}.sinks.{}: stop failed: {}", config_.agent, s.name, r.error());
     }
 }
@@ -574,7 +575,7 @@ void Agent::stopSinks(std::chrono::milliseconds drain) {
 void Agent::stopChannels() {
   for (auto& c : channels_)
     if (c.channel->getLifecycleState() == sdk::LifecycleState::START) {
-      sdk::Result r = c.channel->hostStop();
+      sdk::Result r = sdk::HostAccess::stop(*c.channel);
       if (!r) log_->error("{}.channels.{}: stop failed: {}", config_.agent, c.name, r.error());
     }
 }
@@ -657,14 +658,14 @@ std::unique_ptr<Agent> Agent::reload(std::unique_ptr<Agent> current, const Agent
   next->running_ = true;
   for (auto& c : next->channels_) {
     if (c.channel->getLifecycleState() == sdk::LifecycleState::START) continue;
-    if (c.channel->hostStart()) continue;
+    if (sdk::HostAccess::start(*c.channel)) continue;
     for (auto& old : current->channels_) {
       if (old.name != c.name || old.channel->getLifecycleState() != sdk::LifecycleState::START)
         continue;
       log->warn("reload: the new channel '{}' cannot start while the old one runs; stopping the "
                 "old one first so the new one takes over its stored events",
                 c.name);
-      (void)old.channel->hostStop();
+      (void)sdk::HostAccess::stop(*old.channel);
     }
   }
   // A component of the new config that cannot start (a directory that cannot be created, a

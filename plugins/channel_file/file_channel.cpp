@@ -145,4 +145,10 @@ std::unique_ptr<sdk::Transaction> FileChannel::getTransaction() {
   return std::make_unique<FileTransaction>(*this, pool_.acquire(), transactionCapacity_);
 }
 
+sdk::Backlog FileChannel::backlog() const noexcept {
+  // The store publishes its queue's length as ChannelSize under its lock at every change (put
+  // commit, take, rollback, replay): the one lock-free view of it there is.
+  return channelCounter().getChannelSize() > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
+}
+
 }  // namespace sluice::plugins::filechannel

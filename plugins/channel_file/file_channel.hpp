@@ -44,6 +44,7 @@ class FileChannel final : public sdk::Channel {
   // Checkpoints (checkpointOnClose) and closes the log.
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  sdk::Backlog backlog() const noexcept override;
 
   FileStore& store() noexcept { return *store_; }
   const ReplayReport& lastReplay() const noexcept { return lastReplay_; }

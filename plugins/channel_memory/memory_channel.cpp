@@ -354,6 +354,10 @@ std::unique_ptr<sdk::Transaction> MemoryChannel::getTransaction() {
                                              transactionCapacity_.load(std::memory_order_relaxed));
 }
 
+sdk::Backlog MemoryChannel::backlog() const noexcept {
+  return queued_.load(std::memory_order_relaxed) > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
+}
+
 std::size_t MemoryChannel::size() const {
   std::lock_guard lock(mu_);
   return count_;
@@ -385,6 +389,7 @@ void MemoryChannel::reserveSlots(std::size_t need) {
 }
 
 void MemoryChannel::publishSize() noexcept {
+  queued_.store(count_, std::memory_order_relaxed);
   channelCounter().setChannelSize(static_cast<int64_t>(count_));
 }
 

@@ -509,6 +509,10 @@ std::unique_ptr<sdk::Transaction> SpillableMemoryChannel::getTransaction() {
   return std::make_unique<SpillTransaction>(*this, pool_.acquire(), transactionCapacity_);
 }
 
+sdk::Backlog SpillableMemoryChannel::backlog() const noexcept {
+  return queued_.load(std::memory_order_relaxed) > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
+}
+
 void SpillableMemoryChannel::pushBackSegment(int64_t n) {
   if (!drainOrder_.empty() && (drainOrder_.back() > 0) == (n > 0))
     drainOrder_.back() += n;
@@ -530,6 +534,7 @@ int64_t SpillableMemoryChannel::slotsOf(const sdk::Event& e) const noexcept {
 
 void SpillableMemoryChannel::publishLocked() noexcept {
   sdk::ChannelCounter& c = channelCounter();
+  queued_.store(memCount_ + overflowQueued_, std::memory_order_relaxed);
   c.setChannelSize(static_cast<int64_t>(memCount_ + overflowQueued_));
   c.setChannelCapacity(static_cast<int64_t>(memoryCapacity_ + overflowCapacity_));
   c.set(idx_.putError, overflowCounter_.get(overflowIdx_.putError));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::loadbalancing::LoadBalancingSelector;
@@ -20,18 +21,19 @@ namespace {
 // Selectors only look at channel names.
 class NamedChannel final : public sdk::Channel {
  public:
-  explicit NamedChannel(const char* name) { setName(name); }
+  explicit NamedChannel(const char* name) { sdk::HostAccess::attach(*this, name, nullptr); }
   std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 };
 
 struct Fixture {
   NamedChannel c1{"c1"}, c2{"c2"}, c3{"c3"};
   LoadBalancingSelector selector;
   sdk::Result configure(const char* policy) {
-    selector.setChannels({&c1, &c2, &c3});
+    sdk::HostAccess::setChannels(selector, {&c1, &c2, &c3});
     sdk::Context ctx("a1.sources.r1.selector");
     if (policy) ctx.put("policy", policy);
-    return selector.hostConfigure(ctx);
+    return sdk::HostAccess::configure(selector, ctx);
   }
 };
 
@@ -69,6 +71,7 @@ TEST_CASE("concurrent callers share the rotation without losing turns") {
   REQUIRE(f.configure("round_robin").ok());
   std::vector<std::map<std::string, int>> counts(4);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       sdk::Event e("x");

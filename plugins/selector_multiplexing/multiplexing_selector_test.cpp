@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -19,8 +20,9 @@ namespace {
 // Selectors only look at channel names.
 class NamedChannel final : public sdk::Channel {
  public:
-  explicit NamedChannel(const char* name) { setName(name); }
+  explicit NamedChannel(const char* name) { sdk::HostAccess::attach(*this, name, nullptr); }
   std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 };
 
 sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>> kv) {
@@ -36,8 +38,8 @@ struct Fixture {
   MultiplexingSelector selector;
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    selector.setChannels({&c1, &c2, &c3, &c4});
-    return selector.hostConfigure(contextOf(kv));
+    sdk::HostAccess::setChannels(selector, {&c1, &c2, &c3, &c4});
+    return sdk::HostAccess::configure(selector, contextOf(kv));
   }
   const Channels& required(const char* header, const char* value) {
     event = sdk::Event("body");

@@ -11,6 +11,7 @@
 
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -42,6 +43,7 @@ class FlakyChannel final : public sdk::Channel {
   std::unique_ptr<sdk::Transaction> getTransaction() override {
     return std::make_unique<Tx>(*this, inner_.getTransaction());
   }
+  sdk::Backlog backlog() const noexcept override { return inner_.backlog(); }
   int failCommits = 0;
   bool failTakes = false;
 
@@ -90,13 +92,14 @@ struct Fixture {
   LoggerSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(channel.hostConfigure(contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    REQUIRE(sdk::HostAccess::configure(channel, contextOf("a1.channels.c1", {{"keep-alive", "0"}}))
+                .ok());
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = sdk::HostAccess::configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(channel.hostStart().ok());
-    REQUIRE(sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(channel).ok());
+    REQUIRE(sdk::HostAccess::start(sink).ok());
   }
 };
 
@@ -145,13 +148,14 @@ TEST_CASE("events are rendered as Flume's EventHelper.dumpEvent renders them") {
 TEST_CASE("logs each event at INFO, in batches, and drains the channel") {
   Fixture f({{"batchSize", "2"}});
   put(f.channel, {"a", "b", "c"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.log.lines.size() == 2);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // a short batch is still work
+  CHECK(sdk::HostAccess::process(f.sink).status ==
+        sdk::Status::READY);  // a short batch is still work
   REQUIRE(f.log.lines.size() == 3);
   CHECK(f.log.lines[0] == "Event: " + dump(sdk::Event("a")));
   CHECK(f.log.lines[2] == "Event: " + dump(sdk::Event("c")));
-  auto idle = f.sink.hostProcess();
+  auto idle = sdk::HostAccess::process(f.sink);
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);
   CHECK(f.channel.size() == 0);
@@ -169,15 +173,15 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
   sdk::EventBatch batch;
   for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
   {
-    REQUIRE(f.channel
-                .hostConfigure(contextOf("a1.channels.c1",
-                                         {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
+    REQUIRE(sdk::HostAccess::configure(
+                f.channel,
+                contextOf("a1.channels.c1", {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
                 .ok());
     sdk::TransactionGuard tx(f.channel);
     REQUIRE(tx->putBatch(batch).ok());
     REQUIRE(tx.commit().ok());
   }
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.log.lines.size() == 100);
   CHECK(f.log.lines[0] ==
         "Event: { headers:{} body: 30 31 32 33" + std::string(37, ' ') + "0123 }");
@@ -187,7 +191,7 @@ TEST_CASE("with INFO disabled the sink still drains") {
   Fixture f({});
   f.log.min = sdk::LogLevel::warn;
   put(f.channel, {"a", "b"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.log.lines.empty());
   CHECK(f.channel.size() == 0);
 }
@@ -195,15 +199,15 @@ TEST_CASE("with INFO disabled the sink still drains") {
 TEST_CASE("a failed commit rolls back and the events are delivered again") {
   Fixture f({});
   FlakyChannel flaky(f.channel);
-  f.sink.setChannel(&flaky);
+  sdk::HostAccess::setChannel(f.sink, &flaky);
   put(f.channel, {"a", "b"});
   flaky.failCommits = 1;
-  auto out = f.sink.hostProcess();
+  auto out = sdk::HostAccess::process(f.sink);
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
   CHECK(out.error.find("commit refused") != std::string::npos);
   CHECK(f.channel.size() == 2);  // rolled back
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
   REQUIRE(f.log.lines.size() == 4);  // logged, then logged again on redelivery
   CHECK(f.log.lines[2] == f.log.lines[0]);
@@ -211,7 +215,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
 
   flaky.failTakes = true;
-  auto bad = f.sink.hostProcess();
+  auto bad = sdk::HostAccess::process(f.sink);
   CHECK(bad.failed);
   CHECK(bad.error.find("disk on fire") != std::string::npos);
 }
@@ -219,7 +223,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     LoggerSink s;
-    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = sdk::HostAccess::configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -233,12 +237,12 @@ TEST_CASE("configure errors name the key") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
   }
   put(f.channel, {"a"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.log.lines.size() == 1);
 }

@@ -79,15 +79,10 @@ class FileSink final : public AbstractSink {
     batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 100));
   }
   Status process() override {
-    TransactionGuard tx(*getChannel());
-    std::span<Event> batchBuf_;
-    if (!tx->takeBatch(batch_, batchBuf_)) return deliveryFailed("take failed");
-    sinkCounter().countBatch(batchBuf_.size(), batch_);
-    if (batchBuf_.empty()) {
-      (void)tx.commit();
-      return Status::BACKOFF;
-    }
-    sinkCounter().addToEventDrainAttemptCount(static_cast<int64_t>(batchBuf_.size()));
+    SinkBatch tx(*this, batch_);
+    if (!tx.ok()) return deliveryFailed(tx.error());
+    if (tx.empty()) return Status::BACKOFF;
+    const std::span<Event> batchBuf_ = tx.events();
     struct stat st {};
     if (!failFile_.empty() && ::stat(failFile_.c_str(), &st) == 0) {
       sinkCounter().incrementEventWriteFail();
@@ -119,7 +114,6 @@ class FileSink final : public AbstractSink {
         (void)std::fclose(c);
       }
     }
-    sinkCounter().addToEventDrainSuccessCount(static_cast<int64_t>(batchBuf_.size()));
     return Status::READY;
   }
 

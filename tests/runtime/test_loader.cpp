@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/plugin/registry.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/version.hpp"
 #include "tests/runtime/test_support.hpp"
 
@@ -195,7 +196,7 @@ TEST_CASE("objects keep their library loaded after the registry is gone") {
   // The registry is destroyed; the object's vtable still lives in the mapped library.
   sdk::Context ctx("a1.sources.r1");
   ctx.put("totalEvents", "3");
-  CHECK(src->hostConfigure(ctx).ok());
+  CHECK(sdk::HostAccess::configure(*src, ctx).ok());
   CHECK(src->asPollable() != nullptr);
   src.reset();
 }
