@@ -51,7 +51,7 @@ class FileChannel final : public sdk::Channel {
   std::size_t transactionCapacity() const noexcept { return transactionCapacity_; }
 
  private:
-  friend class FileTransaction;
+  friend class FileTxOps;
 
   StoreCounters idx_;
   std::unique_ptr<FileStore> store_;

@@ -82,7 +82,7 @@ class MemoryChannel final : public sdk::Channel {
   int64_t byteSlotsUsed() const;  // 100-byte slots held by queued and taken-uncommitted events
 
  private:
-  friend class MemoryTransaction;
+  friend class MemoryTxOps;
 
   // Makes the ring hold at least `need` slots (need <= capacity_). Caller holds mu_.
   void reserveSlots(std::size_t need);

@@ -76,7 +76,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   filechannel::FileStore& overflowStore() noexcept { return *store_; }
 
  private:
-  friend class SpillTransaction;
+  friend class SpillTxOps;
   // Signed segment counts: > 0 memory, < 0 overflow.
   void pushBackSegment(int64_t n);
   void pushFrontSegment(int64_t n);
