@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plugins/common/text_util.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 namespace {
@@ -121,7 +122,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
     order_.clear();
     for (std::size_t i = 0; i < sinks_.size(); ++i)
       if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
-    if (sdk::Result r = selector_->hostOrder(order_); !r) {
+    if (sdk::Result r = sdk::HostAccess::order(*selector_, order_); !r) {
       log_->error("sink selector '{}' failed ({}); trying the sinks in config order",
                   selector_->getName(), r.error());
       order_.clear();
@@ -137,7 +138,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
       State& st = state_[idx];
       tried = true;
       sdk::ProcessOutcome out = processSink(idx);
-      selector_->hostInform(idx, !out.failed);
+      sdk::HostAccess::inform(*selector_, idx, !out.failed);
       if (!out.failed) {
         if (st.failures > 0) sinkRecovered(idx);
         st.failures = 0;
@@ -180,7 +181,7 @@ void SinkProcessor::setSinks(std::vector<sdk::Sink*> sinks) {
 
 sdk::ProcessOutcome SinkProcessor::processSink(std::size_t i) {
   const auto began = Clock::now();
-  sdk::ProcessOutcome out = sinks_[i]->hostProcess();
+  sdk::ProcessOutcome out = sdk::HostAccess::process(*sinks_[i]);
   if (!out.failed) {
     if (out.status == sdk::Status::READY) stats_[i].latency.record((Clock::now() - began).count());
     if (active_.load(std::memory_order_relaxed) != static_cast<int>(i))
@@ -271,8 +272,8 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, cons
           selector.reset(new RandomSinkSelector());
         else
           selector.reset(new RoundRobinSinkSelector());
-        selector->setName(sel);
-        selector->setSinks(sinks);
+        sdk::HostAccess::attach(*selector, sel, nullptr);
+        sdk::HostAccess::setSinks(*selector, sinks);
       } else {
         if (!makeSelector) {
           ctx.fail("selector", "expected round_robin or random, got '" + selType + "'");

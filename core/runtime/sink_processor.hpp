@@ -79,8 +79,8 @@ class SinkProcessor {
   Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
   // Sets the sinks (in the order process() knows them) and their statistics.
   void setSinks(std::vector<sdk::Sink*> sinks);
-  // sinks_[i]->hostProcess(), timed: a READY outcome goes into i's latency histogram, and any
-  // outcome that did not fail makes i the active sink.
+  // Runs sinks_[i] through HostAccess::process, timed: a READY outcome goes into i's latency
+  // histogram, and any outcome that did not fail makes i the active sink.
   sdk::ProcessOutcome processSink(std::size_t i);
   // Counts a failure of sinks_[i]; it is left out until `until` (a past time: not left out).
   void sinkFailed(std::size_t i, Clock::time_point until);

@@ -31,6 +31,7 @@
 #include "readme_schema_check.hpp"
 #include "skip.hpp"
 #include "wait.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -87,15 +88,15 @@ struct Chan {
   CaptureLogger log;
   std::unique_ptr<FileChannel> ch = std::make_unique<FileChannel>();
   Chan(const TempDir& d, const KV& extra = {}, bool start = true) {
-    ch->hostAttach("c1", &log);
-    sdk::Result r = ch->hostConfigure(contextOf(d, extra));
+    sdk::HostAccess::attach(*ch, "c1", &log);
+    sdk::Result r = sdk::HostAccess::configure(*ch, contextOf(d, extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = ch->hostStart();
+      r = sdk::HostAccess::start(*ch);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Chan() { (void)ch->hostStop(); }
+  ~Chan() { (void)sdk::HostAccess::stop(*ch); }
   FileChannel* operator->() { return ch.get(); }
   FileChannel& operator*() { return *ch; }
 };
@@ -137,7 +138,7 @@ TEST_CASE("valid config: defaults, directories created, counters") {
   CHECK(c->lastReplay().source == "empty");
   FileChannel defaults;
   sdk::Context ctx("a1.channels.c1");
-  CHECK(defaults.hostConfigure(ctx).ok());
+  CHECK(sdk::HostAccess::configure(defaults, ctx).ok());
   CHECK(defaults.transactionCapacity() == 10000);
   CHECK(defaults.channelCounter().getChannelCapacity() == 1000000);
 }
@@ -146,7 +147,7 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto err = [&](const KV& kv) {
     FileChannel ch;
-    sdk::Result r = ch.hostConfigure(contextOf(d, kv));
+    sdk::Result r = sdk::HostAccess::configure(ch, contextOf(d, kv));
     CHECK_FALSE(r.ok());
     return r.error();
   };
@@ -327,7 +328,7 @@ TEST_CASE("restart: committed puts and takes survive, uncommitted takes come bac
       tx->begin();
       std::span<sdk::Event> got;
       REQUIRE(tx->takeBatch(3, got).ok());  // never committed
-      (void)c.ch->hostStop();
+      (void)sdk::HostAccess::stop(*c.ch);
       tx.reset();
     }
     Chan c(d, {{"checkpointOnClose", onClose}});
@@ -345,7 +346,7 @@ TEST_CASE("kill -9 of a process: committed survives, uncommitted takes redeliver
     // Child: a fresh channel, some work, then an abrupt death with a take in flight.
     FileChannel ch;
     sdk::Context ctx = contextOf(d, {});
-    if (!ch.hostConfigure(ctx) || !ch.hostStart()) ::_exit(3);
+    if (!sdk::HostAccess::configure(ch, ctx) || !sdk::HostAccess::start(ch)) ::_exit(3);
     for (int i = 0; i < 50; ++i) {
       sdk::TransactionGuard tx(ch);
       auto b = numbered(i * 10 + 1, i * 10 + 10);
@@ -561,7 +562,7 @@ TEST_CASE("two channels on the same directories: the second fails to start") {
   TempDir d;
   Chan a(d);
   Chan b(d, {}, false);
-  sdk::Result r = b->hostStart();
+  sdk::Result r = sdk::HostAccess::start(*b);
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("is in use by another file channel") != std::string::npos);
 }
@@ -578,8 +579,8 @@ TEST_CASE("several data dirs are used in turn") {
   };
   CHECK(count(d.path / "d1") > 2);
   CHECK(count(d.path / "d2") > 2);
-  (void)c.ch->hostStop();
-  REQUIRE(c.ch->hostStart().ok());
+  (void)sdk::HostAccess::stop(*c.ch);
+  REQUIRE(sdk::HostAccess::start(*c.ch).ok());
   CHECK(drain(*c) == seq(1, 1000));
 }
 
@@ -588,10 +589,10 @@ TEST_CASE("start and stop are repeatable and keep buffered events") {
   Chan c(d);
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
   for (int i = 0; i < 3; ++i) {
-    CHECK(c.ch->hostStop().ok());
-    CHECK(c.ch->hostStop().ok());
+    CHECK(sdk::HostAccess::stop(*c.ch).ok());
+    CHECK(sdk::HostAccess::stop(*c.ch).ok());
     CHECK(counter(*c, "Open") == 0);
-    CHECK(c.ch->hostStart().ok());
+    CHECK(sdk::HostAccess::start(*c.ch).ok());
   }
   CHECK(drain(*c) == seq(1, 5));
   // Every start begins a new log file; the used-up ones go at the next checkpoint.
@@ -655,11 +656,11 @@ TEST_CASE("stop ends a waiting commit at once") {
   });
   REQUIRE(waitFor([&] { return c->store().putWaiters() == 1; }));  // the commit waits
   const auto t0 = std::chrono::steady_clock::now();
-  (void)c.ch->hostStop();
+  (void)sdk::HostAccess::stop(*c.ch);
   putter.join();
   CHECK(returned.load());
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
-  REQUIRE(c.ch->hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(*c.ch).ok());
   CHECK(drain(*c) == seq(1, 3));
 }
 

@@ -106,6 +106,9 @@ class KafkaChannel final : public sdk::Channel {
   // Closes every consumer (leaving the group) and flushes the producer (10 s at most).
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  // Unknown: the topic's events may come from anywhere, and only a consumer's poll can tell.
+  // takeBatch() waits for them itself, up to pollTimeout.
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 
   const KafkaChannelSettings& settings() const noexcept { return s_; }
   const Properties& producerProperties() const noexcept { return s_.producer; }

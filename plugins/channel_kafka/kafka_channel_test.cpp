@@ -12,6 +12,7 @@
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -36,7 +37,7 @@ sdk::Context contextOf(const KV& kv) {
 
 std::string configureError(const KV& kv) {
   KafkaChannel ch;
-  sdk::Result r = ch.hostConfigure(contextOf(kv));
+  sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -55,13 +56,13 @@ struct Channel {
           {"kafka.consumer.max.poll.interval.ms", "10000"},
           {"pollTimeout", "100"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
-    ch.hostAttach("c1", &log);
-    sdk::Result r = ch.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(ch, "c1", &log);
+    sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = ch.hostStart();
+    r = sdk::HostAccess::start(ch);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Channel() { (void)ch.hostStop(); }
+  ~Channel() { (void)sdk::HostAccess::stop(ch); }
 
   sdk::Result put(sdk::EventBatch batch) {
     sdk::TransactionGuard tx(ch);
@@ -121,7 +122,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys and defaults") {
   KafkaChannel ch;
-  REQUIRE(ch.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(sdk::HostAccess::configure(ch, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(ch.settings().topic == "flume-channel");
   CHECK(ch.settings().groupId == "flume");
   CHECK(ch.settings().parseAsFlumeEvent);
@@ -131,17 +132,18 @@ TEST_CASE("valid config: Flume's keys and defaults") {
   CHECK(prop(ch.consumerProperties(), "enable.auto.commit") == "false");
 
   KafkaChannel c2;
-  REQUIRE(c2.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                      {"kafka.topic", "t"},
-                                      {"kafka.consumer.group.id", "g"},
-                                      {"parseAsFlumeEvent", "false"},
-                                      {"kafka.pollTimeout", "50"},
-                                      {"defaultPartitionId", "1"},
-                                      {"partitionIdHeader", "p"},
-                                      {"migrateZookeeperOffsets", "false"},
-                                      {"kafka.producer.acks", "1"},
-                                      {"kafka.consumer.auto.offset.reset", "latest"}}))
-              .ok());
+  REQUIRE(
+      sdk::HostAccess::configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                                {"kafka.topic", "t"},
+                                                {"kafka.consumer.group.id", "g"},
+                                                {"parseAsFlumeEvent", "false"},
+                                                {"kafka.pollTimeout", "50"},
+                                                {"defaultPartitionId", "1"},
+                                                {"partitionIdHeader", "p"},
+                                                {"migrateZookeeperOffsets", "false"},
+                                                {"kafka.producer.acks", "1"},
+                                                {"kafka.consumer.auto.offset.reset", "latest"}}))
+          .ok());
   CHECK(c2.settings().topic == "t");
   CHECK(c2.settings().groupId == "g");
   CHECK_FALSE(c2.settings().parseAsFlumeEvent);
@@ -250,10 +252,10 @@ TEST_CASE("start and stop are repeatable") {
   Channel c(k.bootstraps());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    CHECK(c.ch.hostStop().ok());
-    CHECK(c.ch.hostStop().ok());
-    REQUIRE(c.ch.hostStart().ok());
-    CHECK(c.ch.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(c.ch).ok());
+    CHECK(sdk::HostAccess::stop(c.ch).ok());
+    REQUIRE(sdk::HostAccess::start(c.ch).ok());
+    CHECK(sdk::HostAccess::start(c.ch).ok());
     REQUIRE(c.put(events(round * 5, round * 5 + 5)).ok());
     CHECK(bodies(c.take(5)) == names(round * 5, round * 5 + 5));
   }

@@ -10,6 +10,7 @@
 
 #include "fake_channels.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::loadbalancing::LoadBalancingSelector;
@@ -24,10 +25,10 @@ struct Fixture {
   NamedChannel c1{"c1"}, c2{"c2"}, c3{"c3"};
   LoadBalancingSelector selector;
   sdk::Result configure(const char* policy) {
-    selector.setChannels({&c1, &c2, &c3});
+    sdk::HostAccess::setChannels(selector, {&c1, &c2, &c3});
     sdk::Context ctx("a1.sources.r1.selector");
     if (policy) ctx.put("policy", policy);
-    return selector.hostConfigure(ctx);
+    return sdk::HostAccess::configure(selector, ctx);
   }
 };
 

@@ -555,23 +555,14 @@ sdk::Status AvroSink::process() {
     }
   }
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch tx(*this, s_.batchSize);
+  if (!tx.ok()) return deliveryFailed(tx.error());
+  const std::size_t n = tx.size();
+  if (n == 0) return sdk::Status::BACKOFF;
 
   rpc::RpcStatus status = rpc::RpcStatus::Unknown;
   std::string error;
-  if (!exchange(taken, &status, &error)) {
+  if (!exchange(tx.events(), &status, &error)) {
     counter.incrementEventWriteFail();
     tx.rollback();
     disconnect();
@@ -586,12 +577,10 @@ sdk::Status AvroSink::process() {
                           std::to_string(n) + " events; rolled back, to be sent again");
   }
   if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
     return deliveryFailed("commit to channel '" + channel->getName() + "' failed after " +
                           target() + " took the batch: " + r.error() +
                           " (the events will be sent again)");
   }
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

@@ -334,34 +334,24 @@ sdk::Status RollingFileSink::process() {
     }
   }
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
-  serializeBatch(taken);
+  sdk::SinkBatch batch(*this, s_.batchSize);
+  if (!batch.ok()) return deliveryFailed(batch.error());
+  const std::size_t n = batch.size();
+  if (n == 0) return sdk::Status::BACKOFF;
+  serializeBatch(batch.events());
 
   std::string error;
   if (!writeBuffer(&error)) {
     counter.incrementEventWriteFail();
-    tx.rollback();
+    batch.rollback();
     std::string cutError;
     if (!truncateToCommitted(&cutError)) logger().error(cutError);
     closeFile();
     return deliveryFailed(error + "; " + std::to_string(n) +
                           " events rolled back, to be written to a new file");
   }
-  if (sdk::Result r = tx.commit(); !r) {
+  if (sdk::Result r = batch.commit(); !r) {
     // The events stay in the channel and come again: take them back out of the file.
-    counter.incrementChannelReadFail();
     const std::string path = path_;
     std::string cutError;
     if (!truncateToCommitted(&cutError)) {
@@ -372,7 +362,6 @@ sdk::Status RollingFileSink::process() {
                           "; the batch was cut from '" + path + "' and will be written again");
   }
   committed_ += buf_.size();
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

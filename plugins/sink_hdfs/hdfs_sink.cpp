@@ -677,7 +677,7 @@ void HdfsSink::checkTimers() {
   }
 }
 
-sdk::Status HdfsSink::fail(sdk::TransactionGuard& tx, const std::string& why) {
+sdk::Status HdfsSink::fail(sdk::SinkBatch& tx, const std::string& why) {
   tx.rollback();
   abortBatch();
   return deliveryFailed(why);
@@ -714,19 +714,10 @@ sdk::Status HdfsSink::processBatch() {
   sdk::SinkCounter& counter = sinkCounter();
   checkTimers();
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch tx(*this, s_.batchSize);
+  if (!tx.ok()) return deliveryFailed(tx.error());
+  const std::size_t n = tx.size();
+  if (n == 0) return sdk::Status::BACKOFF;
 
   const int64_t nowMs = nowMillis();
   const Clock::time_point now = now_();
@@ -735,7 +726,7 @@ sdk::Status HdfsSink::processBatch() {
   // that fails for another reason and is taken again does not count them twice.
   std::size_t missing = 0;
   std::size_t dropped = 0;  // of them, dropped (policy drop)
-  for (sdk::Event& e : taken) {
+  for (sdk::Event& e : tx.events()) {
     key_.clear();
     PathTemplate::Status st = pathT_->format(e.headers, nowMs, time_, key_);
     std::size_t dirLen = key_.size();
@@ -790,8 +781,9 @@ sdk::Status HdfsSink::processBatch() {
       return fail(tx, error + "; " + std::to_string(n) +
                           " events rolled back, the files cut back to their committed batches");
     }
-  if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
+  // Dropped events are in EventTimestampMissingCount, not EventDrainSuccessCount: attempts =
+  // success + dropped.
+  if (sdk::Result r = tx.commit(n - dropped); !r) {
     return fail(tx, "commit to channel '" + channel->getName() + "' failed: " + r.error() +
                         "; the batch was cut from the files and will be written again");
   }
@@ -804,8 +796,6 @@ sdk::Status HdfsSink::processBatch() {
   for (auto& f : retiring_) closeFile(*f);
   retiring_.clear();
   counter.add(cntTimestampMissing_, static_cast<int64_t>(missing));
-  // Dropped events are in EventTimestampMissingCount, not here: attempts = success + dropped.
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n - dropped));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

@@ -171,7 +171,7 @@ class HdfsSink final : public sdk::AbstractSink {
   void closeAll() noexcept;
   void checkTimers();
   void abortBatch() noexcept;
-  sdk::Status fail(sdk::TransactionGuard& tx, const std::string& why);
+  sdk::Status fail(sdk::SinkBatch& tx, const std::string& why);
   // The log line for an event whose timestamp is missing or bad (st), rate-limited.
   void reportMissingTimestamp(const sdk::Event& e, PathTemplate::Status st);
   void serialize(OpenFile& f, const sdk::Event& e);

@@ -322,8 +322,6 @@ bool KafkaSink::produce(const sdk::Event& event, std::string* error) {
 }
 
 sdk::Status KafkaSink::process() {
-  sdk::Channel* channel = getChannel();
-  if (!channel) return deliveryFailed("no channel attached to sink " + getName());
   if (!rk_) return deliveryFailed("the Kafka sink is not started");
   if (tx_) return awaitBatch(kAwaitSlice);
 
@@ -335,27 +333,17 @@ sdk::Status KafkaSink::process() {
     createProducer();
   }
 
-  sdk::SinkCounter& counter = sinkCounter();
-  tx_ = channel->getTransaction();
-  tx_->begin();
-  std::span<sdk::Event> batch;
-  if (sdk::Result r = tx_->takeBatch(s_.batchSize, batch); !r) {
-    counter.incrementChannelReadFail();
-    tx_->rollback();
-    closeTx();
-    return deliveryFailed("Failed to take events from channel: " + r.error());
+  tx_.emplace(*this, s_.batchSize);
+  if (!tx_->ok()) {
+    std::string why = tx_->error();
+    closeTx();  // rolls back
+    return deliveryFailed(why);
   }
-  counter.countBatch(batch.size(), s_.batchSize);
-  if (batch.empty()) {
-    sdk::Result r = tx_->commit();
+  if (tx_->empty()) {
     closeTx();
-    if (!r) {
-      counter.incrementChannelReadFail();
-      return deliveryFailed("Failed to commit an empty take: " + r.error());
-    }
     return sdk::Status::BACKOFF;
   }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(batch.size()));
+  const std::span<sdk::Event> batch = tx_->events();
   batchEvents_ = batch.size();
   batchStart_ = Clock::now();
   ++delivery_.generation;
@@ -385,15 +373,12 @@ sdk::Status KafkaSink::finishBatch() {
   sdk::SinkCounter& counter = sinkCounter();
   if (sdk::Result r = tx_->commit(); !r) {
     // The messages are in Kafka; the events come again from the channel (duplicates).
-    counter.incrementChannelReadFail();
-    tx_->rollback();
-    closeTx();
+    closeTx();  // rolls back
     counter.increment(kRollbackCount);
     return deliveryFailed("Kafka acknowledged the batch but the take did not commit: " + r.error());
   }
   const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - batchStart_).count();
   counter.add(kKafkaEventSendTimer, ms);
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(batchEvents_));
   closeTx();
   // Flume reports a short batch as READY too; BACKOFF only for an empty channel.
   return sdk::Status::READY;
@@ -412,14 +397,11 @@ sdk::Status KafkaSink::failBatch(const std::string& why) {
   counter.increment(kRollbackCount);
   if (events_.brokersDown()) counter.incrementConnectionFailedCount();
   events_.clearBrokersDown();
-  if (tx_) tx_->rollback();
-  closeTx();
+  closeTx();  // rolls back
   return deliveryFailed("Failed to publish events: " + why);
 }
 
 void KafkaSink::closeTx() noexcept {
-  if (!tx_) return;
-  tx_->close();
   tx_.reset();
   batchEvents_ = 0;
 }

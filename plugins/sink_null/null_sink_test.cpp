@@ -12,6 +12,7 @@
 #include "fake_channels.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -45,16 +46,16 @@ struct Fixture {
   NullSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(channel
-                .hostConfigure(contextOf(
-                    "a1.channels.c1",
-                    {{"capacity", "10000"}, {"transactionCapacity", "1000"}, {"keep-alive", "0"}}))
+    REQUIRE(sdk::HostAccess::configure(channel,
+                                       contextOf("a1.channels.c1", {{"capacity", "10000"},
+                                                                    {"transactionCapacity", "1000"},
+                                                                    {"keep-alive", "0"}}))
                 .ok());
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = sdk::HostAccess::configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(channel.hostStart().ok());
-    REQUIRE(sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(channel).ok());
+    REQUIRE(sdk::HostAccess::start(sink).ok());
   }
 };
 
@@ -68,10 +69,10 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("drains in batches of batchSize, BACKOFF only when empty") {
   Fixture f({});
   putN(f.channel, 250);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // 50: short but not empty
-  auto idle = f.sink.hostProcess();
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);  // 50: short but not empty
+  auto idle = sdk::HostAccess::process(f.sink);
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);
   CHECK(f.channel.size() == 0);
@@ -87,29 +88,29 @@ TEST_CASE("drains in batches of batchSize, BACKOFF only when empty") {
 TEST_CASE("batchSize is honoured") {
   Fixture f({{"batchSize", "1000"}});
   putN(f.channel, 2500);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 1500);
 }
 
 TEST_CASE("a failed commit rolls back; the events are drained again later") {
   Fixture f({{"batchSize", "10"}});
   FlakyChannel flaky(f.channel);
-  f.sink.setChannel(&flaky);
+  sdk::HostAccess::setChannel(f.sink, &flaky);
   putN(f.channel, 10);
   flaky.failCommits = 1;
-  auto out = f.sink.hostProcess();
+  auto out = sdk::HostAccess::process(f.sink);
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
   CHECK(out.error.find("commit refused") != std::string::npos);
   CHECK(f.channel.size() == 10);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
   CHECK(f.sink.sinkCounter().getEventDrainSuccessCount() == 10);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::EventDrainAttemptCount) == 20);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
 
   flaky.failTakes = true;
-  auto bad = f.sink.hostProcess();
+  auto bad = sdk::HostAccess::process(f.sink);
   CHECK(bad.failed);
   CHECK(bad.error.find("disk on fire") != std::string::npos);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 2);
@@ -118,7 +119,7 @@ TEST_CASE("a failed commit rolls back; the events are drained again later") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     NullSink s;
-    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = sdk::HostAccess::configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -130,12 +131,12 @@ TEST_CASE("configure errors name the key") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
   }
   putN(f.channel, 3);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
 }

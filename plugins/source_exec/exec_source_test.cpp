@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -39,13 +40,13 @@ struct Fixture {
   ExecSource source;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, std::string>> kv) {
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = sdk::HostAccess::configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(source).ok());
   }
-  ~Fixture() { (void)source.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(source); }
   int64_t counter(std::size_t i) { return source.sourceCounter().get(i); }
 };
 
@@ -65,16 +66,16 @@ TEST_CASE("splitCommand splits on whitespace without quoting") {
 
 TEST_CASE("valid config: every key, shell wraps the command") {
   ExecSource s;
-  sdk::Result r = s.hostConfigure(contextOf({{"command", "echo a b"},
-                                             {"shell", "/bin/bash -c"},
-                                             {"restart", "true"},
-                                             {"restartThrottle", "5"},
-                                             {"logStdErr", "true"},
-                                             {"batchSize", "7"},
-                                             {"batchTimeout", "50"},
-                                             {"charset", "ISO-8859-1"},
-                                             {"maxLineLength", "100"},
-                                             {"putRetryTimeout", "0"}}));
+  sdk::Result r = sdk::HostAccess::configure(s, contextOf({{"command", "echo a b"},
+                                                           {"shell", "/bin/bash -c"},
+                                                           {"restart", "true"},
+                                                           {"restartThrottle", "5"},
+                                                           {"logStdErr", "true"},
+                                                           {"batchSize", "7"},
+                                                           {"batchTimeout", "50"},
+                                                           {"charset", "ISO-8859-1"},
+                                                           {"maxLineLength", "100"},
+                                                           {"putRetryTimeout", "0"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(s.settings().argv == std::vector<std::string>{"/bin/bash", "-c", "echo a b"});
   CHECK(s.settings().batchSize == 7);
@@ -84,7 +85,7 @@ TEST_CASE("valid config: every key, shell wraps the command") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, std::string>> kv) {
     ExecSource s;
-    sdk::Result r = s.hostConfigure(contextOf(kv));
+    sdk::Result r = sdk::HostAccess::configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -158,7 +159,7 @@ TEST_CASE("stop kills the whole process group, grandchildren included") {
   REQUIRE(child > 0);
   CHECK(processAlive(grandchild));
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
   CHECK_FALSE(processAlive(child));  // reaped
   // The grandchild is reaped by init; wait until it is gone.
@@ -172,7 +173,7 @@ TEST_CASE("a command ignoring SIGTERM is killed after the grace period") {
              {"batchTimeout", "10"}});
   REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
   const pid_t child = f.source.childPid();
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK_FALSE(processAlive(child));
   CHECK(f.log.has("killed by signal 9"));
 }
@@ -219,11 +220,11 @@ TEST_CASE("logStdErr logs stderr lines; stdout unaffected") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({{"command", "exec sleep 30"}, {"shell", "/bin/sh -c"}});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStart().ok());
-    CHECK(f.source.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
   }
   REQUIRE(waitFor([&] { return f.source.childPid() > 0; }));
-  CHECK(f.source.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.source).ok());
 }

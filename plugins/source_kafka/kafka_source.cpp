@@ -122,8 +122,6 @@ void KafkaSource::configure(const sdk::Context& context) {
   const int32_t duration = context.getInteger("batchDurationMillis", 1000);
   if (duration < 1) context.fail("batchDurationMillis", "must be >= 1");
   s.batchDuration = milliseconds(duration);
-  s.configuredBackoff =
-      context.containsKey("backoffSleepIncrement") || context.containsKey("maxBackoffSleep");
   s.useFlumeEventFormat = context.getBoolean("useFlumeEventFormat", false);
   s.setTopicHeader = context.getBoolean("setTopicHeader", true);
   s.topicHeader = trimCopy(context.getString("topicHeader", "topic"));
@@ -317,13 +315,13 @@ void KafkaSource::addMessage(const rd_kafka_message_t* msg) {
   positionOf(topic, msg->partition, msg->offset).next = msg->offset + 1;
 }
 
+// Asked by the runner only where the config sets no back-off key (the host reads those).
 int64_t KafkaSource::getBackOffSleepIncrement() const noexcept {
-  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getBackOffSleepIncrement() : 1;
+  return lastPollEmpty_ ? 1 : PollableSource::getBackOffSleepIncrement();
 }
 
 int64_t KafkaSource::getMaxBackOffSleepInterval() const noexcept {
-  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getMaxBackOffSleepInterval()
-                                                 : 1;
+  return lastPollEmpty_ ? 1 : PollableSource::getMaxBackOffSleepInterval();
 }
 
 sdk::Status KafkaSource::process() {

@@ -51,7 +51,6 @@ struct KafkaSourceSettings {
   std::string topicHeader = "topic";
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header <- Kafka header
   Properties consumer;                                         // librdkafka properties, translated
-  bool configuredBackoff = false;  // backoffSleepIncrement or maxBackoffSleep in the config
 };
 
 class KafkaSource final : public sdk::PollableSource {

@@ -26,6 +26,7 @@
 #include <vector>
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::netcat::NetcatSource;
@@ -55,11 +56,11 @@ struct Fixture {
   explicit Fixture(KV extra = {}, sdk::Logger* log = nullptr) {
     sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    if (log) source.hostAttach("r1", log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    if (log) sdk::HostAccess::attach(source, "r1", log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = sdk::HostAccess::configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = source.hostStart();
+    r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.boundPort() != 0);
   }
@@ -152,14 +153,14 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   NetcatSource src;
-  sdk::Result r = src.hostConfigure(contextOf({{"bind", "0.0.0.0"},
-                                               {"port", "44444"},
-                                               {"max-line-length", "1024"},
-                                               {"ack-every-event", "false"},
-                                               {"batchSize", "500"},
-                                               {"max-connections", "10"},
-                                               {"idleTimeout", "30"},
-                                               {"encoding", "utf-8"}}));
+  sdk::Result r = sdk::HostAccess::configure(src, contextOf({{"bind", "0.0.0.0"},
+                                                             {"port", "44444"},
+                                                             {"max-line-length", "1024"},
+                                                             {"ack-every-event", "false"},
+                                                             {"batchSize", "500"},
+                                                             {"max-connections", "10"},
+                                                             {"idleTimeout", "30"},
+                                                             {"encoding", "utf-8"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.settings().port == 44444);
   CHECK(src.settings().maxLineLength == 1024);
@@ -176,7 +177,7 @@ TEST_CASE("valid config: every schema key is accepted") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](KV kv) {
     NetcatSource src;
-    sdk::Result r = src.hostConfigure(contextOf(kv));
+    sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -496,7 +497,7 @@ TEST_CASE("stopping while held drops the pending lines and counts them") {
   f.processor.refuse = true;
   REQUIRE(c.send(repeat("z\n", 10)));
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 1; }));
-  CHECK(f.source.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.source).ok());
   CHECK(f.counter("PendingLineDroppedCount") == 10);
   CHECK(c.waitClosed());
 }
@@ -541,45 +542,47 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
 
   RecordingProcessor processor;
   NetcatSource src;
-  src.setChannelProcessor(&processor);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
-  sdk::Result r = src.hostStart();
+  sdk::HostAccess::setChannelProcessor(src, &processor);
+  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  sdk::Result r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == "cannot bind to 127.0.0.1:" + port + ": Address already in use");
   CHECK(src.getLifecycleState() == sdk::LifecycleState::ERROR);
   CHECK(src.boundPort() == 0);
-  CHECK(src.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(src).ok());
 
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}})).ok());
-  r = src.hostStart();
+  REQUIRE(
+      sdk::HostAccess::configure(src, contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}}))
+          .ok());
+  r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("cannot bind to no-such-host.invalid:0: cannot resolve") == 0);
 
   // The same object starts fine once the address is usable.
   ::close(fd);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
-  r = src.hostStart();
+  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  r = sdk::HostAccess::start(src);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(std::to_string(src.boundPort()) == port);
-  CHECK(src.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(src).ok());
 }
 
 TEST_CASE("start and stop are repeatable") {
   RecordingProcessor processor;
   NetcatSource src;
-  src.setChannelProcessor(&processor);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  sdk::HostAccess::setChannelProcessor(src, &processor);
+  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(src.hostStart().ok());
-    CHECK(src.hostStart().ok());  // a second start while running does nothing
+    REQUIRE(sdk::HostAccess::start(src).ok());
+    CHECK(sdk::HostAccess::start(src).ok());  // a second start while running does nothing
     Client c(src.boundPort());
     REQUIRE(c.ok());
     REQUIRE(c.send("round " + std::to_string(round) + "\n"));
     CHECK(c.read(3) == "OK\n");
-    CHECK(src.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
     CHECK(c.waitClosed());  // stop closes open connections
-    CHECK(src.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
     CHECK(src.boundPort() == 0);
     CHECK(src.sourceCounter().get("OpenConnectionCount") == 0);
   }

@@ -24,6 +24,7 @@
 
 #include "position_file.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -84,16 +85,16 @@ struct Fixture {
   CaptureLogger log;
   TaildirSource source;
   explicit Fixture(const sdk::Context& ctx) {
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = sdk::HostAccess::configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
   void start() {
-    sdk::Result r = source.hostStart();
+    sdk::Result r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  void stop() { REQUIRE(source.hostStop().ok()); }
+  void stop() { REQUIRE(sdk::HostAccess::stop(source).ok()); }
   int64_t counter(const char* name) {
     auto v = source.sourceCounter().get(name);
     REQUIRE_MESSAGE(v.has_value(), name);
@@ -103,7 +104,7 @@ struct Fixture {
 
 std::string configError(const sdk::Context& ctx) {
   TaildirSource s;
-  sdk::Result r = s.hostConfigure(ctx);
+  sdk::Result r = sdk::HostAccess::configure(s, ctx);
   return r.ok() ? std::string() : r.error();
 }
 

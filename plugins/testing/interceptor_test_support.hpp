@@ -13,6 +13,7 @@
 
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/interceptor.hpp"
 #include "sluice/sdk/schema.hpp"
 
@@ -32,7 +33,7 @@ inline sdk::Context contextOf(KeyValues kv) {
 template <class Builder>
 std::string configureError(KeyValues kv) {
   Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
+  sdk::Result r = sdk::HostAccess::configure(b, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -40,12 +41,12 @@ std::string configureError(KeyValues kv) {
 template <class Builder>
 std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
   Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
+  sdk::Result r = sdk::HostAccess::configure(b, contextOf(kv));
   REQUIRE_MESSAGE(r.ok(), r.error());
-  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
+  std::unique_ptr<sdk::Interceptor> out = sdk::HostAccess::build(b, r);
   REQUIRE_MESSAGE(r.ok(), r.error());
   REQUIRE(out);
-  REQUIRE(out->hostInitialize().ok());
+  REQUIRE(sdk::HostAccess::initialize(*out).ok());
   return out;
 }
 
