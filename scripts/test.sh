@@ -9,7 +9,8 @@
 #   tsan   clang with ThreadSanitizer in build-tsan/: the channel, runner and network tests, but
 #          not the Kafka ones: librdkafka's own (uninstrumented) threads crash TSan's runtime
 #   fuzz   every libFuzzer target for FUZZ_SECONDS (default 10) from its seed corpus
-#   tidy   clang-tidy (.clang-tidy) on the C++ files changed since TIDY_BASE (default HEAD~1)
+#   tidy   clang-tidy (.clang-tidy) on the C++ files changed since TIDY_BASE (default HEAD~1;
+#          in a shallow clone scripts/tidy fetches that commit)
 # Tests are a meson option (-Dtests=true, off by default so scripts/setup-demo.sh builds only the
 # binary and plugins); every phase here turns it on, also in a build dir configured without it.
 # PHASES="gcc tsan" scripts/test.sh runs some. The last line is "N passed, M failed", summed
@@ -189,9 +190,7 @@ for phase in $PHASES; do
       ;;
     tidy)
       say "[tidy] clang-tidy on the C++ files changed since ${TIDY_BASE:-HEAD~1}"
-      if [[ ! -f build-test/compile_commands.json ]]; then
-        meson setup build-test --buildtype=release -Dtests=true -Dbenches=true >/dev/null
-      fi
+      # scripts/tidy configures build-test/ (-Dtests=true) itself when the gcc phase did not run.
       if scripts/tidy "${TIDY_BASE:-HEAD~1}"; then record tidy 1 0; else record tidy 0 1; fi
       ;;
     *)
