@@ -2,15 +2,15 @@
 # shellcheck shell=bash
 # To build and run sluice:
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ cmake libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libpcre2-dev zlib1g-dev libzstd-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev libpcre2-dev zlib1g-dev libzstd-dev
   libssl-dev librdkafka-dev
   libmimalloc-dev libmariadb-dev libpq-dev
   python3)
-# And to run every test: clang and its sanitizer/fuzzer runtimes and clang-tidy (the asan, tsan,
-# fuzz and tidy phases), the tools tests read output with (python3-avro, gzip, zstd), openssl (the
-# TLS tests' certificates), promtool (prometheus) to check the Prometheus output, headless
-# chromium for the status page, kcat (an independent Kafka client for the interop tests), and
-# MariaDB and PostgreSQL servers and clients for the SQL source's tests
-# (tests/support/sql_servers.py).
-TEST_PACKAGES=(python3-avro openssl gzip zstd clang libclang-rt-14-dev clang-tidy git prometheus
-  chromium kcat mariadb-server mariadb-client postgresql postgresql-client)
+# And to run every test: doctest (the unit tests, built with -Dtests=true), clang and its
+# sanitizer/fuzzer runtimes and clang-tidy (the asan, tsan, fuzz and tidy phases), the tools tests
+# read output with (python3-avro, gzip, zstd), openssl (the TLS tests' certificates), promtool
+# (prometheus) to check the Prometheus output, headless chromium for the status page, and kcat
+# (an independent Kafka client for the interop tests), and MariaDB and PostgreSQL
+# servers and clients for the SQL source's tests (tests/support/sql_servers.py).
+TEST_PACKAGES=(doctest-dev python3-avro openssl gzip zstd clang libclang-rt-14-dev clang-tidy git
+  prometheus chromium kcat mariadb-server mariadb-client postgresql postgresql-client)
