@@ -12,12 +12,6 @@ namespace sluice::core {
 
 namespace {
 
-const std::vector<std::string> kSourceFrameworkKeys = {
-    "type", "channels", "selector.*", "interceptors", "interceptors.*",
-    "backoffSleepIncrement", "maxBackoffSleep"};
-const std::vector<std::string> kSinkFrameworkKeys = {"type", "channel"};
-const std::vector<std::string> kTypeOnly = {"type"};
-
 std::string loc(const sdk::Location& l) {
   std::string s = l.str();
   return s.empty() ? "" : " (" + s + ")";
@@ -125,7 +119,7 @@ void Agent::buildChannels(const AgentConfig& cfg, Diagnostics& diags, Agent* pre
       settle("channel '" + c.name + "'", local, diags);
       continue;
     }
-    checkAgainstSchema(rc->info->schema, rc->info->type, c.context, kTypeOnly, local);
+    sdk::Context prepared = prepareContext(*rc->info, c.context, local);
     ChannelEntry e;
     e.name = c.name;
     e.type = rc->info->type;
@@ -139,7 +133,7 @@ void Agent::buildChannels(const AgentConfig& cfg, Diagnostics& diags, Agent* pre
     if (e.channel) {
       e.loggers.push_back(makeLogger("channel", rc->info->type, c.name));
       e.channel->hostAttach(c.name, e.loggers.back().get());
-      sdk::Context ctx = c.context;
+      sdk::Context ctx = prepared;
       ctx.setLogger(e.loggers.back().get());
       sdk::Result r = e.channel->hostConfigure(ctx);
       if (!r) local.error(r.error());
@@ -167,7 +161,7 @@ void Agent::buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) 
       if (cfg.findChannel(s.channel))
         local.error(path + ".channel: channel '" + s.channel + "' could not be built");
       if (const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Sink, s.type))
-        checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSinkFrameworkKeys, local);
+        (void)prepareContext(*rc->info, s.context, local);
       settle("sink '" + s.name + "'", local, diags);
       continue;
     }
@@ -178,7 +172,7 @@ void Agent::buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) 
       settle("sink '" + s.name + "'", local, diags);
       continue;
     }
-    checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSinkFrameworkKeys, local);
+    sdk::Context prepared = prepareContext(*rc->info, s.context, local);
     SinkEntry e;
     e.name = s.name;
     e.type = rc->info->type;
@@ -193,7 +187,7 @@ void Agent::buildSinks(const AgentConfig& cfg, Diagnostics& diags, Agent* prev) 
       e.loggers.push_back(makeLogger("sink", rc->info->type, s.name));
       e.sink->hostAttach(s.name, e.loggers.back().get());
       e.sink->setChannel(ch->channel.get());
-      sdk::Context ctx = s.context;
+      sdk::Context ctx = prepared;
       ctx.setLogger(e.loggers.back().get());
       sdk::Result r = e.sink->hostConfigure(ctx);
       if (!r) local.error(r.error());
@@ -230,7 +224,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
     if (local.hasErrors()) {
       // Still check the source's own keys, so one run reports every problem.
       if (const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Source, s.type))
-        checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSourceFrameworkKeys, local);
+        (void)prepareContext(*rc->info, s.context, local);
       settle("source '" + s.name + "'", local, diags);
       continue;
     }
@@ -241,11 +235,12 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
     e.channels = s.channels;
 
     const RegisteredComponent* rc = registry_.resolve(sdk::ComponentKind::Source, s.type);
+    sdk::Context prepared;
     if (!rc)
       local.error(path + ".type: " + registry_.unknownTypeMessage(sdk::ComponentKind::Source, s.type) +
                   loc(s.typeWhere));
     else
-      checkAgainstSchema(rc->info->schema, rc->info->type, s.context, kSourceFrameworkKeys, local);
+      prepared = prepareContext(*rc->info, s.context, local);
     e.type = rc ? rc->info->type : s.type;
     // The runner's back-off keys apply to every pollable source; 0 would make it spin.
     for (const char* key : {"backoffSleepIncrement", "maxBackoffSleep"}) {
@@ -266,7 +261,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
                   registry_.unknownTypeMessage(sdk::ComponentKind::ChannelSelector, s.selector.type) +
                   loc(s.selector.typeWhere));
     } else {
-      checkAgainstSchema(selRc->info->schema, selRc->info->type, s.selector.context, kTypeOnly, local);
+      sdk::Context selPrepared = prepareContext(*selRc->info, s.selector.context, local);
       if (!local.hasErrors()) {
         std::string err;
         selector = registry_.create<sdk::ChannelSelector>(*selRc, err);
@@ -276,7 +271,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
           e.loggers.push_back(makeLogger("selector", selRc->info->type, s.name));
           selector->hostAttach(s.name, e.loggers.back().get());
           selector->setChannels(channels);
-          sdk::Context ctx = s.selector.context;
+          sdk::Context ctx = selPrepared;
           ctx.setLogger(e.loggers.back().get());
           sdk::Result r = selector->hostConfigure(ctx);
           if (!r) local.error(r.error());
@@ -295,7 +290,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
         continue;
       }
       Diagnostics ilocal;
-      checkAgainstSchema(irc->info->schema, irc->info->type, ic.context, kTypeOnly, ilocal);
+      sdk::Context icPrepared = prepareContext(*irc->info, ic.context, ilocal);
       local.append(ilocal);
       if (ilocal.hasErrors()) continue;
       std::string err;
@@ -306,7 +301,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
       }
       e.loggers.push_back(makeLogger("interceptor", irc->info->type, s.name + "." + ic.name));
       builder->hostAttach(ic.name, e.loggers.back().get());
-      sdk::Context ctx = ic.context;
+      sdk::Context ctx = icPrepared;
       ctx.setLogger(e.loggers.back().get());
       sdk::Result r = builder->hostConfigure(ctx);
       if (!r) {
@@ -335,7 +330,7 @@ void Agent::buildSources(const AgentConfig& cfg, Diagnostics& diags, Agent* prev
       e.loggers.push_back(makeLogger("source", e.type, s.name));
       e.source->hostAttach(s.name, e.loggers.back().get());
       e.source->setChannelProcessor(e.processor.get());
-      sdk::Context ctx = s.context;
+      sdk::Context ctx = prepared;
       ctx.setLogger(e.loggers.back().get());
       sdk::Result r = e.source->hostConfigure(ctx);
       if (!r) local.error(r.error());
@@ -396,7 +391,7 @@ void Agent::buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* 
                   (where && !where->where.str().empty() ? " (" + where->where.str() + ")" : ""));
           return none;
         }
-        checkAgainstSchema(rc->info->schema, rc->info->type, ctx, {}, d);
+        sdk::Context prepared = prepareContext(*rc->info, ctx, d);
         if (d.hasErrors()) return none;
         std::string err;
         auto selector = registry_.create<sdk::SinkSelector>(*rc, err);
@@ -407,7 +402,7 @@ void Agent::buildSinkRunners(const AgentConfig& cfg, Diagnostics& diags, Agent* 
         r.loggers.push_back(makeLogger("sink-selector", rc->info->type, g.name));
         selector->hostAttach(g.name, r.loggers.back().get());
         selector->setSinks(sinks);
-        sdk::Context configured = ctx;
+        sdk::Context configured = prepared;
         configured.setLogger(r.loggers.back().get());
         if (sdk::Result res = selector->hostConfigure(configured); !res) {
           d.error(res.error());

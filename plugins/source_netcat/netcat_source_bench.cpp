@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "host_context.hpp"
 #include "netcat_source.hpp"
 
 namespace sdk = sluice::sdk;
@@ -120,7 +121,9 @@ int main(int argc, char** argv) {
   ctx.put("port", "0");
   ctx.put("ack-every-event", "false");
   ctx.put("batchSize", batchSize);
-  if (auto r = source.hostConfigure(ctx); !r)
+  if (auto r = sluice::plugins::testing::configureAsHost(
+          source, sluice::plugins::netcat::netcatSourceSchema(), ctx, "netcat");
+      !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
   if (auto r = source.hostStart(); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
 
