@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "avro_test_peer.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "source_test_support.hpp"
@@ -39,6 +40,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, avroSinkSchema(), ctx, "avro");
+}
+
 struct Fixture {
   CaptureLogger log;
   TestChannel channel;
@@ -53,7 +59,7 @@ struct Fixture {
     for (const auto& [k, v] : extra) ctx.put(k, v);
     sink.hostAttach("k1", &log);
     sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sink.hostStart();
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -85,7 +91,16 @@ uint16_t deadPort() {
   return p;
 }
 
+// The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
+  AvroSink sink;
+  sdk::Result r = configure(sink, contextOf(kv));
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+// The error of configure() itself, handed a Context without the host's check.
+std::string pluginErrorOf(KV kv) {
   AvroSink sink;
   sdk::Result r = sink.hostConfigure(contextOf(kv));
   REQUIRE_FALSE(r.ok());
@@ -100,7 +115,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({{"hostname", "collector.example.com"},
+  sdk::Result r = configure(sink, contextOf({{"hostname", "collector.example.com"},
                                                 {"port", "4141"},
                                                 {"batch-size", "500"},
                                                 {"connect-timeout", "5000"},
@@ -128,7 +143,7 @@ TEST_CASE("valid config: every schema key is accepted") {
   // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
   CHECK_FALSE(avroSinkSchema().allowUnknownKeys);
   AvroSink dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().batchSize == 100);
   CHECK(dflt.settings().connectTimeout == 20000ms);
   CHECK(dflt.settings().requestTimeout == 20000ms);
@@ -136,8 +151,10 @@ TEST_CASE("valid config: every schema key is accepted") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
-  CHECK(errorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
+  CHECK(pluginErrorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sinks.k1: missing required key 'hostname'") == 0);
+  CHECK(errorOf({{"hostname", "h"}}).find("a1.sinks.k1: missing required key 'port'") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "0"}}).find("a1.sinks.k1.port:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"batch-size", "0"}})
             .find("a1.sinks.k1.batch-size:") == 0);
@@ -166,10 +183,11 @@ TEST_CASE("configure errors name the key") {
                  {"exclude-protocols", "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"}})
             .find("a1.sinks.k1.exclude-protocols: no TLS protocol") == 0);
   AvroSink tlsSink;
-  CHECK(tlsSink.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
-  CHECK(tlsSink
-            .hostConfigure(contextOf(
-                {{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}, {"trust-all-certs", "true"}}))
+  CHECK(configure(tlsSink, contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
+  CHECK(configure(tlsSink, contextOf({{"hostname", "h"},
+                                       {"port", "1"},
+                                       {"ssl", "true"},
+                                       {"trust-all-certs", "true"}}))
             .ok());
 }
 

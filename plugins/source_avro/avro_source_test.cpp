@@ -18,6 +18,7 @@
 
 #include "avro_test_peer.hpp"
 #include "ip_filter.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -46,6 +47,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, avroSourceSchema(), ctx, "avro");
+}
+
 struct Fixture {
   CaptureLogger log;
   RecordingProcessor processor;
@@ -56,7 +62,7 @@ struct Fixture {
     for (const auto& [k, v] : extra) ctx.put(k, v);
     source.hostAttach("r1", &log);
     source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = source.hostStart();
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -84,7 +90,16 @@ sdk::EventBatch makeEvents(int from, int to, bool withHeaders = true) {
   return b;
 }
 
+// The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
+  AvroSource src;
+  sdk::Result r = configure(src, contextOf(kv));
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+// The error of configure() itself, handed a Context without the host's check.
+std::string pluginErrorOf(KV kv) {
   AvroSource src;
   sdk::Result r = src.hostConfigure(contextOf(kv));
   REQUIRE_FALSE(r.ok());
@@ -99,7 +114,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSource src;
-  sdk::Result r = src.hostConfigure(contextOf({{"bind", "0.0.0.0"},
+  sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
                                                {"port", "41414"},
                                                {"threads", "3"},
                                                {"compression-type", "deflate"},
@@ -138,14 +153,16 @@ TEST_CASE("valid config: every schema key is accepted") {
   }
   // threads = 0: one per core, at most 4.
   AvroSource dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"bind", "x"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"bind", "x"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().threads >= 1);
   CHECK(dflt.settings().threads <= 4);
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
-  CHECK(errorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
+  CHECK(pluginErrorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sources.r1: missing required key 'bind'") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"compression-type", "gzip"}})
             .find("a1.sources.r1.compression-type:") == 0);
@@ -539,7 +556,7 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   Fixture f;
   AvroSource other;
   REQUIRE(
-      other.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
+      configure(other, contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
           .ok());
   RecordingProcessor p;
   other.setChannelProcessor(&p);
@@ -553,7 +570,7 @@ TEST_CASE("start and stop are repeatable") {
   RecordingProcessor p;
   AvroSource src;
   src.setChannelProcessor(&p);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int i = 0; i < 3; ++i) {
     REQUIRE(src.hostStart().ok());
     REQUIRE(src.hostStart().ok());  // a second start while running does nothing
@@ -636,7 +653,7 @@ TEST_CASE("ssl configuration errors name the key") {
     sdk::Context ctx = contextOf({{"bind", "x"}, {"port", "1"}, {"ssl", "true"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
     AvroSource src;
-    sdk::Result r = src.hostConfigure(ctx);
+    sdk::Result r = configure(src, ctx);
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -669,7 +686,7 @@ TEST_CASE("ssl configuration errors name the key") {
   // Valid restrictions are accepted.
   AvroSource ok;
   REQUIRE(
-      ok.hostConfigure(contextOf({{"bind", "x"},
+      configure(ok, contextOf({{"bind", "x"},
                                   {"port", "1"},
                                   {"ssl", "true"},
                                   {"keystore", certs.p12},
