@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "source_test_support.hpp"
@@ -58,6 +59,11 @@ sdk::Context contextOf(const std::string& path, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, hdfsSinkSchema(), ctx, "hdfs");
+}
+
 constexpr int64_t kTs = 1704164645678;  // 2024-01-02T03:04:05.678Z
 
 struct Fixture {
@@ -69,7 +75,7 @@ struct Fixture {
     gClockShiftMs = 0;
     sink.setClockForTest(&shiftedNow);
     sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf((dir.path / tmpl).string(), extra));
+    sdk::Result r = configure(sink, contextOf((dir.path / tmpl).string(), extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sink.hostStart();
@@ -165,7 +171,7 @@ TEST_CASE("valid config with every key; file:// is accepted") {
                                                            {"hdfs.useLocalTimeStamp", "true"},
                                                            {"serializer", "TEXT"},
                                                            {"serializer.appendNewline", "false"}});
-  sdk::Result r = sink.hostConfigure(ctx);
+  sdk::Result r = configure(sink, ctx);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().path == (d.path / "x/%{h}").string());
   CHECK(sink.settings().maxOpenFiles == 3);
@@ -176,14 +182,18 @@ TEST_CASE("config errors name the key and what was expected") {
   auto err = [&](KV kv, const std::string& path = "") {
     HdfsSink sink;
     sdk::Context ctx = contextOf(path.empty() ? (d.path / "x").string() : path, kv);
-    sdk::Result r = sink.hostConfigure(ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     HdfsSink sink;
+    // configure() itself, without the host's check, still names the key.
     sdk::Result r = sink.hostConfigure(sdk::Context("a1.sinks.k1"));
     CHECK(r.error() == "a1.sinks.k1.hdfs.path: is required but missing");
+    CHECK(configure(sink, sdk::Context("a1.sinks.k1"))
+              .error()
+              .find("a1.sinks.k1: missing required key 'hdfs.path'") == 0);
   }
   CHECK(err({}, "hdfs://nn:8020/flume")
             .find("a1.sinks.k1.hdfs.path: hdfs:// (a real HDFS "
@@ -282,7 +292,7 @@ TEST_CASE("Flume's defaults") {
   sdk::Context ctx("a1.sinks.k1");
   ctx.put("hdfs.path", (d.path / "x").string());
   ctx.put("hdfs.fileType", "DataStream");
-  REQUIRE(sink.hostConfigure(ctx).ok());
+  REQUIRE(configure(sink, ctx).ok());
   const auto& s = sink.settings();
   CHECK(s.filePrefix == "FlumeData");
   CHECK(s.inUsePrefix.empty());
@@ -386,7 +396,7 @@ TEST_CASE("start closes out in-use files a crash left, cutting a partial last li
   HdfsSink sink;
   TestChannel ch;
   sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
+  REQUIRE(configure(sink, contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
   REQUIRE(sink.hostStart().ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == "line-1\nline-2\n");
   CHECK_FALSE(fs::exists(bucket / "FlumeData.1700000000001.tmp"));
@@ -641,12 +651,14 @@ TEST_CASE("missingTimestampPolicy: config errors") {
   TempDir d;
   auto err = [&](KV kv) {
     HdfsSink sink;
-    sdk::Result r = sink.hostConfigure(contextOf((d.path / "x/%Y").string(), kv));
+    sdk::Result r = configure(sink, contextOf((d.path / "x/%Y").string(), kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
+  // An enum value the schema lacks is refused by the host, which names every accepted value.
   CHECK(err({{"hdfs.missingTimestampPolicy", "ignore"}}) ==
-        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected drop, fallback or fail, got 'ignore'");
+        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected one of drop, fallback, fail, got "
+        "'ignore'");
   CHECK(err({{"hdfs.missingTimestampPolicy", "fallback"}}) ==
         "a1.sinks.k1.hdfs.missingTimestampPolicy: fallback needs hdfs.fallbackPath, the "
         "directory for events without a usable timestamp");
@@ -654,7 +666,7 @@ TEST_CASE("missingTimestampPolicy: config errors") {
         "a1.sinks.k1.hdfs.fallbackPath: is set but hdfs.missingTimestampPolicy is fail, which "
         "never writes there; set the policy to fallback or remove the key");
   HdfsSink sink;
-  REQUIRE(sink.hostConfigure(contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
+  REQUIRE(configure(sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
               .ok());
   CHECK(sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
 }
@@ -731,7 +743,7 @@ TEST_CASE("start cuts a crashed avro_event in-use file back to its last whole bl
   HdfsSink sink;
   TestChannel ch;
   sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
+  REQUIRE(configure(sink, contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
   REQUIRE(sink.hostStart().ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == whole);
   (void)sink.hostStop();
@@ -758,7 +770,7 @@ TEST_CASE("a directory that cannot be created fails the batch, counted, events k
   HdfsSink sink;
   TestChannel ch;
   sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf((d.path / "file/%Y").string(), {})).ok());
+  REQUIRE(configure(sink, contextOf((d.path / "file/%Y").string(), {})).ok());
   REQUIRE(sink.hostStart().ok());
   ch.putAt(0, 2, kTs);
   sdk::ProcessOutcome o = sink.hostProcess();
