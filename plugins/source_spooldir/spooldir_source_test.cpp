@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -78,6 +79,11 @@ sdk::Context contextOf(const std::string& dir, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spoolDirSourceSchema(), ctx, "spooldir");
+}
+
 struct Fixture {
   FakeProcessor processor;
   CaptureLogger log;
@@ -86,7 +92,7 @@ struct Fixture {
   Fixture(const std::string& dir, KV kv, bool start = true) {
     source.hostAttach("r1", &log);
     source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(dir, kv));
+    sdk::Result r = configure(source, contextOf(dir, kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       sdk::Result s = source.hostStart();
@@ -140,15 +146,18 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto errorOf = [&](KV kv) {
     SpoolDirSource s;
-    sdk::Result r = s.hostConfigure(contextOf(d.path, kv));
+    sdk::Result r = configure(s, contextOf(d.path, kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     SpoolDirSource s;
     sdk::Context empty("a1.sources.r1");
+    // configure() itself, without the host's check, still names the key.
     sdk::Result r = s.hostConfigure(empty);
     CHECK(r.error() == "a1.sources.r1.spoolDir: is required but missing");
+    CHECK(configure(s, empty).error().find("a1.sources.r1: missing required key 'spoolDir'") ==
+          0);
   }
   CHECK(errorOf({{"includePattern", "(unclosed"}})
             .find("a1.sources.r1.includePattern: invalid regex") == 0);
@@ -196,7 +205,7 @@ TEST_CASE("start fails naming spoolDir when it does not exist") {
   FakeProcessor p;
   SpoolDirSource s;
   s.setChannelProcessor(&p);
-  REQUIRE(s.hostConfigure(contextOf("/nonexistent/spool-xyz", {})).ok());
+  REQUIRE(configure(s, contextOf("/nonexistent/spool-xyz", {})).ok());
   sdk::Result r = s.hostStart();
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("/nonexistent/spool-xyz") != std::string::npos);
