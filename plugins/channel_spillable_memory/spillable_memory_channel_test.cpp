@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "channel_test_util.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -54,10 +55,15 @@ sdk::Context contextOf(const TempDir& d, const KV& extra) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spillableChannelSchema(), ctx, "SPILLABLEMEMORY");
+}
+
 struct Chan {
   std::unique_ptr<SpillableMemoryChannel> ch = std::make_unique<SpillableMemoryChannel>();
   Chan(const TempDir& d, const KV& extra) {
-    sdk::Result r = ch->hostConfigure(contextOf(d, extra));
+    sdk::Result r = configure(*ch, contextOf(d, extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = ch->hostStart();
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -82,7 +88,7 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto err = [&](const KV& kv) {
     SpillableMemoryChannel ch;
-    sdk::Result r = ch.hostConfigure(contextOf(d, kv));
+    sdk::Result r = configure(ch, contextOf(d, kv));
     CHECK_FALSE(r.ok());
     return r.error();
   };
@@ -229,7 +235,7 @@ TEST_CASE("graceful stop keeps memory in the overflow; a new instance delivers a
     REQUIRE(c->drainOrderSegments() == 3);          // memory 11-20, overflow 21-25, memory 26-30
     REQUIRE(c->hostStop().ok());
     c.ch = std::make_unique<SpillableMemoryChannel>();  // a new process on the same directories
-    REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
+    REQUIRE(configure(*c, contextOf(d, kv)).ok());
     REQUIRE(c->hostStart().ok());
     CHECK(c->memorySize() == 0);
     CHECK(c->overflowSize() == 20);
@@ -247,7 +253,7 @@ TEST_CASE("graceful stop with an empty memory leaves the overflow as it was") {
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
   REQUIRE(c->hostStop().ok());
   c.ch = std::make_unique<SpillableMemoryChannel>();
-  REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
+  REQUIRE(configure(*c, contextOf(d, kv)).ok());
   REQUIRE(c->hostStart().ok());
   CHECK(drain(*c) == seq(1, 5));
 }
