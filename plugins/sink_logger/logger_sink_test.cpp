@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "memory_channel.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -76,6 +77,14 @@ sdk::Context contextOf(const char* path,
   return ctx;
 }
 
+// Configure as the host does: schema check, defaults filled in.
+sdk::Result configure(LoggerSink& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, loggerSinkSchema(), ctx, "logger");
+}
+sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+}
+
 void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
   sdk::EventBatch batch;
   for (const char* b : bodies) batch.emplace_back(b);
@@ -90,10 +99,10 @@ struct Fixture {
   LoggerSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(channel.hostConfigure(contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
     sink.hostAttach("k1", &log);
     sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(channel.hostStart().ok());
     REQUIRE(sink.hostStart().ok());
@@ -169,8 +178,7 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
   sdk::EventBatch batch;
   for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
   {
-    REQUIRE(f.channel
-                .hostConfigure(contextOf("a1.channels.c1",
+    REQUIRE(configure(f.channel, contextOf("a1.channels.c1",
                                          {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
                 .ok());
     sdk::TransactionGuard tx(f.channel);
@@ -219,7 +227,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     LoggerSink s;
-    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -52,6 +53,11 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, stressSourceSchema(), ctx, "org.apache.flume.source.StressSource");
+}
+
 struct Fixture {
   FakeProcessor processor;
   StressSource source;
@@ -59,7 +65,7 @@ struct Fixture {
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
     source.setName("r1");
     source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.hostStart().ok());
   }
@@ -160,7 +166,7 @@ TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     StressSource s;
-    sdk::Result r = s.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
