@@ -21,6 +21,12 @@ using sluice::plugins::regexfilter::RegexFilteringInterceptor;
 using sluice::plugins::regexfilter::RegexFilteringInterceptorBuilder;
 using sluice::plugins::regexfilter::regexFilterSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RegexFilteringInterceptorBuilder>() {
+  return regexFilterSchema();
+}
+
 namespace {
 
 // The bodies that survive a filter with these keys.
@@ -127,7 +133,7 @@ TEST_CASE("the batch form compacts in place: order kept, never grown or realloca
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexFilteringInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"regex", "a"}})).ok());
+  REQUIRE(configureAsHost(b, regexFilterSchema(), contextOf({{"regex", "a"}})).ok());
   sdk::Result r;
   auto a = b.hostBuild(r);
   auto c = b.hostBuild(r);

@@ -22,6 +22,12 @@ using sluice::plugins::removeheader::RemoveHeaderInterceptor;
 using sluice::plugins::removeheader::RemoveHeaderInterceptorBuilder;
 using sluice::plugins::removeheader::removeHeaderSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RemoveHeaderInterceptorBuilder>() {
+  return removeHeaderSchema();
+}
+
 namespace {
 
 sdk::Event sample() {
@@ -126,7 +132,7 @@ TEST_CASE("configure errors name the key") {
 
 TEST_CASE("a header-name match that fails keeps the header and is counted") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"matching", "(a+)+b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"matching", "(a+)+b"}})).ok());
   sdk::Result r;
   auto icpt = b.hostBuild(r);
   REQUIRE(r.ok());
@@ -156,7 +162,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"fromList", "a,b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"fromList", "a,b"}})).ok());
   sdk::Result r;
   auto a = b.hostBuild(r);
   auto c = b.hostBuild(r);
@@ -170,7 +176,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
   c->intercept(e);
   CHECK(e.headers.size() == 1);
   // Reconfiguring replaces every setting.
-  REQUIRE(b.hostConfigure(contextOf({{"withName", "c"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"withName", "c"}})).ok());
   auto d = b.hostBuild(r);
   sdk::Event f(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
   d->intercept(f);

@@ -15,6 +15,12 @@ using namespace sluice::plugins::testing;
 using sluice::plugins::staticheader::StaticInterceptorBuilder;
 using sluice::plugins::staticheader::staticSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<StaticInterceptorBuilder>() {
+  return staticSchema();
+}
+
 namespace {
 
 }  // namespace
@@ -86,7 +92,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   StaticInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"key", "a"}, {"value", "1"}})).ok());
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({{"key", "a"}, {"value", "1"}})).ok());
   sdk::Result r;
   auto a = b.hostBuild(r);
   auto c = b.hostBuild(r);
@@ -100,7 +106,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
   a->intercept(e);
   CHECK(e.headers.get("a") == "1");
   // Reconfiguring replaces every setting.
-  REQUIRE(b.hostConfigure(contextOf({})).ok());
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({})).ok());
   auto d = b.hostBuild(r);
   sdk::Event f;
   d->intercept(f);

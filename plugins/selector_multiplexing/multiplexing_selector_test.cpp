@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -37,7 +38,7 @@ struct Fixture {
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
     selector.setChannels({&c1, &c2, &c3, &c4});
-    return selector.hostConfigure(contextOf(kv));
+    return sluice::plugins::testing::configureAsHost(selector, multiplexingSelectorSchema(), contextOf(kv), "multiplexing");
   }
   const Channels& required(const char* header, const char* value) {
     event = sdk::Event("body");
