@@ -11,6 +11,7 @@
 
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -34,9 +35,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaChannelSchema(), ctx, "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaChannel ch;
-  sdk::Result r = ch.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(ch, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -56,7 +62,7 @@ struct Channel {
           {"pollTimeout", "100"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
     ch.hostAttach("c1", &log);
-    sdk::Result r = ch.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(ch, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = ch.hostStart();
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -121,7 +127,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys and defaults") {
   KafkaChannel ch;
-  REQUIRE(ch.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(ch, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(ch.settings().topic == "flume-channel");
   CHECK(ch.settings().groupId == "flume");
   CHECK(ch.settings().parseAsFlumeEvent);
@@ -131,7 +137,7 @@ TEST_CASE("valid config: Flume's keys and defaults") {
   CHECK(prop(ch.consumerProperties(), "enable.auto.commit") == "false");
 
   KafkaChannel c2;
-  REQUIRE(c2.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
+  REQUIRE(configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
                                       {"kafka.topic", "t"},
                                       {"kafka.consumer.group.id", "g"},
                                       {"parseAsFlumeEvent", "false"},
@@ -152,7 +158,12 @@ TEST_CASE("valid config: Flume's keys and defaults") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaChannel bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = bare.hostConfigure(contextOf({}));
+    CHECK(r.error() == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.channels.c1: missing required key 'kafka.bootstrap.servers'") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"parseAsFlumeEvent", "maybe"}})
             .find("a1.channels.c1.parseAsFlumeEvent:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.consumer.nope", "1"}})

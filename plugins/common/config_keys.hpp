@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "sluice/sdk/context.hpp"
+#include "sluice/sdk/schema.hpp"
 
 namespace sluice::plugins {
 
@@ -43,6 +44,15 @@ inline double requireDouble(const sdk::Context& context, std::string_view key) {
 // The value as written, which may be empty (Context::requireString refuses an empty one).
 inline std::string requireValue(const sdk::Context& context, std::string_view key) {
   return detail::presentOr(context, key, context.getString(key));
+}
+
+// The default `schema` declares for `key` ("" when none). For the rare rule that needs the
+// default itself, such as Flume reading an empty value as the default, so that the schema stays
+// the one place of it.
+inline std::string schemaDefault(const sdk::Schema& schema, std::string_view key) {
+  for (const sdk::Key& k : schema.keys)
+    if (k.name == key) return k.defaultValue;
+  return {};
 }
 
 }  // namespace sluice::plugins

@@ -12,6 +12,7 @@
 
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "source_test_support.hpp"
@@ -37,9 +38,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSinkSchema(), ctx, "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(sink, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -59,7 +65,7 @@ struct Fixture {
     kv.insert(kv.end(), extra.begin(), extra.end());
     sink.hostAttach("k1", &log);
     sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sink.hostStart();
@@ -112,7 +118,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and producer properties translated") {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({
+  sdk::Result r = configure(sink, contextOf({
       {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
       {"kafka.topic", "logs"},
       {"flumeBatchSize", "500"},
@@ -158,7 +164,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
   // Defaults.
   KafkaSink d;
-  REQUIRE(d.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(d.settings().topic == "default-flume-topic");
   CHECK(d.settings().batchSize == 100);
   CHECK_FALSE(d.settings().useFlumeEventFormat);
@@ -169,7 +175,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
 TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than all is refused") {
   KafkaSink sink;
-  REQUIRE(sink.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
+  REQUIRE(configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
                                         {"kafka.producer.enable.idempotence", "true"}}))
               .ok());
   CHECK(prop(sink, "acks") == "all");
@@ -181,7 +187,12 @@ TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than al
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSink bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = bare.hostConfigure(contextOf({}));
+    CHECK(r.error() == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"flumeBatchSize", "0"}})
             .find("a1.sinks.k1.flumeBatchSize:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"useFlumeEventFormat", "yes"}})
