@@ -253,7 +253,8 @@ std::string describeKeys(const sdk::Schema& schema) {
 }
 
 std::string describeHostSchema(const HostSchema& h) {
-  std::string out = h.kind + " " + h.type + " (stable, built into sluice)\n";
+  std::string out =
+      (h.kind.empty() ? "" : h.kind + " ") + h.type + " (stable, built into sluice)\n";
   if (!h.description.empty()) out += "  " + h.description + "\n";
   if (!h.aliases.empty()) {
     out += "  aliases:";

@@ -69,7 +69,7 @@ std::string describeKeys(const sdk::Schema& schema);
 // A set of keys the host reads itself (sink processors, monitoring), declared, checked and
 // described like a plugin's.
 struct HostSchema {
-  std::string kind;  // "sink-processor", "monitoring"
+  std::string kind;  // "sink-processor"; empty for monitoring
   std::string type;  // "failover"
   std::vector<std::string> aliases;
   std::string description;
