@@ -134,20 +134,25 @@ bool keyMatches(const std::string& pattern, const std::string& key) {
 }
 
 const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind) {
-  static const std::vector<std::string> kSource = {
-      "type", "channels", "selector.*", "interceptors", "interceptors.*",
-      "backoffSleepIncrement", "maxBackoffSleep"};
+  static const std::vector<std::string> kSource = {"type",           "channels",
+                                                   "selector.*",     "interceptors",
+                                                   "interceptors.*", "backoffSleepIncrement",
+                                                   "maxBackoffSleep"};
   static const std::vector<std::string> kSink = {"type", "channel"};
   static const std::vector<std::string> kTypeOnly = {"type"};
   // A load_balance group's selector gets its "processor.selector." keys, without a type key.
   static const std::vector<std::string> kNone;
   switch (kind) {
-    case sdk::ComponentKind::Source: return kSource;
-    case sdk::ComponentKind::Sink: return kSink;
-    case sdk::ComponentKind::SinkSelector: return kNone;
+    case sdk::ComponentKind::Source:
+      return kSource;
+    case sdk::ComponentKind::Sink:
+      return kSink;
+    case sdk::ComponentKind::SinkSelector:
+      return kNone;
     case sdk::ComponentKind::Channel:
     case sdk::ComponentKind::Interceptor:
-    case sdk::ComponentKind::ChannelSelector: break;
+    case sdk::ComponentKind::ChannelSelector:
+      break;
   }
   return kTypeOnly;
 }

@@ -26,8 +26,8 @@
 
 #include "channel_test_util.hpp"
 #include "crc32c.hpp"
-#include "log_format.hpp"
 #include "host_context.hpp"
+#include "log_format.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;

@@ -257,8 +257,7 @@ void KafkaChannel::configure(const sdk::Context& context) {
   s.topic = trimCopy(requireValue(context, "kafka.topic"));
   if (s.topic.empty()) s.topic = schemaDefault(kafkaChannelSchema(), "kafka.topic");
   s.groupId = trimCopy(requireValue(context, "kafka.consumer.group.id"));
-  if (s.groupId.empty())
-    s.groupId = schemaDefault(kafkaChannelSchema(), "kafka.consumer.group.id");
+  if (s.groupId.empty()) s.groupId = schemaDefault(kafkaChannelSchema(), "kafka.consumer.group.id");
   s.parseAsFlumeEvent = requireBoolean(context, "parseAsFlumeEvent");
   // Flume's code reads kafka.pollTimeout, its guide says pollTimeout: both work.
   s.pollTimeout = milliseconds(

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
-#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -37,7 +37,8 @@ sdk::Context contextOf(const KV& kv) {
 
 // Configures as the host does: schema check, defaults filled in.
 sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaChannelSchema(), ctx, "kafka");
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaChannelSchema(), ctx,
+                                                   "kafka");
 }
 
 std::string configureError(const KV& kv) {
@@ -138,15 +139,15 @@ TEST_CASE("valid config: Flume's keys and defaults") {
 
   KafkaChannel c2;
   REQUIRE(configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                      {"kafka.topic", "t"},
-                                      {"kafka.consumer.group.id", "g"},
-                                      {"parseAsFlumeEvent", "false"},
-                                      {"kafka.pollTimeout", "50"},
-                                      {"defaultPartitionId", "1"},
-                                      {"partitionIdHeader", "p"},
-                                      {"migrateZookeeperOffsets", "false"},
-                                      {"kafka.producer.acks", "1"},
-                                      {"kafka.consumer.auto.offset.reset", "latest"}}))
+                                   {"kafka.topic", "t"},
+                                   {"kafka.consumer.group.id", "g"},
+                                   {"parseAsFlumeEvent", "false"},
+                                   {"kafka.pollTimeout", "50"},
+                                   {"defaultPartitionId", "1"},
+                                   {"partitionIdHeader", "p"},
+                                   {"migrateZookeeperOffsets", "false"},
+                                   {"kafka.producer.acks", "1"},
+                                   {"kafka.consumer.auto.offset.reset", "latest"}}))
               .ok());
   CHECK(c2.settings().topic == "t");
   CHECK(c2.settings().groupId == "g");
@@ -163,7 +164,8 @@ TEST_CASE("configure errors name the key") {
     const sdk::Result r = bare.hostConfigure(contextOf({}));
     CHECK(r.error() == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
   }
-  CHECK(configureError({}).find("a1.channels.c1: missing required key 'kafka.bootstrap.servers'") == 0);
+  CHECK(configureError({}).find("a1.channels.c1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"parseAsFlumeEvent", "maybe"}})
             .find("a1.channels.c1.parseAsFlumeEvent:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.consumer.nope", "1"}})

@@ -29,8 +29,8 @@ int main(int argc, char** argv) {
   sdk::Context ctx("bench.channels.c1");
   ctx.put("capacity", std::to_string(capacity));
   ctx.put("transactionCapacity", std::to_string(batch));
-  if (!sluice::plugins::testing::configureAsHost(
-           ch, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory") ||
+  if (!sluice::plugins::testing::configureAsHost(ch, sluice::plugins::memory::memoryChannelSchema(),
+                                                 ctx, "memory") ||
       !ch.hostStart())
     return 1;
 

@@ -57,7 +57,8 @@ sdk::Context contextOf(const TempDir& d, const KV& extra) {
 
 // Configures as the host does: schema check, defaults filled in.
 sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, spillableChannelSchema(), ctx, "SPILLABLEMEMORY");
+  return sluice::plugins::testing::configureAsHost(object, spillableChannelSchema(), ctx,
+                                                   "SPILLABLEMEMORY");
 }
 
 struct Chan {

@@ -265,8 +265,9 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexExtractorInterceptorBuilder b;
-  REQUIRE(configureAsHost(b, regexExtractorSchema(), 
-               contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
+  REQUIRE(configureAsHost(
+              b, regexExtractorSchema(),
+              contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
               .ok());
   sdk::Result r;
   auto a = b.hostBuild(r);

@@ -132,15 +132,17 @@ TEST_CASE("replacement errors are configuration errors naming replaceString") {
 
 TEST_CASE("other configure errors name the key") {
   const std::string p(kInterceptorPath);
-  CHECK(startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
-                   p + ".searchPattern: is required but missing"));
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
+                 p + ".searchPattern: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
                    p + ": missing required key 'searchPattern'"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>(
                        {{"searchPattern", ""}, {"replaceString", "x"}}),
                    p + ".searchPattern: is required but missing"));
-  CHECK(startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
-                   p + ".replaceString: is required but missing"));
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
+                 p + ".replaceString: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
                    p + ": missing required key 'replaceString'"));
   CHECK(configureError<SearchAndReplaceInterceptorBuilder>(
@@ -194,7 +196,9 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   SearchAndReplaceInterceptorBuilder b;
-  REQUIRE(configureAsHost(b, searchReplaceSchema(), contextOf({{"searchPattern", "a"}, {"replaceString", "b"}})).ok());
+  REQUIRE(configureAsHost(b, searchReplaceSchema(),
+                          contextOf({{"searchPattern", "a"}, {"replaceString", "b"}}))
+              .ok());
   sdk::Result r;
   auto a = b.hostBuild(r);
   auto c = b.hostBuild(r);

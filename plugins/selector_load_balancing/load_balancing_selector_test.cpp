@@ -32,7 +32,8 @@ struct Fixture {
     selector.setChannels({&c1, &c2, &c3});
     sdk::Context ctx("a1.sources.r1.selector");
     if (policy) ctx.put("policy", policy);
-    return sluice::plugins::testing::configureAsHost(selector, loadBalancingSelectorSchema(), ctx, "load_balance");
+    return sluice::plugins::testing::configureAsHost(selector, loadBalancingSelectorSchema(), ctx,
+                                                     "load_balance");
   }
 };
 
@@ -88,8 +89,9 @@ TEST_CASE("a bad policy names the key") {
   sdk::Result r = f.configure("weighted");
   REQUIRE_FALSE(r.ok());
   // An enum value the schema lacks is refused by the host, which names every accepted value.
-  CHECK(r.error() == "a1.sources.r1.selector.policy: expected one of round_robin, random, got "
-                     "'weighted'");
+  CHECK(r.error() ==
+        "a1.sources.r1.selector.policy: expected one of round_robin, random, got "
+        "'weighted'");
 }
 
 TEST_CASE("README key table matches the schema") {

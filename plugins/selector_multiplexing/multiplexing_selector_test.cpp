@@ -38,7 +38,8 @@ struct Fixture {
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
     selector.setChannels({&c1, &c2, &c3, &c4});
-    return sluice::plugins::testing::configureAsHost(selector, multiplexingSelectorSchema(), contextOf(kv), "multiplexing");
+    return sluice::plugins::testing::configureAsHost(selector, multiplexingSelectorSchema(),
+                                                     contextOf(kv), "multiplexing");
   }
   const Channels& required(const char* header, const char* value) {
     event = sdk::Event("body");

@@ -36,7 +36,8 @@ struct Fixture {
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
     selector.setChannels({&c1, &c2, &c3});
-    return sluice::plugins::testing::configureAsHost(selector, replicatingSelectorSchema(), contextOf(kv), "replicating");
+    return sluice::plugins::testing::configureAsHost(selector, replicatingSelectorSchema(),
+                                                     contextOf(kv), "replicating");
   }
 };
 

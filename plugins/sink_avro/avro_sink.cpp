@@ -138,7 +138,8 @@ void AvroSink::configure(const sdk::Context& context) {
   s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
   s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
   s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
-  s.resetConnectionInterval = std::chrono::seconds(requireLong(context, "reset-connection-interval"));
+  s.resetConnectionInterval =
+      std::chrono::seconds(requireLong(context, "reset-connection-interval"));
   s.deflate = lower(trimmed(requireValue(context, "compression-type"))) == "deflate";
   s.compressionLevel = static_cast<int>(requireInteger(context, "compression-level"));
   if (requireBoolean(context, "ssl")) {

@@ -116,20 +116,20 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSink sink;
   sdk::Result r = configure(sink, contextOf({{"hostname", "collector.example.com"},
-                                                {"port", "4141"},
-                                                {"batch-size", "500"},
-                                                {"connect-timeout", "5000"},
-                                                {"request-timeout", "7000"},
-                                                {"reset-connection-interval", "60"},
-                                                {"compression-type", "deflate"},
-                                                {"compression-level", "9"},
-                                                {"ssl", "false"},
-                                                {"trust-all-certs", "true"},
-                                                {"truststore", "/etc/ts.jks"},
-                                                {"truststore-password", "pw"},
-                                                {"truststore-type", "JKS"},
-                                                {"exclude-protocols", "SSLv3"},
-                                                {"maxIoWorkers", "4"}}));
+                                             {"port", "4141"},
+                                             {"batch-size", "500"},
+                                             {"connect-timeout", "5000"},
+                                             {"request-timeout", "7000"},
+                                             {"reset-connection-interval", "60"},
+                                             {"compression-type", "deflate"},
+                                             {"compression-level", "9"},
+                                             {"ssl", "false"},
+                                             {"trust-all-certs", "true"},
+                                             {"truststore", "/etc/ts.jks"},
+                                             {"truststore-password", "pw"},
+                                             {"truststore-type", "JKS"},
+                                             {"exclude-protocols", "SSLv3"},
+                                             {"maxIoWorkers", "4"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.hostname == "collector.example.com");
@@ -184,10 +184,10 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sinks.k1.exclude-protocols: no TLS protocol") == 0);
   AvroSink tlsSink;
   CHECK(configure(tlsSink, contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
-  CHECK(configure(tlsSink, contextOf({{"hostname", "h"},
-                                       {"port", "1"},
-                                       {"ssl", "true"},
-                                       {"trust-all-certs", "true"}}))
+  CHECK(configure(
+            tlsSink,
+            contextOf(
+                {{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}, {"trust-all-certs", "true"}}))
             .ok());
 }
 

@@ -56,7 +56,8 @@ sdk::Context contextOf(KV kv) {
 
 // Configures as the host does: schema check, defaults filled in.
 sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, rollingFileSinkSchema(), ctx, "file_roll");
+  return sluice::plugins::testing::configureAsHost(object, rollingFileSinkSchema(), ctx,
+                                                   "file_roll");
 }
 
 struct Fixture {
@@ -198,15 +199,15 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("valid config: every schema key is accepted") {
   RollingFileSink sink;
   sdk::Result r = configure(sink, contextOf({{"sink.directory", "/tmp/x"},
-                                                {"sink.rollInterval", "0"},
-                                                {"sink.batchSize", "1000"},
-                                                {"sink.serializer", "avro_event"},
-                                                {"sink.serializer.appendNewline", "false"},
-                                                {"sink.serializer.syncIntervalBytes", "4096"},
-                                                {"sink.serializer.compressionCodec", "null"},
-                                                {"sink.pathManager", "rolltime"},
-                                                {"sink.pathManager.prefix", "p-"},
-                                                {"sink.pathManager.extension", "avro"}}));
+                                             {"sink.rollInterval", "0"},
+                                             {"sink.batchSize", "1000"},
+                                             {"sink.serializer", "avro_event"},
+                                             {"sink.serializer.appendNewline", "false"},
+                                             {"sink.serializer.syncIntervalBytes", "4096"},
+                                             {"sink.serializer.compressionCodec", "null"},
+                                             {"sink.pathManager", "rolltime"},
+                                             {"sink.pathManager.prefix", "p-"},
+                                             {"sink.pathManager.extension", "avro"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().rollInterval == 0s);
   CHECK(sink.settings().batchSize == 1000);
@@ -214,9 +215,10 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(sink.settings().syncIntervalBytes == 4096);
   CHECK(sink.settings().pathManager == sluice::plugins::file_roll::PathManagerType::RollTime);
   // Flume's builder class names are accepted too.
-  r = configure(sink, contextOf(
-      {{"sink.directory", "/tmp/x"},
-       {"sink.serializer", "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
+  r = configure(sink,
+                contextOf({{"sink.directory", "/tmp/x"},
+                           {"sink.serializer",
+                            "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().serializer == sluice::plugins::file_roll::SerializerType::Text);
 }
@@ -580,7 +582,7 @@ TEST_CASE("kill -9 mid-block (avro_event): the next start leaves a valid contain
   RollingFileSink sink;
   sink.setChannel(&channel);
   REQUIRE(configure(sink, contextOf({{"sink.directory", out.string()},
-                                        {"sink.serializer", "avro_event"}}))
+                                     {"sink.serializer", "avro_event"}}))
               .ok());
   REQUIRE(sink.hostStart().ok());
   CHECK(markOf(crashed).empty());

@@ -261,8 +261,8 @@ void HdfsSink::configure(const sdk::Context& ctx) {
   }
 
   const std::string ser = lower(trimmed(requireValue(ctx, "serializer")));
-  s.serializer = ser == "avro_event" || ser == lower(kAvroBuilder) ? Serializer::AvroEvent
-                                                                   : Serializer::Text;
+  s.serializer =
+      ser == "avro_event" || ser == lower(kAvroBuilder) ? Serializer::AvroEvent : Serializer::Text;
   s.appendNewline = requireBoolean(ctx, "serializer.appendNewline");
   s.recoverInUseFiles = requireBoolean(ctx, "hdfs.recoverInUseFiles");
 

@@ -666,8 +666,8 @@ TEST_CASE("missingTimestampPolicy: config errors") {
         "a1.sinks.k1.hdfs.fallbackPath: is set but hdfs.missingTimestampPolicy is fail, which "
         "never writes there; set the policy to fallback or remove the key");
   HdfsSink sink;
-  REQUIRE(configure(sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
-              .ok());
+  REQUIRE(
+      configure(sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}})).ok());
   CHECK(sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
 }
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
-#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "source_test_support.hpp"
@@ -118,26 +118,28 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and producer properties translated") {
   KafkaSink sink;
-  sdk::Result r = configure(sink, contextOf({
-      {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
-      {"kafka.topic", "logs"},
-      {"flumeBatchSize", "500"},
-      {"useFlumeEventFormat", "true"},
-      {"defaultPartitionId", "2"},
-      {"partitionIdHeader", "p"},
-      {"allowTopicOverride", "false"},
-      {"topicHeader", "dest"},
-      {"timestampHeader", "ts"},
-      {"header.host", "origin-host"},
-      {"kafka.producer.linger.ms", "20"},
-      {"kafka.producer.buffer.memory", "33554432"},
-      {"kafka.producer.compression.type", "lz4"},
-      {"kafka.producer.key.serializer", "org.apache.kafka.common.serialization.StringSerializer"},
-      {"kafka.producer.max.block.ms", "60000"},
-      {"kafka.producer.sasl.jaas.config",
-       "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
-       "password=\"p1\";"},
-  }));
+  sdk::Result r = configure(
+      sink, contextOf({
+                {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
+                {"kafka.topic", "logs"},
+                {"flumeBatchSize", "500"},
+                {"useFlumeEventFormat", "true"},
+                {"defaultPartitionId", "2"},
+                {"partitionIdHeader", "p"},
+                {"allowTopicOverride", "false"},
+                {"topicHeader", "dest"},
+                {"timestampHeader", "ts"},
+                {"header.host", "origin-host"},
+                {"kafka.producer.linger.ms", "20"},
+                {"kafka.producer.buffer.memory", "33554432"},
+                {"kafka.producer.compression.type", "lz4"},
+                {"kafka.producer.key.serializer",
+                 "org.apache.kafka.common.serialization.StringSerializer"},
+                {"kafka.producer.max.block.ms", "60000"},
+                {"kafka.producer.sasl.jaas.config",
+                 "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
+                 "password=\"p1\";"},
+            }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.bootstrapServers == "h1:9092,h2:9092");
@@ -176,7 +178,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than all is refused") {
   KafkaSink sink;
   REQUIRE(configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                        {"kafka.producer.enable.idempotence", "true"}}))
+                                     {"kafka.producer.enable.idempotence", "true"}}))
               .ok());
   CHECK(prop(sink, "acks") == "all");
   CHECK(prop(sink, "enable.idempotence") == "true");
@@ -192,7 +194,8 @@ TEST_CASE("configure errors name the key") {
     const sdk::Result r = bare.hostConfigure(contextOf({}));
     CHECK(r.error() == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
   }
-  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") == 0);
+  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"flumeBatchSize", "0"}})
             .find("a1.sinks.k1.flumeBatchSize:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"useFlumeEventFormat", "yes"}})

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "memory_channel.hpp"
 #include "host_context.hpp"
+#include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -82,7 +82,8 @@ sdk::Result configure(LoggerSink& object, const sdk::Context& ctx) {
   return sluice::plugins::testing::configureAsHost(object, loggerSinkSchema(), ctx, "logger");
 }
 sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
 }
 
 void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
@@ -179,7 +180,7 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
   for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
   {
     REQUIRE(configure(f.channel, contextOf("a1.channels.c1",
-                                         {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
+                                           {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
                 .ok());
     sdk::TransactionGuard tx(f.channel);
     REQUIRE(tx->putBatch(batch).ok());

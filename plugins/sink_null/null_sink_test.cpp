@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "memory_channel.hpp"
 #include "host_context.hpp"
+#include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 
 namespace sdk = sluice::sdk;
@@ -67,7 +67,8 @@ sdk::Result configure(NullSink& object, const sdk::Context& ctx) {
   return sluice::plugins::testing::configureAsHost(object, nullSinkSchema(), ctx, "null");
 }
 sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
 }
 
 void putN(sdk::Channel& ch, int n) {  // in transactions of at most 1000 events
@@ -85,9 +86,9 @@ struct Fixture {
   NullSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(configure(channel, contextOf(
-                    "a1.channels.c1",
-                    {{"capacity", "10000"}, {"transactionCapacity", "1000"}, {"keep-alive", "0"}}))
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"capacity", "10000"},
+                                                            {"transactionCapacity", "1000"},
+                                                            {"keep-alive", "0"}}))
                 .ok());
     sink.setChannel(&channel);
     sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));

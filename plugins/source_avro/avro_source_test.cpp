@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "avro_test_peer.hpp"
-#include "ip_filter.hpp"
 #include "host_context.hpp"
+#include "ip_filter.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -115,24 +115,24 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSource src;
   sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
-                                               {"port", "41414"},
-                                               {"threads", "3"},
-                                               {"compression-type", "deflate"},
-                                               {"ssl", "false"},
-                                               {"keystore", "/etc/ks.jks"},
-                                               {"keystore-password", "secret"},
-                                               {"keystore-type", "PKCS12"},
-                                               {"exclude-protocols", "SSLv3 TLSv1"},
-                                               {"include-protocols", "TLSv1.2"},
-                                               {"exclude-cipher-suites", "X"},
-                                               {"include-cipher-suites", "Y"},
-                                               {"ipFilter", "true"},
-                                               {"ipFilterRules", "allow:ip:127.*,deny:name:*"},
-                                               {"max-connections", "10"},
-                                               {"max-frame-size", "1048576"},
-                                               {"max-batch-size", "500"},
-                                               {"max-headers", "8"},
-                                               {"idleTimeout", "30"}}));
+                                            {"port", "41414"},
+                                            {"threads", "3"},
+                                            {"compression-type", "deflate"},
+                                            {"ssl", "false"},
+                                            {"keystore", "/etc/ks.jks"},
+                                            {"keystore-password", "secret"},
+                                            {"keystore-type", "PKCS12"},
+                                            {"exclude-protocols", "SSLv3 TLSv1"},
+                                            {"include-protocols", "TLSv1.2"},
+                                            {"exclude-cipher-suites", "X"},
+                                            {"include-cipher-suites", "Y"},
+                                            {"ipFilter", "true"},
+                                            {"ipFilterRules", "allow:ip:127.*,deny:name:*"},
+                                            {"max-connections", "10"},
+                                            {"max-frame-size", "1048576"},
+                                            {"max-batch-size", "500"},
+                                            {"max-headers", "8"},
+                                            {"idleTimeout", "30"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
   CHECK(s.port == 41414);
@@ -555,9 +555,8 @@ TEST_CASE("ip filter rules: parsing, globs and Java's address text") {
 TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   Fixture f;
   AvroSource other;
-  REQUIRE(
-      configure(other, contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
-          .ok());
+  REQUIRE(configure(other, contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
+              .ok());
   RecordingProcessor p;
   other.setChannelProcessor(&p);
   sdk::Result r = other.hostStart();
@@ -687,11 +686,11 @@ TEST_CASE("ssl configuration errors name the key") {
   AvroSource ok;
   REQUIRE(
       configure(ok, contextOf({{"bind", "x"},
-                                  {"port", "1"},
-                                  {"ssl", "true"},
-                                  {"keystore", certs.p12},
-                                  {"keystore-password", certs.password},
-                                  {"include-protocols", "TLSv1.2 TLSv1.3"},
-                                  {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
+                               {"port", "1"},
+                               {"ssl", "true"},
+                               {"keystore", certs.p12},
+                               {"keystore-password", certs.password},
+                               {"include-protocols", "TLSv1.2 TLSv1.3"},
+                               {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
           .ok());
 }

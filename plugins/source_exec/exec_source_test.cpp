@@ -72,15 +72,15 @@ TEST_CASE("splitCommand splits on whitespace without quoting") {
 TEST_CASE("valid config: every key, shell wraps the command") {
   ExecSource s;
   sdk::Result r = configure(s, contextOf({{"command", "echo a b"},
-                                             {"shell", "/bin/bash -c"},
-                                             {"restart", "true"},
-                                             {"restartThrottle", "5"},
-                                             {"logStdErr", "true"},
-                                             {"batchSize", "7"},
-                                             {"batchTimeout", "50"},
-                                             {"charset", "ISO-8859-1"},
-                                             {"maxLineLength", "100"},
-                                             {"putRetryTimeout", "0"}}));
+                                          {"shell", "/bin/bash -c"},
+                                          {"restart", "true"},
+                                          {"restartThrottle", "5"},
+                                          {"logStdErr", "true"},
+                                          {"batchSize", "7"},
+                                          {"batchTimeout", "50"},
+                                          {"charset", "ISO-8859-1"},
+                                          {"maxLineLength", "100"},
+                                          {"putRetryTimeout", "0"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(s.settings().argv == std::vector<std::string>{"/bin/bash", "-c", "echo a b"});
   CHECK(s.settings().batchSize == 7);
@@ -125,8 +125,9 @@ TEST_CASE("an out-of-range batchSize is refused by the host with the key and fil
   ExecSource s;
   sdk::Result r = configure(s, ctx);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error() == "a1.sources.r1.batchSize: expected a value between 1 and 1000000, got 0 "
-                     "(conf/exec.properties:4)");
+  CHECK(r.error() ==
+        "a1.sources.r1.batchSize: expected a value between 1 and 1000000, got 0 "
+        "(conf/exec.properties:4)");
 }
 
 TEST_CASE("each stdout line is an event; \\r\\n stripped; last line without newline kept") {

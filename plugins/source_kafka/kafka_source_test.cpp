@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
-#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
@@ -44,7 +44,8 @@ sdk::Context contextOf(const KV& kv) {
 
 // Configures as the host does: schema check, defaults filled in.
 sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSourceSchema(), ctx, "kafka");
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSourceSchema(), ctx,
+                                                   "kafka");
 }
 
 std::string configureError(const KV& kv) {
@@ -127,26 +128,27 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and consumer properties translated") {
   KafkaSource src;
-  sdk::Result r = configure(src, contextOf({
-      {"kafka.bootstrap.servers", "h1:9092"},
-      {"kafka.topics", "a, b,c"},
-      {"kafka.consumer.group.id", "g1"},
-      {"batchSize", "50"},
-      {"batchDurationMillis", "20"},
-      {"useFlumeEventFormat", "true"},
-      {"setTopicHeader", "false"},
-      {"topicHeader", "t"},
-      {"header.trace", "trace-id"},
-      {"migrateZookeeperOffsets", "true"},
-      {"kafka.consumer.partition.assignment.strategy",
-       "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
-      {"kafka.consumer.auto.offset.reset", "none"},
-      {"kafka.consumer.fetch.max.wait.ms", "100"},
-      {"kafka.consumer.enable.auto.commit", "true"},
-      {"kafka.consumer.max.poll.records", "10"},
-      {"kafka.consumer.value.deserializer",
-       "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
-  }));
+  sdk::Result r =
+      configure(src, contextOf({
+                         {"kafka.bootstrap.servers", "h1:9092"},
+                         {"kafka.topics", "a, b,c"},
+                         {"kafka.consumer.group.id", "g1"},
+                         {"batchSize", "50"},
+                         {"batchDurationMillis", "20"},
+                         {"useFlumeEventFormat", "true"},
+                         {"setTopicHeader", "false"},
+                         {"topicHeader", "t"},
+                         {"header.trace", "trace-id"},
+                         {"migrateZookeeperOffsets", "true"},
+                         {"kafka.consumer.partition.assignment.strategy",
+                          "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
+                         {"kafka.consumer.auto.offset.reset", "none"},
+                         {"kafka.consumer.fetch.max.wait.ms", "100"},
+                         {"kafka.consumer.enable.auto.commit", "true"},
+                         {"kafka.consumer.max.poll.records", "10"},
+                         {"kafka.consumer.value.deserializer",
+                          "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
+                     }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
   CHECK(s.topics == std::vector<std::string>{"a", "b", "c"});
@@ -169,8 +171,8 @@ TEST_CASE("valid config: Flume's keys, defaults, and consumer properties transla
 
   KafkaSource d;
   REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                     {"kafka.topics.regex", "logs-.*"},
-                                     {"kafka.topics", "ignored"}}))
+                                  {"kafka.topics.regex", "logs-.*"},
+                                  {"kafka.topics", "ignored"}}))
               .ok());
   CHECK(d.settings().topics == std::vector<std::string>{"^(logs-.*)$"});  // regex wins
   CHECK(d.settings().groupId == "flume");
@@ -186,7 +188,8 @@ TEST_CASE("configure errors name the key") {
     const sdk::Result r = bare.hostConfigure(contextOf({{"kafka.topics", "t"}}));
     CHECK(r.error() == "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
   }
-  CHECK(configureError({{"kafka.topics", "t"}}).find("a1.sources.r1: missing required key 'kafka.bootstrap.servers'") == 0);
+  CHECK(configureError({{"kafka.topics", "t"}})
+            .find("a1.sources.r1: missing required key 'kafka.bootstrap.servers'") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}})
             .find("a1.sources.r1.kafka.topics: at least one Kafka topic") == 0);
   CHECK(configureError(

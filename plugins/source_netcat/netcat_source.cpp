@@ -1,8 +1,8 @@
 #include "netcat_source.hpp"
 
-#include "netcat_lines.hpp"
 #include "config_keys.hpp"
 #include "listener.hpp"
+#include "netcat_lines.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -225,13 +225,13 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("valid config: every schema key is accepted") {
   NetcatSource src;
   sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
-                                               {"port", "44444"},
-                                               {"max-line-length", "1024"},
-                                               {"ack-every-event", "false"},
-                                               {"batchSize", "500"},
-                                               {"max-connections", "10"},
-                                               {"idleTimeout", "30"},
-                                               {"encoding", "utf-8"}}));
+                                            {"port", "44444"},
+                                            {"max-line-length", "1024"},
+                                            {"ack-every-event", "false"},
+                                            {"batchSize", "500"},
+                                            {"max-connections", "10"},
+                                            {"idleTimeout", "30"},
+                                            {"encoding", "utf-8"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.settings().port == 44444);
   CHECK(src.settings().maxLineLength == 1024);

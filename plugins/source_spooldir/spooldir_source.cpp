@@ -348,17 +348,15 @@ void SpoolDirSource::configure(const sdk::Context& context) {
                         : pol == "IGNORE" ? DecodeErrorPolicy::Ignore
                                           : DecodeErrorPolicy::Fail;
   const std::string des = enumOf("deserializer");
-  s.deserializer = des == "BLOB" || des == upper(kBlobDeserializerBuilder)
-                       ? DeserializerKind::Blob
-                       : DeserializerKind::Line;
+  s.deserializer = des == "BLOB" || des == upper(kBlobDeserializerBuilder) ? DeserializerKind::Blob
+                                                                           : DeserializerKind::Line;
   s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxLineLength"));
   const std::string outCs = upper(requireValue(context, "deserializer.outputCharset"));
   if (outCs != "UTF-8" && outCs != "UTF8")
-    context.fail("deserializer.outputCharset", "only UTF-8 is supported, got '" +
-                                                   context.getString("deserializer.outputCharset", "") +
-                                                   "'");
-  s.maxBlobLength =
-      static_cast<std::size_t>(requireInteger(context, "deserializer.maxBlobLength"));
+    context.fail("deserializer.outputCharset",
+                 "only UTF-8 is supported, got '" +
+                     context.getString("deserializer.outputCharset", "") + "'");
+  s.maxBlobLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxBlobLength"));
   s.quarantine = enumOf("onError") == "QUARANTINE";
   // No schema default: unset means trackerDir/quarantine.
   s.quarantineDir = context.containsKey("quarantineDir")

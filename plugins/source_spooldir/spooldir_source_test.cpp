@@ -156,8 +156,7 @@ TEST_CASE("configure errors name the key") {
     // configure() itself, without the host's check, still names the key.
     sdk::Result r = s.hostConfigure(empty);
     CHECK(r.error() == "a1.sources.r1.spoolDir: is required but missing");
-    CHECK(configure(s, empty).error().find("a1.sources.r1: missing required key 'spoolDir'") ==
-          0);
+    CHECK(configure(s, empty).error().find("a1.sources.r1: missing required key 'spoolDir'") == 0);
   }
   CHECK(errorOf({{"includePattern", "(unclosed"}})
             .find("a1.sources.r1.includePattern: invalid regex") == 0);

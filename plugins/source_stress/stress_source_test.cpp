@@ -55,7 +55,8 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
 
 // Configures as the host does: schema check, defaults filled in.
 sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
-  return sluice::plugins::testing::configureAsHost(object, stressSourceSchema(), ctx, "org.apache.flume.source.StressSource");
+  return sluice::plugins::testing::configureAsHost(object, stressSourceSchema(), ctx,
+                                                   "org.apache.flume.source.StressSource");
 }
 
 struct Fixture {

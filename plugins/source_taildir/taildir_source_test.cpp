@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "position_file.hpp"
 #include "host_context.hpp"
+#include "position_file.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 
