@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     std::atomic<long> taken{0};
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(producers));
     for (int p = 0; p < producers; ++p)
       threads.emplace_back([&, p] {
         sdk::EventBatch b;

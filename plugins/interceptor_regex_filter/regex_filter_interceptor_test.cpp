@@ -157,6 +157,7 @@ TEST_CASE("intercept runs on several threads at once") {
   auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "^(\\d+)-keep"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {

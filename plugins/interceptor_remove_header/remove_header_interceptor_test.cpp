@@ -189,6 +189,7 @@ TEST_CASE("intercept runs on several threads at once") {
       built<RemoveHeaderInterceptorBuilder>({{"fromList", "a, b"}, {"matching", "tmp\\d+"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {

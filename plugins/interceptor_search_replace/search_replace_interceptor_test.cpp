@@ -221,6 +221,7 @@ TEST_CASE("intercept runs on several threads at once") {
       {{"searchPattern", "user=(\\w+)"}, {"replaceString", "user=<$1>"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {

@@ -140,6 +140,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
 TEST_CASE("intercept runs on several threads at once") {
   auto icpt = built<TimestampInterceptorBuilder>({{"preserveExisting", "true"}});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {

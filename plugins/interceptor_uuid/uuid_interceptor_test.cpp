@@ -138,6 +138,7 @@ TEST_CASE("ids are unique across threads running intercept at once") {
   constexpr int kThreads = 4, kRounds = 100, kBatch = 64;
   std::vector<std::vector<std::string>> ids(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {

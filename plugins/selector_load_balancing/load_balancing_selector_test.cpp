@@ -71,6 +71,7 @@ TEST_CASE("concurrent callers share the rotation without losing turns") {
   REQUIRE(f.configure("round_robin").ok());
   std::vector<std::map<std::string, int>> counts(4);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       sdk::Event e("x");

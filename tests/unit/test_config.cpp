@@ -67,7 +67,7 @@ std::string dump(const Diagnostics& d) {
 
 // The diagnostics of a given severity whose message contains every part.
 std::vector<std::string> find(const Diagnostics& d, Diagnostic::Severity sev,
-                              std::vector<std::string_view> parts) {
+                              const std::vector<std::string_view>& parts) {
   std::vector<std::string> out;
   for (const auto& i : d.items()) {
     if (i.severity != sev) continue;
@@ -78,11 +78,11 @@ std::vector<std::string> find(const Diagnostics& d, Diagnostic::Severity sev,
   return out;
 }
 
-bool hasError(const Diagnostics& d, std::vector<std::string_view> parts) {
-  return !find(d, Diagnostic::Severity::Error, std::move(parts)).empty();
+bool hasError(const Diagnostics& d, const std::vector<std::string_view>& parts) {
+  return !find(d, Diagnostic::Severity::Error, parts).empty();
 }
-bool hasWarning(const Diagnostics& d, std::vector<std::string_view> parts) {
-  return !find(d, Diagnostic::Severity::Warning, std::move(parts)).empty();
+bool hasWarning(const Diagnostics& d, const std::vector<std::string_view>& parts) {
+  return !find(d, Diagnostic::Severity::Warning, parts).empty();
 }
 std::size_t warningCount(const Diagnostics& d) { return d.items().size() - d.errorCount(); }
 
@@ -1435,7 +1435,7 @@ TEST_CASE("framework keys pass by kind, as the host lets them through") {
 TEST_CASE("sink processors are checked against their schema: hints, file:line, defaults") {
   auto log =
       std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto processorErrors = [&](const std::string& type, sdk::Context ctx) {
+  auto processorErrors = [&](const std::string& type, const sdk::Context& ctx) {
     Diagnostics d;
     CHECK_FALSE(makeSinkProcessor(type, ctx, {}, log, d));
     return d;
