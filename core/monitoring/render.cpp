@@ -13,6 +13,8 @@
 #include <map>
 #include <sstream>
 
+#include "core/monitoring/flume_metrics.hpp"
+
 namespace sluice::core::monitoring {
 
 namespace {
@@ -50,9 +52,7 @@ int64_t counter(const ComponentSnapshot& c, std::string_view name, int64_t def =
 
 double fillPercent(const ComponentSnapshot& c) { return channelFillPercent(c); }
 
-std::string groupKey(const ComponentSnapshot& c) {
-  return (c.counterType.empty() ? c.kind : c.counterType) + "." + c.name;
-}
+std::string groupKey(const ComponentSnapshot& c) { return flumeGroupKey(c); }
 
 // ---- Prometheus ----
 
@@ -247,25 +247,15 @@ std::string snakeCase(std::string_view camel) {
 }
 
 std::string renderFlumeJson(const Snapshot& s) {
-  std::vector<const ComponentSnapshot*> comps;
-  for (const auto& c : s.components)
-    if (c.hasCounters) comps.push_back(&c);
-  std::sort(comps.begin(), comps.end(),
-            [](const auto* a, const auto* b) { return groupKey(*a) < groupKey(*b); });
   std::string out = "{";
   bool first = true;
-  for (const auto* c : comps) {
+  for (const FlumeGroup& g : flumeGroups(s)) {
     out += first ? "\n" : ",\n";
     first = false;
-    out += jsonString(groupKey(*c)) + ": {";
-    out += "\"Type\": " + jsonString(c->counterType.empty() ? c->kind : c->counterType);
-    out += ", \"StartTime\": " + jsonString(std::to_string(c->startTime));
-    out += ", \"StopTime\": " + jsonString(std::to_string(c->stopTime));
-    for (const auto& [k, v] : c->counters)
-      out += ", " + jsonString(k) + ": " + jsonString(std::to_string(v));
-    for (const auto& [k, v] : c->attributes) out += ", " + jsonString(k) + ": " + jsonString(v);
-    if (c->kind == "CHANNEL")
-      out += ", \"ChannelFillPercentage\": " + jsonString(javaDouble(fillPercent(*c)));
+    out += jsonString(g.key) + ": {";
+    for (std::size_t i = 0; i < g.attributes.size(); ++i)
+      out += (i ? ", " : "") + jsonString(g.attributes[i].first) + ": " +
+             jsonString(g.attributes[i].second);
     out += "}";
   }
   out += first ? "}\n" : "\n}\n";
