@@ -144,11 +144,26 @@ bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
   if (lowerType == "http" || lowerType == "org.apache.flume.instrumentation.http.httpmetricsserver" ||
       lowerType == "prometheus") {
     enabled = true;
+  } else if (monitoring::isGangliaType(lowerType)) {
+    std::string error;
+    std::vector<std::string> warnings;
+    const bool ok =
+        monitoring::parseGangliaSwitches(s.flumeMonitoringSwitches, mo.ganglia, error, warnings);
+    for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    if (!ok) {
+      std::cerr << "error: " << error << "\n";
+      return false;
+    }
   } else if (!type.empty()) {
     std::cerr << "warning: monitoring type '" << type
-              << "' is not provided (JMX and Ganglia are not available); use "
-                 "-Dflume.monitoring.type=http for the HTTP endpoints (JSON and Prometheus)\n";
+              << "' is not provided (JMX is not available); use -Dflume.monitoring.type=http "
+                 "for the HTTP endpoints (JSON and Prometheus) or =ganglia for Ganglia\n";
   }
+  for (const auto& [name, value] : s.flumeMonitoringSwitches)
+    if (!mo.ganglia.enabled || !monitoring::isGangliaSwitch(name))
+      std::cerr << "warning: -Dflume.monitoring." << name
+                << ": understood are type and port, and hosts, pollFrequency and isGanglia3 "
+                   "with type=ganglia; ignored\n";
   if (keys.count("monitoring.port")) {
     if (!integer("monitoring.port", keys["monitoring.port"], 0, 65535, port)) return false;
     enabled = true;
@@ -214,7 +229,7 @@ bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
     return false;
   }
   mo.http = enabled;
-  enabled = enabled || mo.statsd.enabled;
+  enabled = enabled || mo.statsd.enabled || mo.ganglia.enabled;
   std::map<std::string, std::string> all;
   // Keys outside every agent (plugins.path, monitoring.*, anything global), as written...
   auto agents = agentNames(s.raw);

@@ -46,9 +46,8 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
     } else if (key == "flume.monitoring.port") {
       s.flumeMonitoringPort = value;
     } else if (key.rfind("flume.monitoring.", 0) == 0) {
-      std::cerr << "warning: -D" << key
-                << ": only flume.monitoring.type and flume.monitoring.port "
-                   "are understood; ignored\n";
+      // A reporter's own (Ganglia's hosts...): read once the monitoring type is known.
+      s.flumeMonitoringSwitches.emplace_back(key.substr(17), value);
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {

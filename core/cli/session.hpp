@@ -38,8 +38,10 @@ struct Session {
   std::unique_ptr<PluginRegistry> registry;
   std::vector<std::pair<std::string, std::string>> overrides;
   Diagnostics pluginDiags;
-  // Flume's monitoring switches: -Dflume.monitoring.type=http -Dflume.monitoring.port=34545.
+  // Flume's monitoring switches: -Dflume.monitoring.type=http -Dflume.monitoring.port=34545,
+  // and the reporters' others (-Dflume.monitoring.hosts=...) as (name, value).
   std::string flumeMonitoringType, flumeMonitoringPort;
+  std::vector<std::pair<std::string, std::string>> flumeMonitoringSwitches;
   RawConfig raw;  // the config file as loaded, with the -D overrides applied
 };
 
