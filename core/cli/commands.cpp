@@ -79,6 +79,11 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
      "-Dkey=value: override a config key (-Da1.channels.c1.capacity=5000), or a Flume switch "
      "(-Dflume.root.logger=DEBUG,console)")
     ("log-level", po::value(&o.logLevel), "trace, debug, info (default), warn, error")
+    ("log-file-max-size", po::value(&o.logFileMaxSize),
+     "with -Dflume.root.logger=INFO,LOGFILE: rotate the log file at this size (default 100MB, "
+     "as Flume; 0: never, for logrotate)")
+    ("log-file-max-files", po::value(&o.logFileMaxFiles),
+     "rotated log files kept (default 20, as Flume)")
     ("allow-insecure-plugins", po::bool_switch(&o.allowInsecurePlugins),
      "load plugin files even if group or others can write them");
 }
