@@ -61,6 +61,8 @@ constexpr const char* kUsage =
     "  describe   print a type's keys: sluice describe memory\n"
     "  channel-check  check a file channel's directories offline:\n"
     "             sluice channel-check --checkpoint-dir D --data-dirs D1,D2 [--drop-corrupt]\n"
+    "  avro-client  send a file's or stdin's lines as events to an avro source (Flume's):\n"
+    "             sluice avro-client -H host -p 41414 [-F file | --dirname dir] [-R headers]\n"
     "  version    print the version and plugin ABI\n"
     "\n"
     "`sluice <command> --help` shows the command's options.\n";
@@ -81,6 +83,11 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
      "-Dkey=value: override a config key (-Da1.channels.c1.capacity=5000), or a Flume switch "
      "(-Dflume.root.logger=DEBUG,console)")
     ("log-level", po::value(&o.logLevel), "trace, debug, info (default), warn, error")
+    ("log-file-max-size", po::value(&o.logFileMaxSize),
+     "with -Dflume.root.logger=INFO,LOGFILE: rotate the log file at this size (default 100MB, "
+     "as Flume; 0: never, for logrotate)")
+    ("log-file-max-files", po::value(&o.logFileMaxFiles),
+     "rotated log files kept (default 20, as Flume)")
     ("allow-insecure-plugins", po::bool_switch(&o.allowInsecurePlugins),
      "load plugin files even if group or others can write them");
 }
@@ -281,22 +288,23 @@ int cmdDescribe(int argc, char** argv) {
   return 0;
 }
 
-// The file channel's offline checker ships as its own program (it links the channel's storage
-// code, which the host does not): next to the plugins in a build tree, in libexec when installed.
-fs::path channelCheckTool() {
+// Programs of their own that a command runs, because they link code the agent binary does not
+// (the file channel's storage, the Avro RPC client): where meson builds them in a build tree,
+// in libexec when installed (or relocated next to bin/).
+fs::path helperTool(const std::string& name, const fs::path& buildDir) {
   std::error_code ec;
-  fs::path inBuild = builtinPluginDir() / "channel_file" / "sluice-channel-check";
+  fs::path inBuild = buildDir / name;
   if (fs::exists(inBuild, ec)) return inBuild;
-  fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / "sluice-channel-check";
+  fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / name;
   if (fs::exists(installed, ec)) return installed;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  fs::path relocated = exe.parent_path().parent_path() / "libexec" / "sluice-channel-check";
+  fs::path relocated = exe.parent_path().parent_path() / "libexec" / name;
   if (!ec && fs::exists(relocated, ec)) return relocated;
   return installed;
 }
 
-int cmdChannelCheck(int argc, char** argv) {
-  const fs::path tool = channelCheckTool();
+// Runs the helper with this command's arguments in place of this process.
+int execHelper(const fs::path& tool, int argc, char** argv) {
   std::vector<std::string> args{tool.string()};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
@@ -304,9 +312,18 @@ int cmdChannelCheck(int argc, char** argv) {
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   ::execv(tool.c_str(), cargs.data());
-  std::cerr << "error: cannot run the channel checker " << tool << ": " << std::strerror(errno)
-            << "\n";
+  std::cerr << "error: cannot run " << tool << ": " << std::strerror(errno) << "\n";
   return 2;
+}
+
+int cmdChannelCheck(int argc, char** argv) {
+  return execHelper(helperTool("sluice-channel-check", builtinPluginDir() / "channel_file"), argc,
+                    argv);
+}
+
+int cmdAvroClient(int argc, char** argv) {
+  const fs::path buildDir = builtinPluginDir().parent_path() / "core" / "cli" / "avro_client";
+  return execHelper(helperTool("sluice-avro-client", buildDir), argc, argv);
 }
 
 }  // namespace
@@ -327,6 +344,7 @@ int run(int argc, char** argv) {
     if (cmd == "plugins") return cmdPlugins(n, rest.data());
     if (cmd == "describe") return cmdDescribe(n, rest.data());
     if (cmd == "channel-check") return cmdChannelCheck(n, rest.data());
+    if (cmd == "avro-client") return cmdAvroClient(n, rest.data());
     if (cmd == "version" || cmd == "--version") {
       std::cout << "sluice " << SLUICE_VERSION << " (plugin SDK ABI " << SLUICE_SDK_ABI_MAJOR << "."
                 << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n"

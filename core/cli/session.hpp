@@ -25,6 +25,8 @@ struct CommonOptions {
   std::vector<std::string> pluginsPaths;
   std::vector<std::string> defines;
   std::string logLevel;
+  std::string logFileMaxSize;    // --log-file-max-size; empty: Flume's 100 MB
+  int64_t logFileMaxFiles = -1;  // --log-file-max-files; -1: Flume's 20
   bool lenient = false;
   bool allowInsecurePlugins = false;
   int64_t drainTimeoutMs = 5000;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 
+#include "core/monitoring/ganglia.hpp"
 #include "core/monitoring/render.hpp"
 
 namespace sluice::core::monitoring {
@@ -123,12 +124,14 @@ std::optional<Settings> resolveSettings(const RawConfig& raw, const CommandLine&
     if (k.rfind(kConfigPrefix, 0) == 0) given.put(k.substr(kConfigPrefix.size()), p.value, p.where);
   // Flume's switches: type and port are checked by the same schema, under their own names.
   sdk::Context flume(std::string(kFlumePrefix.substr(0, kFlumePrefix.size() - 1)));
+  // The others are the Ganglia reporter's (hosts, pollFrequency, isGanglia3), read below once the
+  // type is known.
+  std::vector<std::pair<std::string, std::string>> reporterSwitches;
   for (const auto& [name, value] : cli.flumeSwitches) {
     if (name == "type" || name == "port")
       flume.put(name, value, sdk::Location{"-D", 0});
     else
-      diags.warn("-D" + std::string(kFlumePrefix) + name +
-                 ": only flume.monitoring.type and flume.monitoring.port are understood; ignored");
+      reporterSwitches.emplace_back(name, value);
   }
   Diagnostics local;
   const sdk::Context ctx = checkAgainstSchema(schema.schema, schema.type, given, {}, local);
@@ -146,10 +149,25 @@ std::optional<Settings> resolveSettings(const RawConfig& raw, const CommandLine&
   std::string type = ctx.getString("type", "");
   if (auto t = flume.getString("type")) type = *t;
   bool http = isHttpType(type);
-  if (!http && !type.empty())
+  if (isGangliaType(type)) {
+    std::string error;
+    std::vector<std::string> warnings;
+    const bool ok = parseGangliaSwitches(reporterSwitches, mo.ganglia, error, warnings);
+    for (const auto& w : warnings) diags.warn(w);
+    if (!ok) {
+      diags.error(error);
+      return std::nullopt;
+    }
+  } else if (!http && !type.empty()) {
     diags.warn("monitoring type '" + type +
-               "' is not provided (JMX and Ganglia are not available); use "
-               "-Dflume.monitoring.type=http for the HTTP endpoints (JSON and Prometheus)");
+               "' is not provided (JMX is not available); use -Dflume.monitoring.type=http for "
+               "the HTTP endpoints (JSON and Prometheus) or =ganglia for Ganglia");
+  }
+  for (const auto& [name, value] : reporterSwitches)
+    if (!mo.ganglia.enabled || !isGangliaSwitch(name))
+      diags.warn("-D" + std::string(kFlumePrefix) + name +
+                 ": understood are type and port, and hosts, pollFrequency and isGanglia3 with "
+                 "type=ganglia; ignored");
   int port = kFlumeMonitoringPort;
   if (auto p = ctx.getInteger("port")) {
     port = *p;
@@ -183,7 +201,7 @@ std::optional<Settings> resolveSettings(const RawConfig& raw, const CommandLine&
     return std::nullopt;
   }
   mo.http = http;
-  out.enabled = http || mo.statsd.enabled;
+  out.enabled = http || mo.statsd.enabled || mo.ganglia.enabled;
   out.effective = effectiveSettings(raw, mo);
   return out;
 }

@@ -303,6 +303,7 @@ void KafkaChannel::start() {
   ConfPtr conf = buildConf(s_.producer, ctx);
   producerEvents_.setLogger(&logger());
   producerEvents_.install(conf.get());
+  installJavaPartitioner(partitioner_, conf.get(), s_.producer);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaChannel::onDelivery);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);

@@ -132,6 +132,7 @@ class KafkaChannel final : public sdk::Channel {
   std::string path_;
 
   ClientEvents producerEvents_{nullptr};
+  JavaPartitioner partitioner_;  // kafka.producer.partitioner.class, when a callback does it
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* topic_ = nullptr;
 

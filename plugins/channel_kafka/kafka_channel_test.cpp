@@ -272,3 +272,20 @@ TEST_CASE("start and stop are repeatable") {
     CHECK(bodies(c.take(5)) == names(round * 5, round * 5 + 5));
   }
 }
+
+TEST_CASE("kafka.producer.partitioner.class RoundRobinPartitioner: puts go round the partitions") {
+  MockKafka k;
+  k.createTopic("chan", 4);
+  Channel c(k.bootstraps(), {{"parseAsFlumeEvent", "false"},
+                             {"kafka.producer.partitioner.class",
+                              "org.apache.kafka.clients.producer.RoundRobinPartitioner"}});
+  CHECK(prop(c.ch.producerProperties(), "partitioner.class") == "roundrobin");
+  REQUIRE(c.put(events(0, 12)).ok());
+  auto recs = readTopic(k.bootstraps(), "chan", 4, 12);
+  REQUIRE(recs.size() == 12);
+  std::vector<int32_t> partitionOf(12, -1);
+  for (const auto& r : recs)
+    partitionOf[static_cast<std::size_t>(std::stoi(r.value.substr(2)))] = r.partition;
+  // The keys (k0, k1, k2) would hash to at most 3 partitions; round robin uses all 4 in turn.
+  for (int i = 0; i < 12; ++i) CHECK(partitionOf[i] == (partitionOf[0] + i) % 4);
+}

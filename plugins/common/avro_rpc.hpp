@@ -323,6 +323,56 @@ struct ClientHandshake {
 // The handshake a request on this connection starts with (nothing once it is done).
 void appendClientHandshake(std::string& out, const ClientHandshake& hs);
 
+// Starts a request in `head` (cleared first): the frame header of one buffer that holds this
+// connection's handshake (if any), appended here, and then `bodyBytes` bytes the caller sends
+// right after `head` (the call: appendCallHeader() and the parameters).
+inline void beginRequest(std::string& head, const ClientHandshake& hs, int32_t serial,
+                         std::size_t bodyBytes) {
+  head.clear();
+  beginFrame(head);
+  appendClientHandshake(head, hs);
+  putInt32be(head.data(), static_cast<uint32_t>(serial));
+  putInt32be(head.data() + 4, 1);
+  putInt32be(head.data() + 8, static_cast<uint32_t>(head.size() - kFrameHeaderBytes + bodyBytes));
+}
+
+// The one frame that answers a request, collected from the bytes as they arrive.
+class ResponseFrame {
+ public:
+  explicit ResponseFrame(const RpcLimits& limits) : frames_(limits) {}
+
+  // Feeds received bytes (those after the answer are not looked at). False, with *error, for
+  // bytes that are not Avro's framing.
+  bool feed(const char* data, std::size_t n, std::string* error) {
+    auto onFrame = [this](int32_t serial, std::string_view payload) {
+      serial_ = serial;
+      payload_.assign(payload.data(), payload.size());
+      done_ = true;
+      return false;  // one response per request: stop here
+    };
+    const FrameDecoder::Error err = frames_.feed(data, n, onFrame);
+    if (err == FrameDecoder::Error::None) return true;
+    *error = std::string("bad answer: ") + FrameDecoder::describe(err);
+    return false;
+  }
+  bool done() const noexcept { return done_; }
+  // Once done(): whether the frame answers request `serial` (*error says when not).
+  bool answers(int32_t serial, std::string* error) const {
+    if (serial_ == serial) return true;
+    *error = "the answer's serial " + std::to_string(serial_) + " is not the request's " +
+             std::to_string(serial);
+    return false;
+  }
+  // Once done(): moves the payload into `out` (for readCallResponse()).
+  void takePayload(std::string& out) { out.swap(payload_); }
+
+ private:
+  FrameDecoder frames_;
+  bool done_ = false;
+  int32_t serial_ = 0;
+  std::string payload_;
+};
+
 enum class ResponseKind { Status, Error, Resend, Malformed };
 
 // Reads the response to a request built with appendClientHandshake(). Resend: the server

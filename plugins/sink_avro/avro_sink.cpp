@@ -18,6 +18,7 @@
 #include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "text_util.hpp"
+#include "tcp_connect.hpp"
 
 namespace sluice::plugins::avro_sink {
 
@@ -165,59 +166,9 @@ std::string AvroSink::target() const {
 }
 
 bool AvroSink::connect(std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(s_.port);
-  if (int rc = ::getaddrinfo(s_.hostname.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    *error = "cannot resolve '" + s_.hostname + "': " + ::gai_strerror(rc);
-    return false;
-  }
   const Clock::time_point deadline = Clock::now() + s_.connectTimeout;
-  std::string lastError = "no address";
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    const int fd =
-        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      lastError = errnoText(errno);
-      continue;
-    }
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int pr;
-      do {
-        pr = ::poll(&p, 1, msLeft(deadline));
-      } while (pr < 0 && errno == EINTR);
-      if (pr == 0) {
-        lastError =
-            "connect-timeout (" + std::to_string(s_.connectTimeout.count()) + " ms) expired";
-        ::close(fd);
-        continue;
-      }
-      int soError = 0;
-      socklen_t len = sizeof soError;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len);
-      rc = soError == 0 ? 0 : -1;
-      errno = soError;
-    }
-    if (rc != 0) {
-      lastError = errnoText(errno);
-      ::close(fd);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fd_ = fd;
-    break;
-  }
-  ::freeaddrinfo(res);
-  if (fd_ < 0) {
-    *error = lastError;
-    return false;
-  }
+  fd_ = net::connectTcp(s_.hostname, s_.port, deadline, s_.connectTimeout.count(), error);
+  if (fd_ < 0) return false;
   hs_ = rpc::ClientHandshake{};
   connectedAt_ = Clock::now();
   if (s_.tls && !tlsHandshake(deadline, error)) {
@@ -430,16 +381,8 @@ bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
 }
 
 bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string* error) {
-  rpc::FrameDecoder frames(limits_);
-  bool got = false;
-  int32_t gotSerial = 0;
-  auto onFrame = [&](int32_t s, std::string_view payload) {
-    gotSerial = s;
-    response_.assign(payload.data(), payload.size());
-    got = true;
-    return false;  // one response per request: stop here
-  };
-  while (!got) {
+  rpc::ResponseFrame frame(limits_);
+  while (!frame.done()) {
     pollfd p{fd_, POLLIN, 0};
     const int left = msLeft(deadline);
     int pr = left == 0 ? 0 : ::poll(&p, 1, left);
@@ -459,22 +402,16 @@ bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string
       *error = "the next hop closed the connection before answering";
       return false;
     }
-    rpc::FrameDecoder::Error err = rpc::FrameDecoder::Error::None;
+    bool framed = true;
     auto toFrames = [&](const char* d, std::size_t len) {
-      err = frames.feed(d, len, onFrame);
-      return err == rpc::FrameDecoder::Error::None && !got;
+      framed = frame.feed(d, len, error);
+      return framed && !frame.done();
     };
-    if (!receive(readBuf_.get(), static_cast<std::size_t>(n), toFrames, error)) return false;
-    if (err != rpc::FrameDecoder::Error::None) {
-      *error = std::string("bad answer: ") + rpc::FrameDecoder::describe(err);
+    if (!receive(readBuf_.get(), static_cast<std::size_t>(n), toFrames, error) || !framed)
       return false;
-    }
   }
-  if (gotSerial != serial) {
-    *error = "the answer's serial " + std::to_string(gotSerial) + " is not the request's " +
-             std::to_string(serial);
-    return false;
-  }
+  if (!frame.answers(serial, error)) return false;
+  frame.takePayload(response_);
   return true;
 }
 
@@ -485,14 +422,8 @@ bool AvroSink::exchange(std::span<const sdk::Event> events, rpc::RpcStatus* stat
   rpc::appendEventArray(body_, events);
   const Clock::time_point deadline = Clock::now() + s_.requestTimeout;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    head_.clear();
-    rpc::beginFrame(head_);
-    rpc::appendClientHandshake(head_, hs_);
     const int32_t serial = ++serial_;
-    rpc::putInt32be(head_.data(), static_cast<uint32_t>(serial));
-    rpc::putInt32be(head_.data() + 4, 1);
-    rpc::putInt32be(head_.data() + 8,
-                    static_cast<uint32_t>(head_.size() - rpc::kFrameHeaderBytes + body_.size()));
+    rpc::beginRequest(head_, hs_, serial, body_.size());
     if (!sendFrame(deadline, error) || !readFrame(serial, deadline, error)) return false;
     std::string why;
     switch (rpc::readCallResponse(response_, hs_, limits_, *status, why)) {

@@ -147,6 +147,7 @@ void KafkaSink::createProducer() {
   ConfPtr conf = buildConf(s_.producer, ctx);
   events_.setLogger(&logger());
   events_.install(conf.get());
+  installJavaPartitioner(partitioner_, conf.get(), s_.producer);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::onDelivery);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);

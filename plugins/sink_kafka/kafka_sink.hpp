@@ -121,6 +121,7 @@ class KafkaSink final : public sdk::AbstractSink {
   std::string path_;  // the component's config path, for messages
 
   ClientEvents events_{nullptr};
+  JavaPartitioner partitioner_;  // kafka.producer.partitioner.class, when a callback does it
   rd_kafka_t* rk_ = nullptr;
   std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;
 

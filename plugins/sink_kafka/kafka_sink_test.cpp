@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host_context.hpp"
@@ -429,4 +430,100 @@ TEST_CASE("an empty channel is BACKOFF and counted as an empty batch") {
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK(f.counter("BatchEmptyCount") == 1);
+}
+
+// ---- kafka.producer.partitioner.class: Kafka's own partitioners, checked on the mock cluster ----
+
+namespace {
+
+// Puts `n` events whose body is event-<i> and whose key is keyOf(i), sends them, and returns
+// the partition each event-<i> landed in, by i.
+template <class KeyOf>
+std::vector<int32_t> partitionsOf(Fixture& f, int from, int n, int partitions, KeyOf keyOf) {
+  sdk::EventBatch batch;
+  for (int i = from; i < from + n; ++i) {
+    sdk::Event e("event-" + std::to_string(i));
+    e.headers.set("key", keyOf(i));
+    batch.push_back(std::move(e));
+  }
+  f.channel.put(std::move(batch));
+  f.drain();
+  const std::size_t total = static_cast<std::size_t>(from) + static_cast<std::size_t>(n);
+  auto recs = readTopic(f.kafka.bootstraps(), "t1", partitions, total);
+  REQUIRE(recs.size() == total);
+  std::vector<int32_t> out(static_cast<std::size_t>(n), -1);
+  for (const auto& r : recs) {
+    const int i = std::stoi(r.value.substr(6));
+    if (i >= from) out[static_cast<std::size_t>(i - from)] = r.partition;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("partitioner.class DefaultPartitioner: a key lands on Java's murmur2 partition") {
+  Fixture f(KV{{"kafka.producer.partitioner.class",
+                "org.apache.kafka.clients.producer.internals.DefaultPartitioner"}});
+  CHECK(prop(f.sink, "partitioner") == "murmur2_random");
+  CHECK(prop(f.sink, "partitioner.class") == "<unset>");
+  f.kafka.createTopic("t1", 5);
+  // Java's murmur2 of these keys, from Kafka's UtilsTest.testMurmur2; Java's DefaultPartitioner
+  // picks (murmur2 & 0x7fffffff) % partitions.
+  const std::vector<std::pair<std::string, int32_t>> javaMurmur2{
+      {"21", -973932308},
+      {"foobar", -790332482},
+      {"a-little-bit-long-string", -985981536},
+      {"a-little-bit-longer-string", -1486304829},
+      {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+      {"abc", 479470107}};
+  const int n = static_cast<int>(javaMurmur2.size()) * 3;
+  auto got = partitionsOf(f, 0, n, 5, [&](int i) { return javaMurmur2[i % 6].first; });
+  std::set<int32_t> used;
+  for (int i = 0; i < n; ++i) {
+    const int32_t want = (javaMurmur2[i % 6].second & 0x7fffffff) % 5;
+    CHECK_MESSAGE(got[i] == want, "key " << javaMurmur2[i % 6].first);
+    used.insert(got[i]);
+  }
+  CHECK(used.size() == 4);  // 0, 1, 2 and 4: the keys really spread
+}
+
+TEST_CASE("partitioner.class RoundRobinPartitioner: partitions in turn, keys ignored") {
+  Fixture f({{"flumeBatchSize", "7"},
+             {"kafka.producer.partitioner.class",
+              "org.apache.kafka.clients.producer.RoundRobinPartitioner"}});
+  CHECK(prop(f.sink, "partitioner.class") == "roundrobin");
+  f.kafka.createTopic("t1", 4);
+  // One key for all: murmur2 would put every message on one partition.
+  auto got = partitionsOf(f, 0, 30, 4, [](int) { return std::string("same-key"); });
+  for (int i = 0; i < 30; ++i) CHECK_MESSAGE(got[i] == (got[0] + i) % 4, "message " << i);
+  // The turn goes on across batches and sends.
+  auto more = partitionsOf(f, 30, 8, 4, [](int) { return std::string("same-key"); });
+  for (int i = 0; i < 8; ++i) CHECK(more[i] == (got[0] + 30 + i) % 4);
+}
+
+TEST_CASE("partitioner.class UniformStickyPartitioner: one partition, keys ignored, then another") {
+  constexpr int kLingerMs = 500;
+  Fixture f({{"kafka.producer.partitioner.class",
+              "org.apache.kafka.clients.producer.UniformStickyPartitioner"},
+             {"kafka.producer.sticky.partitioning.linger.ms", std::to_string(kLingerMs)}});
+  CHECK(prop(f.sink, "partitioner.class") == "uniform_sticky");
+  f.kafka.createTopic("t1", 4);
+  // Keys murmur2 spreads over every partition all go to one.
+  auto first = partitionsOf(f, 0, 20, 4, [](int i) { return "k" + std::to_string(i); });
+  for (int i = 0; i < 20; ++i) CHECK(first[i] == first[0]);
+  // The rule is time-based (librdkafka's sticky.partitioning.linger.ms): once it has passed
+  // since the partition was picked, the next messages stick to another partition.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kLingerMs + 100));
+  auto second = partitionsOf(f, 20, 20, 4, [](int i) { return "k" + std::to_string(i); });
+  for (int i = 0; i < 20; ++i) CHECK(second[i] == second[0]);
+  CHECK(second[0] != first[0]);
+}
+
+TEST_CASE("partitioner.class not of Kafka's own: refused, naming the alternatives") {
+  const std::string e = configureError(
+      {{"kafka.bootstrap.servers", "h:1"}, {"kafka.producer.partitioner.class", "com.example.P"}});
+  CHECK(e.find("a1.sinks.k1.kafka.producer.partitioner.class: Java partitioner class "
+               "'com.example.P' is not one of Kafka's own") == 0);
+  CHECK(e.find("kafka.producer.partitioner = murmur2_random") != std::string::npos);
+  CHECK(e.find("RoundRobinPartitioner") != std::string::npos);
 }

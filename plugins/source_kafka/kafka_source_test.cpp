@@ -417,3 +417,127 @@ TEST_CASE("start and stop are repeatable") {
   }
   CHECK(m.processor.snapshot() == names(0, 30));
 }
+
+// ---- partition.assignment.strategy: Kafka's assignor classes, checked on the mock cluster ----
+
+namespace {
+
+using PartitionSet = std::set<std::string>;  // "t1:0"
+
+// Two members of one group, subscribed to t1 and t2 (3 partitions each) with `assignor`: once
+// the group is settled, one message is produced to every partition; returns the partitions
+// each member read from, the smaller set first.
+std::pair<PartitionSet, PartitionSet> assignmentOf(const std::string& assignor) {
+  MockKafka k;
+  k.createTopic("t1", 3);
+  k.createTopic("t2", 3);
+  const KV extra{{"kafka.topics", "t1,t2"},
+                 {"kafka.consumer.partition.assignment.strategy", assignor},
+                 {"batchSize", "1"}};
+  Member a(k.bootstraps(), extra);
+  Member b(k.bootstraps(), extra);
+  std::atomic<bool> stop{false};
+  std::thread ta([&] {
+    while (!stop) (void)sdk::HostAccess::process(a.source);
+  });
+  std::thread tb([&] {
+    while (!stop) (void)sdk::HostAccess::process(b.source);
+  });
+  const bool settled = waitFor(
+      [&] {
+        return a.source.assignedPartitions() > 0 && b.source.assignedPartitions() > 0 &&
+               a.source.assignedPartitions() + b.source.assignedPartitions() == 6;
+      },
+      40s);
+  std::vector<KafkaRecord> records;
+  for (const char* t : {"t1", "t2"})
+    for (int p = 0; p < 3; ++p) {
+      KafkaRecord r;
+      r.topic = t;
+      r.partition = p;
+      r.value = std::string(t) + ":" + std::to_string(p);
+      records.push_back(r);
+    }
+  if (settled) produceRecords(k.bootstraps(), records);
+  const bool read =
+      settled && waitFor([&] { return a.processor.count() + b.processor.count() >= 6; }, 30s);
+  stop = true;
+  ta.join();
+  tb.join();
+  REQUIRE_MESSAGE(settled, a.log.text() << b.log.text());
+  REQUIRE(read);
+  auto partitionsRead = [](Member& m) {
+    PartitionSet out;
+    for (std::size_t i = 0; i < m.processor.count(); ++i) {
+      const sdk::Headers h = m.processor.headersOf(i);
+      out.insert(h.get("topic") + ":" + h.get("partition"));
+    }
+    return out;
+  };
+  PartitionSet x = partitionsRead(a), y = partitionsRead(b);
+  if (y.size() < x.size() || (y.size() == x.size() && y < x)) std::swap(x, y);
+  return {x, y};
+}
+
+}  // namespace
+
+TEST_CASE("RangeAssignor: librdkafka's range assignor, partition ranges per topic") {
+  MockKafka k;
+  Member m(k.bootstraps(),
+           {{"kafka.consumer.partition.assignment.strategy",
+             "org.apache.kafka.clients.consumer.RangeAssignor"}},
+           false);
+  CHECK(prop(m.source, "partition.assignment.strategy") == "range");
+  // Per topic, the first member (by member id) takes partitions 0 and 1, the second 2.
+  auto [smaller, larger] = assignmentOf("org.apache.kafka.clients.consumer.RangeAssignor");
+  CHECK(smaller == PartitionSet{"t1:2", "t2:2"});
+  CHECK(larger == PartitionSet{"t1:0", "t1:1", "t2:0", "t2:1"});
+}
+
+TEST_CASE("RoundRobinAssignor: librdkafka's roundrobin assignor, all partitions dealt in turn") {
+  MockKafka k;
+  Member m(k.bootstraps(),
+           {{"kafka.consumer.partition.assignment.strategy",
+             "org.apache.kafka.clients.consumer.RoundRobinAssignor"}},
+           false);
+  CHECK(prop(m.source, "partition.assignment.strategy") == "roundrobin");
+  // t1:0 t1:1 t1:2 t2:0 t2:1 t2:2 dealt to the two members in turn.
+  auto [x, y] = assignmentOf("org.apache.kafka.clients.consumer.RoundRobinAssignor");
+  CHECK(x == PartitionSet{"t1:0", "t1:2", "t2:1"});
+  CHECK(y == PartitionSet{"t1:1", "t2:0", "t2:2"});
+}
+
+TEST_CASE("StickyAssignor and CooperativeStickyAssignor: librdkafka's cooperative-sticky") {
+  CaptureLogger log;
+  KafkaSource src;
+  sdk::Context ctx = contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                {"kafka.topics", "t1"},
+                                {"kafka.consumer.partition.assignment.strategy",
+                                 "org.apache.kafka.clients.consumer.StickyAssignor, "
+                                 "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"}});
+  // As configure() above, with the logger on the Context the host prepared.
+  auto host = sluice::plugins::testing::prepareAsHost(sdk::ComponentKind::Source, "kafka",
+                                                      kafka::kafkaSourceSchema(), ctx);
+  REQUIRE(host.errors.empty());
+  host.context.setLogger(&log);
+  REQUIRE(sdk::HostAccess::configure(src, host.context).ok());
+  CHECK(prop(src, "partition.assignment.strategy") == "cooperative-sticky");
+  CHECK(log.text().find("StickyAssignor is done by librdkafka's cooperative-sticky") !=
+        std::string::npos);
+  auto [x, y] = assignmentOf("org.apache.kafka.clients.consumer.StickyAssignor");
+  CHECK(x.size() == 3);  // balanced, every partition read once
+  CHECK(y.size() == 3);
+  PartitionSet all = x;
+  all.insert(y.begin(), y.end());
+  CHECK(all.size() == 6);
+}
+
+TEST_CASE("an assignor class that is not Kafka's is refused, naming librdkafka's assignors") {
+  const std::string e =
+      configureError({{"kafka.bootstrap.servers", "h:1"},
+                      {"kafka.topics", "t"},
+                      {"kafka.consumer.partition.assignment.strategy", "com.example.MyAssignor"}});
+  CHECK(e.find("a1.sources.r1.kafka.consumer.partition.assignment.strategy: "
+               "'com.example.MyAssignor' is not one of Kafka's own assignors") == 0);
+  CHECK(e.find("range, roundrobin and cooperative-sticky") != std::string::npos);
+}

@@ -1560,8 +1560,28 @@ TEST_CASE("monitoring settings: the config's keys, Flume's switches and the CLI'
     REQUIRE(off);
     CHECK_FALSE(off->enabled);
     CHECK(hasWarning(w, {"-Dflume.monitoring.port needs -Dflume.monitoring.type=http"}));
-    CHECK(hasWarning(w, {"-Dflume.monitoring.hosts: only flume.monitoring.type and "
-                         "flume.monitoring.port are understood; ignored"}));
+    CHECK(hasWarning(w, {"-Dflume.monitoring.hosts: understood are type and port, and hosts, "
+                         "pollFrequency and isGanglia3 with type=ganglia; ignored"}));
+    // type=ganglia: the reporter's switches are read by the Ganglia module, and it alone turns
+    // monitoring on (no HTTP server).
+    monitoring::CommandLine ganglia;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.type", "ganglia", ganglia));
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.hosts", "h:8649,g:8650", ganglia));
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.pollFrequency", "5", ganglia));
+    Diagnostics g;
+    auto gs = resolve("", ganglia, g);
+    REQUIRE(gs);
+    CHECK(gs->enabled);
+    CHECK_FALSE(gs->options.http);
+    CHECK(gs->options.ganglia.enabled);
+    CHECK(gs->options.ganglia.hosts.size() == 2);
+    CHECK(gs->options.ganglia.pollFrequency == std::chrono::seconds(5));
+    CHECK(g.items().empty());
+    monitoring::CommandLine noHosts;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.type", "ganglia", noHosts));
+    Diagnostics nh;
+    CHECK_FALSE(resolve("", noHosts, nh));
+    CHECK(hasError(nh, {"-Dflume.monitoring.hosts: the Ganglia reporter needs the gmond hosts"}));
     monitoring::CommandLine bad;
     REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.port", "http", bad));
     Diagnostics e;
