@@ -1,0 +1,53 @@
+#pragma once
+// Building an event's headers with one allocation (the header vector): a template holding the
+// names of the headers the event gets is copied, then the values are filled in. sdk::Headers
+// grows one element at a time otherwise, and the ~7 headers of a syslog event would reallocate
+// it four times. Internal to the syslog library.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sluice/sdk/event.hpp"
+#include "syslog/syslog_common.hpp"
+
+namespace sluice::plugins::syslog {
+
+class HeaderTemplates {
+ public:
+  // The order values are set in: later slots overwrite earlier ones of the same name, so the
+  // connection's headers win over parsed ones (Flume puts them after parsing).
+  enum Slot : uint8_t {
+    Facility,
+    Severity,
+    Priority,
+    Version,
+    Timestamp,
+    Host,
+    Status,
+    ClientIp,
+    ClientHostname,
+    Port,
+    kSlots
+  };
+  using Values = std::array<std::string_view, kSlots>;
+
+  explicit HeaderTemplates(const PeerHeaderNames& peer);
+
+  // Adds the peer's slots whose header names are configured.
+  void addPeer(const PeerInfo& peer, uint32_t& mask, Values& values) const;
+
+  // out = headers named by the slots in mask, with their values.
+  void build(uint32_t mask, const Values& values, sdk::Headers& out);
+
+  static constexpr uint32_t bit(Slot s) noexcept { return 1u << s; }
+
+ private:
+  std::array<std::string, kSlots> names_;
+  std::vector<std::pair<uint32_t, sdk::Headers>> cache_;
+};
+
+}  // namespace sluice::plugins::syslog
