@@ -117,7 +117,21 @@ int64_t wallMillisOf(const CivilTime& t) noexcept {
          ((t.hour * 60LL + t.minute) * 60 + t.second) * 1000 + t.millis;
 }
 
+LocalZone LocalZone::system() {
+  LocalZone z(false, 0);
+  // The standard offset: the smaller of January's and July's this year (DST adds to it).
+  const CivilTime today = civilFromWallMillis(static_cast<int64_t>(::time(nullptr)) * 1000);
+  const int64_t jan = z.libcOffsetMs(daysFromCivil(today.year, 1, 1) * kDaySeconds);
+  const int64_t jul = z.libcOffsetMs(daysFromCivil(today.year, 7, 1) * kDaySeconds);
+  z.fixedOffsetMs_ = std::min(jan, jul);
+  return z;
+}
+
 int64_t LocalZone::libcOffsetMs(int64_t utcSeconds) const noexcept {
+  // java.util.TimeZone (sun.util.calendar.ZoneInfo) starts its transitions in 1900 and uses the
+  // zone's current standard offset before that, where tzdata has local mean time.
+  constexpr int64_t k1900 = -2'208'988'800;
+  if (utcSeconds < k1900) return fixedOffsetMs_;
   const time_t t = static_cast<time_t>(utcSeconds);
   struct tm tm {};
   if (!::localtime_r(&t, &tm)) {

@@ -50,7 +50,7 @@ class LocalZone {
  public:
   // The process's local zone (TZ, else /etc/localtime). Call tzset() before constructing it if
   // TZ changed since the process started.
-  static LocalZone system() { return LocalZone(false, 0); }
+  static LocalZone system();
   // A fixed offset east of UTC (tests, and "UTC").
   static LocalZone fixed(int32_t offsetSeconds) { return LocalZone(true, offsetSeconds); }
 
@@ -62,7 +62,8 @@ class LocalZone {
   int64_t utcToWall(int64_t utcMillis) noexcept { return utcMillis + offsetAt(utcMillis); }
 
  private:
-  LocalZone(bool fixed, int32_t offsetSeconds) : fixed_(fixed), fixedOffsetMs_(offsetSeconds * 1000LL) {}
+  LocalZone(bool fixed, int32_t offsetSeconds)
+      : fixed_(fixed), fixedOffsetMs_(offsetSeconds * 1000LL) {}
   int64_t libcOffsetMs(int64_t utcSeconds) const noexcept;
 
   // Direct-mapped caches keyed by day number. constant: the whole day has `offset` (no
@@ -74,6 +75,8 @@ class LocalZone {
     bool constant = false;
   };
   bool fixed_;
+  // fixed: the offset; system: the zone's standard offset today, which the JVM's
+  // java.util.TimeZone applies to every instant before 1900 (it has no local mean time).
   int64_t fixedOffsetMs_;
   std::array<Entry, 8> utcDays_{};
   std::array<Entry, 8> wallDays_{};
