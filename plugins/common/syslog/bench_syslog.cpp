@@ -57,7 +57,7 @@ void report(const char* what, std::size_t messages, std::size_t bytes, double se
 template <class Framer, class OnMessage>
 std::size_t frameStream(const std::string& stream, OnMessage&& on) {
   Framer f(FramerOptions{});
-  constexpr std::size_t kRead = 256 * 1024;
+  constexpr std::size_t kRead = std::size_t{256} * 1024;
   std::string buf;
   std::size_t n = 0;
   for (std::size_t pos = 0; pos < stream.size(); pos += kRead) {
@@ -95,15 +95,12 @@ int main(int argc, char** argv) {
   std::printf("%d messages per run, best of 3\n", n);
 
   std::size_t got = 0;
-  report("frame RFC 5424, newline (syslogtcp)", n, bytes5424, best(3, [&] {
-           got = frameStream<UtilsFramer>(newline5424, [](const Message&) {});
-         }));
-  report("frame RFC 5424, octet-counted (syslogtcp)", n, bytes5424, best(3, [&] {
-           got = frameStream<UtilsFramer>(octet5424, [](const Message&) {});
-         }));
-  report("frame RFC 5424, newline (multiport)", n, bytes5424, best(3, [&] {
-           got = frameStream<LineFramer>(newline5424, [](const Message&) {});
-         }));
+  report("frame RFC 5424, newline (syslogtcp)", n, bytes5424,
+         best(3, [&] { got = frameStream<UtilsFramer>(newline5424, [](const Message&) {}); }));
+  report("frame RFC 5424, octet-counted (syslogtcp)", n, bytes5424,
+         best(3, [&] { got = frameStream<UtilsFramer>(octet5424, [](const Message&) {}); }));
+  report("frame RFC 5424, newline (multiport)", n, bytes5424,
+         best(3, [&] { got = frameStream<LineFramer>(newline5424, [](const Message&) {}); }));
   if (got != static_cast<std::size_t>(n)) std::printf("framing lost messages: %zu\n", got);
 
   sdk::EventBatch batch;

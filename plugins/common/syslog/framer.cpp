@@ -42,8 +42,8 @@ int octetCount(std::string_view view, std::size_t base, std::size_t maxFrame, ui
 }  // namespace
 
 UtilsFramer::UtilsFramer(const FramerOptions& o)
-    : maxSize_(std::max<std::size_t>(kMinUtilsEventSize, static_cast<std::size_t>(
-                                                              std::max(o.eventSize, 0)))),
+    : maxSize_(std::max<std::size_t>(kMinUtilsEventSize,
+                                     static_cast<std::size_t>(std::max(o.eventSize, 0)))),
       framing_(o.framing),
       maxFrame_(o.maxFrameLength) {}
 
@@ -105,8 +105,8 @@ FrameStep UtilsFramer::next(std::string_view view) {
           return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
         case 3:
           ++stats_.badCounts;
-          return FrameStep{FrameStep::Error, 0, {},
-                           "RFC 6587 octet count above the largest frame accepted"};
+          return FrameStep{
+              FrameStep::Error, 0, {}, "RFC 6587 octet count above the largest frame accepted"};
         default:
           break;
       }
@@ -130,9 +130,11 @@ FrameStep UtilsFramer::next(std::string_view view) {
     } else if (c == '>') {
       if (!prioDigits_) bad_ = true;
       mode_ = Mode::Data;
-    } else if (!isDigit(c) || ++prioDigits_ > 3) {
+    } else if (!isDigit(c) || prioDigits_ == 3) {  // a fourth digit is one too many
       bad_ = true;
       mode_ = Mode::Data;
+    } else {
+      ++prioDigits_;
     }
   }
   if (i == frameEnd) {
@@ -205,8 +207,8 @@ FrameStep LineFramer::next(std::string_view view) {
           return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
         case 3:
           ++stats_.badCounts;
-          return FrameStep{FrameStep::Error, 0, {},
-                           "RFC 6587 octet count above the largest frame accepted"};
+          return FrameStep{
+              FrameStep::Error, 0, {}, "RFC 6587 octet count above the largest frame accepted"};
         default:
           break;
       }
@@ -273,9 +275,11 @@ std::optional<Message> frameDatagram(std::string_view d, int eventSize) {
       if (c == '>') {
         if (!m.priorityDigits) m.badPriority = true;
         mode = Mode::Data;
-      } else if (!isDigit(c) || ++m.priorityDigits > 3) {
+      } else if (!isDigit(c) || m.priorityDigits == 3) {
         m.badPriority = true;
         mode = Mode::Data;
+      } else {
+        ++m.priorityDigits;
       }
     } else {
       if (c == '\n') break;  // the event; the rest of the datagram is dropped

@@ -38,8 +38,8 @@ struct Got {
   bool incomplete, framed, bad;
   int digits;
   bool operator==(const Got& o) const {
-    return bytes == o.bytes && incomplete == o.incomplete && framed == o.framed &&
-           bad == o.bad && digits == o.digits;
+    return bytes == o.bytes && incomplete == o.incomplete && framed == o.framed && bad == o.bad &&
+           digits == o.digits;
   }
 };
 
@@ -71,12 +71,13 @@ std::vector<Got> run(std::string_view in, const FramerOptions& o, std::size_t ch
       off += s.consumed;
       if (s.kind == FrameStep::NeedMore) break;
       const Message& m = s.message;
-      check(m.bytes.data() >= view.data() && m.bytes.data() + m.bytes.size() <= view.data() + view.size());
+      check(m.bytes.data() >= view.data() &&
+            m.bytes.data() + m.bytes.size() <= view.data() + view.size());
       check(m.bytes.size() <= limit);
       check(!m.bytes.empty());
       check(m.priorityDigits <= 3);
-      out.push_back({std::string(m.bytes), m.incomplete, m.framed, m.badPriority,
-                     m.priorityDigits});
+      out.push_back(
+          {std::string(m.bytes), m.incomplete, m.framed, m.badPriority, m.priorityDigits});
     }
     kept.erase(0, off);
     check(*failed || kept.size() <= f.maxKeptBytes());
@@ -111,7 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const std::optional<Message> d = frameDatagram(in, o.eventSize);
   if (d) {
-    check(d->bytes.data() >= in.data() && d->bytes.data() + d->bytes.size() <= in.data() + in.size());
+    check(d->bytes.data() >= in.data() &&
+          d->bytes.data() + d->bytes.size() <= in.data() + in.size());
     check(!d->bytes.empty());
   }
   return 0;

@@ -68,11 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [name, value] : e.headers) check(isValidUtf8(value));
     check(isInteger(e.headers.get("timestamp")));
     check(isInteger(e.headers.get("Facility")) && isInteger(e.headers.get("Severity")));
-    check((outcome == MultiportParser::Outcome::Incomplete) == e.headers.contains("flume.syslog.status"));
+    check((outcome == MultiportParser::Outcome::Incomplete) ==
+          e.headers.contains("flume.syslog.status"));
     if (utf8 && keepNone) {
-      check(e.body == m.bytes ||
-            (e.body.size() < m.bytes.size() &&
-             m.bytes.substr(m.bytes.size() - e.body.size()) == e.body));
+      check(e.body == m.bytes || (e.body.size() < m.bytes.size() &&
+                                  m.bytes.substr(m.bytes.size() - e.body.size()) == e.body));
     }
   });
   return 0;

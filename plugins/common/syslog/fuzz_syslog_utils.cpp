@@ -70,8 +70,14 @@ bool sameEvent(const sdk::Event& a, const sdk::Event& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 4) return 0;
-  static const char* kKeep[] = {"none", "all", "hostname", "timestamp", "priority version",
-                                "priority version timestamp hostname", "true", "false"};
+  static const char* kKeep[] = {"none",
+                                "all",
+                                "hostname",
+                                "timestamp",
+                                "priority version",
+                                "priority version timestamp hostname",
+                                "true",
+                                "false"};
   const KeepFields keep = parseKeepFields(kKeep[data[0] & 7]);
   FramerOptions o;
   o.eventSize = 1 + (data[1] & 0x7F);
@@ -83,8 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)zoneSet;
-  const LocalZone zone =
-      (data[0] & 8) ? LocalZone::system() : LocalZone::fixed((static_cast<int>(data[2]) - 128) * 900);
+  const LocalZone zone = (data[0] & 8) ? LocalZone::system()
+                                       : LocalZone::fixed((static_cast<int>(data[2]) - 128) * 900);
   // Now: somewhere between 1970 and 2106, around New Year when the low bits say so.
   const int64_t now = static_cast<int64_t>((uint32_t{data[2]} << 24) | (uint32_t{data[3]} << 16) |
                                            (uint32_t{data[0]} << 8) | data[1]) *

@@ -65,8 +65,8 @@ void javaDecode(std::string_view s, Valid&& valid, Repl&& repl) {
       };
       if (sp + 3 < n) {
         const unsigned char b2 = p[sp + 1], b3 = p[sp + 2], b4 = p[sp + 3];
-        const uint32_t uc = ((b1 & 0x07u) << 18) | ((b2 & 0x3Fu) << 12) | ((b3 & 0x3Fu) << 6) |
-                            (b4 & 0x3Fu);
+        const uint32_t uc =
+            ((b1 & 0x07u) << 18) | ((b2 & 0x3Fu) << 12) | ((b3 & 0x3Fu) << 6) | (b4 & 0x3Fu);
         if (!cont(b2) || !cont(b3) || !cont(b4) || uc < 0x10000 || uc > 0x10FFFF) {
           std::size_t len = 3;
           if (b1 > 0xF4 || malformed2(b2)) {
@@ -99,11 +99,11 @@ void javaDecode(std::string_view s, Valid&& valid, Repl&& repl) {
 
 // Java's Character.digit(c, 10) for the BMP (Unicode 10, Java 11): the first code point of each
 // run of ten decimal digits.
-constexpr uint32_t kDigitZeros[] = {
-    0x0030, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6,
-    0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0,
-    0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620,
-    0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10};
+constexpr uint32_t kDigitZeros[] = {0x0030, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6,
+                                    0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50, 0x0ED0,
+                                    0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80,
+                                    0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900,
+                                    0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10};
 
 int digitValue(uint32_t c) noexcept {
   const auto* it = std::upper_bound(std::begin(kDigitZeros), std::end(kDigitZeros), c);

@@ -105,9 +105,8 @@ std::optional<int64_t> rfc5424(std::string_view ts) noexcept {
     int64_t fraction = 0;
     const auto r = std::from_chars(ts.data() + cur + 1, ts.data() + end, fraction);
     if (r.ec != std::errc() || r.ptr != ts.data() + end) return std::nullopt;
-    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-                                        1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-                                        1e14, 1e15, 1e16, 1e17, 1e18};
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                        1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
     if (n > 3 && n - 3 >= std::size(kPow10)) {
       fraction = 0;  // a long below 2^63 divided by 10^19 or more
     } else if (n > 3) {
@@ -125,7 +124,7 @@ std::optional<int64_t> rfc5424(std::string_view ts) noexcept {
     if (!isDigit(h[0]) || !isDigit(h[1]) || h[2] != ':' || !isDigit(h[3]) || !isDigit(h[4]))
       return std::nullopt;
     const int offset = ((h[0] - '0') * 10 + (h[1] - '0')) * 60 + (h[3] - '0') * 10 + (h[4] - '0');
-    millis = wrapAdd(millis, -(tz == '+' ? 1 : -1) * offset * 60'000LL);
+    millis = wrapAdd(millis, static_cast<int64_t>((tz == '+' ? -1 : 1) * offset) * 60'000);
   }
   // 'Z' and anything else: UTC, the rest ignored.
   return millis;
@@ -134,9 +133,9 @@ std::optional<int64_t> rfc5424(std::string_view ts) noexcept {
 // Month names Joda accepts for "MMM" in an English locale: short and full, as written, lower-
 // or upper-cased.
 int jodaMonth(std::string_view t, std::size_t& len) noexcept {
-  static constexpr std::string_view kFull[] = {"January", "February", "March",     "April",
-                                                "May",     "June",     "July",      "August",
-                                                "September", "October", "November", "December"};
+  static constexpr std::string_view kFull[] = {"January",   "February", "March",    "April",
+                                               "May",       "June",     "July",     "August",
+                                               "September", "October",  "November", "December"};
   auto matches = [](std::string_view cand, std::string_view name) {
     if (cand.size() != name.size()) return false;
     bool same = true, lower = true, upper = true;
@@ -214,8 +213,7 @@ struct Parsed {
   int64_t ts = 0;
 };
 
-bool parseMessage(std::string_view msg, int64_t nowMs, bool keepAll, LocalZone& zone,
-                  Parsed& r) {
+bool parseMessage(std::string_view msg, int64_t nowMs, bool keepAll, LocalZone& zone, Parsed& r) {
   const std::size_t n = msg.size();
   if (n == 0 || msg[0] != '<') return false;
   const std::size_t gt = msg.find('>');
@@ -280,8 +278,7 @@ struct MultiportParser::Codec {
 
 std::string CharsetConfig::validate() const {
   std::string error;
-  if (!charset::Decoder::open(defaultCharset, &error))
-    return "charset.default: " + error;
+  if (!charset::Decoder::open(defaultCharset, &error)) return "charset.default: " + error;
   for (const auto& [port, name] : ports) {
     if (!charset::Decoder::open(name, &error) ||
         (!charset::isUtf8Name(name) && !charset::Encoder::open(name, &error)))
@@ -346,8 +343,8 @@ MultiportParser::Outcome MultiportParser::parse(const Message& m, int64_t nowMs,
     outcome = Outcome::Undecodable;
   } else if (parseMessage(text, nowMs, keep_.all, zone_, r)) {
     outcome = m.incomplete ? Outcome::Incomplete : Outcome::Parsed;
-    mask |= bit(Slot::Priority) | bit(Slot::Facility) | bit(Slot::Severity) |
-            bit(Slot::Timestamp) | bit(Slot::Host);
+    mask |= bit(Slot::Priority) | bit(Slot::Facility) | bit(Slot::Severity) | bit(Slot::Timestamp) |
+            bit(Slot::Host);
     v[Slot::Priority] = r.priority;
     v[Slot::Facility] = toChars(r.facility, facility, sizeof facility);
     v[Slot::Severity] = toChars(r.severity, severity, sizeof severity);

@@ -258,7 +258,7 @@ int64_t stamp5424(std::string_view st, LocalZone& zone) {
     if (st[p] == 'Z') return wall;
     const int sign = st[p] == '-' ? -1 : 1;
     const int hh = num(st, p + 1, 2), mm = num(st, p + 4, 2);
-    if (hh <= 23 && mm <= 59) return wall - sign * (hh * 60 + mm) * 60'000LL;
+    if (hh <= 23 && mm <= 59) return wall - static_cast<int64_t>(sign * (hh * 60 + mm)) * 60'000;
   }
   return zone.wallToUtc(wall);
 }

@@ -34,8 +34,7 @@ class SyslogUtilsParser {
   // event: its headers and body are assigned). nowMs: the receive time, which decides the year
   // of an RFC 3164 date. Allocates only the event's header vector and body (and header values
   // longer than the small-string buffer).
-  ParseOutcome parse(const Message& message, int64_t nowMs, const PeerInfo& peer,
-                     sdk::Event& out);
+  ParseOutcome parse(const Message& message, int64_t nowMs, const PeerInfo& peer, sdk::Event& out);
 
  private:
   KeepFields keep_;

@@ -25,7 +25,8 @@ constexpr int kMessages = 1000;
 std::string stream() {
   std::string s;
   for (int i = 0; i < kMessages; ++i) {
-    const std::string msg = "<165>1 2026-06-15T12:34:56.123456+02:00 host" + std::to_string(i % 10) +
+    const std::string msg = "<165>1 2026-06-15T12:34:56.123456+02:00 host" +
+                            std::to_string(i % 10) +
                             " app 4242 ID47 [x@1 a=\"b\"] message number " + std::to_string(i);
     if (i % 2) {
       s += msg + "\n";
@@ -67,7 +68,8 @@ TEST_CASE("SyslogUtils path: two allocations per event, header vector and body")
   events.reserve(kMessages);
   const long n = run<UtilsFramer>(input, parse, events);
   REQUIRE(events.size() == kMessages);
-  CHECK(header(events[7], "timestamp") == std::to_string(localMillis(2026, 6, 15, 12, 34, 56, 123)));
+  CHECK(header(events[7], "timestamp") ==
+        std::to_string(localMillis(2026, 6, 15, 12, 34, 56, 123)));
   CHECK(n == 2 * kMessages);
 }
 

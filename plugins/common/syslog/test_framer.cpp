@@ -23,6 +23,7 @@ FramerOptions opts(int eventSize = kDefaultEventSize, Framing f = Framing::Auto)
 
 std::vector<std::string> texts(const std::vector<Cut>& cuts) {
   std::vector<std::string> out;
+  out.reserve(cuts.size());
   for (const Cut& c : cuts) out.push_back(c.bytes);
   return out;
 }
@@ -50,12 +51,12 @@ std::string frame(const std::string& content) {
 }
 
 const std::string kF(26, 'f'), kG(27, 'g');
-const std::string kMixed = "<13>1 - host a\n\n\n"              // newline framing, blank lines
-                           + frame("<13>1 - host b\nc")         // a frame with a '\n' inside
-                           + "<14>Oct 11 22:14:15 h d\n"        // a line right after a frame
-                           + frame("<15>1 - h e") + "\n"         // a frame followed by '\n'
-                           + "<16>1 - host " + kF + "\n"         // a line over eventSize 32
-                           + frame("<17>1 - host " + kG)         // a frame over eventSize 32
+const std::string kMixed = "<13>1 - host a\n\n\n"         // newline framing, blank lines
+                           + frame("<13>1 - host b\nc")   // a frame with a '\n' inside
+                           + "<14>Oct 11 22:14:15 h d\n"  // a line right after a frame
+                           + frame("<15>1 - h e") + "\n"  // a frame followed by '\n'
+                           + "<16>1 - host " + kF + "\n"  // a line over eventSize 32
+                           + frame("<17>1 - host " + kG)  // a frame over eventSize 32
                            + "hi <10> bad\n";
 const std::vector<std::string> kMixedMessages = {
     "<13>1 - host a",
@@ -163,9 +164,8 @@ TEST_CASE("octet counting: a count above maxFrameLength is an error, counted") {
   o.maxFrameLength = 1000;
   for (int which = 0; which < 2; ++which) {
     bool ok = true;
-    const std::vector<Cut> cuts =
-        which ? cutAll<UtilsFramer>("<13>x\n1001 <13>y", o, 0, &ok)
-              : cutAll<LineFramer>("<13>x\n1001 <13>y", o, 0, &ok);
+    const std::vector<Cut> cuts = which ? cutAll<UtilsFramer>("<13>x\n1001 <13>y", o, 0, &ok)
+                                        : cutAll<LineFramer>("<13>x\n1001 <13>y", o, 0, &ok);
     CHECK_FALSE(ok);
     CHECK(texts(cuts) == std::vector<std::string>{"<13>x"});
   }

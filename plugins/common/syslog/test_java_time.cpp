@@ -17,14 +17,14 @@ TEST_CASE("LocalZone agrees with localtime_r, across DST changes, from its cache
   LocalZone zone = LocalZone::system();
   // Every 47 minutes over three years, so that every cache entry is reused and replaced.
   for (int64_t t = utcMillis(2023, 1, 1, 0, 0, 0); t < utcMillis(2026, 1, 1, 0, 0, 0);
-       t += 47 * 60'000) {
+       t += int64_t{47} * 60'000) {
     const time_t s = static_cast<time_t>(t / 1000);
     struct tm tm {};
     ::localtime_r(&s, &tm);
     REQUIRE(zone.offsetAt(t) == tm.tm_gmtoff * 1000LL);
     // A wall time that exists once maps back to its instant.
     const int64_t wall = zone.utcToWall(t);
-    if (zone.offsetAt(t - 3 * 3'600'000) == zone.offsetAt(t + 3 * 3'600'000))
+    if (zone.offsetAt(t - int64_t{3} * 3'600'000) == zone.offsetAt(t + int64_t{3} * 3'600'000))
       REQUIRE(zone.wallToUtc(wall) == t);
   }
 }
@@ -55,7 +55,8 @@ TEST_CASE("GregorianCalendar's lenient fields and the Julian calendar") {
   CHECK(javaLenientWallMillis(2012, 12, 31, 99, 99, 99, 999) ==
         utcMillis(2013, 1, 4, 4, 40, 39, 999));
   // 4 October 1582 (Julian) is followed by 15 October 1582 (Gregorian).
-  CHECK(javaLenientWallMillis(1582, 10, 15, 0, 0, 0, 0) - javaLenientWallMillis(1582, 10, 4, 0, 0, 0, 0) ==
+  CHECK(javaLenientWallMillis(1582, 10, 15, 0, 0, 0, 0) -
+            javaLenientWallMillis(1582, 10, 4, 0, 0, 0, 0) ==
         86'400'000);
   CHECK(javaLenientWallMillis(1582, 10, 15, 0, 0, 0, 0) == -12'219'292'800'000);
   CHECK(javaLenientWallMillis(1000, 1, 1, 0, 0, 0, 0) == -30'609'792'000'000);
@@ -92,15 +93,15 @@ TEST_CASE("appendJavaUtf8 replaces malformed UTF-8 as the JDK's decoder cuts it"
   };
   const std::string R = "\xEF\xBF\xBD";
   CHECK(java("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");  // well-formed
-  CHECK(java("a\x80z") == "a" + R + "z");                  // a lone continuation byte
-  CHECK(java("\xC0\xAF") == R + R);                        // C0 is never a lead byte
-  CHECK(java("\xE2\x82z") == R + "z");                     // a cut 3-byte sequence: one U+FFFD
-  CHECK(java("\xE0\x80\x80") == R + R + R);                // overlong: each byte
-  CHECK(java("\xED\xA0\x80") == R);                        // a surrogate: one for three bytes
-  CHECK(java("\xF0\x9F\x98z") == R + "z");                 // a cut 4-byte sequence
-  CHECK(java("\xF4\x90\x80\x80") == R + R + R + R);        // above U+10FFFF
+  CHECK(java("a\x80z") == "a" + R + "z");                     // a lone continuation byte
+  CHECK(java("\xC0\xAF") == R + R);                           // C0 is never a lead byte
+  CHECK(java("\xE2\x82z") == R + "z");                        // a cut 3-byte sequence: one U+FFFD
+  CHECK(java("\xE0\x80\x80") == R + R + R);                   // overlong: each byte
+  CHECK(java("\xED\xA0\x80") == R);                           // a surrogate: one for three bytes
+  CHECK(java("\xF0\x9F\x98z") == R + "z");                    // a cut 4-byte sequence
+  CHECK(java("\xF4\x90\x80\x80") == R + R + R + R);           // above U+10FFFF
   CHECK(java("\xF0\x9F\xE2\x82\xAC") == R + "\xE2\x82\xAC");  // then a good one
-  CHECK(java("ab\xE2\x82") == "ab" + R);                   // cut at the end: one for the rest
+  CHECK(java("ab\xE2\x82") == "ab" + R);                      // cut at the end: one for the rest
   CHECK(java("ab\xF0\x9F\x98") == "ab" + R);
   CHECK(java("ab\xF0\x20") == "ab" + R + " ");
   CHECK(java("\xFF\xFE") == R + R);
@@ -110,7 +111,7 @@ TEST_CASE("javaParseInt as Integer.parseInt") {
   CHECK(javaParseInt("13") == 13);
   CHECK(javaParseInt("+13") == 13);
   CHECK(javaParseInt("-0") == 0);
-  CHECK(javaParseInt("\xD9\xA1\xD9\xA3") == 13);  // Arabic-Indic
+  CHECK(javaParseInt("\xD9\xA1\xD9\xA3") == 13);          // Arabic-Indic
   CHECK(javaParseInt("\xEF\xBC\x91\xEF\xBC\x92") == 12);  // fullwidth
   CHECK(javaParseInt("2147483647") == 2147483647);
   CHECK(javaParseInt("-2147483648") == -2147483648LL);

@@ -54,7 +54,8 @@ bool parsed(const sdk::Event& e) { return !e.headers.contains("flume.syslog.stat
 
 }  // namespace
 
-TEST_CASE("TestSyslogParser: RFC 5424 dates as Joda's ISO parser reads them (testRfc5424DateParsing)") {
+TEST_CASE(
+    "TestSyslogParser: RFC 5424 dates as Joda's ISO parser reads them (testRfc5424DateParsing)") {
   const std::pair<const char*, int64_t> cases[] = {
       {"1985-04-12T23:20:50.52Z", utcMillis(1985, 4, 12, 23, 20, 50, 520)},
       {"1985-04-12T19:20:50.52-04:00", utcMillis(1985, 4, 12, 23, 20, 50, 520)},
@@ -67,7 +68,9 @@ TEST_CASE("TestSyslogParser: RFC 5424 dates as Joda's ISO parser reads them (tes
       {"2012-04-13T08:08:08Z", utcMillis(2012, 4, 13, 8, 8, 8)},
       {"2012-04-13t08:08:08Z", utcMillis(2012, 4, 13, 8, 8, 8)},  // Joda's literals ignore case
   };
-  for (const auto& [ts, expected] : cases) {
+  for (const auto& c : cases) {
+    const char* ts = c.first;
+    const int64_t expected = c.second;
     const sdk::Event e = parseLine(std::string("<13>1 ") + ts + " host msg");
     INFO(ts);
     CHECK(parsed(e));
@@ -79,15 +82,15 @@ TEST_CASE("TestSyslogParser: the RFC examples parse, and keepFields (testMessage
   const std::vector<std::string> messages = {
       "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
       "<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!",
-      "<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  "
-      "%%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # "
-      "Transport: Conveyer1=OK, Conveyer2=OK # %%",
-      "<0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org "
-      "10.1.2.3 sched[0]: That's All Folks!",
-      "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root' failed for "
-      "lonvick on /dev/pts/8",
-      "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
-      "the do-nuts.",
+      std::string("<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the "
+                  "do-nuts.  %%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, "
+                  "Jelly_Injector=OK, Frier=OK # Transport: Conveyer1=OK, Conveyer2=OK # %%"),
+      std::string("<0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 "
+                  "scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!"),
+      std::string("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root' "
+                  "failed for lonvick on /dev/pts/8"),
+      std::string("<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's "
+                  "time to make the do-nuts."),
       "<13>2003-08-24T05:14:15Z localhost snarf?",
       "<13>2012-08-16T14:34:03-08:00 127.0.0.1 test shnap!",
   };
@@ -140,7 +143,9 @@ TEST_CASE("TestMultiportSyslogTCPSource: a line reassembled from fragments (test
 
 TEST_CASE("TestMultiportSyslogTCPSource: charsets (testCharsetParsing)") {
   const std::string head = "<10>2012-08-11T01:01:01Z localhost ";
-  const std::vector<std::string> bodies = {"Yarf yarf yarf", "\xC2\xBF" "C\xC3\xB3mo est\xC3\xA1s?",
+  const std::vector<std::string> bodies = {"Yarf yarf yarf",
+                                           "\xC2\xBF"
+                                           "C\xC3\xB3mo est\xC3\xA1s?",
                                            "Comment \xC3\xAAtes-vous?"};
   for (const char* cs : {"UTF-8", "ISO-8859-1"}) {
     Run r;
@@ -265,19 +270,19 @@ TEST_CASE("RFC 3164 dates in UTC with a one-month window either side") {
 
 TEST_CASE("SyslogParser: what makes a line Invalid") {
   for (const char* line : {
-           "no priority",                            // no '<'
-           "<13",                                    // no '>'
-           "<1234567>1 - host msg",                  // '>' beyond the sixth character
-           "<1x>1 - host msg",                       // Integer.parseInt fails
-           "<>1 - host msg",                         // empty priority
-           "<13>",                                   // no data except priority
-           "<13>1 -",                                // missing hostname
-           "<13>Oct 11 22:14:1",                     // RFC 3164 stamp cut short
-           "<13>1 2012-04-13T08:08:08Z",             // no space after the stamp
-           "<13>1 2012-04-13T08:08:08Z host",        // missing hostname (no space after it)
-           "<13>1 2012-04-13 host msg",              // stamp too short
-           "<13>1 2012-04-31T08:08:08Z host msg",    // Joda: no 31 April
-           "<13>1 2012-04-13T08:08:08.Z host msg",   // no fraction digits
+           "no priority",                              // no '<'
+           "<13",                                      // no '>'
+           "<1234567>1 - host msg",                    // '>' beyond the sixth character
+           "<1x>1 - host msg",                         // Integer.parseInt fails
+           "<>1 - host msg",                           // empty priority
+           "<13>",                                     // no data except priority
+           "<13>1 -",                                  // missing hostname
+           "<13>Oct 11 22:14:1",                       // RFC 3164 stamp cut short
+           "<13>1 2012-04-13T08:08:08Z",               // no space after the stamp
+           "<13>1 2012-04-13T08:08:08Z host",          // missing hostname (no space after it)
+           "<13>1 2012-04-13 host msg",                // stamp too short
+           "<13>1 2012-04-31T08:08:08Z host msg",      // Joda: no 31 April
+           "<13>1 2012-04-13T08:08:08.Z host msg",     // no fraction digits
            "<13>1 2012-04-13T08:08:08+0100 host msg",  // offset without ':'
            "<13>1 2012-04-13T08:08:08.123 host msg",   // fraction to the end: Flume throws
            "<13>1 oct 11 22:14:15 host msg",           // lower case: read as RFC 5424

@@ -123,8 +123,8 @@ TEST_CASE("TestSyslogUtils: RFC 3164 headers (TestHeader9, 10, ApacheLogWithNull
   checkHeader(one("<10>Jun 15 03:04:22 ubuntu-11.cloudera.com some msg\n", r), "",
               localMillis(2026, 6, 15, 3, 4, 22), kCloudera, "some msg");
   const char* data = "- hyphen_null_breaks_5424_pattern [07/Jun/2012:14:46:44 -0600]";
-  checkHeader(one(std::string("<10>Jun  5 03:04:22 ubuntu-11.cloudera.com ") + data + "\n", r),
-              "", localMillis(2026, 6, 5, 3, 4, 22), kCloudera, data);
+  checkHeader(one(std::string("<10>Jun  5 03:04:22 ubuntu-11.cloudera.com ") + data + "\n", r), "",
+              localMillis(2026, 6, 5, 3, 4, 22), kCloudera, data);
   const sdk::Event e = one("<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n", r);
   CHECK(header(e, "Facility") == "4");
   CHECK(header(e, "Severity") == "2");
@@ -134,7 +134,8 @@ TEST_CASE("TestSyslogUtils: RFC 3164 headers (TestHeader9, 10, ApacheLogWithNull
   CHECK(e.body == "su: 'su root' failed");
 }
 
-TEST_CASE("TestSyslogUtils: RFC 3164 dates from ten months back to a month ahead (TestRfc3164Dates)") {
+TEST_CASE(
+    "TestSyslogUtils: RFC 3164 dates from ten months back to a month ahead (TestRfc3164Dates)") {
   // Flume runs this with a mocked clock for 14 successive months; each date, given without its
   // year, must come back with the year it had.
   for (int monthOffset = 0; monthOffset <= 13; ++monthOffset) {
@@ -156,14 +157,16 @@ TEST_CASE("TestSyslogUtils: RFC 3164 dates from ten months back to a month ahead
       ::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &d);  // "Jun  5 12:00:00"
       Run r;
       r.now = static_cast<int64_t>(nowT) * 1000;
-      const sdk::Event e = one(std::string("<10>") + stamp + " ubuntu-11.cloudera.com some msg\n", r);
+      const sdk::Event e =
+          one(std::string("<10>") + stamp + " ubuntu-11.cloudera.com some msg\n", r);
       INFO("now+", monthOffset, " months, date ", i, " months: ", stamp);
       CHECK(header(e, "timestamp") == std::to_string(static_cast<int64_t>(dt) * 1000));
     }
   }
 }
 
-TEST_CASE("RFC 3164 year around New Year (the current year is taken in UTC, the date read locally)") {
+TEST_CASE(
+    "RFC 3164 year around New Year (the current year is taken in UTC, the date read locally)") {
   Run r;
   // Just after midnight on 1 January in Berlin, which is still 31 December in UTC.
   r.now = localMillis(2026, 1, 1, 0, 30, 0);
@@ -319,8 +322,7 @@ TEST_CASE("TestSyslogUtils: keepFields (testKeepFields)") {
   CHECK(body("none") == "some msg");
   CHECK(body("false") == "some msg");
   CHECK(body("hostname") == "ubuntu-11.cloudera.com some msg");
-  CHECK(body("timestamp hostname") ==
-        "2012-04-13T11:11:11+08:00 ubuntu-11.cloudera.com some msg");
+  CHECK(body("timestamp hostname") == "2012-04-13T11:11:11+08:00 ubuntu-11.cloudera.com some msg");
   CHECK(body("priority timestamp hostname") ==
         "<10>2012-04-13T11:11:11+08:00 ubuntu-11.cloudera.com some msg");
   CHECK(body("priority version timestamp hostname") ==

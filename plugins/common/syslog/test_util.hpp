@@ -64,14 +64,13 @@ struct Cut {
   int priorityDigits = 0;
 };
 template <class Framer>
-std::vector<Cut> cutAll(std::string_view input, const FramerOptions& options,
-                        std::size_t chunk = 0, bool* ok = nullptr) {
+std::vector<Cut> cutAll(std::string_view input, const FramerOptions& options, std::size_t chunk = 0,
+                        bool* ok = nullptr) {
   BufferedFramer<Framer> f(options);
   std::vector<Cut> out;
   bool good = true;
   auto take = [&](const Message& m) {
-    out.push_back({std::string(m.bytes), m.incomplete, m.framed, m.badPriority,
-                   m.priorityDigits});
+    out.push_back({std::string(m.bytes), m.incomplete, m.framed, m.badPriority, m.priorityDigits});
   };
   if (chunk == 0) chunk = input.size() ? input.size() : 1;
   for (std::size_t i = 0; i < input.size() && good; i += chunk)
