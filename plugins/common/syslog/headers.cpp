@@ -23,15 +23,15 @@ HeaderTemplates::HeaderTemplates(const PeerHeaderNames& peer) {
 void HeaderTemplates::addPeer(const PeerInfo& peer, uint32_t& mask, Values& values) const {
   if (!names_[ClientIp].empty()) {
     mask |= bit(ClientIp);
-    values[ClientIp] = peer.ip;
+    values.set(ClientIp, peer.ip);
   }
   if (!names_[ClientHostname].empty()) {
     mask |= bit(ClientHostname);
-    values[ClientHostname] = peer.hostname;
+    values.set(ClientHostname, peer.hostname);
   }
   if (!names_[Port].empty()) {
     mask |= bit(Port);
-    values[Port] = peer.port;
+    values.set(Port, peer.port);
   }
 }
 
@@ -55,7 +55,7 @@ void HeaderTemplates::build(uint32_t mask, const Values& values, sdk::Headers& o
   }
   if (tmpl) out = *tmpl;
   for (uint8_t s = 0; s < kSlots; ++s)
-    if (mask & bit(static_cast<Slot>(s))) out.set(names_[s], values[s]);
+    if (mask & bit(static_cast<Slot>(s))) out.set(names_[s], values[static_cast<Slot>(s)]);
 }
 
 }  // namespace sluice::plugins::syslog

@@ -147,16 +147,18 @@ int jodaMonth(std::string_view t, std::size_t& len) noexcept {
     }
     return same || lower || upper;
   };
-  // Longest candidate first, as Joda's TextField does.
-  for (std::size_t l = std::min<std::size_t>(9, t.size()); l >= 3; --l) {
-    const std::string_view cand = t.substr(0, l);
-    for (int m = 0; m < 12; ++m)
-      if (matches(cand, kFull[m]) || matches(cand, kFull[m].substr(0, 3))) {
-        len = l;
-        return m + 1;
+  // Joda's TextField takes the longest name that matches.
+  int best = 0;
+  len = 0;
+  for (int m = 0; m < 12; ++m) {
+    for (const std::string_view name : {kFull[m], kFull[m].substr(0, 3)}) {
+      if (name.size() > len && name.size() <= t.size() && matches(t.substr(0, name.size()), name)) {
+        best = m + 1;
+        len = name.size();
       }
+    }
   }
-  return 0;
+  return best;
 }
 
 // SyslogParser.parseRfc3164Time: the first two spaces become one, Joda parses "MMM d HH:mm:ss"
@@ -318,7 +320,7 @@ MultiportParser::Codec* MultiportParser::codecFor(int port) {
 
 MultiportParser::Outcome MultiportParser::parse(const Message& m, int64_t nowMs, int localPort,
                                                 const PeerInfo& peer, sdk::Event& out) {
-  HeaderTemplates::Values v{};
+  HeaderTemplates::Values v;
   uint32_t mask = 0;
   Outcome outcome = Outcome::Invalid;
   char facility[16], severity[16], timestamp[24];
@@ -345,24 +347,24 @@ MultiportParser::Outcome MultiportParser::parse(const Message& m, int64_t nowMs,
     outcome = m.incomplete ? Outcome::Incomplete : Outcome::Parsed;
     mask |= bit(Slot::Priority) | bit(Slot::Facility) | bit(Slot::Severity) | bit(Slot::Timestamp) |
             bit(Slot::Host);
-    v[Slot::Priority] = r.priority;
-    v[Slot::Facility] = toChars(r.facility, facility, sizeof facility);
-    v[Slot::Severity] = toChars(r.severity, severity, sizeof severity);
-    v[Slot::Timestamp] = toChars(r.ts, timestamp, sizeof timestamp);
-    v[Slot::Host] = r.host;
+    v.set(Slot::Priority, r.priority);
+    v.set(Slot::Facility, toChars(r.facility, facility, sizeof facility));
+    v.set(Slot::Severity, toChars(r.severity, severity, sizeof severity));
+    v.set(Slot::Timestamp, toChars(r.ts, timestamp, sizeof timestamp));
+    v.set(Slot::Host, r.host);
     if (r.version) {
       mask |= bit(Slot::Version);
-      v[Slot::Version] = "1";
+      v.set(Slot::Version, "1");
     }
     if (m.incomplete) {
       mask |= bit(Slot::Status);
-      v[Slot::Status] = kIncomplete;
+      v.set(Slot::Status, kIncomplete);
     }
   }
 
   if (outcome == Outcome::Invalid || outcome == Outcome::Undecodable) {
     mask |= bit(Slot::Status);
-    v[Slot::Status] = kInvalid;
+    v.set(Slot::Status, kInvalid);
     out.body.assign(m.bytes);
   } else if (r.whole) {
     out.body.assign(m.bytes);  // the message, back in its charset: the bytes received

@@ -18,7 +18,6 @@
 #include "syslog/headers.hpp"
 #include "syslog/java_time.hpp"
 #include "syslog/syslog_common.hpp"
-#include "syslog/syslog_utils.hpp"
 
 namespace sluice::plugins::syslog {
 

@@ -87,10 +87,23 @@ TextScan scanText(std::string_view s) noexcept {
 
 // The capture groups of SYSLOG_MSG_RFC5424_0 / SYSLOG_MSG_RFC3164_0. A group that did not take
 // part is Java's null (has* false).
+// Trivially constructible (no zeroing per message): Matcher::match sets what it reports.
+struct Text {
+  const char* p;
+  std::size_t n;
+  Text& operator=(std::string_view v) noexcept {
+    p = v.data();
+    n = v.size();
+    return *this;
+  }
+  operator std::string_view() const noexcept { return {p, n}; }  // NOLINT: a view by design
+  std::size_t size() const noexcept { return n; }
+  bool empty() const noexcept { return n == 0; }
+};
 struct Groups {
-  std::string_view priority, version, stamp, host, body;
-  bool hasVersion = false, hasStamp = false, hasHost = false;
-  bool rfc5424 = false;
+  Text priority, version, stamp, host, body;
+  bool hasVersion, hasStamp, hasHost;
+  bool rfc5424;
 };
 
 // Matcher::matches(), Flume's patterns against the whole message. Each optional or alternative
@@ -106,6 +119,7 @@ class Matcher {
     while (k < n_ && k <= 3 && isDigit(s_[k])) ++k;
     if (k == 1 || k >= n_ || s_[k] != '>') return false;
     g.priority = s_.substr(1, k - 1);
+    g.hasVersion = g.hasStamp = g.hasHost = false;
     const std::size_t afterPri = k + 1;
     g.rfc5424 = true;
     if (versions(afterPri, g, &Matcher::rest5424)) return true;
@@ -340,44 +354,44 @@ SyslogUtilsParser::SyslogUtilsParser(KeepFields keep, const PeerHeaderNames& pee
 
 ParseOutcome SyslogUtilsParser::parse(const Message& m, int64_t nowMs, const PeerInfo& peer,
                                       sdk::Event& out) {
-  HeaderTemplates::Values v{};
+  HeaderTemplates::Values v;
   uint32_t mask = bit(Slot::Facility) | bit(Slot::Severity);
   char facility[8], severity[8], timestamp[24];
   const std::string_view s = m.bytes;
   ParseOutcome outcome = ParseOutcome::Unmatched;
 
   if (m.badPriority) {
-    v[Slot::Facility] = "0";
-    v[Slot::Severity] = "0";
+    v.set(Slot::Facility, "0");
+    v.set(Slot::Severity, "0");
     mask |= bit(Slot::Status);
-    v[Slot::Status] = kInvalid;
+    v.set(Slot::Status, kInvalid);
     out.body.assign(s);
     outcome = ParseOutcome::Invalid;
   } else {
     const int pri = num(s, 1, m.priorityDigits);
-    v[Slot::Facility] = toChars(pri / 8, facility, sizeof facility);
-    v[Slot::Severity] = toChars(pri % 8, severity, sizeof severity);
+    v.set(Slot::Facility, toChars(pri / 8, facility, sizeof facility));
+    v.set(Slot::Severity, toChars(pri % 8, severity, sizeof severity));
     const TextScan scan = scanText(s);
     Groups g;
     if (Matcher(s, m.framed ? 0 : scan.bodyMin).match(g)) {
       outcome = ParseOutcome::Parsed;
       mask |= bit(Slot::Priority);
-      v[Slot::Priority] = g.priority;
+      v.set(Slot::Priority, g.priority);
       if (g.hasVersion && !g.version.empty()) {
         mask |= bit(Slot::Version);
-        v[Slot::Version] = g.version;
+        v.set(Slot::Version, g.version);
       }
       if (g.hasStamp) {
         const std::optional<int64_t> ts =
             g.rfc5424 ? stamp5424(g.stamp, zone_) : stamp3164(g.stamp, nowMs, zone_);
         if (ts) {
           mask |= bit(Slot::Timestamp);
-          v[Slot::Timestamp] = toChars(*ts, timestamp, sizeof timestamp);
+          v.set(Slot::Timestamp, toChars(*ts, timestamp, sizeof timestamp));
         }
       }
       if (g.hasHost) {
         mask |= bit(Slot::Host);
-        v[Slot::Host] = g.host;
+        v.set(Slot::Host, g.host);
       }
       // SyslogUtils.addFieldsToBody, then msgBody.getBytes() (UTF-8 via a String); the raw
       // message when keepFields is all or the resulting body is empty.
@@ -409,7 +423,7 @@ ParseOutcome SyslogUtilsParser::parse(const Message& m, int64_t nowMs, const Pee
     }
     if (m.incomplete) {
       mask |= bit(Slot::Status);
-      v[Slot::Status] = kIncomplete;
+      v.set(Slot::Status, kIncomplete);
       outcome = ParseOutcome::Incomplete;
     }
   }
