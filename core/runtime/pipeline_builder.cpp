@@ -167,15 +167,11 @@ std::shared_ptr<SourceEntry> PipelineBuilder::buildSource(const SourceConfig& s,
   e->channels = s.channels;
   std::optional<CheckedComponent> checked = factory_.check<sdk::Source>(spec, local);
   e->type = checked ? checked->component->info->type : s.type;
-  // The runner's back-off keys apply to every pollable source; 0 would make it spin.
-  for (const char* key : {"backoffSleepIncrement", "maxBackoffSleep"}) {
-    try {
-      if (auto v = s.context.getLong(key); v && (*v < 1 || *v > 3600000))
-        s.context.fail(key,
-                       "expected milliseconds between 1 and 3600000, got " + std::to_string(*v));
-    } catch (const sdk::ConfigError& err) {
-      local.error(err.what());
-    }
+  // The runner's back-off keys apply to every pollable source; read and range-checked here only.
+  try {
+    e->backoff = PollableSourceRunner::backoffFrom(s.context);
+  } catch (const sdk::ConfigError& err) {
+    local.error(err.what());
   }
 
   // The selector is made only for a source without problems so far; its keys are checked anyway.

@@ -143,7 +143,7 @@ TEST_CASE("without restart the command runs once") {
   REQUIRE(waitFor([&] { return f.log.has("exited with status"); }));
   // Stopped first, so whatever the source did after the exit is over when we look: with a
   // restart (throttle 1 ms) it would have said so and run the command again.
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK_FALSE(f.log.has("restarting"));
   CHECK(f.counter(ExecSource::kChildStarts) == 1);
   CHECK(f.processor.count() == 1);
