@@ -2,6 +2,7 @@
 // What both of Flume's syslog code paths share: the keepFields setting, the header names, the
 // message a framer hands to a parser, and the headers a source adds from the connection.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,5 +64,12 @@ struct PeerInfo {
   std::string_view hostname;  // a reverse lookup, done by the source
   std::string_view port;      // the local port the message arrived on
 };
+
+// The receive time a source passes to the parsers (wall clock, milliseconds since the epoch).
+inline int64_t nowMillis() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace sluice::plugins::syslog
