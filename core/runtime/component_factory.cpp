@@ -36,10 +36,11 @@ std::optional<CheckedComponent> ComponentFactory::check(const ComponentSpec& spe
     return std::nullopt;
   }
   Diagnostics local;
-  checkAgainstSchema(rc->info->schema, rc->info->type, spec.context, spec.frameworkKeys, local);
+  sdk::Context prepared =
+      prepareContext(kind, rc->info->type, rc->info->schema, spec.context, local);
   diags.append(local);
   if (local.hasErrors()) return std::nullopt;
-  return CheckedComponent{rc, spec.context};
+  return CheckedComponent{rc, std::move(prepared)};
 }
 
 template <class T>

@@ -1,18 +1,13 @@
 #include "file_channel.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <span>
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::filechannel {
-
-namespace {
-
-constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
-
-}  // namespace
 
 // What a file channel transaction does with its events (channeltx::PooledTransaction does the
 // rest). Used by one thread.
@@ -78,17 +73,16 @@ FileChannel::~FileChannel() { store_->close(); }
 
 void FileChannel::configure(const sdk::Context& context) {
   StoreOptions o = readStoreOptions(context, getName());
-  const int64_t capacity = context.getLong("capacity", 1000000);
-  const int64_t txCapacity = context.getLong("transactionCapacity", 10000);
-  if (capacity < 1 || capacity > kMaxInt)
-    context.fail("capacity", "must be between 1 and " + std::to_string(kMaxInt));
-  if (txCapacity < 1 || txCapacity > kMaxInt)
-    context.fail("transactionCapacity", "must be between 1 and " + std::to_string(kMaxInt));
+  const int64_t capacity = requireInteger(context, "capacity");
+  const int64_t txCapacity = requireInteger(context, "transactionCapacity");
   if (txCapacity > capacity)
     context.fail("transactionCapacity", "transactionCapacity (" + std::to_string(txCapacity) +
                                             ") must be <= capacity (" + std::to_string(capacity) +
                                             ")");
   o.capacity = static_cast<uint64_t>(capacity);
+  o.keepAliveMs = requireInteger(context, "keep-alive") * int64_t{1000};
+  // Flume waits keep-alive per take; a short wait keeps sink runners responsive (as memory).
+  o.maxTakeWaitMs = std::min<int64_t>(o.keepAliveMs, 100);
   if (store_->isOpen())
     logger().warn("file channel settings change at the next start; it keeps running as it is");
   options_ = std::move(o);

@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "file_channel.hpp"
+#include "host_context.hpp"
 #include "sluice/sdk/host_access.hpp"
+#include "store_options.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fc = sluice::plugins::filechannel;
@@ -36,7 +38,8 @@ fc::FileChannel* makeChannel(const std::string& dir, bool fsync, bool checkpoint
   ctx.put("checkpointInterval", "600000");
   ctx.put("fsyncPerTransaction", fsync ? "true" : "false");
   ctx.put("checkpointOnClose", checkpointOnClose ? "true" : "false");
-  sdk::Result r = sdk::HostAccess::configure(*ch, ctx);
+  sdk::Result r =
+      sluice::plugins::testing::configureAsHost(*ch, fc::fileChannelSchema(), ctx, "file");
   if (!r) {
     std::fprintf(stderr, "configure: %s\n", r.error().c_str());
     std::exit(1);

@@ -48,13 +48,14 @@ const sdk::Schema& kafkaChannelSchema();
 
 struct KafkaChannelSettings {
   std::string bootstrapServers;
-  std::string topic = "flume-channel";
-  std::string groupId = "flume";
-  bool parseAsFlumeEvent = true;
-  std::chrono::milliseconds pollTimeout{500};
+  // The rest are set by configure(); the defaults live in kafkaChannelSchema() only.
+  std::string topic;
+  std::string groupId;
+  bool parseAsFlumeEvent = false;
+  std::chrono::milliseconds pollTimeout{};
   std::optional<int32_t> defaultPartitionId;
   std::string partitionIdHeader;
-  std::size_t transactionCapacity = 10000;
+  std::size_t transactionCapacity = 0;
   Properties producer;
   Properties consumer;
 };

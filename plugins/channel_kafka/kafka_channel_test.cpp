@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
@@ -35,9 +36,15 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaChannelSchema(), ctx,
+                                                   "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaChannel ch;
-  sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
+  sdk::Result r = configure(ch, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -57,7 +64,7 @@ struct Channel {
           {"pollTimeout", "100"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
     sdk::HostAccess::attach(ch, "c1", &log);
-    sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
+    sdk::Result r = configure(ch, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sdk::HostAccess::start(ch);
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -122,7 +129,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys and defaults") {
   KafkaChannel ch;
-  REQUIRE(sdk::HostAccess::configure(ch, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(ch, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(ch.settings().topic == "flume-channel");
   CHECK(ch.settings().groupId == "flume");
   CHECK(ch.settings().parseAsFlumeEvent);
@@ -132,18 +139,17 @@ TEST_CASE("valid config: Flume's keys and defaults") {
   CHECK(prop(ch.consumerProperties(), "enable.auto.commit") == "false");
 
   KafkaChannel c2;
-  REQUIRE(
-      sdk::HostAccess::configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                                {"kafka.topic", "t"},
-                                                {"kafka.consumer.group.id", "g"},
-                                                {"parseAsFlumeEvent", "false"},
-                                                {"kafka.pollTimeout", "50"},
-                                                {"defaultPartitionId", "1"},
-                                                {"partitionIdHeader", "p"},
-                                                {"migrateZookeeperOffsets", "false"},
-                                                {"kafka.producer.acks", "1"},
-                                                {"kafka.consumer.auto.offset.reset", "latest"}}))
-          .ok());
+  REQUIRE(configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                   {"kafka.topic", "t"},
+                                   {"kafka.consumer.group.id", "g"},
+                                   {"parseAsFlumeEvent", "false"},
+                                   {"kafka.pollTimeout", "50"},
+                                   {"defaultPartitionId", "1"},
+                                   {"partitionIdHeader", "p"},
+                                   {"migrateZookeeperOffsets", "false"},
+                                   {"kafka.producer.acks", "1"},
+                                   {"kafka.consumer.auto.offset.reset", "latest"}}))
+              .ok());
   CHECK(c2.settings().topic == "t");
   CHECK(c2.settings().groupId == "g");
   CHECK_FALSE(c2.settings().parseAsFlumeEvent);
@@ -154,7 +160,13 @@ TEST_CASE("valid config: Flume's keys and defaults") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaChannel bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+    CHECK(r.error() == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.channels.c1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"parseAsFlumeEvent", "maybe"}})
             .find("a1.channels.c1.parseAsFlumeEvent:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.consumer.nope", "1"}})

@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::memory {
 
 namespace {
@@ -237,18 +239,11 @@ MemoryChannel::MemoryChannel() = default;
 MemoryChannel::~MemoryChannel() = default;
 
 void MemoryChannel::configure(const sdk::Context& context) {
-  auto readInt = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  const int64_t capacity = readInt("capacity", 100, 1, kMaxInt);
-  const int64_t transactionCapacity = readInt("transactionCapacity", 100, 1, kMaxInt);
-  const int64_t keepAlive = readInt("keep-alive", 3, 0, kMaxInt);
-  const int64_t bufferPercentage = readInt("byteCapacityBufferPercentage", 20, 0, 99);
-  const int64_t byteCapacity = readInt("byteCapacity", 0, 0, std::numeric_limits<int64_t>::max());
+  const int64_t capacity = requireInteger(context, "capacity");
+  const int64_t transactionCapacity = requireInteger(context, "transactionCapacity");
+  const int64_t keepAlive = requireInteger(context, "keep-alive");
+  const int64_t bufferPercentage = requireInteger(context, "byteCapacityBufferPercentage");
+  const int64_t byteCapacity = requireLong(context, "byteCapacity");
   if (transactionCapacity > capacity)
     context.fail("transactionCapacity",
                  "transactionCapacity (" + std::to_string(transactionCapacity) +

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "host_context.hpp"
 #include "memory_channel.hpp"
 #include "sluice/sdk/host_access.hpp"
 
@@ -29,7 +30,10 @@ int main(int argc, char** argv) {
   sdk::Context ctx("bench.channels.c1");
   ctx.put("capacity", std::to_string(capacity));
   ctx.put("transactionCapacity", std::to_string(batch));
-  if (!sdk::HostAccess::configure(ch, ctx) || !sdk::HostAccess::start(ch)) return 1;
+  if (!sluice::plugins::testing::configureAsHost(ch, sluice::plugins::memory::memoryChannelSchema(),
+                                                 ctx, "memory") ||
+      !sdk::HostAccess::start(ch))
+    return 1;
 
   const std::string fixed(static_cast<std::size_t>(bodyBytes), 'x');
   auto t0 = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 #include "channel_test_util.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "wait.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -36,8 +37,13 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configureCtx(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, memoryChannelSchema(), ctx, "memory");
+}
+
 void configure(MemoryChannel& ch, std::initializer_list<std::pair<const char*, const char*>> kv) {
-  sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
+  sdk::Result r = configureCtx(ch, contextOf(kv));
   REQUIRE_MESSAGE(r.ok(), r.error());
 }
 
@@ -66,7 +72,7 @@ TEST_CASE("valid config and defaults") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     MemoryChannel ch;
-    sdk::Result r = sdk::HostAccess::configure(ch, contextOf(kv));
+    sdk::Result r = configureCtx(ch, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "store_options.hpp"
 
 namespace sluice::plugins::spillable {
@@ -337,20 +338,13 @@ SpillableMemoryChannel::SpillableMemoryChannel()
 SpillableMemoryChannel::~SpillableMemoryChannel() { store_->close(); }
 
 void SpillableMemoryChannel::configure(const sdk::Context& context) {
-  auto readInt = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  const int64_t memoryCapacity = readInt("memoryCapacity", 10000, 0, kMaxInt);
-  const int64_t overflowCapacity = readInt("overflowCapacity", 100000000, 0, kMaxInt);
-  const int64_t overflowTimeout = readInt("overflowTimeout", 3, 0, kMaxInt);
-  const int64_t bufferPercentage = readInt("byteCapacityBufferPercentage", 20, 0, 99);
-  const int64_t byteCapacity = readInt("byteCapacity", 0, 0, std::numeric_limits<int64_t>::max());
-  const int64_t avgEventSize = readInt("avgEventSize", 500, 1, kMaxInt);
-  const int64_t txCapacity = readInt("transactionCapacity", 10000, 1, kMaxInt);
+  const int64_t memoryCapacity = requireInteger(context, "memoryCapacity");
+  const int64_t overflowCapacity = requireInteger(context, "overflowCapacity");
+  const int64_t overflowTimeout = requireInteger(context, "overflowTimeout");
+  const int64_t bufferPercentage = requireInteger(context, "byteCapacityBufferPercentage");
+  const int64_t byteCapacity = requireLong(context, "byteCapacity");
+  const int64_t avgEventSize = requireInteger(context, "avgEventSize");
+  const int64_t txCapacity = requireInteger(context, "transactionCapacity");
   if (memoryCapacity == 0 && overflowCapacity == 0)
     context.fail("memoryCapacity",
                  "memoryCapacity and overflowCapacity are both 0: the channel "

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "channel_test_util.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "wait.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -57,10 +58,16 @@ sdk::Context contextOf(const TempDir& d, const KV& extra) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spillableChannelSchema(), ctx,
+                                                   "SPILLABLEMEMORY");
+}
+
 struct Chan {
   std::unique_ptr<SpillableMemoryChannel> ch = std::make_unique<SpillableMemoryChannel>();
   Chan(const TempDir& d, const KV& extra) {
-    sdk::Result r = sdk::HostAccess::configure(*ch, contextOf(d, extra));
+    sdk::Result r = configure(*ch, contextOf(d, extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sdk::HostAccess::start(*ch);
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -85,7 +92,7 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto err = [&](const KV& kv) {
     SpillableMemoryChannel ch;
-    sdk::Result r = sdk::HostAccess::configure(ch, contextOf(d, kv));
+    sdk::Result r = configure(ch, contextOf(d, kv));
     CHECK_FALSE(r.ok());
     return r.error();
   };
@@ -221,7 +228,7 @@ TEST_CASE("graceful stop keeps memory in the overflow; a new instance delivers a
     REQUIRE(c->drainOrderSegments() == 3);          // memory 11-20, overflow 21-25, memory 26-30
     REQUIRE(sdk::HostAccess::stop(*c).ok());
     c.ch = std::make_unique<SpillableMemoryChannel>();  // a new process on the same directories
-    REQUIRE(sdk::HostAccess::configure(*c, contextOf(d, kv)).ok());
+    REQUIRE(configure(*c, contextOf(d, kv)).ok());
     REQUIRE(sdk::HostAccess::start(*c).ok());
     CHECK(c->memorySize() == 0);
     CHECK(c->overflowSize() == 20);
@@ -239,7 +246,7 @@ TEST_CASE("graceful stop with an empty memory leaves the overflow as it was") {
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
   REQUIRE(sdk::HostAccess::stop(*c).ok());
   c.ch = std::make_unique<SpillableMemoryChannel>();
-  REQUIRE(sdk::HostAccess::configure(*c, contextOf(d, kv)).ok());
+  REQUIRE(configure(*c, contextOf(d, kv)).ok());
   REQUIRE(sdk::HostAccess::start(*c).ok());
   CHECK(drain(*c) == seq(1, 5));
 }

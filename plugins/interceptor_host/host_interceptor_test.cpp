@@ -19,6 +19,12 @@ using sluice::plugins::host::HostInterceptorBuilder;
 using sluice::plugins::host::hostSchema;
 using sluice::plugins::host::localHost;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<HostInterceptorBuilder>() {
+  return hostSchema();
+}
+
 namespace {
 
 bool isIpAddress(const std::string& s) {
@@ -115,7 +121,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   HostInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"hostHeader", "h"}})).ok());
+  REQUIRE(configureAsHost(b, hostSchema(), contextOf({{"hostHeader", "h"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());

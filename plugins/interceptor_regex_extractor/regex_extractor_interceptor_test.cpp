@@ -25,6 +25,12 @@ using sluice::plugins::regexextractor::RegexExtractorInterceptor;
 using sluice::plugins::regexextractor::RegexExtractorInterceptorBuilder;
 using sluice::plugins::regexextractor::regexExtractorSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RegexExtractorInterceptorBuilder>() {
+  return regexExtractorSchema();
+}
+
 namespace {
 
 // The headers an interceptor with these keys puts on an event with this body.
@@ -179,7 +185,7 @@ TEST_CASE("without a serializers list the names come from the keys, in natural o
     RegexExtractorInterceptorBuilder b;
     sdk::Context ctx = contextOf(kv);
     for (const auto& [k, v] : keys) ctx.put(k, v);
-    sdk::Result r = sdk::HostAccess::configure(b, ctx);
+    sdk::Result r = configureAsHost(b, regexExtractorSchema(), ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     return sdk::HostAccess::build(b, r);
   }();
@@ -192,8 +198,10 @@ TEST_CASE("without a serializers list the names come from the keys, in natural o
 TEST_CASE("configure errors name the key") {
   using B = RegexExtractorInterceptorBuilder;
   const std::string p(kInterceptorPath);
-  CHECK(startsWith(configureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
+  CHECK(startsWith(pluginConfigureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
                    p + ".regex: is required but missing"));
+  CHECK(startsWith(configureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
+                   p + ": missing required key 'regex'"));
   CHECK(configureError<B>({{"regex", "(a"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}) ==
         p + ".regex: cannot compile '(a': missing closing parenthesis at offset 2");
   CHECK(startsWith(configureError<B>({{"regex", "(a)"}}), p + ".serializers: is required"));
@@ -258,8 +266,9 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexExtractorInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(
-              b, contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
+  REQUIRE(configureAsHost(
+              b, regexExtractorSchema(),
+              contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
               .ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);

@@ -22,6 +22,12 @@ using sluice::plugins::regexfilter::RegexFilteringInterceptor;
 using sluice::plugins::regexfilter::RegexFilteringInterceptorBuilder;
 using sluice::plugins::regexfilter::regexFilterSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RegexFilteringInterceptorBuilder>() {
+  return regexFilterSchema();
+}
+
 namespace {
 
 // The bodies that survive a filter with these keys.
@@ -128,7 +134,7 @@ TEST_CASE("the batch form compacts in place: order kept, never grown or realloca
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexFilteringInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"regex", "a"}})).ok());
+  REQUIRE(configureAsHost(b, regexFilterSchema(), contextOf({{"regex", "a"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   auto c = sdk::HostAccess::build(b, r);

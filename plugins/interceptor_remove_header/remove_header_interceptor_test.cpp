@@ -23,6 +23,12 @@ using sluice::plugins::removeheader::RemoveHeaderInterceptor;
 using sluice::plugins::removeheader::RemoveHeaderInterceptorBuilder;
 using sluice::plugins::removeheader::removeHeaderSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RemoveHeaderInterceptorBuilder>() {
+  return removeHeaderSchema();
+}
+
 namespace {
 
 sdk::Event sample() {
@@ -127,7 +133,7 @@ TEST_CASE("configure errors name the key") {
 
 TEST_CASE("a header-name match that fails keeps the header and is counted") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"matching", "(a+)+b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"matching", "(a+)+b"}})).ok());
   sdk::Result r;
   auto icpt = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
@@ -157,7 +163,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"fromList", "a,b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"fromList", "a,b"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   auto c = sdk::HostAccess::build(b, r);
@@ -171,7 +177,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
   c->intercept(e);
   CHECK(e.headers.size() == 1);
   // Reconfiguring replaces every setting.
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"withName", "c"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"withName", "c"}})).ok());
   auto d = sdk::HostAccess::build(b, r);
   sdk::Event f(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
   d->intercept(f);

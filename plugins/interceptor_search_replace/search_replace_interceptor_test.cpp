@@ -22,6 +22,12 @@ using sluice::plugins::searchreplace::SearchAndReplaceInterceptor;
 using sluice::plugins::searchreplace::SearchAndReplaceInterceptorBuilder;
 using sluice::plugins::searchreplace::searchReplaceSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<SearchAndReplaceInterceptorBuilder>() {
+  return searchReplaceSchema();
+}
+
 namespace {
 
 // The body after one interceptor built from (searchPattern, replaceString) ran on it.
@@ -127,13 +133,19 @@ TEST_CASE("replacement errors are configuration errors naming replaceString") {
 
 TEST_CASE("other configure errors name the key") {
   const std::string p(kInterceptorPath);
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
+                 p + ".searchPattern: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
-                   p + ".searchPattern: is required but missing"));
+                   p + ": missing required key 'searchPattern'"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>(
                        {{"searchPattern", ""}, {"replaceString", "x"}}),
                    p + ".searchPattern: is required but missing"));
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
+                 p + ".replaceString: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
-                   p + ".replaceString: is required but missing"));
+                   p + ": missing required key 'replaceString'"));
   CHECK(configureError<SearchAndReplaceInterceptorBuilder>(
             {{"searchPattern", "(a"}, {"replaceString", "x"}}) ==
         p + ".searchPattern: cannot compile '(a': missing closing parenthesis at offset 2");
@@ -185,7 +197,8 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   SearchAndReplaceInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"searchPattern", "a"}, {"replaceString", "b"}}))
+  REQUIRE(configureAsHost(b, searchReplaceSchema(),
+                          contextOf({{"searchPattern", "a"}, {"replaceString", "b"}}))
               .ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);

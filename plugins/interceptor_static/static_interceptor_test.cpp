@@ -16,6 +16,12 @@ using namespace sluice::plugins::testing;
 using sluice::plugins::staticheader::StaticInterceptorBuilder;
 using sluice::plugins::staticheader::staticSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<StaticInterceptorBuilder>() {
+  return staticSchema();
+}
+
 namespace {
 
 }  // namespace
@@ -87,7 +93,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   StaticInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"key", "a"}, {"value", "1"}})).ok());
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({{"key", "a"}, {"value", "1"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   auto c = sdk::HostAccess::build(b, r);
@@ -101,7 +107,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
   a->intercept(e);
   CHECK(e.headers.get("a") == "1");
   // Reconfiguring replaces every setting.
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({})).ok());
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({})).ok());
   auto d = sdk::HostAccess::build(b, r);
   sdk::Event f;
   d->intercept(f);

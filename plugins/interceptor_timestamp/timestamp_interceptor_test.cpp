@@ -23,6 +23,12 @@ using namespace sluice::plugins::testing;
 using sluice::plugins::timestamp::TimestampInterceptorBuilder;
 using sluice::plugins::timestamp::timestampSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<TimestampInterceptorBuilder>() {
+  return timestampSchema();
+}
+
 namespace {
 
 int64_t nowMillis() {
@@ -107,7 +113,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   TimestampInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"headerName", "t"}})).ok());
+  REQUIRE(configureAsHost(b, timestampSchema(), contextOf({{"headerName", "t"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
@@ -125,7 +131,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
   c->intercept(e);
   CHECK(e.headers.contains("t"));
   // Reconfiguring replaces every setting.
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({})).ok());
+  REQUIRE(configureAsHost(b, timestampSchema(), contextOf({})).ok());
   auto d = sdk::HostAccess::build(b, r);
   sdk::Event f;
   d->intercept(f);

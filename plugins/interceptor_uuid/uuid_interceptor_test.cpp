@@ -19,6 +19,12 @@ using sluice::plugins::uuid::randomUuid;
 using sluice::plugins::uuid::UuidInterceptorBuilder;
 using sluice::plugins::uuid::uuidSchema;
 
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<UuidInterceptorBuilder>() {
+  return uuidSchema();
+}
+
 namespace {
 
 // 8-4-4-4-12 lowercase hex, version 4, IETF variant.
@@ -113,7 +119,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   UuidInterceptorBuilder b;
-  REQUIRE(sdk::HostAccess::configure(b, contextOf({{"prefix", "p"}})).ok());
+  REQUIRE(configureAsHost(b, uuidSchema(), contextOf({{"prefix", "p"}})).ok());
   sdk::Result r;
   auto a = sdk::HostAccess::build(b, r);
   auto c = sdk::HostAccess::build(b, r);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
 
@@ -32,7 +33,8 @@ struct Fixture {
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
     sdk::HostAccess::setChannels(selector, {&c1, &c2, &c3});
-    return sdk::HostAccess::configure(selector, contextOf(kv));
+    return sluice::plugins::testing::configureAsHost(selector, replicatingSelectorSchema(),
+                                                     contextOf(kv), "replicating");
   }
 };
 

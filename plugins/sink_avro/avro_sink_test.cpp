@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "avro_test_peer.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -40,6 +41,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, avroSinkSchema(), ctx, "avro");
+}
+
 struct Fixture {
   CaptureLogger log;
   TestChannel channel;
@@ -54,7 +60,7 @@ struct Fixture {
     for (const auto& [k, v] : extra) ctx.put(k, v);
     sdk::HostAccess::attach(sink, "k1", &log);
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sdk::HostAccess::start(sink);
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -86,7 +92,16 @@ uint16_t deadPort() {
   return p;
 }
 
+// The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
+  AvroSink sink;
+  sdk::Result r = configure(sink, contextOf(kv));
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+// The error of configure() itself, handed a Context without the host's check.
+std::string pluginErrorOf(KV kv) {
   AvroSink sink;
   sdk::Result r = sdk::HostAccess::configure(sink, contextOf(kv));
   REQUIRE_FALSE(r.ok());
@@ -101,21 +116,21 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSink sink;
-  sdk::Result r = sdk::HostAccess::configure(sink, contextOf({{"hostname", "collector.example.com"},
-                                                              {"port", "4141"},
-                                                              {"batch-size", "500"},
-                                                              {"connect-timeout", "5000"},
-                                                              {"request-timeout", "7000"},
-                                                              {"reset-connection-interval", "60"},
-                                                              {"compression-type", "deflate"},
-                                                              {"compression-level", "9"},
-                                                              {"ssl", "false"},
-                                                              {"trust-all-certs", "true"},
-                                                              {"truststore", "/etc/ts.jks"},
-                                                              {"truststore-password", "pw"},
-                                                              {"truststore-type", "JKS"},
-                                                              {"exclude-protocols", "SSLv3"},
-                                                              {"maxIoWorkers", "4"}}));
+  sdk::Result r = configure(sink, contextOf({{"hostname", "collector.example.com"},
+                                             {"port", "4141"},
+                                             {"batch-size", "500"},
+                                             {"connect-timeout", "5000"},
+                                             {"request-timeout", "7000"},
+                                             {"reset-connection-interval", "60"},
+                                             {"compression-type", "deflate"},
+                                             {"compression-level", "9"},
+                                             {"ssl", "false"},
+                                             {"trust-all-certs", "true"},
+                                             {"truststore", "/etc/ts.jks"},
+                                             {"truststore-password", "pw"},
+                                             {"truststore-type", "JKS"},
+                                             {"exclude-protocols", "SSLv3"},
+                                             {"maxIoWorkers", "4"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.hostname == "collector.example.com");
@@ -129,7 +144,7 @@ TEST_CASE("valid config: every schema key is accepted") {
   // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
   CHECK_FALSE(avroSinkSchema().allowUnknownKeys);
   AvroSink dflt;
-  REQUIRE(sdk::HostAccess::configure(dflt, contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().batchSize == 100);
   CHECK(dflt.settings().connectTimeout == 20000ms);
   CHECK(dflt.settings().requestTimeout == 20000ms);
@@ -137,8 +152,10 @@ TEST_CASE("valid config: every schema key is accepted") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
-  CHECK(errorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
+  CHECK(pluginErrorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sinks.k1: missing required key 'hostname'") == 0);
+  CHECK(errorOf({{"hostname", "h"}}).find("a1.sinks.k1: missing required key 'port'") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "0"}}).find("a1.sinks.k1.port:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"batch-size", "0"}})
             .find("a1.sinks.k1.batch-size:") == 0);
@@ -167,10 +184,8 @@ TEST_CASE("configure errors name the key") {
                  {"exclude-protocols", "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"}})
             .find("a1.sinks.k1.exclude-protocols: no TLS protocol") == 0);
   AvroSink tlsSink;
-  CHECK(sdk::HostAccess::configure(tlsSink,
-                                   contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}}))
-            .ok());
-  CHECK(sdk::HostAccess::configure(
+  CHECK(configure(tlsSink, contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
+  CHECK(configure(
             tlsSink,
             contextOf(
                 {{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}, {"trust-all-certs", "true"}}))

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 
+#include "host_context.hpp"
 #include "rolling_file_sink.hpp"
 #include "sluice/sdk/host_access.hpp"
 
@@ -84,7 +85,9 @@ int main(int argc, char** argv) {
   ctx.put("sink.directory", dir);
   ctx.put("sink.batchSize", batch);
   ctx.put("sink.serializer", serializer);
-  if (auto r = sdk::HostAccess::configure(sink, ctx); !r)
+  if (auto r = sluice::plugins::testing::configureAsHost(
+          sink, sluice::plugins::file_roll::rollingFileSinkSchema(), ctx, "file_roll");
+      !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
   if (auto r = sdk::HostAccess::start(sink); !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;

@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -54,6 +55,12 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, rollingFileSinkSchema(), ctx,
+                                                   "file_roll");
+}
+
 struct Fixture {
   TempDir dir;
   TestChannel channel;
@@ -63,7 +70,7 @@ struct Fixture {
     sdk::Context ctx = contextOf({{"sink.directory", (dir.path / "out").string()}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sdk::HostAccess::start(sink);
@@ -192,17 +199,16 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   RollingFileSink sink;
-  sdk::Result r =
-      sdk::HostAccess::configure(sink, contextOf({{"sink.directory", "/tmp/x"},
-                                                  {"sink.rollInterval", "0"},
-                                                  {"sink.batchSize", "1000"},
-                                                  {"sink.serializer", "avro_event"},
-                                                  {"sink.serializer.appendNewline", "false"},
-                                                  {"sink.serializer.syncIntervalBytes", "4096"},
-                                                  {"sink.serializer.compressionCodec", "null"},
-                                                  {"sink.pathManager", "rolltime"},
-                                                  {"sink.pathManager.prefix", "p-"},
-                                                  {"sink.pathManager.extension", "avro"}}));
+  sdk::Result r = configure(sink, contextOf({{"sink.directory", "/tmp/x"},
+                                             {"sink.rollInterval", "0"},
+                                             {"sink.batchSize", "1000"},
+                                             {"sink.serializer", "avro_event"},
+                                             {"sink.serializer.appendNewline", "false"},
+                                             {"sink.serializer.syncIntervalBytes", "4096"},
+                                             {"sink.serializer.compressionCodec", "null"},
+                                             {"sink.pathManager", "rolltime"},
+                                             {"sink.pathManager.prefix", "p-"},
+                                             {"sink.pathManager.extension", "avro"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().rollInterval == 0s);
   CHECK(sink.settings().batchSize == 1000);
@@ -210,10 +216,10 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(sink.settings().syncIntervalBytes == 4096);
   CHECK(sink.settings().pathManager == sluice::plugins::file_roll::PathManagerType::RollTime);
   // Flume's builder class names are accepted too.
-  r = sdk::HostAccess::configure(
-      sink, contextOf({{"sink.directory", "/tmp/x"},
-                       {"sink.serializer",
-                        "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
+  r = configure(sink,
+                contextOf({{"sink.directory", "/tmp/x"},
+                           {"sink.serializer",
+                            "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().serializer == sluice::plugins::file_roll::SerializerType::Text);
 }
@@ -221,11 +227,15 @@ TEST_CASE("valid config: every schema key is accepted") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](KV kv) {
     RollingFileSink sink;
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf(kv));
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({}) == "a1.sinks.k1.sink.directory: is required but missing");
+  RollingFileSink bare;  // configure() itself, without the host's check, still names the key
+  sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == "a1.sinks.k1.sink.directory: is required but missing");
+  CHECK(errorOf({}).find("a1.sinks.k1: missing required key 'sink.directory'") == 0);
   CHECK(errorOf({{"sink.directory", "  "}}) ==
         "a1.sinks.k1.sink.directory: is required but missing");
   const std::string d = "/tmp/x";
@@ -233,10 +243,14 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sinks.k1.sink.rollInterval:") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.batchSize", "0"}})
             .find("a1.sinks.k1.sink.batchSize:") == 0);
+  // Enum keys are checked by the host against the schema, which names every accepted value.
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer", "json"}}) ==
-        "a1.sinks.k1.sink.serializer: expected TEXT or avro_event, got 'json'");
+        "a1.sinks.k1.sink.serializer: expected one of TEXT, avro_event, "
+        "org.apache.flume.serialization.BodyTextEventSerializer$Builder, "
+        "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder, got 'json'");
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer.compressionCodec", "deflate"}})
-            .find("a1.sinks.k1.sink.serializer.compressionCodec: only null is supported") == 0);
+            .find("a1.sinks.k1.sink.serializer.compressionCodec: expected one of null, got "
+                  "'deflate'") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager", "other"}})
             .find("a1.sinks.k1.sink.pathManager:") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager.prefix", "../x"}})
@@ -287,8 +301,7 @@ TEST_CASE("the directory is created when missing; one that cannot be names key, 
     TestChannel ch;
     RollingFileSink sink;
     sdk::HostAccess::setChannel(sink, &ch);
-    REQUIRE(
-        sdk::HostAccess::configure(sink, contextOf({{"sink.directory", nested.string()}})).ok());
+    REQUIRE(configure(sink, contextOf({{"sink.directory", nested.string()}})).ok());
     sdk::Result r = sdk::HostAccess::start(sink);
     REQUIRE_MESSAGE(r.ok(), r.error());
     CHECK(fs::is_directory(nested));
@@ -299,7 +312,7 @@ TEST_CASE("the directory is created when missing; one that cannot be names key, 
   RollingFileSink sink;
   sdk::Context ctx("a1.sinks.k1");
   ctx.put("sink.directory", bad, sdk::Location{"conf/a.properties", 7});
-  REQUIRE(sdk::HostAccess::configure(sink, ctx).ok());
+  REQUIRE(configure(sink, ctx).ok());
   sdk::Result r = sdk::HostAccess::start(sink);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == "a1.sinks.k1.sink.directory (conf/a.properties:7): cannot create directory '" +
@@ -509,8 +522,7 @@ fs::path crashMidBatch(const fs::path& out, KV extra, int batches, const std::st
     sdk::Context ctx = contextOf({{"sink.directory", out.string()}, {"sink.batchSize", "10"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
     sdk::HostAccess::setChannel(sink, &channel);
-    if (!sdk::HostAccess::configure(sink, ctx).ok() || !sdk::HostAccess::start(sink).ok())
-      ::_exit(2);
+    if (!configure(sink, ctx).ok() || !sdk::HostAccess::start(sink).ok()) ::_exit(2);
     channel.putBodies(0, batches * 10);
     for (int i = 0; i < batches; ++i)
       if (sdk::HostAccess::process(sink).failed) ::_exit(3);
@@ -544,7 +556,7 @@ TEST_CASE("kill -9 mid-batch (TEXT): the next start cuts the file back to its la
   TestChannel channel;
   RollingFileSink sink;
   sdk::HostAccess::setChannel(sink, &channel);
-  REQUIRE(sdk::HostAccess::configure(sink, contextOf({{"sink.directory", out.string()}})).ok());
+  REQUIRE(configure(sink, contextOf({{"sink.directory", out.string()}})).ok());
   REQUIRE(sdk::HostAccess::start(sink).ok());
   // The torn event is gone; whole events of the uncommitted batch stay (they come again: at
   // least once), and the file is no longer marked.
@@ -570,8 +582,8 @@ TEST_CASE("kill -9 mid-block (avro_event): the next start leaves a valid contain
   TestChannel channel;
   RollingFileSink sink;
   sdk::HostAccess::setChannel(sink, &channel);
-  REQUIRE(sdk::HostAccess::configure(sink, contextOf({{"sink.directory", out.string()},
-                                                      {"sink.serializer", "avro_event"}}))
+  REQUIRE(configure(sink, contextOf({{"sink.directory", out.string()},
+                                     {"sink.serializer", "avro_event"}}))
               .ok());
   REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(markOf(crashed).empty());
@@ -596,8 +608,7 @@ TEST_CASE("a file another live sink is writing is never cut; a clean close remov
   TestChannel channel;
   RollingFileSink other;
   sdk::HostAccess::setChannel(other, &channel);
-  REQUIRE(sdk::HostAccess::configure(other, contextOf({{"sink.directory", writer.out().string()}}))
-              .ok());
+  REQUIRE(configure(other, contextOf({{"sink.directory", writer.out().string()}})).ok());
   REQUIRE(sdk::HostAccess::start(other).ok());
   CHECK(readFile(file) == expectedText(0, 10) + "event-1");
   CHECK(markOf(file) == "lines");

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "capture_logger.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "skip.hpp"
@@ -63,6 +64,11 @@ sdk::Context contextOf(const std::string& path, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, hdfsSinkSchema(), ctx, "hdfs");
+}
+
 constexpr int64_t kTs = 1704164645678;  // 2024-01-02T03:04:05.678Z
 
 struct Fixture {
@@ -74,7 +80,7 @@ struct Fixture {
     gClockShiftMs = 0;
     sink.setClockForTest(&shiftedNow);
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf((dir.path / tmpl).string(), extra));
+    sdk::Result r = configure(sink, contextOf((dir.path / tmpl).string(), extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sdk::HostAccess::start(sink);
@@ -170,7 +176,7 @@ TEST_CASE("valid config with every key; file:// is accepted") {
                                                            {"hdfs.useLocalTimeStamp", "true"},
                                                            {"serializer", "TEXT"},
                                                            {"serializer.appendNewline", "false"}});
-  sdk::Result r = sdk::HostAccess::configure(sink, ctx);
+  sdk::Result r = configure(sink, ctx);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().path == (d.path / "x/%{h}").string());
   CHECK(sink.settings().maxOpenFiles == 3);
@@ -181,14 +187,18 @@ TEST_CASE("config errors name the key and what was expected") {
   auto err = [&](KV kv, const std::string& path = "") {
     HdfsSink sink;
     sdk::Context ctx = contextOf(path.empty() ? (d.path / "x").string() : path, kv);
-    sdk::Result r = sdk::HostAccess::configure(sink, ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     HdfsSink sink;
+    // configure() itself, without the host's check, still names the key.
     sdk::Result r = sdk::HostAccess::configure(sink, sdk::Context("a1.sinks.k1"));
     CHECK(r.error() == "a1.sinks.k1.hdfs.path: is required but missing");
+    CHECK(configure(sink, sdk::Context("a1.sinks.k1"))
+              .error()
+              .find("a1.sinks.k1: missing required key 'hdfs.path'") == 0);
   }
   CHECK(err({}, "hdfs://nn:8020/flume")
             .find("a1.sinks.k1.hdfs.path: hdfs:// (a real HDFS "
@@ -287,7 +297,7 @@ TEST_CASE("Flume's defaults") {
   sdk::Context ctx("a1.sinks.k1");
   ctx.put("hdfs.path", (d.path / "x").string());
   ctx.put("hdfs.fileType", "DataStream");
-  REQUIRE(sdk::HostAccess::configure(sink, ctx).ok());
+  REQUIRE(configure(sink, ctx).ok());
   const auto& s = sink.settings();
   CHECK(s.filePrefix == "FlumeData");
   CHECK(s.inUsePrefix.empty());
@@ -391,8 +401,7 @@ TEST_CASE("start closes out in-use files a crash left, cutting a partial last li
   HdfsSink sink;
   TestChannel ch;
   sdk::HostAccess::setChannel(sink, &ch);
-  REQUIRE(
-      sdk::HostAccess::configure(sink, contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
+  REQUIRE(configure(sink, contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
   REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == "line-1\nline-2\n");
   CHECK_FALSE(fs::exists(bucket / "FlumeData.1700000000001.tmp"));
@@ -636,12 +645,14 @@ TEST_CASE("missingTimestampPolicy: config errors") {
   TempDir d;
   auto err = [&](KV kv) {
     HdfsSink sink;
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf((d.path / "x/%Y").string(), kv));
+    sdk::Result r = configure(sink, contextOf((d.path / "x/%Y").string(), kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
+  // An enum value the schema lacks is refused by the host, which names every accepted value.
   CHECK(err({{"hdfs.missingTimestampPolicy", "ignore"}}) ==
-        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected drop, fallback or fail, got 'ignore'");
+        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected one of drop, fallback, fail, got "
+        "'ignore'");
   CHECK(err({{"hdfs.missingTimestampPolicy", "fallback"}}) ==
         "a1.sinks.k1.hdfs.missingTimestampPolicy: fallback needs hdfs.fallbackPath, the "
         "directory for events without a usable timestamp");
@@ -649,9 +660,8 @@ TEST_CASE("missingTimestampPolicy: config errors") {
         "a1.sinks.k1.hdfs.fallbackPath: is set but hdfs.missingTimestampPolicy is fail, which "
         "never writes there; set the policy to fallback or remove the key");
   HdfsSink sink;
-  REQUIRE(sdk::HostAccess::configure(
-              sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
-              .ok());
+  REQUIRE(
+      configure(sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}})).ok());
   CHECK(sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
 }
 
@@ -727,9 +737,7 @@ TEST_CASE("start cuts a crashed avro_event in-use file back to its last whole bl
   HdfsSink sink;
   TestChannel ch;
   sdk::HostAccess::setChannel(sink, &ch);
-  REQUIRE(
-      sdk::HostAccess::configure(sink, contextOf(bucket.string(), {{"serializer", "avro_event"}}))
-          .ok());
+  REQUIRE(configure(sink, contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
   REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == whole);
   (void)sdk::HostAccess::stop(sink);
@@ -756,7 +764,7 @@ TEST_CASE("a directory that cannot be created fails the batch, counted, events k
   HdfsSink sink;
   TestChannel ch;
   sdk::HostAccess::setChannel(sink, &ch);
-  REQUIRE(sdk::HostAccess::configure(sink, contextOf((d.path / "file/%Y").string(), {})).ok());
+  REQUIRE(configure(sink, contextOf((d.path / "file/%Y").string(), {})).ok());
   REQUIRE(sdk::HostAccess::start(sink).ok());
   ch.putAt(0, 2, kTs);
   sdk::ProcessOutcome o = sdk::HostAccess::process(sink);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 
 namespace sluice::plugins::kafka {
@@ -30,8 +31,8 @@ const sdk::Schema& kafkaSinkSchema() {
           .doc("Events taken from the channel, produced and acknowledged per transaction"),
       sdk::Key("kafka.producer.acks")
           .oneOf({"0", "1", "-1", "all"})
-          .def("1")
-          .doc("Broker acknowledgements a message needs: 0, 1 (leader) or all (-1)"),
+          .doc("Broker acknowledgements a message needs: 0, 1 (leader) or all (-1); unset: 1, or "
+               "all with kafka.producer.enable.idempotence = true"),
       sdk::Key("useFlumeEventFormat")
           .boolean()
           .def("false")
@@ -77,19 +78,15 @@ void KafkaSink::configure(const sdk::Context& context) {
   KafkaSinkSettings s;
   path_ = context.path();
   s.bootstrapServers = trimCopy(context.requireString("kafka.bootstrap.servers"));
-  if (auto t = context.getString("kafka.topic"); t && !trimCopy(*t).empty()) s.topic = trimCopy(*t);
+  s.topic = trimCopy(requireValue(context, "kafka.topic"));
+  if (s.topic.empty()) s.topic = schemaDefault(kafkaSinkSchema(), "kafka.topic");  // as blank
   s.topicHasEscapes = s.topic.find("%{") != std::string::npos;
-  const int32_t batch = context.getInteger("flumeBatchSize", 100);
-  if (batch < 1) context.fail("flumeBatchSize", "must be >= 1, got " + std::to_string(batch));
-  s.batchSize = static_cast<std::size_t>(batch);
-  s.useFlumeEventFormat = context.getBoolean("useFlumeEventFormat", false);
-  if (auto p = context.getInteger("defaultPartitionId")) {
-    if (*p < 0) context.fail("defaultPartitionId", "must be >= 0, got " + std::to_string(*p));
-    s.defaultPartitionId = *p;
-  }
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "flumeBatchSize"));
+  s.useFlumeEventFormat = requireBoolean(context, "useFlumeEventFormat");
+  s.defaultPartitionId = context.getInteger("defaultPartitionId");
   s.partitionIdHeader = trimCopy(context.getString("partitionIdHeader", ""));
-  s.allowTopicOverride = context.getBoolean("allowTopicOverride", true);
-  s.topicHeader = trimCopy(context.getString("topicHeader", "topic"));
+  s.allowTopicOverride = requireBoolean(context, "allowTopicOverride");
+  s.topicHeader = trimCopy(requireValue(context, "topicHeader"));
   s.timestampHeader = trimCopy(context.getString("timestampHeader", ""));
   for (const auto& [key, p] : context.parameters())
     if (key.rfind("header.", 0) == 0 && key.size() > 7) {
@@ -99,7 +96,8 @@ void KafkaSink::configure(const sdk::Context& context) {
     }
 
   // Producer properties: sluice's defaults, then the user's kafka.producer.* keys, then the
-  // dedicated keys, which win (as in Flume).
+  // dedicated keys, which win (as in Flume). acks has no schema default, since its absence
+  // means 1, or all with enable.idempotence.
   Properties& props = s.producer;
   setProperty(props, "acks", "1");
   setProperty(props, "partitioner", "murmur2_random");  // the Java client's key hashing

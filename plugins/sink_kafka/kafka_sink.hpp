@@ -45,14 +45,15 @@ const sdk::Schema& kafkaSinkSchema();
 
 struct KafkaSinkSettings {
   std::string bootstrapServers;
-  std::string topic = "default-flume-topic";
+  // The rest are set by configure(); the defaults live in kafkaSinkSchema() only.
+  std::string topic;
   bool topicHasEscapes = false;  // kafka.topic contains %{header}
-  std::size_t batchSize = 100;
+  std::size_t batchSize = 0;
   bool useFlumeEventFormat = false;
   std::optional<int32_t> defaultPartitionId;
   std::string partitionIdHeader;  // "" = none
-  bool allowTopicOverride = true;
-  std::string topicHeader = "topic";
+  bool allowTopicOverride = false;
+  std::string topicHeader;
   std::string timestampHeader;                                 // "" = none
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header -> Kafka header
   Properties producer;                                         // librdkafka properties, translated

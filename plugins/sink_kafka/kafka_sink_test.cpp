@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
@@ -38,9 +39,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSinkSchema(), ctx, "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSink sink;
-  sdk::Result r = sdk::HostAccess::configure(sink, contextOf(kv));
+  sdk::Result r = configure(sink, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -60,7 +66,7 @@ struct Fixture {
     kv.insert(kv.end(), extra.begin(), extra.end());
     sdk::HostAccess::attach(sink, "k1", &log);
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf(kv));
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sdk::HostAccess::start(sink);
@@ -113,7 +119,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and producer properties translated") {
   KafkaSink sink;
-  sdk::Result r = sdk::HostAccess::configure(
+  sdk::Result r = configure(
       sink, contextOf({
                 {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
                 {"kafka.topic", "logs"},
@@ -161,7 +167,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
   // Defaults.
   KafkaSink d;
-  REQUIRE(sdk::HostAccess::configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(d.settings().topic == "default-flume-topic");
   CHECK(d.settings().batchSize == 100);
   CHECK_FALSE(d.settings().useFlumeEventFormat);
@@ -172,10 +178,9 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
 TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than all is refused") {
   KafkaSink sink;
-  REQUIRE(
-      sdk::HostAccess::configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                                  {"kafka.producer.enable.idempotence", "true"}}))
-          .ok());
+  REQUIRE(configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                     {"kafka.producer.enable.idempotence", "true"}}))
+              .ok());
   CHECK(prop(sink, "acks") == "all");
   CHECK(prop(sink, "enable.idempotence") == "true");
   const std::string e = configureError({{"kafka.bootstrap.servers", "h:1"},
@@ -185,7 +190,13 @@ TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than al
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSink bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+    CHECK(r.error() == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"flumeBatchSize", "0"}})
             .find("a1.sinks.k1.flumeBatchSize:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"useFlumeEventFormat", "yes"}})

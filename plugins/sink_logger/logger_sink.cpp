@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <span>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::logger {
 
 const sdk::Schema& loggerSinkSchema() {
@@ -72,12 +74,8 @@ void appendEventDump(std::string& out, const sdk::Event& event, std::size_t maxB
 }
 
 void LoggerSink::configure(const sdk::Context& context) {
-  const int32_t maxBytes = context.getInteger("maxBytesToLog", 16);
-  if (maxBytes < 0) context.fail("maxBytesToLog", "must be >= 0, got " + std::to_string(maxBytes));
-  const int32_t batchSize = context.getInteger("batchSize", 100);
-  if (batchSize < 1) context.fail("batchSize", "must be >= 1, got " + std::to_string(batchSize));
-  maxBytesToLog_ = static_cast<std::size_t>(maxBytes);
-  batchSize_ = static_cast<std::size_t>(batchSize);
+  maxBytesToLog_ = static_cast<std::size_t>(requireInteger(context, "maxBytesToLog"));
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
 }
 
 sdk::Status LoggerSink::process() {

@@ -11,6 +11,7 @@
 
 #include "capture_logger.hpp"
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -34,6 +35,15 @@ sdk::Context contextOf(const char* path,
   return ctx;
 }
 
+// Configure as the host does: schema check, defaults filled in.
+sdk::Result configure(LoggerSink& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, loggerSinkSchema(), ctx, "logger");
+}
+sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+}
+
 void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
   sdk::EventBatch batch;
   for (const char* b : bodies) batch.emplace_back(b);
@@ -49,10 +59,10 @@ struct Fixture {
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
     log.min = sdk::LogLevel::info;  // as the host's default level
-    REQUIRE(sdk::HostAccess::configure(channel, contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
     sdk::HostAccess::attach(sink, "k1", &log);
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(sdk::HostAccess::start(channel).ok());
     REQUIRE(sdk::HostAccess::start(sink).ok());
@@ -130,9 +140,8 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
   sdk::EventBatch batch;
   for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
   {
-    REQUIRE(sdk::HostAccess::configure(
-                f.channel,
-                contextOf("a1.channels.c1", {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
+    REQUIRE(configure(f.channel, contextOf("a1.channels.c1",
+                                           {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
                 .ok());
     sdk::TransactionGuard tx(f.channel);
     REQUIRE(tx->putBatch(batch).ok());
@@ -179,7 +188,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     LoggerSink s;
-    sdk::Result r = sdk::HostAccess::configure(s, contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

@@ -3,6 +3,8 @@
 #include <span>
 #include <string>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::null {
 
 const sdk::Schema& nullSinkSchema() {
@@ -17,9 +19,7 @@ const sdk::Schema& nullSinkSchema() {
 }
 
 void NullSink::configure(const sdk::Context& context) {
-  const int32_t batchSize = context.getInteger("batchSize", 100);
-  if (batchSize < 1) context.fail("batchSize", "must be >= 1, got " + std::to_string(batchSize));
-  batchSize_ = static_cast<std::size_t>(batchSize);
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
 }
 
 sdk::Status NullSink::process() {

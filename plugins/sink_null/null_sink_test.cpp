@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -31,6 +32,15 @@ sdk::Context contextOf(const char* path,
   return ctx;
 }
 
+// Configure as the host does: schema check, defaults filled in.
+sdk::Result configure(NullSink& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, nullSinkSchema(), ctx, "null");
+}
+sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+}
+
 void putN(sdk::Channel& ch, int n) {  // in transactions of at most 1000 events
   for (int from = 0; from < n; from += 1000) {
     sdk::EventBatch batch;
@@ -46,13 +56,12 @@ struct Fixture {
   NullSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(sdk::HostAccess::configure(channel,
-                                       contextOf("a1.channels.c1", {{"capacity", "10000"},
-                                                                    {"transactionCapacity", "1000"},
-                                                                    {"keep-alive", "0"}}))
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"capacity", "10000"},
+                                                            {"transactionCapacity", "1000"},
+                                                            {"keep-alive", "0"}}))
                 .ok());
     sdk::HostAccess::setChannel(sink, &channel);
-    sdk::Result r = sdk::HostAccess::configure(sink, contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(sdk::HostAccess::start(channel).ok());
     REQUIRE(sdk::HostAccess::start(sink).ok());
@@ -119,7 +128,7 @@ TEST_CASE("a failed commit rolls back; the events are drained again later") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     NullSink s;
-    sdk::Result r = sdk::HostAccess::configure(s, contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
@@ -42,9 +43,15 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSourceSchema(), ctx,
+                                                   "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSource src;
-  sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
+  sdk::Result r = configure(src, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -71,7 +78,7 @@ struct Member {
     kv.insert(kv.end(), extra.begin(), extra.end());
     sdk::HostAccess::attach(source, "r1", &log);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, contextOf(kv));
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       r = sdk::HostAccess::start(source);
@@ -122,27 +129,27 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and consumer properties translated") {
   KafkaSource src;
-  sdk::Result r = sdk::HostAccess::configure(
-      src, contextOf({
-               {"kafka.bootstrap.servers", "h1:9092"},
-               {"kafka.topics", "a, b,c"},
-               {"kafka.consumer.group.id", "g1"},
-               {"batchSize", "50"},
-               {"batchDurationMillis", "20"},
-               {"useFlumeEventFormat", "true"},
-               {"setTopicHeader", "false"},
-               {"topicHeader", "t"},
-               {"header.trace", "trace-id"},
-               {"migrateZookeeperOffsets", "true"},
-               {"kafka.consumer.partition.assignment.strategy",
-                "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
-               {"kafka.consumer.auto.offset.reset", "none"},
-               {"kafka.consumer.fetch.max.wait.ms", "100"},
-               {"kafka.consumer.enable.auto.commit", "true"},
-               {"kafka.consumer.max.poll.records", "10"},
-               {"kafka.consumer.value.deserializer",
-                "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
-           }));
+  sdk::Result r =
+      configure(src, contextOf({
+                         {"kafka.bootstrap.servers", "h1:9092"},
+                         {"kafka.topics", "a, b,c"},
+                         {"kafka.consumer.group.id", "g1"},
+                         {"batchSize", "50"},
+                         {"batchDurationMillis", "20"},
+                         {"useFlumeEventFormat", "true"},
+                         {"setTopicHeader", "false"},
+                         {"topicHeader", "t"},
+                         {"header.trace", "trace-id"},
+                         {"migrateZookeeperOffsets", "true"},
+                         {"kafka.consumer.partition.assignment.strategy",
+                          "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
+                         {"kafka.consumer.auto.offset.reset", "none"},
+                         {"kafka.consumer.fetch.max.wait.ms", "100"},
+                         {"kafka.consumer.enable.auto.commit", "true"},
+                         {"kafka.consumer.max.poll.records", "10"},
+                         {"kafka.consumer.value.deserializer",
+                          "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
+                     }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
   CHECK(s.topics == std::vector<std::string>{"a", "b", "c"});
@@ -164,9 +171,9 @@ TEST_CASE("valid config: Flume's keys, defaults, and consumer properties transla
   CHECK(prop(src, "value.deserializer") == "<unset>");
 
   KafkaSource d;
-  REQUIRE(sdk::HostAccess::configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                                   {"kafka.topics.regex", "logs-.*"},
-                                                   {"kafka.topics", "ignored"}}))
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                  {"kafka.topics.regex", "logs-.*"},
+                                  {"kafka.topics", "ignored"}}))
               .ok());
   CHECK(d.settings().topics == std::vector<std::string>{"^(logs-.*)$"});  // regex wins
   CHECK(d.settings().groupId == "flume");
@@ -177,8 +184,13 @@ TEST_CASE("valid config: Flume's keys, defaults, and consumer properties transla
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({{"kafka.topics", "t"}}) ==
-        "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSource bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({{"kafka.topics", "t"}}));
+    CHECK(r.error() == "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({{"kafka.topics", "t"}})
+            .find("a1.sources.r1: missing required key 'kafka.bootstrap.servers'") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}})
             .find("a1.sources.r1.kafka.topics: at least one Kafka topic") == 0);
   CHECK(configureError(

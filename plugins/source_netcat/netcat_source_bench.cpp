@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "host_context.hpp"
 #include "netcat_source.hpp"
 #include "sluice/sdk/host_access.hpp"
 
@@ -121,7 +122,9 @@ int main(int argc, char** argv) {
   ctx.put("port", "0");
   ctx.put("ack-every-event", "false");
   ctx.put("batchSize", batchSize);
-  if (auto r = sdk::HostAccess::configure(source, ctx); !r)
+  if (auto r = sluice::plugins::testing::configureAsHost(
+          source, sluice::plugins::netcat::netcatSourceSchema(), ctx, "netcat");
+      !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
   if (auto r = sdk::HostAccess::start(source); !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;

@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -32,6 +33,7 @@ namespace sdk = sluice::sdk;
 using sluice::plugins::netcat::NetcatSource;
 using sluice::plugins::netcat::netcatSourceSchema;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
+using sluice::plugins::testing::configureAsHost;
 using namespace std::chrono_literals;
 
 namespace {
@@ -48,6 +50,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(NetcatSource& src, const sdk::Context& ctx) {
+  return configureAsHost(src, netcatSourceSchema(), ctx, "netcat");
+}
+
 // A source listening on an ephemeral port of 127.0.0.1, wired to a RecordingProcessor.
 struct Fixture {
   RecordingProcessor processor;
@@ -58,7 +65,7 @@ struct Fixture {
     for (const auto& [k, v] : extra) ctx.put(k, v);
     if (log) sdk::HostAccess::attach(source, "r1", log);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, ctx);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
@@ -153,14 +160,14 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   NetcatSource src;
-  sdk::Result r = sdk::HostAccess::configure(src, contextOf({{"bind", "0.0.0.0"},
-                                                             {"port", "44444"},
-                                                             {"max-line-length", "1024"},
-                                                             {"ack-every-event", "false"},
-                                                             {"batchSize", "500"},
-                                                             {"max-connections", "10"},
-                                                             {"idleTimeout", "30"},
-                                                             {"encoding", "utf-8"}}));
+  sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
+                                            {"port", "44444"},
+                                            {"max-line-length", "1024"},
+                                            {"ack-every-event", "false"},
+                                            {"batchSize", "500"},
+                                            {"max-connections", "10"},
+                                            {"idleTimeout", "30"},
+                                            {"encoding", "utf-8"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.settings().port == 44444);
   CHECK(src.settings().maxLineLength == 1024);
@@ -175,14 +182,24 @@ TEST_CASE("valid config: every schema key is accepted") {
 }
 
 TEST_CASE("configure errors name the key") {
+  // Through the host, as in production: its schema check refuses bad values before configure().
   auto errorOf = [](KV kv) {
+    NetcatSource src;
+    sdk::Result r = configure(src, contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  // configure() itself, handed a Context without the host's check, still names a missing key.
+  auto pluginErrorOf = [](KV kv) {
     NetcatSource src;
     sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
-  CHECK(errorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
+  CHECK(pluginErrorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sources.r1: missing required key 'bind'") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "-1"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "http"}}).find("a1.sources.r1.port:") == 0);
@@ -194,6 +211,27 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sources.r1.ack-every-event:") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"idleTimeout", "-5"}})
             .find("a1.sources.r1.idleTimeout:") == 0);
+}
+
+TEST_CASE("the host fills the schema defaults configure() reads") {
+  NetcatSource src;
+  sdk::Result r = configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(src.settings().maxLineLength == 512);  // Flume's default, declared only in the schema
+  CHECK(src.settings().ackEveryEvent);
+  CHECK(src.settings().batchSize == 100);
+  CHECK(src.settings().maxConnections == 1000);
+  CHECK(src.settings().idleTimeout == 0s);
+}
+
+TEST_CASE("an out-of-range value is refused by the host with the key and file:line") {
+  sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
+  ctx.put("max-line-length", "0", sdk::Location{"conf/a.properties", 7});
+  NetcatSource src;
+  sdk::Result r = configure(src, ctx);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("a1.sources.r1.max-line-length: expected a value between 1 and ") == 0);
+  CHECK(r.error().find(", got 0 (conf/a.properties:7)") != std::string::npos);
 }
 
 TEST_CASE("each line is one event; OK per line; \\r\\n stripped; empty lines kept") {
@@ -543,7 +581,7 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   RecordingProcessor processor;
   NetcatSource src;
   sdk::HostAccess::setChannelProcessor(src, &processor);
-  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
   sdk::Result r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == "cannot bind to 127.0.0.1:" + port + ": Address already in use");
@@ -551,16 +589,14 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   CHECK(src.boundPort() == 0);
   CHECK(sdk::HostAccess::stop(src).ok());
 
-  REQUIRE(
-      sdk::HostAccess::configure(src, contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}}))
-          .ok());
+  REQUIRE(configure(src, contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}})).ok());
   r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("cannot bind to no-such-host.invalid:0: cannot resolve") == 0);
 
   // The same object starts fine once the address is usable.
   ::close(fd);
-  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
   r = sdk::HostAccess::start(src);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(std::to_string(src.boundPort()) == port);
@@ -571,7 +607,7 @@ TEST_CASE("start and stop are repeatable") {
   RecordingProcessor processor;
   NetcatSource src;
   sdk::HostAccess::setChannelProcessor(src, &processor);
-  REQUIRE(sdk::HostAccess::configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
     REQUIRE(sdk::HostAccess::start(src).ok());

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "recording_processor.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -25,6 +26,11 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, seqSourceSchema(), ctx, "seq");
+}
+
 struct Fixture {
   FakeProcessor processor;
   SequenceSource source;
@@ -32,7 +38,7 @@ struct Fixture {
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
     sdk::HostAccess::attach(source, "r1", nullptr);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, contextOf(kv));
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(sdk::HostAccess::start(source).ok());
   }
@@ -123,14 +129,25 @@ TEST_CASE("one batch crossing several digit widths") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     SequenceSource s;
-    sdk::Result r = sdk::HostAccess::configure(s, contextOf(kv));
+    sdk::Result r = configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
+  // The range is the host's check now: its message, with the range from the schema.
   CHECK(errorOf({{"batchSize", "0"}}) ==
-        "a1.sources.r1.batchSize: batchSize was 0 but expected positive");
+        "a1.sources.r1.batchSize: expected a value between 1 and 2147483647, got 0");
   CHECK(errorOf({{"batchSize", "x"}}).find("a1.sources.r1.batchSize: expected an integer") == 0);
   CHECK(errorOf({{"totalEvents", "-1"}}).find("a1.sources.r1.totalEvents:") == 0);
+}
+
+TEST_CASE("the host fills the schema defaults configure() reads") {
+  FakeProcessor processor;
+  SequenceSource s;
+  sdk::HostAccess::setChannelProcessor(s, &processor);
+  REQUIRE(configure(s, contextOf({})).ok());
+  REQUIRE(sdk::HostAccess::start(s).ok());
+  CHECK(sdk::HostAccess::process(s).status == sdk::Status::READY);
+  CHECK(processor.batchSizes() == std::vector<std::size_t>{1});  // batchSize defaults to 1
 }
 
 // The back-off keys are the host's: tests/runtime/test_runners.cpp checks that they reach the

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
@@ -79,6 +80,11 @@ sdk::Context contextOf(const std::string& dir, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spoolDirSourceSchema(), ctx, "spooldir");
+}
+
 struct Fixture {
   FakeProcessor processor;
   CaptureLogger log;
@@ -87,7 +93,7 @@ struct Fixture {
   Fixture(const std::string& dir, KV kv, bool start = true) {
     sdk::HostAccess::attach(source, "r1", &log);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, contextOf(dir, kv));
+    sdk::Result r = configure(source, contextOf(dir, kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
       sdk::Result s = sdk::HostAccess::start(source);
@@ -141,15 +147,17 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto errorOf = [&](KV kv) {
     SpoolDirSource s;
-    sdk::Result r = sdk::HostAccess::configure(s, contextOf(d.path, kv));
+    sdk::Result r = configure(s, contextOf(d.path, kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     SpoolDirSource s;
     sdk::Context empty("a1.sources.r1");
+    // configure() itself, without the host's check, still names the key.
     sdk::Result r = sdk::HostAccess::configure(s, empty);
     CHECK(r.error() == "a1.sources.r1.spoolDir: is required but missing");
+    CHECK(configure(s, empty).error().find("a1.sources.r1: missing required key 'spoolDir'") == 0);
   }
   CHECK(errorOf({{"includePattern", "(unclosed"}})
             .find("a1.sources.r1.includePattern: invalid regex") == 0);
@@ -197,7 +205,7 @@ TEST_CASE("start fails naming spoolDir when it does not exist") {
   FakeProcessor p;
   SpoolDirSource s;
   sdk::HostAccess::setChannelProcessor(s, &p);
-  REQUIRE(sdk::HostAccess::configure(s, contextOf("/nonexistent/spool-xyz", {})).ok());
+  REQUIRE(configure(s, contextOf("/nonexistent/spool-xyz", {})).ok());
   sdk::Result r = sdk::HostAccess::start(s);
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("/nonexistent/spool-xyz") != std::string::npos);

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "recording_processor.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -34,6 +35,12 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, stressSourceSchema(), ctx,
+                                                   "org.apache.flume.source.StressSource");
+}
+
 struct Fixture {
   FakeProcessor processor;
   StressSource source;
@@ -41,7 +48,7 @@ struct Fixture {
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
     sdk::HostAccess::attach(source, "r1", nullptr);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, contextOf(kv));
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(sdk::HostAccess::start(source).ok());
   }
@@ -140,7 +147,7 @@ TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     StressSource s;
-    sdk::Result r = sdk::HostAccess::configure(s, contextOf(kv));
+    sdk::Result r = configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
