@@ -23,10 +23,14 @@ struct MultiportTraits {
   static syslog::MessageKind parse(Parser& p, const syslog::Message& m, int64_t nowMs,
                                    int localPort, const syslog::PeerInfo& peer, sdk::Event& out) {
     switch (p.parse(m, nowMs, localPort, peer, out)) {
-      case Parser::Outcome::Invalid: return syslog::MessageKind::Invalid;
-      case Parser::Outcome::Undecodable: return syslog::MessageKind::Undecodable;
-      case Parser::Outcome::Incomplete: return syslog::MessageKind::Incomplete;
-      default: return syslog::MessageKind::Parsed;
+      case Parser::Outcome::Invalid:
+        return syslog::MessageKind::Invalid;
+      case Parser::Outcome::Undecodable:
+        return syslog::MessageKind::Undecodable;
+      case Parser::Outcome::Incomplete:
+        return syslog::MessageKind::Incomplete;
+      default:
+        return syslog::MessageKind::Parsed;
     }
   }
 };
@@ -47,13 +51,9 @@ const sdk::Schema& multiportSyslogSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
           sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("ports")
-              .list()
-              .req()
-              .doc("TCP ports to listen on, space-separated; 0 picks a free port and logs it"),
-          sdk::Key("portHeader")
-              .string()
-              .doc("Header that gets the port a message arrived on"),
+          sdk::Key("ports").list().req().doc(
+              "TCP ports to listen on, space-separated; 0 picks a free port and logs it"),
+          sdk::Key("portHeader").string().doc("Header that gets the port a message arrived on"),
           sdk::Key("charset.default")
               .string()
               .def("UTF-8")
@@ -79,8 +79,7 @@ MultiportSyslogSource::~MultiportSyslogSource() { stop(); }
 
 void MultiportSyslogSource::configure(const sdk::Context& context) {
   MultiportSyslogSettings s;
-  s.host = text::trimmed(context.getString("host", "0.0.0.0"));
-  if (s.host.empty()) s.host = "0.0.0.0";  // Flume: no host binds every interface
+  s.host = syslog::readHost(context, "host");
   const std::string ports = context.requireString("ports");
   for (const std::string& p : text::split(ports, " \t,")) {
     int port = 0;
@@ -91,16 +90,16 @@ void MultiportSyslogSource::configure(const sdk::Context& context) {
     s.ports.push_back(port);
   }
   if (s.ports.empty()) context.fail("ports", "is required but missing");
-  s.threads = static_cast<std::size_t>(std::max(0, context.getInteger("numProcessors", 0)));
+  s.threads = static_cast<std::size_t>(context.getInteger("numProcessors").value_or(0));
 
   syslog::TcpSettings t = syslog::readTcpKeys(context);
   s.keep = t.keep;
   s.protocol = std::move(t.protocol);
-  s.protocol.names.port = context.getString("portHeader", "");
+  s.protocol.names.port = text::trimmed(context.getString("portHeader").value_or(""));
   s.listener = std::move(t.listener);
   s.listener.bind = s.host;
 
-  s.charsets.defaultCharset = text::trimmed(context.getString("charset.default", "UTF-8"));
+  s.charsets.defaultCharset = text::trimmed(requireValue(context, "charset.default"));
   const sdk::Context portCharsets = context.getSubProperties("charset.port.");
   for (const auto& entry : portCharsets.parameters()) {
     int port = 0;

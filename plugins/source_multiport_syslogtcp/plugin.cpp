@@ -1,7 +1,7 @@
 // Registration only, apart from multiport_syslog_source.cpp so the unit test links the class
 // without exporting a plugin descriptor.
-#include "multiport_syslog_source.hpp"
 #include "sluice/sdk/plugin.hpp"
+#include "multiport_syslog_source.hpp"
 
 namespace sluice::plugins::multiport_syslog {
 namespace {

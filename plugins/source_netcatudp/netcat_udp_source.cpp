@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "listener.hpp"
 #include "net/io_pool.hpp"
 #include "net/keys.hpp"
@@ -81,11 +82,8 @@ const sdk::Schema& netcatUdpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
           sdk::Key("bind").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port")
-              .integer()
-              .req()
-              .range(0, 65535)
-              .doc("UDP port to listen on; 0 picks a free port and logs it"),
+          sdk::Key("port").integer().req().range(0, 65535).doc(
+              "UDP port to listen on; 0 picks a free port and logs it"),
           sdk::Key("remoteAddressHeader")
               .string()
               .doc("Header that gets the sender's address as /ip:port"),
@@ -113,22 +111,18 @@ NetcatUdpSource::~NetcatUdpSource() { stop(); }
 
 void NetcatUdpSource::configure(const sdk::Context& context) {
   NetcatUdpSettings s;
-  s.bind = text::trimmed(context.getString("bind", "0.0.0.0"));
+  s.bind = text::trimmed(requireValue(context, "bind"));
   if (s.bind.empty()) s.bind = "0.0.0.0";  // Flume: no bind address binds every interface
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = context.getInteger("port", 0);
-  if (s.port < 0 || s.port > 65535)
-    context.fail("port", "expected a value between 0 and 65535, got " + std::to_string(s.port));
-  const std::string documented = text::trimmed(context.getString("remoteAddressHeader", ""));
-  const std::string actual = text::trimmed(context.getString("remoteAddress", ""));
+  s.port = requireInteger(context, "port");
+  const std::string documented =
+      text::trimmed(context.getString("remoteAddressHeader").value_or(""));
+  const std::string actual = text::trimmed(context.getString("remoteAddress").value_or(""));
   if (!documented.empty() && !actual.empty() && documented != actual)
     context.fail("remoteAddress", "names a different header than remoteAddressHeader ('" +
                                       documented + "'); set one of them");
   s.remoteAddressHeader = documented.empty() ? actual : documented;
-  s.maxDatagramBytes =
-      static_cast<std::size_t>(std::clamp(context.getInteger("maxDatagramBytes", 65535), 1, 65535));
-  s.receiveBufferBytes =
-      static_cast<std::size_t>(std::max(0, context.getInteger("receiveBufferBytes", 0)));
+  s.maxDatagramBytes = static_cast<std::size_t>(requireInteger(context, "maxDatagramBytes"));
+  s.receiveBufferBytes = static_cast<std::size_t>(requireInteger(context, "receiveBufferBytes"));
   s.ipFilter = net::configureIpFilter(context);
   settings_ = std::move(s);
   configured_ = true;

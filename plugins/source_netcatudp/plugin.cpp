@@ -1,7 +1,7 @@
 // Registration only, apart from netcat_udp_source.cpp so the unit test links the class without
 // exporting a plugin descriptor.
-#include "netcat_udp_source.hpp"
 #include "sluice/sdk/plugin.hpp"
+#include "netcat_udp_source.hpp"
 
 namespace sluice::plugins::netcatudp {
 namespace {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "net/ip_filter.hpp"
 #include "net/keys.hpp"
 #include "net/tls.hpp"
@@ -22,9 +23,12 @@ struct UtilsTraits {
   static syslog::MessageKind parse(Parser& p, const syslog::Message& m, int64_t nowMs, int,
                                    const syslog::PeerInfo& peer, sdk::Event& out) {
     switch (p.parse(m, nowMs, peer, out)) {
-      case syslog::ParseOutcome::Invalid: return syslog::MessageKind::Invalid;
-      case syslog::ParseOutcome::Incomplete: return syslog::MessageKind::Incomplete;
-      default: return syslog::MessageKind::Parsed;
+      case syslog::ParseOutcome::Invalid:
+        return syslog::MessageKind::Invalid;
+      case syslog::ParseOutcome::Incomplete:
+        return syslog::MessageKind::Incomplete;
+      default:
+        return syslog::MessageKind::Parsed;
     }
   }
 };
@@ -37,11 +41,8 @@ const sdk::Schema& syslogTcpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
           sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port")
-              .integer()
-              .req()
-              .range(0, 65535)
-              .doc("TCP port to listen on; 0 picks a free port and logs it"),
+          sdk::Key("port").integer().req().range(0, 65535).doc(
+              "TCP port to listen on; 0 picks a free port and logs it"),
       },
       syslog::tcpKeys(), net::tlsServerKeys(), net::ipFilterKeys());
   return schema;
@@ -53,12 +54,8 @@ SyslogTcpSource::~SyslogTcpSource() { stop(); }
 
 void SyslogTcpSource::configure(const sdk::Context& context) {
   SyslogTcpSettings s;
-  s.host = text::trimmed(context.getString("host", "0.0.0.0"));
-  if (s.host.empty()) s.host = "0.0.0.0";  // Flume: no host binds every interface
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = context.getInteger("port", 0);
-  if (s.port < 0 || s.port > 65535)
-    context.fail("port", "expected a value between 0 and 65535, got " + std::to_string(s.port));
+  s.host = syslog::readHost(context, "host");
+  s.port = requireInteger(context, "port");
   syslog::TcpSettings t = syslog::readTcpKeys(context);
   s.keep = t.keep;
   s.protocol = std::move(t.protocol);
@@ -80,7 +77,9 @@ void SyslogTcpSource::start() {
   cfg.protocol = settings_.protocol;
   const syslog::KeepFields keep = settings_.keep;
   const syslog::PeerHeaderNames names = settings_.protocol.names;
-  cfg.makeParser = [keep, names] { return std::make_unique<syslog::SyslogUtilsParser>(keep, names); };
+  cfg.makeParser = [keep, names] {
+    return std::make_unique<syslog::SyslogUtilsParser>(keep, names);
+  };
   cfg.listener = settings_.listener;
   cfg.ports = {settings_.port};
   server->start(cfg, logger(), getChannelProcessor(), sourceCounter(), ids_);

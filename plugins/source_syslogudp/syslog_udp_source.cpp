@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "listener.hpp"
 #include "net/io_pool.hpp"
 #include "net/keys.hpp"
@@ -48,8 +49,8 @@ class Handler final : public net::DatagramHandler {
         ++unreadable;
         continue;
       }
-      const syslog::PeerInfo info{names_.clientIp.empty() ? std::string_view() : peer.ip,
-                                  peer.hostname, {}};
+      const syslog::PeerInfo info{
+          names_.clientIp.empty() ? std::string_view() : peer.ip, peer.hostname, {}};
       if (parser_.parse(*m, now, info, batch_.emplace_back()) == syslog::ParseOutcome::Invalid)
         ++invalid;
     }
@@ -84,11 +85,8 @@ const sdk::Schema& syslogUdpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
           sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port")
-              .integer()
-              .req()
-              .range(0, 65535)
-              .doc("UDP port to listen on; 0 picks a free port and logs it"),
+          sdk::Key("port").integer().req().range(0, 65535).doc(
+              "UDP port to listen on; 0 picks a free port and logs it"),
           sdk::Key("receiveBufferBytes")
               .integer()
               .def("0")
@@ -110,15 +108,10 @@ SyslogUdpSource::~SyslogUdpSource() { stop(); }
 
 void SyslogUdpSource::configure(const sdk::Context& context) {
   SyslogUdpSettings s;
-  s.host = text::trimmed(context.getString("host", "0.0.0.0"));
-  if (s.host.empty()) s.host = "0.0.0.0";  // Flume: no host binds every interface
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = context.getInteger("port", 0);
-  if (s.port < 0 || s.port > 65535)
-    context.fail("port", "expected a value between 0 and 65535, got " + std::to_string(s.port));
+  s.host = syslog::readHost(context, "host");
+  s.port = requireInteger(context, "port");
   syslog::readMessageKeys(context, s.keep, s.names);
-  s.receiveBufferBytes =
-      static_cast<std::size_t>(std::max(0, context.getInteger("receiveBufferBytes", 0)));
+  s.receiveBufferBytes = static_cast<std::size_t>(requireInteger(context, "receiveBufferBytes"));
   s.ipFilter = net::configureIpFilter(context);
   settings_ = std::move(s);
   configured_ = true;

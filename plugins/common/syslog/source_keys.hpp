@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config_keys.hpp"
 #include "net/tcp_listener.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
@@ -21,7 +22,6 @@
 namespace sluice::plugins::syslog {
 
 inline constexpr int kMaxEventSize = 64 << 20;
-inline constexpr int kDefaultMessageTimeoutSeconds = 60;
 
 // keepFields, clientIPHeader, clientHostnameHeader and the rejected format.* family: every
 // syslog source has them.
@@ -48,7 +48,7 @@ inline std::vector<sdk::Key> tcpKeys() {
   const std::vector<sdk::Key> more = {
       sdk::Key("eventSize")
           .integer()
-          .def("2500")
+          .def(std::to_string(kDefaultEventSize))
           .range(1, kMaxEventSize)
           .doc("Longest message in bytes; a longer one is cut there (flume.syslog.status = "
                "Incomplete)"),
@@ -97,9 +97,9 @@ inline void rejectFormatKeys(const sdk::Context& ctx) {
 // keepFields and the two client headers.
 inline void readMessageKeys(const sdk::Context& ctx, KeepFields& keep, PeerHeaderNames& names) {
   rejectFormatKeys(ctx);
-  keep = parseKeepFields(ctx.getString("keepFields", "none"));
-  names.clientIp = ctx.getString("clientIPHeader", "");
-  names.clientHostname = ctx.getString("clientHostnameHeader", "");
+  keep = parseKeepFields(requireValue(ctx, "keepFields"));
+  names.clientIp = text::trimmed(ctx.getString("clientIPHeader").value_or(""));
+  names.clientHostname = text::trimmed(ctx.getString("clientHostnameHeader").value_or(""));
 }
 
 struct TcpSettings {
@@ -108,23 +108,26 @@ struct TcpSettings {
   net::ListenerOptions listener;  // without bind, port, TLS and the IP filter
 };
 
-// Reads tcpKeys() (the schema has checked types and ranges).
+// Reads tcpKeys() from a Context the host has checked against the schema and filled with its
+// defaults (config_keys.hpp), so neither defaults nor ranges are restated here.
 inline TcpSettings readTcpKeys(const sdk::Context& ctx) {
   TcpSettings s;
   readMessageKeys(ctx, s.keep, s.protocol.names);
-  s.protocol.framing.eventSize = ctx.getInteger("eventSize", kDefaultEventSize);
-  if (s.protocol.framing.eventSize < 1 || s.protocol.framing.eventSize > kMaxEventSize)
-    ctx.fail("eventSize", "expected a value between 1 and " + std::to_string(kMaxEventSize));
-  s.protocol.framing.framing = text::lower(ctx.getString("framing", "auto")) == "newline"
-                                   ? Framing::NewlineOnly
-                                   : Framing::Auto;
-  s.protocol.batchSize = static_cast<std::size_t>(std::max(1, ctx.getInteger("batchSize", 100)));
-  s.listener.maxConnections =
-      static_cast<std::size_t>(std::max(1, ctx.getInteger("max-connections", 1000)));
-  s.listener.idleTimeout = std::chrono::seconds(std::max(0, ctx.getInteger("idleTimeout", 0)));
-  s.listener.requestTimeout = std::chrono::seconds(
-      std::max(0, ctx.getInteger("messageTimeout", kDefaultMessageTimeoutSeconds)));
+  s.protocol.framing.eventSize = requireInteger(ctx, "eventSize");
+  s.protocol.framing.framing =
+      text::lower(requireValue(ctx, "framing")) == "newline" ? Framing::NewlineOnly : Framing::Auto;
+  s.protocol.batchSize = static_cast<std::size_t>(requireInteger(ctx, "batchSize"));
+  s.listener.maxConnections = static_cast<std::size_t>(requireInteger(ctx, "max-connections"));
+  s.listener.idleTimeout = std::chrono::seconds(requireInteger(ctx, "idleTimeout"));
+  s.listener.requestTimeout = std::chrono::seconds(requireInteger(ctx, "messageTimeout"));
   return s;
+}
+
+// host (Flume's SyslogSourceConfigurationConstants.CONFIG_HOST; empty binds every interface as
+// in Flume, whose Netty bind takes a null host as the wildcard) and the port.
+inline std::string readHost(const sdk::Context& ctx, std::string_view key) {
+  std::string host = text::trimmed(requireValue(ctx, key));
+  return host.empty() ? std::string("0.0.0.0") : host;
 }
 
 }  // namespace sluice::plugins::syslog

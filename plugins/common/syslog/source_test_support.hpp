@@ -16,8 +16,10 @@
 #include <string_view>
 #include <utility>
 
+#include "host_context.hpp"
 #include "net/net_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
+#include "sluice/sdk/schema.hpp"
 
 namespace sluice::plugins::syslog::testing {
 
@@ -32,16 +34,26 @@ inline sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// The schema function of a source (its key checks and defaults, applied as the host does).
+using SchemaFn = const sdk::Schema& (*)();
+
+// configure() of `src` as the host calls it: `kv` checked against the schema and its defaults
+// filled in first (plugins/testing/host_context.hpp).
+template <SchemaFn Schema, class Source>
+sdk::Result configureAsHost(Source& src, KV kv) {
+  return sluice::plugins::testing::configureAsHost(src, Schema(), contextOf(kv));
+}
+
 // configure() of a fresh source; the error text ("" when it succeeded).
-template <class Source>
+template <class Source, SchemaFn Schema>
 std::string configureError(KV kv) {
   Source src;
-  const sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
+  const sdk::Result r = configureAsHost<Schema>(src, kv);
   return r.ok() ? std::string() : r.error();
 }
 
 // A source configured with `kv` and started, logging into `log`, delivering into `processor`.
-template <class Source>
+template <class Source, SchemaFn Schema>
 struct Started {
   CaptureLogger log;
   RecordingProcessor processor;
@@ -50,7 +62,7 @@ struct Started {
   explicit Started(KV kv) {
     sdk::HostAccess::attach(source, "r1", &log);
     sdk::HostAccess::setChannelProcessor(source, &processor);
-    sdk::Result r = sdk::HostAccess::configure(source, contextOf(kv));
+    sdk::Result r = configureAsHost<Schema>(source, kv);
     REQUIRE_MESSAGE(r.ok(), r.error());
     r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
