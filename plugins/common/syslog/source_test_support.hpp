@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "host_context.hpp"
 #include "net/net_test_support.hpp"
@@ -67,7 +68,9 @@ struct Started {
     r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Started() { sdk::HostAccess::stop(source); }
+  ~Started() {
+    static_cast<void>(sdk::HostAccess::stop(source));
+  }  // stop() is noexcept-safe to repeat
   Started(const Started&) = delete;
   Started& operator=(const Started&) = delete;
 
@@ -112,6 +115,50 @@ class UdpSender {
 inline std::string header(const sdk::Headers& h, std::string_view name) {
   const std::string* v = h.find(name);
   return v ? *v : std::string("<absent>");
+}
+
+}  // namespace sluice::plugins::syslog::testing
+
+namespace sluice::plugins::syslog::testing {
+
+// For the UDP sources (no back-pressure): while the channels refuse, `n` datagrams of `payload`
+// are dropped and counted; once they accept again, the next datagram arrives as `body`.
+template <class Fixture>
+void checkRefusedDatagramsDropped(Fixture& f, int n, std::string_view payload,
+                                  const std::string& body) {
+  f.processor.refuse = true;
+  UdpSender s;
+  for (int i = 0; i < n; ++i) s.send(f.source.boundPort(), payload);
+  REQUIRE(waitFor([&] { return f.counter("DatagramDroppedCount") == n; }));
+  CHECK(f.counter("ChannelWriteFail") >= 1);
+  f.processor.refuse = false;
+  s.send(f.source.boundPort(), payload);
+  REQUIRE(f.received(1));
+  CHECK(f.processor.snapshot() == std::vector<std::string>{body});
+  CHECK(f.counter("EventAcceptedCount") == 1);
+}
+
+// For the UDP sources: start and stop repeat safely, a second start keeps the port, and the
+// restarted source receives again. payload(i)/body(i): round i's datagram and event body.
+template <class Fixture, class Payload, class Body>
+void checkUdpRestarts(Fixture& f, Payload payload, Body body) {
+  UdpSender s;
+  std::vector<std::string> want;
+  for (int round = 0; round < 3; ++round) {
+    const uint16_t port = f.source.boundPort();
+    REQUIRE(port != 0);
+    CHECK(sdk::HostAccess::start(f.source).ok());  // a second start does nothing
+    CHECK(f.source.boundPort() == port);
+    s.send(port, payload(round));
+    want.push_back(body(round));
+    REQUIRE(f.received(static_cast<std::size_t>(round) + 1));
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(f.source.boundPort() == 0);
+    REQUIRE(sdk::HostAccess::start(f.source).ok());
+  }
+  CHECK(f.processor.snapshot() == want);
+  CHECK(f.log.has("listening on 127.0.0.1:"));
 }
 
 }  // namespace sluice::plugins::syslog::testing
