@@ -147,9 +147,12 @@ CFG
 syslog_ng() {
   local conns=$1 port dir="$syslog_dir/syslog-ng-$1" exe root mods
   exe=${SYSLOG_NG:-$(command -v syslog-ng || true)}
-  [ -n "$exe" ] && [ -x "$exe" ] || { echo "syslog-ng: not found (set SYSLOG_NG), skipped"; return 0; }
+  if [ -z "$exe" ] || [ ! -x "$exe" ]; then
+    echo "syslog-ng: not found (set SYSLOG_NG), skipped"
+    return 0
+  fi
   root=$(dirname "$(dirname "$(dirname "$(readlink -f "$exe")")")")
-  mods=$(ls -d "$root"/usr/lib/syslog-ng/3.* 2>/dev/null | head -1)
+  mods=$(find "$root/usr/lib/syslog-ng" -maxdepth 1 -name '3.*' -type d 2>/dev/null | head -1)
   port=$(syslog_free_port)
   mkdir -p "$dir/out"
   cat > "$dir/syslog-ng.conf" <<CFG
