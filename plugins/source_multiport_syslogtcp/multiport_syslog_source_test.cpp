@@ -98,6 +98,7 @@ TEST_CASE("messages on every port arrive once with Flume's headers and the port 
   const std::vector<uint16_t> ports = f.source.boundPorts();
   REQUIRE(ports.size() == 3);
   std::vector<std::unique_ptr<RawClient>> clients;
+  clients.reserve(ports.size());
   for (uint16_t p : ports) clients.push_back(std::make_unique<RawClient>(p));
   for (std::size_t i = 0; i < ports.size(); ++i) {
     std::string all;
@@ -109,9 +110,10 @@ TEST_CASE("messages on every port arrive once with Flume's headers and the port 
     all += std::to_string(framed.size()) + " " + framed;
     REQUIRE(clients[i]->send(all));
   }
-  REQUIRE(f.received(3 * 51));
+  constexpr std::size_t kTotal = 3 * 51;  // 50 newline-framed and 1 octet-counted per port
+  REQUIRE(f.received(kTotal));
   const auto bodies = f.processor.snapshot();
-  CHECK(bodies.size() == 3 * 51);
+  CHECK(bodies.size() == kTotal);
   for (std::size_t i = 0; i < ports.size(); ++i) {
     for (int m = 0; m < 50; ++m) {
       const int at = indexOf(bodies, "app - - - p" + std::to_string(i) + " m" + std::to_string(m));
@@ -126,7 +128,7 @@ TEST_CASE("messages on every port arrive once with Flume's headers and the port 
     const int at = indexOf(bodies, "tag: framed");
     REQUIRE(at >= 0);
   }
-  CHECK(f.counter("EventAcceptedCount") == 3 * 51);
+  CHECK(f.counter("EventAcceptedCount") == static_cast<int64_t>(kTotal));
   CHECK(f.counter("OpenConnectionCount") == 3);
 }
 
@@ -153,7 +155,7 @@ TEST_CASE("charset.port.<port>: bytes the port's charset cannot decode are Inval
   REQUIRE(f.received(2));
   const auto headersOnPort = [&](uint16_t p) {
     for (std::size_t i = 0; i < 2; ++i) {
-      const sdk::Headers h = f.processor.headersOf(i);
+      sdk::Headers h = f.processor.headersOf(i);
       if (header(h, "port") == std::to_string(p)) return h;
     }
     FAIL("no event from port " << p);
@@ -177,6 +179,7 @@ TEST_CASE("a full channel holds the connection; nothing is lost or duplicated") 
   f.processor.refuse = false;
   REQUIRE(f.received(300));
   std::vector<std::string> want;
+  want.reserve(300);
   for (int i = 0; i < 300; ++i) want.push_back("- - - - message " + std::to_string(i));
   CHECK(f.processor.snapshot() == want);
   CHECK(f.counter("EventReceivedCount") == 300);

@@ -213,6 +213,7 @@ TEST_CASE("a full channel holds the connection; nothing is lost or duplicated") 
   f.processor.refuse = false;
   REQUIRE(f.received(500));
   std::vector<std::string> want;
+  want.reserve(500);
   for (int i = 0; i < 500; ++i) want.push_back("- - - - message " + std::to_string(i));
   CHECK(f.processor.snapshot() == want);
   CHECK(f.counter("EventAcceptedCount") == 500);
