@@ -110,7 +110,8 @@ TEST_CASE("messages on every port arrive once with Flume's headers and the port 
     all += std::to_string(framed.size()) + " " + framed;
     REQUIRE(clients[i]->send(all));
   }
-  constexpr std::size_t kTotal = 3 * 51;  // 50 newline-framed and 1 octet-counted per port
+  // 50 newline-framed messages and 1 octet-counted one per port.
+  constexpr std::size_t kTotal = std::size_t{3} * 51;
   REQUIRE(f.received(kTotal));
   const auto bodies = f.processor.snapshot();
   CHECK(bodies.size() == kTotal);
