@@ -15,7 +15,9 @@
 namespace sdk = sluice::sdk;
 using sluice::plugins::multiport_syslog::MultiportSyslogSource;
 using sluice::plugins::multiport_syslog::multiportSyslogSourceSchema;
+using sluice::plugins::net::testing::OpenSslClient;
 using sluice::plugins::net::testing::RawClient;
+using sluice::plugins::net::testing::TestPki;
 using sluice::plugins::syslog::testing::configureError;
 using sluice::plugins::syslog::testing::header;
 using sluice::plugins::syslog::testing::KV;
@@ -210,4 +212,33 @@ TEST_CASE("start and stop are safe to repeat; a port in use fails start naming t
   CHECK_FALSE(r.ok());
   CHECK(r.error().find(std::to_string(taken)) != std::string::npos);
   CHECK(other.boundPorts().empty());
+}
+
+TEST_CASE("TLS with Flume's keystore keys on every port") {
+  TestPki pki;
+  Source f({{"host", "127.0.0.1"},
+            {"ports", "0 0"},
+            {"portHeader", "port"},
+            {"ssl", "true"},
+            {"keystore", pki.serverP12},
+            {"keystore-type", "PKCS12"},
+            {"keystore-password", pki.password}});
+  const auto ports = f.source.boundPorts();
+  REQUIRE(ports.size() == 2);
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    OpenSslClient c(ports[i], pki.caPem);
+    REQUIRE_MESSAGE(c.handshakeOk(), c.error());
+    REQUIRE(c.write("<13>1 - - - - - - over tls " + std::to_string(i) + "\n"));
+    REQUIRE(f.received(i + 1));
+  }
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    CHECK(f.processor.snapshot()[i] == "- - - - over tls " + std::to_string(i));
+    CHECK(header(f.processor.headersOf(i), "port") == std::to_string(ports[i]));
+  }
+  // A plain-text client does not get through.
+  RawClient plain(ports[1]);
+  plain.send("<13>1 - - - - - - plain\n");
+  CHECK(plain.waitClosed(15s));
+  CHECK(waitFor([&] { return f.counter("TlsHandshakeFailCount") >= 1; }));
+  CHECK(f.processor.count() == 2);
 }
