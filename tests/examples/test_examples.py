@@ -50,7 +50,7 @@ class ExamplesTest(unittest.TestCase):
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
                   "exec-file_roll", "avro-tiers", "netcat-kafka", "kafka-file_roll",
-                  "sql-file-hdfs", "sql-kafka"]:
+                  "sql-file-hdfs", "sql-kafka", "syslog-hdfs"]:
             self.assertIn(n, names)
         # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
@@ -197,6 +197,41 @@ class ExamplesTest(unittest.TestCase):
                 with open(path, "rb") as f:
                     n += f.read().count(b"\n")
         return n
+
+    def test_syslog_hdfs(self):
+        import socket
+        host = socket.gethostname()
+
+        def check(fmt):
+            out = os.path.join(self.dir, "out")
+            agent, _ = self.start("syslog-hdfs", fmt, overrides={
+                "a1.sources.r2.port": "0",
+                "a1.channels.c1.checkpointDir": os.path.join(self.dir, "cp"),
+                "a1.channels.c1.dataDirs": os.path.join(self.dir, "data"),
+                "a1.sinks.k1.hdfs.path": out + "/%Y-%m-%d/%{host}",
+            })
+            udp = agent.port_of("r2")
+            # util-linux logger: RFC 5424 over TCP with octet counting, RFC 3164 over UDP.
+            subprocess.run(["logger", "--tcp", "--octet-count", "-n", "127.0.0.1", "-P",
+                            str(self.port), "--rfc5424", "-t", "app"], check=True, timeout=60,
+                           input="".join(f"tcp line {i}\n" for i in range(300)).encode())
+            subprocess.run(["logger", "--udp", "-n", "127.0.0.1", "-P", str(udp), "--rfc3164",
+                            "-t", "bsd"], check=True, timeout=60,
+                           input="".join(f"udp line {i}\n" for i in range(100)).encode())
+            self.assertTrue(wait_until(lambda: self.count_written(out) >= 400, 30), agent.text())
+            self.assertEqual(agent.stop(), 0)
+            got = self.hdfs_lines(out)
+            # Bodies as Flume writes them: the message after the host name ("app - - [...] tcp
+            # line 7", "bsd: udp line 7"); each line once.
+            self.assertEqual(sorted(" ".join(line.split()[-3:]) for line in got),
+                             sorted([f"tcp line {i}" for i in range(300)]
+                                    + [f"udp line {i}" for i in range(100)]))
+            # One directory per day and sending host (the syslog host header).
+            dirs = {os.path.relpath(d, out) for d in glob.glob(out + "/*/*")}
+            self.assertTrue(dirs)
+            for d in dirs:
+                self.assertRegex(d, r"^\d{4}-\d{2}-\d{2}/" + host + "$")
+        self.each_format(check)
 
     def test_spooldir_hdfs(self):
         def check(fmt):
