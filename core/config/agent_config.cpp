@@ -14,6 +14,7 @@
 
 #include "core/config/model.hpp"
 #include "core/config/suggest.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core {
 
@@ -21,19 +22,8 @@ namespace {
 
 const std::vector<std::string> kSections = {"sources", "channels", "sinks", "sinkgroups"};
 
-std::string trimmed(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && static_cast<unsigned char>(s[b]) <= 0x20) ++b;
-  while (e > b && static_cast<unsigned char>(s[e - 1]) <= 0x20) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+using plugins::text::lower;
+using plugins::text::trimmedSpace;
 
 std::string at(const sdk::Location& where) {
   const std::string s = where.str();
@@ -260,7 +250,7 @@ class Builder {
                    misspelled(c.context, "type") + at(firstWhere(c.context)));
       return std::nullopt;
     }
-    c.type = trimmed(*type);
+    c.type = trimmedSpace(*type);
     c.typeWhere = whereOf(c.context, "type");
     if (c.type.empty()) {
       diags_.error(c.context.path() + ".type: must name a component type, but is empty" +
@@ -335,7 +325,7 @@ class Builder {
     s.selector.typeWhere = s.typeWhere.file.empty() ? firstWhere(ctx) : s.typeWhere;
     if (const auto type = s.selector.context.getString("type")) {
       s.selector.typeWhere = whereOf(s.selector.context, "type");
-      s.selector.type = trimmed(*type);
+      s.selector.type = trimmedSpace(*type);
       if (s.selector.type.empty()) {
         diags_.error(s.selector.context.path() + ".type: must name a selector type, but is empty" +
                      at(s.selector.typeWhere));
@@ -365,6 +355,7 @@ class Builder {
 
   static std::vector<std::string> namesOf(const std::vector<ComponentConfig>& cs) {
     std::vector<std::string> out;
+    out.reserve(cs.size());
     for (const auto& c : cs) out.push_back(c.name);
     return out;
   }
@@ -373,7 +364,7 @@ class Builder {
   // channels is a typo that Flume only reports when the agent starts (multiplexing) or never
   // (replicating's optional list).
   bool checkSelectorChannels(const ComponentConfig& sel, const std::vector<std::string>& channels) {
-    const std::string type = lowered(sel.type);
+    const std::string type = lower(sel.type);
     // Without a usable channel list every name would look wrong; that error is reported already.
     if (channels.empty() || (type != "replicating" && type != "multiplexing")) return true;
     bool ok = true;
@@ -479,7 +470,7 @@ class Builder {
     g.processor.typeWhere = firstWhere(ctx);
     if (const auto type = g.processor.context.getString("type")) {
       g.processor.typeWhere = whereOf(g.processor.context, "type");
-      g.processor.type = trimmed(*type);
+      g.processor.type = trimmedSpace(*type);
       if (g.processor.type.empty()) {
         diags_.error(g.processor.context.path() +
                      ".type: must name a sink processor type, but is empty" +

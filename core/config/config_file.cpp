@@ -8,12 +8,14 @@
 #include <system_error>
 
 #include "core/config/model.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core {
 
 namespace {
 
-std::string errnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+using plugins::text::errnoText;
+using plugins::text::trimmedSpace;
 
 // POSIX I/O rather than ifstream: ifstream "opens" a directory and then reads nothing, and it
 // loses errno, which is what the user needs to see ("Permission denied").
@@ -61,13 +63,6 @@ bool endsWithNoCase(std::string_view s, std::string_view suffix) {
   return true;
 }
 
-std::string trimSpaces(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && static_cast<unsigned char>(s[b]) <= 0x20) ++b;
-  while (e > b && static_cast<unsigned char>(s[e - 1]) <= 0x20) --e;
-  return std::string(s.substr(b, e - b));
-}
-
 }  // namespace
 
 bool isTomlPath(std::string_view path) { return endsWithNoCase(path, ".toml"); }
@@ -87,10 +82,10 @@ void applyOverrides(RawConfig& raw,
                     const std::vector<std::pair<std::string, std::string>>& overrides) {
   for (const auto& [k, v] : overrides) {
     // Trimmed like file values, so `-D "a1.channels.c1.capacity = 10"` means what it says.
-    std::string key = trimSpaces(k);
+    std::string key = trimmedSpace(k);
     // The value is not quoted: without a key nothing tells whether it is a secret.
     if (key.empty()) throw ConfigParseError("-D: an override has an empty key ('" + k + "=...')");
-    raw.entries[key] = sdk::Parameter{trimSpaces(v), sdk::Location{"-D", 0}};
+    raw.entries[key] = sdk::Parameter{trimmedSpace(v), sdk::Location{"-D", 0}};
   }
 }
 

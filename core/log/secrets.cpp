@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "plugins/common/text_util.hpp"
+
 namespace sluice::core {
 namespace {
 
-std::string lowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
+using plugins::text::lower;
 
 // The dotted segment `back` places before the last one ("" when there is none).
 std::string_view segmentFromEnd(std::string_view key, std::size_t back) {
@@ -54,11 +47,11 @@ bool nextUrlPassword(std::string_view text, std::size_t from, std::size_t* begin
 }  // namespace
 
 bool isSecretKey(std::string_view key) {
-  const std::string last = lowerAscii(segmentFromEnd(key, 0));
+  const std::string last = lower(segmentFromEnd(key, 0));
   for (const char* w : {"password", "passwd", "passphrase", "secret", "token", "credential"})
     if (last.find(w) != std::string::npos) return true;
-  if (last == "key") return lowerAscii(segmentFromEnd(key, 2)) != "interceptors";
-  return endsWith(last, "key") && !endsWith(last, "headerkey");
+  if (last == "key") return lower(segmentFromEnd(key, 2)) != "interceptors";
+  return last.ends_with("key") && !last.ends_with("headerkey");
 }
 
 bool maskSecretsInto(std::string_view text, const std::vector<std::string>& secrets,

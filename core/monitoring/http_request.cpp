@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "plugins/common/text_util.hpp"
+
 namespace sluice::core::monitoring {
 
 namespace {
@@ -48,11 +50,7 @@ std::string_view trimBlanks(std::string_view s) {
   return s;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using plugins::text::lower;
 
 // Whether a comma-separated header value lists `token` (case-insensitive).
 bool listsToken(std::string_view value, std::string_view token) {

@@ -1,57 +1,22 @@
 #include "core/monitoring/render.hpp"
 
-#include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
+
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::monitoring {
 
 namespace {
 
-std::string lowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Shortest round-trip text of a double, as Prometheus and JSON accept it.
+// Prometheus' text of a double: NaN and +/-Inf spelled out, else as JSON writes it.
 std::string num(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return ec == std::errc() ? std::string(buf, p) : "0";
-}
-
-std::string jsonNum(double v) {
-  if (!std::isfinite(v)) return "null";
-  return num(v);
-}
-
-int64_t counter(const ComponentSnapshot& c, std::string_view name, int64_t def = 0) {
-  for (const auto& [k, v] : c.counters)
-    if (k == name) return v;
-  return def;
-}
-
-double fillPercent(const ComponentSnapshot& c) { return channelFillPercent(c); }
-
-std::string groupKey(const ComponentSnapshot& c) {
-  return (c.counterType.empty() ? c.kind : c.counterType) + "." + c.name;
+  return jsonNumber(v);
 }
 
 // ---- Prometheus ----
@@ -114,84 +79,24 @@ class Exposition {
 
 bool isGaugeCounter(std::string_view name) {
   return name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount" ||
-         endsWith(name, "Size") || endsWith(name, "Capacity") || endsWith(name, "Percentage") ||
-         endsWith(name, "Gauge") || name == "SinksInBackoff";
+         name.ends_with("Size") || name.ends_with("Capacity") || name.ends_with("Percentage") ||
+         name.ends_with("Gauge") || name == "SinksInBackoff";
+}
+
+int64_t counterValue(const ComponentSnapshot& c, std::string_view name, int64_t def) {
+  for (const auto& [k, v] : c.counters)
+    if (k == name) return v;
+  return def;
+}
+
+std::string groupKey(const ComponentSnapshot& c) {
+  return (c.counterType.empty() ? c.kind : c.counterType) + "." + c.name;
 }
 
 double channelFillPercent(const ComponentSnapshot& c) {
-  int64_t cap = counter(c, "ChannelCapacity");
+  int64_t cap = counterValue(c, "ChannelCapacity");
   if (cap <= 0) return 0.0;
-  return (static_cast<double>(counter(c, "ChannelSize")) / static_cast<double>(cap)) * 100;
-}
-
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else if (c == '<') {
-          out += "\\u003c";  // safe to embed in HTML
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-std::string javaDouble(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string sci(buf, p);  // [-]d[.ddd]e[+-]XX
-  std::string sign;
-  if (sci[0] == '-') {
-    sign = "-";
-    sci.erase(0, 1);
-  }
-  std::size_t e = sci.find('e');
-  std::string digits = sci.substr(0, e);
-  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
-  int exp = std::stoi(sci.substr(e + 1));
-  double a = std::fabs(v);
-  if (a >= 1e-3 && a < 1e7) {
-    std::string intPart, frac;
-    if (exp >= 0) {
-      std::size_t n = static_cast<std::size_t>(exp) + 1;
-      if (digits.size() < n) digits.append(n - digits.size(), '0');
-      intPart = digits.substr(0, n);
-      frac = digits.substr(n);
-    } else {
-      intPart = "0";
-      frac = std::string(static_cast<std::size_t>(-exp - 1), '0') + digits;
-    }
-    if (frac.empty()) frac = "0";
-    return sign + intPart + "." + frac;
-  }
-  std::string mant = digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0");
-  return sign + mant + "E" + std::to_string(exp);
+  return (static_cast<double>(counterValue(c, "ChannelSize")) / static_cast<double>(cap)) * 100;
 }
 
 std::vector<std::string> secretValues(const Snapshot& s,
@@ -246,89 +151,12 @@ std::string snakeCase(std::string_view camel) {
   return out;
 }
 
-std::string renderFlumeJson(const Snapshot& s) {
-  std::vector<const ComponentSnapshot*> comps;
-  for (const auto& c : s.components)
-    if (c.hasCounters) comps.push_back(&c);
-  std::sort(comps.begin(), comps.end(),
-            [](const auto* a, const auto* b) { return groupKey(*a) < groupKey(*b); });
-  std::string out = "{";
-  bool first = true;
-  for (const auto* c : comps) {
-    out += first ? "\n" : ",\n";
-    first = false;
-    out += jsonString(groupKey(*c)) + ": {";
-    out += "\"Type\": " + jsonString(c->counterType.empty() ? c->kind : c->counterType);
-    out += ", \"StartTime\": " + jsonString(std::to_string(c->startTime));
-    out += ", \"StopTime\": " + jsonString(std::to_string(c->stopTime));
-    for (const auto& [k, v] : c->counters)
-      out += ", " + jsonString(k) + ": " + jsonString(std::to_string(v));
-    for (const auto& [k, v] : c->attributes) out += ", " + jsonString(k) + ": " + jsonString(v);
-    if (c->kind == "CHANNEL")
-      out += ", \"ChannelFillPercentage\": " + jsonString(javaDouble(fillPercent(*c)));
-    out += "}";
-  }
-  out += first ? "}\n" : "\n}\n";
-  return out;
-}
-
-ProcessStats readProcessStats() {
-  ProcessStats p;
-  long page = sysconf(_SC_PAGESIZE);
-  long ticks = sysconf(_SC_CLK_TCK);
-  {
-    std::ifstream f("/proc/self/stat");
-    std::string line;
-    if (std::getline(f, line)) {
-      // Fields after the command name in parentheses (which may hold spaces).
-      std::size_t close = line.rfind(')');
-      if (close != std::string::npos) {
-        std::istringstream in(line.substr(close + 2));
-        std::vector<std::string> fld;
-        std::string tok;
-        while (in >> tok) fld.push_back(tok);
-        // fld[0] is field 3 (state): utime=14, stime=15, num_threads=20, starttime=22, vsize=23,
-        // rss=24 -> indexes 11, 12, 17, 19, 20, 21.
-        if (fld.size() > 21 && ticks > 0) {
-          p.cpuSeconds = (std::stod(fld[11]) + std::stod(fld[12])) / static_cast<double>(ticks);
-          p.threads = std::stod(fld[17]);
-          double startTicks = std::stod(fld[19]);
-          p.virtualBytes = std::stod(fld[20]);
-          p.residentBytes = std::stod(fld[21]) * static_cast<double>(page);
-          std::ifstream st("/proc/stat");
-          std::string key;
-          double btime = 0;
-          while (st >> key) {
-            if (key == "btime") {
-              st >> btime;
-              break;
-            }
-            st.ignore(1 << 20, '\n');
-          }
-          p.startTimeSeconds = btime + startTicks / static_cast<double>(ticks);
-          p.ok = true;
-        }
-      }
-    }
-  }
-  if (DIR* d = opendir("/proc/self/fd")) {
-    int n = 0;
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    closedir(d);
-    p.openFds = n - 1;  // not counting the directory stream itself
-  }
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) p.maxFds = static_cast<double>(rl.rlim_cur);
-  return p;
-}
-
 std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const ServerCounters& srv,
                              double uptimeSeconds, std::string_view version) {
   Exposition x;
   const std::string agentLabel = "agent=\"" + labelValue(s.agent) + "\"";
   for (const auto& c : s.components) {
-    std::string kind = lowerAscii(c.counterType.empty() ? c.kind : c.counterType);
+    std::string kind = plugins::text::lower(c.counterType.empty() ? c.kind : c.counterType);
     std::string labels = agentLabel + ",component=\"" + labelValue(c.name) + "\",type=\"" +
                          labelValue(c.type) + "\"";
     x.sample("flume_component_up", "gauge",
@@ -350,14 +178,14 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
       };
       if (isGaugeCounter(name)) {
         // Prometheus reserves _count for histograms: OpenConnectionCount -> open_connections.
-        std::string gauge = endsWith(name, "Count")
+        std::string gauge = name.ends_with("Count")
                                 ? metricName(name.substr(0, name.size() - 5)) + "s"
                                 : metricName(name);
         x.sample(gauge, "gauge", "Flume " + kind + " attribute " + name, labels,
                  std::to_string(value));
       } else {
         std::string base =
-            endsWith(name, "Count") ? std::string(name.substr(0, name.size() - 5)) : name;
+            name.ends_with("Count") ? std::string(name.substr(0, name.size() - 5)) : name;
         x.sample(metricName(base) + "_total", "counter", "Flume " + kind + " counter " + name,
                  labels, std::to_string(value));
       }
@@ -372,7 +200,7 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
     if (c.kind == "CHANNEL")
       x.sample("flume_channel_fill_percentage", "gauge",
                "Flume ChannelFillPercentage: ChannelSize / ChannelCapacity * 100", labels,
-               num(fillPercent(c)));
+               num(channelFillPercent(c)));
   }
   // The configured type of a sink (for the `type` label every sluice series carries).
   auto sinkType = [&](const std::string& name) -> std::string {
@@ -455,173 +283,6 @@ std::string renderPrometheus(const Snapshot& s, const ProcessStats& p, const Ser
   x.sample("sluice_monitoring_open_connections", "gauge", "Open monitoring HTTP connections.", "",
            std::to_string(srv.open));
   return x.str();
-}
-
-ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowMs) {
-  ReadyResult r;
-  std::vector<std::string> reasons;
-  std::string checks;
-  auto check = [&](const std::string& name, const std::string& component, bool ok,
-                   const std::string& detail) {
-    if (!checks.empty()) checks += ", ";
-    checks += "{\"check\": " + jsonString(name) + ", \"component\": " + jsonString(component) +
-              ", \"ok\": " + (ok ? "true" : "false") + ", \"detail\": " + jsonString(detail) + "}";
-    if (!ok) reasons.push_back(component.empty() ? detail : component + ": " + detail);
-  };
-  check("agent", s.agent, s.available && s.running,
-        !s.available ? "the agent is starting, reloading or stopping"
-                     : (s.running ? "running" : "not running"));
-  if (s.available) {
-    for (const auto& c : s.components) {
-      // Sink processors and interceptors follow their runner and source, checked already.
-      if (c.kind == "SINK_PROCESSOR" || c.kind == "INTERCEPTOR") continue;
-      check("started", c.kind + "." + c.name, c.state == "START", "lifecycle " + c.state);
-      if (c.kind == "CHANNEL") {
-        double fill = fillPercent(c);
-        char buf[96];
-        std::snprintf(buf, sizeof(buf), "%.1f%% full (threshold %.1f%%)", fill,
-                      o.maxChannelFillPercent);
-        check("channelFill", "CHANNEL." + c.name, fill <= o.maxChannelFillPercent, buf);
-      }
-    }
-    for (const auto& run : s.runners) {
-      std::string comp = (run.group ? "SINK_GROUP." : "SINK.") + run.name;
-      if (!run.started) check("started", comp, false, "sink runner not started");
-      int64_t failing =
-          run.failingSinceMs > 0 ? std::max<int64_t>(0, nowMs - run.failingSinceMs) : 0;
-      std::string detail = run.failingSinceMs > 0
-                               ? "failing for " + std::to_string(failing) + " ms (threshold " +
-                                     std::to_string(o.maxSinkFailingMs) + " ms): " + run.lastError
-                               : "delivering";
-      check("sinkFailing", comp, failing <= o.maxSinkFailingMs, detail);
-    }
-  }
-  r.ready = reasons.empty();
-  std::string rs;
-  for (const auto& x : reasons) rs += (rs.empty() ? "" : ", ") + jsonString(x);
-  r.json = "{\"status\": " + jsonString(r.ready ? "READY" : "NOT_READY") +
-           ", \"ready\": " + (r.ready ? "true" : "false") + ", \"agent\": " + jsonString(s.agent) +
-           ", \"maxChannelFillPercent\": " + jsonNum(o.maxChannelFillPercent) +
-           ", \"maxSinkFailingMs\": " + std::to_string(o.maxSinkFailingMs) + ", \"reasons\": [" +
-           rs + "], \"checks\": [" + checks + "]}\n";
-  return r;
-}
-
-std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_view version) {
-  return "{\"status\": \"UP\", \"agent\": " + jsonString(s.agent) +
-         ", \"version\": " + jsonString(version) +
-         ", \"uptimeSeconds\": " + jsonNum(uptimeSeconds) + "}\n";
-}
-
-std::string renderConfig(const Snapshot& s,
-                         const std::vector<std::pair<std::string, std::string>>& extra,
-                         const std::vector<std::string>& secrets) {
-  auto block = [&](const std::vector<std::pair<std::string, std::string>>& kv) {
-    std::string out = "{";
-    bool first = true;
-    for (const auto& [k, v] : kv) {
-      out += first ? "\n    " : ",\n    ";
-      first = false;
-      // By name, then by value: a secret a schema declares, or a URL's password
-      // ("hdfs://user:pw@nn/path"), whatever the key is called.
-      out += jsonString(k) + ": " +
-             jsonString(isSecretKey(k) ? std::string(kSecretMask) : maskSecrets(v, secrets));
-    }
-    out += first ? "}" : "\n  }";
-    return out;
-  };
-  return "{\n  \"agent\": " + jsonString(s.agent) + ",\n  \"file\": " + jsonString(s.configFile) +
-         ",\n  \"properties\": " + block(s.config) + ",\n  \"host\": " + block(extra) + "\n}\n";
-}
-
-std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& plugins,
-                         const ReadyResult& ready, double uptimeSeconds, std::string_view version) {
-  auto list = [](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + jsonString(v[i]);
-    return out + "]";
-  };
-  std::string sources, channels, sinks, groups, errors, plugs;
-  std::map<std::string, std::string> groupOf;
-  for (const auto& r : s.runners)
-    if (r.group)
-      for (const auto& k : r.sinks) groupOf[k] = r.name;
-  std::map<std::string, const ComponentSnapshot*> interceptorByName;  // "r1.i1"
-  for (const auto& c : s.components)
-    if (c.kind == "INTERCEPTOR") interceptorByName[c.name] = &c;
-  for (const auto& c : s.components) {
-    std::string common = "{\"name\": " + jsonString(c.name) + ", \"type\": " + jsonString(c.type) +
-                         ", \"state\": " + jsonString(c.state) +
-                         ", \"key\": " + jsonString(groupKey(c));
-    if (c.kind == "SOURCE") {
-      std::string ics = "[";
-      for (std::size_t i = 0; i < c.interceptors.size(); ++i) {
-        ics += std::string(i ? ", " : "") + "{\"name\": " + jsonString(c.interceptors[i].first) +
-               ", \"type\": " + jsonString(c.interceptors[i].second);
-        auto it = interceptorByName.find(c.name + "." + c.interceptors[i].first);
-        if (it != interceptorByName.end())
-          ics += ", \"key\": " + jsonString(groupKey(*it->second)) +
-                 ", \"received\": " + std::to_string(counter(*it->second, "EventReceivedCount")) +
-                 ", \"accepted\": " + std::to_string(counter(*it->second, "EventAcceptedCount")) +
-                 ", \"dropped\": " + std::to_string(counter(*it->second, "EventDroppedCount"));
-        ics += "}";
-      }
-      ics += "]";
-      sources += (sources.empty() ? "" : ", ") + common + ", \"channels\": " + list(c.channels) +
-                 ", \"selector\": " + jsonString(c.selector) + ", \"interceptors\": " + ics + "}";
-    } else if (c.kind == "CHANNEL") {
-      channels += (channels.empty() ? "" : ", ") + common +
-                  ", \"fillPercentage\": " + jsonNum(fillPercent(c)) + "}";
-    } else if (c.kind == "SINK") {
-      auto g = groupOf.find(c.name);
-      sinks += (sinks.empty() ? "" : ", ") + common +
-               ", \"channel\": " + jsonString(c.channels.empty() ? "" : c.channels.front()) +
-               ", \"group\": " + (g == groupOf.end() ? "null" : jsonString(g->second)) + "}";
-    }
-  }
-  for (const auto& r : s.runners) {
-    groups += (groups.empty() ? "" : ", ") + std::string("{\"name\": ") + jsonString(r.name) +
-              ", \"group\": " + (r.group ? "true" : "false") +
-              ", \"processor\": " + jsonString(r.processor) + ", \"sinks\": " + list(r.sinks) +
-              ", \"failingSinceMs\": " + std::to_string(r.failingSinceMs) +
-              ", \"failureCount\": " + std::to_string(r.failureCount) +
-              ", \"lastError\": " + jsonString(r.lastError) +
-              ", \"lastErrorMs\": " + std::to_string(r.lastErrorMs) +
-              ", \"activeSink\": " + jsonString(r.activeSink) +
-              ", \"sinksInBackoff\": " + std::to_string(r.sinksInBackoff) +
-              ", \"sinkFailureCount\": " + std::to_string(r.sinkFailureCount) +
-              ", \"failoverCount\": " + std::to_string(r.failoverCount) + "}";
-    if (r.lastErrorMs > 0)
-      errors += (errors.empty() ? "" : ", ") + std::string("{\"timeMs\": ") +
-                std::to_string(r.lastErrorMs) +
-                ", \"component\": " + jsonString((r.group ? "SINK_GROUP." : "SINK.") + r.name) +
-                ", \"message\": " + jsonString(r.lastError) +
-                ", \"count\": " + std::to_string(r.failureCount) + "}";
-  }
-  for (const auto& p : plugins)
-    plugs += (plugs.empty() ? "" : ", ") + std::string("{\"name\": ") + jsonString(p.name) +
-             ", \"version\": " + jsonString(p.version) + ", \"file\": " + jsonString(p.file) +
-             ", \"types\": " + list(p.types) + "}";
-  // Newest first: what a reader looks for first.
-  std::string logs;
-  for (auto it = s.logs.records.rbegin(); it != s.logs.records.rend(); ++it)
-    logs += (logs.empty() ? "" : ", ") + std::string("{\"timeMs\": ") + std::to_string(it->timeMs) +
-            ", \"level\": " + jsonString(it->level) + ", \"logger\": " + jsonString(it->logger) +
-            ", \"message\": " + jsonString(it->message) + "}";
-  std::string readyJson = ready.json;
-  while (!readyJson.empty() && readyJson.back() == '\n') readyJson.pop_back();
-  return "{\"agent\": " + jsonString(s.agent) + ", \"version\": " + jsonString(version) +
-         ", \"configFile\": " + jsonString(s.configFile) +
-         ", \"uptimeSeconds\": " + jsonNum(uptimeSeconds) +
-         ", \"available\": " + (s.available ? "true" : "false") +
-         ", \"running\": " + (s.running ? "true" : "false") +
-         ", \"takenAtMs\": " + std::to_string(s.takenAtMs) + ", \"ready\": " + readyJson +
-         ", \"sources\": [" + sources + "], \"channels\": [" + channels + "], \"sinks\": [" +
-         sinks + "], \"sinkRunners\": [" + groups + "], \"errors\": [" + errors +
-         "], \"log\": {\"capacity\": " + std::to_string(s.logCapacity) +
-         ", \"total\": " + std::to_string(s.logs.total) +
-         ", \"dropped\": " + std::to_string(s.logs.dropped) + ", \"records\": [" + logs +
-         "]}, \"plugins\": [" + plugs + "]}\n";
 }
 
 }  // namespace sluice::core::monitoring

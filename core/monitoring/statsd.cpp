@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/monitoring/render.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::monitoring {
 
@@ -32,11 +33,7 @@ std::string safe(std::string_view s, bool keepDots) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using plugins::text::lower;
 
 std::string number(double v) {
   char buf[64];

@@ -13,6 +13,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "core/config/suggest.hpp"
+#include "plugins/common/text_util.hpp"
 
 #ifndef SLUICE_INSTALLED_PLUGIN_DIR
 #define SLUICE_INSTALLED_PLUGIN_DIR "/usr/local/lib/sluice/plugins"
@@ -30,11 +31,7 @@ struct PluginLibrary {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using plugins::text::lower;
 
 // Flume writes custom interceptors as com.example.X$Builder; the builder is the component.
 std::string_view stripBuilder(std::string_view s) {

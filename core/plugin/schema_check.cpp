@@ -5,14 +5,12 @@
 
 #include "core/config/suggest.hpp"
 #include "core/log/secrets.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+using plugins::text::lower;
 
 std::string fmtNumber(double d) {
   if (d == static_cast<double>(static_cast<long long>(d))) return std::to_string(static_cast<long long>(d));

@@ -6,13 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "plugins/common/text_util.hpp"
+
 namespace sluice::core {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+using plugins::text::lower;
 
 class DefaultSinkProcessor final : public SinkProcessor {
  public:

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "counter_layout.hpp"
+
 namespace sluice::plugins::kafka {
 
 using Clock = std::chrono::steady_clock;
@@ -237,11 +239,10 @@ class KafkaTransaction final : public sdk::Transaction {
 // ---- the channel ---------------------------------------------------------------------------
 
 KafkaChannel::KafkaChannel() {
-  sdk::ChannelCounter& c = channelCounter();
-  if (c.add("KafkaEventGetTimer") != kKafkaEventGetTimer ||
-      c.add("KafkaEventSendTimer") != kKafkaEventSendTimer ||
-      c.add("KafkaCommitTimer") != kKafkaCommitTimer || c.add("RollbackCount") != kRollbackCount)
-    throw std::logic_error("KafkaChannel counter indices out of order");
+  counter_layout::addInOrder(
+      channelCounter(), kKafkaEventGetTimer,
+      {"KafkaEventGetTimer", "KafkaEventSendTimer", "KafkaCommitTimer", "RollbackCount"},
+      "kafka channel");
   producerEvents_.owner = this;
 }
 

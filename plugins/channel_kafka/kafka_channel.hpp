@@ -90,10 +90,12 @@ class KafkaTransaction;
 class KafkaChannel final : public sdk::Channel {
  public:
   // Counters added to the ChannelCounter, with Flume's KafkaChannelCounter names.
-  static constexpr std::size_t kKafkaEventGetTimer = sdk::ChannelCounter::EventTakeSuccessCount + 1;
-  static constexpr std::size_t kKafkaEventSendTimer = kKafkaEventGetTimer + 1;
-  static constexpr std::size_t kKafkaCommitTimer = kKafkaEventGetTimer + 2;
-  static constexpr std::size_t kRollbackCount = kKafkaEventGetTimer + 3;
+  enum : std::size_t {
+    kKafkaEventGetTimer = sdk::ChannelCounter::EventTakeSuccessCount + 1,
+    kKafkaEventSendTimer,
+    kKafkaCommitTimer,
+    kRollbackCount,
+  };
 
   KafkaChannel();
   ~KafkaChannel() override;

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "avro_container.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::file_output {
 
@@ -28,22 +29,10 @@ inline constexpr const char* kTextBuilder =
 inline constexpr const char* kAvroBuilder =
     "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
 
-// For config values: ASCII lower case, and without surrounding blanks and tabs.
-inline std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-inline std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
-inline std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: thread-safe, returns the text
-}
+// For config values (ASCII lower case, without surrounding blanks and tabs) and error messages.
+using text::errnoText;
+using text::lower;
+using text::trimmed;
 
 // Writes all of [p, p + n) to fd, retrying short writes and EINTR. On failure sets *error
 // ("cannot write to '<path>': <errno text>") and returns false; part of the bytes may be written.

@@ -42,6 +42,7 @@
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/logger.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::kafka {
 
@@ -73,12 +74,7 @@ inline const Property* findProperty(const Properties& props, std::string_view na
   return nullptr;
 }
 
-inline std::string lowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+inline std::string lowerCopy(std::string_view s) { return text::lower(s); }
 
 inline std::string trimCopy(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -96,19 +92,8 @@ inline bool isSecretProperty(std::string_view name) {
 }
 
 // Splits "a, b ,c" or "a b c" (a TOML list arrives space-separated) into names.
-inline std::vector<std::string> splitList(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (c == ',' || c == ' ' || c == '\t') {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
+inline std::vector<std::string> splitList(std::string_view list) {
+  return text::split(list, ", \t");
 }
 
 namespace detail {

@@ -53,16 +53,7 @@ class LineSplitter {
       const std::size_t rest = len - i;
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', rest));
       if (skipping_) {
-        if (!nl) {
-          offset_ += rest;  // the middle of an over-long line: discarded
-          i = len;
-          if (flushPartial) {
-            skipping_ = false;
-            Line l{head_, headStart_, offset_, true, true};
-            onLine(static_cast<const Line&>(l));
-          }
-          return i;
-        }
+        if (!nl) return discardRest(len, rest, flushPartial, onLine);
         const std::size_t n = static_cast<std::size_t>(nl - p) + 1;
         offset_ += n;
         i += n;
@@ -77,14 +68,7 @@ class LineSplitter {
           head_.assign(p, max_);
           headStart_ = offset_;
           skipping_ = true;
-          offset_ += rest;
-          i = len;
-          if (flushPartial) {
-            skipping_ = false;
-            Line l{head_, headStart_, offset_, true, true};
-            onLine(static_cast<const Line&>(l));
-          }
-          return i;
+          return discardRest(len, rest, flushPartial, onLine);
         }
         if (flushPartial) {
           std::size_t bodyLen = rest;
@@ -109,16 +93,29 @@ class LineSplitter {
       i += n;
       if (!onLine(static_cast<const Line&>(l))) return i;
     }
-    if (flushPartial && skipping_) {
-      // The data ended inside an over-long line whose middle was dropped by an earlier scan.
-      skipping_ = false;
-      Line l{head_, headStart_, offset_, true, true};
-      onLine(static_cast<const Line&>(l));
-    }
+    // The data ended inside an over-long line whose middle was dropped by an earlier scan.
+    if (flushPartial && skipping_) flushHead(onLine);
     return i;
   }
 
  private:
+  // Hands over the kept head of an over-long line whose newline did not come, as partial.
+  template <class F>
+  void flushHead(F& onLine) {
+    skipping_ = false;
+    Line l{head_, headStart_, offset_, true, true};
+    onLine(static_cast<const Line&>(l));
+  }
+
+  // The last `rest` bytes of data[0, len) are the middle of an over-long line: discarded (with
+  // flushPartial the line ends there). Returns len: everything is consumed.
+  template <class F>
+  std::size_t discardRest(std::size_t len, std::size_t rest, bool flushPartial, F& onLine) {
+    offset_ += rest;
+    if (flushPartial) flushHead(onLine);
+    return len;
+  }
+
   std::size_t max_;
   uint64_t offset_ = 0;
   bool skipping_ = false;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -23,23 +24,16 @@ const sdk::Schema& hostSchema();
 std::optional<std::string> localHost(bool useIP, std::string* error);
 
 // Immutable after construction, so intercept() may run on several threads at once.
-class HostInterceptor final : public sdk::Interceptor {
+class HostInterceptor final : public interceptors::PerEventInterceptor<HostInterceptor> {
  public:
   // host: nullopt when the lookup failed; the interceptor then leaves events alone, as Flume's.
   HostInterceptor(std::string header, bool preserveExisting, std::optional<std::string> host)
       : header_(std::move(header)), preserveExisting_(preserveExisting), host_(std::move(host)) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
   const std::optional<std::string>& host() const noexcept { return host_; }
 
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event) const {
     if (!host_ || (preserveExisting_ && event.headers.contains(header_))) return;
     event.headers.set(header_, *host_);

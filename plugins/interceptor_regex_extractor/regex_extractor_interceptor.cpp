@@ -5,14 +5,12 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::regexextractor {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
+using text::lower;
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;

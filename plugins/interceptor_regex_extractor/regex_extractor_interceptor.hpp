@@ -13,6 +13,7 @@
 
 #include "java_regex.hpp"
 #include "joda_time.hpp"
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -38,20 +39,13 @@ struct Serializer {
 
 // intercept() may run on several threads at once: settings are immutable, matching uses
 // per-thread scratch, and the only mutable members are atomic counts.
-class RegexExtractorInterceptor final : public sdk::Interceptor {
+class RegexExtractorInterceptor final
+    : public interceptors::PerEventInterceptor<RegexExtractorInterceptor> {
  public:
   // logger: the builder's (the host's) logger, which outlives the interceptor.
   RegexExtractorInterceptor(std::shared_ptr<const javaregex::Regex> regex,
                             std::vector<Serializer> serializers, sdk::Logger* logger)
       : regex_(std::move(regex)), serializers_(std::move(serializers)), logger_(logger) {}
-
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
 
   // Bodies whose match failed with a PCRE2 error (match limit...); they get no headers.
   uint64_t matchErrors() const noexcept { return matchErrors_.load(std::memory_order_relaxed); }
@@ -59,6 +53,7 @@ class RegexExtractorInterceptor final : public sdk::Interceptor {
   uint64_t parseErrors() const noexcept { return parseErrors_.load(std::memory_order_relaxed); }
 
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event);
 
   const std::shared_ptr<const javaregex::Regex> regex_;

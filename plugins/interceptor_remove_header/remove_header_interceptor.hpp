@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "java_regex.hpp"
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -29,24 +30,18 @@ struct RemoveHeaderSettings {
 
 // intercept() may run on several threads at once: settings are immutable, regex matching uses
 // per-thread scratch, and the only mutable member is an atomic error count.
-class RemoveHeaderInterceptor final : public sdk::Interceptor {
+class RemoveHeaderInterceptor final
+    : public interceptors::PerEventInterceptor<RemoveHeaderInterceptor> {
  public:
   // logger: the builder's (the host's) logger, which outlives the interceptor.
   RemoveHeaderInterceptor(RemoveHeaderSettings settings, sdk::Logger* logger)
       : s_(std::move(settings)), logger_(logger) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
   // Header names whose `matching` test failed with a PCRE2 error; such headers are kept.
   uint64_t matchErrors() const noexcept { return errors_.load(std::memory_order_relaxed); }
 
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event);
   bool listed(std::string_view name) const noexcept;
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::searchreplace {
 namespace {
 
@@ -12,11 +14,7 @@ bool isAsciiAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
+using text::lower;
 
 }  // namespace
 

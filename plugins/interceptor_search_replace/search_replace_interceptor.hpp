@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "java_regex.hpp"
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -37,25 +38,19 @@ bool parseReplacement(std::string_view replacement, const javaregex::Regex& rege
 
 // intercept() may run on several threads at once: settings are immutable, matching and the new
 // body are built in per-thread scratch, and the only mutable member is an atomic error count.
-class SearchAndReplaceInterceptor final : public sdk::Interceptor {
+class SearchAndReplaceInterceptor final
+    : public interceptors::PerEventInterceptor<SearchAndReplaceInterceptor> {
  public:
   // logger: the builder's (the host's) logger, which outlives the interceptor.
   SearchAndReplaceInterceptor(std::shared_ptr<const javaregex::Regex> regex,
                               std::vector<ReplacementPiece> replacement, sdk::Logger* logger)
       : regex_(std::move(regex)), replacement_(std::move(replacement)), logger_(logger) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
   // Bodies left unchanged because matching failed with a PCRE2 error (match limit...).
   uint64_t matchErrors() const noexcept { return errors_.load(std::memory_order_relaxed); }
 
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event);
 
   const std::shared_ptr<const javaregex::Regex> regex_;

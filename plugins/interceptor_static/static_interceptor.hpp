@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -16,20 +17,13 @@ namespace sluice::plugins::staticheader {
 const sdk::Schema& staticSchema();
 
 // Immutable after construction, so intercept() may run on several threads at once.
-class StaticInterceptor final : public sdk::Interceptor {
+class StaticInterceptor final : public interceptors::PerEventInterceptor<StaticInterceptor> {
  public:
   StaticInterceptor(std::string key, std::string value, bool preserveExisting)
       : key_(std::move(key)), value_(std::move(value)), preserveExisting_(preserveExisting) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event) const {
     if (preserveExisting_ && event.headers.contains(key_)) return;
     event.headers.set(key_, value_);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -16,20 +17,13 @@ namespace sluice::plugins::timestamp {
 const sdk::Schema& timestampSchema();
 
 // Immutable after construction, so intercept() may run on several threads at once.
-class TimestampInterceptor final : public sdk::Interceptor {
+class TimestampInterceptor final : public interceptors::PerEventInterceptor<TimestampInterceptor> {
  public:
   TimestampInterceptor(std::string headerName, bool preserveExisting)
       : headerName_(std::move(headerName)), preserveExisting_(preserveExisting) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event) const;
 
   const std::string headerName_;

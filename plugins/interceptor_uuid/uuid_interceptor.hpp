@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "per_event_interceptor.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/interceptor.hpp"
@@ -24,22 +25,15 @@ const sdk::Schema& uuidSchema();
 void randomUuid(char out[36]) noexcept;
 
 // Immutable after construction, so intercept() may run on several threads at once.
-class UuidInterceptor final : public sdk::Interceptor {
+class UuidInterceptor final : public interceptors::PerEventInterceptor<UuidInterceptor> {
  public:
   UuidInterceptor(std::string headerName, bool preserveExisting, std::string prefix)
       : headerName_(std::move(headerName)),
         preserveExisting_(preserveExisting),
         prefix_(std::move(prefix)) {}
 
-  bool intercept(sdk::Event& event) override {
-    apply(event);
-    return true;
-  }
-  void intercept(sdk::EventBatch& events) override {
-    for (sdk::Event& e : events) apply(e);
-  }
-
  private:
+  friend PerEventInterceptor;
   void apply(sdk::Event& event) const;
 
   const std::string headerName_;

@@ -15,6 +15,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "counter_layout.hpp"
+#include "text_util.hpp"
+
 namespace sluice::plugins::avro_sink {
 
 namespace rpc = sluice::plugins::avro;
@@ -27,22 +30,9 @@ constexpr std::size_t kReadBytes = std::size_t{64} * 1024;
 // larger is not a Flume server.
 constexpr std::size_t kMaxResponseBytes = 4u << 20;
 
-std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: returns the message
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
+using text::errnoText;
+using text::lower;
+using text::trimmed;
 
 int msLeft(Clock::time_point deadline) {
   const auto left =
@@ -119,10 +109,8 @@ const sdk::Schema& avroSinkSchema() {
 }
 
 AvroSink::AvroSink() : readBuf_(new char[kReadBytes]) {
-  sdk::SinkCounter& c = sinkCounter();
-  if (c.add("HandshakeNoneCount") != kHandshakeNoneCount ||
-      c.add("BatchRefusedCount") != kBatchRefusedCount)
-    throw std::logic_error("avro sink: unexpected SinkCounter layout");
+  counter_layout::addInOrder(sinkCounter(), kHandshakeNoneCount,
+                             {"HandshakeNoneCount", "BatchRefusedCount"}, "avro sink");
   limits_.maxFrameBytes = kMaxResponseBytes;
   limits_.maxBuffers = 1 << 16;
 }

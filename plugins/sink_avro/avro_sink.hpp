@@ -59,8 +59,10 @@ class AvroSink final : public sdk::AbstractSink {
   using Clock = std::chrono::steady_clock;
 
   // Counters this sink adds to its SinkCounter, after Flume's (the constructor checks).
-  static constexpr std::size_t kHandshakeNoneCount = sdk::SinkCounter::ChannelReadFail + 1;
-  static constexpr std::size_t kBatchRefusedCount = kHandshakeNoneCount + 1;
+  enum : std::size_t {
+    kHandshakeNoneCount = sdk::SinkCounter::ChannelReadFail + 1,
+    kBatchRefusedCount,
+  };
 
   AvroSink();
   ~AvroSink() override;

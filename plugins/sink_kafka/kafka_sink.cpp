@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "counter_layout.hpp"
+
 namespace sluice::plugins::kafka {
 
 using Clock = std::chrono::steady_clock;
@@ -64,10 +66,8 @@ const sdk::Schema& kafkaSinkSchema() {
 }
 
 KafkaSink::KafkaSink() {
-  sdk::SinkCounter& c = sinkCounter();
-  if (c.add("KafkaEventSendTimer") != kKafkaEventSendTimer ||
-      c.add("RollbackCount") != kRollbackCount)
-    throw std::logic_error("KafkaSink counter indices out of order");
+  counter_layout::addInOrder(sinkCounter(), kKafkaEventSendTimer,
+                             {"KafkaEventSendTimer", "RollbackCount"}, "kafka sink");
   events_.owner = this;
 }
 

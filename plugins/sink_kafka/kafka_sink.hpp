@@ -68,8 +68,10 @@ class KafkaSink final : public sdk::AbstractSink {
   static constexpr std::size_t kMaxTopicHandles = 64;
 
   // Counters added to the SinkCounter, with Flume's KafkaSinkCounter names.
-  static constexpr std::size_t kKafkaEventSendTimer = sdk::SinkCounter::ChannelReadFail + 1;
-  static constexpr std::size_t kRollbackCount = kKafkaEventSendTimer + 1;
+  enum : std::size_t {
+    kKafkaEventSendTimer = sdk::SinkCounter::ChannelReadFail + 1,
+    kRollbackCount,
+  };
 
   KafkaSink();
   ~KafkaSink() override;

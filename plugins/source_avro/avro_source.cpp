@@ -19,7 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include "counter_layout.hpp"
 #include "listener.hpp"
+#include "text_util.hpp"
 #include "zlib_stream.hpp"
 
 namespace sluice::plugins::avro_source {
@@ -35,17 +37,8 @@ using net::sockaddrText;
 
 constexpr int64_t kMaxFrameSizeLimit = int64_t{1} << 30;
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
+using text::lower;
+using text::trimmed;
 
 // Lets one log line through per interval and counts the ones it held back. One thread only.
 class LogThrottle {
@@ -746,14 +739,11 @@ void Worker::sweepIdle(Clock::time_point now) noexcept {
 }
 
 AvroSource::AvroSource() {
-  sdk::SourceCounter& c = sourceCounter();
-  if (c.add("ConnectionRejectedCount") != kConnectionRejectedCount ||
-      c.add("ConnectionDeniedCount") != kConnectionDeniedCount ||
-      c.add("ConnectionIdleClosedCount") != kConnectionIdleClosedCount ||
-      c.add("HandshakeCount") != kHandshakeCount ||
-      c.add("HandshakeNoneCount") != kHandshakeNoneCount ||
-      c.add("ErrorResponseCount") != kErrorResponseCount)
-    throw std::logic_error("avro source: unexpected SourceCounter layout");
+  counter_layout::addInOrder(
+      sourceCounter(), kConnectionRejectedCount,
+      {"ConnectionRejectedCount", "ConnectionDeniedCount", "ConnectionIdleClosedCount",
+       "HandshakeCount", "HandshakeNoneCount", "ErrorResponseCount"},
+      "avro source");
 }
 
 AvroSource::~AvroSource() { stop(); }

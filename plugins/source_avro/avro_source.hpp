@@ -74,13 +74,14 @@ class AvroSource final : public sdk::EventDrivenSource {
   static constexpr std::size_t kKeepPayloadBytes = 1024 * 1024;
 
   // Counters this source adds to its SourceCounter, after Flume's (the constructor checks).
-  static constexpr std::size_t kConnectionRejectedCount =
-      sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kConnectionDeniedCount = kConnectionRejectedCount + 1;
-  static constexpr std::size_t kConnectionIdleClosedCount = kConnectionRejectedCount + 2;
-  static constexpr std::size_t kHandshakeCount = kConnectionRejectedCount + 3;
-  static constexpr std::size_t kHandshakeNoneCount = kConnectionRejectedCount + 4;
-  static constexpr std::size_t kErrorResponseCount = kConnectionRejectedCount + 5;
+  enum : std::size_t {
+    kConnectionRejectedCount = sdk::SourceCounter::GenericProcessingFail + 1,
+    kConnectionDeniedCount,
+    kConnectionIdleClosedCount,
+    kHandshakeCount,
+    kHandshakeNoneCount,
+    kErrorResponseCount,
+  };
 
   AvroSource();
   ~AvroSource() override;

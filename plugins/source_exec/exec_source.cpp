@@ -9,12 +9,15 @@
 #include <fcntl.h>
 #include <iconv.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "counter_layout.hpp"
+#include "text_util.hpp"
+#include "worker_thread.hpp"
 
 extern char** environ;
 
@@ -24,12 +27,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string errnoText(int e) { return std::strerror(e); }
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
+using text::errnoText;
+using text::upper;
 
 }  // namespace
 
@@ -75,18 +74,7 @@ const sdk::Schema& execSourceSchema() {
 }
 
 std::vector<std::string> splitCommand(std::string_view command) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : command) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
+  return text::split(command, " \t\n\r");
 }
 
 bool charsetIsAsciiCompatible(const std::string& charset) {
@@ -107,11 +95,10 @@ bool charsetIsAsciiCompatible(const std::string& charset) {
 }
 
 ExecSource::ExecSource() {
-  sdk::SourceCounter& c = sourceCounter();
-  if (c.add("LinesDroppedCount") != kLinesDropped || c.add("ChildRestartCount") != kChildRestarts ||
-      c.add("LineSplitCount") != kLinesSplit || c.add("ChildStartCount") != kChildStarts ||
-      c.add("SpawnFailCount") != kSpawnFailures)
-    throw std::logic_error("exec source: unexpected SourceCounter layout");
+  counter_layout::addInOrder(sourceCounter(), kLinesDropped,
+                             {"LinesDroppedCount", "ChildRestartCount", "LineSplitCount",
+                              "ChildStartCount", "SpawnFailCount"},
+                             "exec source");
 }
 
 ExecSource::~ExecSource() { stop(); }
@@ -161,16 +148,7 @@ void ExecSource::start() {
   }
   stopping_.store(false, std::memory_order_release);
   readBuf_.resize(kReadBytes + settings_.maxLineLength);
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), kThreadName);
-    try {
-      run();
-    } catch (const std::exception& e) {
-      logger().error("exec thread failed: ", e.what());
-    } catch (...) {
-      logger().error("exec thread failed: unknown exception");
-    }
-  });
+  thread_ = threads::startWorker(kThreadName, *this, "exec", [this] { run(); });
 }
 
 void ExecSource::stop() {

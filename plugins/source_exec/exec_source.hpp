@@ -69,11 +69,13 @@ class ExecSource final : public sdk::EventDrivenSource {
   static constexpr std::chrono::milliseconds kRetryMax{1000};
 
   // Counters added after Flume's SourceCounter (the constructor checks the indices).
-  static constexpr std::size_t kLinesDropped = sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kChildRestarts = kLinesDropped + 1;
-  static constexpr std::size_t kLinesSplit = kLinesDropped + 2;
-  static constexpr std::size_t kChildStarts = kLinesDropped + 3;
-  static constexpr std::size_t kSpawnFailures = kLinesDropped + 4;
+  enum : std::size_t {
+    kLinesDropped = sdk::SourceCounter::GenericProcessingFail + 1,
+    kChildRestarts,
+    kLinesSplit,
+    kChildStarts,
+    kSpawnFailures,
+  };
 
   ExecSource();
   ~ExecSource() override;

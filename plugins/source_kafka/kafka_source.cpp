@@ -4,6 +4,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "counter_layout.hpp"
+#include "source_put.hpp"
+
 namespace sluice::plugins::kafka {
 
 using Clock = std::chrono::steady_clock;
@@ -85,12 +88,10 @@ const sdk::Schema& kafkaSourceSchema() {
 }
 
 KafkaSource::KafkaSource() {
-  sdk::SourceCounter& c = sourceCounter();
-  if (c.add("KafkaEventGetTimer") != kKafkaEventGetTimer ||
-      c.add("KafkaCommitTimer") != kKafkaCommitTimer ||
-      c.add("KafkaEmptyCount") != kKafkaEmptyCount ||
-      c.add("KafkaCommitFailCount") != kKafkaCommitFailCount)
-    throw std::logic_error("KafkaSource counter indices out of order");
+  counter_layout::addInOrder(
+      sourceCounter(), kKafkaEventGetTimer,
+      {"KafkaEventGetTimer", "KafkaCommitTimer", "KafkaEmptyCount", "KafkaCommitFailCount"},
+      "kafka source");
   events_.owner = this;
 }
 
@@ -372,21 +373,15 @@ sdk::Status KafkaSource::process() {
 }
 
 bool KafkaSource::deliver(const rd_kafka_topic_partition_list_t* revoking) {
-  sdk::SourceCounter& counter = sourceCounter();
   const auto n = static_cast<int64_t>(batch_.size());
-  counter.addToEventReceivedCount(n);
-  counter.incrementAppendBatchReceivedCount();
-  sdk::Result r = getChannelProcessor().processEventBatch(batch_);  // empties batch_
+  sdk::Result r = sources::putBatch(getChannelProcessor(), sourceCounter(), batch_);
   if (!r) {
-    counter.incrementChannelWriteFail();
     logger().warn("the channels refused a batch of ", n, " events (", r.error(),
                   "); reading it again from Kafka");
     seekBack(revoking);
     resetBatch();
     return false;
   }
-  counter.addToEventAcceptedCount(n);
-  counter.incrementAppendBatchAcceptedCount();
   commitPositions();
   resetBatch();
   return true;

@@ -57,10 +57,12 @@ struct KafkaSourceSettings {
 class KafkaSource final : public sdk::PollableSource {
  public:
   // Counters added to the SourceCounter, with Flume's KafkaSourceCounter names.
-  static constexpr std::size_t kKafkaEventGetTimer = sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kKafkaCommitTimer = kKafkaEventGetTimer + 1;
-  static constexpr std::size_t kKafkaEmptyCount = kKafkaEventGetTimer + 2;
-  static constexpr std::size_t kKafkaCommitFailCount = kKafkaEventGetTimer + 3;
+  enum : std::size_t {
+    kKafkaEventGetTimer = sdk::SourceCounter::GenericProcessingFail + 1,
+    kKafkaCommitTimer,
+    kKafkaEmptyCount,
+    kKafkaCommitFailCount,
+  };
 
   KafkaSource();
   ~KafkaSource() override;

@@ -1,7 +1,9 @@
 #include "netcat_source.hpp"
 
-#include "netcat_lines.hpp"
+#include "counter_layout.hpp"
 #include "listener.hpp"
+#include "netcat_lines.hpp"
+#include "source_put.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -439,19 +441,13 @@ class NetcatServer {
   bool deliver(Connection& c, const char* data) {
     for (const Span& s : spans_) batch_.emplace_back(std::string(bodyOf(s, data), s.length));
     const auto n = static_cast<int64_t>(batch_.size());
-    counter_.addToEventReceivedCount(n);
-    counter_.incrementAppendBatchReceivedCount();
-    sdk::Result r = processor_.processEventBatch(batch_);
-    batch_.clear();
+    sdk::Result r = sources::putBatch(processor_, counter_, batch_);
     if (r) {
-      counter_.addToEventAcceptedCount(n);
-      counter_.incrementAppendBatchAcceptedCount();
       if (s_.ackEveryEvent)
         for (int64_t i = 0; i < n; ++i) c.out.append("OK\n", 3);
       spans_.clear();
       return true;
     }
-    counter_.incrementChannelWriteFail();
     int64_t suppressed = 0;
     const bool log = refuseLog_.admit(Clock::now(), &suppressed);
     if (s_.ackEveryEvent) {
@@ -620,13 +616,11 @@ class NetcatServer {
 };
 
 NetcatSource::NetcatSource() {
-  sdk::SourceCounter& c = sourceCounter();
-  if (c.add("LineTruncatedCount") != kLineTruncatedCount ||
-      c.add("PartialLineDroppedCount") != kPartialLineDroppedCount ||
-      c.add("ConnectionRejectedCount") != kConnectionRejectedCount ||
-      c.add("ConnectionIdleClosedCount") != kConnectionIdleClosedCount ||
-      c.add("PendingLineDroppedCount") != kPendingLineDroppedCount)
-    throw std::logic_error("netcat source: unexpected SourceCounter layout");
+  counter_layout::addInOrder(
+      sourceCounter(), kLineTruncatedCount,
+      {"LineTruncatedCount", "PartialLineDroppedCount", "ConnectionRejectedCount",
+       "ConnectionIdleClosedCount", "PendingLineDroppedCount"},
+      "netcat source");
 }
 
 NetcatSource::~NetcatSource() { stop(); }

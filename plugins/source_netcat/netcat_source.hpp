@@ -64,11 +64,13 @@ class NetcatSource final : public sdk::EventDrivenSource {
 
   // Counters this source adds to its SourceCounter, after Flume's (the constructor checks the
   // indices).
-  static constexpr std::size_t kLineTruncatedCount = sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kPartialLineDroppedCount = kLineTruncatedCount + 1;
-  static constexpr std::size_t kConnectionRejectedCount = kLineTruncatedCount + 2;
-  static constexpr std::size_t kConnectionIdleClosedCount = kLineTruncatedCount + 3;
-  static constexpr std::size_t kPendingLineDroppedCount = kLineTruncatedCount + 4;
+  enum : std::size_t {
+    kLineTruncatedCount = sdk::SourceCounter::GenericProcessingFail + 1,
+    kPartialLineDroppedCount,
+    kConnectionRejectedCount,
+    kConnectionIdleClosedCount,
+    kPendingLineDroppedCount,
+  };
 
   NetcatSource();
   ~NetcatSource() override;

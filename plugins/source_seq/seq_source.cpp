@@ -4,6 +4,8 @@
 #include <charconv>
 #include <string>
 
+#include "source_put.hpp"
+
 namespace sluice::plugins::seq {
 
 const sdk::Schema& seqSourceSchema() {
@@ -47,18 +49,9 @@ sdk::Status SequenceSource::process() {
     incrementDigits();
   }
 
-  sdk::SourceCounter& counter = sourceCounter();
-  counter.addToEventReceivedCount(static_cast<int64_t>(n));
-  counter.incrementAppendBatchReceivedCount();
-  sdk::Result r = getChannelProcessor().processEventBatch(batch_);
-  batch_.clear();
-  if (!r) {
-    counter.incrementChannelWriteFail();
-    return deliveryFailed(getName() + " source could not write to channel: " + r.error());
-  }
+  sdk::Result r = sources::putBatch(getChannelProcessor(), sourceCounter(), batch_);
+  if (!r) return deliveryFailed(getName() + " source could not write to channel: " + r.error());
   next_ += static_cast<int64_t>(n);
-  counter.addToEventAcceptedCount(static_cast<int64_t>(n));
-  counter.incrementAppendBatchAcceptedCount();
   return next_ >= totalEvents_ ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

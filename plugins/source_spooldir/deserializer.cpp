@@ -6,6 +6,8 @@
 
 #include <iconv.h>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::spooldir {
 
 namespace {
@@ -49,10 +51,7 @@ inline std::size_t charCount(std::string_view s) noexcept {
   return n;
 }
 
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
+using text::upper;
 
 class Utf8Decoder final : public Decoder {
  public:

@@ -8,23 +8,25 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "counter_layout.hpp"
+#include "file_util.hpp"
 #include "java_regex.hpp"
+#include "source_put.hpp"
+#include "text_util.hpp"
+#include "worker_thread.hpp"
 
 namespace sluice::plugins::spooldir {
 
 namespace {
 
-std::string errnoText(int e) { return std::strerror(e); }
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
+using files::makeDirs;
+using files::parentOf;
+using text::errnoText;
+using text::upper;
 
 std::string joinPath(const std::string& dir, const std::string& name) {
   if (name.empty()) return dir;
@@ -36,25 +38,6 @@ std::string joinPath(const std::string& dir, const std::string& name) {
 std::string baseName(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string parentOf(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// mkdir -p. Returns 0 or an errno.
-int makeDirs(const std::string& path) {
-  if (path.empty()) return 0;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-  if (path != "/" && path.find('/') != std::string::npos) {
-    const int e = makeDirs(parentOf(path));
-    if (e) return e;
-  }
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return errno;
-  return 0;
 }
 
 bool exists(const std::string& path) {
@@ -87,32 +70,6 @@ std::string describeChange(const FileIdentity& was, const FileIdentity& now) {
   if (was.ino != now.ino || was.dev != now.dev)
     why += std::string(why.empty() ? "" : ", ") + "replaced by another file";
   return why;
-}
-
-// Writes data to path atomically: temp file, optional fsync, rename. Returns 0 or an errno.
-int writeAtomically(const std::string& path, const std::string& data, bool sync) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
-  std::size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t w = ::write(fd, data.data() + off, data.size() - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return e;
-    }
-    off += static_cast<std::size_t>(w);
-  }
-  if (sync && ::fsync(fd) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return e;
-  }
-  if (::close(fd) != 0) return errno;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno;
-  return 0;
 }
 
 bool readSmallFile(const std::string& path, std::string& out) {
@@ -287,13 +244,10 @@ const sdk::Schema& spoolDirSourceSchema() {
 }
 
 SpoolDirSource::SpoolDirSource() {
-  sdk::SourceCounter& c = sourceCounter();
-  if (c.add("FilesCompletedCount") != kFilesCompleted ||
-      c.add("FilesQuarantinedCount") != kFilesQuarantined ||
-      c.add("LineSplitCount") != kLinesSplit ||
-      c.add("UndecodableByteCount") != kUndecodableBytes ||
-      c.add("FilesResumedCount") != kFilesResumed)
-    throw std::logic_error("spooldir source: unexpected SourceCounter layout");
+  counter_layout::addInOrder(sourceCounter(), kFilesCompleted,
+                             {"FilesCompletedCount", "FilesQuarantinedCount", "LineSplitCount",
+                              "UndecodableByteCount", "FilesResumedCount"},
+                             "spooldir source");
 }
 
 SpoolDirSource::~SpoolDirSource() {
@@ -438,16 +392,7 @@ void SpoolDirSource::start() {
   buf_.resize(std::max(kReadBytes, std::min<std::size_t>(window, kReadBytes * 4)));
   stopping_.store(false, std::memory_order_release);
   started_ = true;
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), kThreadName);
-    try {
-      run();
-    } catch (const std::exception& e) {
-      logger().error("spooldir thread failed: ", e.what());
-    } catch (...) {
-      logger().error("spooldir thread failed: unknown exception");
-    }
-  });
+  thread_ = threads::startWorker(kThreadName, *this, "spooldir", [this] { run(); });
   logger().info("reading files from ", settings_.spoolDir);
 }
 
@@ -518,12 +463,8 @@ bool SpoolDirSource::pollOnce() {
       if (settings_.basenameHeader) e.headers.set(settings_.basenameHeaderKey, cur_->basename);
     }
   }
-  c.addToEventReceivedCount(static_cast<int64_t>(n));
-  c.incrementAppendBatchReceivedCount();
-  sdk::Result r = getChannelProcessor().processEventBatch(batch_);
-  batch_.clear();
+  sdk::Result r = sources::putBatch(getChannelProcessor(), c, batch_);
   if (!r) {
-    c.incrementChannelWriteFail();
     backoff_ = backoff_.count() == 0 ? kBackoffStart : std::min(backoff_ * 2, settings_.maxBackoff);
     logger().warn("channels refused a batch of ", n, " events from ", cur_->path, " (", r.error(),
                   "); retrying in ", backoff_.count(), " ms");
@@ -531,8 +472,6 @@ bool SpoolDirSource::pollOnce() {
     return true;
   }
   backoff_ = std::chrono::milliseconds(0);
-  c.addToEventAcceptedCount(static_cast<int64_t>(n));
-  c.incrementAppendBatchAcceptedCount();
   cur_->committed = bufStart_ + static_cast<int64_t>(begin_);
   cur_->events += static_cast<int64_t>(n);
   if (!writeMeta()) c.incrementGenericProcessingFail();
@@ -831,10 +770,9 @@ void SpoolDirSource::finishFile() {
     const std::string marker = markerPath(rel);
     int e = makeDirs(parentOf(marker));
     if (!e)
-      e = writeAtomically(marker,
-                          std::to_string(now.dev) + " " + std::to_string(now.ino) + " " +
-                              std::to_string(now.size) + " " + std::to_string(now.mtimeNs) + "\n",
-                          true);
+      e = files::writeFileAtomically(
+          marker, std::to_string(now.dev) + " " + std::to_string(now.ino) + " " +
+                      std::to_string(now.size) + " " + std::to_string(now.mtimeNs) + "\n");
     if (e) {
       logger().error("cannot write marker ", marker, ": ", errnoText(e));
       leftAlone_[path] = now;

@@ -112,11 +112,13 @@ class SpoolDirSource final : public sdk::EventDrivenSource {
   static constexpr std::size_t kReadBytes = 1024 * 1024;
   static constexpr std::chrono::milliseconds kBackoffStart{250};
 
-  static constexpr std::size_t kFilesCompleted = sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kFilesQuarantined = kFilesCompleted + 1;
-  static constexpr std::size_t kLinesSplit = kFilesCompleted + 2;
-  static constexpr std::size_t kUndecodableBytes = kFilesCompleted + 3;
-  static constexpr std::size_t kFilesResumed = kFilesCompleted + 4;
+  enum : std::size_t {
+    kFilesCompleted = sdk::SourceCounter::GenericProcessingFail + 1,
+    kFilesQuarantined,
+    kLinesSplit,
+    kUndecodableBytes,
+    kFilesResumed,
+  };
 
   SpoolDirSource();
   ~SpoolDirSource() override;

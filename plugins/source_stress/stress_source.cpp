@@ -4,6 +4,8 @@
 #include <limits>
 #include <thread>
 
+#include "source_put.hpp"
+
 namespace sluice::plugins::stress {
 
 const sdk::Schema& stressSourceSchema() {
@@ -106,18 +108,12 @@ sdk::Status StressSource::process() {
   for (int64_t i = 0; i < n; ++i) batch_.emplace_back(body_);  // the copy is the event
 
   counter.add(totalIdx_, n);
-  counter.addToEventReceivedCount(n);
-  counter.incrementAppendBatchReceivedCount();
-  sdk::Result r = getChannelProcessor().processEventBatch(batch_);
-  batch_.clear();
+  sdk::Result r = sources::putBatch(getChannelProcessor(), counter, batch_);
   if (!r) {
     counter.add(failedIdx_, n);
-    counter.incrementChannelWriteFail();
     return deliveryFailed(getName() + " source could not write to channel: " + r.error());
   }
   counter.add(successfulIdx_, n);
-  counter.addToEventAcceptedCount(n);
-  counter.incrementAppendBatchAcceptedCount();
   return sdk::Status::READY;
 }
 

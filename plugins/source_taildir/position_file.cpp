@@ -8,14 +8,15 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "file_util.hpp"
+#include "text_util.hpp"
+
 namespace sluice::plugins::taildir {
 
 namespace {
 
-std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);
-}
+using text::appendJsonString;
+using text::errnoText;
 
 // A small JSON reader, just enough for the position file: it validates structure, reads
 // unsigned integers and strings, and skips any other value. Depth is bounded so hostile input
@@ -261,46 +262,6 @@ class Reader {
   std::string err_;
 };
 
-void appendJsonString(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xF];
-        } else {
-          out += c;  // UTF-8 (or any other bytes) as they are
-        }
-    }
-  }
-  out += '"';
-}
-
 }  // namespace
 
 bool parsePositions(std::string_view text, std::vector<PositionEntry>* out, std::string* error,
@@ -448,39 +409,8 @@ bool parseFingerprints(std::string_view text, std::vector<FingerprintEntry>* out
 }
 
 void writeFileAtomically(const std::string& path, std::string_view text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot create '" + tmp + "': " + errnoText(errno));
-  auto failWith = [&](const char* what) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(std::string("cannot ") + what + " '" + tmp + "': " + errnoText(err));
-  };
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      failWith("write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) failWith("fsync");
-  if (::close(fd) != 0) {
-    fd = -1;
-    failWith("close");
-  }
-  fd = -1;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) failWith("rename");
-  const std::size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // best effort: the rename is already visible; this makes it durable
-    ::close(dfd);
-  }
+  std::string error;
+  if (files::writeFileAtomically(path, text, &error) != 0) throw std::runtime_error(error);
 }
 
 bool readWholeFile(const std::string& path, std::string* out) {

@@ -59,9 +59,9 @@ std::string formatFingerprints(const std::vector<FingerprintEntry>& entries);
 // when the first line is not the format's name.
 bool parseFingerprints(std::string_view text, std::vector<FingerprintEntry>* out);
 
-// Writes text to path atomically: path.tmp is written, fsynced and renamed over path, then the
-// directory is fsynced. Throws std::runtime_error naming the path and the errno text on failure
-// (and removes the temporary file).
+// Writes text to path atomically (files::writeFileAtomically: path.tmp is written, fsynced and
+// renamed over path, then the directory is fsynced). Throws std::runtime_error naming the path
+// and the errno text on failure (the temporary file is removed).
 void writeFileAtomically(const std::string& path, std::string_view text);
 
 // Reads a whole file. Returns false when it does not exist; throws on other errors.

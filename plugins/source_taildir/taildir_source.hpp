@@ -88,17 +88,19 @@ class TaildirSource final : public sdk::EventDrivenSource {
   static constexpr std::size_t kReadChunk = 512 * 1024;
 
   // Counters added after Flume's SourceCounter ones (the constructor checks the indices).
-  static constexpr std::size_t kLinesTruncated = sdk::SourceCounter::GenericProcessingFail + 1;
-  static constexpr std::size_t kFilesOpened = kLinesTruncated + 1;
-  static constexpr std::size_t kFilesClosed = kLinesTruncated + 2;
-  static constexpr std::size_t kRotationsDetected = kLinesTruncated + 3;
-  static constexpr std::size_t kTruncationsDetected = kLinesTruncated + 4;
-  static constexpr std::size_t kPartialLinesFlushed = kLinesTruncated + 5;
-  static constexpr std::size_t kMultilineEvents = kLinesTruncated + 6;
-  static constexpr std::size_t kPositionWriteFail = kLinesTruncated + 7;
-  static constexpr std::size_t kFilesDeleted = kLinesTruncated + 8;
-  static constexpr std::size_t kFilesEvicted = kLinesTruncated + 9;
-  static constexpr std::size_t kClosedFilesLost = kLinesTruncated + 10;
+  enum : std::size_t {
+    kLinesTruncated = sdk::SourceCounter::GenericProcessingFail + 1,
+    kFilesOpened,
+    kFilesClosed,
+    kRotationsDetected,
+    kTruncationsDetected,
+    kPartialLinesFlushed,
+    kMultilineEvents,
+    kPositionWriteFail,
+    kFilesDeleted,
+    kFilesEvicted,
+    kClosedFilesLost,
+  };
 
   TaildirSource();
   ~TaildirSource() override;

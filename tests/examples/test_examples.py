@@ -4,6 +4,7 @@ what comes out. Ports and output directories are redirected with -D overrides, t
 would adapt an example without editing it: listeners get port 0 (a free one, read from the log)."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "supp
 from sluice_test import BIN, CONF_DIR as CONF, lines_in, wait_until  # noqa: E402
 from sluice_test import Agent, send_lines as send  # noqa: E402
 from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
+from sql_servers import MariaDB, Postgres  # noqa: E402
 
 
 class ExamplesTest(unittest.TestCase):
@@ -48,7 +50,7 @@ class ExamplesTest(unittest.TestCase):
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
                   "exec-file_roll", "avro-tiers", "netcat-kafka", "kafka-file_roll",
-                  "thrift-tiers"]:
+                  "sql-file-hdfs", "sql-kafka", "thrift-tiers"]:
             self.assertIn(n, names)
         # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
@@ -301,6 +303,58 @@ class ExamplesTest(unittest.TestCase):
                 self.assertEqual(agent.stop(), 0)
                 self.assertEqual(sorted(lines_in(dirs["k1"])), sorted(sent))
         self.each_format(check)
+
+    # The SQL examples read a table of a real server (tests/support/sql_servers.py); the URL,
+    # user, password file and state directories are redirected.
+    def sql_overrides(self, server, url_key, user_key):
+        pw = os.path.join(self.dir, "password")
+        with open(pw, "w") as f:
+            f.write(server.password + "\n")
+        return {f"a1.sources.r1.{url_key}": server.url, f"a1.sources.r1.{user_key}": server.user,
+                "a1.sources.r1.connection.password.file": pw,
+                "a1.sources.r1.status.file.path": os.path.join(self.dir, "status"),
+                "a1.channels.c1.checkpointDir": os.path.join(self.dir, "cp"),
+                "a1.channels.c1.dataDirs": os.path.join(self.dir, "data")}
+
+    def test_sql_file_hdfs(self):
+        with MariaDB() as db:
+            db.sql("CREATE TABLE orders (id INT PRIMARY KEY, customer VARCHAR(40), "
+                   "total DECIMAL(10,2)); INSERT INTO orders SELECT seq, CONCAT('c', seq), "
+                   "seq / 100 FROM seq_1_to_500")
+
+            def check(fmt):
+                out = os.path.join(self.dir, "out")
+                overrides = self.sql_overrides(db, "hibernate.connection.url",
+                                               "hibernate.connection.user")
+                overrides["a1.sinks.k1.hdfs.path"] = out + "/%Y%m%d/%H"
+                agent, _ = self.start("sql-file-hdfs", fmt, netcat=False, overrides=overrides)
+                self.assertTrue(wait_until(lambda: self.count_written(out) >= 500, 30),
+                                agent.text()[-3000:])
+                self.assertEqual(agent.stop(), 0)
+                want = [f'"{i}","c{i}","{i // 100}.{i % 100:02d}"' for i in range(1, 501)]
+                self.assertEqual(self.hdfs_lines(out), want)
+            self.each_format(check)
+
+    def test_sql_kafka(self):
+        with Postgres() as db, MockKafka(["db-events-toml:2", "db-events-properties:2"]) as k:
+            db.sql("CREATE TABLE events (id INT PRIMARY KEY, created_at TIMESTAMP NOT NULL, "
+                   "kind TEXT); ALTER TABLE events OWNER TO app; INSERT INTO events SELECT g, "
+                   "TIMESTAMP '2024-05-01' + (g / 10) * INTERVAL '1 minute', 'kind-' || (g % 3) "
+                   "FROM generate_series(1, 300) g")
+
+            def check(fmt):
+                topic = f"db-events-{fmt}"
+                overrides = self.sql_overrides(db, "connection.url", "connection.user")
+                overrides["a1.sinks.k1.kafka.bootstrap.servers"] = k.bootstrap
+                overrides["a1.sinks.k1.kafka.topic"] = topic
+                agent, _ = self.start("sql-kafka", fmt, netcat=False, overrides=overrides)
+                got = kcat_consume(k.bootstrap, topic, 300, timeout=30)
+                self.assertEqual(agent.stop(), 0)
+                want = [json.dumps({"id": g, "created_at": f"2024-05-01 00:{g // 10:02d}:00",
+                                    "kind": f"kind-{g % 3}"}, separators=(",", ":"))
+                        for g in range(1, 301)]
+                self.assertEqual(sorted(got), sorted(want), agent.text()[-3000:])
+            self.each_format(check)
 
 
 if __name__ == "__main__":
