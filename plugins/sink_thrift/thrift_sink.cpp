@@ -5,8 +5,11 @@
 #include <string_view>
 #include <utility>
 
+#include "counter_layout.hpp"
 #include "listener.hpp"
 #include "net/keys.hpp"
+#include "text_util.hpp"
+#include "thrift/keys.hpp"
 
 namespace sluice::plugins::thrift_sink {
 
@@ -17,27 +20,6 @@ namespace {
 
 // A reply is a Status in a few bytes; anything near this is not a Flume server.
 constexpr std::size_t kMaxReplyBytes = std::size_t{1} << 20;
-
-const char* const kKerberosRefused =
-    "Kerberos (SASL/GSSAPI) authentication is not supported by sluice's thrift source or sink; "
-    "use ssl = true instead (with a client certificate, ssl.certificate and ssl.key, for a "
-    "source that requires one)";
-
-const char* const kKerberosOnly =
-    "accepted and ignored: only used with kerberos = true, which sluice does not support";
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 // Reads one reply frame as it arrives and decodes it in place.
 class ReplyReader final : public net::ResponseReader {
@@ -103,17 +85,12 @@ const sdk::Schema& thriftSinkSchema() {
               .longValue()
               .range(0, 31536000)
               .doc("The same as connection-reset-interval (the spelling Flume's code reads)"),
-          sdk::Key("protocol")
-              .oneOf({"compact", "binary"})
-              .def("compact")
-              .doc("Thrift protocol of the next hop's source: compact (Flume's default) or binary"),
-          sdk::Key("kerberos")
-              .boolean()
-              .def("false")
-              .doc("Kerberos authentication: not supported, true is refused (use ssl)"),
-          sdk::Key("client-principal").flumeIgnored(kKerberosOnly),
-          sdk::Key("client-keytab").flumeIgnored(kKerberosOnly),
-          sdk::Key("server-principal").flumeIgnored(kKerberosOnly),
+          rpc::protocolKey(
+              "Thrift protocol of the next hop's source: compact (Flume's default) or binary"),
+          rpc::kerberosKey(),
+          rpc::kerberosOnlyKey("client-principal"),
+          rpc::kerberosOnlyKey("client-keytab"),
+          rpc::kerberosOnlyKey("server-principal"),
           sdk::Key("maxConnections")
               .flumeIgnored("accepted and ignored: the sink sends from its runner thread over one "
                             "connection, without a connection pool"),
@@ -123,23 +100,21 @@ const sdk::Schema& thriftSinkSchema() {
 }
 
 ThriftSink::ThriftSink() {
-  if (sinkCounter().add("BatchRefusedCount") != kBatchRefusedCount)
-    throw std::logic_error("thrift sink: unexpected SinkCounter layout");
+  counter_layout::addInOrder(sinkCounter(), kBatchRefusedCount, {"BatchRefusedCount"},
+                             "thrift sink");
 }
 
 ThriftSink::~ThriftSink() = default;
 
 void ThriftSink::configure(const sdk::Context& context) {
   ThriftSinkSettings s;
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
+  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
+    return rpc::longIn(context, key, def, lo, hi);
   };
-  if (context.getBoolean("kerberos", false)) context.fail("kerberos", kKerberosRefused);
-  s.hostname = trimmed(context.requireString("hostname"));
+  rpc::refuseKerberos(context,
+                      "with a client certificate, ssl.certificate and ssl.key, for a "
+                      "source that requires one");
+  s.hostname = text::trimmed(context.requireString("hostname"));
   if (!context.containsKey("port")) context.fail("port", "is required but missing");
   s.port = static_cast<int>(longIn("port", 0, 1, 65535));
   s.batchSize = static_cast<std::size_t>(longIn("batch-size", 100, 1, 1000000));
@@ -155,12 +130,7 @@ void ThriftSink::configure(const sdk::Context& context) {
                                                   " but connection-reset-interval is " +
                                                   std::to_string(documented) + ": set one of them");
   s.resetConnectionInterval = std::chrono::seconds(read);
-  const std::string protocol = lower(trimmed(context.getString("protocol", "compact")));
-  if (protocol == "binary")
-    s.protocol = rpc::Protocol::Binary;
-  else if (protocol != "compact")
-    context.fail("protocol",
-                 "expected compact or binary, got '" + context.getString("protocol", "") + "'");
+  s.protocol = rpc::configureProtocol(context);
   s.tls = net::configureTls(context, net::TlsRole::Client);
   if (s.tls && context.getBoolean("trust-all-certs", false))
     logger().warn(context.describe("trust-all-certs"),

@@ -8,11 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "counter_layout.hpp"
 #include "listener.hpp"
 #include "net/ip_filter.hpp"
 #include "net/keys.hpp"
 #include "net/log_throttle.hpp"
 #include "net/tls.hpp"
+#include "text_util.hpp"
+#include "thrift/keys.hpp"
 
 namespace sluice::plugins::thrift_source {
 
@@ -25,24 +28,6 @@ constexpr std::size_t kKeepBatchEvents = 10000;  // a larger reused batch is giv
 constexpr milliseconds kRetryMin{10};            // the hold after a FAILED, doubling ...
 constexpr milliseconds kRetryMax{1000};          // ... up to this
 
-const char* const kKerberosRefused =
-    "Kerberos (SASL/GSSAPI) authentication is not supported by sluice's thrift source or sink; "
-    "use ssl = true instead (with ssl.client-auth = required to admit only clients with a "
-    "certificate)";
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
 }  // namespace
 
 const sdk::Schema& thriftSourceSchema() {
@@ -53,20 +38,11 @@ const sdk::Schema& thriftSourceSchema() {
               "TCP port to listen on; 0 picks a free port and logs it"),
           sdk::Key("threads").integer().def("0").range(0, 64).doc(
               "I/O threads serving the connections; 0 means one per core, at most 4"),
-          sdk::Key("protocol")
-              .oneOf({"compact", "binary"})
-              .def("compact")
-              .doc("Thrift protocol the clients speak: compact (Flume's default) or binary"),
-          sdk::Key("kerberos")
-              .boolean()
-              .def("false")
-              .doc("Kerberos authentication: not supported, true is refused (use ssl)"),
-          sdk::Key("agent-principal")
-              .flumeIgnored("accepted and ignored: only used with kerberos = true, which sluice "
-                            "does not support"),
-          sdk::Key("agent-keytab")
-              .flumeIgnored("accepted and ignored: only used with kerberos = true, which sluice "
-                            "does not support"),
+          rpc::protocolKey(
+              "Thrift protocol the clients speak: compact (Flume's default) or binary"),
+          rpc::kerberosKey(),
+          rpc::kerberosOnlyKey("agent-principal"),
+          rpc::kerberosOnlyKey("agent-keytab"),
           sdk::Key("max-connections")
               .integer()
               .def("1000")
@@ -270,12 +246,11 @@ std::unique_ptr<net::Session> ThriftServer::open(net::Connection&) {
 
 ThriftSource::ThriftSource() {
   sdk::SourceCounter& c = sourceCounter();
-  if (c.add("ConnectionRejectedCount") != kConnectionRejectedCount ||
-      c.add("ConnectionDeniedCount") != kConnectionDeniedCount ||
-      c.add("ConnectionIdleClosedCount") != kConnectionIdleClosedCount ||
-      c.add("ConnectionTimedOutCount") != kConnectionTimedOutCount ||
-      c.add("ErrorResponseCount") != kErrorResponseCount)
-    throw std::logic_error("thrift source: unexpected SourceCounter layout");
+  counter_layout::addInOrder(
+      c, kConnectionRejectedCount,
+      {"ConnectionRejectedCount", "ConnectionDeniedCount", "ConnectionIdleClosedCount",
+       "ConnectionTimedOutCount", "ErrorResponseCount"},
+      "thrift source");
   // The layer counts into these as well (bound once: the listener keeps them across restarts).
   net::Stats& st = listener_.stats();
   st.bind(net::Stat::Open, c, sdk::SourceCounter::OpenConnectionCount);
@@ -291,27 +266,19 @@ ThriftSource::~ThriftSource() { stop(); }
 
 void ThriftSource::configure(const sdk::Context& context) {
   ThriftSourceSettings s;
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
+  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
+    return rpc::longIn(context, key, def, lo, hi);
   };
-  if (context.getBoolean("kerberos", false)) context.fail("kerberos", kKerberosRefused);
+  rpc::refuseKerberos(context,
+                      "with ssl.client-auth = required to admit only clients with a certificate");
   net::ListenerOptions& o = s.listener;
-  o.bind = trimmed(context.requireString("bind"));
+  o.bind = text::trimmed(context.requireString("bind"));
   if (!context.containsKey("port")) context.fail("port", "is required but missing");
   o.port = static_cast<int>(intIn("port", 0, 0, 65535));
   s.threads = static_cast<std::size_t>(intIn("threads", 0, 0, 64));
   if (s.threads == 0) s.threads = net::IoPool::defaultThreads();
 
-  const std::string protocol = lower(trimmed(context.getString("protocol", "compact")));
-  if (protocol == "binary")
-    s.protocol = rpc::Protocol::Binary;
-  else if (protocol != "compact")
-    context.fail("protocol",
-                 "expected compact or binary, got '" + context.getString("protocol", "") + "'");
+  s.protocol = rpc::configureProtocol(context);
 
   s.limits.maxFrameBytes = static_cast<std::size_t>(
       intIn("max-frame-size", static_cast<int64_t>(rpc::kFlumeMaxFrameBytes), 1024,

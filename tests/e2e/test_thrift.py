@@ -13,25 +13,21 @@
   connections are closed and counted, a good client keeps flowing;
 - config checking through the real loader (Kerberos refused, unknown and missing keys)."""
 
-import glob
-import json
 import os
 import random
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import time
 import unittest
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "tests", "support"))
 from sluice_test import AgentTestCase, lines_in, run, send_acked, wait_until  # noqa: E402
 import thrift_peer  # noqa: E402
-import avro_peer  # noqa: E402,F401  (puts Debian's python3-avro on the path)
-import avro.datafile  # noqa: E402
-import avro.io  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The avro tests' readers of avro_event files, /metrics and their self-signed certificate.
+from test_avro import avro_count, avro_records, make_certs, metrics  # noqa: E402
 
 BATCH = 100
 
@@ -86,42 +82,8 @@ a1.sinks.k1.request-timeout = 3000
     return path
 
 
-def avro_records(directory):
-    """Every (headers, body) of every avro_event file in directory, files in name order."""
-    out = []
-    for path in sorted(glob.glob(os.path.join(directory, "*"))):
-        with open(path, "rb") as f:
-            reader = avro.datafile.DataFileReader(f, avro.io.DatumReader())
-            out.extend((r["headers"], r["body"]) for r in reader)
-    return out
-
-
-def avro_count(directory):
-    try:
-        return len(avro_records(directory))
-    except Exception:  # noqa: BLE001 - a torn read while the sink writes
-        return -1
-
-
-def metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        return json.loads(r.read().decode())
-
-
 def source_counter(agent, name):
     return int(metrics(agent.monitor_port())["SOURCE.r1"][name])
-
-
-def make_certs(directory):
-    """A self-signed certificate for CN=localhost (and IP 127.0.0.1): PEM cert and key, and a
-    PKCS12 store of both with password changeit. Returns (cert_pem, key_pem, p12)."""
-    cert, key, p12 = (os.path.join(directory, n) for n in ("cert.pem", "key.pem", "ks.p12"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    subprocess.run(["openssl", "pkcs12", "-export", "-in", cert, "-inkey", key, "-out", p12,
-                    "-passout", "pass:changeit"], check=True, capture_output=True)
-    return cert, key, p12
 
 
 def frame(payload):
