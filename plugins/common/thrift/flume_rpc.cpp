@@ -5,8 +5,6 @@
 
 #include <thrift/TApplicationException.h>
 #include <thrift/TConfiguration.h>
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TTransportException.h>
@@ -14,11 +12,11 @@
 #include <exception>
 #include <limits>
 #include <new>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "ThriftSourceProtocol.h"
+#include "bounded_protocol.hpp"
 
 namespace sluice::plugins::thrift {
 
@@ -172,6 +170,7 @@ class ServerCodec final : public RequestDecoder::Impl {
     request = Request{};
     const std::size_t first = batch.size();
     observe(*inBuf_, payload);
+    in_->setStringLimit(clampToInt(payload.size()));  // no string is longer than its frame
     try {
       TMessageType type{};
       in_->readMessageBegin(request.method, type, request.seqid);
@@ -198,15 +197,15 @@ class ServerCodec final : public RequestDecoder::Impl {
       request.unknownMethod = true;
       request.refusal = "Invalid method name: '" + request.method + "'";
       return done(true);
+    } catch (const ContainerLimitExceeded&) {
+      // A well-framed request beyond max-batch-size: refuse it, keep the connection.
+      batch.resize(first);
+      request.call = Request::Call::Refused;
+      request.refusal = "a list or map of more than " + std::to_string(limits_.maxBatchEvents) +
+                        " elements (the source's max-batch-size)";
+      return done(true);
     } catch (const TProtocolException& e) {
       batch.resize(first);
-      if (e.getType() == TProtocolException::SIZE_LIMIT) {
-        // A well-framed request beyond a limit: refuse it, keep the connection.
-        request.call = Request::Call::Refused;
-        request.refusal = "a list or map of more than " + std::to_string(limits_.maxBatchEvents) +
-                          " elements (the source's max-batch-size)";
-        return done(true);
-      }
       *error = decodeError(e.what(), payload, kind_, request);
     } catch (const at::transport::TTransportException& e) {
       batch.resize(first);
@@ -293,26 +292,14 @@ class ServerCodec final : public RequestDecoder::Impl {
   gen::ThriftSourceProtocol_append_args oneArgs_;
 };
 
-using CompactProtocol = at::protocol::TCompactProtocolT<TMemoryBuffer>;
-using BinaryProtocol = at::protocol::TBinaryProtocolT<TMemoryBuffer>;
-
-// libthrift's defaults as Flume's Java server has them: the binary protocol reads messages
-// with or without a version (strict_read false) and writes them with one (strict_write true).
-template <class P>
-std::shared_ptr<P> makeProtocol(std::shared_ptr<TMemoryBuffer> buf, int32_t containerLimit) {
-  if constexpr (std::is_same_v<P, BinaryProtocol>)
-    return std::make_shared<P>(std::move(buf), 0, containerLimit, false, true);
-  else
-    return std::make_shared<P>(std::move(buf), 0, containerLimit);
-}
-
 template <class P>
 std::unique_ptr<RequestDecoder::Impl> makeServerCodec(ServerLimits limits, Protocol kind) {
   auto inBuf = makeBuffer(limits.maxFrameBytes);
   auto outBuf = makeBuffer(kMaxFrameLimit);
   const int32_t containerLimit = clampToInt(limits.maxBatchEvents);
-  auto in = makeProtocol<P>(inBuf, containerLimit);
-  auto out = makeProtocol<P>(outBuf, containerLimit);
+  auto in = std::make_shared<P>(inBuf);
+  in->setContainerLimit(containerLimit);
+  auto out = std::make_shared<P>(outBuf);
   return std::make_unique<ServerCodec<P>>(limits, kind, std::move(in), std::move(out),
                                           std::move(inBuf), std::move(outBuf));
 }
@@ -412,6 +399,7 @@ class ClientCodecT final : public ClientCodec::Impl {
   sdk::Result reply(std::string_view payload, std::string_view method, int32_t seqid,
                     Status* status) override {
     observe(*inBuf_, payload);
+    in_->setStringLimit(clampToInt(payload.size()));
     struct Forget {
       TMemoryBuffer& b;
       ~Forget() {
@@ -458,8 +446,8 @@ std::unique_ptr<ClientCodec::Impl> makeClientCodec() {
   // A reply is a few bytes; a larger one is not Flume's.
   auto inBuf = makeBuffer(std::size_t{1} << 20);
   auto outBuf = makeBuffer(kMaxFrameLimit);
-  auto in = makeProtocol<P>(inBuf, 0);
-  auto out = makeProtocol<P>(outBuf, 0);
+  auto in = std::make_shared<P>(inBuf);
+  auto out = std::make_shared<P>(outBuf);
   return std::make_unique<ClientCodecT<P>>(std::move(in), std::move(out), std::move(inBuf),
                                            std::move(outBuf));
 }

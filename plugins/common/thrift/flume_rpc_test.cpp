@@ -314,6 +314,49 @@ TEST_CASE("malformed payloads are errors that leave nothing behind") {
     CHECK(batch.empty());
   }
 
+  // A header value or a body announcing two billion bytes in a frame of a few dozen: an error
+  // (the frame is malformed, not a request beyond a limit), in both protocols, whichever string
+  // carries it, without sizing anything by the announced length.
+  for (const rpc::Protocol p : {rpc::Protocol::Compact, rpc::Protocol::Binary}) {
+    for (const bool inBody : {false, true}) {
+      CAPTURE(rpc::nameOf(p));
+      CAPTURE(inBody);
+      auto buf = std::make_shared<TMemoryBuffer>();
+      std::shared_ptr<at::protocol::TProtocol> prot;
+      if (p == rpc::Protocol::Binary)
+        prot = std::make_shared<at::protocol::TBinaryProtocol>(buf);
+      else
+        prot = std::make_shared<at::protocol::TCompactProtocol>(buf);
+      prot->writeMessageBegin("appendBatch", at::protocol::T_CALL, 1);
+      prot->writeStructBegin("args");
+      prot->writeFieldBegin("events", at::protocol::T_LIST, 1);
+      prot->writeListBegin(at::protocol::T_STRUCT, 1);
+      prot->writeStructBegin("ThriftFlumeEvent");
+      prot->writeFieldBegin("headers", at::protocol::T_MAP, 1);
+      prot->writeMapBegin(at::protocol::T_STRING, at::protocol::T_STRING, inBody ? 0 : 1);
+      if (!inBody)
+        prot->writeString("key");
+      else {
+        prot->writeMapEnd();
+        prot->writeFieldEnd();
+        prot->writeFieldBegin("body", at::protocol::T_STRING, 2);
+      }
+      // The length of the next string, as each protocol writes it: 0x7ffffff0.
+      if (p == rpc::Protocol::Binary) {
+        prot->writeI32(0x7ffffff0);
+      } else {
+        const uint8_t varint[] = {0xf0, 0xff, 0xff, 0xff, 0x07};
+        buf->write(varint, sizeof varint);
+      }
+      buf->write(reinterpret_cast<const uint8_t*>("abc"), 3);
+      rpc::RequestDecoder& decoder = p == rpc::Protocol::Binary ? binary : compact;
+      error.clear();
+      CHECK_FALSE(decoder.decode(buf->getBufferAsString(), batch, req, &error));
+      CHECK_FALSE(error.empty());
+      CHECK(batch.empty());
+    }
+  }
+
   // The decoder still works after all that.
   GeneratedClient again(rpc::Protocol::Compact);
   again.client->send_appendBatch({makeEvent({}, "after")});
