@@ -41,14 +41,8 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
     if (key == "flume.root.logger") {
       // log4j style: LEVEL,appender. The appender is ignored: sluice logs to stderr.
       logLevel = value.substr(0, value.find(','));
-    } else if (key == "flume.monitoring.type") {
-      s.flumeMonitoringType = value;
-    } else if (key == "flume.monitoring.port") {
-      s.flumeMonitoringPort = value;
-    } else if (key.rfind("flume.monitoring.", 0) == 0) {
-      std::cerr << "warning: -D" << key
-                << ": only flume.monitoring.type and flume.monitoring.port "
-                   "are understood; ignored\n";
+    } else if (monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
+      // flume.monitoring.*: the monitoring module reads it (monitoring::resolveSettings).
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "text_util.hpp"
 
@@ -120,34 +121,21 @@ AvroSink::~AvroSink() { disconnect(); }
 void AvroSink::configure(const sdk::Context& context) {
   AvroSinkSettings s;
   s.hostname = trimmed(context.requireString("hostname"));
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(longIn("port", 0, 1, 65535));
-  s.batchSize = static_cast<std::size_t>(longIn("batch-size", 100, 1, 1000000));
-  s.connectTimeout = std::chrono::milliseconds(longIn("connect-timeout", 20000, 1000, 3600000));
-  s.requestTimeout = std::chrono::milliseconds(longIn("request-timeout", 20000, 1000, 3600000));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
+  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
+  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
   s.resetConnectionInterval =
-      std::chrono::seconds(longIn("reset-connection-interval", 0, 0, 31536000));
-  const std::string compression = lower(trimmed(context.getString("compression-type", "none")));
-  if (compression == "deflate")
-    s.deflate = true;
-  else if (compression != "none")
-    context.fail("compression-type", "expected none or deflate, got '" +
-                                         context.getString("compression-type", "") + "'");
-  s.compressionLevel = static_cast<int>(longIn("compression-level", 6, 0, 9));
-  if (context.getBoolean("ssl", false)) {
+      std::chrono::seconds(requireLong(context, "reset-connection-interval"));
+  s.deflate = lower(trimmed(requireValue(context, "compression-type"))) == "deflate";
+  s.compressionLevel = static_cast<int>(requireInteger(context, "compression-level"));
+  if (requireBoolean(context, "ssl")) {
     tls::TlsOptions o;
-    o.trustAllCerts = context.getBoolean("trust-all-certs", false);
+    o.trustAllCerts = requireBoolean(context, "trust-all-certs");
     o.truststore = trimmed(context.getString("truststore", ""));
     o.truststorePassword = context.getString("truststore-password", "");
-    o.truststoreType = trimmed(context.getString("truststore-type", "JKS"));
-    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    o.truststoreType = trimmed(requireValue(context, "truststore-type"));
+    o.excludeProtocols = tls::splitNames(requireValue(context, "exclude-protocols"));
     try {
       s.tls = tls::TlsContext::client(o);
     } catch (const tls::TlsConfigError& e) {
@@ -156,10 +144,7 @@ void AvroSink::configure(const sdk::Context& context) {
     if (o.trustAllCerts)
       logger().warn(context.describe("trust-all-certs"),
                     " = true: the next hop's certificate is not verified");
-  } else {
-    (void)context.getBoolean("trust-all-certs", false);  // type-checked, unused without TLS
   }
-  disconnect();  // a reload may point the sink elsewhere
   disconnect();  // a reload may point the sink elsewhere
   s_ = std::move(s);
   configured_ = true;
@@ -555,23 +540,14 @@ sdk::Status AvroSink::process() {
     }
   }
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch tx(*this, s_.batchSize);
+  if (!tx.ok()) return deliveryFailed(tx.error());
+  const std::size_t n = tx.size();
+  if (n == 0) return sdk::Status::BACKOFF;
 
   rpc::RpcStatus status = rpc::RpcStatus::Unknown;
   std::string error;
-  if (!exchange(taken, &status, &error)) {
+  if (!exchange(tx.events(), &status, &error)) {
     counter.incrementEventWriteFail();
     tx.rollback();
     disconnect();
@@ -586,12 +562,10 @@ sdk::Status AvroSink::process() {
                           std::to_string(n) + " events; rolled back, to be sent again");
   }
   if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
     return deliveryFailed("commit to channel '" + channel->getName() + "' failed after " +
                           target() + " took the batch: " + r.error() +
                           " (the events will be sent again)");
   }
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

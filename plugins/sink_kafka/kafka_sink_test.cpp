@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -37,9 +39,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSinkSchema(), ctx, "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(sink, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -57,23 +64,23 @@ struct Fixture {
   explicit Fixture(const KV& extra = {}, bool start = true) {
     KV kv{{"kafka.bootstrap.servers", kafka.bootstraps()}, {"kafka.topic", "t1"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = sink.hostStart();
+      r = sdk::HostAccess::start(sink);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Fixture() { (void)sink.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(sink); }
 
   // Calls process() until the channel is empty and no batch is open (deadline 30 s). With
   // retry, failed batches (rolled back) are tried again, as the sink runner does.
   void drain(bool retry = false) {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     for (;;) {
-      sdk::ProcessOutcome o = sink.hostProcess();
+      sdk::ProcessOutcome o = sdk::HostAccess::process(sink);
       if (!retry) REQUIRE_MESSAGE(!o.failed, o.error);
       if (channel.size() == 0 && !sink.batchOpen()) return;
       REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -112,26 +119,28 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and producer properties translated") {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({
-      {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
-      {"kafka.topic", "logs"},
-      {"flumeBatchSize", "500"},
-      {"useFlumeEventFormat", "true"},
-      {"defaultPartitionId", "2"},
-      {"partitionIdHeader", "p"},
-      {"allowTopicOverride", "false"},
-      {"topicHeader", "dest"},
-      {"timestampHeader", "ts"},
-      {"header.host", "origin-host"},
-      {"kafka.producer.linger.ms", "20"},
-      {"kafka.producer.buffer.memory", "33554432"},
-      {"kafka.producer.compression.type", "lz4"},
-      {"kafka.producer.key.serializer", "org.apache.kafka.common.serialization.StringSerializer"},
-      {"kafka.producer.max.block.ms", "60000"},
-      {"kafka.producer.sasl.jaas.config",
-       "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
-       "password=\"p1\";"},
-  }));
+  sdk::Result r = configure(
+      sink, contextOf({
+                {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
+                {"kafka.topic", "logs"},
+                {"flumeBatchSize", "500"},
+                {"useFlumeEventFormat", "true"},
+                {"defaultPartitionId", "2"},
+                {"partitionIdHeader", "p"},
+                {"allowTopicOverride", "false"},
+                {"topicHeader", "dest"},
+                {"timestampHeader", "ts"},
+                {"header.host", "origin-host"},
+                {"kafka.producer.linger.ms", "20"},
+                {"kafka.producer.buffer.memory", "33554432"},
+                {"kafka.producer.compression.type", "lz4"},
+                {"kafka.producer.key.serializer",
+                 "org.apache.kafka.common.serialization.StringSerializer"},
+                {"kafka.producer.max.block.ms", "60000"},
+                {"kafka.producer.sasl.jaas.config",
+                 "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
+                 "password=\"p1\";"},
+            }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.bootstrapServers == "h1:9092,h2:9092");
@@ -158,7 +167,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
   // Defaults.
   KafkaSink d;
-  REQUIRE(d.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(d.settings().topic == "default-flume-topic");
   CHECK(d.settings().batchSize == 100);
   CHECK_FALSE(d.settings().useFlumeEventFormat);
@@ -169,8 +178,8 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
 TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than all is refused") {
   KafkaSink sink;
-  REQUIRE(sink.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                        {"kafka.producer.enable.idempotence", "true"}}))
+  REQUIRE(configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                     {"kafka.producer.enable.idempotence", "true"}}))
               .ok());
   CHECK(prop(sink, "acks") == "all");
   CHECK(prop(sink, "enable.idempotence") == "true");
@@ -181,7 +190,13 @@ TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than al
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSink bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+    CHECK(r.error() == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"flumeBatchSize", "0"}})
             .find("a1.sinks.k1.flumeBatchSize:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"useFlumeEventFormat", "yes"}})
@@ -317,7 +332,7 @@ TEST_CASE("all brokers down: the batch rolls back, stays in the channel, and arr
   sdk::ProcessOutcome o;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   do {
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     REQUIRE(std::chrono::steady_clock::now() < deadline);
   } while (!o.failed);
   CHECK(o.error.find("Failed to publish events") != std::string::npos);
@@ -345,7 +360,7 @@ TEST_CASE("a produce request the broker refuses rolls the batch back; all delive
   sdk::ProcessOutcome o;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   do {
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     REQUIRE(std::chrono::steady_clock::now() < deadline);
   } while (!o.failed && f.sink.batchOpen());
   REQUIRE(o.failed);
@@ -368,7 +383,7 @@ TEST_CASE("a bad partition header fails the batch, as in Flume") {
   sdk::EventBatch b;
   b.emplace_back(sdk::Headers{{"p", "zero"}}, "x");
   f.channel.put(std::move(b));
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("Non integer partition id specified") != std::string::npos);
   CHECK(f.channel.size() == 1);
@@ -379,12 +394,12 @@ TEST_CASE("stop with an unacknowledged batch rolls it back") {
   f.kafka.createTopic("t1", 1);
   f.kafka.down();
   f.channel.putBodies(0, 10);
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::READY);
   CHECK(f.sink.batchOpen());  // waiting for Kafka, transaction still open
   CHECK(f.channel.size() == 0);
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   CHECK_FALSE(f.sink.batchOpen());
   CHECK(f.channel.size() == 10);
   CHECK(f.counter("RollbackCount") == 1);
@@ -395,12 +410,12 @@ TEST_CASE("start and stop are repeatable") {
   f.kafka.createTopic("t1", 1);
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());  // a second start while running does nothing
+    REQUIRE(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());  // a second start while running does nothing
     f.channel.putBodies(round * 10, round * 10 + 10);
     f.drain();
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
   }
   CHECK(f.counter("ConnectionCreatedCount") == 3);
   CHECK(f.counter("ConnectionClosedCount") == 3);
@@ -410,7 +425,7 @@ TEST_CASE("start and stop are repeatable") {
 
 TEST_CASE("an empty channel is BACKOFF and counted as an empty batch") {
   Fixture f;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK(f.counter("BatchEmptyCount") == 1);

@@ -1,10 +1,12 @@
 #include "thrift_sink.hpp"
 
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
 #include "net/keys.hpp"
@@ -108,31 +110,27 @@ ThriftSink::~ThriftSink() = default;
 
 void ThriftSink::configure(const sdk::Context& context) {
   ThriftSinkSettings s;
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    return rpc::longIn(context, key, def, lo, hi);
-  };
   rpc::refuseKerberos(context,
                       "with a client certificate, ssl.certificate and ssl.key, for a "
                       "source that requires one");
   s.hostname = text::trimmed(context.requireString("hostname"));
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(longIn("port", 0, 1, 65535));
-  s.batchSize = static_cast<std::size_t>(longIn("batch-size", 100, 1, 1000000));
-  s.connectTimeout = std::chrono::milliseconds(longIn("connect-timeout", 20000, 1000, 3600000));
-  s.requestTimeout = std::chrono::milliseconds(longIn("request-timeout", 20000, 1000, 3600000));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
+  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
+  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
   // Flume's user guide documents connection-reset-interval; its AbstractRpcSink reads
-  // reset-connection-interval. Both work here; two different values are a mistake.
-  const int64_t documented = longIn("connection-reset-interval", 0, 0, 31536000);
-  const int64_t read = longIn("reset-connection-interval", documented, 0, 31536000);
-  if (context.containsKey("connection-reset-interval") &&
-      context.containsKey("reset-connection-interval") && documented != read)
-    context.fail("reset-connection-interval", "is " + std::to_string(read) +
+  // reset-connection-interval. Both work here (the documented one has the schema's default, 0:
+  // never); two different non-zero values are a mistake.
+  const int64_t documented = requireLong(context, "connection-reset-interval");
+  const std::optional<int64_t> read = context.getLong("reset-connection-interval");
+  if (read && documented != 0 && *read != documented)
+    context.fail("reset-connection-interval", "is " + std::to_string(*read) +
                                                   " but connection-reset-interval is " +
                                                   std::to_string(documented) + ": set one of them");
-  s.resetConnectionInterval = std::chrono::seconds(read);
+  s.resetConnectionInterval = std::chrono::seconds(read.value_or(documented));
   s.protocol = rpc::configureProtocol(context);
   s.tls = net::configureTls(context, net::TlsRole::Client);
-  if (s.tls && context.getBoolean("trust-all-certs", false))
+  if (s.tls && requireBoolean(context, "trust-all-certs"))
     logger().warn(context.describe("trust-all-certs"),
                   " = true: the next hop's certificate is not verified");
   client_.reset();  // a reload may point the sink elsewhere

@@ -23,8 +23,10 @@
 #include <vector>
 
 #include "ThriftSourceProtocol.h"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -50,9 +52,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, thriftSinkSchema(), ctx, "thrift");
+}
+
 std::string errorOf(const KV& kv) {
   ThriftSink sink;
-  const sdk::Result r = sink.hostConfigure(contextOf(kv));
+  const sdk::Result r = configure(sink, contextOf(kv));
   REQUIRE_FALSE(r.ok());
   return r.error();
 }
@@ -173,20 +180,20 @@ struct Fixture {
           {"connect-timeout", "1000"},
           {"request-timeout", "1000"}};
     for (const auto& [k, v] : extra) kv[k] = v;
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = sink.hostStart();
+    r = sdk::HostAccess::start(sink);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Fixture() { (void)sink.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(sink); }
   int64_t counter(const char* name) { return counterOf(sink, name); }
   // process() until the channel is empty or the deadline passes; true when emptied.
   bool drain(std::chrono::milliseconds timeout = 15s) {
     return waitFor(
         [&] {
-          (void)sink.hostProcess();
+          (void)sdk::HostAccess::process(sink);
           return channel.size() == 0;
         },
         timeout);
@@ -215,24 +222,24 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
   ThriftSink sink;
-  const sdk::Result r = sink.hostConfigure(contextOf({{"hostname", "collector.example.com"},
-                                                      {"port", "4141"},
-                                                      {"batch-size", "500"},
-                                                      {"connect-timeout", "5000"},
-                                                      {"request-timeout", "7000"},
-                                                      {"connection-reset-interval", "60"},
-                                                      {"protocol", "binary"},
-                                                      {"ssl", "false"},
-                                                      {"trust-all-certs", "false"},
-                                                      {"truststore", "/etc/ts.jks"},
-                                                      {"truststore-password", "pw"},
-                                                      {"truststore-type", "JKS"},
-                                                      {"exclude-protocols", "SSLv3"},
-                                                      {"kerberos", "false"},
-                                                      {"client-principal", "flume/h@R"},
-                                                      {"client-keytab", "/k"},
-                                                      {"server-principal", "flume/s@R"},
-                                                      {"maxConnections", "5"}}));
+  const sdk::Result r = configure(sink, contextOf({{"hostname", "collector.example.com"},
+                                                   {"port", "4141"},
+                                                   {"batch-size", "500"},
+                                                   {"connect-timeout", "5000"},
+                                                   {"request-timeout", "7000"},
+                                                   {"connection-reset-interval", "60"},
+                                                   {"protocol", "binary"},
+                                                   {"ssl", "false"},
+                                                   {"trust-all-certs", "false"},
+                                                   {"truststore", "/etc/ts.jks"},
+                                                   {"truststore-password", "pw"},
+                                                   {"truststore-type", "JKS"},
+                                                   {"exclude-protocols", "SSLv3"},
+                                                   {"kerberos", "false"},
+                                                   {"client-principal", "flume/h@R"},
+                                                   {"client-keytab", "/k"},
+                                                   {"server-principal", "flume/s@R"},
+                                                   {"maxConnections", "5"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.hostname == "collector.example.com");
@@ -245,7 +252,7 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
   CHECK_FALSE(thriftSinkSchema().allowUnknownKeys);
 
   ThriftSink dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().batchSize == 100);
   CHECK(dflt.settings().connectTimeout == 20000ms);
   CHECK(dflt.settings().requestTimeout == 20000ms);
@@ -253,23 +260,23 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
   CHECK(dflt.settings().protocol == rpc::Protocol::Compact);
   // Flume's code reads reset-connection-interval: that spelling works too.
   ThriftSink other;
-  REQUIRE(other
-              .hostConfigure(contextOf(
-                  {{"hostname", "h"}, {"port", "1"}, {"reset-connection-interval", "30"}}))
-              .ok());
+  REQUIRE(
+      configure(other,
+                contextOf({{"hostname", "h"}, {"port", "1"}, {"reset-connection-interval", "30"}}))
+          .ok());
   CHECK(other.settings().resetConnectionInterval == 30s);
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
-  CHECK(errorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sinks.k1: missing required key 'hostname'") == 0);
+  CHECK(errorOf({{"hostname", "h"}}).find("a1.sinks.k1: missing required key 'port'") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "0"}}).find("a1.sinks.k1.port:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"batch-size", "0"}})
             .find("a1.sinks.k1.batch-size:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"request-timeout", "10"}})
             .find("a1.sinks.k1.request-timeout:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"protocol", "json"}})
-            .find("a1.sinks.k1.protocol: expected compact or binary") == 0);
+            .find("a1.sinks.k1.protocol: expected one of compact, binary") == 0);
   CHECK(errorOf({{"hostname", "h"},
                  {"port", "1"},
                  {"connection-reset-interval", "10"},
@@ -285,7 +292,7 @@ TEST_CASE("configure errors name the key") {
                  {"truststore-type", "PKCS12"}})
             .find("a1.sinks.k1.truststore:") == 0);
   ThriftSink tls;  // no trust store: the system's CAs
-  CHECK(tls.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
+  CHECK(configure(tls, contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
 }
 
 TEST_CASE("delivers batches of batch-size to libthrift's server; commits after OK") {
@@ -312,7 +319,7 @@ TEST_CASE("delivers batches of batch-size to libthrift's server; commits after O
     CHECK(f.counter("BatchCompleteCount") == 2);
     CHECK(f.counter("BatchUnderflowCount") == 1);
     // An empty channel sends nothing.
-    const sdk::ProcessOutcome o = f.sink.hostProcess();
+    const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.status == sdk::Status::BACKOFF);
     CHECK_FALSE(o.failed);
     CHECK(f.counter("BatchEmptyCount") == 1);
@@ -326,7 +333,7 @@ TEST_CASE("FAILED and ERROR answers roll back; the batch comes again on the same
   f.channel.putBodies(0, 15);
   for (Mode m : {Mode::Failed, Mode::Error}) {
     server.handler->mode = m;
-    const sdk::ProcessOutcome o = f.sink.hostProcess();
+    const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.error.find(m == Mode::Failed ? "answered FAILED" : "answered ERROR") !=
           std::string::npos);
@@ -346,7 +353,7 @@ TEST_CASE("a Thrift exception from the server rolls back and reconnects") {
   Fixture f(server.port());
   f.channel.putBodies(0, 5);
   server.handler->mode = Mode::Throw;
-  const sdk::ProcessOutcome o = f.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("exception") != std::string::npos);
   CHECK(f.channel.size() == 5);
@@ -363,7 +370,7 @@ TEST_CASE("a server that hangs: request-timeout rolls back; nothing is lost") {
   f.channel.putBodies(0, 8);
   server.handler->mode = Mode::Hang;
   const auto t0 = std::chrono::steady_clock::now();
-  const sdk::ProcessOutcome o = f.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   const auto took = std::chrono::steady_clock::now() - t0;
   CHECK(o.failed);
   CHECK(o.error.find("request-timeout (1000 ms)") != std::string::npos);
@@ -382,7 +389,7 @@ TEST_CASE("a server that is down: connection failures are counted; delivery once
   const uint16_t port = deadPort();
   Fixture f(port);
   f.channel.putBodies(0, 12);
-  const sdk::ProcessOutcome o = f.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("cannot connect to 127.0.0.1:" + std::to_string(port)) == 0);
   CHECK(f.counter("ConnectionFailedCount") == 1);
@@ -403,7 +410,7 @@ TEST_CASE("a restarted server: the idle connection is noticed before a batch is 
   f.channel.putBodies(5, 10);
   // peerGone() sees the closed connection only once the FIN arrived: wait for a clean pass.
   REQUIRE(waitFor([&] {
-    const sdk::ProcessOutcome o = f.sink.hostProcess();
+    const sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     return !o.failed && f.channel.size() == 0;
   }));
   CHECK(server->handler->bodies() == expected(5, 10));
@@ -418,7 +425,7 @@ TEST_CASE("connection-reset-interval opens a new connection") {
       [&] {
         f.channel.putBodies(next, next + 1);
         ++next;
-        (void)f.sink.hostProcess();
+        (void)sdk::HostAccess::process(f.sink);
         return server.handler->connections >= 2;
       },
       10s));
@@ -433,10 +440,10 @@ TEST_CASE("start and stop are safe to repeat") {
   for (int round = 0; round < 3; ++round) {
     f.channel.putBodies(round * 3, round * 3 + 3);
     REQUIRE(f.drain());
-    REQUIRE(f.sink.hostStop().ok());
-    REQUIRE(f.sink.hostStop().ok());
+    REQUIRE(sdk::HostAccess::stop(f.sink).ok());
+    REQUIRE(sdk::HostAccess::stop(f.sink).ok());
     CHECK_FALSE(f.sink.connected());
-    REQUIRE(f.sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(f.sink).ok());
   }
   CHECK(server.handler->bodies() == expected(0, 9));
   CHECK(f.counter("ConnectionCreatedCount") == 3);

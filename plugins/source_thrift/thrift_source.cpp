@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
 #include "net/ip_filter.hpp"
@@ -266,32 +267,26 @@ ThriftSource::~ThriftSource() { stop(); }
 
 void ThriftSource::configure(const sdk::Context& context) {
   ThriftSourceSettings s;
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    return rpc::longIn(context, key, def, lo, hi);
-  };
   rpc::refuseKerberos(context,
                       "with ssl.client-auth = required to admit only clients with a certificate");
   net::ListenerOptions& o = s.listener;
   o.bind = text::trimmed(context.requireString("bind"));
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  o.port = static_cast<int>(intIn("port", 0, 0, 65535));
-  s.threads = static_cast<std::size_t>(intIn("threads", 0, 0, 64));
+  o.port = static_cast<int>(requireInteger(context, "port"));
+  s.threads = static_cast<std::size_t>(requireInteger(context, "threads"));
   if (s.threads == 0) s.threads = net::IoPool::defaultThreads();
 
   s.protocol = rpc::configureProtocol(context);
 
-  s.limits.maxFrameBytes = static_cast<std::size_t>(
-      intIn("max-frame-size", static_cast<int64_t>(rpc::kFlumeMaxFrameBytes), 1024,
-            static_cast<int64_t>(rpc::kMaxFrameLimit)));
-  s.limits.maxBatchEvents = static_cast<std::size_t>(intIn("max-batch-size", 100000, 1, 10000000));
-  s.limits.maxHeaders = static_cast<std::size_t>(intIn("max-headers", 256, 0, 65536));
-  o.maxConnections = static_cast<std::size_t>(intIn("max-connections", 1000, 1, 1000000));
+  s.limits.maxFrameBytes = static_cast<std::size_t>(requireInteger(context, "max-frame-size"));
+  s.limits.maxBatchEvents = static_cast<std::size_t>(requireInteger(context, "max-batch-size"));
+  s.limits.maxHeaders = static_cast<std::size_t>(requireInteger(context, "max-headers"));
+  o.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
   // The layer keeps an unfinished frame: it must hold the largest one.
   o.maxBufferedInputBytes = s.limits.maxFrameBytes + rpc::kFrameHeaderBytes;
-  const milliseconds frameTimeout(intIn("frame-timeout", 30000, 0, 3600000));
+  const milliseconds frameTimeout(requireLong(context, "frame-timeout"));
   o.requestTimeout = frameTimeout;
   o.writeTimeout = frameTimeout;
-  o.idleTimeout = std::chrono::seconds(intIn("idleTimeout", 0, 0, 31536000));
+  o.idleTimeout = std::chrono::seconds(requireInteger(context, "idleTimeout"));
   o.tls = net::configureTls(context, net::TlsRole::Server);
   o.ipFilter = net::configureIpFilter(context);
   settings_ = std::move(s);

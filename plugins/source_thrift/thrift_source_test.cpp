@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "ThriftSourceProtocol.h"
+#include "host_context.hpp"
 #include "net/net_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 namespace rpc = sluice::plugins::thrift;
@@ -46,9 +48,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, thriftSourceSchema(), ctx, "thrift");
+}
+
 std::string errorOf(const KV& kv) {
   ThriftSource source;
-  const sdk::Result r = source.hostConfigure(contextOf(kv));
+  const sdk::Result r = configure(source, contextOf(kv));
   REQUIRE_FALSE(r.ok());
   return r.error();
 }
@@ -61,15 +68,15 @@ struct Fixture {
   explicit Fixture(const KV& extra = {}) {
     KV kv{{"bind", "127.0.0.1"}, {"port", "0"}, {"threads", "2"}};
     for (const auto& [k, v] : extra) kv[k] = v;
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = source.hostStart();
+    r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.boundPort() != 0);
   }
-  ~Fixture() { (void)source.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(source); }
   uint16_t port() const { return source.boundPort(); }
   int64_t counter(const char* name) { return source.sourceCounter().get(name).value_or(-1); }
 };
@@ -133,27 +140,27 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
   ThriftSource source;
-  const sdk::Result r = source.hostConfigure(contextOf({{"bind", "0.0.0.0"},
-                                                        {"port", "4141"},
-                                                        {"threads", "3"},
-                                                        {"protocol", "BINARY"},
-                                                        {"ssl", "false"},
-                                                        {"keystore", "/etc/ks.p12"},
-                                                        {"keystore-password", "pw"},
-                                                        {"keystore-type", "PKCS12"},
-                                                        {"exclude-protocols", "SSLv3 TLSv1"},
-                                                        {"include-protocols", "TLSv1.2"},
-                                                        {"kerberos", "false"},
-                                                        {"agent-principal", "flume/_HOST@X"},
-                                                        {"agent-keytab", "/etc/flume.keytab"},
-                                                        {"ipFilter", "true"},
-                                                        {"ipFilterRules", "allow:ip:127.*"},
-                                                        {"max-connections", "10"},
-                                                        {"max-frame-size", "2048"},
-                                                        {"max-batch-size", "50"},
-                                                        {"max-headers", "4"},
-                                                        {"frame-timeout", "1500"},
-                                                        {"idleTimeout", "60"}}));
+  const sdk::Result r = configure(source, contextOf({{"bind", "0.0.0.0"},
+                                                     {"port", "4141"},
+                                                     {"threads", "3"},
+                                                     {"protocol", "BINARY"},
+                                                     {"ssl", "false"},
+                                                     {"keystore", "/etc/ks.p12"},
+                                                     {"keystore-password", "pw"},
+                                                     {"keystore-type", "PKCS12"},
+                                                     {"exclude-protocols", "SSLv3 TLSv1"},
+                                                     {"include-protocols", "TLSv1.2"},
+                                                     {"kerberos", "false"},
+                                                     {"agent-principal", "flume/_HOST@X"},
+                                                     {"agent-keytab", "/etc/flume.keytab"},
+                                                     {"ipFilter", "true"},
+                                                     {"ipFilterRules", "allow:ip:127.*"},
+                                                     {"max-connections", "10"},
+                                                     {"max-frame-size", "2048"},
+                                                     {"max-batch-size", "50"},
+                                                     {"max-headers", "4"},
+                                                     {"frame-timeout", "1500"},
+                                                     {"idleTimeout", "60"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = source.settings();
   CHECK(s.listener.bind == "0.0.0.0");
@@ -172,7 +179,7 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
   CHECK_FALSE(thriftSourceSchema().allowUnknownKeys);
 
   ThriftSource dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   CHECK(dflt.settings().protocol == rpc::Protocol::Compact);
   CHECK(dflt.settings().limits.maxFrameBytes == 16384000);  // libthrift's and Flume's
   CHECK(dflt.settings().threads >= 1);
@@ -181,11 +188,11 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
-  CHECK(errorOf({{"bind", "h"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sources.r1: missing required key 'bind'") == 0);
+  CHECK(errorOf({{"bind", "h"}}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"bind", "h"}, {"port", "70000"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "h"}, {"port", "1"}, {"protocol", "json"}})
-            .find("a1.sources.r1.protocol: expected compact or binary") == 0);
+            .find("a1.sources.r1.protocol: expected one of compact, binary") == 0);
   CHECK(errorOf({{"bind", "h"}, {"port", "1"}, {"max-frame-size", "10"}})
             .find("a1.sources.r1.max-frame-size:") == 0);
   const std::string kerberos = errorOf({{"bind", "h"}, {"port", "1"}, {"kerberos", "true"}});
@@ -201,20 +208,20 @@ TEST_CASE("start and stop are safe to repeat; a restart listens again") {
   CaptureLogger log;
   RecordingProcessor processor;
   ThriftSource source;
-  source.hostAttach("r1", &log);
-  source.setChannelProcessor(&processor);
-  CHECK(source.hostStop().ok());  // before any start
-  REQUIRE(source.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  sdk::HostAccess::attach(source, "r1", &log);
+  sdk::HostAccess::setChannelProcessor(source, &processor);
+  CHECK(sdk::HostAccess::stop(source).ok());  // before any start
+  REQUIRE(configure(source, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(source.hostStart().ok());
-    REQUIRE(source.hostStart().ok());  // a second start does nothing
+    REQUIRE(sdk::HostAccess::start(source).ok());
+    REQUIRE(sdk::HostAccess::start(source).ok());  // a second start does nothing
     const uint16_t port = source.boundPort();
     REQUIRE(port != 0);
     Client c(port, rpc::Protocol::Compact);
     CHECK(c->append(event("round " + std::to_string(round))) == gen::Status::OK);
-    REQUIRE(source.hostStop().ok());
-    REQUIRE(source.hostStop().ok());
+    REQUIRE(sdk::HostAccess::stop(source).ok());
+    REQUIRE(sdk::HostAccess::stop(source).ok());
     CHECK(source.boundPort() == 0);
   }
   CHECK(processor.snapshot() == std::vector<std::string>{"round 0", "round 1", "round 2"});

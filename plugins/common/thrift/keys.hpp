@@ -2,9 +2,9 @@
 // The keys the thrift source and sink share (protocol, kerberos and its principals) and how their
 // configure() reads them. Header-only; libthrift stays out.
 
-#include <cstdint>
 #include <string>
 
+#include "config_keys.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "text_util.hpp"
@@ -34,30 +34,18 @@ inline sdk::Key kerberosOnlyKey(std::string name) {
 // Kerberos (SASL/GSSAPI) is out of scope: kerberos = true is a config error saying so and what to
 // use instead.
 inline void refuseKerberos(const sdk::Context& context, const std::string& instead) {
-  if (context.getBoolean("kerberos", false))
+  if (requireBoolean(context, "kerberos"))
     context.fail("kerberos",
                  "Kerberos (SASL/GSSAPI) authentication is not supported by sluice's thrift "
                  "source or sink; use ssl = true instead (" +
                      instead + ")");
 }
 
+// The host has checked the value against the schema's oneOf (compact or binary, any case).
 inline Protocol configureProtocol(const sdk::Context& context) {
-  const std::string p = text::lower(text::trimmed(context.getString("protocol", "compact")));
-  if (p == "binary") return Protocol::Binary;
-  if (p != "compact")
-    context.fail("protocol",
-                 "expected compact or binary, got '" + context.getString("protocol", "") + "'");
-  return Protocol::Compact;
-}
-
-// An integer key within [lo, hi]; out of range is an error naming the key and the range.
-inline int64_t longIn(const sdk::Context& context, const char* key, int64_t def, int64_t lo,
-                      int64_t hi) {
-  const int64_t v = context.getLong(key, def);
-  if (v < lo || v > hi)
-    context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                          std::to_string(hi) + ", got " + std::to_string(v));
-  return v;
+  return text::lower(text::trimmed(requireValue(context, "protocol"))) == "binary"
+             ? Protocol::Binary
+             : Protocol::Compact;
 }
 
 }  // namespace sluice::plugins::thrift
