@@ -93,6 +93,9 @@ const sdk::Schema& thriftSinkSchema() {
           rpc::kerberosOnlyKey("client-principal"),
           rpc::kerberosOnlyKey("client-keytab"),
           rpc::kerberosOnlyKey("server-principal"),
+          sdk::Key("trustmanager-type")
+              .flumeIgnored("accepted and ignored: Java's TrustManagerFactory algorithm (older "
+                            "Flume releases), which OpenSSL has no equivalent of"),
           sdk::Key("maxConnections")
               .flumeIgnored("accepted and ignored: the sink sends from its runner thread over one "
                             "connection, without a connection pool"),

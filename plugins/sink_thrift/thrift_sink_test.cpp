@@ -239,6 +239,7 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
                                                    {"client-principal", "flume/h@R"},
                                                    {"client-keytab", "/k"},
                                                    {"server-principal", "flume/s@R"},
+                                                   {"trustmanager-type", "SunX509"},
                                                    {"maxConnections", "5"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();

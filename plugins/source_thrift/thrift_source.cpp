@@ -44,6 +44,9 @@ const sdk::Schema& thriftSourceSchema() {
           rpc::kerberosKey(),
           rpc::kerberosOnlyKey("agent-principal"),
           rpc::kerberosOnlyKey("agent-keytab"),
+          sdk::Key("keymanager-type")
+              .flumeIgnored("accepted and ignored: Java's KeyManagerFactory algorithm (older "
+                            "Flume releases), which OpenSSL has no equivalent of"),
           sdk::Key("max-connections")
               .integer()
               .def("1000")

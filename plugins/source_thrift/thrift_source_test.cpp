@@ -153,6 +153,7 @@ TEST_CASE("valid config: every schema key is accepted; defaults are Flume's") {
                                                      {"kerberos", "false"},
                                                      {"agent-principal", "flume/_HOST@X"},
                                                      {"agent-keytab", "/etc/flume.keytab"},
+                                                     {"keymanager-type", "SunX509"},
                                                      {"ipFilter", "true"},
                                                      {"ipFilterRules", "allow:ip:127.*"},
                                                      {"max-connections", "10"},
