@@ -447,6 +447,7 @@ std::unique_ptr<ClientCodec::Impl> makeClientCodec() {
   auto inBuf = makeBuffer(std::size_t{1} << 20);
   auto outBuf = makeBuffer(kMaxFrameLimit);
   auto in = std::make_shared<P>(inBuf);
+  in->setContainerLimit(1 << 20);  // a reply has no containers: only skipped extra fields do
   auto out = std::make_shared<P>(outBuf);
   return std::make_unique<ClientCodecT<P>>(std::move(in), std::move(out), std::move(inBuf),
                                            std::move(outBuf));

@@ -60,6 +60,17 @@ gen::ThriftFlumeEvent makeEvent(std::map<std::string, std::string> headers, std:
   return e;
 }
 
+// Writes an appendBatch call by hand, up to the first event's `headers` field header, for
+// payloads the generated client never sends. `events` is the list's announced length.
+void beginHandWrittenBatch(at::protocol::TProtocol& prot, uint32_t events) {
+  prot.writeMessageBegin("appendBatch", at::protocol::T_CALL, 1);
+  prot.writeStructBegin("args");
+  prot.writeFieldBegin("events", at::protocol::T_LIST, 1);
+  prot.writeListBegin(at::protocol::T_STRUCT, events);
+  prot.writeStructBegin("ThriftFlumeEvent");
+  prot.writeFieldBegin("headers", at::protocol::T_MAP, 1);
+}
+
 // The payload of the one complete frame in `bytes`.
 std::string_view payloadOf(std::string_view bytes) {
   std::size_t n = 0;
@@ -280,12 +291,7 @@ TEST_CASE("malformed payloads are errors that leave nothing behind") {
   {
     auto buf = std::make_shared<TMemoryBuffer>();
     at::protocol::TCompactProtocol prot(buf);
-    prot.writeMessageBegin("appendBatch", at::protocol::T_CALL, 1);
-    prot.writeStructBegin("args");
-    prot.writeFieldBegin("events", at::protocol::T_LIST, 1);
-    prot.writeListBegin(at::protocol::T_STRUCT, 1);
-    prot.writeStructBegin("ThriftFlumeEvent");
-    prot.writeFieldBegin("headers", at::protocol::T_MAP, 1);
+    beginHandWrittenBatch(prot, 1);
     prot.writeMapBegin(at::protocol::T_STRING, at::protocol::T_STRING, 0);
     prot.writeMapEnd();
     prot.writeFieldEnd();
@@ -305,11 +311,22 @@ TEST_CASE("malformed payloads are errors that leave nothing behind") {
   {
     auto buf = std::make_shared<TMemoryBuffer>();
     at::protocol::TCompactProtocol prot(buf);
-    prot.writeMessageBegin("appendBatch", at::protocol::T_CALL, 1);
-    prot.writeStructBegin("args");
-    prot.writeFieldBegin("events", at::protocol::T_LIST, 1);
-    prot.writeListBegin(at::protocol::T_STRUCT, 0x7fffffff);
+    beginHandWrittenBatch(prot, 0x7fffffff);
     REQUIRE(compact.decode(buf->getBufferAsString(), batch, req, &error));
+    CHECK(req.call == rpc::Request::Call::Refused);
+    CHECK(batch.empty());
+  }
+
+  // A map that announces two billion headers, in the binary protocol (whose "bytes left" check
+  // would multiply that by 8 in an int): refused by the container limit before that check.
+  {
+    auto buf = std::make_shared<TMemoryBuffer>();
+    at::protocol::TBinaryProtocol prot(buf);
+    beginHandWrittenBatch(prot, 1);
+    prot.writeMapBegin(at::protocol::T_STRING, at::protocol::T_STRING, 0x7fffffff);
+    prot.writeString(std::string("k"));
+    prot.writeString(std::string("v"));
+    REQUIRE(binary.decode(buf->getBufferAsString(), batch, req, &error));
     CHECK(req.call == rpc::Request::Call::Refused);
     CHECK(batch.empty());
   }
@@ -327,12 +344,7 @@ TEST_CASE("malformed payloads are errors that leave nothing behind") {
         prot = std::make_shared<at::protocol::TBinaryProtocol>(buf);
       else
         prot = std::make_shared<at::protocol::TCompactProtocol>(buf);
-      prot->writeMessageBegin("appendBatch", at::protocol::T_CALL, 1);
-      prot->writeStructBegin("args");
-      prot->writeFieldBegin("events", at::protocol::T_LIST, 1);
-      prot->writeListBegin(at::protocol::T_STRUCT, 1);
-      prot->writeStructBegin("ThriftFlumeEvent");
-      prot->writeFieldBegin("headers", at::protocol::T_MAP, 1);
+      beginHandWrittenBatch(*prot, 1);
       prot->writeMapBegin(at::protocol::T_STRING, at::protocol::T_STRING, inBody ? 0 : 1);
       if (!inBody)
         prot->writeString("key");
