@@ -48,6 +48,17 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" ||
   die "apt-get install failed for: ${PACKAGES[*]}"
 
+# syslog-ng for the syslog tests, unpacked beside rsyslog (see packages.sh); the tests find it
+# through SLUICE_SYSLOG_NG.
+SYSLOG_NG_ROOT="$REPO/build-test-tools/syslog-ng"
+if [[ ! -x $SYSLOG_NG_ROOT/usr/sbin/syslog-ng ]]; then
+  say "Unpacking $SYSLOG_NG_PACKAGE for the syslog tests"
+  rm -rf "$SYSLOG_NG_ROOT" && mkdir -p "$SYSLOG_NG_ROOT"
+  (cd "$SYSLOG_NG_ROOT" && apt-get download -q "$SYSLOG_NG_PACKAGE" &&
+    dpkg -x ./"$SYSLOG_NG_PACKAGE"_*.deb .) || die "could not download and unpack $SYSLOG_NG_PACKAGE"
+fi
+export SLUICE_SYSLOG_NG="$SYSLOG_NG_ROOT/usr/sbin/syslog-ng"
+
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
