@@ -205,6 +205,9 @@ TEST_CASE("start and stop are safe to repeat; a port in use fails start naming t
   }
   const uint16_t taken = f.source.boundPorts().at(0);
   MultiportSyslogSource other;
+  // The host gives every source its channel processor before start(), even one that fails.
+  sluice::plugins::testing::RecordingProcessor otherProcessor;
+  sdk::HostAccess::setChannelProcessor(other, &otherProcessor);
   REQUIRE(sluice::plugins::syslog::testing::configureAsHost<multiportSyslogSourceSchema>(
               other, {{"host", "127.0.0.1"}, {"ports", "0 " + std::to_string(taken)}})
               .ok());
