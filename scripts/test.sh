@@ -85,7 +85,9 @@ count() { # label log
 build_and_test() {
   local phase=$1 build=$2 setup=$3
   shift 3
-  local log="$build/test-output.log" reports="$build/sanitizer"
+  # reports is absolute: the tests run in the build directory, where a relative log_path would
+  # put the reports one level deeper than where this script looks for them.
+  local log="$build/test-output.log" reports="$REPO/$build/sanitizer"
   say "[$phase] configuring $build/"
   if [[ ! -f $build/meson-private/coredata.dat ]]; then
     # shellcheck disable=SC2086
