@@ -27,6 +27,12 @@ ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowM
       // Sink processors and interceptors follow their runner and source, checked already.
       if (c.kind == "SINK_PROCESSOR" || c.kind == "INTERCEPTOR") continue;
       check("started", c.kind + "." + c.name, c.state == "START", "lifecycle " + c.state);
+      // A component that depends on a server (the SQL source) reports whether it reaches it in
+      // a ConnectedGauge counter: 0 makes the agent not ready.
+      for (const auto& [counterName, value] : c.counters)
+        if (counterName == "ConnectedGauge")
+          check("connected", c.kind + "." + c.name, value != 0,
+                value != 0 ? "connected to its server" : "cannot reach its server");
       if (c.kind == "CHANNEL") {
         double fill = channelFillPercent(c);
         char buf[96];

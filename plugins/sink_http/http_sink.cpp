@@ -3,6 +3,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "net/keys.hpp"
 #include "net/tls.hpp"
@@ -137,28 +138,27 @@ void HttpSink::configure(const sdk::Context& context) {
                           ": user information in the URL is not sent (as Flume's HttpSink)");
 
   http::ClientOptions o;
-  const int32_t connectMs = context.getInteger("connectTimeout", 5000);
-  if (connectMs <= 0) context.fail("connectTimeout", "must be a positive number of milliseconds");
-  const int32_t requestMs = context.getInteger("requestTimeout", 5000);
-  if (requestMs <= 0) context.fail("requestTimeout", "must be a positive number of milliseconds");
-  o.connectTimeout = std::chrono::milliseconds(connectMs);
-  o.requestTimeout = std::chrono::milliseconds(requestMs);
-  o.contentType = context.getString("contentTypeHeader", "text/plain");
-  o.accept = context.getString("acceptHeader", "text/plain");
+  // The host checked the keys against httpSinkSchema() (ranges included) and filled in its
+  // defaults.
+  o.connectTimeout = std::chrono::milliseconds(requireInteger(context, "connectTimeout"));
+  o.requestTimeout = std::chrono::milliseconds(requireInteger(context, "requestTimeout"));
+  o.contentType = requireValue(context, "contentTypeHeader");
+  o.accept = requireValue(context, "acceptHeader");
   if (url.https) {
     sdk::Context withTls = context;  // the scheme switches TLS on
     withTls.put(net::TlsKeyNames{}.enable, "true");
     o.tls = net::configureTls(withTls, net::TlsRole::Client);
   } else {
+    // The host fills in schema defaults: only a value other than the default was written.
     for (const sdk::Key& k : tlsKeysWithoutSwitch())
-      if (context.containsKey(k.name))
+      if (const auto v = context.getString(k.name); v && *v != k.defaultValue)
         context.logger().warn(context.describe(k.name), ": ignored, the endpoint is not https://");
   }
 
   StatusPolicy p;
-  p.defaultBackoff = context.getBoolean("defaultBackoff", true);
-  p.defaultRollback = context.getBoolean("defaultRollback", true);
-  p.defaultIncrementMetrics = context.getBoolean("defaultIncrementMetrics", false);
+  p.defaultBackoff = requireBoolean(context, "defaultBackoff");
+  p.defaultRollback = requireBoolean(context, "defaultRollback");
+  p.defaultIncrementMetrics = requireBoolean(context, "defaultIncrementMetrics");
   readOverrides(context, "backoff", p.backoff);
   readOverrides(context, "rollback", p.rollback);
   readOverrides(context, "incrementMetrics", p.incrementMetrics);

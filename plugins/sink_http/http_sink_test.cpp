@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "capture_logger.hpp"
+#include "host_context.hpp"
 #include "http_test_support.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace std::chrono_literals;
@@ -33,6 +35,11 @@ sdk::Context contextOf(KV kv) {
   sdk::Context ctx("a1.sinks.k1");
   for (const auto& [k, v] : kv) ctx.put(k, v);
   return ctx;
+}
+
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, httpSinkSchema(), ctx, "http");
 }
 
 // An endpoint that records the bodies it was sent and answers with `status` (changeable).
@@ -70,13 +77,13 @@ struct Sink {
   explicit Sink(KV kv) {
     sdk::Context ctx = contextOf(kv);
     ctx.setLogger(&log);
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    const sdk::Result r = sink.hostConfigure(ctx);
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    const sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(sink).ok());
   }
-  ~Sink() { (void)sink.hostStop(); }
+  ~Sink() { (void)sdk::HostAccess::stop(sink); }
   int64_t counter(const char* name) { return counterOf(sink, name); }
 };
 
@@ -99,30 +106,30 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config and errors naming the key") {
   HttpSink s;
-  REQUIRE(s.hostConfigure(contextOf({{"endpoint", "http://localhost:8080/someuri"},
-                                     {"connectTimeout", "2000"},
-                                     {"requestTimeout", "2000"},
-                                     {"acceptHeader", "application/json"},
-                                     {"contentTypeHeader", "application/json"},
-                                     {"defaultBackoff", "true"},
-                                     {"defaultRollback", "true"},
-                                     {"defaultIncrementMetrics", "false"},
-                                     {"backoff.4XX", "false"},
-                                     {"rollback.4XX", "false"},
-                                     {"incrementMetrics.4XX", "true"},
-                                     {"backoff.200", "false"},
-                                     {"rollback.200", "false"},
-                                     {"incrementMetrics.200", "true"}}))
+  REQUIRE(configure(s, contextOf({{"endpoint", "http://localhost:8080/someuri"},
+                                  {"connectTimeout", "2000"},
+                                  {"requestTimeout", "2000"},
+                                  {"acceptHeader", "application/json"},
+                                  {"contentTypeHeader", "application/json"},
+                                  {"defaultBackoff", "true"},
+                                  {"defaultRollback", "true"},
+                                  {"defaultIncrementMetrics", "false"},
+                                  {"backoff.4XX", "false"},
+                                  {"rollback.4XX", "false"},
+                                  {"incrementMetrics.4XX", "true"},
+                                  {"backoff.200", "false"},
+                                  {"rollback.200", "false"},
+                                  {"incrementMetrics.200", "true"}}))
               .ok());
   CHECK(s.url().port == 8080);
   CHECK(s.url().target == "/someuri");
   auto errorOf = [](KV kv) {
     HttpSink sink;
-    const sdk::Result r = sink.hostConfigure(contextOf(kv));
+    const sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({}) == "a1.sinks.k1.endpoint: is required but missing");
+  CHECK(errorOf({}).find("a1.sinks.k1: missing required key 'endpoint'") == 0);
   CHECK(
       errorOf({{"endpoint", "localhost:8080"}}).find("a1.sinks.k1.endpoint: expected an http://") ==
       0);
@@ -158,7 +165,7 @@ TEST_CASE(
   HttpSink s;
   sdk::Context ctx = contextOf({{"endpoint", "http://h/"}, {"rollback.5xx", "false"}});
   ctx.setLogger(&log);
-  REQUIRE(s.hostConfigure(ctx).ok());
+  REQUIRE(configure(s, ctx).ok());
   CHECK(log.has("a1.sinks.k1.rollback.5xx: matches no status"));
   CHECK(log.has("a 200 answer rolls the event back and sends it again"));
 }
@@ -171,8 +178,9 @@ TEST_CASE("200: every event POSTed once, in order, over one connection, then com
           {"backoff.2XX", "false"},
           {"incrementMetrics.2XX", "true"}});
   s.channel.putBodies(0, 100);
-  for (int i = 0; i < 100; ++i) CHECK(s.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(s.sink.hostProcess().status == sdk::Status::BACKOFF);  // empty
+  for (int i = 0; i < 100; ++i)
+    CHECK(sdk::HostAccess::process(s.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(s.sink).status == sdk::Status::BACKOFF);  // empty
   std::vector<std::string> want;
   for (int i = 0; i < 100; ++i) want.push_back("event-" + std::to_string(i));
   CHECK(ep.received() == want);
@@ -189,7 +197,7 @@ TEST_CASE("Flume's defaults roll back a 200 too: the event stays in the channel"
   Endpoint ep;
   Sink s({{"endpoint", ep.url()}});
   s.channel.putBodies(0, 1);
-  const sdk::ProcessOutcome o = s.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(s.sink);
   CHECK(o.failed);
   CHECK(o.error.find("rolled back to be sent again (defaultRollback)") != std::string::npos);
   CHECK(s.channel.size() == 1);
@@ -203,7 +211,7 @@ TEST_CASE("5XX: rolled back and sent again until the server takes it; nothing lo
   s.channel.putBodies(0, 10);
   ep.status = 503;
   for (int i = 0; i < 3; ++i) {
-    const sdk::ProcessOutcome o = s.sink.hostProcess();
+    const sdk::ProcessOutcome o = sdk::HostAccess::process(s.sink);
     CHECK(o.failed);  // a back-off the runner and failover see
     CHECK(o.error.find("HTTP 503 Service Unavailable") != std::string::npos);
   }
@@ -225,7 +233,7 @@ TEST_CASE("4XX with rollback.4XX = false: the event is dropped, counted and logg
   Sink s(delivering(ep.url()));
   ep.status = 400;
   s.channel.putBodies(0, 3);
-  for (int i = 0; i < 3; ++i) CHECK(s.sink.hostProcess().status == sdk::Status::READY);
+  for (int i = 0; i < 3; ++i) CHECK(sdk::HostAccess::process(s.sink).status == sdk::Status::READY);
   CHECK(s.channel.size() == 0);
   CHECK(s.counter("EventDroppedCount") == 3);
   CHECK(s.counter("EventDrainSuccessCount") == 3);  // incrementMetrics.4XX = true, as configured
@@ -242,7 +250,7 @@ TEST_CASE("a server that is down, then one that hangs: rolled back each time, no
   {
     Sink s(delivering("http://127.0.0.1:" + std::to_string(port) + "/events"));
     s.channel.putBodies(0, 2);
-    const sdk::ProcessOutcome o = s.sink.hostProcess();
+    const sdk::ProcessOutcome o = sdk::HostAccess::process(s.sink);
     CHECK(o.failed);
     CHECK(o.error.find("the event stays in the channel") != std::string::npos);
     CHECK(s.channel.size() == 2);
@@ -260,7 +268,7 @@ TEST_CASE("a server that is down, then one that hangs: rolled back each time, no
   Sink s(kv);
   s.channel.putBodies(0, 1);
   const auto t0 = std::chrono::steady_clock::now();
-  const sdk::ProcessOutcome o = s.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(s.sink);
   release = true;
   CHECK(o.failed);
   CHECK(o.error.find("request-timeout (300 ms)") != std::string::npos);
@@ -285,7 +293,7 @@ TEST_CASE("a failed commit after a 200: the event stays and is sent again") {
   Sink s(delivering(ep.url()));
   s.channel.putBodies(0, 1);
   s.channel.failCommit = true;
-  const sdk::ProcessOutcome o = s.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(s.sink);
   CHECK(o.failed);
   CHECK(o.error.find("commit failed after HTTP 200") != std::string::npos);
   s.channel.failCommit = false;
@@ -312,7 +320,7 @@ TEST_CASE("https with a CA file") {
   // Without the CA the server is not trusted: nothing is sent, nothing leaves the channel.
   Sink untrusting(delivering(ep.url("https", "localhost")));
   untrusting.channel.putBodies(0, 1);
-  const sdk::ProcessOutcome o = untrusting.sink.hostProcess();
+  const sdk::ProcessOutcome o = sdk::HostAccess::process(untrusting.sink);
   CHECK(o.failed);
   CHECK(untrusting.channel.size() == 1);
   CHECK(ep.received().size() == 5);
@@ -324,9 +332,9 @@ TEST_CASE("start and stop are repeatable") {
   for (int round = 0; round < 3; ++round) {
     s.channel.putBodies(round, round + 1);
     sluice::plugins::testing::drain(s.sink, s.channel);
-    CHECK(s.sink.hostStop().ok());
-    CHECK(s.sink.hostStop().ok());
-    CHECK(s.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(s.sink).ok());
+    CHECK(sdk::HostAccess::stop(s.sink).ok());
+    CHECK(sdk::HostAccess::start(s.sink).ok());
   }
   CHECK(ep.received() == std::vector<std::string>{"event-0", "event-1", "event-2"});
 }

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
 #include "text_util.hpp"
@@ -751,32 +752,19 @@ AvroSource::~AvroSource() { stop(); }
 void AvroSource::configure(const sdk::Context& context) {
   AvroSourceSettings s;
   s.bind = trimmed(context.requireString("bind"));
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(intIn("port", 0, 0, 65535));
-  s.threads = static_cast<std::size_t>(intIn("threads", 0, 0, 64));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.threads = static_cast<std::size_t>(requireInteger(context, "threads"));
   if (s.threads == 0)
     s.threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
 
-  const std::string compression = lower(trimmed(context.getString("compression-type", "none")));
-  if (compression == "deflate")
-    s.deflate = true;
-  else if (compression != "none")
-    context.fail("compression-type", "expected none or deflate, got '" +
-                                         context.getString("compression-type", "") + "'");
-  if (context.getBoolean("ssl", false)) {
+  s.deflate = lower(trimmed(requireValue(context, "compression-type"))) == "deflate";
+  if (requireBoolean(context, "ssl")) {
     tls::TlsOptions o;
     o.keystore = trimmed(context.getString("keystore", ""));
     o.keystorePassword = context.getString("keystore-password", "");
-    o.keystoreType = trimmed(context.getString("keystore-type", "JKS"));
+    o.keystoreType = trimmed(requireValue(context, "keystore-type"));
     o.includeProtocols = tls::splitNames(context.getString("include-protocols", ""));
-    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    o.excludeProtocols = tls::splitNames(requireValue(context, "exclude-protocols"));
     o.includeCipherSuites = tls::splitNames(context.getString("include-cipher-suites", ""));
     o.excludeCipherSuites = tls::splitNames(context.getString("exclude-cipher-suites", ""));
     try {
@@ -786,7 +774,7 @@ void AvroSource::configure(const sdk::Context& context) {
     }
   }
 
-  s.ipFilter = context.getBoolean("ipFilter", false);
+  s.ipFilter = requireBoolean(context, "ipFilter");
   const std::string rules = trimmed(context.getString("ipFilterRules", ""));
   if (s.ipFilter && rules.empty())
     context.fail("ipFilterRules", "is required when ipFilter = true");
@@ -796,12 +784,11 @@ void AvroSource::configure(const sdk::Context& context) {
     context.fail("ipFilterRules", e.what());
   }
 
-  s.maxConnections = static_cast<std::size_t>(intIn("max-connections", 1000, 1, 1000000));
-  s.limits.maxFrameBytes =
-      static_cast<std::size_t>(intIn("max-frame-size", 64 << 20, 1024, kMaxFrameSizeLimit));
-  s.limits.maxBatchEvents = static_cast<std::size_t>(intIn("max-batch-size", 100000, 1, 10000000));
-  s.limits.maxHeaders = static_cast<std::size_t>(intIn("max-headers", 256, 0, 65536));
-  s.idleTimeout = std::chrono::seconds(intIn("idleTimeout", 0, 0, 31536000));
+  s.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
+  s.limits.maxFrameBytes = static_cast<std::size_t>(requireInteger(context, "max-frame-size"));
+  s.limits.maxBatchEvents = static_cast<std::size_t>(requireInteger(context, "max-batch-size"));
+  s.limits.maxHeaders = static_cast<std::size_t>(requireInteger(context, "max-headers"));
+  s.idleTimeout = std::chrono::seconds(requireInteger(context, "idleTimeout"));
   settings_ = std::move(s);
   configured_ = true;
 }

@@ -7,6 +7,7 @@
 #include "blob_handler.hpp"
 #include "capture_logger.hpp"
 #include "json_handler.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "unicode.hpp"
 
 namespace sdk = sluice::sdk;
@@ -162,13 +163,13 @@ TEST_CASE("JSONHandler: handler.* keys are reported as ignored") {
   JsonHandler h;
   sdk::Context c = ctx({{"foo", "bar"}});
   c.setLogger(&log);
-  REQUIRE(h.hostConfigure(c).ok());
+  REQUIRE(sdk::HostAccess::configure(h, c).ok());
   CHECK(log.has("a1.sources.r1.handler.foo: Flume's JSONHandler has no such key; ignored"));
 }
 
 TEST_CASE("BlobHandler: the body is one event, the query parameters its headers") {
   BlobHandler h;
-  REQUIRE(h.hostConfigure(ctx({})).ok());
+  REQUIRE(sdk::HostAccess::configure(h, ctx({})).ok());
   CHECK(h.maxBodyBytes() == 100000000);
   const std::string blob("\x00\x01\xFFPDF", 6);
   const Got g = run(h, blob, "", "resourceName=a%20b.pdf&x=1&x=2&flag&empty=&plus=a+b",
@@ -195,15 +196,15 @@ TEST_CASE("BlobHandler: the body is one event, the query parameters its headers"
 TEST_CASE("BlobHandler: maxBlobLength, its range, and the warning about truncated bodies") {
   CaptureLogger log;
   BlobHandler h;
-  h.hostAttach("r1.handler", &log);
-  REQUIRE(h.hostConfigure(ctx({{"maxBlobLength", "10"}})).ok());
+  sdk::HostAccess::attach(h, "r1.handler", &log);
+  REQUIRE(sdk::HostAccess::configure(h, ctx({{"maxBlobLength", "10"}})).ok());
   CHECK(h.maxBodyBytes() == 10);
   // The source truncates (it asked for maxBodyBytes()); the handler says so, throttled.
   for (int i = 0; i < 5; ++i) CHECK(run(h, "0123456789", "", "", "", true).result);
   CHECK(log.occurrences("longer than maxBlobLength (10 bytes)") == 1);
   auto error = [](const char* v) {
     BlobHandler b;
-    const sdk::Result r = b.hostConfigure(ctx({{"maxBlobLength", v}}));
+    const sdk::Result r = sdk::HostAccess::configure(b, ctx({{"maxBlobLength", v}}));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

@@ -3,12 +3,14 @@
 #include <stdexcept>
 
 #include "blob_handler.hpp"
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "json_handler.hpp"
 #include "listener.hpp"
 #include "net/ip_filter.hpp"
 #include "net/keys.hpp"
 #include "net/tls.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_put.hpp"
 #include "text_util.hpp"
 
@@ -132,42 +134,42 @@ HttpSource::HttpSource() {
 HttpSource::~HttpSource() { stop(); }
 
 void HttpSource::configure(const sdk::Context& context) {
+  // The host checked the keys against httpSourceSchema() (ranges included) and filled in its
+  // defaults.
   net::ListenerOptions lo;
-  lo.bind = text::trimmed(context.getString("bind", "0.0.0.0"));
-  if (lo.bind.empty()) context.fail("bind", "must not be empty");
-  lo.port = static_cast<int>(context.getLong("port").value_or(-1));
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  if (lo.port < 0 || lo.port > 65535)
-    context.fail("port", "expected a port between 0 and 65535, got " + std::to_string(lo.port));
-  lo.maxConnections = static_cast<std::size_t>(context.getInteger("max-connections", 1000));
-  lo.idleTimeout = std::chrono::milliseconds(context.getLong("ServerConnector.idleTimeout", 30000));
-  lo.requestTimeout = std::chrono::milliseconds(context.getLong("requestTimeout", 60000));
+  lo.bind = text::trimmed(context.requireString("bind"));
+  lo.port = static_cast<int>(requireInteger(context, "port"));
+  lo.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
+  lo.idleTimeout = std::chrono::milliseconds(requireLong(context, "ServerConnector.idleTimeout"));
+  lo.requestTimeout = std::chrono::milliseconds(requireLong(context, "requestTimeout"));
   lo.writeTimeout = std::chrono::milliseconds(60000);
   lo.tls = net::configureTls(context, net::TlsRole::Server, tlsNames(context));
   lo.ipFilter = net::configureIpFilter(context);
 
   http::ServerOptions so;
   so.maxHeaderBytes =
-      static_cast<std::size_t>(context.getInteger("HttpConfiguration.requestHeaderSize", 8192));
+      static_cast<std::size_t>(requireInteger(context, "HttpConfiguration.requestHeaderSize"));
   so.maxTargetBytes = so.maxHeaderBytes;
-  so.maxBodyBytes = static_cast<uint64_t>(context.getLong("maxBodyBytes", 16777216));
-  if (so.maxBodyBytes == 0) context.fail("maxBodyBytes", "must be at least 1");
+  so.maxBodyBytes = static_cast<uint64_t>(requireLong(context, "maxBodyBytes"));
 
-  const std::string type = context.getString("handler", JsonHandler::kType);
+  const std::string type = text::trimmed(context.requireString("handler"));
   std::unique_ptr<HttpSourceHandler> handler = makeHandler(type);
   if (!handler)
     context.fail("handler", "unknown handler '" + type + "'; built in: " + JsonHandler::kType +
                                 " and " + BlobHandler::kType +
                                 " (handlers from plugin libraries are not supported yet)");
-  handler->hostAttach(getName() + ".handler", &logger());
+  // The source is its handler's host: it names it, lends it its logger and configures it with
+  // the handler.* keys, through the same guarded entry points the host uses for components.
+  sdk::HostAccess::attach(*handler, getName() + ".handler", &logger());
   sdk::Context sub = context.getSubProperties("handler.");
   sub.setLogger(&logger());
-  if (const sdk::Result r = handler->hostConfigure(sub); !r) throw sdk::ConfigError(r.error());
+  if (const sdk::Result r = sdk::HostAccess::configure(*handler, sub); !r)
+    throw sdk::ConfigError(r.error());
 
   listen_ = std::move(lo);
   http_ = std::move(so);
   handler_ = std::move(handler);
-  handlerType_ = text::trimmed(type);
+  handlerType_ = type;
 }
 
 void HttpSource::start() {

@@ -7,8 +7,10 @@
 
 #include <string>
 
+#include "host_context.hpp"
 #include "http_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -35,6 +37,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, httpSourceSchema(), ctx, "http");
+}
+
 struct Fixture {
   CaptureLogger log;
   RecordingProcessor processor;
@@ -43,16 +50,16 @@ struct Fixture {
   explicit Fixture(KV extra = {}) {
     sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    source.hostAttach("r1", &log);
+    sdk::HostAccess::attach(source, "r1", &log);
     ctx.setLogger(&log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = source.hostStart();
+    r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.boundPort() != 0);
   }
-  ~Fixture() { (void)source.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(source); }
   int64_t counter(const char* name) {
     const auto v = source.sourceCounter().get(name);
     REQUIRE_MESSAGE(v.has_value(), name);
@@ -94,21 +101,21 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("valid config: Flume's keys and the sluice additions are accepted") {
   HttpSource src;
   const sdk::Result r =
-      src.hostConfigure(contextOf({{"port", "5140"},
-                                   {"handler", "org.apache.flume.sink.solr.morphline.BlobHandler"},
-                                   {"handler.maxBlobLength", "1000"},
-                                   {"maxBodyBytes", "5000"},
-                                   {"requestTimeout", "1000"},
-                                   {"max-connections", "10"},
-                                   {"ServerConnector.idleTimeout", "5000"},
-                                   {"HttpConfiguration.requestHeaderSize", "4096"},
-                                   {"ssl", "false"},
-                                   {"enableSSL", "false"},
-                                   {"ipFilter", "false"}}));
+      configure(src, contextOf({{"port", "5140"},
+                                {"handler", "org.apache.flume.sink.solr.morphline.BlobHandler"},
+                                {"handler.maxBlobLength", "1000"},
+                                {"maxBodyBytes", "5000"},
+                                {"requestTimeout", "1000"},
+                                {"max-connections", "10"},
+                                {"ServerConnector.idleTimeout", "5000"},
+                                {"HttpConfiguration.requestHeaderSize", "4096"},
+                                {"ssl", "false"},
+                                {"enableSSL", "false"},
+                                {"ipFilter", "false"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.handler().maxBodyBytes() == 1000);
   HttpSource dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"port", "5140"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"port", "5140"}})).ok());
   CHECK(dflt.handler().maxBodyBytes() == 0);  // JSONHandler, Flume's default
   for (const sdk::Key& k : httpSourceSchema().keys) {
     INFO(k.name);
@@ -124,11 +131,11 @@ TEST_CASE("valid config: Flume's keys and the sluice additions are accepted") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](KV kv) {
     HttpSource src;
-    const sdk::Result r = src.hostConfigure(contextOf(kv));
+    const sdk::Result r = configure(src, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"port", "x"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"port", "1"}, {"handler", "com.example.MyHandler"}})
@@ -284,12 +291,11 @@ TEST_CASE("bind failure: start() fails naming the address") {
   Fixture first;
   HttpSource second;
   RecordingProcessor p;
-  second.setChannelProcessor(&p);
-  REQUIRE(second
-              .hostConfigure(contextOf(
-                  {{"bind", "127.0.0.1"}, {"port", std::to_string(first.source.boundPort())}}))
+  sdk::HostAccess::setChannelProcessor(second, &p);
+  REQUIRE(configure(second, contextOf({{"bind", "127.0.0.1"},
+                                       {"port", std::to_string(first.source.boundPort())}}))
               .ok());
-  const sdk::Result r = second.hostStart();
+  const sdk::Result r = sdk::HostAccess::start(second);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("127.0.0.1:" + std::to_string(first.source.boundPort())) !=
         std::string::npos);
@@ -298,15 +304,15 @@ TEST_CASE("bind failure: start() fails naming the address") {
 TEST_CASE("start and stop are repeatable") {
   RecordingProcessor processor;
   HttpSource src;
-  src.setChannelProcessor(&processor);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  sdk::HostAccess::setChannelProcessor(src, &processor);
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(src.hostStart().ok());
-    CHECK(src.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(src).ok());
+    CHECK(sdk::HostAccess::start(src).ok());
     CHECK(exchange(src.boundPort(), request("POST", "/", events(round, round + 1))).status == 200);
-    CHECK(src.hostStop().ok());
-    CHECK(src.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
     CHECK(src.boundPort() == 0);
   }
   CHECK(processor.snapshot() == std::vector<std::string>{"event 0", "event 1", "event 2"});

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "charset.hpp"
 #include "text_util.hpp"
 
 namespace sluice::plugins::http_source::unicode {
@@ -22,9 +23,7 @@ enum class Charset { Utf8, Utf16, Utf32 };
 
 // Flume's check: "utf-8", "utf-16" or "utf-32" in any case; anything else is unsupported.
 inline std::optional<Charset> charsetNamed(std::string_view name) {
-  std::string n(name);
-  for (char& c : n)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  const std::string n = text::lower(name);
   if (n == "utf-8") return Charset::Utf8;
   if (n == "utf-16") return Charset::Utf16;
   if (n == "utf-32") return Charset::Utf32;
@@ -35,53 +34,34 @@ inline constexpr char32_t kReplacement = 0xFFFD;
 
 // The code point of the UTF-8 sequence at s[i], advancing i past it; -1 for an ill-formed one
 // (then i moves past its longest well-formed start, at least one byte, as Java's decoder does).
-// Well-formed is RFC 3629's table: no overlong forms, no surrogates, nothing past U+10FFFF.
+// Well-formed is RFC 3629's table, as charset::utf8SeqLen checks it.
 inline int32_t nextUtf8(std::string_view s, std::size_t& i) noexcept {
-  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = at(i++);
-  if (b0 < 0x80) return b0;
-  int len = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + i;
+  const std::size_t n = s.size() - i;
+  bool incomplete = false;
+  const std::size_t len = charset::utf8SeqLen(p, n, &incomplete);
+  if (len == 0) {
+    // The longest start that is still a valid prefix: utf8SeqLen calls k bytes incomplete
+    // exactly when they begin a well-formed sequence.
+    std::size_t skip = 1;
+    for (std::size_t k = 2; k <= n && k <= 3; ++k) {
+      (void)charset::utf8SeqLen(p, k, &incomplete);
+      if (!incomplete) break;
+      skip = k;
+    }
+    i += skip;
     return -1;
   }
-  uint32_t cp = b0 & (0x7Fu >> len);
-  for (int n = 1; n < len; ++n) {
-    if (i >= s.size()) return -1;
-    const unsigned char b = at(i);
-    if (n == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return -1;
-    cp = (cp << 6) | (b & 0x3Fu);
-    ++i;
-  }
+  i += len;
+  if (len == 1) return p[0];
+  uint32_t cp = p[0] & (0x7Fu >> len);
+  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[k] & 0x3Fu);
   return static_cast<int32_t>(cp);
 }
 
 using text::appendUtf8;
 
-inline bool isValidUtf8(std::string_view s) noexcept {
-  for (std::size_t i = 0; i < s.size();) {
-    // ASCII runs are the common case: skip them eight bytes at a time.
-    while (i + 8 <= s.size()) {
-      uint64_t w;
-      __builtin_memcpy(&w, s.data() + i, 8);
-      if (w & 0x8080808080808080ull) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    if (nextUtf8(s, i) < 0) return false;
-  }
-  return true;
-}
+using charset::isValidUtf8;
 
 // s with every ill-formed sequence replaced by U+FFFD.
 inline std::string replaceInvalidUtf8(std::string_view s) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "file_util.hpp"
 #include "java_regex.hpp"
@@ -27,6 +28,9 @@ using files::makeDirs;
 using files::parentOf;
 using text::errnoText;
 using text::upper;
+
+constexpr const char* kBlobDeserializerBuilder =
+    "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder";
 
 std::string joinPath(const std::string& dir, const std::string& name) {
   if (name.empty()) return dir;
@@ -210,7 +214,7 @@ const sdk::Schema& spoolDirSourceSchema() {
                "them"),
       sdk::Key("deserializer")
           .oneOf({"LINE", "BLOB", "org.apache.flume.serialization.LineDeserializer$Builder",
-                  "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder"})
+                  kBlobDeserializerBuilder})
           .def("LINE")
           .doc("LINE makes an event per line; BLOB makes one event of the whole file"),
       sdk::Key("deserializer.maxLineLength")
@@ -264,93 +268,55 @@ void SpoolDirSource::configure(const sdk::Context& context) {
     char cwd[4096];
     if (::getcwd(cwd, sizeof cwd)) s.spoolDir = joinPath(cwd, s.spoolDir);
   }
-  s.fileSuffix = context.getString("fileSuffix", ".COMPLETED");
+  s.fileSuffix = requireValue(context, "fileSuffix");
   if (s.fileSuffix.empty()) context.fail("fileSuffix", "must not be empty");
-  auto enumOf = [&](const char* key, const char* def) {
-    std::string v = context.getString(key, def);
-    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return v;
-  };
-  const std::string del = enumOf("deletePolicy", "never");
-  if (del != "never" && del != "immediate")
-    context.fail("deletePolicy", "expected never or immediate, got '" + del + "'");
-  s.deleteImmediate = del == "immediate";
-  s.fileHeader = context.getBoolean("fileHeader", false);
-  s.fileHeaderKey = context.getString("fileHeaderKey", "file");
-  s.basenameHeader = context.getBoolean("basenameHeader", false);
-  s.basenameHeaderKey = context.getString("basenameHeaderKey", "basename");
-  s.includePattern = context.getString("includePattern", "^.*$");
-  s.ignorePattern = context.getString("ignorePattern", "^$");
+  // Enum keys: the host has checked them against the schema's values (case-insensitively).
+  auto enumOf = [&](const char* key) { return upper(requireValue(context, key)); };
+  s.deleteImmediate = enumOf("deletePolicy") == "IMMEDIATE";
+  s.fileHeader = requireBoolean(context, "fileHeader");
+  s.fileHeaderKey = requireValue(context, "fileHeaderKey");
+  s.basenameHeader = requireBoolean(context, "basenameHeader");
+  s.basenameHeaderKey = requireValue(context, "basenameHeaderKey");
+  s.includePattern = requireValue(context, "includePattern");
+  s.ignorePattern = requireValue(context, "ignorePattern");
   std::string err;
   auto inc = javaregex::Regex::compile(s.includePattern, javaregex::Mode::Matches, &err);
   if (!inc) context.fail("includePattern", "invalid regex '" + s.includePattern + "': " + err);
   auto ign = javaregex::Regex::compile(s.ignorePattern, javaregex::Mode::Matches, &err);
   if (!ign) context.fail("ignorePattern", "invalid regex '" + s.ignorePattern + "': " + err);
-  s.trackerDir = joinPath(s.spoolDir, context.getString("trackerDir", ".flumespool"));
-  const std::string tracking = enumOf("trackingPolicy", "rename");
-  if (tracking != "rename" && tracking != "tracker_dir")
-    context.fail("trackingPolicy", "expected rename or tracker_dir, got '" + tracking + "'");
-  s.trackerDirPolicy = tracking == "tracker_dir";
-  const std::string order = enumOf("consumeOrder", "oldest");
-  if (order == "oldest")
-    s.consumeOrder = ConsumeOrder::Oldest;
-  else if (order == "youngest")
-    s.consumeOrder = ConsumeOrder::Youngest;
-  else if (order == "random")
-    s.consumeOrder = ConsumeOrder::Random;
-  else
-    context.fail("consumeOrder", "expected oldest, youngest or random, got '" + order + "'");
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  s.pollDelay = std::chrono::milliseconds(longIn("pollDelay", 500, 1, 86400000));
-  s.recursive = context.getBoolean("recursiveDirectorySearch", false);
-  s.maxBackoff = std::chrono::milliseconds(longIn("maxBackoff", 4000, 1, 86400000));
-  s.batchSize = static_cast<std::size_t>(longIn("batchSize", 100, 1, 1000000));
-  s.inputCharset = context.getString("inputCharset", "UTF-8");
+  s.trackerDir = joinPath(s.spoolDir, requireValue(context, "trackerDir"));
+  s.trackerDirPolicy = enumOf("trackingPolicy") == "TRACKER_DIR";
+  const std::string order = enumOf("consumeOrder");
+  s.consumeOrder = order == "YOUNGEST" ? ConsumeOrder::Youngest
+                   : order == "RANDOM" ? ConsumeOrder::Random
+                                       : ConsumeOrder::Oldest;
+  s.pollDelay = std::chrono::milliseconds(requireInteger(context, "pollDelay"));
+  s.recursive = requireBoolean(context, "recursiveDirectorySearch");
+  s.maxBackoff = std::chrono::milliseconds(requireInteger(context, "maxBackoff"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.inputCharset = requireValue(context, "inputCharset");
   auto decoder = Decoder::open(s.inputCharset, &err);
   if (!decoder) context.fail("inputCharset", err);
-  const std::string pol = upper(context.getString("decodeErrorPolicy", "FAIL"));
-  if (pol == "FAIL")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Fail;
-  else if (pol == "REPLACE")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Replace;
-  else if (pol == "IGNORE")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Ignore;
-  else
-    context.fail("decodeErrorPolicy", "expected FAIL, REPLACE or IGNORE, got '" + pol + "'");
-  const std::string des = context.getString("deserializer", "LINE");
-  const std::string desU = upper(des);
-  if (desU == "LINE" || des == "org.apache.flume.serialization.LineDeserializer$Builder")
-    s.deserializer = DeserializerKind::Line;
-  else if (desU == "BLOB" || des == "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder")
-    s.deserializer = DeserializerKind::Blob;
-  else
-    context.fail("deserializer",
-                 "expected LINE or BLOB (AVRO and custom deserializers are not "
-                 "supported), got '" +
-                     des + "'");
-  s.maxLineLength =
-      static_cast<std::size_t>(longIn("deserializer.maxLineLength", 2048, 1, 268435456));
-  const std::string outCs = upper(context.getString("deserializer.outputCharset", "UTF-8"));
+  const std::string pol = enumOf("decodeErrorPolicy");
+  s.decodeErrorPolicy = pol == "REPLACE"  ? DecodeErrorPolicy::Replace
+                        : pol == "IGNORE" ? DecodeErrorPolicy::Ignore
+                                          : DecodeErrorPolicy::Fail;
+  const std::string des = enumOf("deserializer");
+  s.deserializer = des == "BLOB" || des == upper(kBlobDeserializerBuilder) ? DeserializerKind::Blob
+                                                                           : DeserializerKind::Line;
+  s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxLineLength"));
+  const std::string outCs = upper(requireValue(context, "deserializer.outputCharset"));
   if (outCs != "UTF-8" && outCs != "UTF8")
     context.fail("deserializer.outputCharset",
                  "only UTF-8 is supported, got '" +
                      context.getString("deserializer.outputCharset", "") + "'");
-  s.maxBlobLength =
-      static_cast<std::size_t>(longIn("deserializer.maxBlobLength", 100000000, 1, 2147483647));
-  const std::string onError = enumOf("onError", "quarantine");
-  if (onError != "quarantine" && onError != "leave")
-    context.fail("onError", "expected quarantine or leave, got '" + onError + "'");
-  s.quarantine = onError == "quarantine";
+  s.maxBlobLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxBlobLength"));
+  s.quarantine = enumOf("onError") == "QUARANTINE";
+  // No schema default: unset means trackerDir/quarantine.
   s.quarantineDir = context.containsKey("quarantineDir")
                         ? joinPath(s.spoolDir, context.getString("quarantineDir", ""))
                         : joinPath(s.trackerDir, "quarantine");
-  s.metaSyncInterval = std::chrono::milliseconds(longIn("metaSyncInterval", 1000, 0, 86400000));
+  s.metaSyncInterval = std::chrono::milliseconds(requireInteger(context, "metaSyncInterval"));
 
   settings_ = std::move(s);
   include_ = std::move(inc);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 #include <optional>
 
 #include "beast_util.hpp"
@@ -36,10 +37,7 @@ std::string lowerAscii(std::string_view s) {
 class AnswerReader final : public net::ResponseReader {
  public:
   void reset() {
-    parser_.emplace();
-    parser_->eager(true);
-    parser_->body_limit(boost::none);  // bodies are read to the end, only their head kept
-    parser_->get().body().truncateAt = kBodyHeadBytes;
+    fresh();
     seen_ = 0;
     untilEof_ = false;
     error_.clear();
@@ -59,10 +57,7 @@ class AnswerReader final : public net::ResponseReader {
         const unsigned status = parser_->get().result_int();
         if (status < 100) return bad("status code " + std::to_string(status) + " below 100");
         if (status < 200 && status != 101 && parser_->is_done()) {
-          parser_.emplace();  // an interim answer: the real one follows
-          parser_->eager(true);
-          parser_->body_limit(boost::none);
-          parser_->get().body().truncateAt = kBodyHeadBytes;
+          fresh();  // an interim answer: the real one follows
           if (pos == data.size()) return {pos, false, nullptr};
           continue;
         }
@@ -88,6 +83,16 @@ class AnswerReader final : public net::ResponseReader {
   std::size_t seen() const noexcept { return seen_; }
 
  private:
+  // A new parser for the next answer. Bodies are read to the end, only their head kept. The
+  // limit is the largest number rather than none: Boost 1.74's parser compares a Content-Length
+  // with an empty optional as greater, and so refuses every answer that has a body.
+  void fresh() {
+    parser_.emplace();
+    parser_->eager(true);
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    parser_->get().body().truncateAt = kBodyHeadBytes;
+  }
+
   Result bad(std::string why) {
     error_ = std::move(why);
     return {0, false, error_.c_str()};
