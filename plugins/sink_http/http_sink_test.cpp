@@ -31,7 +31,7 @@ namespace {
 
 using KV = std::vector<std::pair<const char*, std::string>>;
 
-sdk::Context contextOf(KV kv) {
+sdk::Context contextOf(const KV& kv) {
   sdk::Context ctx("a1.sinks.k1");
   for (const auto& [k, v] : kv) ctx.put(k, v);
   return ctx;
@@ -50,7 +50,7 @@ struct Endpoint {
   std::vector<std::string> contentTypes;
   std::atomic<int> status{200};
 
-  explicit Endpoint(sluice::plugins::net::ListenerOptions lo = {}) : server({}, lo) {
+  explicit Endpoint(const sluice::plugins::net::ListenerOptions& lo = {}) : server({}, lo) {
     server.handler.request = [this](sluice::plugins::http::Request& req,
                                     sluice::plugins::http::Response& res) {
       std::lock_guard<std::mutex> lock(mu);
@@ -74,7 +74,7 @@ struct Sink {
   TestChannel channel;
   HttpSink sink;
 
-  explicit Sink(KV kv) {
+  explicit Sink(const KV& kv) {
     sdk::Context ctx = contextOf(kv);
     ctx.setLogger(&log);
     sdk::HostAccess::attach(sink, "k1", &log);
@@ -123,7 +123,7 @@ TEST_CASE("valid config and errors naming the key") {
               .ok());
   CHECK(s.url().port == 8080);
   CHECK(s.url().target == "/someuri");
-  auto errorOf = [](KV kv) {
+  auto errorOf = [](const KV& kv) {
     HttpSink sink;
     const sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_FALSE(r.ok());
@@ -182,6 +182,7 @@ TEST_CASE("200: every event POSTed once, in order, over one connection, then com
     CHECK(sdk::HostAccess::process(s.sink).status == sdk::Status::READY);
   CHECK(sdk::HostAccess::process(s.sink).status == sdk::Status::BACKOFF);  // empty
   std::vector<std::string> want;
+  want.reserve(100);
   for (int i = 0; i < 100; ++i) want.push_back("event-" + std::to_string(i));
   CHECK(ep.received() == want);
   CHECK(s.channel.size() == 0);
@@ -223,6 +224,7 @@ TEST_CASE("5XX: rolled back and sent again until the server takes it; nothing lo
   CHECK(got.size() == 13);  // three refused tries of event-0, then all ten
   got.erase(got.begin(), got.begin() + 3);
   std::vector<std::string> want;
+  want.reserve(10);
   for (int i = 0; i < 10; ++i) want.push_back("event-" + std::to_string(i));
   CHECK(got == want);
   CHECK(s.counter("EventDrainSuccessCount") == 10);

@@ -63,7 +63,8 @@ void run(const sockaddr_in& addr, const std::string& request, long n) {
     }
     std::size_t length = 0;
     const std::size_t cl = buf.find("Content-Length: ");
-    if (cl != std::string::npos && cl < end) length = std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
+    if (cl != std::string::npos && cl < end)
+      length = std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
     while (buf.size() < end + 4 + length) {
       const ssize_t r = ::recv(fd, chunk, sizeof chunk, 0);
       if (r <= 0) break;
@@ -98,12 +99,12 @@ int main(int argc, char** argv) {
   ss << in.rdbuf();
   const std::string body = ss.str();
   const std::string type = argc > 6 ? argv[6] : "application/json";
-  const std::string request = "POST / HTTP/1.1\r\nHost: " + std::string(argv[1]) +
-                              "\r\nContent-Type: " + type +
-                              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-                              body;
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: " + std::string(argv[1]) + "\r\nContent-Type: " + type +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(connections));
   for (int c = 0; c < connections; ++c)
     threads.emplace_back(run, addr, request,
                          requests / connections + (c < requests % connections ? 1 : 0));

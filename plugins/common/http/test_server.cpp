@@ -71,7 +71,7 @@ TEST_SUITE("http-server") {
     http::ServerOptions so;
     HttpServerFixture f(so);
     f.handler.request = [](http::Request&, http::Response& res) {
-      res.body.assign(64 * 1024, 'x');
+      res.body.assign(std::size_t{64} * 1024, 'x');
     };
     RawClient c(f.port(), 4096);
     // Send requests without ever reading: the server answers the first, cannot write it all,
@@ -274,8 +274,10 @@ TEST_SUITE("http-server") {
     AnswerReader rg(good.fd());
     RawClient bad(f.port());
     AnswerReader rb(bad.fd());
-    REQUIRE(
-        bad.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage\r\n\r\n", 27)));
+    // A TLS ClientHello's first bytes (NULs included), then garbage.
+    static constexpr char kTlsLike[] =
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage\r\n\r\n";
+    REQUIRE(bad.send(std::string(kTlsLike, sizeof kTlsLike - 1)));
     CHECK(rb.read().status == 400);
     CHECK(rb.closed());
     REQUIRE(good.send("GET /still HTTP/1.1\r\nHost: t\r\n\r\n"));
