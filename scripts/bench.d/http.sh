@@ -48,7 +48,7 @@ PY
   kill -TERM "$pid"
   wait "$pid" || true
   echo "$out" | awk -v n="$HTTP_EVENTS" -v hwm="$hwm" -v c="$conns" -v bytes="$(stat -c %s "$dir/batch.json")" '{
-    s = $8; printf "%-34s %12d events %8.3f s %14.0f events/s %9.1f MB/s  peak RSS %6.1f MB  (%d requests, %.0f requests/s)\n",
+    s = $9; printf "%-34s %12d events %8.3f s %14.0f events/s %9.1f MB/s  peak RSS %6.1f MB  (%d requests, %.0f requests/s)\n",
     "http-memory-null (" c " conn)", n, s, n / s, n / 100 * bytes / s / 1e6, hwm / 1024, $1, $1 / s }'
 }
 echo "--- http source: JSON batches of 100 events over keep-alive (client on the same machine) ---"
