@@ -17,7 +17,14 @@ std::vector<FlumeGroup> flumeGroups(const Snapshot& s) {
     a.emplace_back("Type", c.counterType.empty() ? c.kind : c.counterType);
     a.emplace_back("StartTime", std::to_string(c.startTime));
     a.emplace_back("StopTime", std::to_string(c.stopTime));
-    for (const auto& [k, v] : c.counters) a.emplace_back(k, std::to_string(v));
+    for (const auto& [k, v] : c.counters) {
+      // A channel's Open is Flume's boolean isOpen(), which JMX (and so /metrics and Ganglia)
+      // shows as true or false.
+      if (c.kind == "CHANNEL" && k == "Open")
+        a.emplace_back(k, v ? "true" : "false");
+      else
+        a.emplace_back(k, std::to_string(v));
+    }
     for (const auto& [k, v] : c.attributes) a.emplace_back(k, v);
     if (c.kind == "CHANNEL")
       a.emplace_back("ChannelFillPercentage", javaDouble(channelFillPercent(c)));

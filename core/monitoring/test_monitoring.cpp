@@ -133,6 +133,40 @@ Snapshot sample() {
 }
 }  // namespace
 
+// Flume's FileChannelCounter: isOpen() is a boolean (JMX shows "true"), getClosed() and
+// getUnhealthy() are 0/1; all three are states, so gauges in Prometheus and StatsD.
+TEST_CASE("a file channel's Open, Closed and Unhealthy: Flume's types, gauges") {
+  Snapshot s;
+  s.agent = "a1";
+  s.available = s.running = true;
+  s.components.push_back(component("CHANNEL", "c1", "file",
+                                   {{"ChannelSize", 0}, {"ChannelCapacity", 100}, {"Open", 1},
+                                    {"Closed", 0}, {"Unhealthy", 0}}));
+  std::string j = renderFlumeJson(s);
+  CHECK(j.find("\"Open\": \"true\"") != std::string::npos);
+  CHECK(j.find("\"Closed\": \"0\"") != std::string::npos);
+  CHECK(j.find("\"Unhealthy\": \"0\"") != std::string::npos);
+  const std::string p = renderPrometheus(s, {}, {}, 1.0, "0.1.0");
+  for (const char* name : {"open", "closed", "unhealthy"}) {
+    CHECK_MESSAGE(p.find("# TYPE flume_channel_" + std::string(name) + " gauge") !=
+                      std::string::npos,
+                  name);
+    CHECK(p.find("flume_channel_" + std::string(name) + "_total") == std::string::npos);
+  }
+  std::map<std::string, int64_t> last;
+  auto lines = renderStatsd(s, "p", last);
+  auto has = [&](const std::string& l) {
+    return std::find(lines.begin(), lines.end(), l) != lines.end();
+  };
+  CHECK(has("p.a1.channel.c1.Open:1|g"));
+  s.components[0].counters[2].second = 0;  // closed: the gauge falls back to 0
+  s.components[0].counters[3].second = 1;
+  lines = renderStatsd(s, "p", last);
+  CHECK(has("p.a1.channel.c1.Open:0|g"));
+  CHECK(has("p.a1.channel.c1.Closed:1|g"));
+  CHECK(renderFlumeJson(s).find("\"Open\": \"false\"") != std::string::npos);
+}
+
 TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   Snapshot s = sample();
   std::string j = renderFlumeJson(s);

@@ -139,6 +139,7 @@ TEST_CASE("valid config: defaults, directories created, counters") {
   CHECK(c->transactionCapacity() == 1000);
   CHECK(c->channelCounter().getChannelCapacity() == 5000);
   CHECK(counter(*c, "Open") == 1);
+  CHECK(counter(*c, "Closed") == 0);
   CHECK(counter(*c, "Unhealthy") == 0);
   CHECK(counter(*c, "CheckpointWriteErrorCount") == 0);
   CHECK(c->lastReplay().source == "empty");
@@ -601,6 +602,7 @@ TEST_CASE("start and stop are repeatable and keep buffered events") {
     CHECK(sdk::HostAccess::stop(*c.ch).ok());
     CHECK(sdk::HostAccess::stop(*c.ch).ok());
     CHECK(counter(*c, "Open") == 0);
+    CHECK(counter(*c, "Closed") == 1);
     CHECK(sdk::HostAccess::start(*c.ch).ok());
   }
   CHECK(drain(*c) == seq(1, 5));

@@ -509,6 +509,7 @@ void SpillableMemoryChannel::publishLocked() noexcept {
   c.set(idx_.checkpointBackupWriteError,
         overflowCounter_.get(overflowIdx_.checkpointBackupWriteError));
   c.set(idx_.open, overflowCounter_.get(overflowIdx_.open));
+  c.set(idx_.closed, overflowCounter_.get(overflowIdx_.closed));
   c.set(idx_.unhealthy, overflowCounter_.get(overflowIdx_.unhealthy));
 }
 

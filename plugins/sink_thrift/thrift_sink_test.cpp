@@ -105,6 +105,18 @@ class Handler final : public gen::ThriftSourceProtocolIf, public at::server::TSe
     ++connections;
     return nullptr;
   }
+  // libthrift calls preServe() once its socket listens. Waiting for it under mu_ (not polling the
+  // socket) orders the server thread's listen() before what the test thread does next, stop()
+  // included: libthrift is not instrumented, so ThreadSanitizer sees only this synchronisation.
+  void preServe() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving_ = true;
+    cv_.notify_all();
+  }
+  bool waitServing(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return serving_; });
+  }
   void release() {
     std::lock_guard<std::mutex> lock(mu_);
     released_ = true;
@@ -128,6 +140,7 @@ class Handler final : public gen::ThriftSourceProtocolIf, public at::server::TSe
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;
+  bool serving_ = false;
   int hanging_ = 0;
   std::vector<gen::ThriftFlumeEvent> received_;
 };
@@ -147,7 +160,8 @@ class Server {
         std::make_shared<at::transport::TFramedTransportFactory>(), protocol);
     server_->setServerEventHandler(handler);
     thread_ = std::thread([this] { server_->serve(); });
-    REQUIRE(waitFor([&] { return socket_->isOpen() && socket_->getPort() != 0; }));
+    REQUIRE(handler->waitServing(10s));
+    REQUIRE(socket_->getPort() != 0);
     port_ = socket_->getPort();
   }
   ~Server() { stop(); }

@@ -78,7 +78,7 @@ TEST_CASE("one event per datagram, up to its first newline, with the sender's ad
         std::vector<std::string>{"first line", "unicode \xE2\x9C\x93 kept\r", "no newline"});
   const std::string want = "/127.0.0.1:" + std::to_string(s.localPort());
   for (std::size_t i = 0; i < 3; ++i) CHECK(header(f.processor.headersOf(i), "remote") == want);
-  CHECK(f.counter("EventAcceptedCount") == 3);
+  CHECK(waitFor([&] { return f.counter("EventAcceptedCount") == 3; }));
 }
 
 TEST_CASE("a datagram over maxDatagramBytes is cut and counted") {

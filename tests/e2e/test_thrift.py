@@ -263,8 +263,8 @@ class ThriftTest(AgentTestCase):
         self.assertIn("connected to 127.0.0.1:%d (TLS)" % tport, t1.text())
         self.assertEqual(t1.text().count("connected to"), 1, t1.text())
         self.assertNotIn("changeit", t1.text() + t2.text())  # secrets stay out of the log
-        self.assertEqual(t1.stop(), 0)
-        self.assertEqual(t2.stop(), 0)
+        self.assertEqual(t1.stop(), 0, t1.text()[-3000:])
+        self.assertEqual(t2.stop(), 0, t2.text()[-3000:])
         self.assertEqual(lines_in(out), want)
 
     # ---- hostile input ----
