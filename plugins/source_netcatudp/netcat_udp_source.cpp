@@ -72,10 +72,8 @@ class Handler final : public net::DatagramHandler {
 
 }  // namespace
 
-struct NetcatUdpSource::Server {
-  net::IoPool pool{"netcatudp", 1};  // one socket: one thread
-  std::unique_ptr<Handler> handler;
-  net::UdpReceiver receiver;
+struct NetcatUdpSource::Server : syslog::UdpEndpoint<Handler> {
+  Server() : UdpEndpoint("netcatudp") {}
 };
 
 const sdk::Schema& netcatUdpSourceSchema() {
@@ -132,33 +130,23 @@ void NetcatUdpSource::start() {
   if (server_) return;
   if (!configured_) throw std::logic_error("netcatudp source started before configure()");
   auto server = std::make_unique<Server>();
-  if (sdk::Result r = server->pool.start(logger()); !r) throw std::runtime_error(r.error());
-  server->handler = std::make_unique<Handler>(*this, settings_, ids_);
-  ids_.bind(server->receiver.stats(), sourceCounter());
   net::UdpOptions o;
   o.bind = settings_.bind;
   o.port = settings_.port;
   o.maxDatagramBytes = settings_.maxDatagramBytes;
   o.receiveBufferBytes = settings_.receiveBufferBytes;
-  if (sdk::Result r = server->receiver.start(server->pool, *server->handler, o, logger()); !r) {
-    server->pool.stop();
-    throw std::runtime_error(r.error());
-  }
-  logger().info("listening on ", net::hostPort(o.bind, server->receiver.port()),
-                settings_.port == 0 ? " (port chosen by the system)" : "", " (UDP)");
+  server->start(std::make_unique<Handler>(*this, settings_, ids_), ids_, sourceCounter(), o,
+                logger());
   server_ = std::move(server);
 }
 
 void NetcatUdpSource::stop() {
   if (!server_) return;
-  server_->receiver.stop();
-  server_->pool.stop();
+  server_->stop();
   server_.reset();
   logger().info("stopped");
 }
 
-uint16_t NetcatUdpSource::boundPort() const noexcept {
-  return server_ ? server_->receiver.port() : 0;
-}
+uint16_t NetcatUdpSource::boundPort() const noexcept { return server_ ? server_->port() : 0; }
 
 }  // namespace sluice::plugins::netcatudp

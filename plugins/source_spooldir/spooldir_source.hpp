@@ -20,6 +20,8 @@
 //  - Bad files (modified after pickup, name already used, undecodable with FAIL) are logged by
 //    name, moved to quarantineDir (or left alone), counted, and the source carries on.
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -89,6 +91,9 @@ struct FileIdentity {
   int64_t mtimeNs = 0;
   bool operator==(const FileIdentity&) const = default;
 };
+
+// The identity of what fstat/stat returned.
+FileIdentity identityFrom(const struct stat& st);
 
 // The progress record: which file, which identity, how far its events are committed.
 struct SpoolMeta {

@@ -15,13 +15,17 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
+#include "listener.hpp"
+#include "net/io_pool.hpp"
 #include "net/ip_filter.hpp"
 #include "net/log_throttle.hpp"
 #include "net/stats.hpp"
+#include "net/udp_receiver.hpp"
 #include "sluice/sdk/counters.hpp"
 #include "sluice/sdk/source.hpp"
 #include "syslog/syslog_common.hpp"
@@ -43,7 +47,9 @@ class UdpPeers {
 
   UdpPeers(std::shared_ptr<const net::IpFilter> filter, bool wantHostname,
            std::chrono::milliseconds ttl = std::chrono::seconds(30), std::size_t maxPeers = 4096)
-      : filter_(std::move(filter)), wantHostname_(wantHostname), ttl_(ttl.count()),
+      : filter_(std::move(filter)),
+        wantHostname_(wantHostname),
+        ttl_(ttl.count()),
         maxPeers_(maxPeers) {}
 
   const Peer& lookup(const sockaddr_storage& sender, int64_t nowMs) {
@@ -139,5 +145,39 @@ inline bool handOverDatagrams(sdk::ChannelProcessor& processor, sdk::SourceCount
                   "); their datagrams are dropped (UDP cannot hold the sender back)");
   return false;
 }
+
+// One UDP socket of a source on a single-thread I/O pool (one socket: one thread), with the
+// handler it feeds: what syslogudp and netcatudp start and stop.
+template <class Handler>
+class UdpEndpoint {
+ public:
+  explicit UdpEndpoint(std::string poolName) : pool_(std::move(poolName), 1) {}
+
+  // Starts the pool, binds the receiver's counters to the source's, starts receiving into
+  // `handler` and logs where. Throws std::runtime_error with the reason; the SDK's guard turns
+  // it into a failed start().
+  void start(std::unique_ptr<Handler> handler, const UdpCounterIds& ids,
+             sdk::SourceCounter& counter, const net::UdpOptions& o, sdk::Logger& log) {
+    if (sdk::Result r = pool_.start(log); !r) throw std::runtime_error(r.error());
+    handler_ = std::move(handler);
+    ids.bind(receiver_.stats(), counter);
+    if (sdk::Result r = receiver_.start(pool_, *handler_, o, log); !r) {
+      pool_.stop();
+      throw std::runtime_error(r.error());
+    }
+    log.info("listening on ", net::hostPort(o.bind, receiver_.port()),
+             o.port == 0 ? " (port chosen by the system)" : "", " (UDP)");
+  }
+  void stop() {
+    receiver_.stop();
+    pool_.stop();
+  }
+  uint16_t port() const noexcept { return receiver_.port(); }
+
+ private:
+  net::IoPool pool_;
+  std::unique_ptr<Handler> handler_;
+  net::UdpReceiver receiver_;
+};
 
 }  // namespace sluice::plugins::syslog
