@@ -4,7 +4,7 @@
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ cmake libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libpcre2-dev zlib1g-dev libzstd-dev
   libssl-dev librdkafka-dev
-  libmimalloc-dev libmariadb-dev libpq-dev
+  libmimalloc-dev libmariadb-dev libpq-dev nlohmann-json3-dev
   libthrift-dev thrift-compiler
   python3)
 # And to run every test: doctest (the unit tests, built with -Dtests=true), clang and its
@@ -19,6 +19,6 @@ BUILD_PACKAGES=(meson ninja-build pkg-config g++ cmake libboost-dev libboost-pro
 # into a directory of its own instead of installing it.
 TEST_PACKAGES=(doctest-dev python3-avro openssl gzip zstd clang libclang-rt-14-dev clang-tidy git
   prometheus chromium kcat mariadb-server mariadb-client postgresql postgresql-client
-  python3-thrift rsyslog ganglia-monitor
+  python3-thrift rsyslog ganglia-monitor curl nginx-light
   libivykis0 libnet1 libjson-c5 libwrap0 libglib2.0-0 libcap2)
 SYSLOG_NG_PACKAGE=syslog-ng-core

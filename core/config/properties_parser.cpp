@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config/model.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core {
 
@@ -25,23 +26,7 @@ std::string javaTrim(std::string s) {
   return s.substr(b, e - b);
 }
 
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+using plugins::text::appendUtf8;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers that the core and the plugins each used to write for themselves: ASCII case,
-// trimming, splitting, errno messages and JSON string literals. Header-only and std-only.
+// trimming, splitting, errno messages, UTF-8 encoding and JSON string literals. Header-only and
+// std-only.
 //
 // Why here: plugins may include nothing from core/ (tests/check_plugin_includes.py), while the
 // core may include plugins/common/ (its include path is the repository root: include it as
@@ -8,6 +9,7 @@
 // the wrong home: every sdk/ header is plugin API under the ABI hash, and these are not API.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -63,6 +65,25 @@ inline std::vector<std::string> split(std::string_view text, std::string_view se
 inline std::string errnoText(int err) {
   char buf[256];
   return ::strerror_r(err, buf, sizeof buf);
+}
+
+// Appends the UTF-8 encoding of a code point (up to U+10FFFF; the caller replaces surrogates).
+inline void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 // Appends s as a JSON string literal, quotes included. Bytes >= 0x80 (UTF-8) pass through as they

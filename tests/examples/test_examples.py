@@ -51,7 +51,7 @@ class ExamplesTest(unittest.TestCase):
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
                   "exec-file_roll", "avro-tiers", "netcat-kafka", "kafka-file_roll",
                   "sql-file-hdfs", "sql-kafka", "syslog-hdfs",
-                  "thrift-tiers"]:
+                  "thrift-tiers", "http-kafka"]:
             self.assertIn(n, names)
         # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
@@ -319,6 +319,26 @@ class ExamplesTest(unittest.TestCase):
                     "a1.sinks.k1.kafka.bootstrap.servers": k.bootstrap})
                 sent = [f"kafka line {i}" for i in range(500)]
                 self.assertEqual(send(self.port, sent, read_acks=True), ["OK"] * 500)
+                got = kcat_consume(k.bootstrap, "weblogs", 500, timeout=30)
+                self.assertEqual(sorted(got), sorted(sent), agent.text()[-3000:])
+                self.assertEqual(agent.stop(), 0)
+        self.each_format(check)
+
+    def test_http_kafka(self):
+        def check(fmt):
+            import json
+            import urllib.request
+            with MockKafka(["weblogs:4"]) as k:
+                agent, _ = self.start("http-kafka", fmt, overrides={
+                    "a1.sinks.k1.kafka.bootstrap.servers": k.bootstrap})
+                sent = [f"http event {i}" for i in range(500)]
+                for b in range(0, 500, 100):
+                    body = json.dumps([{"headers": {"n": str(i)}, "body": sent[i]}
+                                       for i in range(b, b + 100)]).encode()
+                    req = urllib.request.Request(f"http://127.0.0.1:{self.port}/", data=body,
+                                                 headers={"Content-Type": "application/json"})
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        self.assertEqual(r.status, 200)
                 got = kcat_consume(k.bootstrap, "weblogs", 500, timeout=30)
                 self.assertEqual(sorted(got), sorted(sent), agent.text()[-3000:])
                 self.assertEqual(agent.stop(), 0)
