@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "net/keys.hpp"
+
 namespace sluice::plugins::avro_source {
 
 namespace {
@@ -56,11 +58,7 @@ const sdk::Schema& avroSourceSchema() {
           .string()
           .doc("Comma-separated rules (allow or deny):(ip or name):glob; the first match decides, "
                "no match allows"),
-      sdk::Key("max-connections")
-          .integer()
-          .def("1000")
-          .range(1, 1000000)
-          .doc("Open connections allowed; further clients are accepted and closed at once"),
+      net::maxConnectionsKey(),
       sdk::Key("max-frame-size")
           .integer()
           .def("67108864")
@@ -76,11 +74,7 @@ const sdk::Schema& avroSourceSchema() {
           .def("256")
           .range(0, 65536)
           .doc("Most headers of one event; an event with more is answered with an error"),
-      sdk::Key("idleTimeout")
-          .integer()
-          .def("0")
-          .range(0, 31536000)
-          .doc("Seconds after which a connection that sent nothing is closed; 0 means never"),
+      net::idleTimeoutKey(),
   };
   return schema;
 }

@@ -2,33 +2,32 @@
 // Flume's NetcatSource (type netcat): listens on a TCP port and turns every line a client sends
 // into one event whose body is the line's bytes.
 //
-// Design (README.md describes the behaviour users see):
-//  - One I/O thread runs an epoll loop over the listener and every connection; all sockets are
-//    non-blocking and level-triggered. Each wake-up reads at most one buffer (256 KiB) per ready
-//    connection, so one fast client cannot starve the others.
-//  - Lines are found with memchr in one read buffer owned by the thread. Events are built
-//    directly into a reused EventBatch; the only allocation per line is the body string. Lines of
-//    one read go to the channels in batches of batchSize, one processEventBatch per batch.
-//  - A connection keeps only its unfinished last line between reads (at most max-line-length + 1
-//    bytes; for an over-long line only the kept prefix, the rest is discarded as it arrives).
-//  - When the channels refuse a batch and acks are off, the connection is *held*: the refused
-//    lines are rebuilt from the read buffer (still intact, since processEventBatch consumed only
-//    the events) into a per-connection copy, the rest of the buffer is kept, and the socket is
-//    taken out of the epoll set. Nothing more is read from it, so TCP backpressure reaches the
-//    client. The copy is retried with exponential back-off until it is accepted or the source
-//    stops. The normal path copies nothing.
+// A thin protocol layer over the network layer (plugins/common/net): the I/O threads, accepting,
+// max-connections, idleTimeout, TLS, the IP filter, back-pressure and stopping are the layer's.
+// What is netcat's own (README.md describes what users see):
+//  - Lines are cut by the shared LineSplitter (netcat_lines.hpp) straight from the bytes the
+//    layer hands over; events are built into a batch per I/O thread, reused, so the only
+//    allocation per line is the body. Lines of one read go to the channels in batches of
+//    batchSize, one processEventBatch per batch.
+//  - The layer keeps only the unfinished last line between reads (at most max-line-length + 1
+//    bytes; of an over-long line the splitter keeps the prefix and the rest is consumed as it
+//    arrives).
+//  - When the channels refuse a batch and acks are off, the refused lines are copied into the
+//    session (the only copy, and only then), the rest of the read stays with the layer, and the
+//    connection is held: the layer reads nothing more from it, so TCP back-pressure reaches the
+//    client. The session retries the copy with exponential back-off until it is accepted or the
+//    source stops.
 //  - With ack-every-event, a refused batch is answered "FAILED: <reason>" per line instead and
-//    reading goes on; replies are buffered per connection and sent without blocking. A client
-//    that does not read its replies is no longer read from once 64 KiB of replies are pending.
+//    reading goes on. A client that does not read its replies is no longer read from once
+//    64 KiB of replies are pending.
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "net/tcp_listener.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
@@ -47,15 +46,15 @@ struct NetcatSettings {
   std::size_t batchSize = 0;
   std::size_t maxConnections = 0;
   std::chrono::milliseconds idleTimeout{0};  // 0 = never
+  std::shared_ptr<const net::TlsContext> tls;     // null: plain TCP
+  std::shared_ptr<const net::IpFilter> ipFilter;  // null: everyone
 };
-
-class NetcatServer;
 
 class NetcatSource final : public sdk::EventDrivenSource {
  public:
-  // Name of the I/O thread (at most 15 characters).
-  static constexpr const char* kThreadName = "sluice-netcat";
-  // Bytes read from a socket at once (plus room for an unfinished line carried over).
+  // The I/O threads are "sluice-netcat-<i>" (top -H shows them).
+  static constexpr const char* kThreadName = "netcat";
+  // Bytes read from a socket at once.
   static constexpr std::size_t kReadBufferBytes = 256 * 1024;
   // Per connection: replies pending beyond this stop reading from that client until it drains.
   static constexpr std::size_t kMaxPendingReplyBytes = 64 * 1024;
@@ -71,6 +70,8 @@ class NetcatSource final : public sdk::EventDrivenSource {
     kConnectionRejectedCount,
     kConnectionIdleClosedCount,
     kPendingLineDroppedCount,
+    kConnectionDeniedCount,  // the IP filter refused the client
+    kTlsHandshakeFailCount,
   };
 
   NetcatSource();
@@ -78,21 +79,22 @@ class NetcatSource final : public sdk::EventDrivenSource {
 
   // Control thread, before start (again after stop for a reload).
   void configure(const sdk::Context& context) override;
-  // Binds and listens, then starts the I/O thread. Throws (bind:port and strerror) when the
+  // Starts the I/O threads and listens. Throws ("cannot bind to bind:port: reason") when the
   // address cannot be bound. A second start() while running does nothing.
   void start() override;
-  // Closes the listener and every connection and joins the I/O thread. Safe to repeat.
+  // Closes the listener and every connection (a held connection's lines are dropped and counted
+  // in PendingLineDroppedCount) and ends the threads. Safe to repeat.
   void stop() override;
 
   // The port the listener is bound to (the kernel's choice when port = 0); 0 when stopped.
-  uint16_t boundPort() const noexcept { return boundPort_.load(std::memory_order_acquire); }
+  uint16_t boundPort() const noexcept;
   const NetcatSettings& settings() const noexcept { return settings_; }
 
  private:
   NetcatSettings settings_;
   bool configured_ = false;
-  std::unique_ptr<NetcatServer> server_;
-  std::atomic<uint16_t> boundPort_{0};
+  struct Server;
+  std::unique_ptr<Server> server_;
 };
 
 }  // namespace sluice::plugins::netcat

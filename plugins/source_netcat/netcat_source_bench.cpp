@@ -88,24 +88,23 @@ double cpuSeconds() {
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// CPU seconds used so far by the thread of this process with the given name.
-double threadCpuSeconds(const std::string& name) {
+// CPU seconds used so far by the threads of this process whose name starts with `prefix`.
+double threadCpuSeconds(const std::string& prefix) {
+  double ticks = 0;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
     std::ifstream comm(task.path() / "comm");
     std::string c;
     std::getline(comm, c);
-    if (c != name) continue;
+    if (c.rfind(prefix, 0) != 0) continue;
     std::ifstream stat(task.path() / "stat");
     std::string line;
     std::getline(stat, line);
     std::istringstream rest(line.substr(line.rfind(')') + 2));
     std::string field;
-    double ticks = 0;
     for (int i = 3; i <= 15 && rest >> field; ++i)
       if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
-  return 0;
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
@@ -159,13 +158,13 @@ int main(int argc, char** argv) {
   while (processor.consumed() < lines) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = cpuSeconds() - cpu0;
-  const double ioCpu = threadCpuSeconds(sluice::plugins::netcat::NetcatSource::kThreadName);
+  const double ioCpu = threadCpuSeconds(std::string("sluice-") + sluice::plugins::netcat::NetcatSource::kThreadName);
   client.join();
   ::close(fd);
   (void)sdk::HostAccess::stop(source);
   std::printf(
       "netcat source: %llu lines of 120 bytes in %.2f s = %.2f M lines/s, %.0f MB/s; "
-      "CPU: all threads (client, source, consumer) %.0f ns per line, source I/O thread "
+      "CPU: all threads (client, source, consumer) %.0f ns per line, source I/O threads "
       "%.0f ns per line (batchSize %s)\n",
       static_cast<unsigned long long>(lines), secs, lines / secs / 1e6, lines * 120.0 / secs / 1e6,
       cpu / lines * 1e9, ioCpu / lines * 1e9, batchSize.c_str());

@@ -21,15 +21,20 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 #include "host_context.hpp"
+#include "net/ip_filter.hpp"
+#include "net/net_test_support.hpp"
+#include "net/tls.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
+namespace net = sluice::plugins::net;
 using sluice::plugins::netcat::NetcatSource;
 using sluice::plugins::netcat::netcatSourceSchema;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -175,7 +180,13 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(src.settings().batchSize == 500);
   CHECK(src.settings().maxConnections == 10);
   CHECK(src.settings().idleTimeout == 30s);
+  // Netcat's own keys all have a default (or are required or ignored); the network layer's TLS
+  // and IP filter keys are optional by design and tested with the layer.
+  std::set<std::string> shared;
+  for (const sdk::Key& k : net::tlsServerKeys()) shared.insert(k.name);
+  for (const sdk::Key& k : net::ipFilterKeys()) shared.insert(k.name);
   for (const sdk::Key& k : netcatSourceSchema().keys) {
+    if (shared.count(k.name) != 0) continue;
     INFO(k.name);
     CHECK((k.required || k.ignored || !k.defaultValue.empty()));
   }
@@ -564,6 +575,30 @@ TEST_CASE("idleTimeout closes a silent connection") {
   CHECK(quiet.waitClosed(10s));
   CHECK(std::chrono::steady_clock::now() - t0 >= 900ms);
   CHECK(f.counter("ConnectionIdleClosedCount") == 1);
+}
+
+TEST_CASE("TLS: lines over TLS are acknowledged; a plain-text client is refused and counted") {
+  net::testing::TestPki pki;
+  Fixture f({{"ssl", "true"}, {"ssl.certificate", pki.serverPem}, {"ssl.key", pki.serverKey}});
+  net::testing::OpenSslClient c(f.source.boundPort(), pki.caPem);
+  REQUIRE_MESSAGE(c.handshakeOk(), c.error());
+  REQUIRE(c.write("over tls\nsecond\n"));
+  CHECK(c.readLines(2) == "OK\nOK\n");
+  CHECK(f.processor.snapshot() == std::vector<std::string>{"over tls", "second"});
+  Client plain(f.source.boundPort());
+  REQUIRE(plain.send("plain\n"));
+  CHECK(plain.waitClosed(15s));
+  CHECK(waitFor([&] { return f.counter("TlsHandshakeFailCount") >= 1; }));
+  CHECK(f.processor.count() == 2);
+}
+
+TEST_CASE("ipFilterRules: a denied client is closed at once and counted; nothing of it arrives") {
+  Fixture f({{"ipFilter", "true"}, {"ipFilterRules", "deny:ip:127.0.0.*,allow:ip:*"}});
+  Client c(f.source.boundPort());
+  REQUIRE(c.send("denied\n"));
+  CHECK(c.waitClosed(10s));
+  CHECK(waitFor([&] { return f.counter("ConnectionDeniedCount") == 1; }));
+  CHECK(f.processor.count() == 0);
 }
 
 TEST_CASE("bind failure: start() fails naming bind:port and the reason") {

@@ -47,11 +47,7 @@ const sdk::Schema& thriftSourceSchema() {
           sdk::Key("keymanager-type")
               .flumeIgnored("accepted and ignored: Java's KeyManagerFactory algorithm (older "
                             "Flume releases), which OpenSSL has no equivalent of"),
-          sdk::Key("max-connections")
-              .integer()
-              .def("1000")
-              .range(1, 1000000)
-              .doc("Open connections allowed; further clients are accepted and closed at once"),
+          net::maxConnectionsKey(),
           sdk::Key("max-frame-size")
               .integer()
               .def("16384000")
@@ -73,11 +69,7 @@ const sdk::Schema& thriftSourceSchema() {
               .range(0, 3600000)
               .doc("Milliseconds a frame may take to arrive, and replies to be taken; a slower "
                    "connection is closed; 0 means never"),
-          sdk::Key("idleTimeout")
-              .integer()
-              .def("0")
-              .range(0, 31536000)
-              .doc("Seconds after which a connection that sent nothing is closed; 0 means never"),
+          net::idleTimeoutKey(),
       },
       net::tlsServerKeys(), net::ipFilterKeys());
   return schema;

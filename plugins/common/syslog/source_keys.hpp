@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config_keys.hpp"
+#include "net/keys.hpp"
 #include "net/tcp_listener.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
@@ -61,16 +62,8 @@ inline std::vector<sdk::Key> tcpKeys() {
           .oneOf({"auto", "newline"})
           .def("auto")
           .doc("auto: newline framing and RFC 6587 octet counting; newline: newline framing only"),
-      sdk::Key("max-connections")
-          .integer()
-          .def("1000")
-          .range(1, 1000000)
-          .doc("Open connections allowed; further clients are accepted and closed at once"),
-      sdk::Key("idleTimeout")
-          .integer()
-          .def("0")
-          .range(0, 31536000)
-          .doc("Seconds after which a connection that sent nothing is closed; 0 means never"),
+      net::maxConnectionsKey(),
+      net::idleTimeoutKey(),
       sdk::Key("messageTimeout")
           .integer()
           .def("60")
