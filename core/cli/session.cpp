@@ -38,10 +38,9 @@ bool splitDefines(const CommonOptions& o, FlumeLogSwitches& logSwitches, Session
       return false;
     }
     std::string key = d.substr(0, eq), value = d.substr(eq + 1);
-    if (logSwitches.take(key, value)) {
-      // flume.root.logger (LEVEL,appender...), flume.log.dir, flume.log.file: see startSession.
-    } else if (monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
-      // flume.monitoring.*: the monitoring module reads it (monitoring::resolveSettings).
+    if (logSwitches.take(key, value) || monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
+      // Taken: flume.root.logger (LEVEL,appender...), flume.log.dir, flume.log.file (see
+      // startSession); flume.monitoring.* (monitoring::resolveSettings reads them).
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {
@@ -193,6 +192,7 @@ int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, 
   AgentConfig cfg = buildAgentConfig(raw, agent, diags);
   if (!diags.hasErrors()) {
     aopts.lenient = o.lenient;
+    aopts.strict = o.strict;
     holder = std::make_unique<Agent>(*s.registry, *s.logs, aopts);
     holder->build(cfg, diags);
   }

@@ -28,6 +28,7 @@ struct CommonOptions {
   std::string logFileMaxSize;    // --log-file-max-size; empty: Flume's 100 MB
   int64_t logFileMaxFiles = -1;  // --log-file-max-files; -1: Flume's 20
   bool lenient = false;
+  bool strict = false;  // --strict: unknown keys in a .properties config are errors
   bool allowInsecurePlugins = false;
   int64_t drainTimeoutMs = 5000;
   bool noReload = false;

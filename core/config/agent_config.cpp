@@ -95,6 +95,7 @@ class Builder {
     AgentConfig out;
     out.agent = agent_;
     out.file = raw_.file;
+    out.flumeProperties = raw_.flumeProperties;
 
     std::map<std::string, sdk::Parameter> keys;
     const std::string prefix = agent_ + ".";
