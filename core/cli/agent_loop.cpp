@@ -99,11 +99,11 @@ void AgentLoop::reload() {
   log->info("configuration file {} changed; reloading", options_.confFile);
   Diagnostics diags;
   try {
-    RawConfig raw = loadConfigFile(options_.confFile);
-    applyOverrides(raw, session_.overrides);
-    // The new file's secrets, before anything quotes them (old ones stay: see SecretRegistry).
-    session_.logs->secrets().add(configSecrets(raw, *session_.registry));
-    AgentConfig cfg = buildAgentConfig(raw, agent_->name(), diags);
+    // The filters run again: a rotated secret or a changed variable is picked up. The new
+    // secrets are registered before anything quotes them (old ones stay: see SecretRegistry).
+    RawConfig raw = loadSessionConfig(options_.confFile, session_, diags);
+    AgentConfig cfg;
+    if (!diags.hasErrors()) cfg = buildAgentConfig(raw, agent_->name(), diags);
     if (!diags.hasErrors()) {
       std::lock_guard lock(agentMutex_);
       agent_->reload(cfg, diags);

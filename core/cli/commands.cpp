@@ -56,7 +56,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  agent      run an agent:      sluice agent -n a1 -f conf/a.toml\n"
-    "  validate   check a config:    sluice validate -n a1 -f conf/a.properties\n"
+    "  validate   check a config:    sluice validate [--strict] -n a1 -f conf/a.properties\n"
     "  plugins    list every component type the plugin directories provide\n"
     "  describe   print a type's keys: sluice describe memory\n"
     "  channel-check  check a file channel's directories offline:\n"
@@ -75,7 +75,11 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
       ("conf-file,f", po::value(&o.confFile), "config file: .toml, or Flume .properties")
       ("conf,c", po::value(&o.confDir), "config directory; a relative --conf-file is looked up in it")
       ("lenient", po::bool_switch(&o.lenient),
-       "as Flume: drop broken components and start the rest, instead of refusing to start");
+       "as Flume: drop broken components (a batchSize above its channel's transactionCapacity, "
+       "...) and start the rest, instead of refusing to start")
+      ("strict", po::bool_switch(&o.strict),
+       "a key no component knows is an error in a Flume .properties config too (by default a "
+       "warning there, as Flume ignores it; TOML is always strict); for CI pipelines");
   d.add_options()
     ("plugins-path", po::value(&o.pluginsPaths)->composing(),
      "plugin directories (':'-separated, may repeat); Flume's plugins.d layout is understood")
@@ -195,10 +199,13 @@ int cmdAgent(int argc, char** argv) {
 
 int cmdValidate(int argc, char** argv) {
   CommonOptions o;
-  po::options_description desc("sluice validate options");
+  po::options_description desc("sluice validate [FILE] options");
   addCommon(desc, o, true);
+  // `sluice validate a1.properties` as well as `-f a1.properties`.
+  po::positional_options_description pos;
+  pos.add("conf-file", 1);
   po::variables_map vm;
-  if (!parse(desc, argc, argv, vm)) return 2;
+  if (!parse(desc, argc, argv, vm, &pos)) return 2;
   if (vm.count("help")) {
     std::cout << desc;
     return 0;

@@ -47,6 +47,9 @@ agent options:
   --name,-n <name>          the name of this agent (required)
   --conf-file,-f <file>     specify a config file (required)
   --no-reload-conf          do not reload config file if changed
+  --strict                  (sluice) a key no component knows is an error, not a warning
+  --lenient                 (sluice) drop what Flume drops (a batchSize above the channel's
+                            transactionCapacity...) and start the rest, as Flume does
   --help,-h                 display help text (sluice agent's options)
 
 avro-client options:

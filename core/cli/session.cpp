@@ -38,10 +38,17 @@ bool splitDefines(const CommonOptions& o, FlumeLogSwitches& logSwitches, Session
       return false;
     }
     std::string key = d.substr(0, eq), value = d.substr(eq + 1);
-    if (logSwitches.take(key, value)) {
-      // flume.root.logger (LEVEL,appender...), flume.log.dir, flume.log.file: see startSession.
-    } else if (monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
-      // flume.monitoring.*: the monitoring module reads it (monitoring::resolveSettings).
+    if (logSwitches.take(key, value) || monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
+      // Taken: flume.root.logger (LEVEL,appender...), flume.log.dir, flume.log.file (see
+      // startSession); flume.monitoring.* (monitoring::resolveSettings reads them).
+    } else if (key == "propertiesImplementation") {
+      // Flume's EnvVarResolverProperties: ${VAR} from the environment in .properties values.
+      if (value == "org.apache.flume.node.EnvVarResolverProperties")
+        s.substitution.propertiesEnvVars = true;
+      else
+        std::cerr << "warning: -DpropertiesImplementation=" << value
+                  << ": sluice knows only org.apache.flume.node.EnvVarResolverProperties; "
+                     "ignored\n";
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {
@@ -139,6 +146,19 @@ std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistr
   return out;
 }
 
+RawConfig loadSessionConfig(const std::string& path, Session& s, Diagnostics& diags) {
+  RawConfig raw = loadConfigFile(path);
+  applyOverrides(raw, s.overrides);
+  // Before any value is checked or quoted: a filter's value is a secret wherever it lands.
+  std::vector<std::string> secrets = applySubstitutions(raw, s.substitution, diags);
+  if (s.registry) {
+    std::vector<std::string> keys = configSecrets(raw, *s.registry);
+    secrets.insert(secrets.end(), keys.begin(), keys.end());
+  }
+  s.logs->secrets().add(secrets);
+  return raw;
+}
+
 bool openSession(const CommonOptions& o, Session& s) {
   if (!startSession(o, s)) return false;
   loadPlugins(o, s, nullptr);
@@ -161,16 +181,20 @@ int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, 
   }
   if (!startSession(o, s)) return 2;
   RawConfig& raw = s.raw;
+  Diagnostics diags;
+  s.substitution.strict = o.strict;
+  // The plugins first: their schemas say which keys are secrets. plugins.path is a key of the
+  // file, read before any substitution.
   try {
-    raw = loadConfigFile(resolveConfFile(o));
-    applyOverrides(raw, s.overrides);
+    RawConfig plain = loadConfigFile(resolveConfFile(o));
+    applyOverrides(plain, s.overrides);
+    loadPlugins(o, s, &plain);
+    raw = loadSessionConfig(resolveConfFile(o), s, diags);
   } catch (const std::exception& e) {
     // Nothing is known of the file's secrets yet; a URL's password still goes.
     std::cerr << "error: " << s.logs->secrets().mask(e.what()) << "\n";
     return 1;
   }
-  loadPlugins(o, s, &raw);
-  s.logs->secrets().add(configSecrets(raw, *s.registry));
   // Refused plugin libraries are reported, but only fail the run when a type is missing.
   for (const auto& d : s.pluginDiags.items()) std::cerr << "warning: " << d.message << "\n";
 
@@ -189,10 +213,10 @@ int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, 
       return 2;
     }
   }
-  Diagnostics diags;
   AgentConfig cfg = buildAgentConfig(raw, agent, diags);
   if (!diags.hasErrors()) {
     aopts.lenient = o.lenient;
+    aopts.strict = o.strict;
     holder = std::make_unique<Agent>(*s.registry, *s.logs, aopts);
     holder->build(cfg, diags);
   }

@@ -11,6 +11,7 @@
 
 #include "core/config/diagnostics.hpp"
 #include "core/config/model.hpp"
+#include "core/config/substitution.hpp"
 #include "core/log/logging.hpp"
 #include "core/monitoring/options.hpp"
 #include "core/plugin/registry.hpp"
@@ -28,6 +29,7 @@ struct CommonOptions {
   std::string logFileMaxSize;    // --log-file-max-size; empty: Flume's 100 MB
   int64_t logFileMaxFiles = -1;  // --log-file-max-files; -1: Flume's 20
   bool lenient = false;
+  bool strict = false;  // --strict: unknown keys in a .properties config are errors
   bool allowInsecurePlugins = false;
   int64_t drainTimeoutMs = 5000;
   bool noReload = false;
@@ -43,8 +45,16 @@ struct Session {
   Diagnostics pluginDiags;
   // Flume's monitoring switches (-Dflume.monitoring.type=http), for the monitoring module.
   monitoring::CommandLine monitoring;
-  RawConfig raw;  // the config file as loaded, with the -D overrides applied
+  RawConfig raw;  // the config file as loaded, with the -D overrides and substitutions applied
+  // ${VAR} and config filters (-DpropertiesImplementation, --strict), for every load.
+  SubstitutionOptions substitution;
 };
+
+// Reads `path`, applies the -D overrides, ${VAR} and the config filters, and registers the
+// config's secrets (those of secret keys and every value a filter produced) before anything can
+// print them. Throws ConfigParseError; other problems go to diags. The agent's start and every
+// hot reload load through here.
+RawConfig loadSessionConfig(const std::string& path, Session& s, Diagnostics& diags);
 
 // Diagnostics quote configuration values: secrets are masked (see LogHub::secrets()).
 void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegistry& secrets);

@@ -95,6 +95,7 @@ class Builder {
     AgentConfig out;
     out.agent = agent_;
     out.file = raw_.file;
+    out.flumeProperties = raw_.flumeProperties;
 
     std::map<std::string, sdk::Parameter> keys;
     const std::string prefix = agent_ + ".";
@@ -147,29 +148,27 @@ class Builder {
     diags_.error(std::move(msg));
   }
 
-  // "a1.sourcse.r1.type" or "a1.configfilters": Flume rejects these one by one as invalid
-  // properties and carries on, so they are warnings; one per section, not one per key.
+  // "a1.sourcse.r1.type": Flume rejects these one by one as invalid properties and carries on,
+  // so they are warnings; one per section, not one per key. "a1.configfilters" was applied when
+  // the file was loaded (substitution.hpp).
   void warnUnknownSections() {
     std::map<std::string, std::vector<const std::pair<const std::string, sdk::Parameter>*>>
         bySection;
     for (const auto& kv : agentCtx_.parameters()) {
       std::string section = kv.first.substr(0, kv.first.find('.'));
-      if (!isComponentSection(section)) bySection[section].push_back(&kv);
+      if (!isComponentSection(section) && section != "configfilters")
+        bySection[section].push_back(&kv);
     }
     for (const auto& [section, entries] : bySection) {
       const auto* first = entries.front();
       for (const auto* e : entries)
         if (e->second.where.line > 0 && e->second.where.line < first->second.where.line) first = e;
       std::string msg = agent_ + "." + first->first + ": ";
-      if (section == "configfilters") {
-        msg += "config filters are not supported; ignored";
-      } else {
-        const std::string hint = didYouMean(section, kSections);
-        if (!hint.empty())
-          msg += "unknown section '" + section + "' under agent " + agent_ + " is ignored" + hint;
-        else
-          msg += "ignored: agent " + agent_ + " has only the sections " + joined(kSections);
-      }
+      const std::string hint = didYouMean(section, kSections);
+      if (!hint.empty())
+        msg += "unknown section '" + section + "' under agent " + agent_ + " is ignored" + hint;
+      else
+        msg += "ignored: agent " + agent_ + " has only the sections " + joined(kSections);
       if (entries.size() > 1)
         msg += " (" + std::to_string(entries.size() - 1) + " more key" +
                (entries.size() > 2 ? "s" : "") + " under " + agent_ + "." + section + ")";

@@ -20,6 +20,9 @@ namespace sluice::core {
 struct RawConfig {
   std::string file;
   std::map<std::string, sdk::Parameter> entries;
+  // Read from a Flume .properties file: an unknown key is a warning there, as Flume ignores it
+  // (see UnknownKeys in core/plugin/schema_check.hpp); TOML is sluice's own, strict, format.
+  bool flumeProperties = false;
 };
 
 // Thrown by the parsers on a syntax error; the message names file:line.
@@ -95,6 +98,7 @@ struct SinkGroupConfig {
 struct AgentConfig {
   std::string agent;  // "a1"
   std::string file;
+  bool flumeProperties = false;  // RawConfig::flumeProperties of the file it was built from
   std::vector<SourceConfig> sources;
   std::vector<ComponentConfig> channels;
   std::vector<SinkConfig> sinks;

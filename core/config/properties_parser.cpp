@@ -215,6 +215,7 @@ std::string unescape(const LogicalLine& ll, std::size_t begin, std::size_t end,
 RawConfig parseProperties(std::string_view text, const std::string& file, Diagnostics* diags) {
   RawConfig raw;
   raw.file = file;
+  raw.flumeProperties = true;
   LineReader reader(text);
   LogicalLine ll;
   while (reader.next(ll)) {

@@ -155,9 +155,22 @@ const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind) {
   return kTypeOnly;
 }
 
+void reportUnknownKey(Diagnostics& diags, UnknownKeys policy, const std::string& message,
+                      const std::string& tail) {
+  if (policy == UnknownKeys::Error) {
+    diags.error(message + tail);
+    return;
+  }
+  diags.warn(message +
+             "; Flume ignores an unknown key too, so it is ignored (--strict makes this "
+             "an error)" +
+             tail);
+}
+
 sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
                                 const sdk::Context& ctx,
-                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags) {
+                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags,
+                                UnknownKeys unknownKeys) {
   const std::string& path = ctx.path();
   for (const auto& entry : ctx.parameters()) {
     // Named through the pair, not a structured binding: clang 14 cannot capture bindings.
@@ -169,11 +182,18 @@ sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& ty
     if (!spec) {
       if (schema.allowUnknownKeys) continue;
       auto close = closestMatches(key, hintCandidates(schema, key), 1);
+      // A known key under a wrong prefix ("kafka.flumeBatchSize" for "flumeBatchSize") is the
+      // likelier meaning than an equally distant family member.
+      for (const auto& k : schema.keys)
+        if (!k.ignored && k.name.find('*') == std::string::npos && key.size() > k.name.size() &&
+            key.compare(key.size() - k.name.size(), k.name.size(), k.name) == 0 &&
+            key[key.size() - k.name.size() - 1] == '.')
+          close = {k.name};
       std::string msg = path + "." + key + ": unknown key for type '" + typeName + "'";
       if (!close.empty()) msg += " (did you mean '" + close.front() + "'?)";
       msg += where(ctx, key);
-      msg += "; `sluice describe " + typeName + "` lists its keys";
-      diags.error(msg);
+      reportUnknownKey(diags, unknownKeys, msg,
+                       "; `sluice describe " + typeName + "` lists its keys");
       continue;
     }
     if (spec->ignored) {
@@ -204,13 +224,13 @@ sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& ty
 
 sdk::Context prepareContext(sdk::ComponentKind kind, const std::string& typeName,
                             const sdk::Schema& schema, const sdk::Context& context,
-                            Diagnostics& diags) {
-  return checkAgainstSchema(schema, typeName, context, frameworkKeys(kind), diags);
+                            Diagnostics& diags, UnknownKeys unknownKeys) {
+  return checkAgainstSchema(schema, typeName, context, frameworkKeys(kind), diags, unknownKeys);
 }
 
 sdk::Context prepareContext(const sdk::ComponentInfo& info, const sdk::Context& context,
-                            Diagnostics& diags) {
-  return prepareContext(info.kind, info.type, info.schema, context, diags);
+                            Diagnostics& diags, UnknownKeys unknownKeys) {
+  return prepareContext(info.kind, info.type, info.schema, context, diags, unknownKeys);
 }
 
 bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::string& key) {

@@ -1,10 +1,11 @@
 #pragma once
 // Checks one component's keys against the schema its plugin declares, before configure(), and
-// prepares the Context configure() receives: unknown keys are errors with a hint, Flume keys
-// sluice ignores are warnings, values must parse as the declared type and fall inside the
-// declared range, required keys must be present, and every schema default that was not given is
-// filled in. The schema is so the single place of a key's default and range: plugins read their
-// keys without restating either (plugins/common/config_keys.hpp).
+// prepares the Context configure() receives: unknown keys get a "did you mean" hint and are
+// errors or warnings by UnknownKeys (below), Flume keys sluice ignores are warnings, values must
+// parse as the declared type and fall inside the declared range, required keys must be present, and
+// every schema default that was not given is filled in. The schema is so the single place of a
+// key's default and range: plugins read their keys without restating either
+// (plugins/common/config_keys.hpp).
 //
 // The Context a user wrote is not changed: /config, `sluice validate` and the reload signature
 // use it as written, never the filled-in copy.
@@ -25,6 +26,18 @@ namespace sluice::core {
 // "(default)".
 inline constexpr const char* kDefaultLocation = "default";
 
+// What a key no schema knows is. Flume ignores such a key (its components read only the keys they
+// know), so a Flume .properties config that Flume runs must start: Warn. In TOML, sluice's own
+// format, and under --strict (for CI pipelines) it is an error: Error.
+enum class UnknownKeys { Error, Warn };
+
+// Reports an unknown key. `message` names the key and what was found ("a1.sinks.k1.x: unknown
+// key for type 'null' (did you mean 'y'?) (f.properties:3)"); `tail` ends it (the `sluice
+// describe` hint). As a warning it also says that Flume ignores the key too, and that --strict
+// makes it an error.
+void reportUnknownKey(Diagnostics& diags, UnknownKeys policy, const std::string& message,
+                      const std::string& tail = {});
+
 // The keys the runtime itself consumes for a kind of component, which its schema does not list:
 // "type", a source's "channels", "selector.*", "interceptors.*" and back-off keys, a sink's
 // "channel". A trailing ".*" covers a family.
@@ -36,18 +49,20 @@ const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind);
 // lacks, located at kDefaultLocation. Families, Flume keys sluice ignores and keys without a
 // default are never filled, so a key whose absence means something must not declare a default.
 // A schema default that fails its own key's check is reported as the plugin's bug.
+// Unknown keys are reported by `unknownKeys`.
 sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
                                 const sdk::Context& context,
-                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags);
+                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags,
+                                UnknownKeys unknownKeys = UnknownKeys::Error);
 
 // The one call the host makes for a plugin component before configure(): checkAgainstSchema
 // with the component's schema, type name and kind's framework keys. Plugin unit tests reach it
 // through plugins/testing/host_context.hpp.
 sdk::Context prepareContext(const sdk::ComponentInfo& info, const sdk::Context& context,
-                            Diagnostics& diags);
+                            Diagnostics& diags, UnknownKeys unknownKeys = UnknownKeys::Error);
 sdk::Context prepareContext(sdk::ComponentKind kind, const std::string& typeName,
                             const sdk::Schema& schema, const sdk::Context& context,
-                            Diagnostics& diags);
+                            Diagnostics& diags, UnknownKeys unknownKeys = UnknownKeys::Error);
 
 // The value a key will have: the configured one, else the schema default.
 std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::Context& context,

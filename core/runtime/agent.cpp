@@ -16,7 +16,9 @@ Agent::Agent(PluginRegistry& registry, LogHub& logs, AgentOptions options)
 Agent::~Agent() { stop(); }
 
 PipelineBuilder::Options Agent::builderOptions() const {
-  return {options_.lenient, options_.sinkRunner, options_.reloadStepHook};
+  PipelineBuilder::Options o{options_.lenient, options_.sinkRunner, options_.strict};
+  o.step = options_.reloadStepHook;
+  return o;
 }
 
 bool Agent::build(const AgentConfig& cfg, Diagnostics& diags) {

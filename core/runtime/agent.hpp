@@ -28,6 +28,9 @@ namespace sluice::core {
 struct AgentOptions {
   // Flume's behaviour: drop a broken component (and what depends on it) and start the rest.
   bool lenient = false;
+  // A key no schema knows is an error in a Flume .properties config too (it always is in TOML):
+  // --strict, for CI pipelines. Reloads are held to it as well.
+  bool strict = false;
   std::chrono::milliseconds drainTimeout{5000};
   SinkRunner::Options sinkRunner;
   // Tests only: called with each step's name before the step, in every reload (building each

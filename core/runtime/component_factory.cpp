@@ -37,7 +37,7 @@ std::optional<CheckedComponent> ComponentFactory::check(const ComponentSpec& spe
   }
   Diagnostics local;
   sdk::Context prepared =
-      prepareContext(kind, rc->info->type, rc->info->schema, spec.context, local);
+      prepareContext(kind, rc->info->type, rc->info->schema, spec.context, local, unknownKeys_);
   diags.append(local);
   if (local.hasErrors()) return std::nullopt;
   return CheckedComponent{rc, std::move(prepared)};

@@ -17,6 +17,7 @@
 #include "core/config/model.hpp"
 #include "core/log/logging.hpp"
 #include "core/plugin/registry.hpp"
+#include "core/plugin/schema_check.hpp"
 #include "core/runtime/pipeline.hpp"
 #include "sluice/sdk/interceptor.hpp"
 
@@ -79,9 +80,15 @@ class ComponentFactory {
   std::unique_ptr<sdk::Interceptor> makeInterceptor(const ComponentSpec& spec, Loggers& loggers,
                                                     Diagnostics& diags) const;
 
+  // What check() makes of a key no schema knows: an error (the default: TOML, --strict) or a
+  // warning (a Flume .properties config). Set by the builder for the config it builds.
+  void setUnknownKeys(UnknownKeys policy) { unknownKeys_ = policy; }
+  UnknownKeys unknownKeys() const { return unknownKeys_; }
+
  private:
   const PluginRegistry& registry_;
   LogHub& logs_;
+  UnknownKeys unknownKeys_ = UnknownKeys::Error;
 };
 
 }  // namespace sluice::core

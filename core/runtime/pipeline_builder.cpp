@@ -75,11 +75,18 @@ bool PipelineBuilder::build(const AgentConfig& cfg, Diagnostics& diags, Pipeline
   running_ = running;
   plan_ = running ? plan : nullptr;
   out.config = cfg;
+  factory_.setUnknownKeys(cfg.flumeProperties && !options_.strict ? UnknownKeys::Warn
+                                                                  : UnknownKeys::Error);
+  checkBatchSizes();
   buildChannels(diags);
   buildSinks(diags);
   buildSources(diags);
   buildSinkRunners(diags);
-  checkBatchSizes(diags);
+  if (options_.lenient) dropIdleChannels(diags);
+  // The problems of components not built here (kept by a reload plan) are still errors.
+  for (auto& [_, problems] : batchProblems_)
+    for (auto& p : problems) diags.error(std::move(p));
+  batchProblems_.clear();
   if (!diags.hasErrors() && out.sources.empty() && out.sinks.empty())
     diags.warn("agent '" + cfg.agent + "' has no sources and no sinks: nothing will flow");
   return !diags.hasErrors();
@@ -103,11 +110,12 @@ void PipelineBuilder::buildSinks(Diagnostics& diags) {
     if (shareKept(&Pipeline::sinks, &ReloadPlan::sinks, s.name)) continue;
     step("sink " + s.name);
     Diagnostics local;
+    takeBatchProblems("sink:" + s.name, local);
     const ComponentSpec spec = specOf(s);
     ChannelEntry* ch = out_->channel(s.channel);
-    if (!ch) {
+    if (!ch || local.hasErrors()) {
       // buildAgentConfig reports dangling names; here the channel may have been dropped.
-      if (cfg_->findChannel(s.channel))
+      if (!ch && cfg_->findChannel(s.channel))
         local.error(s.context.path() + ".channel: channel '" + s.channel + "' could not be built");
       (void)factory_.check<sdk::Sink>(spec, local);  // so that one run reports every problem
       settle("sink '" + s.name + "'", local, diags);
@@ -128,6 +136,7 @@ void PipelineBuilder::buildSources(Diagnostics& diags) {
     if (shareKept(&Pipeline::sources, &ReloadPlan::sources, s.name)) continue;
     step("source " + s.name);
     Diagnostics local;
+    takeBatchProblems("source:" + s.name, local);
     if (auto e = buildSource(s, local); settle("source '" + s.name + "'", local, diags))
       out_->sources.push_back(std::move(e));
   }
@@ -257,7 +266,7 @@ bool PipelineBuilder::buildGroupRunner(const SinkGroupConfig& g, Diagnostics& lo
   };
   auto proc = makeSinkProcessor(g.processor.type, g.processor.context, members,
                                 logs_.core("sinkgroup:" + g.processor.type + ":" + g.name), local,
-                                makeSelector);
+                                makeSelector, factory_.unknownKeys());
   if (!proc) return false;
   r->name = groupRunnerName(g.name);
   r->signature = groupSignature(g);
@@ -268,7 +277,38 @@ bool PipelineBuilder::buildGroupRunner(const SinkGroupConfig& g, Diagnostics& lo
   return true;
 }
 
-void PipelineBuilder::checkBatchSizes(Diagnostics& diags) {
+void PipelineBuilder::takeBatchProblems(const std::string& key, Diagnostics& local) {
+  auto it = batchProblems_.find(key);
+  if (it == batchProblems_.end()) return;
+  for (auto& p : it->second) local.error(std::move(p));
+  batchProblems_.erase(it);
+}
+
+void PipelineBuilder::dropIdleChannels(Diagnostics& diags) {
+  auto& channels = out_->channels;
+  for (auto it = channels.begin(); it != channels.end();) {
+    const std::string& name = (*it)->name;
+    const bool used = std::any_of(out_->sources.begin(), out_->sources.end(),
+                                  [&](const auto& s) {
+                                    return std::find(s->channels.begin(), s->channels.end(),
+                                                     name) != s->channels.end();
+                                  }) ||
+                      std::any_of(out_->sinks.begin(), out_->sinks.end(),
+                                  [&](const auto& s) { return s->channel == name; });
+    // A channel a reload keeps running stays: the switch-over owns it.
+    if (used || (plan_ && ReloadPlan::keeps(plan_->channels, name))) {
+      ++it;
+      continue;
+    }
+    diags.warn("dropped channel '" + name +
+               "' (--lenient): no source or sink is connected to it "
+               "any more; Flume removes such a channel too (" +
+               cfg_->agent + ".channels." + name + ")");
+    it = channels.erase(it);
+  }
+}
+
+void PipelineBuilder::checkBatchSizes() {
   const AgentConfig& cfg = *cfg_;
   // batchSize <= transactionCapacity of every channel the component uses (the channel itself
   // checks transactionCapacity <= capacity).
@@ -285,7 +325,9 @@ void PipelineBuilder::checkBatchSizes(Diagnostics& diags) {
       return std::nullopt;
     }
   };
-  auto check = [&](const ComponentConfig& comp, sdk::ComponentKind kind,
+  // Flume 1.11 (AbstractConfigurationProvider) throws for such a source or sink while loading it,
+  // logs "... has been removed due to an error during configuration" and starts the rest.
+  auto check = [&](const std::string& key, const ComponentConfig& comp, sdk::ComponentKind kind,
                    const std::vector<std::string>& chans) {
     const RegisteredComponent* rc = registry_.resolve(kind, comp.type);
     if (!rc) return;
@@ -305,16 +347,19 @@ void PipelineBuilder::checkBatchSizes(Diagnostics& diags) {
           auto it = comp.context.parameters().find(k.name);
           std::string where =
               it == comp.context.parameters().end() ? " (default)" : loc(it->second.where);
-          diags.error(comp.context.path() + "." + k.name + ": " + std::to_string(batch) +
-                      " must be <= transactionCapacity (" + std::to_string(*cap) +
-                      ") of channel '" + ch + "' (" + cfg.agent + ".channels." + ch + ")" + where +
-                      "; lower it or raise the channel's transactionCapacity");
+          batchProblems_[key].push_back(
+              comp.context.path() + "." + k.name + ": " + std::to_string(batch) +
+              " must be <= transactionCapacity (" + std::to_string(*cap) + ") of channel '" + ch +
+              "' (" + cfg.agent + ".channels." + ch + ")" + where +
+              "; lower it or raise the channel's transactionCapacity");
         }
       }
     }
   };
-  for (const auto& s : cfg.sources) check(s, sdk::ComponentKind::Source, s.channels);
-  for (const auto& s : cfg.sinks) check(s, sdk::ComponentKind::Sink, {s.channel});
+  batchProblems_.clear();
+  for (const auto& s : cfg.sources)
+    check("source:" + s.name, s, sdk::ComponentKind::Source, s.channels);
+  for (const auto& s : cfg.sinks) check("sink:" + s.name, s, sdk::ComponentKind::Sink, {s.channel});
 }
 
 }  // namespace sluice::core

@@ -5,6 +5,7 @@
 // started.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,8 @@ class PipelineBuilder {
     // Flume's behaviour: drop a broken component (and what depends on it) and build the rest.
     bool lenient = false;
     SinkRunner::Options sinkRunner;
+    // A key no schema knows is an error even in a Flume .properties config (--strict).
+    bool strict = false;
     // Called with a step's name before each component is built (see AgentOptions).
     const std::function<void(const std::string&)>* step = nullptr;
   };
@@ -47,7 +50,13 @@ class PipelineBuilder {
   std::shared_ptr<SourceEntry> buildSource(const SourceConfig& s, Diagnostics& local);
   void buildSinkRunners(Diagnostics& diags);
   bool buildGroupRunner(const SinkGroupConfig& g, Diagnostics& local);
-  void checkBatchSizes(Diagnostics& diags);
+  // Each source's and sink's batch sizes against its channels' transactionCapacity, by
+  // component ("source:r1"): Flume 1.11 drops such a component, so they settle with it.
+  void checkBatchSizes();
+  // Moves `key`'s batch-size problems into `local`.
+  void takeBatchProblems(const std::string& key, Diagnostics& local);
+  // --lenient: a channel nothing is connected to any more is removed, as Flume removes it.
+  void dropIdleChannels(Diagnostics& diags);
   // With a plan that keeps `name`: shares the running entry into the new pipeline, returns true.
   template <class Entry>
   bool shareKept(std::vector<std::shared_ptr<Entry>> Pipeline::*list,
@@ -67,6 +76,7 @@ class PipelineBuilder {
   Pipeline* out_ = nullptr;
   const Pipeline* running_ = nullptr;
   const ReloadPlan* plan_ = nullptr;
+  std::map<std::string, std::vector<std::string>> batchProblems_;
 };
 
 }  // namespace sluice::core

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/config/suggest.hpp"
 #include "plugins/common/text_util.hpp"
 #include "sluice/sdk/host_access.hpp"
 
@@ -269,12 +270,10 @@ const HostSchema* findSinkProcessorSchema(std::string_view type) {
   return nullptr;
 }
 
-std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn,
-                                                 const sdk::Context& given,
-                                                 std::vector<sdk::Sink*> sinks,
-                                                 const std::shared_ptr<spdlog::logger>& log,
-                                                 Diagnostics& diags,
-                                                 const SinkSelectorFactory& makeSelector) {
+std::unique_ptr<SinkProcessor> makeSinkProcessor(
+    const std::string& typeIn, const sdk::Context& given, std::vector<sdk::Sink*> sinks,
+    const std::shared_ptr<spdlog::logger>& log, Diagnostics& diags,
+    const SinkSelectorFactory& makeSelector, UnknownKeys unknownKeys) {
   const HostSchema* schema = findSinkProcessorSchema(typeIn);
   if (!schema) {
     diags.error(given.path() + ".type: unknown sink processor type '" + typeIn +
@@ -283,7 +282,8 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn,
   }
   // The same check and defaults as a plugin's keys get, with hints and `sluice describe`.
   Diagnostics local;
-  const sdk::Context ctx = checkAgainstSchema(schema->schema, schema->type, given, {"type"}, local);
+  const sdk::Context ctx =
+      checkAgainstSchema(schema->schema, schema->type, given, {"type"}, local, unknownKeys);
   diags.append(local);
   if (local.hasErrors()) return nullptr;
   try {
@@ -317,11 +317,16 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn,
     const int64_t maxTimeOut = *ctx.getLong("selector.maxTimeOut");
     PluginPtr<sdk::SinkSelector> selector(nullptr, {});
     if (sel == "round_robin" || sel == "random") {
+      // Flume's built-in selectors read only maxTimeOut: "selector.maxTimeout" is ignored there.
       for (const auto& [k, p] : given.parameters())
-        if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
-          diags.error(ctx.path() + "." + k + ": unknown key for the " + sel +
-                      " selector (it has only selector.maxTimeOut)" +
-                      (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
+        if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut") {
+          auto close = closestMatches(k, {"selector.maxTimeOut"}, 1);
+          reportUnknownKey(diags, unknownKeys,
+                           ctx.path() + "." + k + ": unknown key for the " + sel +
+                               " selector (it has only selector.maxTimeOut)" +
+                               (close.empty() ? "" : " (did you mean '" + close.front() + "'?)") +
+                               (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
+        }
       if (sel == "random")
         selector.reset(new RandomSinkSelector());
       else

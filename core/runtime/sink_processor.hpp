@@ -117,11 +117,11 @@ const HostSchema* findSinkProcessorSchema(std::string_view type);
 // Creates the processor for a group. type: default | failover | load_balance (case-insensitive,
 // Flume class names accepted). context holds the group's "processor." keys, stripped, as written:
 // they are checked against the type's schema (hints, file:line) and its defaults filled in here.
-// Returns nullptr and reports to diags on a bad configuration.
-std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& type, const sdk::Context& context,
-                                                 std::vector<sdk::Sink*> sinks,
-                                                 const std::shared_ptr<spdlog::logger>& log,
-                                                 Diagnostics& diags,
-                                                 const SinkSelectorFactory& makeSelector = {});
+// Returns nullptr and reports to diags on a bad configuration. An unknown key (a misspelled
+// "selector.maxTimeout" too, which Flume ignores) is reported by `unknownKeys`.
+std::unique_ptr<SinkProcessor> makeSinkProcessor(
+    const std::string& type, const sdk::Context& context, std::vector<sdk::Sink*> sinks,
+    const std::shared_ptr<spdlog::logger>& log, Diagnostics& diags,
+    const SinkSelectorFactory& makeSelector = {}, UnknownKeys unknownKeys = UnknownKeys::Error);
 
 }  // namespace sluice::core

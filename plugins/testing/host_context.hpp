@@ -2,9 +2,11 @@
 // For plugin unit tests and benches: the Context a plugin's configure() receives from the host,
 // made by the host's own code (core's prepareContext, linked in from host_context.cpp): the keys
 // checked against the schema (unknown keys, types, ranges, required keys) and every schema
-// default filled in. A plugin reads its keys without restating defaults or ranges, so a test
-// that configured it with a hand-built Context would not see its real defaults; through here it
-// does, exactly as in production.
+// default filled in. Unknown keys are errors here, as in TOML and under --strict: a plugin's
+// tests assert them so; in a .properties config the host only warns (UnknownKeys::Warn, tested
+// once for every plugin in tests/unit/test_config.cpp). A plugin reads its keys without restating
+// defaults or ranges, so a test that configured it with a hand-built Context would not see its real
+// defaults; through here it does, exactly as in production.
 
 #include <string>
 #include <vector>

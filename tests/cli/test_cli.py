@@ -170,10 +170,18 @@ a1.sinkgroups.g1.sinks = k1 k2
 a1.sinkgroups.g1.processor.type = failover
 a1.sinkgroups.g1.processor.priorty.k1 = 10
 """)
+        # In .properties: a warning (Flume ignores the key too) and the config is valid ...
         r = run("validate", "-f", group)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a1.sinkgroups.g1.processor.priorty.k1: unknown key for type "
+                      "'failover' (did you mean 'priority.k1'?) (" + group + ":14); Flume ignores "
+                      "an unknown key too", r.stderr)
+        self.assertIn("agent 'a1' is valid", r.stdout)
+        # ... and under --strict the error it was.
+        r = run("validate", "--strict", "-f", group)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("a1.sinkgroups.g1.processor.priorty.k1: unknown key for type 'failover' "
-                      "(did you mean 'priority.k1'?) (" + group + ":14)", r.stderr)
+        self.assertIn("error: a1.sinkgroups.g1.processor.priorty.k1: unknown key for type "
+                      "'failover' (did you mean 'priority.k1'?) (" + group + ":14)", r.stderr)
         mon = self.write("mon.properties", "monitoring.prot = 0\n" + SEQ_LOGGER_PROPS.format(n=1))
         r = run("agent", "-n", "a1", "-f", mon, "--no-reload-conf")
         self.assertEqual(r.returncode, 1)
@@ -413,7 +421,10 @@ a1.sinks.k1.failFile = {fail}
         cfg = self.write("live.properties", template.format(out=out_a, extra=""))
         log_path = os.path.join(self.dir, "live.log")
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--plugins-path", plugdir],
+            # --strict: an unknown key is an invalid edit (without it, a warning:
+            # test_flume_compat.py).
+            proc = subprocess.Popen([BIN, "agent", "-n", "a1", "-f", cfg, "--plugins-path", plugdir,
+                                     "--strict"],
                                     stdout=log, stderr=subprocess.STDOUT)
 
         def log_text():
@@ -421,7 +432,7 @@ a1.sinks.k1.failFile = {fail}
                 return f.read()
         try:
             self.assertTrue(wait_until(lambda: count_lines(out_a) >= 200), log_text())
-            # An invalid edit (unknown key) is refused and the pipeline keeps running.
+            # An invalid edit (unknown key, --strict) is refused and the pipeline keeps running.
             with open(cfg, "w") as f:
                 f.write(template.format(out=out_a, extra="a1.sinks.k1.bogusKey = 1\n"))
             self.assertTrue(wait_until(lambda: "reload refused" in log_text()), log_text())

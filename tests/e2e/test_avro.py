@@ -12,7 +12,8 @@
   not hurt other clients;
 - TLS: Python's ssl client to the source, the sink to a Python TLS server, sluice to sluice
   over TLS with deflate, an untrusted certificate;
-- config checking through the real loader (an unknown key, ssl = true without a key store)."""
+- config checking through the real loader (an unknown key: a warning in .properties, an error
+  under --strict; ssl = true without a key store)."""
 
 import glob
 import hashlib
@@ -453,7 +454,12 @@ class AvroTest(AgentTestCase):
     def test_config_errors(self):
         conf = tier2_conf(os.path.join(self.dir, "bad.properties"), 4141, self.dir,
                           extra="a2.sources.r1.compresion-type = deflate")
+        # An unknown key in .properties: a warning (Flume ignores it too); --strict: an error.
         r = run("validate", "-n", "a2", "-f", conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a2.sources.r1.compresion-type", r.stderr)
+        self.assertIn("did you mean 'compression-type'", r.stderr)
+        r = run("validate", "--strict", "-n", "a2", "-f", conf)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("compresion-type", r.stderr + r.stdout)
         self.assertIn("did you mean 'compression-type'", r.stderr + r.stdout)
@@ -466,6 +472,9 @@ class AvroTest(AgentTestCase):
         conf = tier1_conf(os.path.join(self.dir, "sink.properties"), 4141,
                           extra="a1.sinks.k0.batchSize = 100")
         r = run("validate", "-n", "a1", "-f", conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a1.sinks.k0.batchSize: unknown key", r.stderr)
+        r = run("validate", "--strict", "-n", "a1", "-f", conf)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("a1.sinks.k0.batchSize", r.stderr + r.stdout)
         self.assertIn("did you mean 'batch-size'", r.stderr + r.stdout)

@@ -359,12 +359,15 @@ class ThriftTest(AgentTestCase):
         rc, text = validate(conf, "a2")
         self.assertEqual(rc, 0, text)
         self.assertIn("agent-keytab", text)
-        # An unknown key: named with a hint, in both formats (an error in TOML).
+        # An unknown key: named with a hint, in both formats (an error in TOML, a warning in
+        # .properties, where Flume ignores it too).
         conf = tier1_conf(os.path.join(self.dir, "typo.properties"), 4141,
                           extra="a1.sinks.k1.batchSize = 100")
         rc, text = validate(conf, "a1")
+        self.assertEqual(rc, 0, text)
         self.assertIn("a1.sinks.k1.batchSize", text)
         self.assertIn("did you mean 'batch-size'", text)
+        self.assertIn("Flume ignores an unknown key too", text)
         toml = os.path.join(self.dir, "typo.toml")
         with open(toml, "w") as f:
             f.write('[a2.sources.r1]\ntype = "thrift"\nbind = "127.0.0.1"\nport = 0\n'

@@ -33,6 +33,13 @@ std::string errors(const Diagnostics& d) {
   return s;
 }
 
+std::string warnings(const Diagnostics& d) {
+  std::string s;
+  for (const auto& i : d.items())
+    if (i.severity == Diagnostic::Severity::Warning) s += i.message + "\n";
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("seq -> memory -> null delivers exactly totalEvents, and counters add up") {
@@ -363,6 +370,9 @@ a1.sinkgroups.g1.processor.backoff = true
 TEST_CASE("load_balance selector errors name the key and the line") {
   Fixture f;
   TempDir tmp;
+  // Unknown keys are errors under --strict; the default for .properties is below.
+  AgentOptions strict;
+  strict.strict = true;
   {
     Diagnostics d;
     f.build(weightedGroup(tmp.path(), "a1.sinkgroups.g1.processor.selector = com.example.Nope\n", 10), d);
@@ -378,7 +388,9 @@ TEST_CASE("load_balance selector errors name the key and the line") {
 a1.sinkgroups.g1.processor.selector = test.weighted_selector
 a1.sinkgroups.g1.processor.selector.weights = 3
 a1.sinkgroups.g1.processor.selector.wieghts = 3 1
-)", 10), d);
+)",
+                          10),
+            d, strict);
     const std::string e = errors(d);
     CHECK(e.find("wieghts") != std::string::npos);
     CHECK(e.find("weights") != std::string::npos);
@@ -396,10 +408,52 @@ a1.sinkgroups.g1.processor.selector.weights = 3
     f.build(weightedGroup(tmp.path(), R"(
 a1.sinkgroups.g1.processor.selector = round_robin
 a1.sinkgroups.g1.processor.selector.weights = 3 1
-)", 10), d);
+)",
+                          10),
+            d, strict);
     CHECK(errors(d).find("selector.weights: unknown key for the round_robin selector") !=
           std::string::npos);
   }
+}
+
+TEST_CASE("load_balance: unknown selector keys in .properties are warnings and the group runs") {
+  Fixture f;
+  TempDir tmp;
+  Diagnostics d;
+  // Flume's LoadBalancingSinkProcessor reads maxTimeOut; "maxTimeout" is ignored there.
+  auto agent = f.build(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = round_robin
+a1.sinkgroups.g1.processor.selector.maxTimeout = 5000
+)",
+                                     100),
+                       d);
+  INFO(warnings(d));
+  CHECK_FALSE(d.hasErrors());
+  CHECK(warnings(d).find("a1.sinkgroups.g1.processor.selector.maxTimeout: unknown key for the "
+                         "round_robin selector (it has only selector.maxTimeOut) (did you mean "
+                         "'selector.maxTimeOut'?) (test.properties:") != std::string::npos);
+  CHECK(warnings(d).find("Flume ignores an unknown key too") != std::string::npos);
+  REQUIRE(agent);
+  REQUIRE(agent->start().ok());
+  CHECK(waitFor([&] {
+    return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") +
+               counter(*agent, "SINK", "k2", "EventDrainSuccessCount") ==
+           100;
+  }));
+  agent->stop();
+  // A plugin selector's misspelled key: warned about with its hint as well.
+  Diagnostics p;
+  auto plugin = f.build(weightedGroup(tmp.path(), R"(
+a1.sinkgroups.g1.processor.selector = test.weighted_selector
+a1.sinkgroups.g1.processor.selector.weights = 3 1
+a1.sinkgroups.g1.processor.selector.wieghts = 3 1
+)",
+                                      10),
+                        p);
+  CHECK_FALSE(p.hasErrors());
+  CHECK(warnings(p).find("wieghts: unknown key") != std::string::npos);
+  CHECK(warnings(p).find("did you mean 'weights'") != std::string::npos);
+  CHECK(plugin);
 }
 
 TEST_CASE("stop drains what the channel holds before stopping the sink") {
@@ -432,6 +486,8 @@ a1.sinks.k1.outFile = )" + (tmp / "out").string() + "\n");
 TEST_CASE("validation: every problem is reported with agent, component, key and line") {
   Fixture f;
   Diagnostics d;
+  AgentOptions strict;  // the unknown key is an error under --strict (a warning without it: below)
+  strict.strict = true;
   auto agent = f.build(R"(a1.sources = r1
 a1.channels = c1
 a1.sinks = k1 k2
@@ -446,7 +502,8 @@ a1.sinks.k1.channel = c1
 a1.sinks.k2.type = logger
 a1.sinks.k2.channel = c1
 a1.sinks.k2.maxBytesToLog = lots
-)", d);
+)",
+                       d, strict);
   std::string e = errors(d);
   INFO(e);
   // Unknown key, with a hint and the line.
@@ -462,6 +519,97 @@ a1.sinks.k2.maxBytesToLog = lots
   // batchSize <= transactionCapacity.
   CHECK(e.find("a1.sources.r1.batchSize: 500 must be <= transactionCapacity (100) of channel 'c1'") !=
         std::string::npos);
+}
+
+TEST_CASE("an unknown key in .properties is a warning naming it, and the agent runs") {
+  Fixture f;
+  TempDir tmp;
+  Diagnostics d;
+  auto agent = f.build(R"(a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 50
+a1.sources.r1.totalEvnets = 10
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.outFile = )" + (tmp / "out").string() +
+                           "\n",
+                       d);
+  const std::string w = warnings(d);
+  INFO(w);
+  CHECK_FALSE(d.hasErrors());
+  CHECK(w.find("a1.sources.r1.totalEvnets: unknown key for type 'seq' (did you mean "
+               "'totalEvents'?) (test.properties:6); Flume ignores an unknown key too, so it is "
+               "ignored (--strict makes this an error); `sluice describe seq` lists its keys") !=
+        std::string::npos);
+  REQUIRE(agent);
+  REQUIRE(agent->start().ok());
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 50; }));
+  agent->stop();
+  CHECK(bodies(tmp / "out").size() == 50);
+}
+
+TEST_CASE(
+    "--lenient drops a source or sink whose batchSize exceeds transactionCapacity, as Flume") {
+  Fixture f;
+  TempDir tmp;
+  const std::string text = R"(a1.sources = r1 r2
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 40
+a1.sources.r1.batchSize = 10
+a1.sources.r1.channels = c1
+a1.sources.r2.type = seq
+a1.sources.r2.batchSize = 500
+a1.sources.r2.channels = c2
+a1.channels.c1.type = memory
+a1.channels.c1.transactionCapacity = 100
+a1.channels.c2.type = memory
+a1.channels.c2.transactionCapacity = 100
+a1.sinks.k1.type = test.file_sink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.batchSize = 10
+a1.sinks.k1.outFile = )" + (tmp / "out").string() +
+                           R"(
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c2
+a1.sinks.k2.batchSize = 1000
+)";
+  // By default: refused, with today's message.
+  Diagnostics refused;
+  f.build(text, refused);
+  const std::string e = errors(refused);
+  INFO(e);
+  CHECK(e.find("a1.sources.r2.batchSize: 500 must be <= transactionCapacity (100) of channel "
+               "'c2'") != std::string::npos);
+  CHECK(e.find("a1.sinks.k2.batchSize: 1000 must be <= transactionCapacity (100) of channel "
+               "'c2'") != std::string::npos);
+  // --lenient: r2 and k2 are dropped, then c2, which nothing uses any more; r1 -> c1 -> k1 runs.
+  AgentOptions lenient;
+  lenient.lenient = true;
+  Diagnostics d;
+  auto agent = f.build(text, d, lenient);
+  const std::string w = warnings(d);
+  INFO(w);
+  CHECK_FALSE(d.hasErrors());
+  CHECK(w.find("dropped source 'r2' (--lenient): a1.sources.r2.batchSize: 500 must be <= "
+               "transactionCapacity (100)") != std::string::npos);
+  CHECK(w.find("dropped sink 'k2' (--lenient): a1.sinks.k2.batchSize: 1000 must be <= "
+               "transactionCapacity (100)") != std::string::npos);
+  CHECK(w.find("dropped channel 'c2' (--lenient): no source or sink is connected to it") !=
+        std::string::npos);
+  REQUIRE(agent);
+  REQUIRE(agent->start().ok());
+  CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 40; }));
+  CHECK(agent->counters("SOURCE", "r2") == nullptr);
+  CHECK(agent->counters("SINK", "k2") == nullptr);
+  CHECK(agent->counters("CHANNEL", "c2") == nullptr);
+  agent->stop();
+  CHECK(bodies(tmp / "out").size() == 40);
 }
 
 TEST_CASE("transactionCapacity above capacity is refused by the channel, naming both") {
@@ -539,7 +687,9 @@ TEST_CASE("hot reload replaces only the changed sink; the channel and source kee
   Diagnostics d0;
   RawConfig raw = parseProperties(reloadConfig(tmp, "first"), "r.properties");
   AgentConfig cfg = buildAgentConfig(raw, "a1", d0);
-  auto agent = std::make_unique<Agent>(f.registry, f.logs);
+  AgentOptions strict;  // --strict: the unknown key below is an invalid edit
+  strict.strict = true;
+  auto agent = std::make_unique<Agent>(f.registry, f.logs, strict);
   REQUIRE(agent->build(cfg, d0));
   REQUIRE(agent->start().ok());
   sdk::CounterGroup* srcBefore = agent->counters("SOURCE", "r1");

@@ -1145,9 +1145,8 @@ TEST_CASE("warning: an unknown section gets a did-you-mean hint") {
   CHECK_FALSE(diags.hasErrors());
   CHECK(a.sources.size() == 1);
   const auto w = find(diags, Diagnostic::Severity::Warning, {});
+  // a1.configfilters is a section of its own, applied when the file is loaded (substitution.hpp).
   CHECK(w == std::vector<std::string>{
-                 "a1.configfilters: config filters are not supported; ignored "
-                 "(conf/a.properties:13)",
                  "a1.sourcse.r2.type: unknown section 'sourcse' under agent a1 is ignored; did "
                  "you mean 'sources'? (1 more key under a1.sourcse) (conf/a.properties:11)",
                  "a1.whatever: ignored: agent a1 has only the sections sources, channels, "
@@ -1467,6 +1466,63 @@ TEST_CASE("sink processors are checked against their schema: hints, file:line, d
                      "(conf/a.properties:7)"}));
   Diagnostics u = processorErrors("roundrobin", sdk::Context("a1.sinkgroups.g1.processor"));
   CHECK(hasError(u, {"a1.sinkgroups.g1.processor.type: unknown sink processor type 'roundrobin'"}));
+}
+
+// In a Flume .properties config an unknown key is what Flume makes of it: ignored. sluice says so,
+// with the same hint and file:line; UnknownKeys::Error (TOML, --strict) is the default above.
+TEST_CASE("UnknownKeys::Warn: an unknown key is a warning with the hint, the rest still checked") {
+  Diagnostics d;
+  const sdk::Context ctx = prepareContext(
+      sdk::ComponentKind::Source, "t", testSchema(),
+      located({{"port", "1"}, {"porr", "2"}, {"batchSize", "0"}}), d, UnknownKeys::Warn);
+  CHECK(hasWarning(d, {"a1.sources.r1.porr: unknown key for type 't' (did you mean 'port'?) "
+                       "(conf/a.properties:11); Flume ignores an unknown key too, so it is "
+                       "ignored (--strict makes this an error); `sluice describe t` lists its "
+                       "keys"}));
+  CHECK_FALSE(hasError(d, {"porr"}));
+  // A bad value stays an error: Flume would fail that component too.
+  CHECK(hasError(d, {"a1.sources.r1.batchSize: expected a value between 1 and 1000000, got 0"}));
+  CHECK(d.errorCount() == 1);
+  CHECK(ctx.getString("port") == "1");
+  // The same key under UnknownKeys::Error (--strict) is the error it always was.
+  Diagnostics strict;
+  (void)prepareContext(sdk::ComponentKind::Source, "t", testSchema(),
+                       located({{"port", "1"}, {"porr", "2"}}), strict, UnknownKeys::Error);
+  CHECK(hasError(strict, {"a1.sources.r1.porr: unknown key for type 't' (did you mean 'port'?) "
+                          "(conf/a.properties:11); `sluice describe t` lists its keys"}));
+  CHECK(strict.errorCount() == 1);
+}
+
+TEST_CASE("UnknownKeys::Warn: sink processors, and Flume's misspelled selector.maxTimeout") {
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  sdk::Context failover("a1.sinkgroups.g1.processor");
+  failover.put("type", "failover", sdk::Location{kProps, 3});
+  failover.put("priorty.k1", "10", sdk::Location{kProps, 4});
+  Diagnostics d;
+  // No sinks: the processor itself is refused, but the key is only warned about.
+  (void)makeSinkProcessor("failover", failover, {}, log, d, {}, UnknownKeys::Warn);
+  CHECK(hasWarning(d, {"a1.sinkgroups.g1.processor.priorty.k1: unknown key for type 'failover' "
+                       "(did you mean 'priority.k1'?) (conf/a.properties:4); Flume ignores an "
+                       "unknown key too"}));
+  CHECK_FALSE(hasError(d, {"priorty"}));
+
+  // load_balance reads selector.maxTimeOut; Flume ignores "maxTimeout" (lower-case o).
+  sdk::Context lb("a1.sinkgroups.g1.processor");
+  lb.put("type", "load_balance", sdk::Location{kProps, 6});
+  lb.put("selector", "round_robin", sdk::Location{kProps, 7});
+  lb.put("selector.maxTimeout", "5000", sdk::Location{kProps, 8});
+  Diagnostics w;
+  (void)makeSinkProcessor("load_balance", lb, {}, log, w, {}, UnknownKeys::Warn);
+  CHECK(hasWarning(w, {"a1.sinkgroups.g1.processor.selector.maxTimeout: unknown key for the "
+                       "round_robin selector (it has only selector.maxTimeOut) (did you mean "
+                       "'selector.maxTimeOut'?) (conf/a.properties:8); Flume ignores"}));
+  CHECK_FALSE(hasError(w, {"maxTimeout"}));
+  Diagnostics e;
+  (void)makeSinkProcessor("load_balance", lb, {}, log, e, {}, UnknownKeys::Error);
+  CHECK(hasError(e, {"a1.sinkgroups.g1.processor.selector.maxTimeout: unknown key for the "
+                     "round_robin selector",
+                     "(did you mean 'selector.maxTimeOut'?)"}));
 }
 
 TEST_CASE("describe: sink processors and monitoring print their keys like a plugin") {

@@ -1,7 +1,8 @@
 #pragma once
 // The keys a component accepts. The host checks a component's config against its schema before
-// configure(): unknown keys are errors with a "did you mean" hint, keys Flume knows but sluice
-// ignores are warnings, and bad types or out-of-range values are errors. `sluice describe <type>`
+// configure(): an unknown key gets a "did you mean" hint and is an error in TOML and under
+// --strict, a warning in a Flume .properties config (Flume ignores it too); keys Flume knows but
+// sluice ignores are warnings, and bad types or out-of-range values are errors. `sluice describe <type>`
 // prints the schema, so it is also the documentation.
 
 #include <limits>
