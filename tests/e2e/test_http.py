@@ -9,8 +9,8 @@
 - bad input on the port (garbage, a 10 MB request line, a truncated request, a client that
   stalls): the bad connection is answered or closed and counted, the agent lives on and other
   clients keep being served;
-- config checking through the real loader: unknown keys (an error in either format, with a
-  hint), Flume's Jetty keys accepted with a warning."""
+- config checking through the real loader: unknown keys (an error in TOML, a warning in
+  .properties unless --strict, with a hint), Flume's Jetty keys accepted with a warning."""
 
 import json
 import os
@@ -286,10 +286,15 @@ a1.sinks.k1.channel = c1
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("a1.sources.r1.QueuedThreadPool.maxThreads: a Flume key that sluice does "
                       "not use", r.stderr + r.stdout)
-        # An unknown key is an error in .properties too, with the hint.
+        # An unknown key in .properties is a warning with the hint (Flume ignores it too);
+        # --strict makes it an error.
         with open(props, "w") as f:
             f.write(flume_conf + "a1.sources.r1.handlr = x\n")
         r = run("validate", "-n", "a1", "-f", props)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a1.sources.r1.handlr: unknown key", r.stderr + r.stdout)
+        self.assertIn("did you mean 'handler'", r.stderr + r.stdout)
+        r = run("validate", "--strict", "-n", "a1", "-f", props)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("a1.sources.r1.handlr: unknown key", r.stderr + r.stdout)
         self.assertIn("did you mean 'handler'", r.stderr + r.stdout)
