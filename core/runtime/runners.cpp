@@ -26,7 +26,9 @@ void PollableSourceRunner::stop() {
 void PollableSourceRunner::run() {
   int64_t backoffs = 0;
   while (!stop_.stopRequested()) {
+    busy_.enter();
     sdk::ProcessOutcome out = source_->hostProcess();
+    busy_.leave();
     if (out.status == sdk::Status::READY && !out.failed) {
       backoffs = 0;
       continue;
@@ -109,7 +111,9 @@ void SinkRunner::run() {
                         : channels_.front().second->generation();
     const int64_t takenBefore = takenSoFar();
     const bool wasEmpty = pending() == 0;
+    busy_.enter();
     sdk::ProcessOutcome out = processor_->process();
+    busy_.leave();
     if (out.status == sdk::Status::READY && !out.failed) {
       if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
       failures = 0;
