@@ -188,11 +188,16 @@ std::string AgentLoop::status() const {
 std::string AgentLoop::stalled(std::chrono::nanoseconds limit,
                                std::chrono::steady_clock::time_point& lockBusySince) {
   const auto now = std::chrono::steady_clock::now();
+  // The monitoring thread holds the lock for moments (a snapshot); a few tries see past that.
   std::unique_lock lock(agentMutex_, std::try_to_lock);
+  for (int i = 0; i < 10 && !lock.owns_lock(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    lock.try_lock();
+  }
   if (!lock.owns_lock()) {
     if (lockBusySince == std::chrono::steady_clock::time_point{}) lockBusySince = now;
     if (now - lockBusySince <= limit) return {};
-    return "the agent has been starting, reloading or stopping for " + seconds(now - lockBusySince);
+    return "the agent has been starting, reloading or stopping for more than " + seconds(limit);
   }
   lockBusySince = {};
   std::string runner = agent_->stalledRunner(limit);
