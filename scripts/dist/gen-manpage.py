@@ -99,7 +99,11 @@ deleted on purge).
 The service's log files.
 .TP
 .I {roff(a.libexecdir)}/sluice\\-channel\\-check
-The offline file channel checker that \\fBsluice channel\\-check\\fR runs."""))
+The offline file channel checker that \\fBsluice channel\\-check\\fR runs.
+.TP
+.I {roff(a.libexecdir)}/sluice\\-service
+What \\fBsluice@AGENT.service\\fR runs: \\fBsluice agent \\-n AGENT \\-f\\fR with whichever of the
+two configuration files exists (none or both: exit status 2, not restarted)."""))
     page.append(section("ENVIRONMENT", """\
 .TP
 .B SLUICE_PLUGINS_PATH
