@@ -9,6 +9,10 @@
 #          not the Kafka ones: librdkafka's own (uninstrumented) threads crash TSan's runtime
 #   fuzz   every libFuzzer target for FUZZ_SECONDS (default 10) from its seed corpus
 #   tidy   clang-tidy (.clang-tidy) on the C++ files changed since TIDY_BASE (default HEAD~1)
+#   package  the Debian packages built and tested on fresh debootstrap roots
+#          (tests/package/test_package.sh, 10-40 min), only when the packaging or the install
+#          rules changed since its last pass on this machine (scripts/package-inputs; a depth-1
+#          clone is enough); PACKAGE_TEST=always or never overrides
 # PHASES="gcc tsan" scripts/test.sh runs some. The last line is "N passed, M failed", summed
 # over every phase (each fuzz target and the tidy run count as one test).
 #
@@ -18,10 +22,10 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-PHASES=${PHASES:-gcc asan tsan fuzz tidy}
+PHASES=${PHASES:-gcc asan tsan fuzz tidy package}
 # shellcheck source=scripts/packages.sh
 source "$REPO/scripts/packages.sh"
-PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}")
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {
@@ -183,8 +187,27 @@ for phase in $PHASES; do
       fi
       if scripts/tidy "${TIDY_BASE:-HEAD~1}"; then record tidy 1 0; else record tidy 0 1; fi
       ;;
+    package)
+      # The hash of the last passing run sits beside the test's caches, outside the repository.
+      pkg_stamp=${SLUICE_PKG_CACHE:-/var/cache/sluice-test}/passed-package-inputs
+      pkg_inputs=$(scripts/package-inputs)
+      if [[ ${PACKAGE_TEST:-auto} == never ]]; then
+        say "[package] skipped (PACKAGE_TEST=never)"
+      elif [[ ${PACKAGE_TEST:-auto} == auto && -f $pkg_stamp && $(cat "$pkg_stamp") == "$pkg_inputs" ]]; then
+        say "[package] skipped: packaging and install rules unchanged since its last pass here ($pkg_inputs)"
+      else
+        say "[package] Debian packages on fresh Debian 12 roots (tests/package/test_package.sh)"
+        mkdir -p build-deb
+        if tests/package/test_package.sh 2>&1 | tee build-deb/package-test.log; then
+          record package 1 0
+          mkdir -p "$(dirname "$pkg_stamp")" && echo "$pkg_inputs" >"$pkg_stamp"
+        else
+          record package 0 1
+        fi
+      fi
+      ;;
     *)
-      die "unknown phase '$phase' in PHASES (expected gcc asan tsan fuzz tidy)"
+      die "unknown phase '$phase' in PHASES (expected gcc asan tsan fuzz tidy package)"
       ;;
   esac
 done
