@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set-up command 1: on a fresh Debian 12, installs what sluice needs, builds it (release) and runs
 # a demo agent for a few seconds: seq source -> memory channel -> logger sink (conf/seq-logger.toml).
+# It builds the sluice binary and the plugins only; the tests are a meson option (-Dtests=true)
+# that scripts/test.sh turns on.
 #
 #   sudo scripts/setup-demo.sh
 #
@@ -43,7 +45,7 @@ else
   meson setup build --buildtype=release || die "meson setup build failed"
 fi
 
-say "Building (ninja -C build)"
+say "Building the sluice binary and the plugins (ninja -C build)"
 ninja -C build || die "the build failed; see the compiler errors above"
 
 SLUICE=build/core/cli/sluice

@@ -20,6 +20,8 @@
 #include "core/cli/session.hpp"
 #include "core/config/model.hpp"
 #include "core/monitoring/monitor.hpp"
+#include "core/monitoring/options.hpp"
+#include "core/plugin/host_schemas.hpp"
 #include "core/plugin/registry.hpp"
 #include "core/runtime/agent.hpp"
 #include "plugins/common/text_util.hpp"
@@ -75,6 +77,8 @@ constexpr const char* kUsage =
     "  describe   print a type's keys: sluice describe memory\n"
     "  channel-check  check a file channel's directories offline:\n"
     "             sluice channel-check --checkpoint-dir D --data-dirs D1,D2 [--drop-corrupt]\n"
+    "  avro-client  send a file's or stdin's lines as events to an avro source (Flume's):\n"
+    "             sluice avro-client -H host -p 41414 [-F file | --dirname dir] [-R headers]\n"
     "  version    print the version and plugin ABI\n"
     "\n"
     "`sluice <command> --help` shows the command's options.\n";
@@ -95,6 +99,11 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
      "-Dkey=value: override a config key (-Da1.channels.c1.capacity=5000), or a Flume switch "
      "(-Dflume.root.logger=DEBUG,console)")
     ("log-level", po::value(&o.logLevel), "trace, debug, info (default), warn, error")
+    ("log-file-max-size", po::value(&o.logFileMaxSize),
+     "with -Dflume.root.logger=INFO,LOGFILE: rotate the log file at this size (default 100MB, "
+     "as Flume; 0: never, for logrotate)")
+    ("log-file-max-files", po::value(&o.logFileMaxFiles),
+     "rotated log files kept (default 20, as Flume)")
     ("allow-insecure-plugins", po::bool_switch(&o.allowInsecurePlugins),
      "load plugin files even if group or others can write them");
 }
@@ -110,145 +119,6 @@ bool parse(po::options_description& desc, int argc, char** argv, po::variables_m
     std::cerr << "error: " << e.what() << "\n\n" << desc;
     return false;
   }
-  return true;
-}
-
-// The monitoring server's settings, from (highest first) --monitor-port/--monitor-bind, Flume's
-// -Dflume.monitoring.type=http -Dflume.monitoring.port=N, and the config file's monitoring.*
-// keys (which -Dmonitoring.x=y overrides). Returns false after printing why on a bad value.
-// enabled is false when nothing asks for the server.
-bool monitoringOptions(const CommonOptions& o, const Session& s, bool& enabled,
-                       monitoring::MonitorOptions& mo,
-                       std::vector<std::pair<std::string, std::string>>& effective) {
-  static const std::vector<std::string> kKeys = {
-      "monitoring.type", "monitoring.port", "monitoring.bind", "monitoring.maxConnections",
-      "monitoring.requestTimeoutMs", "monitoring.idleTimeoutMs", "monitoring.maxHeaderBytes",
-      "monitoring.ready.maxChannelFillPercent", "monitoring.ready.maxSinkFailingMs"};
-  std::map<std::string, std::string> keys;
-  for (const auto& [k, p] : s.raw.entries) {
-    if (k.rfind("monitoring.", 0) != 0) continue;
-    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end() && !monitoring::isStatsdKey(k)) {
-      std::cerr << "error: " << k << ": unknown monitoring key (" << p.where.str()
-                << "); expected one of:";
-      for (const auto& n : kKeys) std::cerr << " " << n;
-      std::cerr << " monitoring.statsd.{host,port,intervalMs,prefix}\n";
-      return false;
-    }
-    keys[k] = p.value;
-  }
-  auto integer = [&](const std::string& key, const std::string& text, int64_t lo, int64_t hi,
-                     int64_t& out) {
-    try {
-      std::size_t used = 0;
-      long long v = std::stoll(text, &used);
-      if (used == text.size() && v >= lo && v <= hi) {
-        out = v;
-        return true;
-      }
-    } catch (...) {
-    }
-    std::cerr << "error: " << key << ": expected an integer between " << lo << " and " << hi
-              << ", got '" << text << "'\n";
-    return false;
-  };
-  enabled = false;
-  int64_t port = 41414;  // Flume's default monitoring port
-  std::string type = keys.count("monitoring.type") ? keys["monitoring.type"] : "";
-  if (!s.flumeMonitoringType.empty()) type = s.flumeMonitoringType;
-  std::string lowerType = type;
-  for (char& c : lowerType) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lowerType == "http" || lowerType == "org.apache.flume.instrumentation.http.httpmetricsserver" ||
-      lowerType == "prometheus") {
-    enabled = true;
-  } else if (!type.empty()) {
-    std::cerr << "warning: monitoring type '" << type
-              << "' is not provided (JMX and Ganglia are not available); use "
-                 "-Dflume.monitoring.type=http for the HTTP endpoints (JSON and Prometheus)\n";
-  }
-  if (keys.count("monitoring.port")) {
-    if (!integer("monitoring.port", keys["monitoring.port"], 0, 65535, port)) return false;
-    enabled = true;
-  }
-  if (!s.flumeMonitoringPort.empty()) {
-    if (!integer("-Dflume.monitoring.port", s.flumeMonitoringPort, 0, 65535, port)) return false;
-    if (!enabled)
-      std::cerr << "warning: -Dflume.monitoring.port needs -Dflume.monitoring.type=http; "
-                   "monitoring stays off\n";
-  }
-  if (o.monitorPort >= 0) {
-    if (o.monitorPort > 65535) {
-      std::cerr << "error: --monitor-port: expected 0..65535, got " << o.monitorPort << "\n";
-      return false;
-    }
-    port = o.monitorPort;
-    enabled = true;
-  }
-  mo.server.port = static_cast<int>(port);
-  mo.server.bind = !o.monitorBind.empty() ? o.monitorBind
-                   : keys.count("monitoring.bind") ? keys["monitoring.bind"] : "127.0.0.1";
-  int64_t v = 0;
-  if (keys.count("monitoring.maxConnections")) {
-    if (!integer("monitoring.maxConnections", keys["monitoring.maxConnections"], 1, 10000, v)) return false;
-    mo.server.maxConnections = static_cast<std::size_t>(v);
-  }
-  if (keys.count("monitoring.requestTimeoutMs")) {
-    if (!integer("monitoring.requestTimeoutMs", keys["monitoring.requestTimeoutMs"], 100, 3600000, v))
-      return false;
-    mo.server.requestTimeout = std::chrono::milliseconds(v);
-  }
-  if (keys.count("monitoring.idleTimeoutMs")) {
-    if (!integer("monitoring.idleTimeoutMs", keys["monitoring.idleTimeoutMs"], 100, 3600000, v)) return false;
-    mo.server.idleTimeout = std::chrono::milliseconds(v);
-  }
-  if (keys.count("monitoring.maxHeaderBytes")) {
-    if (!integer("monitoring.maxHeaderBytes", keys["monitoring.maxHeaderBytes"], 1024, 1 << 20, v)) return false;
-    mo.server.limits.maxHeaderBytes = static_cast<std::size_t>(v);
-  }
-  if (keys.count("monitoring.ready.maxChannelFillPercent")) {
-    const std::string& t = keys["monitoring.ready.maxChannelFillPercent"];
-    try {
-      std::size_t used = 0;
-      double d = std::stod(t, &used);
-      if (used != t.size() || !(d >= 0 && d <= 100)) throw std::invalid_argument("range");
-      mo.ready.maxChannelFillPercent = d;
-    } catch (...) {
-      std::cerr << "error: monitoring.ready.maxChannelFillPercent: expected a number between 0 and "
-                   "100, got '" << t << "'\n";
-      return false;
-    }
-  }
-  if (keys.count("monitoring.ready.maxSinkFailingMs")) {
-    if (!integer("monitoring.ready.maxSinkFailingMs", keys["monitoring.ready.maxSinkFailingMs"], 0,
-                 int64_t(1) << 40, v))
-      return false;
-    mo.ready.maxSinkFailingMs = v;
-  }
-  // StatsD push (monitoring.statsd.*): runs with or without the HTTP server.
-  std::string statsdError;
-  if (!monitoring::parseStatsdOptions(keys, mo.statsd, statsdError)) {
-    std::cerr << "error: " << statsdError << "\n";
-    return false;
-  }
-  mo.http = enabled;
-  enabled = enabled || mo.statsd.enabled;
-  std::map<std::string, std::string> all;
-  // Keys outside every agent (plugins.path, monitoring.*, anything global), as written...
-  auto agents = agentNames(s.raw);
-  for (const auto& [k, p] : s.raw.entries) {
-    std::string first = k.substr(0, k.find('.'));
-    if (std::find(agents.begin(), agents.end(), first) == agents.end()) all[k] = p.value;
-  }
-  // ...and the monitoring settings in effect.
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"monitoring.bind", mo.server.bind},
-               {"monitoring.port", std::to_string(mo.server.port)},
-               {"monitoring.maxConnections", std::to_string(mo.server.maxConnections)},
-               {"monitoring.requestTimeoutMs", std::to_string(mo.server.requestTimeout.count())},
-               {"monitoring.idleTimeoutMs", std::to_string(mo.server.idleTimeout.count())},
-               {"monitoring.maxHeaderBytes", std::to_string(mo.server.limits.maxHeaderBytes)},
-               {"monitoring.ready.maxChannelFillPercent", monitoring::javaDouble(mo.ready.maxChannelFillPercent)},
-               {"monitoring.ready.maxSinkFailingMs", std::to_string(mo.ready.maxSinkFailingMs)}})
-    all[k] = v;
-  effective.assign(all.begin(), all.end());
   return true;
 }
 
@@ -306,23 +176,24 @@ int cmdAgent(int argc, char** argv) {
 
   // Monitoring. Its thread reads the agent only through `provider`, which never waits: while the
   // agent starts, reloads or stops (agentMutex held) the last snapshot is served instead.
-  bool monitorOn = false;
-  monitoring::MonitorOptions mopts;
-  std::vector<std::pair<std::string, std::string>> monitorEffective;
-  if (!monitoringOptions(o, s, monitorOn, mopts, monitorEffective)) return 1;
+  s.monitoring.port = o.monitorPort;
+  s.monitoring.bind = o.monitorBind;
+  Diagnostics monitorDiags;
+  auto mset = monitoring::resolveSettings(s.raw, s.monitoring, monitorDiags);
+  printDiagnostics(monitorDiags, std::cerr, s.logs->secrets());
+  if (!mset) return 1;
   std::mutex agentMutex;
   std::unique_ptr<monitoring::Monitor> monitor;
-  if (monitorOn) {
+  if (mset->enabled) {
     auto provider = [&](monitoring::Snapshot& snap) {
       std::unique_lock lock(agentMutex, std::try_to_lock);
       if (!lock.owns_lock() || !holder) return false;
       monitoring::snapshotAgent(*holder, snap);
       return true;
     };
-    monitor = std::make_unique<monitoring::Monitor>(mopts, provider, pluginList(*s.registry),
-                                                    monitorEffective, SLUICE_VERSION,
-                                                    s.logs->core("monitoring"),
-                                                    &s.logs->secrets());
+    monitor = std::make_unique<monitoring::Monitor>(
+        mset->options, provider, pluginList(*s.registry), mset->effective, SLUICE_VERSION,
+        s.logs->core("monitoring"), &s.logs->secrets());
     sdk::Result mr = monitor->start();
     if (!mr) {
       std::cerr << "error: " << s.logs->secrets().mask(mr.error()) << "\n";
@@ -417,20 +288,12 @@ int cmdDescribe(int argc, char** argv) {
       for (const auto& a : i.aliases) std::cout << " " << a;
       std::cout << "\n";
     }
-    std::cout << "  keys:\n";
-    for (const auto& k : i.schema.keys) {
-      std::cout << "    " << k.name << "  " << sdk::nameOf(k.type);
-      if (k.type == sdk::ValueType::Enum) {
-        std::cout << " {";
-        for (std::size_t j = 0; j < k.allowed.size(); ++j) std::cout << (j ? "|" : "") << k.allowed[j];
-        std::cout << "}";
-      }
-      if (k.required) std::cout << "  required";
-      if (!k.defaultValue.empty()) std::cout << "  default=" << k.defaultValue;
-      if (k.ignored) std::cout << "  (Flume key, ignored)";
-      if (k.secret) std::cout << "  secret (masked in logs, errors and /config)";
-      std::cout << "\n      " << k.description << "\n";
-    }
+    std::cout << describeKeys(i.schema);
+  }
+  // Keys the host reads itself: sink processors (failover, load_balance) and monitoring.
+  if (const HostSchema* h = findHostSchema(type)) {
+    ++found;
+    std::cout << describeHostSchema(*h);
   }
   if (!found) {
     std::cerr << "error: " << s.registry->unknownTypeMessage(sdk::ComponentKind::Source, type)
@@ -441,22 +304,23 @@ int cmdDescribe(int argc, char** argv) {
   return 0;
 }
 
-// The file channel's offline checker ships as its own program (it links the channel's storage
-// code, which the host does not): next to the plugins in a build tree, in libexec when installed.
-fs::path channelCheckTool() {
+// Programs of their own that a command runs, because they link code the agent binary does not
+// (the file channel's storage, the Avro RPC client): where meson builds them in a build tree,
+// in libexec when installed (or relocated next to bin/).
+fs::path helperTool(const std::string& name, const fs::path& buildDir) {
   std::error_code ec;
-  fs::path inBuild = builtinPluginDir() / "channel_file" / "sluice-channel-check";
+  fs::path inBuild = buildDir / name;
   if (fs::exists(inBuild, ec)) return inBuild;
-  fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / "sluice-channel-check";
+  fs::path installed = fs::path(SLUICE_INSTALLED_LIBEXEC_DIR) / name;
   if (fs::exists(installed, ec)) return installed;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  fs::path relocated = exe.parent_path().parent_path() / "libexec" / "sluice-channel-check";
+  fs::path relocated = exe.parent_path().parent_path() / "libexec" / name;
   if (!ec && fs::exists(relocated, ec)) return relocated;
   return installed;
 }
 
-int cmdChannelCheck(int argc, char** argv) {
-  const fs::path tool = channelCheckTool();
+// Runs the helper with this command's arguments in place of this process.
+int execHelper(const fs::path& tool, int argc, char** argv) {
   std::vector<std::string> args{tool.string()};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
@@ -464,9 +328,18 @@ int cmdChannelCheck(int argc, char** argv) {
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   ::execv(tool.c_str(), cargs.data());
-  std::cerr << "error: cannot run the channel checker " << tool << ": " << std::strerror(errno)
-            << "\n";
+  std::cerr << "error: cannot run " << tool << ": " << std::strerror(errno) << "\n";
   return 2;
+}
+
+int cmdChannelCheck(int argc, char** argv) {
+  return execHelper(helperTool("sluice-channel-check", builtinPluginDir() / "channel_file"), argc,
+                    argv);
+}
+
+int cmdAvroClient(int argc, char** argv) {
+  const fs::path buildDir = builtinPluginDir().parent_path() / "core" / "cli" / "avro_client";
+  return execHelper(helperTool("sluice-avro-client", buildDir), argc, argv);
 }
 
 }  // namespace
@@ -487,6 +360,7 @@ int run(int argc, char** argv) {
     if (cmd == "plugins") return cmdPlugins(n, rest.data());
     if (cmd == "describe") return cmdDescribe(n, rest.data());
     if (cmd == "channel-check") return cmdChannelCheck(n, rest.data());
+    if (cmd == "avro-client") return cmdAvroClient(n, rest.data());
     if (cmd == "version" || cmd == "--version") {
       std::cout << "sluice " << SLUICE_VERSION << " (plugin SDK ABI " << SLUICE_SDK_ABI_MAJOR << "."
                 << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n"

@@ -29,7 +29,7 @@ std::vector<std::string> splitPath(const std::string& s) {
 
 // Applies the Flume switches among the -D values and returns the rest as config overrides.
 // Returns false (after printing why) on a malformed -D.
-bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
+bool splitDefines(const CommonOptions& o, FlumeLogSwitches& logSwitches, Session& s) {
   auto& overrides = s.overrides;
   for (const auto& d : o.defines) {
     auto eq = d.find('=');
@@ -38,17 +38,10 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
       return false;
     }
     std::string key = d.substr(0, eq), value = d.substr(eq + 1);
-    if (key == "flume.root.logger") {
-      // log4j style: LEVEL,appender. The appender is ignored: sluice logs to stderr.
-      logLevel = value.substr(0, value.find(','));
-    } else if (key == "flume.monitoring.type") {
-      s.flumeMonitoringType = value;
-    } else if (key == "flume.monitoring.port") {
-      s.flumeMonitoringPort = value;
-    } else if (key.rfind("flume.monitoring.", 0) == 0) {
-      std::cerr << "warning: -D" << key
-                << ": only flume.monitoring.type and flume.monitoring.port "
-                   "are understood; ignored\n";
+    if (logSwitches.take(key, value)) {
+      // flume.root.logger (LEVEL,appender...), flume.log.dir, flume.log.file: see startSession.
+    } else if (monitoring::takeFlumeSwitch(key, value, s.monitoring)) {
+      // flume.monitoring.*: the monitoring module reads it (monitoring::resolveSettings).
     } else if (key.rfind("flume.", 0) == 0) {
       std::cerr << "warning: -D" << key << " is a Flume switch sluice does not use yet; ignored\n";
     } else {
@@ -58,10 +51,38 @@ bool splitDefines(const CommonOptions& o, std::string& logLevel, Session& s) {
   return true;
 }
 
+// Where the logs go: Flume's switches, and the rotation options. False after printing why.
+bool logOutputs(const CommonOptions& o, const FlumeLogSwitches& logSwitches, LogOutputs& out) {
+  if (!o.logFileMaxSize.empty() && !parseFileSize(o.logFileMaxSize, out.maxFileBytes)) {
+    std::cerr << "error: --log-file-max-size: expected a size such as 100MB, 512KB or 1048576 "
+                 "(bytes; 0 turns rotation off), got '"
+              << o.logFileMaxSize << "'\n";
+    return false;
+  }
+  if (o.logFileMaxFiles >= 0) {
+    if (o.logFileMaxFiles < 1 || o.logFileMaxFiles > 200000) {
+      std::cerr << "error: --log-file-max-files: expected 1..200000, got " << o.logFileMaxFiles
+                << "\n";
+      return false;
+    }
+    out.maxFiles = static_cast<std::size_t>(o.logFileMaxFiles);
+  }
+  std::vector<std::string> warnings;
+  std::string error;
+  const bool ok = logSwitches.apply(out, warnings, error);
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  if (!ok) std::cerr << "error: " << error << "\n";
+  return ok;
+}
+
 // Parses -D (once: its overrides are reused on every reload) and sets up logging.
 bool startSession(const CommonOptions& o, Session& s) {
-  std::string level = o.logLevel;
-  if (!splitDefines(o, level, s)) return false;
+  FlumeLogSwitches logSwitches;
+  if (!splitDefines(o, logSwitches, s)) return false;
+  // -Dflume.root.logger's level wins over --log-level, as the last word of a Flume command line.
+  const std::string level = logSwitches.level().empty() ? o.logLevel : logSwitches.level();
+  LogOutputs outputs;
+  if (!logOutputs(o, logSwitches, outputs)) return false;
   sdk::LogLevel lv = sdk::LogLevel::info;
   if (!level.empty()) {
     try {
@@ -71,7 +92,12 @@ bool startSession(const CommonOptions& o, Session& s) {
       return false;
     }
   }
-  s.logs = std::make_unique<LogHub>(lv);
+  try {
+    s.logs = std::make_unique<LogHub>(lv, outputs);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return false;
+  }
   return true;
 }
 

@@ -12,6 +12,7 @@
 #include "core/config/diagnostics.hpp"
 #include "core/config/model.hpp"
 #include "core/log/logging.hpp"
+#include "core/monitoring/options.hpp"
 #include "core/plugin/registry.hpp"
 #include "core/runtime/agent.hpp"
 
@@ -24,6 +25,8 @@ struct CommonOptions {
   std::vector<std::string> pluginsPaths;
   std::vector<std::string> defines;
   std::string logLevel;
+  std::string logFileMaxSize;    // --log-file-max-size; empty: Flume's 100 MB
+  int64_t logFileMaxFiles = -1;  // --log-file-max-files; -1: Flume's 20
   bool lenient = false;
   bool allowInsecurePlugins = false;
   int64_t drainTimeoutMs = 5000;
@@ -38,8 +41,8 @@ struct Session {
   std::unique_ptr<PluginRegistry> registry;
   std::vector<std::pair<std::string, std::string>> overrides;
   Diagnostics pluginDiags;
-  // Flume's monitoring switches: -Dflume.monitoring.type=http -Dflume.monitoring.port=34545.
-  std::string flumeMonitoringType, flumeMonitoringPort;
+  // Flume's monitoring switches (-Dflume.monitoring.type=http), for the monitoring module.
+  monitoring::CommandLine monitoring;
   RawConfig raw;  // the config file as loaded, with the -D overrides applied
 };
 

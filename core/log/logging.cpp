@@ -8,6 +8,8 @@
 
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -104,7 +106,10 @@ class MaskingSink final : public spdlog::sinks::sink {
 
 struct LogHub::Impl {
   std::shared_ptr<SecretRegistry> secrets = std::make_shared<SecretRegistry>();
-  spdlog::sink_ptr sink;
+  std::vector<spdlog::sink_ptr> sinks;  // stderr and/or the log file
+  // A log file is flushed after every line, as log4j's immediateFlush: a line is in the file
+  // when the event it reports happened (stderr has no buffer to flush).
+  spdlog::level::level_enum flushOn = spdlog::level::warn;
   LogRing ring;
   spdlog::sink_ptr ringSink;
   spdlog::sink_ptr masking;  // in front of sink and ringSink
@@ -112,13 +117,34 @@ struct LogHub::Impl {
   std::vector<std::weak_ptr<spdlog::logger>> loggers;  // to apply level changes
 };
 
-LogHub::LogHub(sdk::LogLevel level) : impl_(std::make_unique<Impl>()), level_(level) {
-  impl_->sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  impl_->sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+LogHub::LogHub(sdk::LogLevel level, const LogOutputs& outputs)
+    : impl_(std::make_unique<Impl>()), level_(level) {
+  if (outputs.console) {
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    console->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+    impl_->sinks.push_back(std::move(console));
+  }
+  if (!outputs.file.empty()) {
+    // Opened for appending (also after a rotation), so logrotate's copytruncate works too.
+    spdlog::sink_ptr file;
+    try {
+      if (outputs.maxFileBytes == 0)
+        file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(outputs.file);
+      else
+        file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+            outputs.file, static_cast<std::size_t>(outputs.maxFileBytes), outputs.maxFiles);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot open the log file " + outputs.file + ": " + e.what());
+    }
+    file->set_pattern("%Y-%m-%d %H:%M:%S.%e %-5l [%n] %v");
+    impl_->sinks.push_back(std::move(file));
+    impl_->flushOn = spdlog::level::trace;
+  }
   impl_->ringSink = std::make_shared<RingSink>(impl_->ring);
   impl_->ringSink->set_level(spdlog::level::warn);
-  impl_->masking = std::make_shared<MaskingSink>(
-      impl_->secrets, std::vector<spdlog::sink_ptr>{impl_->sink, impl_->ringSink});
+  std::vector<spdlog::sink_ptr> targets = impl_->sinks;
+  targets.push_back(impl_->ringSink);
+  impl_->masking = std::make_shared<MaskingSink>(impl_->secrets, std::move(targets));
 }
 
 LogHub::~LogHub() { flush(); }
@@ -126,7 +152,7 @@ LogHub::~LogHub() { flush(); }
 std::shared_ptr<spdlog::logger> LogHub::core(const std::string& name) {
   auto l = std::make_shared<spdlog::logger>(name, impl_->masking);
   l->set_level(toSpd(level_));
-  l->flush_on(spdlog::level::warn);
+  l->flush_on(impl_->flushOn);
   std::lock_guard lock(impl_->mutex);
   impl_->loggers.erase(std::remove_if(impl_->loggers.begin(), impl_->loggers.end(),
                                       [](const auto& w) { return w.expired(); }),
@@ -152,7 +178,8 @@ SecretRegistry& LogHub::secrets() { return *impl_->secrets; }
 const SecretRegistry& LogHub::secrets() const { return *impl_->secrets; }
 
 void LogHub::flush() {
-  if (impl_ && impl_->sink) impl_->sink->flush();
+  if (!impl_) return;
+  for (const auto& sink : impl_->sinks) sink->flush();
 }
 
 sdk::LogLevel LogHub::parseLevel(const std::string& text) {

@@ -8,6 +8,7 @@
 
 #include <spdlog/fwd.h>
 
+#include "core/log/log_outputs.hpp"
 #include "core/log/log_ring.hpp"
 #include "core/log/secrets.hpp"
 #include "sluice/sdk/logger.hpp"
@@ -16,9 +17,11 @@ namespace sluice::core {
 
 class LogHub {
  public:
-  // Logs go to stderr, one line each: time, level, [logger] message. Records at WARN and above
-  // are also kept in a bounded ring (recent()). Every message is masked first (secrets()).
-  explicit LogHub(sdk::LogLevel level = sdk::LogLevel::info);
+  // Logs go to stderr and/or a rotating file (LogOutputs), one line each: time, level,
+  // [logger] message. Records at WARN and above are also kept in a bounded ring (recent()).
+  // Every message is masked first (secrets()). Throws std::runtime_error naming the file when
+  // the log file cannot be opened.
+  explicit LogHub(sdk::LogLevel level = sdk::LogLevel::info, const LogOutputs& outputs = {});
   ~LogHub();
   LogHub(const LogHub&) = delete;
   LogHub& operator=(const LogHub&) = delete;

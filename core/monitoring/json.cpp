@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/monitoring/flume_metrics.hpp"
 #include "core/monitoring/render.hpp"
 #include "plugins/common/text_util.hpp"
 
@@ -59,25 +60,15 @@ std::string javaDouble(double v) {
 }
 
 std::string renderFlumeJson(const Snapshot& s) {
-  std::vector<const ComponentSnapshot*> comps;
-  for (const auto& c : s.components)
-    if (c.hasCounters) comps.push_back(&c);
-  std::sort(comps.begin(), comps.end(),
-            [](const auto* a, const auto* b) { return groupKey(*a) < groupKey(*b); });
   std::string out = "{";
   bool first = true;
-  for (const auto* c : comps) {
+  for (const FlumeGroup& g : flumeGroups(s)) {
     out += first ? "\n" : ",\n";
     first = false;
-    out += jsonString(groupKey(*c)) + ": {";
-    out += "\"Type\": " + jsonString(c->counterType.empty() ? c->kind : c->counterType);
-    out += ", \"StartTime\": " + jsonString(std::to_string(c->startTime));
-    out += ", \"StopTime\": " + jsonString(std::to_string(c->stopTime));
-    for (const auto& [k, v] : c->counters)
-      out += ", " + jsonString(k) + ": " + jsonString(std::to_string(v));
-    for (const auto& [k, v] : c->attributes) out += ", " + jsonString(k) + ": " + jsonString(v);
-    if (c->kind == "CHANNEL")
-      out += ", \"ChannelFillPercentage\": " + jsonString(javaDouble(channelFillPercent(*c)));
+    out += jsonString(g.key) + ": {";
+    for (std::size_t i = 0; i < g.attributes.size(); ++i)
+      out += (i ? ", " : "") + jsonString(g.attributes[i].first) + ": " +
+             jsonString(g.attributes[i].second);
     out += "}";
   }
   out += first ? "}\n" : "\n}\n";

@@ -80,10 +80,20 @@ sdk::Result Monitor::start() {
       return r;
     }
   }
+  if (options_.ganglia.enabled) {
+    ganglia_ = std::make_unique<GangliaReporter>(options_.ganglia, provider_, log_);
+    sdk::Result r = ganglia_->start();
+    if (!r) {
+      ganglia_.reset();
+      stop();
+      return r;
+    }
+  }
   return sdk::Result::success();
 }
 
 void Monitor::stop() {
+  if (ganglia_) ganglia_->stop();
   if (statsd_) statsd_->stop();
   if (server_) server_->stop();
 }

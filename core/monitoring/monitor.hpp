@@ -13,6 +13,7 @@
 
 #include <spdlog/fwd.h>
 
+#include "core/monitoring/ganglia.hpp"
 #include "core/monitoring/http_server.hpp"
 #include "core/monitoring/render.hpp"
 #include "core/monitoring/snapshot.hpp"
@@ -21,10 +22,11 @@
 namespace sluice::core::monitoring {
 
 struct MonitorOptions {
-  bool http = true;  // serve the HTTP endpoints (false: only the StatsD reporter, if enabled)
+  bool http = true;  // serve the HTTP endpoints (false: only the push reporters, if enabled)
   ServerOptions server;
   ReadyOptions ready;
   StatsdOptions statsd;
+  GangliaOptions ganglia;
 };
 
 // Fills a snapshot of the agent, or returns false when the agent cannot be read right now (it is
@@ -40,7 +42,7 @@ class Monitor {
   ~Monitor();
 
   // Binds and logs "monitoring: listening on http://ADDR:PORT" (options.http), and starts the
-  // StatsD reporter (options.statsd.enabled).
+  // StatsD and Ganglia reporters (options.statsd.enabled, options.ganglia.enabled).
   sdk::Result start();
   void stop();
   int port() const { return server_ ? server_->port() : 0; }
@@ -64,6 +66,7 @@ class Monitor {
   const SecretRegistry* secrets_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<StatsdReporter> statsd_;
+  std::unique_ptr<GangliaReporter> ganglia_;
   Snapshot last_;  // server thread only
   std::chrono::steady_clock::time_point started_;
 };

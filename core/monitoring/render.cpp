@@ -78,9 +78,12 @@ class Exposition {
 }  // namespace
 
 bool isGaugeCounter(std::string_view name) {
+  // Open, Closed and Unhealthy are the file channel's states (Flume's FileChannelCounter): a
+  // total of them would mean nothing, and StatsD must see them fall back to 0.
   return name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount" ||
          name.ends_with("Size") || name.ends_with("Capacity") || name.ends_with("Percentage") ||
-         name.ends_with("Gauge") || name == "SinksInBackoff";
+         name.ends_with("Gauge") || name == "SinksInBackoff" || name == "Open" ||
+         name == "Closed" || name == "Unhealthy";
 }
 
 int64_t counterValue(const ComponentSnapshot& c, std::string_view name, int64_t def) {

@@ -1,15 +1,7 @@
 #include "core/monitoring/statsd.hpp"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "core/monitoring/render.hpp"
 #include "plugins/common/text_util.hpp"
@@ -129,99 +121,32 @@ std::vector<std::string> packStatsd(const std::vector<std::string>& lines, std::
   return packets;
 }
 
-StatsdReporter::StatsdReporter(StatsdOptions options, std::function<bool(Snapshot&)> provider,
+StatsdReporter::StatsdReporter(const StatsdOptions& options,
+                               std::function<bool(Snapshot&)> provider,
                                std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)), provider_(std::move(provider)), log_(std::move(log)) {}
+    : udp_(
+          UdpReporterOptions{"StatsD",
+                             "monitoring.statsd.host",
+                             {UdpTarget{options.host, options.port}},
+                             options.interval,
+                             false},
+          std::move(provider),
+          [this, prefix = options.prefix](const Snapshot& s) {
+            next_ = last_;
+            // A datagram that fits every path's MTU (1500 bytes less IP and UDP headers, with
+            // room).
+            constexpr std::size_t kMaxPacket = 1400;
+            return packStatsd(renderStatsd(s, prefix, next_), kMaxPacket);
+          },
+          [this](bool allSent) {
+            if (allSent) last_ = std::move(next_);
+          },
+          std::move(log)) {}
 
 StatsdReporter::~StatsdReporter() { stop(); }
 
-sdk::Result StatsdReporter::start() {
-  if (thread_.joinable()) return sdk::Result::success();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(options_.port);
-  const std::string where = options_.host + ":" + port;
-  if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    return sdk::Result::failure("monitoring.statsd.host: cannot resolve '" + options_.host +
-                                "': " + ::gai_strerror(rc));
-  std::string err;
-  for (addrinfo* a = res; a && fd_ < 0; a = a->ai_next) {
-    fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd_ < 0) {
-      err = std::strerror(errno);
-      continue;
-    }
-    // Connected UDP: send() needs no address, and an ICMP "port unreachable" shows as an error.
-    if (::connect(fd_, a->ai_addr, a->ai_addrlen) != 0) {
-      err = std::strerror(errno);
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ::freeaddrinfo(res);
-  if (fd_ < 0) return sdk::Result::failure("monitoring: statsd " + where + ": " + err);
-  stop_ = false;
-  thread_ = std::thread([this] { run(); });
-  if (log_)
-    log_->info("monitoring: pushing StatsD metrics to {} (udp) every {} ms", where,
-               options_.interval.count());
-  return sdk::Result::success();
-}
+sdk::Result StatsdReporter::start() { return udp_.start(); }
 
-void StatsdReporter::stop() {
-  if (thread_.joinable()) {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
-}
-
-void StatsdReporter::run() {
-  std::unique_lock lock(mutex_);
-  while (!stop_) {
-    cv_.wait_for(lock, options_.interval, [&] { return stop_; });
-    lock.unlock();
-    pushOnce();
-    lock.lock();
-  }
-}
-
-void StatsdReporter::pushOnce() {
-  Snapshot s;
-  // The agent may be busy (a reload, or the HTTP server reading it this instant): retry briefly,
-  // else skip this push; counters are cumulative, so the next push carries the increments.
-  bool got = false;
-  for (int attempt = 0; attempt < 20 && !got; ++attempt) {
-    got = provider_ && provider_(s);
-    if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!got) return;
-  // A datagram that fits every path's MTU (1500 bytes less IP and UDP headers, with room).
-  constexpr std::size_t kMaxPacket = 1400;
-  // The values sent count only once every datagram went out (a refused first datagram, the
-  // usual failure, leaves the increments for the next push).
-  std::map<std::string, int64_t> next = last_;
-  for (const auto& p : packStatsd(renderStatsd(s, options_.prefix, next), kMaxPacket)) {
-    if (::send(fd_, p.data(), p.size(), MSG_NOSIGNAL) < 0) {
-      if (!failing_ && log_)
-        log_->warn("monitoring: cannot send StatsD metrics to {}:{}: {}", options_.host,
-                   options_.port, std::strerror(errno));
-      failing_ = true;
-      return;
-    }
-  }
-  last_ = std::move(next);
-  if (failing_ && log_) log_->info("monitoring: StatsD metrics are sent again");
-  failing_ = false;
-}
+void StatsdReporter::stop() { udp_.stop(); }
 
 }  // namespace sluice::core::monitoring

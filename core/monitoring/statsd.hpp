@@ -6,20 +6,18 @@
 // <prefix>.<agent>.<kind>.<component>.<Attribute>, e.g. sluice.a1.channel.c1.EventPutSuccessCount.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include <spdlog/fwd.h>
 
 #include "core/monitoring/snapshot.hpp"
+#include "core/monitoring/udp_reporter.hpp"
 #include "sluice/sdk/result.hpp"
 
 namespace sluice::core::monitoring {
@@ -52,7 +50,7 @@ class StatsdReporter {
  public:
   // `provider` fills a snapshot or returns false when the agent cannot be read right now; it is
   // called on the reporter's thread.
-  StatsdReporter(StatsdOptions options, std::function<bool(Snapshot&)> provider,
+  StatsdReporter(const StatsdOptions& options, std::function<bool(Snapshot&)> provider,
                  std::shared_ptr<spdlog::logger> log);
   ~StatsdReporter();
   StatsdReporter(const StatsdReporter&) = delete;
@@ -64,19 +62,11 @@ class StatsdReporter {
   void stop();
 
  private:
-  void run();
-  void pushOnce();
-
-  StatsdOptions options_;
-  std::function<bool(Snapshot&)> provider_;
-  std::shared_ptr<spdlog::logger> log_;
-  int fd_ = -1;
-  std::map<std::string, int64_t> last_;  // reporter thread only
-  bool failing_ = false;                 // reporter thread only: log a send error once per run
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  // The counter values sent so far, and those of the push being sent: they count only once
+  // every datagram went out (a refused first datagram, the usual failure, leaves the increments
+  // for the next push). Reporter thread only.
+  std::map<std::string, int64_t> last_, next_;
+  UdpReporter udp_;
 };
 
 }  // namespace sluice::core::monitoring

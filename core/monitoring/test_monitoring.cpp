@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/monitoring/ganglia.hpp"
 #include "core/monitoring/http_request.hpp"
 #include "core/monitoring/monitor.hpp"
 #include "core/monitoring/render.hpp"
@@ -131,6 +132,40 @@ Snapshot sample() {
   return s;
 }
 }  // namespace
+
+// Flume's FileChannelCounter: isOpen() is a boolean (JMX shows "true"), getClosed() and
+// getUnhealthy() are 0/1; all three are states, so gauges in Prometheus and StatsD.
+TEST_CASE("a file channel's Open, Closed and Unhealthy: Flume's types, gauges") {
+  Snapshot s;
+  s.agent = "a1";
+  s.available = s.running = true;
+  s.components.push_back(component("CHANNEL", "c1", "file",
+                                   {{"ChannelSize", 0}, {"ChannelCapacity", 100}, {"Open", 1},
+                                    {"Closed", 0}, {"Unhealthy", 0}}));
+  std::string j = renderFlumeJson(s);
+  CHECK(j.find("\"Open\": \"true\"") != std::string::npos);
+  CHECK(j.find("\"Closed\": \"0\"") != std::string::npos);
+  CHECK(j.find("\"Unhealthy\": \"0\"") != std::string::npos);
+  const std::string p = renderPrometheus(s, {}, {}, 1.0, "0.1.0");
+  for (const char* name : {"open", "closed", "unhealthy"}) {
+    CHECK_MESSAGE(p.find("# TYPE flume_channel_" + std::string(name) + " gauge") !=
+                      std::string::npos,
+                  name);
+    CHECK(p.find("flume_channel_" + std::string(name) + "_total") == std::string::npos);
+  }
+  std::map<std::string, int64_t> last;
+  auto lines = renderStatsd(s, "p", last);
+  auto has = [&](const std::string& l) {
+    return std::find(lines.begin(), lines.end(), l) != lines.end();
+  };
+  CHECK(has("p.a1.channel.c1.Open:1|g"));
+  s.components[0].counters[2].second = 0;  // closed: the gauge falls back to 0
+  s.components[0].counters[3].second = 1;
+  lines = renderStatsd(s, "p", last);
+  CHECK(has("p.a1.channel.c1.Open:0|g"));
+  CHECK(has("p.a1.channel.c1.Closed:1|g"));
+  CHECK(renderFlumeJson(s).find("\"Open\": \"false\"") != std::string::npos);
+}
 
 TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   Snapshot s = sample();
@@ -342,6 +377,84 @@ TEST_CASE("StatsD: options, counters as increments, gauges, packing") {
   CHECK(packets[0] == "aaaa\nbbbb");
   CHECK(packets[1] == "cccc");
   CHECK(packets[2] == std::string(20, 'd'));
+}
+
+TEST_CASE("Ganglia: switches, Java's float test, XDR messages as Flume's GangliaServer") {
+  GangliaOptions o;
+  std::string err;
+  std::vector<std::string> warnings;
+  CHECK(isGangliaType("ganglia"));
+  CHECK(isGangliaType("org.apache.flume.instrumentation.GangliaServer"));
+  CHECK_FALSE(isGangliaType("http"));
+  REQUIRE(parseGangliaSwitches({{"hosts", "h1:8649, [::1]:8650,bad"}, {"isGanglia3", "TRUE"}}, o,
+                               err, warnings));
+  CHECK(o.enabled);
+  REQUIRE(o.hosts.size() == 2);
+  CHECK(o.hosts[1].host == "::1");
+  CHECK(o.hosts[1].str() == "[::1]:8650");
+  CHECK(o.pollFrequency.count() == 60);
+  CHECK(o.isGanglia3);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("'bad'") != std::string::npos);
+  CHECK_FALSE(parseGangliaSwitches({{"hosts", "h:1"}, {"pollFrequency", "1m"}}, o, err, warnings));
+  CHECK(err.find("-Dflume.monitoring.pollFrequency:") == 0);
+
+  for (const char* yes : {"0", "12", "-3", "0.0", "1.0E-4", "7.5f", " 2 ", "NaN", "Infinity"})
+    CHECK_MESSAGE(isJavaFloat(yes), yes);
+  for (const char* no : {"", "CHANNEL", "k1", "1.2.3", "e5", "1e", "0x", "."})
+    CHECK_MESSAGE(!isJavaFloat(no), no);
+
+  Snapshot s = sample();
+  // Ganglia 3.1: metadata then value per attribute; every field XDR: 4-byte big-endian ints and
+  // strings padded to 4 bytes.
+  const auto d = renderGanglia(s, "host1", false);
+  REQUIRE(d.size() % 2 == 0);
+  auto u32 = [](const std::string& b, std::size_t at) {
+    return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) |
+           (uint32_t(uint8_t(b[at + 2])) << 8) | uint32_t(uint8_t(b[at + 3]));
+  };
+  auto str = [&](const std::string& b, std::size_t& at) {
+    const uint32_t n = u32(b, at);
+    std::string out = b.substr(at + 4, n);
+    at += 4 + (n + 3) / 4 * 4;
+    return out;
+  };
+  std::size_t at = 0;
+  CHECK(u32(d[0], at) == 128);
+  at += 4;
+  CHECK(str(d[0], at) == "host1");
+  CHECK(str(d[0], at) == "flume.CHANNEL.c1.Type");
+  CHECK(u32(d[0], at) == 0);  // spoof
+  at += 4;
+  CHECK(str(d[0], at) == "string");
+  CHECK(str(d[0], at) == "flume.CHANNEL.c1.Type");
+  CHECK(str(d[0], at) == "");  // units
+  CHECK(u32(d[0], at) == 3);
+  CHECK(u32(d[0], at + 4) == 60);
+  CHECK(u32(d[0], at + 8) == 0);
+  CHECK(u32(d[0], at + 12) == 1);
+  at += 16;
+  CHECK(str(d[0], at) == "GROUP");
+  CHECK(str(d[0], at) == "flume");
+  CHECK(at == d[0].size());
+  at = 4;
+  CHECK(u32(d[1], 0) == 133);
+  CHECK(str(d[1], at) == "host1");
+  CHECK(str(d[1], at) == "flume.CHANNEL.c1.Type");
+  at += 4;
+  CHECK(str(d[1], at) == "%s");
+  CHECK(str(d[1], at) == "CHANNEL");
+  CHECK(at == d[1].size());
+  // Ganglia 3.0: one message, the name prefixed by the host.
+  const auto d30 = renderGanglia(s, "host1", true);
+  CHECK(d30.size() * 2 == d.size());
+  at = 4;
+  CHECK(u32(d30[0], 0) == 0);
+  CHECK(str(d30[0], at) == "string");
+  CHECK(str(d30[0], at) == "host1.flume.CHANNEL.c1.Type");
+  CHECK(str(d30[0], at) == "CHANNEL");
+  CHECK(str(d30[0], at) == "");
+  CHECK(at + 12 == d30[0].size());
 }
 
 TEST_CASE("router: methods, unknown paths, embedded page") {

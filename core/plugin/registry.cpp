@@ -6,13 +6,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <system_error>
-#include <vector>  // boost/dll/library_info.hpp forgets it in std::filesystem mode
+#include <vector>
 
-#include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include "core/config/suggest.hpp"
+#include "core/plugin/elf_header.hpp"
 #include "plugins/common/text_util.hpp"
 
 #ifndef SLUICE_INSTALLED_PLUGIN_DIR
@@ -44,6 +46,34 @@ std::string_view stripBuilder(std::string_view s) {
 std::string abiText(uint32_t major, uint32_t minor, const char* toolchain) {
   return std::to_string(major) + "." + std::to_string(minor) + " (" +
          (toolchain ? toolchain : "?") + ")";
+}
+
+// Why `file` (canonical) could be replaced by someone other than its owner, or "" when it
+// cannot: the file and every directory above it must not be writable by group or others. A
+// directory with the sticky bit (like /tmp) is accepted, as others cannot rename or delete what
+// they do not own in it, provided the entry below it belongs to root or to this user.
+std::string insecurePath(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    return "cannot read file: " + std::string(std::strerror(errno));
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) return "the file is writable by group or others";
+  uid_t childOwner = st.st_uid;
+  fs::path child = file;
+  for (fs::path dir = file.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (::stat(dir.c_str(), &st) != 0)
+      return "cannot read directory '" + dir.string() + "': " + std::strerror(errno);
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+      if (!(st.st_mode & S_ISVTX))
+        return "its directory '" + dir.string() + "' is writable by group or others";
+      if (childOwner != 0 && childOwner != ::geteuid())
+        return "'" + child.string() + "' is in the shared directory '" + dir.string() +
+               "' and belongs to another user (uid " + std::to_string(childOwner) + ")";
+    }
+    if (dir == dir.parent_path()) break;  // the root
+    childOwner = st.st_uid;
+    child = dir;
+  }
+  return {};
 }
 
 bool isSharedObject(const fs::path& p) {
@@ -99,21 +129,30 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   };
 
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return refuse("cannot read file: " + std::string(strerror(errno)));
-  if (!options_.allowInsecurePermissions && (st.st_mode & (S_IWGRP | S_IWOTH)))
-    return refuse(
-        "refused: the file is writable by group or others (chmod go-w it, or pass "
-        "--allow-insecure-plugins)");
+  if (::stat(file.c_str(), &st) != 0)
+    return refuse("cannot read file: " + std::string(std::strerror(errno)));
+  if (!options_.allowInsecurePermissions)
+    if (std::string why = insecurePath(file); !why.empty())
+      return refuse("refused: " + why + " (chmod go-w it, or pass --allow-insecure-plugins)");
 
-  // Look for the descriptor without running any of the library's code.
-  try {
-    boost::dll::library_info info(boost::dll::fs::path(file.native()), false);
-    auto syms = info.symbols(SLUICE_PLUGIN_SECTION);
-    if (std::find(syms.begin(), syms.end(), SLUICE_PLUGIN_SYMBOL) == syms.end())
-      return refuse("not a sluice plugin (no " SLUICE_PLUGIN_SYMBOL " descriptor)");
-  } catch (const std::exception& e) {
-    return refuse(std::string("not a loadable shared object: ") + e.what());
-  }
+  // Check the descriptor in the file before loading: a library built for another ABI is refused
+  // without any of its code, static constructors included, running in this process.
+  PluginDescriptor d;
+  if (std::string err; !readPluginDescriptor(file, d, err)) return refuse(err);
+  const std::string hostTool = SLUICE_SDK_TOOLCHAIN;
+  const std::string rebuild = "; rebuild the plugin against this sluice's SDK";
+  if (d.kind == PluginDescriptor::Kind::OldLayout)
+    return refuse(
+        "built for SDK ABI 1.x (its descriptor is sluice_plugin_v1), but this sluice has SDK ABI " +
+        abiText(SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR, hostTool.c_str()) + rebuild);
+  if (d.kind == PluginDescriptor::Kind::None)
+    return refuse("not a sluice plugin (no " SLUICE_PLUGIN_SYMBOL " descriptor)");
+  if (d.magic != sdk::kPluginMagic) return refuse("descriptor has a bad magic number");
+  if (d.abiMajor != SLUICE_SDK_ABI_MAJOR || d.abiMinor > SLUICE_SDK_ABI_MINOR ||
+      d.toolchain != hostTool)
+    return refuse("built for SDK ABI " + abiText(d.abiMajor, d.abiMinor, d.toolchain.c_str()) +
+                  ", but this sluice has SDK ABI " +
+                  abiText(SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR, hostTool.c_str()) + rebuild);
 
   auto lib = std::make_shared<PluginLibrary>();
   lib->file = file;
@@ -125,19 +164,14 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   }
   const sdk::PluginHeader* header = nullptr;
   try {
-    header = &lib->lib.get_alias<const sdk::PluginHeader>(SLUICE_PLUGIN_SYMBOL);
+    header = &lib->lib.get<const sdk::PluginHeader>(SLUICE_PLUGIN_SYMBOL);
   } catch (const std::exception& e) {
     return refuse(std::string("cannot read descriptor: ") + e.what());
   }
-  if (header->magic != sdk::kPluginMagic) return refuse("descriptor has a bad magic number");
-  std::string hostTool = SLUICE_SDK_TOOLCHAIN;
-  std::string plugTool = header->toolchain ? header->toolchain : "";
-  if (header->abiMajor != SLUICE_SDK_ABI_MAJOR || header->abiMinor > SLUICE_SDK_ABI_MINOR ||
-      plugTool != hostTool)
-    return refuse("built for SDK ABI " + abiText(header->abiMajor, header->abiMinor, plugTool.c_str()) +
-                  ", but this sluice has SDK ABI " +
-                  abiText(SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR, hostTool.c_str()) +
-                  "; rebuild the plugin against this sluice's SDK");
+  // The loaded record is the one just checked in the file; a mismatch means the file changed
+  // in between.
+  if (header->magic != d.magic || header->abiMajor != d.abiMajor || header->abiMinor != d.abiMinor)
+    return refuse("the descriptor changed while the library was being loaded");
   lib->manifest = header->manifest ? header->manifest() : nullptr;
   if (!lib->manifest) return refuse("its manifest function failed");
 

@@ -46,7 +46,10 @@ struct RegisteredComponent {
 };
 
 struct LoaderOptions {
-  // Refuse a library (or its directory) writable by group or others, as sshd refuses keys.
+  // Loading a library runs its code as this process, so a library that someone else could have
+  // replaced is refused, as sshd refuses such keys: the file and every directory above it must
+  // not be writable by group or others. A sticky directory such as /tmp passes when the entry
+  // below it belongs to root or to this user. --allow-insecure-plugins sets this.
   bool allowInsecurePermissions = false;
 };
 
@@ -61,7 +64,10 @@ class PluginRegistry {
   // <dir>/<name>/lib/*.so. A missing directory is not an error. Refused libraries are
   // reported in diags as errors and skipped; the rest stay usable.
   void addDirectory(const std::filesystem::path& dir, Diagnostics& diags);
-  // Loads one library. Returns false (and reports why in diags) when it is refused.
+  // Loads one library. Returns false (and reports why in diags) when it is refused. The checks
+  // come first and run none of the library's code: permissions (LoaderOptions), then the ABI
+  // version and toolchain tag, read from the descriptor in the file (elf_header.hpp). Only then
+  // is it loaded (its static constructors run) and its manifest read.
   bool addLibrary(const std::filesystem::path& file, Diagnostics& diags);
 
   // Resolves a type name for a kind. Returns nullptr when unknown.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
 #include "core/config/suggest.hpp"
 #include "core/log/secrets.hpp"
@@ -97,6 +98,29 @@ std::string where(const sdk::Context& ctx, const std::string& key) {
   return loc.empty() ? "" : " (" + loc + ")";
 }
 
+// The names a misspelled key is compared with: every key sluice uses, and for a family
+// ("priority.*") the family with the rest of the key ("priorty.k1" -> "priority.k1"), so that the
+// hint is a key the user can write.
+std::vector<std::string> hintCandidates(const sdk::Schema& schema, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& k : schema.keys) {
+    if (k.ignored) continue;
+    if (k.name.size() < 2 || k.name.compare(k.name.size() - 2, 2, ".*") != 0) {
+      out.push_back(k.name);
+      continue;
+    }
+    const std::string prefix = k.name.substr(0, k.name.size() - 1);  // "priority."
+    std::size_t at = 0;
+    for (char c : prefix)
+      if (c == '.' && at != std::string::npos) {
+        at = key.find('.', at);
+        if (at != std::string::npos) ++at;
+      }
+    out.push_back(at == std::string::npos || at >= key.size() ? k.name : prefix + key.substr(at));
+  }
+  return out;
+}
+
 }  // namespace
 
 bool keyMatches(const std::string& pattern, const std::string& key) {
@@ -107,9 +131,33 @@ bool keyMatches(const std::string& pattern, const std::string& key) {
   return pattern == key;
 }
 
-void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
-                        const sdk::Context& ctx, const std::vector<std::string>& frameworkKeys,
-                        Diagnostics& diags) {
+const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind) {
+  static const std::vector<std::string> kSource = {"type",           "channels",
+                                                   "selector.*",     "interceptors",
+                                                   "interceptors.*", "backoffSleepIncrement",
+                                                   "maxBackoffSleep"};
+  static const std::vector<std::string> kSink = {"type", "channel"};
+  static const std::vector<std::string> kTypeOnly = {"type"};
+  // A load_balance group's selector gets its "processor.selector." keys, without a type key.
+  static const std::vector<std::string> kNone;
+  switch (kind) {
+    case sdk::ComponentKind::Source:
+      return kSource;
+    case sdk::ComponentKind::Sink:
+      return kSink;
+    case sdk::ComponentKind::SinkSelector:
+      return kNone;
+    case sdk::ComponentKind::Channel:
+    case sdk::ComponentKind::Interceptor:
+    case sdk::ComponentKind::ChannelSelector:
+      break;
+  }
+  return kTypeOnly;
+}
+
+sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
+                                const sdk::Context& ctx,
+                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags) {
   const std::string& path = ctx.path();
   for (const auto& entry : ctx.parameters()) {
     // Named through the pair, not a structured binding: clang 14 cannot capture bindings.
@@ -120,10 +168,7 @@ void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
     const sdk::Key* spec = findKey(schema, key);
     if (!spec) {
       if (schema.allowUnknownKeys) continue;
-      std::vector<std::string> candidates;
-      for (const auto& k : schema.keys)
-        if (!k.ignored) candidates.push_back(k.name);
-      auto close = closestMatches(key, candidates, 1);
+      auto close = closestMatches(key, hintCandidates(schema, key), 1);
       std::string msg = path + "." + key + ": unknown key for type '" + typeName + "'";
       if (!close.empty()) msg += " (did you mean '" + close.front() + "'?)";
       msg += where(ctx, key);
@@ -139,12 +184,33 @@ void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
     std::string err = checkValue(*spec, ctx, key);
     if (!err.empty()) diags.error(path + "." + key + ": " + err + where(ctx, key));
   }
+  sdk::Context prepared = ctx;
   for (const auto& k : schema.keys) {
-    if (!k.required || k.name.find('*') != std::string::npos) continue;
-    if (!ctx.containsKey(k.name))
-      diags.error(path + ": missing required key '" + k.name + "' (" + sdk::nameOf(k.type) +
-                  (k.description.empty() ? "" : ": " + k.description) + ")");
+    if (k.name.find('*') != std::string::npos) continue;
+    if (k.required) {
+      if (!ctx.containsKey(k.name))
+        diags.error(path + ": missing required key '" + k.name + "' (" + sdk::nameOf(k.type) +
+                    (k.description.empty() ? "" : ": " + k.description) + ")");
+      continue;
+    }
+    if (k.ignored || k.defaultValue.empty() || ctx.containsKey(k.name)) continue;
+    prepared.put(k.name, k.defaultValue, sdk::Location{kDefaultLocation, 0});
+    if (std::string err = checkValue(k, prepared, k.name); !err.empty())
+      diags.error(path + "." + k.name + ": the schema default of type '" + typeName +
+                  "' is invalid (" + err + "); a bug in the plugin");
   }
+  return prepared;
+}
+
+sdk::Context prepareContext(sdk::ComponentKind kind, const std::string& typeName,
+                            const sdk::Schema& schema, const sdk::Context& context,
+                            Diagnostics& diags) {
+  return checkAgainstSchema(schema, typeName, context, frameworkKeys(kind), diags);
+}
+
+sdk::Context prepareContext(const sdk::ComponentInfo& info, const sdk::Context& context,
+                            Diagnostics& diags) {
+  return prepareContext(info.kind, info.type, info.schema, context, diags);
 }
 
 bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::string& key) {
@@ -168,6 +234,37 @@ std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::
   for (const auto& k : schema.keys)
     if (k.name == key && !k.defaultValue.empty()) return k.defaultValue;
   return std::nullopt;
+}
+
+std::string describeKeys(const sdk::Schema& schema) {
+  std::ostringstream out;
+  out << "  keys:\n";
+  for (const auto& k : schema.keys) {
+    out << "    " << k.name << "  " << sdk::nameOf(k.type);
+    if (k.type == sdk::ValueType::Enum) {
+      out << " {";
+      for (std::size_t j = 0; j < k.allowed.size(); ++j) out << (j ? "|" : "") << k.allowed[j];
+      out << "}";
+    }
+    if (k.required) out << "  required";
+    if (!k.defaultValue.empty()) out << "  default=" << k.defaultValue;
+    if (k.ignored) out << "  (Flume key, ignored)";
+    if (k.secret) out << "  secret (masked in logs, errors and /config)";
+    out << "\n      " << k.description << "\n";
+  }
+  return out.str();
+}
+
+std::string describeHostSchema(const HostSchema& h) {
+  std::string out =
+      (h.kind.empty() ? "" : h.kind + " ") + h.type + " (stable, built into sluice)\n";
+  if (!h.description.empty()) out += "  " + h.description + "\n";
+  if (!h.aliases.empty()) {
+    out += "  aliases:";
+    for (const auto& a : h.aliases) out += " " + a;
+    out += "\n";
+  }
+  return out + describeKeys(h.schema);
 }
 
 }  // namespace sluice::core

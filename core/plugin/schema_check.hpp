@@ -1,23 +1,53 @@
 #pragma once
-// Checks one component's keys against the schema its plugin declares, before configure():
-// unknown keys are errors with a hint, Flume keys sluice ignores are warnings, values must parse
-// as the declared type and fall inside the declared range, required keys must be present.
+// Checks one component's keys against the schema its plugin declares, before configure(), and
+// prepares the Context configure() receives: unknown keys are errors with a hint, Flume keys
+// sluice ignores are warnings, values must parse as the declared type and fall inside the
+// declared range, required keys must be present, and every schema default that was not given is
+// filled in. The schema is so the single place of a key's default and range: plugins read their
+// keys without restating either (plugins/common/config_keys.hpp).
+//
+// The Context a user wrote is not changed: /config, `sluice validate` and the reload signature
+// use it as written, never the filled-in copy.
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config/diagnostics.hpp"
 #include "sluice/sdk/context.hpp"
+#include "sluice/sdk/plugin.hpp"
 #include "sluice/sdk/schema.hpp"
 
 namespace sluice::core {
 
-// frameworkKeys: keys the runtime itself consumes for this kind of component ("type",
-// "channels", "selector.*"...); a trailing ".*" covers a family.
-void checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
-                        const sdk::Context& context, const std::vector<std::string>& frameworkKeys,
-                        Diagnostics& diags);
+// The location of a key the host filled in from the schema default: errors about it end in
+// "(default)".
+inline constexpr const char* kDefaultLocation = "default";
+
+// The keys the runtime itself consumes for a kind of component, which its schema does not list:
+// "type", a source's "channels", "selector.*", "interceptors.*" and back-off keys, a sink's
+// "channel". A trailing ".*" covers a family.
+const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind);
+
+// Checks `context` against `schema` (typeName names the type in messages and in the
+// `sluice describe` hint; frameworkKeys are skipped) and returns the Context configure()
+// receives: `context`'s keys and logger, plus each schema key with a default that `context`
+// lacks, located at kDefaultLocation. Families, Flume keys sluice ignores and keys without a
+// default are never filled, so a key whose absence means something must not declare a default.
+// A schema default that fails its own key's check is reported as the plugin's bug.
+sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& typeName,
+                                const sdk::Context& context,
+                                const std::vector<std::string>& frameworkKeys, Diagnostics& diags);
+
+// The one call the host makes for a plugin component before configure(): checkAgainstSchema
+// with the component's schema, type name and kind's framework keys. Plugin unit tests reach it
+// through plugins/testing/host_context.hpp.
+sdk::Context prepareContext(const sdk::ComponentInfo& info, const sdk::Context& context,
+                            Diagnostics& diags);
+sdk::Context prepareContext(sdk::ComponentKind kind, const std::string& typeName,
+                            const sdk::Schema& schema, const sdk::Context& context,
+                            Diagnostics& diags);
 
 // The value a key will have: the configured one, else the schema default.
 std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::Context& context,
@@ -31,5 +61,22 @@ bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::stri
 
 // Whether a key matches a schema/framework key name ("a.b" exactly, or "a.*" as a family).
 bool keyMatches(const std::string& pattern, const std::string& key);
+
+// `sluice describe`'s text for a schema: "  keys:" and, per key, its name, type, allowed values,
+// required/default, and description.
+std::string describeKeys(const sdk::Schema& schema);
+
+// A set of keys the host reads itself (sink processors, monitoring), declared, checked and
+// described like a plugin's.
+struct HostSchema {
+  std::string kind;  // "sink-processor"; empty for monitoring
+  std::string type;  // "failover"
+  std::vector<std::string> aliases;
+  std::string description;
+  sdk::Schema schema;
+};
+
+// `sluice describe`'s whole text for a HostSchema.
+std::string describeHostSchema(const HostSchema& h);
 
 }  // namespace sluice::core

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sluice/sdk/host_access.hpp"
+
 namespace sluice::core {
 
 ChannelProcessorImpl::ChannelProcessorImpl(std::string sourcePath,
@@ -29,7 +31,7 @@ ChannelProcessorImpl::~ChannelProcessorImpl() = default;
 
 sdk::Result ChannelProcessorImpl::initialize() {
   for (std::size_t i = 0; i < interceptors_.size(); ++i) {
-    sdk::Result r = interceptors_[i]->hostInitialize();
+    sdk::Result r = sdk::HostAccess::initialize(*interceptors_[i]);
     if (!r) return sdk::Result::failure(sourcePath_ + ": interceptor initialize() failed: " + r.error());
     counters_[i]->markStarted();
   }
@@ -38,7 +40,7 @@ sdk::Result ChannelProcessorImpl::initialize() {
 
 void ChannelProcessorImpl::close() {
   for (std::size_t i = 0; i < interceptors_.size(); ++i) {
-    interceptors_[i]->hostClose();
+    sdk::HostAccess::close(*interceptors_[i]);
     counters_[i]->markStopped();
   }
 }
@@ -83,7 +85,7 @@ sdk::Result ChannelProcessorImpl::processEventBatch(sdk::EventBatch& events) noe
     sdk::CounterGroup& c = *counters_[i];
     const auto in = static_cast<int64_t>(events.size());
     c.add(EventReceivedCount, in);
-    sdk::Result r = interceptors_[i]->hostIntercept(events);
+    sdk::Result r = sdk::HostAccess::intercept(*interceptors_[i], events);
     if (!r) {
       c.increment(InterceptFailCount);
       events.clear();

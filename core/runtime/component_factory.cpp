@@ -5,6 +5,7 @@
 #include "core/plugin/schema_check.hpp"
 #include "sluice/sdk/selector.hpp"
 #include "sluice/sdk/sink_selector.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 
@@ -35,10 +36,11 @@ std::optional<CheckedComponent> ComponentFactory::check(const ComponentSpec& spe
     return std::nullopt;
   }
   Diagnostics local;
-  checkAgainstSchema(rc->info->schema, rc->info->type, spec.context, spec.frameworkKeys, local);
+  sdk::Context prepared =
+      prepareContext(kind, rc->info->type, rc->info->schema, spec.context, local);
   diags.append(local);
   if (local.hasErrors()) return std::nullopt;
-  return CheckedComponent{rc, spec.context};
+  return CheckedComponent{rc, std::move(prepared)};
 }
 
 template <class T>
@@ -56,13 +58,13 @@ PluginPtr<T> ComponentFactory::create(const ComponentSpec& spec, CheckedComponen
   loggers.push_back(
       logs_.make(std::string(sdk::nameOf(kindOf<T>())) + ":" + rc.info->type + ":" + instance));
   sdk::Logger* logger = loggers.back().get();
-  obj->hostAttach(spec.name, logger);
-  if constexpr (std::is_same_v<T, sdk::Sink>) obj->setChannel(wiring.channel);
-  if constexpr (std::is_same_v<T, sdk::Source>) obj->setChannelProcessor(wiring.processor);
-  if constexpr (std::is_same_v<T, sdk::ChannelSelector>) obj->setChannels(*wiring.channels);
-  if constexpr (std::is_same_v<T, sdk::SinkSelector>) obj->setSinks(*wiring.sinks);
+  sdk::HostAccess::attach(*obj, spec.name, logger);
+  if constexpr (std::is_same_v<T, sdk::Sink>) sdk::HostAccess::setChannel(*obj, wiring.channel);
+  if constexpr (std::is_same_v<T, sdk::Source>) sdk::HostAccess::setChannelProcessor(*obj, wiring.processor);
+  if constexpr (std::is_same_v<T, sdk::ChannelSelector>) sdk::HostAccess::setChannels(*obj, *wiring.channels);
+  if constexpr (std::is_same_v<T, sdk::SinkSelector>) sdk::HostAccess::setSinks(*obj, *wiring.sinks);
   checked.context.setLogger(logger);
-  if (sdk::Result r = obj->hostConfigure(checked.context); !r) {
+  if (sdk::Result r = sdk::HostAccess::configure(*obj, checked.context); !r) {
     diags.error(r.error());
     obj.reset();
   }
@@ -84,7 +86,7 @@ std::unique_ptr<sdk::Interceptor> ComponentFactory::makeInterceptor(const Compon
   auto builder = make<sdk::InterceptorBuilder>(spec, {}, loggers, diags);
   if (!builder) return nullptr;
   sdk::Result r;
-  auto interceptor = builder->hostBuild(r);
+  auto interceptor = sdk::HostAccess::build(*builder, r);
   if (!r) {
     diags.error(spec.context.path() + ": build() failed: " + r.error());
     return nullptr;

@@ -27,8 +27,6 @@ struct ComponentSpec {
   const sdk::Context& context;  // its keys; context.path() names it in messages
   std::string_view type;        // as written
   const sdk::Location& typeWhere;
-  // Keys the runtime itself consumes for this kind ("type", "channels", "selector.*"...).
-  const std::vector<std::string>& frameworkKeys;
   std::string
       name;  // the object's name (hostAttach) and, unless loggerInstance is set, its logger's
   std::string loggerInstance = {};  // logger <kind>:<type>:<this>, when not `name` ("r1.i1")
@@ -37,9 +35,8 @@ struct ComponentSpec {
 };
 
 // A component as it is written in the config.
-inline ComponentSpec specOf(const ComponentConfig& c,
-                            const std::vector<std::string>& frameworkKeys) {
-  return ComponentSpec{c.context, c.type, c.typeWhere, frameworkKeys, c.name};
+inline ComponentSpec specOf(const ComponentConfig& c) {
+  return ComponentSpec{c.context, c.type, c.typeWhere, c.name};
 }
 
 // What the host hands an object before configure(); only the member for its kind is used.
@@ -53,7 +50,9 @@ struct Wiring {
 // A component whose type resolved and whose keys passed the schema check.
 struct CheckedComponent {
   const RegisteredComponent* component;
-  sdk::Context context;  // what configure() receives (the logger is set on it when made)
+  // What configure() receives: the keys as written plus the schema defaults the host filled in
+  // (prepareContext); the logger is set on it when made.
+  sdk::Context context;
 };
 
 class ComponentFactory {
@@ -61,7 +60,9 @@ class ComponentFactory {
   ComponentFactory(const PluginRegistry& registry, LogHub& logs)
       : registry_(registry), logs_(logs) {}
 
-  // Resolves the type for T's kind and checks the keys. Problems go to diags; nullopt if any.
+  // Resolves the type for T's kind, checks the keys against its schema (the kind's framework
+  // keys, frameworkKeys(kind), pass) and fills in the schema defaults. Problems go to diags;
+  // nullopt if any.
   template <class T>
   std::optional<CheckedComponent> check(const ComponentSpec& spec, Diagnostics& diags) const;
   // Creates a checked component, attaches a logger (added to `loggers`, which must outlive the

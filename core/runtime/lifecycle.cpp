@@ -1,6 +1,7 @@
 #include "core/runtime/lifecycle.hpp"
 
 #include <spdlog/spdlog.h>
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 
@@ -18,7 +19,7 @@ sdk::Result Lifecycle::startChannelsAndSinks(Pipeline& p) const {
     if (sdk::Result r = startChannel(p.config.agent, *c); !r) return r;
   for (auto& s : p.sinks) {
     if (started(*s->sink)) continue;
-    if (sdk::Result r = s->sink->hostStart(); !r)
+    if (sdk::Result r = sdk::HostAccess::start(*s->sink); !r)
       return startFailed(p.config.agent + ".sinks." + s->name, r);
   }
   for (auto& r : p.runners)
@@ -33,10 +34,11 @@ sdk::Result Lifecycle::startSources(Pipeline& p) const {
   for (auto& s : p.sources) {
     if (started(*s->source)) continue;
     sdk::Result r = s->processor->initialize();
-    if (r) r = s->source->hostStart();
+    if (r) r = sdk::HostAccess::start(*s->source);
     if (!r) return startFailed(p.config.agent + ".sources." + s->name, r);
     if (sdk::PollableSource* pollable = s->source->asPollable()) {
-      s->runner = std::make_unique<PollableSourceRunner>(pollable, logs_.core("runner:" + s->name));
+      s->runner = std::make_unique<PollableSourceRunner>(pollable, s->backoff,
+                                                         logs_.core("runner:" + s->name));
       s->runner->start();
     }
   }
@@ -48,7 +50,7 @@ void Lifecycle::stopSources(Pipeline& p) const {
     if (s->runner) s->runner->stop();
     s->runner.reset();
     if (started(*s->source)) {
-      sdk::Result r = s->source->hostStop();
+      sdk::Result r = sdk::HostAccess::stop(*s->source);
       if (!r) log_->error("{}.sources.{}: stop failed: {}", p.config.agent, s->name, r.error());
       s->processor->close();
     }
@@ -66,7 +68,7 @@ void Lifecycle::stopSinks(Pipeline& p, std::chrono::milliseconds drain) const {
   }
   for (auto& s : p.sinks)
     if (started(*s->sink)) {
-      sdk::Result r = s->sink->hostStop();
+      sdk::Result r = sdk::HostAccess::stop(*s->sink);
       if (!r) log_->error("{}.sinks.{}: stop failed: {}", p.config.agent, s->name, r.error());
     }
 }
@@ -77,14 +79,14 @@ void Lifecycle::stopChannels(Pipeline& p) const {
 
 sdk::Result Lifecycle::startChannel(const std::string& agent, ChannelEntry& c) const {
   if (started(*c.channel)) return sdk::Result::success();
-  if (sdk::Result r = c.channel->hostStart(); !r)
+  if (sdk::Result r = sdk::HostAccess::start(*c.channel); !r)
     return startFailed(agent + ".channels." + c.name, r);
   return sdk::Result::success();
 }
 
 void Lifecycle::stopChannel(const std::string& agent, ChannelEntry& c) const {
   if (!started(*c.channel)) return;
-  sdk::Result r = c.channel->hostStop();
+  sdk::Result r = sdk::HostAccess::stop(*c.channel);
   if (!r) log_->error("{}.channels.{}: stop failed: {}", agent, c.name, r.error());
 }
 

@@ -57,6 +57,7 @@ struct SourceEntry {
   PluginPtr<sdk::Source> source{nullptr, {}};
   std::unique_ptr<ChannelProcessorImpl> processor;
   std::unique_ptr<PollableSourceRunner> runner;  // a pollable source's, while it runs
+  PollableSourceRunner::Backoff backoff;          // its back-off keys, checked at build time
 };
 
 struct Pipeline {

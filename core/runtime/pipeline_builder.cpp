@@ -10,14 +10,6 @@ namespace sluice::core {
 
 namespace {
 
-const std::vector<std::string> kSourceFrameworkKeys = {"type",           "channels",
-                                                       "selector.*",     "interceptors",
-                                                       "interceptors.*", "backoffSleepIncrement",
-                                                       "maxBackoffSleep"};
-const std::vector<std::string> kSinkFrameworkKeys = {"type", "channel"};
-const std::vector<std::string> kTypeOnly = {"type"};
-const std::vector<std::string> kNoFrameworkKeys = {};
-
 std::string loc(const sdk::Location& l) {
   std::string s = l.str();
   return s.empty() ? "" : " (" + s + ")";
@@ -101,7 +93,7 @@ void PipelineBuilder::buildChannels(Diagnostics& diags) {
     auto e = std::make_shared<ChannelEntry>();
     e->name = c.name;
     e->signature = configSignature(c);
-    e->channel = factory_.make<sdk::Channel>(specOf(c, kTypeOnly), {}, e->loggers, local, &e->type);
+    e->channel = factory_.make<sdk::Channel>(specOf(c), {}, e->loggers, local, &e->type);
     if (settle("channel '" + c.name + "'", local, diags)) out_->channels.push_back(std::move(e));
   }
 }
@@ -111,7 +103,7 @@ void PipelineBuilder::buildSinks(Diagnostics& diags) {
     if (shareKept(&Pipeline::sinks, &ReloadPlan::sinks, s.name)) continue;
     step("sink " + s.name);
     Diagnostics local;
-    const ComponentSpec spec = specOf(s, kSinkFrameworkKeys);
+    const ComponentSpec spec = specOf(s);
     ChannelEntry* ch = out_->channel(s.channel);
     if (!ch) {
       // buildAgentConfig reports dangling names; here the channel may have been dropped.
@@ -144,7 +136,7 @@ void PipelineBuilder::buildSources(Diagnostics& diags) {
 std::shared_ptr<SourceEntry> PipelineBuilder::buildSource(const SourceConfig& s,
                                                           Diagnostics& local) {
   const std::string path = s.context.path();
-  const ComponentSpec spec = specOf(s, kSourceFrameworkKeys);
+  const ComponentSpec spec = specOf(s);
   std::vector<ChannelProcessorImpl::Target> targets;
   std::vector<sdk::Channel*> channels;
   for (const auto& name : s.channels) {
@@ -167,20 +159,16 @@ std::shared_ptr<SourceEntry> PipelineBuilder::buildSource(const SourceConfig& s,
   e->channels = s.channels;
   std::optional<CheckedComponent> checked = factory_.check<sdk::Source>(spec, local);
   e->type = checked ? checked->component->info->type : s.type;
-  // The runner's back-off keys apply to every pollable source; 0 would make it spin.
-  for (const char* key : {"backoffSleepIncrement", "maxBackoffSleep"}) {
-    try {
-      if (auto v = s.context.getLong(key); v && (*v < 1 || *v > 3600000))
-        s.context.fail(key,
-                       "expected milliseconds between 1 and 3600000, got " + std::to_string(*v));
-    } catch (const sdk::ConfigError& err) {
-      local.error(err.what());
-    }
+  // The runner's back-off keys apply to every pollable source; read and range-checked here only.
+  try {
+    e->backoff = PollableSourceRunner::backoffFrom(s.context);
+  } catch (const sdk::ConfigError& err) {
+    local.error(err.what());
   }
 
   // The selector is made only for a source without problems so far; its keys are checked anyway.
   PluginPtr<sdk::ChannelSelector> selector(nullptr, {});
-  const ComponentSpec selectorSpec = specOf(s.selector, kTypeOnly);
+  const ComponentSpec selectorSpec = specOf(s.selector);
   if (local.hasErrors())
     (void)factory_.check<sdk::ChannelSelector>(selectorSpec, local);
   else
@@ -190,7 +178,7 @@ std::shared_ptr<SourceEntry> PipelineBuilder::buildSource(const SourceConfig& s,
   // Interceptors, in chain order.
   std::vector<std::unique_ptr<sdk::Interceptor>> interceptors;
   for (const auto& ic : s.interceptors) {
-    ComponentSpec icSpec = specOf(ic, kTypeOnly);
+    ComponentSpec icSpec = specOf(ic);
     icSpec.loggerInstance = s.name + "." + ic.name;
     if (auto interceptor = factory_.makeInterceptor(icSpec, e->loggers, local))
       interceptors.push_back(std::move(interceptor));
@@ -262,7 +250,7 @@ bool PipelineBuilder::buildGroupRunner(const SinkGroupConfig& g, Diagnostics& lo
     if (k == "selector") where = &p.where;
   auto makeSelector = [&](const std::string& type, const sdk::Context& ctx,
                           const std::vector<sdk::Sink*>& sinks, Diagnostics& d) {
-    ComponentSpec spec{ctx, type, *where, kNoFrameworkKeys, g.name};
+    ComponentSpec spec{ctx, type, *where, g.name};
     spec.typeKey = g.processor.context.path() + ".selector";
     spec.typeHint = "; round_robin and random are built in";
     return factory_.make<sdk::SinkSelector>(spec, {.sinks = &sinks}, r->loggers, d);

@@ -1,14 +1,39 @@
 #include "core/runtime/runners.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
+
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 
 using std::chrono::milliseconds;
 
-PollableSourceRunner::PollableSourceRunner(sdk::PollableSource* source,
+namespace {
+
+int64_t nowNs() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+}  // namespace
+
+PollableSourceRunner::Backoff PollableSourceRunner::backoffFrom(const sdk::Context& c) {
+  constexpr int64_t kMaxMs = 3600000;
+  auto read = [&](const char* key) {
+    std::optional<int64_t> v = c.getLong(key);
+    if (v && (*v < 1 || *v > kMaxMs))
+      c.fail(key, "expected milliseconds between 1 and " + std::to_string(kMaxMs) + ", got " +
+                      std::to_string(*v));
+    return v;
+  };
+  Backoff b;
+  b.incrementMs = read("backoffSleepIncrement");
+  b.maxMs = read("maxBackoffSleep");
+  return b;
+}
+
+PollableSourceRunner::PollableSourceRunner(sdk::PollableSource* source, Backoff backoff,
                                            std::shared_ptr<spdlog::logger> log)
-    : source_(source), log_(std::move(log)) {}
+    : source_(source), backoff_(backoff), log_(std::move(log)) {}
 
 PollableSourceRunner::~PollableSourceRunner() { stop(); }
 
@@ -27,15 +52,19 @@ void PollableSourceRunner::run() {
   int64_t backoffs = 0;
   while (!stop_.stopRequested()) {
     busy_.enter();
-    sdk::ProcessOutcome out = source_->hostProcess();
+    sdk::ProcessOutcome out = sdk::HostAccess::process(*source_);
     busy_.leave();
     if (out.status == sdk::Status::READY && !out.failed) {
       backoffs = 0;
       continue;
     }
     ++backoffs;
-    int64_t inc = std::max<int64_t>(0, source_->getBackOffSleepIncrement());
-    int64_t max = std::max<int64_t>(0, source_->getMaxBackOffSleepInterval());
+    // The config's keys were range-checked when it was loaded; a source's own defaults are
+    // plugin code, so a negative one counts as 0.
+    const int64_t inc =
+        backoff_.incrementMs.value_or(std::max<int64_t>(0, source_->getBackOffSleepIncrement()));
+    const int64_t max =
+        backoff_.maxMs.value_or(std::max<int64_t>(0, source_->getMaxBackOffSleepInterval()));
     if (out.failed) {
       // Flume sleeps the maximum after an exception.
       stop_.sleepFor(milliseconds(max));
@@ -51,6 +80,7 @@ SinkRunner::SinkRunner(std::string name, std::unique_ptr<SinkProcessor> processo
     : name_(std::move(name)),
       processor_(std::move(processor)),
       channels_(std::move(channels)),
+      seen_(channels_.size(), 0),
       log_(std::move(log)),
       options_(options) {}
 
@@ -64,17 +94,14 @@ void SinkRunner::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-int64_t SinkRunner::pending() const {
-  int64_t n = 0;
-  for (const auto& [ch, w] : channels_) n += ch->channelCounter().getChannelSize();
-  return n;
-}
-
-int64_t SinkRunner::takenSoFar() const {
-  int64_t n = 0;
-  for (const auto& [ch, w] : channels_)
-    n += ch->channelCounter().get(sdk::ChannelCounter::EventTakeSuccessCount);
-  return n;
+sdk::Backlog SinkRunner::backlog() const noexcept {
+  sdk::Backlog out = sdk::Backlog::Empty;
+  for (const auto& [ch, w] : channels_) {
+    const sdk::Backlog b = ch->backlog();
+    if (b == sdk::Backlog::Events) return b;
+    if (b == sdk::Backlog::Unknown) out = b;
+  }
+  return out;
 }
 
 int64_t SinkRunner::stop(milliseconds drainTimeout) {
@@ -82,13 +109,14 @@ int64_t SinkRunner::stop(milliseconds drainTimeout) {
     drainDeadlineNs_ = (std::chrono::steady_clock::now() + drainTimeout).time_since_epoch().count();
     draining_ = true;
     if (drainTimeout.count() <= 0) stop_.requestStop();
-    for (const auto& [ch, w] : channels_)
-      if (w) w->wakeAll();
+    wakeup_.poke();
     thread_.join();
     processor_->counters().markStopped();
   }
   stop_.requestStop();
-  return pending();
+  int64_t left = 0;
+  for (const auto& [ch, w] : channels_) left += ch->channelCounter().getChannelSize();
+  return left;
 }
 
 std::pair<std::string, int64_t> SinkRunner::lastError() const {
@@ -96,21 +124,36 @@ std::pair<std::string, int64_t> SinkRunner::lastError() const {
   return {lastError_, lastErrorMs_};
 }
 
+void SinkRunner::waitForPut(milliseconds timeout) {
+  // Subscribe first, then compare: see ChannelWaker::subscribe.
+  wakeup_.reset();
+  bool woken = true;  // every channel with a waker will poke us
+  for (const auto& [ch, w] : channels_)
+    if (!w || !w->subscribe(&wakeup_)) woken = false;
+  bool putSince = false;
+  for (std::size_t i = 0; i < channels_.size(); ++i)
+    if (ChannelWaker* w = channels_[i].second; w && w->generation() != seen_[i]) putSince = true;
+  if (!putSince) {
+    if (woken)
+      wakeup_.waitFor(stop_.flag(), draining_, timeout);
+    else
+      stop_.sleepFor(timeout);
+  }
+  for (const auto& [ch, w] : channels_)
+    if (w) w->unsubscribe(&wakeup_);
+}
+
 void SinkRunner::run() {
   int64_t failures = 0;
   int64_t emptyPolls = 0;
-  auto drainOver = [&] {
-    if (!draining_) return false;
-    if (std::chrono::steady_clock::now().time_since_epoch().count() >= drainDeadlineNs_) return true;
-    return pending() == 0;
-  };
+  auto deadlinePassed = [&] { return nowNs() >= drainDeadlineNs_; };
   while (!stop_.stopRequested()) {
-    if (drainOver()) break;
-    uint64_t seen = channels_.empty() || !channels_.front().second
-                        ? 0
-                        : channels_.front().second->generation();
-    const int64_t takenBefore = takenSoFar();
-    const bool wasEmpty = pending() == 0;
+    // Draining ends when no channel reports waiting events: a channel that cannot tell (Kafka)
+    // keeps its events in the topic anyway.
+    if (draining_ && (deadlinePassed() || backlog() != sdk::Backlog::Events)) break;
+    for (std::size_t i = 0; i < channels_.size(); ++i)
+      seen_[i] = channels_[i].second ? channels_[i].second->generation() : 0;
+    const sdk::Backlog before = backlog();
     busy_.enter();
     sdk::ProcessOutcome out = processor_->process();
     busy_.leave();
@@ -133,36 +176,38 @@ void SinkRunner::run() {
       }
       ++failures;
       emptyPolls = 0;
-      if (draining_ && std::chrono::steady_clock::now().time_since_epoch().count() >= drainDeadlineNs_)
-        break;
+      if (draining_ && deadlinePassed()) break;
       stop_.sleepFor(std::min(options_.backoffIncrement * failures, options_.maxBackoff));
       continue;
     }
     if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
     failures = 0;
-    if (draining_ && pending() == 0) break;
-    // BACKOFF after taking events is an underflow (Flume's sinks report a short batch so): the
-    // sink kept up and emptied the channel. Sleeping then, as Flume does, stalls a source that is
-    // waiting for room; so go on at once if puts came in meanwhile, else wait for the next put.
-    if (takenSoFar() != takenBefore) {
+    const sdk::Backlog now = backlog();
+    if (draining_ && now != sdk::Backlog::Events) break;
+    // BACKOFF after taking events is a short batch (Flume's sinks report it so): the sink kept
+    // up. Sleeping then, as Flume does, stalls a source that is waiting for room; so go on at
+    // once if events wait, else wait for the next put.
+    if (out.taken > 0) {
       emptyPolls = 0;
-      if (pending() > 0) continue;
-      if (!channels_.empty() && channels_.front().second)
-        channels_.front().second->waitFor(seen, stop_.flag(), draining_, options_.maxBackoff);
+      if (now == sdk::Backlog::Events) continue;
+      waitForPut(now == sdk::Backlog::Unknown ? kUnknownBacklogPause : options_.maxBackoff);
       continue;
     }
-    // Nothing taken. If the channel really is empty, wait for the next put. If it was empty when
-    // the sink looked and events came in since, look again at once. Otherwise (another sink took
-    // the events, or a sink reports BACKOFF with events left) back off as Flume does.
-    const bool nowEmpty = pending() == 0;
-    if (wasEmpty && !nowEmpty) continue;
-    ++emptyPolls;
-    auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
-    if (nowEmpty && !channels_.empty() && channels_.front().second) {
-      channels_.front().second->waitFor(seen, stop_.flag(), draining_, wait);
-    } else {
-      stop_.sleepFor(wait);
+    // Nothing taken. A channel that cannot tell whether it has events waits in its take: call
+    // again soon. Events that came in while the sink looked: look again at once.
+    if (now == sdk::Backlog::Unknown) {
+      waitForPut(kUnknownBacklogPause);
+      continue;
     }
+    if (now == sdk::Backlog::Events && before == sdk::Backlog::Empty) continue;
+    // Empty channels: wait for the next put. Events left untaken (on the channel of a standby
+    // sink of the group, or a sink that declined them): back off as Flume does.
+    ++emptyPolls;
+    const auto wait = std::min(options_.backoffIncrement * emptyPolls, options_.maxBackoff);
+    if (now == sdk::Backlog::Empty)
+      waitForPut(wait);
+    else
+      stop_.sleepFor(wait);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,8 @@
 
 #include "core/runtime/channel_waker.hpp"
 #include "core/runtime/sink_processor.hpp"
+#include "sluice/sdk/channel.hpp"
+#include "sluice/sdk/context.hpp"
 #include "sluice/sdk/source.hpp"
 
 namespace sluice::core {
@@ -67,7 +70,19 @@ class BusyClock {
 // row, as Flume does; READY resets n.
 class PollableSourceRunner {
  public:
-  PollableSourceRunner(sdk::PollableSource* source, std::shared_ptr<spdlog::logger> log);
+  // Flume's keys backoffSleepIncrement and maxBackoffSleep, read by the host from the source's
+  // config. Unset keys fall back to the source's getBackOffSleepIncrement() and
+  // getMaxBackOffSleepInterval() (Flume's defaults, which a source may override).
+  struct Backoff {
+    std::optional<int64_t> incrementMs;
+    std::optional<int64_t> maxMs;
+  };
+  // Reads and range-checks the keys (1 ms to 1 h: 0 would make the runner spin). Throws
+  // sdk::ConfigError naming the key and where it was set.
+  static Backoff backoffFrom(const sdk::Context& sourceConfig);
+
+  PollableSourceRunner(sdk::PollableSource* source, Backoff backoff,
+                       std::shared_ptr<spdlog::logger> log);
   ~PollableSourceRunner();
   void start();
   void stop();  // joins
@@ -76,28 +91,36 @@ class PollableSourceRunner {
  private:
   void run();
   sdk::PollableSource* source_;
+  Backoff backoff_;
   std::shared_ptr<spdlog::logger> log_;
   StopToken stop_;
   BusyClock busy_;
   std::thread thread_;
 };
 
-// Drives a sink processor. After an empty poll it waits for the next put to its channel (up to
-// the back-off time) instead of sleeping blindly; after a failure it backs off as Flume does
-// (1 s more per failure in a row, at most 5 s).
+// Drives a sink processor. After an empty poll it waits for the next put to any of its channels
+// (up to the back-off time) instead of sleeping blindly; after a failure it backs off as Flume
+// does (1 s more per failure in a row, at most 5 s). What it decides it learns from the channels'
+// backlog() and from how many events the sinks took, never from the monitoring counters.
 class SinkRunner {
  public:
   struct Options {
     std::chrono::milliseconds backoffIncrement{1000};
     std::chrono::milliseconds maxBackoff{5000};
   };
+  // After a BACKOFF on a channel whose backlog is Unknown (its take waits for events itself):
+  // the pause before the next call, so that a group that also reads a channel whose take does
+  // not wait cannot spin.
+  static constexpr std::chrono::milliseconds kUnknownBacklogPause{10};
+
   SinkRunner(std::string name, std::unique_ptr<SinkProcessor> processor,
              std::vector<std::pair<sdk::Channel*, ChannelWaker*>> channels,
              std::shared_ptr<spdlog::logger> log, Options options);
   ~SinkRunner();
   void start();
-  // Stops after the channels are drained (every committed event written) or the timeout passes,
-  // whichever is first; then joins. Returns the events still in the channels.
+  // Stops after the channels are drained (no channel reports waiting events) or the timeout
+  // passes, whichever is first; then joins. Returns the events the channels' ChannelSize
+  // counters still report, for the caller's log line.
   int64_t stop(std::chrono::milliseconds drainTimeout);
   SinkProcessor& processor() { return *processor_; }
   const std::string& name() const { return name_; }
@@ -116,15 +139,20 @@ class SinkRunner {
 
  private:
   void run();
-  int64_t pending() const;
-  int64_t takenSoFar() const;  // sum of the channels' EventTakeSuccessCount
+  // Events if any channel has some, else Unknown if any cannot tell, else Empty.
+  sdk::Backlog backlog() const noexcept;
+  // Sleeps until a put to any of the channels since the generations in seen_, stop, drain or
+  // the timeout.
+  void waitForPut(std::chrono::milliseconds timeout);
 
   std::string name_;
   std::unique_ptr<SinkProcessor> processor_;
   std::vector<std::pair<sdk::Channel*, ChannelWaker*>> channels_;
+  std::vector<uint64_t> seen_;  // the wakers' generations before the last process() call
   std::shared_ptr<spdlog::logger> log_;
   Options options_;
   StopToken stop_;
+  Wakeup wakeup_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> drainDeadlineNs_{0};
   std::atomic<int64_t> failingSinceMs_{0};

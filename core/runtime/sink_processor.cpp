@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plugins/common/text_util.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 namespace {
@@ -121,7 +122,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
     order_.clear();
     for (std::size_t i = 0; i < sinks_.size(); ++i)
       if (!(backoff_ && state_[i].failures > 0 && now < state_[i].until)) order_.push_back(i);
-    if (sdk::Result r = selector_->hostOrder(order_); !r) {
+    if (sdk::Result r = sdk::HostAccess::order(*selector_, order_); !r) {
       log_->error("sink selector '{}' failed ({}); trying the sinks in config order",
                   selector_->getName(), r.error());
       order_.clear();
@@ -137,7 +138,7 @@ class LoadBalancingSinkProcessor final : public SinkProcessor {
       State& st = state_[idx];
       tried = true;
       sdk::ProcessOutcome out = processSink(idx);
-      selector_->hostInform(idx, !out.failed);
+      sdk::HostAccess::inform(*selector_, idx, !out.failed);
       if (!out.failed) {
         if (st.failures > 0) sinkRecovered(idx);
         st.failures = 0;
@@ -180,7 +181,7 @@ void SinkProcessor::setSinks(std::vector<sdk::Sink*> sinks) {
 
 sdk::ProcessOutcome SinkProcessor::processSink(std::size_t i) {
   const auto began = Clock::now();
-  sdk::ProcessOutcome out = sinks_[i]->hostProcess();
+  sdk::ProcessOutcome out = sdk::HostAccess::process(*sinks_[i]);
   if (!out.failed) {
     if (out.status == sdk::Status::READY) stats_[i].latency.record((Clock::now() - began).count());
     if (active_.load(std::memory_order_relaxed) != static_cast<int>(i))
@@ -206,27 +207,87 @@ int64_t SinkProcessor::sinksInBackoff() const {
   return n;
 }
 
-std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, const sdk::Context& ctx,
+const std::vector<HostSchema>& sinkProcessorSchemas() {
+  static const std::vector<HostSchema> schemas = {
+      {"sink-processor",
+       "default",
+       {"org.apache.flume.sink.DefaultSinkProcessor"},
+       "Runs one sink alone, as every sink outside a sink group runs (Flume's "
+       "DefaultSinkProcessor)",
+       {}},
+      {"sink-processor",
+       "failover",
+       {"org.apache.flume.sink.FailoverSinkProcessor"},
+       "The live sink with the highest priority takes every batch; a sink that fails is parked "
+       "for min(maxpenalty, 1000 * 2^failures) ms and then tried again (Flume's "
+       "FailoverSinkProcessor)",
+       {
+           sdk::Key("priority.*")
+               .integer()
+               .doc("priority.<sink>: the higher goes first; sinks without one rank below, in "
+                    "config "
+                    "order"),
+           sdk::Key("maxpenalty")
+               .longValue()
+               .def("30000")
+               .atLeast(0)
+               .doc("Longest time in milliseconds a failed sink is parked"),
+       }},
+      {"sink-processor",
+       "load_balance",
+       {"org.apache.flume.sink.LoadBalancingSinkProcessor"},
+       "Spreads the batches over the sinks; the first in the selector's order that delivers wins "
+       "(Flume's LoadBalancingSinkProcessor)",
+       {
+           sdk::Key("selector")
+               .string()
+               .def("round_robin")
+               .doc("round_robin, random, or the type of a sink-selector plugin"),
+           sdk::Key("backoff").boolean().def("false").doc(
+               "Leave a failed sink out for a time that doubles with each failure"),
+           sdk::Key("selector.maxTimeOut")
+               .longValue()
+               .def("30000")
+               .atLeast(0)
+               .doc("Longest time in milliseconds a failed sink is left out (with backoff)"),
+           sdk::Key("selector.*")
+               .string()
+               .doc("selector.<key>: the keys of a sink-selector plugin, checked against its "
+                    "schema"),
+       }},
+  };
+  return schemas;
+}
+
+const HostSchema* findSinkProcessorSchema(std::string_view type) {
+  const std::string t = lower(std::string(type));
+  for (const HostSchema& h : sinkProcessorSchemas()) {
+    if (lower(h.type) == t) return &h;
+    for (const auto& a : h.aliases)
+      if (lower(a) == t) return &h;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn,
+                                                 const sdk::Context& given,
                                                  std::vector<sdk::Sink*> sinks,
                                                  const std::shared_ptr<spdlog::logger>& log,
                                                  Diagnostics& diags,
                                                  const SinkSelectorFactory& makeSelector) {
-  std::string type = lower(typeIn);
-  auto known = [&](std::initializer_list<const char*> keys) {
-    for (const auto& [k, p] : ctx.parameters()) {
-      bool ok = k == "type";
-      for (const char* allowed : keys) {
-        std::string a = allowed;
-        if (a.back() == '*' ? k.rfind(a.substr(0, a.size() - 1), 0) == 0 : k == a) ok = true;
-      }
-      if (!ok)
-        diags.error(ctx.path() + "." + k + ": unknown key for sink processor '" + typeIn + "'" +
-                    (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
-    }
-  };
+  const HostSchema* schema = findSinkProcessorSchema(typeIn);
+  if (!schema) {
+    diags.error(given.path() + ".type: unknown sink processor type '" + typeIn +
+                "' (expected default, failover or load_balance)");
+    return nullptr;
+  }
+  // The same check and defaults as a plugin's keys get, with hints and `sluice describe`.
+  Diagnostics local;
+  const sdk::Context ctx = checkAgainstSchema(schema->schema, schema->type, given, {"type"}, local);
+  diags.append(local);
+  if (local.hasErrors()) return nullptr;
   try {
-    if (type == "default" || type == "org.apache.flume.sink.defaultsinkprocessor") {
-      known({});
+    if (schema->type == "default") {
       if (sinks.size() != 1) {
         diags.error(ctx.path() + ": the default sink processor takes exactly one sink, got " +
                     std::to_string(sinks.size()) + " (use failover or load_balance)");
@@ -234,66 +295,56 @@ std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& typeIn, cons
       }
       return std::make_unique<DefaultSinkProcessor>(sinks.front());
     }
-    if (type == "failover" || type == "org.apache.flume.sink.failoversinkprocessor") {
-      known({"priority.*", "maxpenalty"});
+    if (schema->type == "failover") {
       std::map<sdk::Sink*, int> prio;
       // As Flume: a sink without a priority gets -1, -2, ... in config order.
       int unset = 0;
       for (sdk::Sink* s : sinks)
-        prio[s] = ctx.containsKey("priority." + s->getName())
-                      ? ctx.getInteger("priority." + s->getName(), 0)
-                      : --unset;
+        prio[s] = ctx.getInteger("priority." + s->getName()).value_or(--unset);
       for (const auto& [k, p] : ctx.parameters())
         if (k.rfind("priority.", 0) == 0) {
           std::string name = k.substr(9);
           bool found = std::any_of(sinks.begin(), sinks.end(), [&](sdk::Sink* s) { return s->getName() == name; });
           if (!found) diags.error(ctx.path() + "." + k + ": sink '" + name + "' is not in this group");
         }
-      int64_t maxPenalty = ctx.getLong("maxpenalty", 30000);
-      if (maxPenalty < 0) ctx.fail("maxpenalty", "must be >= 0");
+      const int64_t maxPenalty = *ctx.getLong("maxpenalty");
       return std::make_unique<FailoverSinkProcessor>(std::move(sinks), std::move(prio), maxPenalty, log);
     }
-    if (type == "load_balance" || type == "org.apache.flume.sink.loadbalancingsinkprocessor") {
-      known({"selector", "backoff", "selector.*"});
-      const std::string selType = ctx.getString("selector", "round_robin");
-      const std::string sel = lower(selType);
-      bool backoff = ctx.getBoolean("backoff", false);
-      int64_t maxTimeOut = ctx.getLong("selector.maxTimeOut", 30000);
-      if (maxTimeOut < 0) ctx.fail("selector.maxTimeOut", "must be >= 0");
-      PluginPtr<sdk::SinkSelector> selector(nullptr, {});
-      if (sel == "round_robin" || sel == "random") {
-        for (const auto& [k, p] : ctx.parameters())
-          if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
-            diags.error(ctx.path() + "." + k + ": unknown key for the " + sel +
-                        " selector (it has only selector.maxTimeOut)" +
-                        (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
-        if (sel == "random")
-          selector.reset(new RandomSinkSelector());
-        else
-          selector.reset(new RoundRobinSinkSelector());
-        selector->setName(sel);
-        selector->setSinks(sinks);
-      } else {
-        if (!makeSelector) {
-          ctx.fail("selector", "expected round_robin or random, got '" + selType + "'");
-        }
-        sdk::Context selCtx(ctx.path() + ".selector");
-        for (const auto& [k, p] : ctx.parameters())
-          if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
-            selCtx.put(k.substr(9), p.value, p.where);
-        selector = makeSelector(selType, selCtx, sinks, diags);
-        if (!selector) return nullptr;
+    // load_balance
+    const std::string selType = *ctx.getString("selector");
+    const std::string sel = lower(selType);
+    const bool backoff = *ctx.getBoolean("backoff");
+    const int64_t maxTimeOut = *ctx.getLong("selector.maxTimeOut");
+    PluginPtr<sdk::SinkSelector> selector(nullptr, {});
+    if (sel == "round_robin" || sel == "random") {
+      for (const auto& [k, p] : given.parameters())
+        if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
+          diags.error(ctx.path() + "." + k + ": unknown key for the " + sel +
+                      " selector (it has only selector.maxTimeOut)" +
+                      (p.where.str().empty() ? "" : " (" + p.where.str() + ")"));
+      if (sel == "random")
+        selector.reset(new RandomSinkSelector());
+      else
+        selector.reset(new RoundRobinSinkSelector());
+      sdk::HostAccess::attach(*selector, sel, nullptr);
+      sdk::HostAccess::setSinks(*selector, sinks);
+    } else {
+      if (!makeSelector) {
+        ctx.fail("selector", "expected round_robin or random, got '" + selType + "'");
       }
-      return std::make_unique<LoadBalancingSinkProcessor>(std::move(sinks), std::move(selector),
-                                                          backoff, maxTimeOut, log);
+      sdk::Context selCtx(ctx.path() + ".selector");
+      for (const auto& [k, p] : given.parameters())
+        if (k.rfind("selector.", 0) == 0 && k != "selector.maxTimeOut")
+          selCtx.put(k.substr(9), p.value, p.where);
+      selector = makeSelector(selType, selCtx, sinks, diags);
+      if (!selector) return nullptr;
     }
+    return std::make_unique<LoadBalancingSinkProcessor>(std::move(sinks), std::move(selector),
+                                                        backoff, maxTimeOut, log);
   } catch (const sdk::ConfigError& e) {
     diags.error(e.what());
     return nullptr;
   }
-  diags.error(ctx.path() + ".type: unknown sink processor type '" + typeIn +
-              "' (expected default, failover or load_balance)");
-  return nullptr;
 }
 
 }  // namespace sluice::core

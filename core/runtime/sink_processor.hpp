@@ -10,12 +10,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/fwd.h>
 
 #include "core/config/diagnostics.hpp"
 #include "core/plugin/registry.hpp"
+#include "core/plugin/schema_check.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/counters.hpp"
 #include "sluice/sdk/sink.hpp"
@@ -79,8 +81,8 @@ class SinkProcessor {
   Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
   // Sets the sinks (in the order process() knows them) and their statistics.
   void setSinks(std::vector<sdk::Sink*> sinks);
-  // sinks_[i]->hostProcess(), timed: a READY outcome goes into i's latency histogram, and any
-  // outcome that did not fail makes i the active sink.
+  // Runs sinks_[i] through HostAccess::process, timed: a READY outcome goes into i's latency
+  // histogram, and any outcome that did not fail makes i the active sink.
   sdk::ProcessOutcome processSink(std::size_t i);
   // Counts a failure of sinks_[i]; it is left out until `until` (a past time: not left out).
   void sinkFailed(std::size_t i, Clock::time_point until);
@@ -106,8 +108,15 @@ using SinkSelectorFactory = std::function<PluginPtr<sdk::SinkSelector>(
     const std::string& type, const sdk::Context& context, const std::vector<sdk::Sink*>& sinks,
     Diagnostics& diags)>;
 
+// The keys of each sink processor (default, failover, load_balance), checked like a plugin's
+// schema and printed by `sluice describe failover`.
+const std::vector<HostSchema>& sinkProcessorSchemas();
+// The schema of a sink processor type or Flume class name (case-insensitive), or nullptr.
+const HostSchema* findSinkProcessorSchema(std::string_view type);
+
 // Creates the processor for a group. type: default | failover | load_balance (case-insensitive,
-// Flume class names accepted). context holds the group's "processor." keys, stripped.
+// Flume class names accepted). context holds the group's "processor." keys, stripped, as written:
+// they are checked against the type's schema (hints, file:line) and its defaults filled in here.
 // Returns nullptr and reports to diags on a bad configuration.
 std::unique_ptr<SinkProcessor> makeSinkProcessor(const std::string& type, const sdk::Context& context,
                                                  std::vector<sdk::Sink*> sinks,

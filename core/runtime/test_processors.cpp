@@ -16,6 +16,7 @@
 
 #include "core/runtime/channel_processor.hpp"
 #include "core/runtime/sink_processor.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/selector.hpp"
 
 using namespace sluice;
@@ -32,7 +33,9 @@ std::shared_ptr<spdlog::logger> quietLog() {
 // A sink that fails while `failing` is set and counts its calls.
 class ScriptedSink final : public sdk::AbstractSink {
  public:
-  explicit ScriptedSink(std::string name) { setName(std::move(name)); }
+  explicit ScriptedSink(std::string name) {
+    sdk::HostAccess::attach(*this, std::move(name), nullptr);
+  }
   bool failing = false;
   int calls = 0;
   sdk::Status process() override {

@@ -1,67 +1,44 @@
 #include "file_channel.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <span>
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::filechannel {
 
-namespace {
-
-constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
-
-using channeltx::TxState;
-
-}  // namespace
-
-// One transaction, used by one thread.
-class FileTransaction final : public sdk::Transaction {
+// What a file channel transaction does with its events (channeltx::PooledTransaction does the
+// rest). Used by one thread.
+class FileTxOps {
  public:
-  FileTransaction(FileChannel& ch, std::unique_ptr<FileTxBuffers> buf, std::size_t txCapacity)
-      : ch_(ch), buf_(std::move(buf)), txCapacity_(txCapacity) {}
-  ~FileTransaction() override {
-    if (state_ == TxState::kOpen) rollback();
-    ch_.pool_.release(std::move(buf_));
+  using Buffers = FileTxBuffers;
+  FileTxOps(FileChannel& ch, std::size_t txCapacity) : ch_(ch), txCapacity_(txCapacity) {}
+
+  sdk::ChannelCounter& counter() noexcept { return ch_.channelCounter(); }
+  void begin(FileTxBuffers&) noexcept {}
+  sdk::Result admitPut(FileTxBuffers&, const sdk::EventBatch&) noexcept {
+    return sdk::Result::success();
   }
 
-  void begin() noexcept override {
-    if (state_ == TxState::kOpen) return;
-    buf_->puts.clear();
-    state_ = TxState::kOpen;
-  }
-
-  sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    sdk::EventBatch& puts = buf_->puts;
-    sdk::Result check =
-        channeltx::checkPut(state_, puts, events, txCapacity_, ch_.channelCounter());
-    if (!check || events.empty()) return check;
-    return channeltx::stagePut(puts, events);
-  }
-
-  sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-    taken = {};
-    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
-    if (max == 0) return sdk::Result::success();
-    const std::size_t have = buf_->take.entries.size();
+  sdk::Result take(FileTxBuffers& b, std::size_t max, std::span<sdk::Event>& taken) noexcept {
+    const std::size_t have = b.take.entries.size();
     const std::size_t room = txCapacity_ - std::min(have, txCapacity_);
     if (room == 0 || (max > room && ch_.store().size() > room))
       return sdk::Result::failure(channeltx::takeListFull(txCapacity_, max));
     sdk::Result r;
     try {
-      r = ch_.store().take(buf_->take, std::min(max, room), taken);
+      r = ch_.store().take(b.take, std::min(max, room), taken);
     } catch (const std::exception& e) {
       r = sdk::Result::failure(e.what());
     }
-    const std::size_t n = buf_->take.entries.size() - have;
+    const std::size_t n = b.take.entries.size() - have;
     ch_.channelCounter().addToEventTakeAttemptCount(static_cast<int64_t>(n < max ? n + 1 : n));
     return r;
   }
 
-  sdk::Result commit() noexcept override {
-    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
-    FileTxBuffers& b = *buf_;
+  sdk::Result commit(FileTxBuffers& b) noexcept {
     const std::size_t nPuts = b.puts.size();
     const std::size_t nTakes = b.take.entries.size();
     try {
@@ -78,27 +55,14 @@ class FileTransaction final : public sdk::Transaction {
     } catch (const std::exception& e) {
       return sdk::Result::failure(e.what());
     }
-    state_ = TxState::kDone;
     return sdk::Result::success();
   }
 
-  void rollback() noexcept override {
-    if (state_ != TxState::kOpen) return;
-    buf_->puts.clear();
-    ch_.store().rollbackTakes(buf_->take);
-    state_ = TxState::kDone;
-  }
-
-  void close() noexcept override {
-    if (state_ == TxState::kOpen) rollback();
-    state_ = TxState::kClosed;
-  }
+  void rollback(FileTxBuffers& b) noexcept { ch_.store().rollbackTakes(b.take); }
 
  private:
   FileChannel& ch_;
-  std::unique_ptr<FileTxBuffers> buf_;
   const std::size_t txCapacity_;
-  TxState state_ = TxState::kNew;
 };
 
 FileChannel::FileChannel()
@@ -109,17 +73,16 @@ FileChannel::~FileChannel() { store_->close(); }
 
 void FileChannel::configure(const sdk::Context& context) {
   StoreOptions o = readStoreOptions(context, getName());
-  const int64_t capacity = context.getLong("capacity", 1000000);
-  const int64_t txCapacity = context.getLong("transactionCapacity", 10000);
-  if (capacity < 1 || capacity > kMaxInt)
-    context.fail("capacity", "must be between 1 and " + std::to_string(kMaxInt));
-  if (txCapacity < 1 || txCapacity > kMaxInt)
-    context.fail("transactionCapacity", "must be between 1 and " + std::to_string(kMaxInt));
+  const int64_t capacity = requireInteger(context, "capacity");
+  const int64_t txCapacity = requireInteger(context, "transactionCapacity");
   if (txCapacity > capacity)
     context.fail("transactionCapacity", "transactionCapacity (" + std::to_string(txCapacity) +
                                             ") must be <= capacity (" + std::to_string(capacity) +
                                             ")");
   o.capacity = static_cast<uint64_t>(capacity);
+  o.keepAliveMs = requireInteger(context, "keep-alive") * int64_t{1000};
+  // Flume waits keep-alive per take; a short wait keeps sink runners responsive (as memory).
+  o.maxTakeWaitMs = std::min<int64_t>(o.keepAliveMs, 100);
   if (store_->isOpen())
     logger().warn("file channel settings change at the next start; it keeps running as it is");
   options_ = std::move(o);
@@ -142,7 +105,14 @@ void FileChannel::start() {
 void FileChannel::stop() { store_->close(); }
 
 std::unique_ptr<sdk::Transaction> FileChannel::getTransaction() {
-  return std::make_unique<FileTransaction>(*this, pool_.acquire(), transactionCapacity_);
+  return std::make_unique<channeltx::PooledTransaction<FileTxOps>>(pool_, transactionCapacity_,
+                                                                   *this, transactionCapacity_);
+}
+
+sdk::Backlog FileChannel::backlog() const noexcept {
+  // The store publishes its queue's length as ChannelSize under its lock at every change (put
+  // commit, take, rollback, replay): the one lock-free view of it there is.
+  return channelCounter().getChannelSize() > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
 }
 
 }  // namespace sluice::plugins::filechannel

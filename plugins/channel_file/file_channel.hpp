@@ -44,13 +44,14 @@ class FileChannel final : public sdk::Channel {
   // Checkpoints (checkpointOnClose) and closes the log.
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  sdk::Backlog backlog() const noexcept override;
 
   FileStore& store() noexcept { return *store_; }
   const ReplayReport& lastReplay() const noexcept { return lastReplay_; }
   std::size_t transactionCapacity() const noexcept { return transactionCapacity_; }
 
  private:
-  friend class FileTransaction;
+  friend class FileTxOps;
 
   StoreCounters idx_;
   std::unique_ptr<FileStore> store_;

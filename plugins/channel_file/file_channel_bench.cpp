@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "file_channel.hpp"
+#include "host_context.hpp"
+#include "sluice/sdk/host_access.hpp"
+#include "store_options.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fc = sluice::plugins::filechannel;
@@ -35,12 +38,13 @@ fc::FileChannel* makeChannel(const std::string& dir, bool fsync, bool checkpoint
   ctx.put("checkpointInterval", "600000");
   ctx.put("fsyncPerTransaction", fsync ? "true" : "false");
   ctx.put("checkpointOnClose", checkpointOnClose ? "true" : "false");
-  sdk::Result r = ch->hostConfigure(ctx);
+  sdk::Result r =
+      sluice::plugins::testing::configureAsHost(*ch, fc::fileChannelSchema(), ctx, "file");
   if (!r) {
     std::fprintf(stderr, "configure: %s\n", r.error().c_str());
     std::exit(1);
   }
-  r = ch->hostStart();
+  r = sdk::HostAccess::start(*ch);
   if (!r) {
     std::fprintf(stderr, "start: %s\n", r.error().c_str());
     std::exit(1);
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
     std::atomic<long> taken{0};
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(producers));
     for (int p = 0; p < producers; ++p)
       threads.emplace_back([&, p] {
         sdk::EventBatch b;
@@ -109,7 +114,7 @@ int main(int argc, char** argv) {
                     .c_str(),
                 total, s, total / s, total * static_cast<double>(body) / s / 1e6,
                 peakRssKb() / 1024.0);
-    (void)ch->hostStop();
+    (void)sdk::HostAccess::stop(*ch);
     delete ch;
     return 0;
   }
@@ -142,7 +147,7 @@ int main(int argc, char** argv) {
         "%-44s %10zu events %8.3f s (replay %.3f s, %zu records, from %s)  peak RSS %6.1f MB\n",
         "file channel open after crash", r.liveEvents, s, r.seconds, r.recordsRead,
         r.source.c_str(), peakRssKb() / 1024.0);
-    (void)ch->hostStop();
+    (void)sdk::HostAccess::stop(*ch);
     delete ch;
     return 0;
   }

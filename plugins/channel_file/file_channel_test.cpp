@@ -27,10 +27,12 @@
 #include "capture_logger.hpp"
 #include "channel_test_util.hpp"
 #include "crc32c.hpp"
+#include "host_context.hpp"
 #include "log_format.hpp"
 #include "readme_schema_check.hpp"
 #include "skip.hpp"
 #include "wait.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -82,20 +84,25 @@ sdk::Context contextOf(const TempDir& d, const KV& extra) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, fc::fileChannelSchema(), ctx, "file");
+}
+
 // A configured and started channel with a capturing logger.
 struct Chan {
   CaptureLogger log;
   std::unique_ptr<FileChannel> ch = std::make_unique<FileChannel>();
   Chan(const TempDir& d, const KV& extra = {}, bool start = true) {
-    ch->hostAttach("c1", &log);
-    sdk::Result r = ch->hostConfigure(contextOf(d, extra));
+    sdk::HostAccess::attach(*ch, "c1", &log);
+    sdk::Result r = configure(*ch, contextOf(d, extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = ch->hostStart();
+      r = sdk::HostAccess::start(*ch);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Chan() { (void)ch->hostStop(); }
+  ~Chan() { (void)sdk::HostAccess::stop(*ch); }
   FileChannel* operator->() { return ch.get(); }
   FileChannel& operator*() { return *ch; }
 };
@@ -132,12 +139,13 @@ TEST_CASE("valid config: defaults, directories created, counters") {
   CHECK(c->transactionCapacity() == 1000);
   CHECK(c->channelCounter().getChannelCapacity() == 5000);
   CHECK(counter(*c, "Open") == 1);
+  CHECK(counter(*c, "Closed") == 0);
   CHECK(counter(*c, "Unhealthy") == 0);
   CHECK(counter(*c, "CheckpointWriteErrorCount") == 0);
   CHECK(c->lastReplay().source == "empty");
   FileChannel defaults;
   sdk::Context ctx("a1.channels.c1");
-  CHECK(defaults.hostConfigure(ctx).ok());
+  CHECK(configure(defaults, ctx).ok());
   CHECK(defaults.transactionCapacity() == 10000);
   CHECK(defaults.channelCounter().getChannelCapacity() == 1000000);
 }
@@ -146,7 +154,7 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto err = [&](const KV& kv) {
     FileChannel ch;
-    sdk::Result r = ch.hostConfigure(contextOf(d, kv));
+    sdk::Result r = configure(ch, contextOf(d, kv));
     CHECK_FALSE(r.ok());
     return r.error();
   };
@@ -158,7 +166,10 @@ TEST_CASE("configure errors name the key") {
   CHECK(err({{"useDualCheckpoints", "true"}, {"backupCheckpointDir", d.str("checkpoint")}})
             .find("must differ from checkpointDir") != std::string::npos);
   CHECK(err({{"dataDirs", " , "}}).find("a1.channels.c1.dataDirs:") == 0);
-  CHECK(err({{"maxFileSize", "10"}}).find("a1.channels.c1.maxFileSize: must be between") == 0);
+  // Ranges are the host's check now: its message, with the range from the schema.
+  CHECK(err({{"maxFileSize", "10"}})
+            .find("a1.channels.c1.maxFileSize: expected a value between 4096 and 1099511627775, "
+                  "got 10") == 0);
 }
 
 TEST_CASE("puts are invisible until commit; rolled-back puts are discarded") {
@@ -327,7 +338,7 @@ TEST_CASE("restart: committed puts and takes survive, uncommitted takes come bac
       tx->begin();
       std::span<sdk::Event> got;
       REQUIRE(tx->takeBatch(3, got).ok());  // never committed
-      (void)c.ch->hostStop();
+      (void)sdk::HostAccess::stop(*c.ch);
       tx.reset();
     }
     Chan c(d, {{"checkpointOnClose", onClose}});
@@ -345,7 +356,7 @@ TEST_CASE("kill -9 of a process: committed survives, uncommitted takes redeliver
     // Child: a fresh channel, some work, then an abrupt death with a take in flight.
     FileChannel ch;
     sdk::Context ctx = contextOf(d, {});
-    if (!ch.hostConfigure(ctx) || !ch.hostStart()) ::_exit(3);
+    if (!configure(ch, ctx) || !sdk::HostAccess::start(ch)) ::_exit(3);
     for (int i = 0; i < 50; ++i) {
       sdk::TransactionGuard tx(ch);
       auto b = numbered(i * 10 + 1, i * 10 + 10);
@@ -561,7 +572,7 @@ TEST_CASE("two channels on the same directories: the second fails to start") {
   TempDir d;
   Chan a(d);
   Chan b(d, {}, false);
-  sdk::Result r = b->hostStart();
+  sdk::Result r = sdk::HostAccess::start(*b);
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("is in use by another file channel") != std::string::npos);
 }
@@ -578,8 +589,8 @@ TEST_CASE("several data dirs are used in turn") {
   };
   CHECK(count(d.path / "d1") > 2);
   CHECK(count(d.path / "d2") > 2);
-  (void)c.ch->hostStop();
-  REQUIRE(c.ch->hostStart().ok());
+  (void)sdk::HostAccess::stop(*c.ch);
+  REQUIRE(sdk::HostAccess::start(*c.ch).ok());
   CHECK(drain(*c) == seq(1, 1000));
 }
 
@@ -588,10 +599,11 @@ TEST_CASE("start and stop are repeatable and keep buffered events") {
   Chan c(d);
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
   for (int i = 0; i < 3; ++i) {
-    CHECK(c.ch->hostStop().ok());
-    CHECK(c.ch->hostStop().ok());
+    CHECK(sdk::HostAccess::stop(*c.ch).ok());
+    CHECK(sdk::HostAccess::stop(*c.ch).ok());
     CHECK(counter(*c, "Open") == 0);
-    CHECK(c.ch->hostStart().ok());
+    CHECK(counter(*c, "Closed") == 1);
+    CHECK(sdk::HostAccess::start(*c.ch).ok());
   }
   CHECK(drain(*c) == seq(1, 5));
   // Every start begins a new log file; the used-up ones go at the next checkpoint.
@@ -655,11 +667,11 @@ TEST_CASE("stop ends a waiting commit at once") {
   });
   REQUIRE(waitFor([&] { return c->store().putWaiters() == 1; }));  // the commit waits
   const auto t0 = std::chrono::steady_clock::now();
-  (void)c.ch->hostStop();
+  (void)sdk::HostAccess::stop(*c.ch);
   putter.join();
   CHECK(returned.load());
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
-  REQUIRE(c.ch->hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(*c.ch).ok());
   CHECK(drain(*c) == seq(1, 3));
 }
 

@@ -19,12 +19,15 @@ StoreCounters StoreCounters::addTo(sdk::CounterGroup& g) {
   c.checkpointWriteError = g.add("CheckpointWriteErrorCount");
   c.checkpointBackupWriteError = g.add("CheckpointBackupWriteErrorCount");
   c.open = g.add("Open");
+  c.closed = g.add("Closed");
   c.unhealthy = g.add("Unhealthy");
   return c;
 }
 
 FileStore::FileStore(sdk::Logger& logger, sdk::ChannelCounter& counter, StoreCounters indices)
-    : logger_(&logger), counter_(counter), idx_(indices) {}
+    : logger_(&logger), counter_(counter), idx_(indices) {
+  counter_.set(idx_.closed, 1);
+}
 
 FileStore::~FileStore() { close(); }
 
@@ -97,6 +100,7 @@ ReplayReport FileStore::open(const StoreOptions& options) {
   }
   open_.store(true, std::memory_order_release);
   counter_.set(idx_.open, 1);
+  counter_.set(idx_.closed, 0);
   setUnhealthy(false);
   sdk::Result r = checkpoint();
   if (!r) logger_->error("initial checkpoint failed: ", r.error());
@@ -137,6 +141,7 @@ void FileStore::close() noexcept {
   }
   unlockDirectories();
   counter_.set(idx_.open, 0);
+  counter_.set(idx_.closed, 1);
 }
 
 void FileStore::openNewLogFile() {

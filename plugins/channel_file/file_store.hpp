@@ -85,7 +85,8 @@ struct ReplayReport {
 
 // Indices of the counters beyond Flume's ChannelCounter, added to the channel's group.
 struct StoreCounters {
-  std::size_t putError, takeError, checkpointWriteError, checkpointBackupWriteError, open,
+  // Open and Closed are Flume's FileChannelCounter isOpen() and getClosed(): one is 1, the other 0.
+  std::size_t putError, takeError, checkpointWriteError, checkpointBackupWriteError, open, closed,
       unhealthy;
   static StoreCounters addTo(sdk::CounterGroup& g);
 };

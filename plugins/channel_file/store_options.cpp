@@ -1,5 +1,7 @@
 #include "store_options.hpp"
 
+#include "config_keys.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -102,20 +104,12 @@ const sdk::Schema& fileChannelSchema() {
 StoreOptions readStoreOptions(const sdk::Context& context, const std::string& channelName) {
   (void)channelName;
   StoreOptions o;
-  auto readLong = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  o.checkpointDir =
-      expandHome(context.getString("checkpointDir", "~/.flume/file-channel/checkpoint"));
-  o.dataDirs = splitDirs(context.getString("dataDirs", "~/.flume/file-channel/data"));
+  o.checkpointDir = expandHome(requireValue(context, "checkpointDir"));
+  o.dataDirs = splitDirs(requireValue(context, "dataDirs"));
   if (o.checkpointDir.empty()) context.fail("checkpointDir", "must not be empty");
   if (o.dataDirs.empty())
     context.fail("dataDirs", "expected a comma-separated list of directories, got none");
-  if (context.getBoolean("useDualCheckpoints", false)) {
+  if (requireBoolean(context, "useDualCheckpoints")) {
     o.backupCheckpointDir = expandHome(context.getString("backupCheckpointDir", ""));
     if (o.backupCheckpointDir.empty())
       context.fail("backupCheckpointDir",
@@ -128,17 +122,12 @@ StoreOptions readStoreOptions(const sdk::Context& context, const std::string& ch
       if (d == o.backupCheckpointDir)
         context.fail("backupCheckpointDir", "must not be one of dataDirs ('" + d + "')");
   }
-  o.checkpointIntervalMs = readLong("checkpointInterval", 30000, 100, 86400000);
-  o.maxFileSize = static_cast<uint64_t>(
-      readLong("maxFileSize", 2146435071, 4096, static_cast<int64_t>(kMaxOffset)));
-  o.minimumRequiredSpace = static_cast<uint64_t>(
-      readLong("minimumRequiredSpace", 524288000, 0, std::numeric_limits<int64_t>::max()));
-  o.keepAliveMs = readLong("keep-alive", 3, 0, kMaxInt) * 1000;
-  o.checkpointOnClose = context.getBoolean("checkpointOnClose", true);
-  o.fsyncPerTransaction = context.getBoolean("fsyncPerTransaction", true);
-  o.fsyncIntervalMs = readLong("fsyncInterval", 5, 1, 86400) * 1000;
-  // Flume waits keep-alive per take; a short wait keeps sink runners responsive (as memory).
-  o.maxTakeWaitMs = std::min<int64_t>(o.keepAliveMs, 100);
+  o.checkpointIntervalMs = requireLong(context, "checkpointInterval");
+  o.maxFileSize = static_cast<uint64_t>(requireLong(context, "maxFileSize"));
+  o.minimumRequiredSpace = static_cast<uint64_t>(requireLong(context, "minimumRequiredSpace"));
+  o.checkpointOnClose = requireBoolean(context, "checkpointOnClose");
+  o.fsyncPerTransaction = requireBoolean(context, "fsyncPerTransaction");
+  o.fsyncIntervalMs = requireInteger(context, "fsyncInterval") * int64_t{1000};
   return o;
 }
 

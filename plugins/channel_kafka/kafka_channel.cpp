@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 
 namespace sluice::plugins::kafka {
@@ -252,23 +253,18 @@ void KafkaChannel::configure(const sdk::Context& context) {
   KafkaChannelSettings s;
   path_ = context.path();
   s.bootstrapServers = trimCopy(context.requireString("kafka.bootstrap.servers"));
-  if (auto t = context.getString("kafka.topic"); t && !trimCopy(*t).empty()) s.topic = trimCopy(*t);
-  if (auto g = context.getString("kafka.consumer.group.id"); g && !trimCopy(*g).empty())
-    s.groupId = trimCopy(*g);
-  s.parseAsFlumeEvent = context.getBoolean("parseAsFlumeEvent", true);
+  // A blank topic or group id is the default one, as Flume reads an empty group id.
+  s.topic = trimCopy(requireValue(context, "kafka.topic"));
+  if (s.topic.empty()) s.topic = schemaDefault(kafkaChannelSchema(), "kafka.topic");
+  s.groupId = trimCopy(requireValue(context, "kafka.consumer.group.id"));
+  if (s.groupId.empty()) s.groupId = schemaDefault(kafkaChannelSchema(), "kafka.consumer.group.id");
+  s.parseAsFlumeEvent = requireBoolean(context, "parseAsFlumeEvent");
   // Flume's code reads kafka.pollTimeout, its guide says pollTimeout: both work.
-  int64_t poll = context.getLong("pollTimeout", 500);
-  if (auto p = context.getLong("kafka.pollTimeout")) poll = *p;
-  if (poll < 0) context.fail("pollTimeout", "must be >= 0");
-  s.pollTimeout = milliseconds(poll);
-  if (auto p = context.getInteger("defaultPartitionId")) {
-    if (*p < 0) context.fail("defaultPartitionId", "must be >= 0");
-    s.defaultPartitionId = *p;
-  }
+  s.pollTimeout = milliseconds(
+      context.getLong("kafka.pollTimeout").value_or(requireLong(context, "pollTimeout")));
+  s.defaultPartitionId = context.getInteger("defaultPartitionId");
   s.partitionIdHeader = trimCopy(context.getString("partitionIdHeader", ""));
-  const int32_t txCap = context.getInteger("transactionCapacity", 10000);
-  if (txCap < 1) context.fail("transactionCapacity", "must be >= 1");
-  s.transactionCapacity = static_cast<std::size_t>(txCap);
+  s.transactionCapacity = static_cast<std::size_t>(requireInteger(context, "transactionCapacity"));
 
   // Flume's channel producer defaults to acks = all (its sink to 1).
   setProperty(s.producer, "acks", "all");
@@ -307,6 +303,7 @@ void KafkaChannel::start() {
   ConfPtr conf = buildConf(s_.producer, ctx);
   producerEvents_.setLogger(&logger());
   producerEvents_.install(conf.get());
+  installJavaPartitioner(partitioner_, conf.get(), s_.producer);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaChannel::onDelivery);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);

@@ -48,13 +48,14 @@ const sdk::Schema& kafkaChannelSchema();
 
 struct KafkaChannelSettings {
   std::string bootstrapServers;
-  std::string topic = "flume-channel";
-  std::string groupId = "flume";
-  bool parseAsFlumeEvent = true;
-  std::chrono::milliseconds pollTimeout{500};
+  // The rest are set by configure(); the defaults live in kafkaChannelSchema() only.
+  std::string topic;
+  std::string groupId;
+  bool parseAsFlumeEvent = false;
+  std::chrono::milliseconds pollTimeout{};
   std::optional<int32_t> defaultPartitionId;
   std::string partitionIdHeader;
-  std::size_t transactionCapacity = 10000;
+  std::size_t transactionCapacity = 0;
   Properties producer;
   Properties consumer;
 };
@@ -106,6 +107,9 @@ class KafkaChannel final : public sdk::Channel {
   // Closes every consumer (leaving the group) and flushes the producer (10 s at most).
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  // Unknown: the topic's events may come from anywhere, and only a consumer's poll can tell.
+  // takeBatch() waits for them itself, up to pollTimeout.
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 
   const KafkaChannelSettings& settings() const noexcept { return s_; }
   const Properties& producerProperties() const noexcept { return s_.producer; }
@@ -128,6 +132,7 @@ class KafkaChannel final : public sdk::Channel {
   std::string path_;
 
   ClientEvents producerEvents_{nullptr};
+  JavaPartitioner partitioner_;  // kafka.producer.partitioner.class, when a callback does it
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_topic_t* topic_ = nullptr;
 

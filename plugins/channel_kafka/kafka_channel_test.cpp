@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -34,9 +36,15 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaChannelSchema(), ctx,
+                                                   "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaChannel ch;
-  sdk::Result r = ch.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(ch, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -55,13 +63,13 @@ struct Channel {
           {"kafka.consumer.max.poll.interval.ms", "10000"},
           {"pollTimeout", "100"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
-    ch.hostAttach("c1", &log);
-    sdk::Result r = ch.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(ch, "c1", &log);
+    sdk::Result r = configure(ch, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = ch.hostStart();
+    r = sdk::HostAccess::start(ch);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Channel() { (void)ch.hostStop(); }
+  ~Channel() { (void)sdk::HostAccess::stop(ch); }
 
   sdk::Result put(sdk::EventBatch batch) {
     sdk::TransactionGuard tx(ch);
@@ -121,7 +129,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys and defaults") {
   KafkaChannel ch;
-  REQUIRE(ch.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(ch, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(ch.settings().topic == "flume-channel");
   CHECK(ch.settings().groupId == "flume");
   CHECK(ch.settings().parseAsFlumeEvent);
@@ -131,16 +139,16 @@ TEST_CASE("valid config: Flume's keys and defaults") {
   CHECK(prop(ch.consumerProperties(), "enable.auto.commit") == "false");
 
   KafkaChannel c2;
-  REQUIRE(c2.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                      {"kafka.topic", "t"},
-                                      {"kafka.consumer.group.id", "g"},
-                                      {"parseAsFlumeEvent", "false"},
-                                      {"kafka.pollTimeout", "50"},
-                                      {"defaultPartitionId", "1"},
-                                      {"partitionIdHeader", "p"},
-                                      {"migrateZookeeperOffsets", "false"},
-                                      {"kafka.producer.acks", "1"},
-                                      {"kafka.consumer.auto.offset.reset", "latest"}}))
+  REQUIRE(configure(c2, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                   {"kafka.topic", "t"},
+                                   {"kafka.consumer.group.id", "g"},
+                                   {"parseAsFlumeEvent", "false"},
+                                   {"kafka.pollTimeout", "50"},
+                                   {"defaultPartitionId", "1"},
+                                   {"partitionIdHeader", "p"},
+                                   {"migrateZookeeperOffsets", "false"},
+                                   {"kafka.producer.acks", "1"},
+                                   {"kafka.consumer.auto.offset.reset", "latest"}}))
               .ok());
   CHECK(c2.settings().topic == "t");
   CHECK(c2.settings().groupId == "g");
@@ -152,7 +160,13 @@ TEST_CASE("valid config: Flume's keys and defaults") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaChannel bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+    CHECK(r.error() == "a1.channels.c1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.channels.c1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"parseAsFlumeEvent", "maybe"}})
             .find("a1.channels.c1.parseAsFlumeEvent:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"kafka.consumer.nope", "1"}})
@@ -250,11 +264,28 @@ TEST_CASE("start and stop are repeatable") {
   Channel c(k.bootstraps());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    CHECK(c.ch.hostStop().ok());
-    CHECK(c.ch.hostStop().ok());
-    REQUIRE(c.ch.hostStart().ok());
-    CHECK(c.ch.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(c.ch).ok());
+    CHECK(sdk::HostAccess::stop(c.ch).ok());
+    REQUIRE(sdk::HostAccess::start(c.ch).ok());
+    CHECK(sdk::HostAccess::start(c.ch).ok());
     REQUIRE(c.put(events(round * 5, round * 5 + 5)).ok());
     CHECK(bodies(c.take(5)) == names(round * 5, round * 5 + 5));
   }
+}
+
+TEST_CASE("kafka.producer.partitioner.class RoundRobinPartitioner: puts go round the partitions") {
+  MockKafka k;
+  k.createTopic("chan", 4);
+  Channel c(k.bootstraps(), {{"parseAsFlumeEvent", "false"},
+                             {"kafka.producer.partitioner.class",
+                              "org.apache.kafka.clients.producer.RoundRobinPartitioner"}});
+  CHECK(prop(c.ch.producerProperties(), "partitioner.class") == "roundrobin");
+  REQUIRE(c.put(events(0, 12)).ok());
+  auto recs = readTopic(k.bootstraps(), "chan", 4, 12);
+  REQUIRE(recs.size() == 12);
+  std::vector<int32_t> partitionOf(12, -1);
+  for (const auto& r : recs)
+    partitionOf[static_cast<std::size_t>(std::stoi(r.value.substr(2)))] = r.partition;
+  // The keys (k0, k1, k2) would hash to at most 3 partitions; round robin uses all 4 in turn.
+  for (int i = 0; i < 12; ++i) CHECK(partitionOf[i] == (partitionOf[0] + i) % 4);
 }

@@ -7,13 +7,13 @@
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::memory {
 
 namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
-
-using channeltx::TxState;
 
 }  // namespace
 
@@ -50,55 +50,38 @@ const sdk::Schema& memoryChannelSchema() {
   return schema;
 }
 
-// One transaction. Used by one thread at a time; only the calls that touch the queue lock.
-class MemoryTransaction final : public sdk::Transaction {
+// What a memory transaction does with its events (channeltx::PooledTransaction does the rest).
+// Used by one thread at a time; only the calls that touch the queue lock.
+class MemoryTxOps {
  public:
-  MemoryTransaction(MemoryChannel& channel, std::unique_ptr<TxBuffers> buffers,
-                    std::size_t transactionCapacity)
-      : channel_(channel), buf_(std::move(buffers)), transactionCapacity_(transactionCapacity) {}
+  using Buffers = TxBuffers;
+  explicit MemoryTxOps(MemoryChannel& channel, std::size_t transactionCapacity)
+      : channel_(channel), transactionCapacity_(transactionCapacity) {}
 
-  ~MemoryTransaction() override {
-    // A transaction dropped while open must not lose the events it took.
-    if (state_ == TxState::kOpen) rollback();
-    channel_.pool_.release(std::move(buf_));
-  }
+  sdk::ChannelCounter& counter() noexcept { return channel_.channelCounter(); }
 
-  void begin() noexcept override {
-    if (state_ == TxState::kOpen) return;
-    buf_->puts.clear();
-    buf_->takes.clear();
+  void begin(TxBuffers& b) noexcept {
+    b.takes.clear();
     putSlots_ = takeSlots_ = 0;
-    state_ = TxState::kOpen;
   }
 
-  sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    sdk::EventBatch& puts = buf_->puts;
-    sdk::Result check =
-        channeltx::checkPut(state_, puts, events, transactionCapacity_, channel_.channelCounter());
-    if (!check || events.empty()) return check;
-    const std::size_t n = events.size();
+  sdk::Result admitPut(TxBuffers&, const sdk::EventBatch& events) noexcept {
     const int64_t limit = channel_.byteSlotLimit_.load(std::memory_order_relaxed);
-    if (limit > 0) {
-      int64_t slots = 0;
-      for (const sdk::Event& e : events) slots += byteSlotsOf(e);
-      if (putSlots_ + slots > limit) {
-        events.clear();
-        return sdk::Result::failure("Cannot put " + std::to_string(n) +
-                                    " events: their bodies need more than the "
-                                    "channel's whole byte capacity (" +
-                                    std::to_string(limit * 100) +
-                                    " bytes after the header buffer); increase byteCapacity");
-      }
-      putSlots_ += slots;
-    }
-    return channeltx::stagePut(puts, events);
+    if (limit <= 0) return sdk::Result::success();
+    int64_t slots = 0;
+    for (const sdk::Event& e : events) slots += byteSlotsOf(e);
+    if (putSlots_ + slots > limit)
+      return sdk::Result::failure("Cannot put " + std::to_string(events.size()) +
+                                  " events: their bodies need more than the "
+                                  "channel's whole byte capacity (" +
+                                  std::to_string(limit * 100) +
+                                  " bytes after the header buffer); increase byteCapacity");
+    putSlots_ += slots;
+    return sdk::Result::success();
   }
 
-  sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-    taken = {};
-    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
-    if (max == 0) return sdk::Result::success();
-    sdk::EventBatch& takes = buf_->takes;
+  sdk::Result take(TxBuffers& b, std::size_t max, std::span<sdk::Event>& taken) noexcept {
+    sdk::EventBatch& takes = b.takes;
     const std::size_t start = takes.size();
     const std::size_t room = transactionCapacity_ - start;
     if (room == 0) return sdk::Result::failure(channeltx::takeListFull(transactionCapacity_, max));
@@ -149,16 +132,12 @@ class MemoryTransaction final : public sdk::Transaction {
     return sdk::Result::success();
   }
 
-  sdk::Result commit() noexcept override {
-    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
-    sdk::EventBatch& puts = buf_->puts;
-    sdk::EventBatch& takes = buf_->takes;
+  sdk::Result commit(TxBuffers& b) noexcept {
+    sdk::EventBatch& puts = b.puts;
+    sdk::EventBatch& takes = b.takes;
     const std::size_t nPuts = puts.size();
     const std::size_t nTakes = takes.size();
-    if (nPuts == 0 && nTakes == 0) {
-      state_ = TxState::kDone;
-      return sdk::Result::success();
-    }
+    if (nPuts == 0 && nTakes == 0) return sdk::Result::success();
     MemoryChannel& ch = channel_;
     bool wakeTakers = false;
     bool wakePutters = false;
@@ -218,17 +197,14 @@ class MemoryTransaction final : public sdk::Transaction {
     puts.clear();   // moved-from shells; capacity kept
     takes.clear();  // the events leave for good, destroyed here, outside the lock
     putSlots_ = takeSlots_ = 0;
-    state_ = TxState::kDone;
     if (nPuts > 0) ch.channelCounter().addToEventPutSuccessCount(static_cast<int64_t>(nPuts));
     if (nTakes > 0) ch.channelCounter().addToEventTakeSuccessCount(static_cast<int64_t>(nTakes));
     return sdk::Result::success();
   }
 
-  void rollback() noexcept override {
-    if (state_ != TxState::kOpen) return;
-    buf_->puts.clear();  // uncommitted puts are discarded, as in Flume
+  void rollback(TxBuffers& b) noexcept {
     putSlots_ = 0;
-    sdk::EventBatch& takes = buf_->takes;
+    sdk::EventBatch& takes = b.takes;
     if (!takes.empty()) {
       MemoryChannel& ch = channel_;
       bool wakeTakers = false;
@@ -250,19 +226,11 @@ class MemoryTransaction final : public sdk::Transaction {
       takes.clear();
       takeSlots_ = 0;  // still held: the events are back in the queue
     }
-    state_ = TxState::kDone;
-  }
-
-  void close() noexcept override {
-    if (state_ == TxState::kOpen) rollback();
-    state_ = TxState::kClosed;
   }
 
  private:
   MemoryChannel& channel_;
-  std::unique_ptr<TxBuffers> buf_;
   const std::size_t transactionCapacity_;
-  TxState state_ = TxState::kNew;
   int64_t putSlots_ = 0;   // byte estimate of the staged puts (when byteCapacity is set)
   int64_t takeSlots_ = 0;  // byte estimate of the taken events (when byteCapacity is set)
 };
@@ -271,18 +239,11 @@ MemoryChannel::MemoryChannel() = default;
 MemoryChannel::~MemoryChannel() = default;
 
 void MemoryChannel::configure(const sdk::Context& context) {
-  auto readInt = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  const int64_t capacity = readInt("capacity", 100, 1, kMaxInt);
-  const int64_t transactionCapacity = readInt("transactionCapacity", 100, 1, kMaxInt);
-  const int64_t keepAlive = readInt("keep-alive", 3, 0, kMaxInt);
-  const int64_t bufferPercentage = readInt("byteCapacityBufferPercentage", 20, 0, 99);
-  const int64_t byteCapacity = readInt("byteCapacity", 0, 0, std::numeric_limits<int64_t>::max());
+  const int64_t capacity = requireInteger(context, "capacity");
+  const int64_t transactionCapacity = requireInteger(context, "transactionCapacity");
+  const int64_t keepAlive = requireInteger(context, "keep-alive");
+  const int64_t bufferPercentage = requireInteger(context, "byteCapacityBufferPercentage");
+  const int64_t byteCapacity = requireLong(context, "byteCapacity");
   if (transactionCapacity > capacity)
     context.fail("transactionCapacity",
                  "transactionCapacity (" + std::to_string(transactionCapacity) +
@@ -350,8 +311,13 @@ void MemoryChannel::stop() {
 }
 
 std::unique_ptr<sdk::Transaction> MemoryChannel::getTransaction() {
-  return std::make_unique<MemoryTransaction>(*this, pool_.acquire(),
-                                             transactionCapacity_.load(std::memory_order_relaxed));
+  const std::size_t txCapacity = transactionCapacity_.load(std::memory_order_relaxed);
+  return std::make_unique<channeltx::PooledTransaction<MemoryTxOps>>(pool_, txCapacity, *this,
+                                                                     txCapacity);
+}
+
+sdk::Backlog MemoryChannel::backlog() const noexcept {
+  return queued_.load(std::memory_order_relaxed) > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
 }
 
 std::size_t MemoryChannel::size() const {
@@ -395,6 +361,7 @@ void MemoryChannel::reserveSlots(std::size_t need) {
 }
 
 void MemoryChannel::publishSize() noexcept {
+  queued_.store(count_, std::memory_order_relaxed);
   channelCounter().setChannelSize(static_cast<int64_t>(count_));
 }
 

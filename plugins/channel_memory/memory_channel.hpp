@@ -74,6 +74,7 @@ class MemoryChannel final : public sdk::Channel {
   void start() override;
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  sdk::Backlog backlog() const noexcept override;
 
   // Introspection for tests and diagnostics.
   std::size_t size() const;       // committed events in the queue
@@ -85,7 +86,7 @@ class MemoryChannel final : public sdk::Channel {
   int takeWaiters() const;
 
  private:
-  friend class MemoryTransaction;
+  friend class MemoryTxOps;
 
   // Makes the ring hold at least `need` slots (need <= capacity_). Caller holds mu_.
   void reserveSlots(std::size_t need);
@@ -97,6 +98,7 @@ class MemoryChannel final : public sdk::Channel {
   std::vector<sdk::Event> ring_;     // guarded by mu_
   std::size_t head_ = 0;             // index of the oldest event
   std::size_t count_ = 0;            // committed events in the ring
+  std::atomic<std::size_t> queued_{0};  // count_, for backlog() without the lock
   std::size_t reserved_ = 0;         // taken, not yet committed or rolled back
   int64_t byteSlotsUsed_ = 0;        // queued + reserved events, in 100-byte slots
   int spaceWaiters_ = 0;

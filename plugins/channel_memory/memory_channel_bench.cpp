@@ -13,7 +13,9 @@
 #include <string>
 #include <thread>
 
+#include "host_context.hpp"
 #include "memory_channel.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::memory::MemoryChannel;
@@ -28,7 +30,10 @@ int main(int argc, char** argv) {
   sdk::Context ctx("bench.channels.c1");
   ctx.put("capacity", std::to_string(capacity));
   ctx.put("transactionCapacity", std::to_string(batch));
-  if (!ch.hostConfigure(ctx) || !ch.hostStart()) return 1;
+  if (!sluice::plugins::testing::configureAsHost(ch, sluice::plugins::memory::memoryChannelSchema(),
+                                                 ctx, "memory") ||
+      !sdk::HostAccess::start(ch))
+    return 1;
 
   const std::string fixed(static_cast<std::size_t>(bodyBytes), 'x');
   auto t0 = std::chrono::steady_clock::now();

@@ -14,8 +14,10 @@
 #include <thread>
 #include <vector>
 #include "channel_test_util.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "wait.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::channeltx::testing::numbered;
@@ -35,8 +37,13 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configureCtx(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, memoryChannelSchema(), ctx, "memory");
+}
+
 void configure(MemoryChannel& ch, std::initializer_list<std::pair<const char*, const char*>> kv) {
-  sdk::Result r = ch.hostConfigure(contextOf(kv));
+  sdk::Result r = configureCtx(ch, contextOf(kv));
   REQUIRE_MESSAGE(r.ok(), r.error());
 }
 
@@ -65,7 +72,7 @@ TEST_CASE("valid config and defaults") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     MemoryChannel ch;
-    sdk::Result r = ch.hostConfigure(contextOf(kv));
+    sdk::Result r = configureCtx(ch, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -405,12 +412,12 @@ TEST_CASE("counters follow puts and takes") {
 TEST_CASE("start and stop are repeatable and keep buffered events") {
   MemoryChannel ch;
   configure(ch, {});
-  REQUIRE(ch.hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(ch).ok());
   REQUIRE(putCommit(ch, numbered(1, 5)).ok());
-  REQUIRE(ch.hostStop().ok());
-  REQUIRE(ch.hostStop().ok());
-  REQUIRE(ch.hostStart().ok());
-  REQUIRE(ch.hostStart().ok());
+  REQUIRE(sdk::HostAccess::stop(ch).ok());
+  REQUIRE(sdk::HostAccess::stop(ch).ok());
+  REQUIRE(sdk::HostAccess::start(ch).ok());
+  REQUIRE(sdk::HostAccess::start(ch).ok());
   CHECK(std::string(sdk::nameOf(ch.getLifecycleState())) == "START");
   CHECK(ch.size() == 5);
   // Reconfiguring (hot reload) keeps them too, and may not shrink below what is buffered.
@@ -419,13 +426,13 @@ TEST_CASE("start and stop are repeatable and keep buffered events") {
   configure(ch, {{"capacity", "200"}, {"transactionCapacity", "50"}});
   CHECK(ch.channelCounter().getChannelCapacity() == 200);
   CHECK(takeCommit(ch, 50) == seq(1, 5));
-  REQUIRE(ch.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(ch).ok());
 }
 
 TEST_CASE("concurrent producers and consumers lose and duplicate nothing") {
   MemoryChannel ch;
   configure(ch, {{"capacity", "500"}, {"transactionCapacity", "100"}, {"keep-alive", "5"}});
-  REQUIRE(ch.hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(ch).ok());
   constexpr int kProducers = 2;
   constexpr int kConsumers = 2;
   constexpr int kPerProducer = 50000;
@@ -492,5 +499,5 @@ TEST_CASE("concurrent producers and consumers lose and duplicate nothing") {
   CHECK(cnt.get(sdk::ChannelCounter::EventTakeSuccessCount) == kProducers * kPerProducer);
   CHECK(cnt.getChannelSize() == 0);
   CHECK(ch.size() == 0);
-  REQUIRE(ch.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(ch).ok());
 }

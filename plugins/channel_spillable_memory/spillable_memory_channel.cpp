@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
 #include "store_options.hpp"
 
 namespace sluice::plugins::spillable {
@@ -13,8 +14,6 @@ namespace sluice::plugins::spillable {
 namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
-
-using channeltx::TxState;
 
 }  // namespace
 
@@ -76,42 +75,30 @@ const sdk::Schema& spillableChannelSchema() {
   return schema;
 }
 
-// One transaction, used by one thread.
-class SpillTransaction final : public sdk::Transaction {
+// What a spillable transaction does with its events (channeltx::PooledTransaction does the
+// rest). Used by one thread.
+class SpillTxOps {
  public:
-  SpillTransaction(SpillableMemoryChannel& ch, std::unique_ptr<SpillTxBuffers> b,
-                   std::size_t txCapacity)
-      : ch_(ch), b_(std::move(b)), txCapacity_(txCapacity) {}
-  ~SpillTransaction() override {
-    if (state_ == TxState::kOpen) rollback();
-    ch_.pool_.release(std::move(b_));
-  }
+  using Buffers = SpillTxBuffers;
+  SpillTxOps(SpillableMemoryChannel& ch, std::size_t txCapacity)
+      : ch_(ch), txCapacity_(txCapacity) {}
 
-  void begin() noexcept override {
-    if (state_ == TxState::kOpen) return;
-    b_->puts.clear();
-    b_->takes.clear();
-    b_->segments.clear();
-    b_->memTakeSlots = 0;
+  sdk::ChannelCounter& counter() noexcept { return ch_.channelCounter(); }
+
+  void begin(SpillTxBuffers& b) noexcept {
+    b.takes.clear();
+    b.segments.clear();
+    b.memTakeSlots = 0;
     taken_ = 0;
-    state_ = TxState::kOpen;
   }
 
-  sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
-    sdk::EventBatch& puts = b_->puts;
-    sdk::Result check =
-        channeltx::checkPut(state_, puts, events, txCapacity_, ch_.channelCounter());
-    if (!check || events.empty()) return check;
-    return channeltx::stagePut(puts, events);
+  sdk::Result admitPut(SpillTxBuffers&, const sdk::EventBatch&) noexcept {
+    return sdk::Result::success();
   }
 
-  sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
-    taken = {};
-    if (state_ != TxState::kOpen) return channeltx::notOpen("takeBatch");
-    if (max == 0) return sdk::Result::success();
+  sdk::Result take(SpillTxBuffers& b, std::size_t max, std::span<sdk::Event>& taken) noexcept {
     const std::size_t room = txCapacity_ - std::min(taken_, txCapacity_);
     SpillableMemoryChannel& ch = ch_;
-    SpillTxBuffers& b = *b_;
     const std::size_t want = std::min(max, room);
     const std::size_t start = b.takes.size();
     try {
@@ -178,17 +165,15 @@ class SpillTransaction final : public sdk::Transaction {
     return result;
   }
 
-  sdk::Result commit() noexcept override {
-    if (state_ != TxState::kOpen) return channeltx::notOpen("commit");
+  sdk::Result commit(SpillTxBuffers& b) noexcept {
     SpillableMemoryChannel& ch = ch_;
-    SpillTxBuffers& b = *b_;
     const std::size_t nPuts = b.puts.size();
     std::size_t memTakes = 0;
     for (const auto& s : b.segments)
       if (s.memory) memTakes += s.count;
     try {
       if (nPuts > 0) {
-        sdk::Result r = commitPuts(memTakes);
+        sdk::Result r = commitPuts(b, memTakes);
         if (!r) return r;
         ch.channelCounter().addToEventPutSuccessCount(static_cast<int64_t>(nPuts));
       }
@@ -213,15 +198,11 @@ class SpillTransaction final : public sdk::Transaction {
     b.segments.clear();
     b.memTakeSlots = 0;
     taken_ = 0;
-    state_ = TxState::kDone;
     return sdk::Result::success();
   }
 
-  void rollback() noexcept override {
-    if (state_ != TxState::kOpen) return;
+  void rollback(SpillTxBuffers& b) noexcept {
     SpillableMemoryChannel& ch = ch_;
-    SpillTxBuffers& b = *b_;
-    b.puts.clear();
     if (!b.segments.empty()) {
       ch.store_->rollbackTakes(b.overflowTake);
       {
@@ -251,18 +232,11 @@ class SpillTransaction final : public sdk::Transaction {
     b.segments.clear();
     b.memTakeSlots = 0;
     taken_ = 0;
-    state_ = TxState::kDone;
-  }
-
-  void close() noexcept override {
-    if (state_ == TxState::kOpen) rollback();
-    state_ = TxState::kClosed;
   }
 
  private:
-  sdk::Result commitPuts(std::size_t memTakes) {
+  sdk::Result commitPuts(SpillTxBuffers& b, std::size_t memTakes) {
     SpillableMemoryChannel& ch = ch_;
-    SpillTxBuffers& b = *b_;
     const std::size_t n = b.puts.size();
     int64_t slots = 0;
     if (ch.byteSlotLimit_ > 0)
@@ -352,9 +326,7 @@ class SpillTransaction final : public sdk::Transaction {
   }
 
   SpillableMemoryChannel& ch_;
-  std::unique_ptr<SpillTxBuffers> b_;
   const std::size_t txCapacity_;
-  TxState state_ = TxState::kNew;
   std::size_t taken_ = 0;
 };
 
@@ -366,20 +338,13 @@ SpillableMemoryChannel::SpillableMemoryChannel()
 SpillableMemoryChannel::~SpillableMemoryChannel() { store_->close(); }
 
 void SpillableMemoryChannel::configure(const sdk::Context& context) {
-  auto readInt = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  const int64_t memoryCapacity = readInt("memoryCapacity", 10000, 0, kMaxInt);
-  const int64_t overflowCapacity = readInt("overflowCapacity", 100000000, 0, kMaxInt);
-  const int64_t overflowTimeout = readInt("overflowTimeout", 3, 0, kMaxInt);
-  const int64_t bufferPercentage = readInt("byteCapacityBufferPercentage", 20, 0, 99);
-  const int64_t byteCapacity = readInt("byteCapacity", 0, 0, std::numeric_limits<int64_t>::max());
-  const int64_t avgEventSize = readInt("avgEventSize", 500, 1, kMaxInt);
-  const int64_t txCapacity = readInt("transactionCapacity", 10000, 1, kMaxInt);
+  const int64_t memoryCapacity = requireInteger(context, "memoryCapacity");
+  const int64_t overflowCapacity = requireInteger(context, "overflowCapacity");
+  const int64_t overflowTimeout = requireInteger(context, "overflowTimeout");
+  const int64_t bufferPercentage = requireInteger(context, "byteCapacityBufferPercentage");
+  const int64_t byteCapacity = requireLong(context, "byteCapacity");
+  const int64_t avgEventSize = requireInteger(context, "avgEventSize");
+  const int64_t txCapacity = requireInteger(context, "transactionCapacity");
   if (memoryCapacity == 0 && overflowCapacity == 0)
     context.fail("memoryCapacity",
                  "memoryCapacity and overflowCapacity are both 0: the channel "
@@ -506,7 +471,12 @@ void SpillableMemoryChannel::spillMemoryAtStop() noexcept {
 }
 
 std::unique_ptr<sdk::Transaction> SpillableMemoryChannel::getTransaction() {
-  return std::make_unique<SpillTransaction>(*this, pool_.acquire(), transactionCapacity_);
+  return std::make_unique<channeltx::PooledTransaction<SpillTxOps>>(pool_, transactionCapacity_,
+                                                                    *this, transactionCapacity_);
+}
+
+sdk::Backlog SpillableMemoryChannel::backlog() const noexcept {
+  return queued_.load(std::memory_order_relaxed) > 0 ? sdk::Backlog::Events : sdk::Backlog::Empty;
 }
 
 void SpillableMemoryChannel::pushBackSegment(int64_t n) {
@@ -530,6 +500,7 @@ int64_t SpillableMemoryChannel::slotsOf(const sdk::Event& e) const noexcept {
 
 void SpillableMemoryChannel::publishLocked() noexcept {
   sdk::ChannelCounter& c = channelCounter();
+  queued_.store(memCount_ + overflowQueued_, std::memory_order_relaxed);
   c.setChannelSize(static_cast<int64_t>(memCount_ + overflowQueued_));
   c.setChannelCapacity(static_cast<int64_t>(memoryCapacity_ + overflowCapacity_));
   c.set(idx_.putError, overflowCounter_.get(overflowIdx_.putError));
@@ -538,6 +509,7 @@ void SpillableMemoryChannel::publishLocked() noexcept {
   c.set(idx_.checkpointBackupWriteError,
         overflowCounter_.get(overflowIdx_.checkpointBackupWriteError));
   c.set(idx_.open, overflowCounter_.get(overflowIdx_.open));
+  c.set(idx_.closed, overflowCounter_.get(overflowIdx_.closed));
   c.set(idx_.unhealthy, overflowCounter_.get(overflowIdx_.unhealthy));
 }
 

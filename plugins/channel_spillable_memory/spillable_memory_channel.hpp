@@ -9,6 +9,7 @@
 // commit that spills writes to the overflow and appends its segment under spillMu_ (so overflow
 // runs are in the overflow's own order), then syncs outside both locks.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -65,6 +66,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   void start() override;
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
+  sdk::Backlog backlog() const noexcept override;
 
   // Introspection for tests.
   std::size_t memorySize() const;
@@ -74,7 +76,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   filechannel::FileStore& overflowStore() noexcept { return *store_; }
 
  private:
-  friend class SpillTransaction;
+  friend class SpillTxOps;
   // Signed segment counts: > 0 memory, < 0 overflow.
   void pushBackSegment(int64_t n);
   void pushFrontSegment(int64_t n);
@@ -105,6 +107,7 @@ class SpillableMemoryChannel final : public sdk::Channel {
   int64_t slotsUsed_ = 0;
   std::deque<int64_t> drainOrder_;
   std::size_t overflowQueued_ = 0;  // overflow events in drainOrder_
+  std::atomic<std::size_t> queued_{0};  // memCount_ + overflowQueued_, for backlog()
   bool overflowActive_ = false;
   bool stopping_ = false;
   int dataWaiters_ = 0, spaceWaiters_ = 0;

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "channel_test_util.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "wait.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -56,15 +58,21 @@ sdk::Context contextOf(const TempDir& d, const KV& extra) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spillableChannelSchema(), ctx,
+                                                   "SPILLABLEMEMORY");
+}
+
 struct Chan {
   std::unique_ptr<SpillableMemoryChannel> ch = std::make_unique<SpillableMemoryChannel>();
   Chan(const TempDir& d, const KV& extra) {
-    sdk::Result r = ch->hostConfigure(contextOf(d, extra));
+    sdk::Result r = configure(*ch, contextOf(d, extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = ch->hostStart();
+    r = sdk::HostAccess::start(*ch);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Chan() { (void)ch->hostStop(); }
+  ~Chan() { (void)sdk::HostAccess::stop(*ch); }
   SpillableMemoryChannel* operator->() { return ch.get(); }
   SpillableMemoryChannel& operator*() { return *ch; }
 };
@@ -84,7 +92,7 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto err = [&](const KV& kv) {
     SpillableMemoryChannel ch;
-    sdk::Result r = ch.hostConfigure(contextOf(d, kv));
+    sdk::Result r = configure(ch, contextOf(d, kv));
     CHECK_FALSE(r.ok());
     return r.error();
   };
@@ -218,10 +226,10 @@ TEST_CASE("graceful stop keeps memory in the overflow; a new instance delivers a
     CHECK(takeCommit(*c, 10) == seq(1, 10));
     REQUIRE(putCommit(*c, numbered(26, 30)).ok());  // memory again
     REQUIRE(c->drainOrderSegments() == 3);          // memory 11-20, overflow 21-25, memory 26-30
-    REQUIRE(c->hostStop().ok());
+    REQUIRE(sdk::HostAccess::stop(*c).ok());
     c.ch = std::make_unique<SpillableMemoryChannel>();  // a new process on the same directories
-    REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
-    REQUIRE(c->hostStart().ok());
+    REQUIRE(configure(*c, contextOf(d, kv)).ok());
+    REQUIRE(sdk::HostAccess::start(*c).ok());
     CHECK(c->memorySize() == 0);
     CHECK(c->overflowSize() == 20);
     CHECK(c->channelCounter().getChannelSize() == 20);
@@ -236,10 +244,10 @@ TEST_CASE("graceful stop with an empty memory leaves the overflow as it was") {
   const KV kv = {{"memoryCapacity", "0"}, {"overflowCapacity", "100"}};
   Chan c(d, kv);
   REQUIRE(putCommit(*c, numbered(1, 5)).ok());
-  REQUIRE(c->hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(*c).ok());
   c.ch = std::make_unique<SpillableMemoryChannel>();
-  REQUIRE(c->hostConfigure(contextOf(d, kv)).ok());
-  REQUIRE(c->hostStart().ok());
+  REQUIRE(configure(*c, contextOf(d, kv)).ok());
+  REQUIRE(sdk::HostAccess::start(*c).ok());
   CHECK(drain(*c) == seq(1, 5));
 }
 
@@ -249,9 +257,9 @@ TEST_CASE("start and stop are repeatable and keep memory and overflow") {
   REQUIRE(putCommit(*c, numbered(1, 3)).ok());
   REQUIRE(putCommit(*c, numbered(4, 6)).ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(c->hostStop().ok());
-    CHECK(c->hostStop().ok());
-    CHECK(c->hostStart().ok());
+    CHECK(sdk::HostAccess::stop(*c).ok());
+    CHECK(sdk::HostAccess::stop(*c).ok());
+    CHECK(sdk::HostAccess::start(*c).ok());
   }
   CHECK(c->channelCounter().getChannelSize() == 6);
   CHECK(drain(*c) == seq(1, 6));

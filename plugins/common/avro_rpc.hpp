@@ -1,7 +1,9 @@
 #pragma once
 // Flume's Avro RPC protocol (AvroSourceProtocol: append and appendBatch of AvroFlumeEvent) as
-// Avro 1.x IPC over the Netty transport, for the avro source and sink. Header-only; I/O-free:
-// the plugins own sockets, threads and compression, this file owns the bytes.
+// Avro 1.x IPC over the Netty transport, for the avro source and sink. I/O-free: the plugins own
+// sockets, threads and compression, this code owns the bytes. Compiled once (avro_rpc.cpp, the
+// static library avro_rpc in plugins/common/meson.build); what stays inline here is the framing
+// that runs on every read (FrameDecoder, a template over its callback, and the frame header).
 //
 // The wire, as Avro's Java NettyTransceiver/NettyServer and Requestor/Responder speak it:
 //
@@ -84,28 +86,8 @@ enum class HandshakeMatch : int32_t { Both = 0, Client = 1, None = 2 };
 // Flume's org.apache.flume.source.avro.Status.
 enum class RpcStatus : int32_t { Ok = 0, Failed = 1, Unknown = 2 };
 
-inline const char* nameOf(HandshakeMatch m) noexcept {
-  switch (m) {
-    case HandshakeMatch::Both:
-      return "BOTH";
-    case HandshakeMatch::Client:
-      return "CLIENT";
-    case HandshakeMatch::None:
-      return "NONE";
-  }
-  return "?";
-}
-inline const char* nameOf(RpcStatus s) noexcept {
-  switch (s) {
-    case RpcStatus::Ok:
-      return "OK";
-    case RpcStatus::Failed:
-      return "FAILED";
-    case RpcStatus::Unknown:
-      return "UNKNOWN";
-  }
-  return "?";
-}
+const char* nameOf(HandshakeMatch m) noexcept;
+const char* nameOf(RpcStatus s) noexcept;
 
 // Bounds on everything a peer's bytes can make us hold. A value past one is a protocol error
 // (the connection closes), except a batch or an event with too many headers, which the source
@@ -212,21 +194,7 @@ class FrameDecoder {
     if (!midFrame() && payload_.capacity() > keep) std::string().swap(payload_);
   }
 
-  static const char* describe(Error e) noexcept {
-    switch (e) {
-      case Error::None:
-        return "no error";
-      case Error::NoBuffers:
-        return "frame with no buffers (not Avro's Netty framing)";
-      case Error::TooManyBuffers:
-        return "frame with too many buffers";
-      case Error::BadLength:
-        return "negative buffer length";
-      case Error::FrameTooLarge:
-        return "frame larger than max-frame-size";
-    }
-    return "?";
-  }
+  static const char* describe(Error e) noexcept;
 
  private:
   enum class State { Header, Length, Data };
@@ -253,29 +221,10 @@ class FrameDecoder {
 // ---- Avro IPC pieces ----
 
 // A metadata map<bytes>: skipped, with its entries bounded.
-inline bool skipMeta(AvroReader& in, const RpcLimits& limits) {
-  std::size_t entries = 0;
-  for (;;) {
-    int64_t count = 0;
-    if (!in.readBlockCount(count)) return false;
-    if (count == 0) return true;
-    if (static_cast<uint64_t>(count) > limits.maxMetaEntries - entries) return in.fail();
-    entries += static_cast<std::size_t>(count);
-    for (int64_t i = 0; i < count; ++i) {
-      std::string_view k, v;
-      if (!in.readBytes(k) || !in.readBytes(v)) return false;
-    }
-  }
-}
+bool skipMeta(AvroReader& in, const RpcLimits& limits);
 
 // A union{null, map<bytes>} (the handshakes' meta).
-inline bool skipOptionalMeta(AvroReader& in, const RpcLimits& limits) {
-  int64_t branch = 0;
-  if (!in.readLong(branch)) return false;
-  if (branch == 0) return true;
-  if (branch != 1) return in.fail();
-  return skipMeta(in, limits);
-}
+bool skipOptionalMeta(AvroReader& in, const RpcLimits& limits);
 
 struct HandshakeRequestView {
   Md5 clientHash{};
@@ -284,32 +233,11 @@ struct HandshakeRequestView {
   Md5 serverHash{};
 };
 
-inline bool readHandshakeRequest(AvroReader& in, const RpcLimits& limits,
-                                 HandshakeRequestView& out) {
-  int64_t branch = 0;
-  if (!in.readFixed(out.clientHash.data(), 16) || !in.readLong(branch)) return false;
-  if (branch == 1) {
-    out.hasClientProtocol = true;
-    if (!in.readBytes(out.clientProtocol, limits.maxProtocolBytes)) return false;
-  } else if (branch != 0) {
-    return in.fail();
-  }
-  return in.readFixed(out.serverHash.data(), 16) && skipOptionalMeta(in, limits);
-}
+bool readHandshakeRequest(AvroReader& in, const RpcLimits& limits, HandshakeRequestView& out);
 
 // clientProtocol == nullptr writes null. meta is always null.
-inline void appendHandshakeRequest(std::string& out, const Md5& clientHash,
-                                   const std::string_view* clientProtocol, const Md5& serverHash) {
-  out.append(reinterpret_cast<const char*>(clientHash.data()), clientHash.size());
-  if (clientProtocol) {
-    appendAvroLong(out, 1);
-    appendAvroBytes(out, *clientProtocol);
-  } else {
-    appendAvroLong(out, 0);
-  }
-  out.append(reinterpret_cast<const char*>(serverHash.data()), serverHash.size());
-  appendAvroLong(out, 0);
-}
+void appendHandshakeRequest(std::string& out, const Md5& clientHash,
+                            const std::string_view* clientProtocol, const Md5& serverHash);
 
 struct HandshakeResponseView {
   HandshakeMatch match = HandshakeMatch::None;
@@ -319,99 +247,26 @@ struct HandshakeResponseView {
   Md5 serverHash{};
 };
 
-inline bool readHandshakeResponse(AvroReader& in, const RpcLimits& limits,
-                                  HandshakeResponseView& out) {
-  int32_t match = 0;
-  int64_t branch = 0;
-  if (!in.readInt(match) || match < 0 || match > 2) return in.fail();
-  out.match = static_cast<HandshakeMatch>(match);
-  if (!in.readLong(branch)) return false;
-  if (branch == 1) {
-    out.hasServerProtocol = true;
-    if (!in.readBytes(out.serverProtocol, limits.maxProtocolBytes)) return false;
-  } else if (branch != 0) {
-    return in.fail();
-  }
-  if (!in.readLong(branch)) return false;
-  if (branch == 1) {
-    out.hasServerHash = true;
-    if (!in.readFixed(out.serverHash.data(), 16)) return false;
-  } else if (branch != 0) {
-    return in.fail();
-  }
-  return skipOptionalMeta(in, limits);
-}
+bool readHandshakeResponse(AvroReader& in, const RpcLimits& limits, HandshakeResponseView& out);
 
 // The server's text and hash go with every match but BOTH, as Java's Responder sends them.
-inline void appendHandshakeResponse(std::string& out, HandshakeMatch match) {
-  appendAvroLong(out, static_cast<int32_t>(match));
-  if (match == HandshakeMatch::Both) {
-    appendAvroLong(out, 0);
-    appendAvroLong(out, 0);
-  } else {
-    appendAvroLong(out, 1);
-    appendAvroBytes(out, kSourceProtocolJson);
-    appendAvroLong(out, 1);
-    out.append(reinterpret_cast<const char*>(kSourceProtocolMd5.data()), 16);
-  }
-  appendAvroLong(out, 0);
-}
+void appendHandshakeResponse(std::string& out, HandshakeMatch match);
 
 // One AvroFlumeEvent into `event` (whose strings are reused). Fails on malformed data; *tooMany
 // is set (and the reader failed) when the event has more than limits.maxHeaders headers.
-inline bool readFlumeEvent(AvroReader& in, const RpcLimits& limits, sdk::Event& event,
-                           bool* tooMany) {
-  std::size_t headers = 0;
-  for (;;) {
-    int64_t count = 0;
-    if (!in.readBlockCount(count)) return false;
-    if (count == 0) break;
-    if (static_cast<uint64_t>(count) > limits.maxHeaders - headers) {
-      *tooMany = true;
-      return in.fail();
-    }
-    headers += static_cast<std::size_t>(count);
-    for (int64_t i = 0; i < count; ++i) {
-      std::string_view k, v;
-      if (!in.readBytes(k) || !in.readBytes(v)) return false;
-      event.headers.set(k, v);  // a repeated key: the last value wins, as in Java's HashMap
-    }
-  }
-  std::string_view body;
-  if (!in.readBytes(body)) return false;
-  event.body.assign(body.data(), body.size());
-  return true;
-}
+bool readFlumeEvent(AvroReader& in, const RpcLimits& limits, sdk::Event& event, bool* tooMany);
 
 // The request parameters' encoding, for clients: appendBatch's array of events.
-inline void appendEventArray(std::string& out, std::span<const sdk::Event> events) {
-  if (!events.empty()) {
-    appendAvroLong(out, static_cast<int64_t>(events.size()));
-    for (const sdk::Event& e : events) appendEventRecord(out, e);
-  }
-  appendAvroLong(out, 0);
-}
+void appendEventArray(std::string& out, std::span<const sdk::Event> events);
 
 // A call's start: empty metadata and the message name.
-inline void appendCallHeader(std::string& out, std::string_view message) {
-  appendAvroLong(out, 0);
-  appendAvroBytes(out, message);
-}
+void appendCallHeader(std::string& out, std::string_view message);
 
 // A successful Status response (after the handshake response, if any).
-inline void appendStatusResponse(std::string& out, RpcStatus status) {
-  appendAvroLong(out, 0);  // metadata
-  appendAvroBoolean(out, false);
-  appendAvroLong(out, static_cast<int32_t>(status));
-}
+void appendStatusResponse(std::string& out, RpcStatus status);
 
 // An error response: Avro's system error, union{string} branch 0.
-inline void appendErrorResponse(std::string& out, std::string_view message) {
-  appendAvroLong(out, 0);
-  appendAvroBoolean(out, true);
-  appendAvroLong(out, 0);
-  appendAvroBytes(out, message);
-}
+void appendErrorResponse(std::string& out, std::string_view message);
 
 // ---- The server's side of one request ----
 
@@ -421,21 +276,8 @@ inline void appendErrorResponse(std::string& out, std::string_view message) {
 class KnownClientProtocols {
  public:
   static constexpr std::size_t kCapacity = 64;
-  bool contains(const Md5& h) const {
-    if (h == kSourceProtocolMd5) return true;
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const Md5& k : known_)
-      if (k == h) return true;
-    return false;
-  }
-  void add(const Md5& h) {
-    if (h == kSourceProtocolMd5) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const Md5& k : known_)
-      if (k == h) return;
-    if (known_.size() == kCapacity) known_.erase(known_.begin());
-    known_.push_back(h);
-  }
+  bool contains(const Md5& h) const;
+  void add(const Md5& h);
 
  private:
   mutable std::mutex mu_;
@@ -464,101 +306,9 @@ struct RequestInfo {
 // caller appends the call response after it (none for HandshakeRefused and Ping). Events are
 // appended to `events`. Returns false on malformed data (info.problem says why): the caller then
 // drops the connection; `events` may then hold part of the batch, to be cleared.
-inline bool decodeRequest(std::string_view payload, bool& handshaken, KnownClientProtocols& known,
-                          const RpcLimits& limits, std::string& reply, sdk::EventBatch& events,
-                          RequestInfo& info) {
-  AvroReader in(payload);
-  if (!handshaken) {
-    HandshakeRequestView hs;
-    if (!readHandshakeRequest(in, limits, hs)) {
-      info.problem = "malformed handshake request";
-      return false;
-    }
-    info.hadHandshake = true;
-    bool knowsClient = known.contains(hs.clientHash);
-    if (!knowsClient && hs.hasClientProtocol) {
-      // Like Java's Responder, the text is taken as the client's protocol without a check: the
-      // requests are read with our own schema, and a client whose messages differ fails to
-      // decode and is dropped.
-      known.add(hs.clientHash);
-      knowsClient = true;
-    }
-    if (!knowsClient)
-      info.match = HandshakeMatch::None;
-    else
-      info.match =
-          hs.serverHash == kSourceProtocolMd5 ? HandshakeMatch::Both : HandshakeMatch::Client;
-    appendHandshakeResponse(reply, info.match);
-    if (info.match == HandshakeMatch::None) {
-      info.kind = RequestKind::HandshakeRefused;
-      return true;
-    }
-    handshaken = true;
-  }
-  if (!skipMeta(in, limits) || !in.readBytes(info.message, 1024)) {
-    info.problem = "malformed call header";
-    return false;
-  }
-  bool tooMany = false;
-  if (info.message.empty()) {
-    info.kind = RequestKind::Ping;
-    return true;
-  }
-  if (info.message == "append") {
-    info.kind = RequestKind::Append;
-    if (!readFlumeEvent(in, limits, events.emplace_back(), &tooMany)) {
-      if (tooMany) {
-        info.kind = RequestKind::TooLarge;
-        info.problem = "event with more headers than max-headers";
-        return true;
-      }
-      info.problem = "malformed append event";
-      return false;
-    }
-  } else if (info.message == "appendBatch") {
-    info.kind = RequestKind::AppendBatch;
-    std::size_t total = 0;
-    for (;;) {
-      int64_t count = 0;
-      if (!in.readBlockCount(count)) {
-        info.problem = "malformed appendBatch array";
-        return false;
-      }
-      if (count == 0) break;
-      // Every event takes at least 2 bytes: a count that cannot fit is malformed, whatever the
-      // limits say.
-      if (static_cast<uint64_t>(count) > in.remaining() / 2) {
-        info.problem = "appendBatch count larger than its frame";
-        return false;
-      }
-      if (static_cast<uint64_t>(count) > limits.maxBatchEvents - total) {
-        info.kind = RequestKind::TooLarge;
-        info.problem = "appendBatch with more events than max-batch-size";
-        return true;
-      }
-      total += static_cast<std::size_t>(count);
-      for (int64_t i = 0; i < count; ++i) {
-        if (!readFlumeEvent(in, limits, events.emplace_back(), &tooMany)) {
-          if (tooMany) {
-            info.kind = RequestKind::TooLarge;
-            info.problem = "event with more headers than max-headers";
-            return true;
-          }
-          info.problem = "malformed appendBatch event";
-          return false;
-        }
-      }
-    }
-  } else {
-    info.kind = RequestKind::Unknown;
-    return true;
-  }
-  if (!in.atEnd()) {
-    info.problem = "bytes after the request's parameters";
-    return false;
-  }
-  return true;
-}
+bool decodeRequest(std::string_view payload, bool& handshaken, KnownClientProtocols& known,
+                   const RpcLimits& limits, std::string& reply, sdk::EventBatch& events,
+                   RequestInfo& info);
 
 // ---- The client's side ----
 
@@ -571,57 +321,63 @@ struct ClientHandshake {
 };
 
 // The handshake a request on this connection starts with (nothing once it is done).
-inline void appendClientHandshake(std::string& out, const ClientHandshake& hs) {
-  if (hs.done) return;
-  std::string_view text = kSourceProtocolJson;
-  appendHandshakeRequest(out, kSourceProtocolMd5, hs.sendProtocol ? &text : nullptr, hs.serverHash);
+void appendClientHandshake(std::string& out, const ClientHandshake& hs);
+
+// Starts a request in `head` (cleared first): the frame header of one buffer that holds this
+// connection's handshake (if any), appended here, and then `bodyBytes` bytes the caller sends
+// right after `head` (the call: appendCallHeader() and the parameters).
+inline void beginRequest(std::string& head, const ClientHandshake& hs, int32_t serial,
+                         std::size_t bodyBytes) {
+  head.clear();
+  beginFrame(head);
+  appendClientHandshake(head, hs);
+  putInt32be(head.data(), static_cast<uint32_t>(serial));
+  putInt32be(head.data() + 4, 1);
+  putInt32be(head.data() + 8, static_cast<uint32_t>(head.size() - kFrameHeaderBytes + bodyBytes));
 }
+
+// The one frame that answers a request, collected from the bytes as they arrive.
+class ResponseFrame {
+ public:
+  explicit ResponseFrame(const RpcLimits& limits) : frames_(limits) {}
+
+  // Feeds received bytes (those after the answer are not looked at). False, with *error, for
+  // bytes that are not Avro's framing.
+  bool feed(const char* data, std::size_t n, std::string* error) {
+    auto onFrame = [this](int32_t serial, std::string_view payload) {
+      serial_ = serial;
+      payload_.assign(payload.data(), payload.size());
+      done_ = true;
+      return false;  // one response per request: stop here
+    };
+    const FrameDecoder::Error err = frames_.feed(data, n, onFrame);
+    if (err == FrameDecoder::Error::None) return true;
+    *error = std::string("bad answer: ") + FrameDecoder::describe(err);
+    return false;
+  }
+  bool done() const noexcept { return done_; }
+  // Once done(): whether the frame answers request `serial` (*error says when not).
+  bool answers(int32_t serial, std::string* error) const {
+    if (serial_ == serial) return true;
+    *error = "the answer's serial " + std::to_string(serial_) + " is not the request's " +
+             std::to_string(serial);
+    return false;
+  }
+  // Once done(): moves the payload into `out` (for readCallResponse()).
+  void takePayload(std::string& out) { out.swap(payload_); }
+
+ private:
+  FrameDecoder frames_;
+  bool done_ = false;
+  int32_t serial_ = 0;
+  std::string payload_;
+};
 
 enum class ResponseKind { Status, Error, Resend, Malformed };
 
 // Reads the response to a request built with appendClientHandshake(). Resend: the server
 // answered NONE; build the request again (now with our text) and send it once more.
-inline ResponseKind readCallResponse(std::string_view payload, ClientHandshake& hs,
-                                     const RpcLimits& limits, RpcStatus& status,
-                                     std::string& error) {
-  AvroReader in(payload);
-  if (!hs.done) {
-    HandshakeResponseView r;
-    if (!readHandshakeResponse(in, limits, r)) {
-      error = "malformed handshake response";
-      return ResponseKind::Malformed;
-    }
-    hs.lastMatch = r.match;
-    if (r.hasServerHash) hs.serverHash = r.serverHash;
-    if (r.match == HandshakeMatch::None) {
-      hs.sendProtocol = true;
-      return ResponseKind::Resend;
-    }
-    hs.done = true;
-    hs.sendProtocol = false;
-  }
-  bool isError = false;
-  if (!skipMeta(in, limits) || !in.readBoolean(isError)) {
-    error = "malformed response header";
-    return ResponseKind::Malformed;
-  }
-  if (isError) {
-    int64_t branch = 0;
-    std::string_view text;
-    if (!in.readLong(branch) || branch != 0 || !in.readBytes(text, 1u << 20)) {
-      error = "the server answered an error that is not a string";
-      return ResponseKind::Error;
-    }
-    error.assign(text.data(), text.size());
-    return ResponseKind::Error;
-  }
-  int32_t s = 0;
-  if (!in.readInt(s) || s < 0 || s > 2) {
-    error = "malformed Status";
-    return ResponseKind::Malformed;
-  }
-  status = static_cast<RpcStatus>(s);
-  return ResponseKind::Status;
-}
+ResponseKind readCallResponse(std::string_view payload, ClientHandshake& hs,
+                              const RpcLimits& limits, RpcStatus& status, std::string& error);
 
 }  // namespace sluice::plugins::avro

@@ -1,8 +1,9 @@
 #pragma once
-// Transaction bookkeeping shared by the channels (memory, file, spillable memory): the state of
-// a transaction, staging a put batch, Flume's messages for a full put or take list, and the
-// pool of per-transaction staging buffers. What differs between channels (where committed
-// events go) stays in each channel.
+// Transaction bookkeeping shared by the channels (memory, file, spillable memory, kafka): the
+// state of a transaction, staging a put batch, Flume's messages for a full put or take list, the
+// pool of per-transaction staging buffers, and PooledTransaction, the sdk::Transaction the
+// pooled channels share. What differs between channels (where committed events go) stays in
+// each channel.
 //
 // Header-only: each channel .so compiles its own copy (see meson.build in this folder).
 // Everything here is on the hot path: no allocation except growing a staging vector, no lock
@@ -12,6 +13,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +120,96 @@ class BufferPool {
  private:
   std::mutex mu_;
   std::vector<std::unique_ptr<Buffers>> pool_;  // guarded by mu_
+};
+
+// The sdk::Transaction of a channel that stages in pooled Buffers: the state checks at the top of
+// every call, put staging, and the commit/rollback/close bookkeeping, written once. What happens
+// to the events is the channel's, in Ops:
+//
+//   struct Ops {
+//     using Buffers = ...;  // pooled staging: `sdk::EventBatch puts` and reset()
+//     sdk::ChannelCounter& counter() noexcept;
+//     void begin(Buffers&) noexcept;  // a new transaction: reset Ops' own state (puts are empty)
+//     // Channel-specific checks of a put batch that passed checkPut(); on failure the batch is
+//     // discarded.
+//     sdk::Result admitPut(Buffers&, const sdk::EventBatch& events) noexcept;
+//     // takeBatch() in an open transaction, max > 0.
+//     sdk::Result take(Buffers&, std::size_t max, std::span<sdk::Event>& taken) noexcept;
+//     // commit() of an open transaction. A failure leaves it open: the caller rolls back.
+//     sdk::Result commit(Buffers&) noexcept;
+//     // rollback() of an open transaction, after the staged puts were discarded: return the
+//     // taken events to the head of the channel.
+//     void rollback(Buffers&) noexcept;
+//   };
+//
+// Ops lives inside the transaction and is destroyed after it, so the destructor can still roll
+// back through it. One thread at a time, as sdk::Transaction.
+template <class Ops>
+class PooledTransaction final : public sdk::Transaction {
+ public:
+  using Buffers = typename Ops::Buffers;
+
+  template <class... A>
+  PooledTransaction(BufferPool<Buffers>& pool, std::size_t txCapacity, A&&... opsArgs)
+      : pool_(pool),
+        buf_(pool.acquire()),
+        txCapacity_(txCapacity),
+        ops_(std::forward<A>(opsArgs)...) {}
+  ~PooledTransaction() override {
+    // A transaction dropped while open must not lose the events it took.
+    if (state_ == TxState::kOpen) rollback();
+    pool_.release(std::move(buf_));
+  }
+
+  void begin() noexcept override {
+    if (state_ == TxState::kOpen) return;
+    buf_->puts.clear();
+    ops_.begin(*buf_);
+    state_ = TxState::kOpen;
+  }
+
+  sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
+    sdk::Result check = checkPut(state_, buf_->puts, events, txCapacity_, ops_.counter());
+    if (!check || events.empty()) return check;
+    if (sdk::Result r = ops_.admitPut(*buf_, events); !r) {
+      events.clear();
+      return r;
+    }
+    return stagePut(buf_->puts, events);
+  }
+
+  sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {
+    taken = {};
+    if (state_ != TxState::kOpen) return notOpen("takeBatch");
+    if (max == 0) return sdk::Result::success();
+    return ops_.take(*buf_, max, taken);
+  }
+
+  sdk::Result commit() noexcept override {
+    if (state_ != TxState::kOpen) return notOpen("commit");
+    sdk::Result r = ops_.commit(*buf_);
+    if (r) state_ = TxState::kDone;
+    return r;
+  }
+
+  void rollback() noexcept override {
+    if (state_ != TxState::kOpen) return;
+    buf_->puts.clear();  // uncommitted puts are discarded, as in Flume
+    ops_.rollback(*buf_);
+    state_ = TxState::kDone;
+  }
+
+  void close() noexcept override {
+    if (state_ == TxState::kOpen) rollback();
+    state_ = TxState::kClosed;
+  }
+
+ private:
+  BufferPool<Buffers>& pool_;
+  std::unique_ptr<Buffers> buf_;
+  const std::size_t txCapacity_;
+  TxState state_ = TxState::kNew;
+  Ops ops_;
 };
 
 }  // namespace sluice::plugins::channeltx

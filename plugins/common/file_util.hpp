@@ -1,8 +1,9 @@
 #pragma once
 // Small file-system helpers the file-reading sources and the file channel share: the parent of a
-// path, mkdir -p, and replacing a small file (a position file, a checkpoint, a marker) so that a
-// crash leaves either its old content or its new content, never a mix or nothing. Header-only;
-// see text_util.hpp for why shared helpers live in plugins/common.
+// path, joining a name to a directory, reading a small file, mkdir -p, and replacing a small file
+// (a position file, a checkpoint, a marker) so that a crash leaves either its old content or its
+// new content, never a mix or nothing. Header-only; see text_util.hpp for why shared helpers live
+// in plugins/common.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,6 +18,31 @@
 #include "text_util.hpp"
 
 namespace sluice::plugins::files {
+
+// `name` under `dir`; an absolute or empty name is returned as it is / as `dir`.
+inline std::string joinPath(const std::string& dir, const std::string& name) {
+  if (name.empty()) return dir;
+  if (name.front() == '/') return name;
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+// Up to the first 64 KiB of a small file (a marker, a meta record) into `out`; false when it
+// cannot be opened.
+inline bool readSmallFile(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out.clear();
+  while (out.size() < 65536) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
 
 // The directory part of a path ("." for a bare name, "/" for a file in the root).
 inline std::string parentOf(const std::string& path) {

@@ -11,11 +11,14 @@
 // compression.type, retries, client.id, group.id, session.timeout.ms, ...). The differences:
 //  - translated: names and units that differ (buffer.memory -> queue.buffering.max.kbytes,
 //    max.request.size -> message.max.bytes, fetch.max.wait.ms -> fetch.wait.max.ms,
-//    send/receive.buffer.bytes -> socket.*, assignor class names -> librdkafka's names,
+//    send/receive.buffer.bytes -> socket.*,
 //    auto.offset.reset=none -> error, sasl.jaas.config for PLAIN/SCRAM -> sasl.username and
 //    sasl.password, Flume's ssl.disableTLSHostnameVerification);
-//  - rejected (a configuration error that says why): Java classes that would change what is
-//    sent (partitioner.class, interceptor.classes, non-default (de)serializers), JKS trust and
+//  - Kafka's own Java classes done the same way: partitioner.class (DefaultPartitioner,
+//    RoundRobinPartitioner, UniformStickyPartitioner: kafka_partitioner.hpp) and the consumer's
+//    assignors (Range, RoundRobin, Sticky, CooperativeSticky);
+//  - rejected (a configuration error that says why): other Java classes, which would change what
+//    is sent (partitioner.class, interceptor.classes, non-default (de)serializers), JKS trust and
 //    key stores, transactional.id;
 //  - ignored with a warning: Java-only tuning and monitoring (max.block.ms, metric.reporters,
 //    metrics.*, max.poll.records, the default String/ByteArray (de)serializers Flume sets);
@@ -39,6 +42,7 @@
 #include <vector>
 
 #include "avro_container.hpp"
+#include "kafka_partitioner.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "sluice/sdk/logger.hpp"
@@ -163,13 +167,20 @@ inline void translateProperty(Role role, const std::string& name, const std::str
         "Java (de)serializer classes cannot be loaded by sluice; keys are UTF-8 text "
         "and values raw bytes (useFlumeEventFormat adds Flume's Avro envelope)");
   }
-  if (name == "partitioner.class")
+  if (name == "partitioner.class") {
+    // Kafka's own classes: the same rule, by librdkafka or a callback (kafka_partitioner.hpp).
+    const std::string_view rule = javaPartitionerRule(value);
+    if (rule == "murmur2_random") return setProperty(out, "partitioner", std::string(rule), key);
+    if (!rule.empty())
+      return setProperty(out, std::string(kJavaPartitionerProperty), std::string(rule), key);
     return reject(
-        "Java partitioner classes cannot be loaded by sluice; use librdkafka's "
-        "'partitioner' property (kafka." +
-        std::string(role == Role::Producer ? "producer" : "consumer") +
-        ".partitioner = murmur2_random is Java's default and sluice's), or "
-        "defaultPartitionId / partitionIdHeader");
+        "Java partitioner class '" + value +
+        "' is not one of Kafka's own (DefaultPartitioner, RoundRobinPartitioner, "
+        "UniformStickyPartitioner, which work as in Java) and cannot be loaded by sluice; use "
+        "librdkafka's 'partitioner' property (kafka.producer.partitioner = murmur2_random, "
+        "Java's default, or murmur2, consistent_random, consistent, fnv1a_random, fnv1a, "
+        "random), or defaultPartitionId / partitionIdHeader");
+  }
   if (name == "interceptor.classes")
     return reject(
         "Java producer/consumer interceptors cannot be loaded by sluice; use Flume "
@@ -233,26 +244,41 @@ inline void translateProperty(Role role, const std::string& name, const std::str
     return setProperty(out, name, value, key);
   }
   if (name == "partition.assignment.strategy") {
+    // Kafka's assignor classes map to librdkafka's assignors of the same rule (and group
+    // protocol name); librdkafka's own names (range, roundrobin, cooperative-sticky) pass as
+    // they are.
     std::string mapped;
+    bool stickyMapped = false;
     for (const std::string& cls : splitList(value)) {
-      std::string n = lowerCopy(cls);
+      static constexpr std::string_view kPackage = "org.apache.kafka.clients.consumer.";
       std::string m;
-      if (n.find("cooperativesticky") != std::string::npos)
-        m = "cooperative-sticky";
-      else if (n.find("roundrobin") != std::string::npos)
-        m = "roundrobin";
-      else if (n.find("range") != std::string::npos)
+      if (cls == std::string(kPackage) + "RangeAssignor")
         m = "range";
-      else if (n.find("sticky") != std::string::npos)
-        return reject(
-            "the eager StickyAssignor has no librdkafka equivalent; use "
-            "CooperativeStickyAssignor (cooperative-sticky), RangeAssignor or "
-            "RoundRobinAssignor");
+      else if (cls == std::string(kPackage) + "RoundRobinAssignor")
+        m = "roundrobin";
+      else if (cls == std::string(kPackage) + "CooperativeStickyAssignor")
+        m = "cooperative-sticky";
+      else if (cls == std::string(kPackage) + "StickyAssignor")
+        m = "cooperative-sticky", stickyMapped = true;
+      else if (cls == "range" || cls == "roundrobin" || cls == "cooperative-sticky")
+        m = cls;
       else
-        m = cls;  // librdkafka's own names pass through
+        return reject(
+            "'" + cls +
+            "' is not one of Kafka's own assignors, and Java classes cannot be loaded by "
+            "sluice; use org.apache.kafka.clients.consumer.RangeAssignor, RoundRobinAssignor, "
+            "StickyAssignor or CooperativeStickyAssignor, or librdkafka's names range, "
+            "roundrobin and cooperative-sticky");
+      if (mapped.find(m) != std::string::npos) continue;  // Sticky and CooperativeSticky
       if (!mapped.empty()) mapped += ',';
       mapped += m;
     }
+    if (stickyMapped)
+      ctx.logger().warn(ctx.describe(key),
+                        ": StickyAssignor is done by librdkafka's cooperative-sticky assignor: "
+                        "the same assignment, rebalanced incrementally. Every member of the "
+                        "group must offer cooperative-sticky (a Java consumer: "
+                        "CooperativeStickyAssignor) for the group to agree on it");
     return setProperty(out, name, mapped, key);
   }
   if (name == "enable.auto.commit" && role == Role::Consumer) {
@@ -284,6 +310,7 @@ inline ConfPtr buildConf(const Properties& props, const sdk::Context& ctx) {
   ConfPtr conf(rd_kafka_conf_new());
   char err[512];
   for (const Property& p : props) {
+    if (p.name == kJavaPartitionerProperty) continue;  // JavaPartitioner::install() applies it
     if (rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), err, sizeof err) ==
         RD_KAFKA_CONF_OK)
       continue;
@@ -298,6 +325,22 @@ inline ConfPtr buildConf(const Properties& props, const sdk::Context& ctx) {
     ctx.fail(p.key, why);
   }
   return conf;
+}
+
+// Installs on `conf` the callback partitioner that `props` ask for (partitioner.class =
+// Kafka's RoundRobinPartitioner or UniformStickyPartitioner, see kafka_partitioner.hpp), if any.
+// `partitioner` must outlive the producer made from `conf`.
+inline void installJavaPartitioner(JavaPartitioner& partitioner, rd_kafka_conf_t* conf,
+                                   const Properties& props) {
+  const Property* rule = findProperty(props, kJavaPartitionerProperty);
+  if (!rule) return;
+  int64_t lingerMs = 10;  // librdkafka's default sticky.partitioning.linger.ms
+  if (const Property* linger = findProperty(props, "sticky.partitioning.linger.ms")) {
+    // buildConf() has checked it with librdkafka: an integer in 0..900000.
+    (void)std::from_chars(linger->value.data(), linger->value.data() + linger->value.size(),
+                          lingerMs);
+  }
+  (void)partitioner.install(conf, rule->value, lingerMs);
 }
 
 // Log lines and error events of one librdkafka client, routed to the plugin's logger. The

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::host {
 
 const sdk::Schema& hostSchema() {
@@ -73,10 +75,10 @@ std::optional<std::string> localHost(bool useIP, std::string* error) {
 }
 
 void HostInterceptorBuilder::configure(const sdk::Context& context) {
-  std::string header = context.getString("hostHeader", "host");
+  std::string header = requireValue(context, "hostHeader");
   if (header.empty()) context.fail("hostHeader", "must not be empty");
-  bool useIP = context.getBoolean("useIP", true);
-  bool preserve = context.getBoolean("preserveExisting", false);
+  bool useIP = requireBoolean(context, "useIP");
+  bool preserve = requireBoolean(context, "preserveExisting");
   header_ = std::move(header);
   useIP_ = useIP;
   preserveExisting_ = preserve;

@@ -51,8 +51,9 @@ class HostInterceptorBuilder final : public sdk::InterceptorBuilder {
   std::unique_ptr<sdk::Interceptor> build() override;
 
  private:
-  std::string header_ = "host";
-  bool useIP_ = true;
+  // Set by configure(); the defaults live in hostSchema() only.
+  std::string header_;
+  bool useIP_ = false;
   bool preserveExisting_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 #include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
@@ -17,6 +18,12 @@ using sluice::plugins::host::HostInterceptor;
 using sluice::plugins::host::HostInterceptorBuilder;
 using sluice::plugins::host::hostSchema;
 using sluice::plugins::host::localHost;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<HostInterceptorBuilder>() {
+  return hostSchema();
+}
 
 namespace {
 
@@ -106,7 +113,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt.hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
   CHECK(batch.data() == data);
   for (const auto& e : batch) CHECK(e.headers.get("host") == "h");
@@ -114,16 +121,16 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   HostInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"hostHeader", "h"}})).ok());
+  REQUIRE(configureAsHost(b, hostSchema(), contextOf({{"hostHeader", "h"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
-  auto c = b.hostBuild(r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e;
   c->intercept(e);
@@ -133,6 +140,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
 TEST_CASE("intercept runs on several threads at once") {
   HostInterceptor icpt("host", true, std::string("10.0.0.7"));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {

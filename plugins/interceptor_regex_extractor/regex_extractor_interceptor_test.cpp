@@ -13,9 +13,10 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include "interceptor_test_support.hpp"
 #include "allocation_counter.hpp"
+#include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
@@ -23,6 +24,12 @@ using sluice::plugins::regexextractor::naturalLess;
 using sluice::plugins::regexextractor::RegexExtractorInterceptor;
 using sluice::plugins::regexextractor::RegexExtractorInterceptorBuilder;
 using sluice::plugins::regexextractor::regexExtractorSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RegexExtractorInterceptorBuilder>() {
+  return regexExtractorSchema();
+}
 
 namespace {
 
@@ -178,9 +185,9 @@ TEST_CASE("without a serializers list the names come from the keys, in natural o
     RegexExtractorInterceptorBuilder b;
     sdk::Context ctx = contextOf(kv);
     for (const auto& [k, v] : keys) ctx.put(k, v);
-    sdk::Result r = b.hostConfigure(ctx);
+    sdk::Result r = configureAsHost(b, regexExtractorSchema(), ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    return b.hostBuild(r);
+    return sdk::HostAccess::build(b, r);
   }();
   sdk::Event e("abcdefghijk");
   icpt->intercept(e);
@@ -191,8 +198,10 @@ TEST_CASE("without a serializers list the names come from the keys, in natural o
 TEST_CASE("configure errors name the key") {
   using B = RegexExtractorInterceptorBuilder;
   const std::string p(kInterceptorPath);
-  CHECK(startsWith(configureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
+  CHECK(startsWith(pluginConfigureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
                    p + ".regex: is required but missing"));
+  CHECK(startsWith(configureError<B>({{"serializers", "s1"}, {"serializers.s1.name", "h"}}),
+                   p + ": missing required key 'regex'"));
   CHECK(configureError<B>({{"regex", "(a"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}) ==
         p + ".regex: cannot compile '(a': missing closing parenthesis at offset 2");
   CHECK(startsWith(configureError<B>({{"regex", "(a)"}}), p + ".serializers: is required"));
@@ -248,7 +257,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(i % 2 ? std::to_string(i) : "x");
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"x", "1", "x", "3", "x"});
   CHECK(batch.data() == data);
   CHECK(batch[1].headers.get("d") == "1");
@@ -257,23 +266,24 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexExtractorInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(
-               contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
+  REQUIRE(configureAsHost(
+              b, regexExtractorSchema(),
+              contextOf({{"regex", "(a)"}, {"serializers", "s1"}, {"serializers.s1.name", "h"}}))
               .ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e("a");
   c->intercept(e);
   CHECK(e.headers.get("h") == "a");
   RegexExtractorInterceptorBuilder unconfigured;
-  CHECK_FALSE(unconfigured.hostBuild(r));
+  CHECK_FALSE(sdk::HostAccess::build(unconfigured, r));
   CHECK_FALSE(r.ok());
 }
 
@@ -288,6 +298,7 @@ TEST_CASE("intercept runs on several threads at once") {
        {"serializers.s3.pattern", "yyyy-MM-dd'T'HH:mm:ssZ"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {
@@ -295,7 +306,7 @@ TEST_CASE("intercept runs on several threads at once") {
         for (int i = 0; i < 16; ++i)
           batch.emplace_back("t" + std::to_string(t) + " n" + std::to_string(i) +
                              " ts=1970-01-01T00:00:0" + std::to_string(i % 10) + "Z");
-        if (!icpt->hostIntercept(batch).ok()) return;
+        if (!sdk::HostAccess::intercept(*icpt, batch).ok()) return;
         for (int i = 0; i < 16; ++i) {
           const auto& h = batch[i].headers;
           if (h.get("thread") != std::to_string(t) || h.get("n") != std::to_string(i) ||

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::regexfilter {
 
 const sdk::Schema& regexFilterSchema() {
@@ -39,11 +41,11 @@ void RegexFilteringInterceptor::intercept(sdk::EventBatch& events) {
 }
 
 void RegexFilteringInterceptorBuilder::configure(const sdk::Context& context) {
-  const std::string pattern = context.getString("regex", ".*");
+  const std::string pattern = requireValue(context, "regex");
   std::string error;
   auto regex = javaregex::Regex::compile(pattern, javaregex::Mode::Find, &error);
   if (!regex) context.fail("regex", "cannot compile '" + pattern + "': " + error);
-  const bool exclude = context.getBoolean("excludeEvents", false);
+  const bool exclude = requireBoolean(context, "excludeEvents");
   regex_ = std::move(regex);
   excludeEvents_ = exclude;
 }

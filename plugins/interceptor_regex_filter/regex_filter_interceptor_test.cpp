@@ -11,15 +11,22 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include "interceptor_test_support.hpp"
 #include "allocation_counter.hpp"
+#include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::regexfilter::RegexFilteringInterceptor;
 using sluice::plugins::regexfilter::RegexFilteringInterceptorBuilder;
 using sluice::plugins::regexfilter::regexFilterSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RegexFilteringInterceptorBuilder>() {
+  return regexFilterSchema();
+}
 
 namespace {
 
@@ -28,7 +35,7 @@ std::vector<std::string> kept(KeyValues kv, const std::vector<std::string>& bodi
   auto icpt = built<RegexFilteringInterceptorBuilder>(kv);
   sdk::EventBatch batch;
   for (const auto& b : bodies) batch.emplace_back(b);
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   return bodiesOf(batch);
 }
 
@@ -96,13 +103,13 @@ TEST_CASE("a match that fails (runaway backtracking) counts as no match and is c
     auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "(a+)+b"}});
     sdk::EventBatch b2;
     for (const auto& e : batch) b2.push_back(e.clone());
-    REQUIRE(icpt->hostIntercept(b2).ok());
+    REQUIRE(sdk::HostAccess::intercept(*icpt, b2).ok());
     CHECK(bodiesOf(b2) == Strings{"ab"});
     CHECK(static_cast<RegexFilteringInterceptor&>(*icpt).matchErrors() == 1);
   }
   auto exclude =
       built<RegexFilteringInterceptorBuilder>({{"regex", "(a+)+b"}, {"excludeEvents", "true"}});
-  REQUIRE(exclude->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*exclude, batch).ok());
   CHECK(bodiesOf(batch) == Strings{std::string(40, 'a') + "cb"});
 }
 
@@ -114,7 +121,7 @@ TEST_CASE("the batch form compacts in place: order kept, never grown or realloca
   batch[4].headers.setIfAbsent("h", "v");
   const auto* data = batch.data();
   const auto capacity = batch.capacity();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == Strings{"0", "2", "4", "6", "8"});
   CHECK(batch[2].headers.get("h") == "v");
   CHECK(batch.data() == data);
@@ -127,21 +134,21 @@ TEST_CASE("the batch form compacts in place: order kept, never grown or realloca
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RegexFilteringInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"regex", "a"}})).ok());
+  REQUIRE(configureAsHost(b, regexFilterSchema(), contextOf({{"regex", "a"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e("bab");
   CHECK(c->intercept(e));
   // Built without configure(): Flume's defaults.
   RegexFilteringInterceptorBuilder fresh;
-  auto d = fresh.hostBuild(r);
+  auto d = sdk::HostAccess::build(fresh, r);
   REQUIRE(r.ok());
   sdk::Event f("");
   CHECK(d->intercept(f));
@@ -151,13 +158,14 @@ TEST_CASE("intercept runs on several threads at once") {
   auto icpt = built<RegexFilteringInterceptorBuilder>({{"regex", "^(\\d+)-keep"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {
         sdk::EventBatch batch;
         for (int i = 0; i < 32; ++i)
           batch.emplace_back(std::to_string(i) + (i % 3 ? "-drop" : "-keep"));
-        if (!icpt->hostIntercept(batch).ok() || batch.size() != 11) return;
+        if (!sdk::HostAccess::intercept(*icpt, batch).ok() || batch.size() != 11) return;
         for (std::size_t i = 0; i < batch.size(); ++i)
           if (batch[i].body != std::to_string(i * 3) + "-keep") return;
       }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::removeheader {
 
 const sdk::Schema& removeHeaderSchema() {
@@ -51,7 +53,7 @@ void RemoveHeaderInterceptorBuilder::configure(const sdk::Context& context) {
   RemoveHeaderSettings s;
   if (auto name = context.getString("withName"); name && !name->empty()) s.withName = *name;
 
-  const std::string separator = context.getString("fromListSeparator", "\\s*,\\s*");
+  const std::string separator = requireValue(context, "fromListSeparator");
   std::string error;
   auto sep = javaregex::Regex::compile(separator, javaregex::Mode::Find, &error);
   if (!sep) context.fail("fromListSeparator", "cannot compile '" + separator + "': " + error);

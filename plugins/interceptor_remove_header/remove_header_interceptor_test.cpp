@@ -12,15 +12,22 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include "interceptor_test_support.hpp"
 #include "allocation_counter.hpp"
+#include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::removeheader::RemoveHeaderInterceptor;
 using sluice::plugins::removeheader::RemoveHeaderInterceptorBuilder;
 using sluice::plugins::removeheader::removeHeaderSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<RemoveHeaderInterceptorBuilder>() {
+  return removeHeaderSchema();
+}
 
 namespace {
 
@@ -106,10 +113,10 @@ TEST_CASE("all three combine") {
 TEST_CASE("events without headers, and empty batches") {
   auto icpt = built<RemoveHeaderInterceptorBuilder>({{"withName", "a"}, {"matching", ".*"}});
   sdk::EventBatch batch(3);
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(batch.size() == 3);
   sdk::EventBatch none;
-  REQUIRE(icpt->hostIntercept(none).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, none).ok());
   CHECK(none.empty());
 }
 
@@ -126,9 +133,9 @@ TEST_CASE("configure errors name the key") {
 
 TEST_CASE("a header-name match that fails keeps the header and is counted") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"matching", "(a+)+b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"matching", "(a+)+b"}})).ok());
   sdk::Result r;
-  auto icpt = b.hostBuild(r);
+  auto icpt = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   const std::string bad = std::string(40, 'a') + "cb";
   sdk::Event e(sdk::Headers{{bad, "1"}, {"aab", "2"}}, "");
@@ -145,7 +152,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   for (int i = 0; i < 5; ++i)
     batch.emplace_back(sdk::Headers{{"x", "1"}, {"y", "2"}}, std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
   CHECK(batch.data() == data);
   for (const auto& e : batch) {
@@ -156,22 +163,22 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   RemoveHeaderInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"fromList", "a,b"}})).ok());
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"fromList", "a,b"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
   c->intercept(e);
   CHECK(e.headers.size() == 1);
   // Reconfiguring replaces every setting.
-  REQUIRE(b.hostConfigure(contextOf({{"withName", "c"}})).ok());
-  auto d = b.hostBuild(r);
+  REQUIRE(configureAsHost(b, removeHeaderSchema(), contextOf({{"withName", "c"}})).ok());
+  auto d = sdk::HostAccess::build(b, r);
   sdk::Event f(sdk::Headers{{"a", "1"}, {"c", "3"}}, "");
   d->intercept(f);
   CHECK(f.headers.contains("a"));
@@ -183,6 +190,7 @@ TEST_CASE("intercept runs on several threads at once") {
       built<RemoveHeaderInterceptorBuilder>({{"fromList", "a, b"}, {"matching", "tmp\\d+"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {
@@ -191,7 +199,7 @@ TEST_CASE("intercept runs on several threads at once") {
           batch.emplace_back(
               sdk::Headers{{"a", "1"}, {"keep", "k"}, {"tmp" + std::to_string(i), "t"}, {"b", "2"}},
               "");
-        if (!icpt->hostIntercept(batch).ok()) return;
+        if (!sdk::HostAccess::intercept(*icpt, batch).ok()) return;
         for (const auto& e : batch)
           if (e.headers.size() != 1 || !e.headers.contains("keep")) return;
       }

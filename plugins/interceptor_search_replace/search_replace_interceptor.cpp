@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "text_util.hpp"
 
 namespace sluice::plugins::searchreplace {
@@ -158,7 +159,7 @@ void SearchAndReplaceInterceptorBuilder::configure(const sdk::Context& context) 
     context.fail("replaceString", "invalid replacement '" + *replacement + "' for searchPattern '" +
                                       pattern + "': " + error);
 
-  const std::string charset = context.getString("charset", "UTF-8");
+  const std::string charset = requireValue(context, "charset");
   const std::string cs = lower(charset);
   if (cs != "utf-8" && cs != "utf8" && cs != "unicode-1-1-utf-8")
     context.fail("charset", "only UTF-8 is supported, got '" + charset + "'");

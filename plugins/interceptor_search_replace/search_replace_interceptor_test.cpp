@@ -11,15 +11,22 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include "interceptor_test_support.hpp"
 #include "allocation_counter.hpp"
+#include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::searchreplace::SearchAndReplaceInterceptor;
 using sluice::plugins::searchreplace::SearchAndReplaceInterceptorBuilder;
 using sluice::plugins::searchreplace::searchReplaceSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<SearchAndReplaceInterceptorBuilder>() {
+  return searchReplaceSchema();
+}
 
 namespace {
 
@@ -126,13 +133,19 @@ TEST_CASE("replacement errors are configuration errors naming replaceString") {
 
 TEST_CASE("other configure errors name the key") {
   const std::string p(kInterceptorPath);
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
+                 p + ".searchPattern: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"replaceString", "x"}}),
-                   p + ".searchPattern: is required but missing"));
+                   p + ": missing required key 'searchPattern'"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>(
                        {{"searchPattern", ""}, {"replaceString", "x"}}),
                    p + ".searchPattern: is required but missing"));
+  CHECK(
+      startsWith(pluginConfigureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
+                 p + ".replaceString: is required but missing"));
   CHECK(startsWith(configureError<SearchAndReplaceInterceptorBuilder>({{"searchPattern", "a"}}),
-                   p + ".replaceString: is required but missing"));
+                   p + ": missing required key 'replaceString'"));
   CHECK(configureError<SearchAndReplaceInterceptorBuilder>(
             {{"searchPattern", "(a"}, {"replaceString", "x"}}) ==
         p + ".searchPattern: cannot compile '(a': missing closing parenthesis at offset 2");
@@ -177,28 +190,30 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"#0", "#1", "#2", "#3", "#4"});
   CHECK(batch.data() == data);
 }
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   SearchAndReplaceInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"searchPattern", "a"}, {"replaceString", "b"}})).ok());
+  REQUIRE(configureAsHost(b, searchReplaceSchema(),
+                          contextOf({{"searchPattern", "a"}, {"replaceString", "b"}}))
+              .ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e("aa");
   c->intercept(e);
   CHECK(e.body == "bb");
   SearchAndReplaceInterceptorBuilder unconfigured;
-  CHECK_FALSE(unconfigured.hostBuild(r));
+  CHECK_FALSE(sdk::HostAccess::build(unconfigured, r));
   CHECK_FALSE(r.ok());
 }
 
@@ -207,13 +222,14 @@ TEST_CASE("intercept runs on several threads at once") {
       {{"searchPattern", "user=(\\w+)"}, {"replaceString", "user=<$1>"}});
   std::vector<int> ok(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {
         sdk::EventBatch batch;
         for (int i = 0; i < 16; ++i)
           batch.emplace_back("t" + std::to_string(t) + " user=u" + std::to_string(i) + " end");
-        if (!icpt->hostIntercept(batch).ok()) return;
+        if (!sdk::HostAccess::intercept(*icpt, batch).ok()) return;
         for (int i = 0; i < 16; ++i)
           if (batch[i].body != "t" + std::to_string(t) + " user=<u" + std::to_string(i) + "> end")
             return;

@@ -1,5 +1,7 @@
 #include "static_interceptor.hpp"
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::staticheader {
 
 const sdk::Schema& staticSchema() {
@@ -15,10 +17,10 @@ const sdk::Schema& staticSchema() {
 }
 
 void StaticInterceptorBuilder::configure(const sdk::Context& context) {
-  std::string key = context.getString("key", "key");
+  std::string key = requireValue(context, "key");
   if (key.empty()) context.fail("key", "must not be empty");
-  std::string value = context.getString("value", "value");
-  bool preserve = context.getBoolean("preserveExisting", true);
+  std::string value = requireValue(context, "value");
+  bool preserve = requireBoolean(context, "preserveExisting");
   key_ = std::move(key);
   value_ = std::move(value);
   preserveExisting_ = preserve;

@@ -40,9 +40,10 @@ class StaticInterceptorBuilder final : public sdk::InterceptorBuilder {
   std::unique_ptr<sdk::Interceptor> build() override;
 
  private:
-  std::string key_ = "key";
-  std::string value_ = "value";
-  bool preserveExisting_ = true;
+  // Set by configure(); the defaults live in staticSchema() only.
+  std::string key_;
+  std::string value_;
+  bool preserveExisting_ = false;
 };
 
 }  // namespace sluice::plugins::staticheader

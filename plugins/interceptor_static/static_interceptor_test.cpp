@@ -9,11 +9,18 @@
 #include <vector>
 #include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::staticheader::StaticInterceptorBuilder;
 using sluice::plugins::staticheader::staticSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<StaticInterceptorBuilder>() {
+  return staticSchema();
+}
 
 namespace {
 
@@ -78,7 +85,7 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
   CHECK(batch.data() == data);
   for (const auto& e : batch) CHECK(e.headers.get("key") == "value");
@@ -86,22 +93,22 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   StaticInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"key", "a"}, {"value", "1"}})).ok());
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({{"key", "a"}, {"value", "1"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e;
   a->intercept(e);
   CHECK(e.headers.get("a") == "1");
   // Reconfiguring replaces every setting.
-  REQUIRE(b.hostConfigure(contextOf({})).ok());
-  auto d = b.hostBuild(r);
+  REQUIRE(configureAsHost(b, staticSchema(), contextOf({})).ok());
+  auto d = sdk::HostAccess::build(b, r);
   sdk::Event f;
   d->intercept(f);
   CHECK(f.headers.get("key") == "value");
@@ -110,6 +117,7 @@ TEST_CASE("build, initialize and close are safe to repeat") {
 TEST_CASE("intercept runs on several threads at once") {
   auto icpt = built<StaticInterceptorBuilder>({{"key", "k"}, {"value", "a-long-value-beyond-sso"}});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::timestamp {
 
 const sdk::Schema& timestampSchema() {
@@ -34,9 +36,9 @@ void TimestampInterceptor::apply(sdk::Event& event) const {
 }
 
 void TimestampInterceptorBuilder::configure(const sdk::Context& context) {
-  std::string header = context.getString("headerName", "timestamp");
+  std::string header = requireValue(context, "headerName");
   if (header.empty()) context.fail("headerName", "must not be empty");
-  preserveExisting_ = context.getBoolean("preserveExisting", false);
+  preserveExisting_ = requireBoolean(context, "preserveExisting");
   headerName_ = std::move(header);
 }
 

@@ -36,7 +36,7 @@ class TimestampInterceptorBuilder final : public sdk::InterceptorBuilder {
   std::unique_ptr<sdk::Interceptor> build() override;
 
  private:
-  std::string headerName_ = "timestamp";
+  std::string headerName_;  // set by configure(); the default lives in timestampSchema()
   bool preserveExisting_ = false;
 };
 

@@ -13,14 +13,21 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include "interceptor_test_support.hpp"
 #include "allocation_counter.hpp"
+#include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::timestamp::TimestampInterceptorBuilder;
 using sluice::plugins::timestamp::timestampSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<TimestampInterceptorBuilder>() {
+  return timestampSchema();
+}
 
 namespace {
 
@@ -95,37 +102,37 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
   CHECK(batch.data() == data);
   for (const auto& e : batch) CHECK(e.headers.contains("timestamp"));
   sdk::EventBatch empty;
-  REQUIRE(icpt->hostIntercept(empty).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, empty).ok());
   CHECK(empty.empty());
 }
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   TimestampInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"headerName", "t"}})).ok());
+  REQUIRE(configureAsHost(b, timestampSchema(), contextOf({{"headerName", "t"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
-  auto c = b.hostBuild(r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   REQUIRE(a);
   REQUIRE(c);
   CHECK(a.get() != c.get());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e;
   c->intercept(e);
   CHECK(e.headers.contains("t"));
   // Reconfiguring replaces every setting.
-  REQUIRE(b.hostConfigure(contextOf({})).ok());
-  auto d = b.hostBuild(r);
+  REQUIRE(configureAsHost(b, timestampSchema(), contextOf({})).ok());
+  auto d = sdk::HostAccess::build(b, r);
   sdk::Event f;
   d->intercept(f);
   CHECK(f.headers.contains("timestamp"));
@@ -134,13 +141,14 @@ TEST_CASE("build, initialize and close are safe to repeat") {
 TEST_CASE("intercept runs on several threads at once") {
   auto icpt = built<TimestampInterceptorBuilder>({{"preserveExisting", "true"}});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < 200; ++round) {
         sdk::EventBatch batch(16);
         if (round % 2) batch[0].headers.setIfAbsent("timestamp", "1");
-        if (!icpt->hostIntercept(batch).ok()) return;
+        if (!sdk::HostAccess::intercept(*icpt, batch).ok()) return;
         bool good = batch.size() == 16;
         for (const auto& e : batch) good = good && e.headers.contains("timestamp");
         if (round % 2) good = good && batch[0].headers.get("timestamp") == "1";

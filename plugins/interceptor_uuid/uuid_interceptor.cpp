@@ -5,6 +5,8 @@
 #include <string_view>
 #include <thread>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::uuid {
 namespace {
 
@@ -115,9 +117,9 @@ void UuidInterceptor::apply(sdk::Event& event) const {
 }
 
 void UuidInterceptorBuilder::configure(const sdk::Context& context) {
-  std::string header = context.getString("headerName", "id");
+  std::string header = requireValue(context, "headerName");
   if (header.empty()) context.fail("headerName", "must not be empty");
-  bool preserve = context.getBoolean("preserveExisting", true);
+  bool preserve = requireBoolean(context, "preserveExisting");
   headerName_ = std::move(header);
   preserveExisting_ = preserve;
   prefix_ = context.getString("prefix", "");

@@ -47,8 +47,9 @@ class UuidInterceptorBuilder final : public sdk::InterceptorBuilder {
   std::unique_ptr<sdk::Interceptor> build() override;
 
  private:
-  std::string headerName_ = "id";
-  bool preserveExisting_ = true;
+  // Set by configure(); the defaults live in uuidSchema() only.
+  std::string headerName_;
+  bool preserveExisting_ = false;
   std::string prefix_;
 };
 

@@ -11,12 +11,19 @@
 #include <vector>
 #include "interceptor_test_support.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::testing;
 using sluice::plugins::uuid::randomUuid;
 using sluice::plugins::uuid::UuidInterceptorBuilder;
 using sluice::plugins::uuid::uuidSchema;
+
+// The host checks the keys against this schema before configure() (interceptor_test_support).
+template <>
+const sdk::Schema& sluice::plugins::testing::schemaOf<UuidInterceptorBuilder>() {
+  return uuidSchema();
+}
 
 namespace {
 
@@ -105,22 +112,22 @@ TEST_CASE("the batch form never grows the batch and keeps order and capacity") {
   batch.reserve(8);
   for (int i = 0; i < 5; ++i) batch.emplace_back(std::to_string(i));
   const auto* data = batch.data();
-  REQUIRE(icpt->hostIntercept(batch).ok());
+  REQUIRE(sdk::HostAccess::intercept(*icpt, batch).ok());
   CHECK(bodiesOf(batch) == std::vector<std::string>{"0", "1", "2", "3", "4"});
   CHECK(batch.data() == data);
 }
 
 TEST_CASE("build, initialize and close are safe to repeat") {
   UuidInterceptorBuilder b;
-  REQUIRE(b.hostConfigure(contextOf({{"prefix", "p"}})).ok());
+  REQUIRE(configureAsHost(b, uuidSchema(), contextOf({{"prefix", "p"}})).ok());
   sdk::Result r;
-  auto a = b.hostBuild(r);
-  auto c = b.hostBuild(r);
+  auto a = sdk::HostAccess::build(b, r);
+  auto c = sdk::HostAccess::build(b, r);
   REQUIRE(r.ok());
   for (int i = 0; i < 2; ++i) {
-    CHECK(a->hostInitialize().ok());
-    a->hostClose();
-    c->hostClose();
+    CHECK(sdk::HostAccess::initialize(*a).ok());
+    sdk::HostAccess::close(*a);
+    sdk::HostAccess::close(*c);
   }
   sdk::Event e;
   c->intercept(e);
@@ -132,6 +139,7 @@ TEST_CASE("ids are unique across threads running intercept at once") {
   constexpr int kThreads = 4, kRounds = 100, kBatch = 64;
   std::vector<std::vector<std::string>> ids(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <string>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::loadbalancing {
 
 const sdk::Schema& loadBalancingSelectorSchema() {
@@ -16,10 +18,9 @@ const sdk::Schema& loadBalancingSelectorSchema() {
 }
 
 void LoadBalancingSelector::configure(const sdk::Context& context) {
-  std::string policy = context.getString("policy", "round_robin");
+  // An enum the host has checked: round_robin or random, in any case.
+  std::string policy = requireValue(context, "policy");
   for (char& c : policy) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (policy != "round_robin" && policy != "random")
-    context.fail("policy", "expected round_robin or random, got '" + policy + "'");
   random_ = policy == "random";
   single_.clear();
   for (sdk::Channel* c : getAllChannels()) single_.push_back({c});

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::multiplexing {
 
 const sdk::Schema& multiplexingSelectorSchema() {
@@ -35,7 +37,7 @@ bool isBlank(std::string_view s) noexcept {
 }  // namespace
 
 void MultiplexingSelector::configure(const sdk::Context& context) {
-  std::string header = context.getString("header", kDefaultHeader);
+  std::string header = requireValue(context, "header");
   if (isBlank(header)) context.fail("header", "must name a header");
   std::vector<sdk::Channel*> defaults =
       channelsNamed(context, "default", context.getString("default", ""));

@@ -31,7 +31,7 @@ class MultiplexingSelector final : public sdk::ChannelSelector {
  private:
   using ChannelMap = std::map<std::string, std::vector<sdk::Channel*>, std::less<>>;
 
-  std::string header_ = kDefaultHeader;
+  std::string header_;  // set by configure(); the default is the schema's (kDefaultHeader)
   ChannelMap mapping_;
   ChannelMap optional_;
   std::vector<sdk::Channel*> default_;

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -30,8 +32,9 @@ struct Fixture {
   ReplicatingSelector selector;
 
   sdk::Result configure(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    selector.setChannels({&c1, &c2, &c3});
-    return selector.hostConfigure(contextOf(kv));
+    sdk::HostAccess::setChannels(selector, {&c1, &c2, &c3});
+    return sluice::plugins::testing::configureAsHost(selector, replicatingSelectorSchema(),
+                                                     contextOf(kv), "replicating");
   }
 };
 

@@ -15,8 +15,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "text_util.hpp"
+#include "tcp_connect.hpp"
 
 namespace sluice::plugins::avro_sink {
 
@@ -120,34 +122,21 @@ AvroSink::~AvroSink() { disconnect(); }
 void AvroSink::configure(const sdk::Context& context) {
   AvroSinkSettings s;
   s.hostname = trimmed(context.requireString("hostname"));
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(longIn("port", 0, 1, 65535));
-  s.batchSize = static_cast<std::size_t>(longIn("batch-size", 100, 1, 1000000));
-  s.connectTimeout = std::chrono::milliseconds(longIn("connect-timeout", 20000, 1000, 3600000));
-  s.requestTimeout = std::chrono::milliseconds(longIn("request-timeout", 20000, 1000, 3600000));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
+  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
+  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
   s.resetConnectionInterval =
-      std::chrono::seconds(longIn("reset-connection-interval", 0, 0, 31536000));
-  const std::string compression = lower(trimmed(context.getString("compression-type", "none")));
-  if (compression == "deflate")
-    s.deflate = true;
-  else if (compression != "none")
-    context.fail("compression-type", "expected none or deflate, got '" +
-                                         context.getString("compression-type", "") + "'");
-  s.compressionLevel = static_cast<int>(longIn("compression-level", 6, 0, 9));
-  if (context.getBoolean("ssl", false)) {
+      std::chrono::seconds(requireLong(context, "reset-connection-interval"));
+  s.deflate = lower(trimmed(requireValue(context, "compression-type"))) == "deflate";
+  s.compressionLevel = static_cast<int>(requireInteger(context, "compression-level"));
+  if (requireBoolean(context, "ssl")) {
     tls::TlsOptions o;
-    o.trustAllCerts = context.getBoolean("trust-all-certs", false);
+    o.trustAllCerts = requireBoolean(context, "trust-all-certs");
     o.truststore = trimmed(context.getString("truststore", ""));
     o.truststorePassword = context.getString("truststore-password", "");
-    o.truststoreType = trimmed(context.getString("truststore-type", "JKS"));
-    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    o.truststoreType = trimmed(requireValue(context, "truststore-type"));
+    o.excludeProtocols = tls::splitNames(requireValue(context, "exclude-protocols"));
     try {
       s.tls = tls::TlsContext::client(o);
     } catch (const tls::TlsConfigError& e) {
@@ -156,10 +145,7 @@ void AvroSink::configure(const sdk::Context& context) {
     if (o.trustAllCerts)
       logger().warn(context.describe("trust-all-certs"),
                     " = true: the next hop's certificate is not verified");
-  } else {
-    (void)context.getBoolean("trust-all-certs", false);  // type-checked, unused without TLS
   }
-  disconnect();  // a reload may point the sink elsewhere
   disconnect();  // a reload may point the sink elsewhere
   s_ = std::move(s);
   configured_ = true;
@@ -180,59 +166,9 @@ std::string AvroSink::target() const {
 }
 
 bool AvroSink::connect(std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(s_.port);
-  if (int rc = ::getaddrinfo(s_.hostname.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    *error = "cannot resolve '" + s_.hostname + "': " + ::gai_strerror(rc);
-    return false;
-  }
   const Clock::time_point deadline = Clock::now() + s_.connectTimeout;
-  std::string lastError = "no address";
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    const int fd =
-        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      lastError = errnoText(errno);
-      continue;
-    }
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int pr;
-      do {
-        pr = ::poll(&p, 1, msLeft(deadline));
-      } while (pr < 0 && errno == EINTR);
-      if (pr == 0) {
-        lastError =
-            "connect-timeout (" + std::to_string(s_.connectTimeout.count()) + " ms) expired";
-        ::close(fd);
-        continue;
-      }
-      int soError = 0;
-      socklen_t len = sizeof soError;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len);
-      rc = soError == 0 ? 0 : -1;
-      errno = soError;
-    }
-    if (rc != 0) {
-      lastError = errnoText(errno);
-      ::close(fd);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fd_ = fd;
-    break;
-  }
-  ::freeaddrinfo(res);
-  if (fd_ < 0) {
-    *error = lastError;
-    return false;
-  }
+  fd_ = net::connectTcp(s_.hostname, s_.port, deadline, s_.connectTimeout.count(), error);
+  if (fd_ < 0) return false;
   hs_ = rpc::ClientHandshake{};
   connectedAt_ = Clock::now();
   if (s_.tls && !tlsHandshake(deadline, error)) {
@@ -445,16 +381,8 @@ bool AvroSink::sendFrame(Clock::time_point deadline, std::string* error) {
 }
 
 bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string* error) {
-  rpc::FrameDecoder frames(limits_);
-  bool got = false;
-  int32_t gotSerial = 0;
-  auto onFrame = [&](int32_t s, std::string_view payload) {
-    gotSerial = s;
-    response_.assign(payload.data(), payload.size());
-    got = true;
-    return false;  // one response per request: stop here
-  };
-  while (!got) {
+  rpc::ResponseFrame frame(limits_);
+  while (!frame.done()) {
     pollfd p{fd_, POLLIN, 0};
     const int left = msLeft(deadline);
     int pr = left == 0 ? 0 : ::poll(&p, 1, left);
@@ -474,22 +402,16 @@ bool AvroSink::readFrame(int32_t serial, Clock::time_point deadline, std::string
       *error = "the next hop closed the connection before answering";
       return false;
     }
-    rpc::FrameDecoder::Error err = rpc::FrameDecoder::Error::None;
+    bool framed = true;
     auto toFrames = [&](const char* d, std::size_t len) {
-      err = frames.feed(d, len, onFrame);
-      return err == rpc::FrameDecoder::Error::None && !got;
+      framed = frame.feed(d, len, error);
+      return framed && !frame.done();
     };
-    if (!receive(readBuf_.get(), static_cast<std::size_t>(n), toFrames, error)) return false;
-    if (err != rpc::FrameDecoder::Error::None) {
-      *error = std::string("bad answer: ") + rpc::FrameDecoder::describe(err);
+    if (!receive(readBuf_.get(), static_cast<std::size_t>(n), toFrames, error) || !framed)
       return false;
-    }
   }
-  if (gotSerial != serial) {
-    *error = "the answer's serial " + std::to_string(gotSerial) + " is not the request's " +
-             std::to_string(serial);
-    return false;
-  }
+  if (!frame.answers(serial, error)) return false;
+  frame.takePayload(response_);
   return true;
 }
 
@@ -500,14 +422,8 @@ bool AvroSink::exchange(std::span<const sdk::Event> events, rpc::RpcStatus* stat
   rpc::appendEventArray(body_, events);
   const Clock::time_point deadline = Clock::now() + s_.requestTimeout;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    head_.clear();
-    rpc::beginFrame(head_);
-    rpc::appendClientHandshake(head_, hs_);
     const int32_t serial = ++serial_;
-    rpc::putInt32be(head_.data(), static_cast<uint32_t>(serial));
-    rpc::putInt32be(head_.data() + 4, 1);
-    rpc::putInt32be(head_.data() + 8,
-                    static_cast<uint32_t>(head_.size() - rpc::kFrameHeaderBytes + body_.size()));
+    rpc::beginRequest(head_, hs_, serial, body_.size());
     if (!sendFrame(deadline, error) || !readFrame(serial, deadline, error)) return false;
     std::string why;
     switch (rpc::readCallResponse(response_, hs_, limits_, *status, why)) {
@@ -555,23 +471,14 @@ sdk::Status AvroSink::process() {
     }
   }
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch tx(*this, s_.batchSize);
+  if (!tx.ok()) return deliveryFailed(tx.error());
+  const std::size_t n = tx.size();
+  if (n == 0) return sdk::Status::BACKOFF;
 
   rpc::RpcStatus status = rpc::RpcStatus::Unknown;
   std::string error;
-  if (!exchange(taken, &status, &error)) {
+  if (!exchange(tx.events(), &status, &error)) {
     counter.incrementEventWriteFail();
     tx.rollback();
     disconnect();
@@ -586,12 +493,10 @@ sdk::Status AvroSink::process() {
                           std::to_string(n) + " events; rolled back, to be sent again");
   }
   if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
     return deliveryFailed("commit to channel '" + channel->getName() + "' failed after " +
                           target() + " took the batch: " + r.error() +
                           " (the events will be sent again)");
   }
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

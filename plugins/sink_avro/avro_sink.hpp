@@ -42,15 +42,16 @@ namespace sluice::plugins::avro_sink {
 // The keys this sink accepts; README.md's table must match it (a unit test checks).
 const sdk::Schema& avroSinkSchema();
 
+// Set by configure() from every key; the defaults live in avroSinkSchema() only.
 struct AvroSinkSettings {
   std::string hostname;
   int port = 0;
-  std::size_t batchSize = 100;
-  std::chrono::milliseconds connectTimeout{20000};
-  std::chrono::milliseconds requestTimeout{20000};
+  std::size_t batchSize = 0;
+  std::chrono::milliseconds connectTimeout{};
+  std::chrono::milliseconds requestTimeout{};
   std::chrono::seconds resetConnectionInterval{0};  // 0 = never
   bool deflate = false;
-  int compressionLevel = 6;
+  int compressionLevel = 0;
   std::shared_ptr<const tls::TlsContext> tls;  // ssl = true
 };
 

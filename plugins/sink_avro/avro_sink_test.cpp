@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "avro_test_peer.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -39,6 +41,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, avroSinkSchema(), ctx, "avro");
+}
+
 struct Fixture {
   CaptureLogger log;
   TestChannel channel;
@@ -51,20 +58,20 @@ struct Fixture {
                                   {"connect-timeout", "1000"},
                                   {"request-timeout", "1000"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(ctx);
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = sink.hostStart();
+    r = sdk::HostAccess::start(sink);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  ~Fixture() { (void)sink.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(sink); }
   int64_t counter(const char* name) { return counterOf(sink, name); }
   // process() until the channel is empty or the deadline passes; true when emptied.
   bool drain(std::chrono::milliseconds timeout = 15s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      (void)sink.hostProcess();
+      (void)sdk::HostAccess::process(sink);
       if (channel.size() == 0) return true;
     }
     return false;
@@ -85,9 +92,18 @@ uint16_t deadPort() {
   return p;
 }
 
+// The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
   AvroSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(sink, contextOf(kv));
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+// The error of configure() itself, handed a Context without the host's check.
+std::string pluginErrorOf(KV kv) {
+  AvroSink sink;
+  sdk::Result r = sdk::HostAccess::configure(sink, contextOf(kv));
   REQUIRE_FALSE(r.ok());
   return r.error();
 }
@@ -100,21 +116,21 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({{"hostname", "collector.example.com"},
-                                                {"port", "4141"},
-                                                {"batch-size", "500"},
-                                                {"connect-timeout", "5000"},
-                                                {"request-timeout", "7000"},
-                                                {"reset-connection-interval", "60"},
-                                                {"compression-type", "deflate"},
-                                                {"compression-level", "9"},
-                                                {"ssl", "false"},
-                                                {"trust-all-certs", "true"},
-                                                {"truststore", "/etc/ts.jks"},
-                                                {"truststore-password", "pw"},
-                                                {"truststore-type", "JKS"},
-                                                {"exclude-protocols", "SSLv3"},
-                                                {"maxIoWorkers", "4"}}));
+  sdk::Result r = configure(sink, contextOf({{"hostname", "collector.example.com"},
+                                             {"port", "4141"},
+                                             {"batch-size", "500"},
+                                             {"connect-timeout", "5000"},
+                                             {"request-timeout", "7000"},
+                                             {"reset-connection-interval", "60"},
+                                             {"compression-type", "deflate"},
+                                             {"compression-level", "9"},
+                                             {"ssl", "false"},
+                                             {"trust-all-certs", "true"},
+                                             {"truststore", "/etc/ts.jks"},
+                                             {"truststore-password", "pw"},
+                                             {"truststore-type", "JKS"},
+                                             {"exclude-protocols", "SSLv3"},
+                                             {"maxIoWorkers", "4"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.hostname == "collector.example.com");
@@ -128,7 +144,7 @@ TEST_CASE("valid config: every schema key is accepted") {
   // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
   CHECK_FALSE(avroSinkSchema().allowUnknownKeys);
   AvroSink dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"hostname", "h"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().batchSize == 100);
   CHECK(dflt.settings().connectTimeout == 20000ms);
   CHECK(dflt.settings().requestTimeout == 20000ms);
@@ -136,8 +152,10 @@ TEST_CASE("valid config: every schema key is accepted") {
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
-  CHECK(errorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sinks.k1.hostname: is required but missing");
+  CHECK(pluginErrorOf({{"hostname", "h"}}) == "a1.sinks.k1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sinks.k1: missing required key 'hostname'") == 0);
+  CHECK(errorOf({{"hostname", "h"}}).find("a1.sinks.k1: missing required key 'port'") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "0"}}).find("a1.sinks.k1.port:") == 0);
   CHECK(errorOf({{"hostname", "h"}, {"port", "1"}, {"batch-size", "0"}})
             .find("a1.sinks.k1.batch-size:") == 0);
@@ -166,9 +184,10 @@ TEST_CASE("configure errors name the key") {
                  {"exclude-protocols", "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"}})
             .find("a1.sinks.k1.exclude-protocols: no TLS protocol") == 0);
   AvroSink tlsSink;
-  CHECK(tlsSink.hostConfigure(contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
-  CHECK(tlsSink
-            .hostConfigure(contextOf(
+  CHECK(configure(tlsSink, contextOf({{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}})).ok());
+  CHECK(configure(
+            tlsSink,
+            contextOf(
                 {{"hostname", "h"}, {"port", "1"}, {"ssl", "true"}, {"trust-all-certs", "true"}}))
             .ok());
 }
@@ -182,7 +201,7 @@ TEST_CASE("delivers batches of batch-size; commits after OK; counters as Flume's
     b.emplace_back(sdk::Headers{{"seq", std::to_string(i)}}, "event-" + std::to_string(i));
   b.emplace_back(std::string("\0bin\xff", 5));
   f.channel.put(std::move(b));
-  CHECK(f.sink.hostProcess().error.empty());
+  CHECK(sdk::HostAccess::process(f.sink).error.empty());
   CHECK(f.channel.size() == 16);
   REQUIRE(f.drain());
   auto want = expectedBodies(0, 25);
@@ -199,7 +218,7 @@ TEST_CASE("delivers batches of batch-size; commits after OK; counters as Flume's
   CHECK(f.counter("BatchUnderflowCount") == 1);
   // An empty channel: nothing sent.
   const int before = server.requests;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK_FALSE(o.failed);
   CHECK(server.requests == before);
@@ -223,7 +242,7 @@ TEST_CASE("FAILED from the server: rollback, the batch comes again; nothing lost
   Fixture f(server.port());
   f.channel.putBodies(0, 10);
   server.mode = Mode::Failed;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("answered FAILED") != std::string::npos);
   CHECK(f.channel.size() == 10);
@@ -241,7 +260,7 @@ TEST_CASE("an error response, no answer, or a dropped connection: rollback and r
   f.channel.putBodies(0, 10);
   for (Mode m : {Mode::Error, Mode::NoAnswer, Mode::Close}) {
     server.mode = m;
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(f.channel.size() == 10);
     CHECK_FALSE(f.sink.connected());
@@ -259,7 +278,7 @@ TEST_CASE("the server is down: nothing is taken; delivery resumes when it is bac
   Fixture f(port);
   f.channel.putBodies(0, 15);
   for (int i = 0; i < 3; ++i) {
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.error.find("cannot connect to 127.0.0.1:" + std::to_string(port)) == 0);
   }
@@ -281,7 +300,7 @@ TEST_CASE(
   server.reset();  // closes its side of the connection
   server = std::make_unique<AvroTestServer>(false, port);
   f.channel.putBodies(10, 20);
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK_FALSE(o.failed);  // the dead connection was found before the batch was taken
   CHECK(f.channel.size() == 0);
   CHECK(server->bodies() == expectedBodies(10, 20));
@@ -292,7 +311,7 @@ TEST_CASE("a failed commit after OK: the events are sent again (at least once)")
   Fixture f(server.port());
   f.channel.putBodies(0, 5);
   f.channel.failCommit = true;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(f.counter("ChannelReadFail") == 1);
   f.channel.failCommit = false;
@@ -319,7 +338,7 @@ TEST_CASE("reset-connection-interval makes a new connection") {
   CHECK(waitFor(
       [&] {
         f.channel.putBodies(0, 1);
-        (void)f.sink.hostProcess();
+        (void)sdk::HostAccess::process(f.sink);
         return server.connections >= 2;
       },
       10s));
@@ -332,10 +351,10 @@ TEST_CASE("start and stop are repeatable") {
   for (int i = 0; i < 3; ++i) {
     f.channel.putBodies(i * 10, i * 10 + 10);
     REQUIRE(f.drain());
-    REQUIRE(f.sink.hostStop().ok());
-    REQUIRE(f.sink.hostStop().ok());
+    REQUIRE(sdk::HostAccess::stop(f.sink).ok());
+    REQUIRE(sdk::HostAccess::stop(f.sink).ok());
     CHECK_FALSE(f.sink.connected());
-    REQUIRE(f.sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(f.sink).ok());
   }
   CHECK(server.bodies() == expectedBodies(0, 30));
 }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "config_keys.hpp"
 #include "file_output.hpp"
 
 namespace sluice::plugins::file_roll {
@@ -87,41 +88,20 @@ void RollingFileSink::configure(const sdk::Context& context) {
   RollingFileSettings s;
   s.directory = trimmed(context.requireString("sink.directory"));
 
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  s.rollInterval = std::chrono::seconds(longIn("sink.rollInterval", 30, 0, 31536000));
-  s.batchSize = static_cast<std::size_t>(longIn("sink.batchSize", 100, 1, 1000000));
+  s.rollInterval = std::chrono::seconds(requireLong(context, "sink.rollInterval"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "sink.batchSize"));
 
-  const std::string serializer = trimmed(context.getString("sink.serializer", "TEXT"));
-  if (lower(serializer) == "text" || serializer == kTextBuilder)
-    s.serializer = SerializerType::Text;
-  else if (lower(serializer) == "avro_event" || serializer == kAvroBuilder)
-    s.serializer = SerializerType::AvroEvent;
-  else
-    context.fail("sink.serializer", "expected TEXT or avro_event, got '" + serializer + "'");
-  s.appendNewline = context.getBoolean("sink.serializer.appendNewline", true);
+  // Enum keys: the host has checked them against the schema's values (case-insensitively).
+  const std::string serializer = lower(trimmed(requireValue(context, "sink.serializer")));
+  s.serializer = serializer == "avro_event" || serializer == lower(kAvroBuilder)
+                     ? SerializerType::AvroEvent
+                     : SerializerType::Text;
+  s.appendNewline = requireBoolean(context, "sink.serializer.appendNewline");
   s.syncIntervalBytes =
-      static_cast<std::size_t>(longIn("sink.serializer.syncIntervalBytes", 2048000, 1, 1073741824));
-  const std::string codec =
-      lower(trimmed(context.getString("sink.serializer.compressionCodec", "null")));
-  if (codec != "null")
-    context.fail("sink.serializer.compressionCodec",
-                 "only null is supported, got '" +
-                     context.getString("sink.serializer.compressionCodec", "") + "'");
-
-  const std::string pm = lower(trimmed(context.getString("sink.pathManager", "DEFAULT")));
-  if (pm == "default")
-    s.pathManager = PathManagerType::Default;
-  else if (pm == "rolltime")
-    s.pathManager = PathManagerType::RollTime;
-  else
-    context.fail("sink.pathManager", "expected DEFAULT or ROLLTIME, got '" +
-                                         context.getString("sink.pathManager", "") + "'");
+      static_cast<std::size_t>(requireInteger(context, "sink.serializer.syncIntervalBytes"));
+  s.pathManager = lower(trimmed(requireValue(context, "sink.pathManager"))) == "rolltime"
+                      ? PathManagerType::RollTime
+                      : PathManagerType::Default;
   s.prefix = context.getString("sink.pathManager.prefix", "");
   s.extension = context.getString("sink.pathManager.extension", "");
   for (const char* key : {"sink.pathManager.prefix", "sink.pathManager.extension"})
@@ -334,34 +314,24 @@ sdk::Status RollingFileSink::process() {
     }
   }
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
-  serializeBatch(taken);
+  sdk::SinkBatch batch(*this, s_.batchSize);
+  if (!batch.ok()) return deliveryFailed(batch.error());
+  const std::size_t n = batch.size();
+  if (n == 0) return sdk::Status::BACKOFF;
+  serializeBatch(batch.events());
 
   std::string error;
   if (!writeBuffer(&error)) {
     counter.incrementEventWriteFail();
-    tx.rollback();
+    batch.rollback();
     std::string cutError;
     if (!truncateToCommitted(&cutError)) logger().error(cutError);
     closeFile();
     return deliveryFailed(error + "; " + std::to_string(n) +
                           " events rolled back, to be written to a new file");
   }
-  if (sdk::Result r = tx.commit(); !r) {
+  if (sdk::Result r = batch.commit(); !r) {
     // The events stay in the channel and come again: take them back out of the file.
-    counter.incrementChannelReadFail();
     const std::string path = path_;
     std::string cutError;
     if (!truncateToCommitted(&cutError)) {
@@ -372,7 +342,6 @@ sdk::Status RollingFileSink::process() {
                           "; the batch was cut from '" + path + "' and will be written again");
   }
   committed_ += buf_.size();
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

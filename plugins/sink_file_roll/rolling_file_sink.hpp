@@ -45,13 +45,14 @@ const sdk::Schema& rollingFileSinkSchema();
 enum class SerializerType { Text, AvroEvent };
 enum class PathManagerType { Default, RollTime };
 
+// Set by configure() from every key; the defaults live in rollingFileSinkSchema() only.
 struct RollingFileSettings {
   std::string directory;
-  std::chrono::seconds rollInterval{30};  // 0 = never roll
-  std::size_t batchSize = 100;
+  std::chrono::seconds rollInterval{};  // 0 = never roll
+  std::size_t batchSize = 0;
   SerializerType serializer = SerializerType::Text;
-  bool appendNewline = true;                // TEXT
-  std::size_t syncIntervalBytes = 2048000;  // avro_event: block size before a new block starts
+  bool appendNewline = false;         // TEXT
+  std::size_t syncIntervalBytes = 0;  // avro_event: block size before a new block starts
   PathManagerType pathManager = PathManagerType::Default;
   std::string prefix;
   std::string extension;

@@ -11,7 +11,9 @@
 #include <span>
 #include <string>
 
+#include "host_context.hpp"
 #include "rolling_file_sink.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 
@@ -23,6 +25,7 @@ class GeneratorChannel final : public sdk::Channel {
   std::unique_ptr<sdk::Transaction> getTransaction() override {
     return std::make_unique<Tx>(*this);
   }
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 
  private:
   class Tx final : public sdk::Transaction {
@@ -77,22 +80,25 @@ int main(int argc, char** argv) {
 
   GeneratorChannel channel(events);
   sluice::plugins::file_roll::RollingFileSink sink;
-  sink.setChannel(&channel);
+  sdk::HostAccess::setChannel(sink, &channel);
   sdk::Context ctx("bench.sinks.k1");
   ctx.put("sink.directory", dir);
   ctx.put("sink.batchSize", batch);
   ctx.put("sink.serializer", serializer);
-  if (auto r = sink.hostConfigure(ctx); !r)
+  if (auto r = sluice::plugins::testing::configureAsHost(
+          sink, sluice::plugins::file_roll::rollingFileSinkSchema(), ctx, "file_roll");
+      !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
-  if (auto r = sink.hostStart(); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
+  if (auto r = sdk::HostAccess::start(sink); !r)
+    return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
 
   const double cpu0 = cpuSeconds();
   const auto t0 = std::chrono::steady_clock::now();
   while (sink.sinkCounter().getEventDrainSuccessCount() < static_cast<int64_t>(events)) {
-    sdk::ProcessOutcome o = sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(sink);
     if (o.failed) return std::fprintf(stderr, "%s\n", o.error.c_str()), 1;
   }
-  (void)sink.hostStop();
+  (void)sdk::HostAccess::stop(sink);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = cpuSeconds() - cpu0;
   uint64_t bytes = 0;

@@ -27,8 +27,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -53,6 +55,12 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, rollingFileSinkSchema(), ctx,
+                                                   "file_roll");
+}
+
 struct Fixture {
   TempDir dir;
   TestChannel channel;
@@ -61,11 +69,11 @@ struct Fixture {
   explicit Fixture(KV extra = {}, bool start = true) {
     sdk::Context ctx = contextOf({{"sink.directory", (dir.path / "out").string()}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(ctx);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = sink.hostStart();
+      r = sdk::HostAccess::start(sink);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
@@ -191,16 +199,16 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   RollingFileSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({{"sink.directory", "/tmp/x"},
-                                                {"sink.rollInterval", "0"},
-                                                {"sink.batchSize", "1000"},
-                                                {"sink.serializer", "avro_event"},
-                                                {"sink.serializer.appendNewline", "false"},
-                                                {"sink.serializer.syncIntervalBytes", "4096"},
-                                                {"sink.serializer.compressionCodec", "null"},
-                                                {"sink.pathManager", "rolltime"},
-                                                {"sink.pathManager.prefix", "p-"},
-                                                {"sink.pathManager.extension", "avro"}}));
+  sdk::Result r = configure(sink, contextOf({{"sink.directory", "/tmp/x"},
+                                             {"sink.rollInterval", "0"},
+                                             {"sink.batchSize", "1000"},
+                                             {"sink.serializer", "avro_event"},
+                                             {"sink.serializer.appendNewline", "false"},
+                                             {"sink.serializer.syncIntervalBytes", "4096"},
+                                             {"sink.serializer.compressionCodec", "null"},
+                                             {"sink.pathManager", "rolltime"},
+                                             {"sink.pathManager.prefix", "p-"},
+                                             {"sink.pathManager.extension", "avro"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().rollInterval == 0s);
   CHECK(sink.settings().batchSize == 1000);
@@ -208,9 +216,10 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(sink.settings().syncIntervalBytes == 4096);
   CHECK(sink.settings().pathManager == sluice::plugins::file_roll::PathManagerType::RollTime);
   // Flume's builder class names are accepted too.
-  r = sink.hostConfigure(contextOf(
-      {{"sink.directory", "/tmp/x"},
-       {"sink.serializer", "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
+  r = configure(sink,
+                contextOf({{"sink.directory", "/tmp/x"},
+                           {"sink.serializer",
+                            "org.apache.flume.serialization.BodyTextEventSerializer$Builder"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().serializer == sluice::plugins::file_roll::SerializerType::Text);
 }
@@ -218,11 +227,15 @@ TEST_CASE("valid config: every schema key is accepted") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](KV kv) {
     RollingFileSink sink;
-    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({}) == "a1.sinks.k1.sink.directory: is required but missing");
+  RollingFileSink bare;  // configure() itself, without the host's check, still names the key
+  sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == "a1.sinks.k1.sink.directory: is required but missing");
+  CHECK(errorOf({}).find("a1.sinks.k1: missing required key 'sink.directory'") == 0);
   CHECK(errorOf({{"sink.directory", "  "}}) ==
         "a1.sinks.k1.sink.directory: is required but missing");
   const std::string d = "/tmp/x";
@@ -230,10 +243,14 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sinks.k1.sink.rollInterval:") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.batchSize", "0"}})
             .find("a1.sinks.k1.sink.batchSize:") == 0);
+  // Enum keys are checked by the host against the schema, which names every accepted value.
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer", "json"}}) ==
-        "a1.sinks.k1.sink.serializer: expected TEXT or avro_event, got 'json'");
+        "a1.sinks.k1.sink.serializer: expected one of TEXT, avro_event, "
+        "org.apache.flume.serialization.BodyTextEventSerializer$Builder, "
+        "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder, got 'json'");
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer.compressionCodec", "deflate"}})
-            .find("a1.sinks.k1.sink.serializer.compressionCodec: only null is supported") == 0);
+            .find("a1.sinks.k1.sink.serializer.compressionCodec: expected one of null, got "
+                  "'deflate'") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager", "other"}})
             .find("a1.sinks.k1.sink.pathManager:") == 0);
   CHECK(errorOf({{"sink.directory", d}, {"sink.pathManager.prefix", "../x"}})
@@ -245,10 +262,10 @@ TEST_CASE("TEXT: exact output, Flume file naming, counters") {
              {"sink.pathManager.extension", "log"},
              {"sink.batchSize", "100"}});
   f.channel.putBodies(0, 250);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::BACKOFF);  // 50 < batchSize
-  CHECK(f.sink.hostProcess().status == sdk::Status::BACKOFF);  // empty
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::BACKOFF);  // 50 < batchSize
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::BACKOFF);  // empty
   auto files = filesOf(f.out());
   REQUIRE(files.size() == 1);
   CHECK(matchesName(files[0].filename().string(), "events-", 13, "-1.log"));
@@ -261,7 +278,7 @@ TEST_CASE("TEXT: exact output, Flume file naming, counters") {
   CHECK(f.counter("EventDrainAttemptCount") == 250);
   CHECK(f.counter("EventDrainSuccessCount") == 250);
   CHECK(f.counter("EventWriteFail") == 0);
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   CHECK(f.counter("ConnectionClosedCount") == 1);
   CHECK(f.sink.currentFile().empty());
 }
@@ -283,9 +300,9 @@ TEST_CASE("the directory is created when missing; one that cannot be names key, 
   {
     TestChannel ch;
     RollingFileSink sink;
-    sink.setChannel(&ch);
-    REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", nested.string()}})).ok());
-    sdk::Result r = sink.hostStart();
+    sdk::HostAccess::setChannel(sink, &ch);
+    REQUIRE(configure(sink, contextOf({{"sink.directory", nested.string()}})).ok());
+    sdk::Result r = sdk::HostAccess::start(sink);
     REQUIRE_MESSAGE(r.ok(), r.error());
     CHECK(fs::is_directory(nested));
   }
@@ -295,8 +312,8 @@ TEST_CASE("the directory is created when missing; one that cannot be names key, 
   RollingFileSink sink;
   sdk::Context ctx("a1.sinks.k1");
   ctx.put("sink.directory", bad, sdk::Location{"conf/a.properties", 7});
-  REQUIRE(sink.hostConfigure(ctx).ok());
-  sdk::Result r = sink.hostStart();
+  REQUIRE(configure(sink, ctx).ok());
+  sdk::Result r = sdk::HostAccess::start(sink);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == "a1.sinks.k1.sink.directory (conf/a.properties:7): cannot create directory '" +
                          bad + "': Not a directory");
@@ -322,7 +339,7 @@ TEST_CASE("rolls by interval between batches; no event split or lost across file
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   bool rolled = false;
   while (!rolled && std::chrono::steady_clock::now() < deadline) {
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     REQUIRE_MESSAGE(!o.failed, o.error);
     auto files = filesOf(f.out());
     rolled = files.size() >= 2 && fs::file_size(files[1]) > 0;
@@ -331,7 +348,7 @@ TEST_CASE("rolls by interval between batches; no event split or lost across file
   producer.join();
   REQUIRE(rolled);
   f.drain();
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   auto files = filesOf(f.out());
   for (const auto& file : files) {
     std::string text = readFile(file);
@@ -358,7 +375,7 @@ TEST_CASE("a failed write rolls back, cuts the partial batch, and redelivers to 
   {
     // Room for about half of the next batch: a short write, then EFBIG.
     FileSizeLimit limit(committedSize + 600);
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.status == sdk::Status::BACKOFF);
     CHECK(o.error.find("cannot write to '" + first.string() + "': File too large") == 0);
@@ -368,14 +385,14 @@ TEST_CASE("a failed write rolls back, cuts the partial batch, and redelivers to 
     CHECK(f.counter("ConnectionClosedCount") == 1);
     CHECK(f.sink.currentFile().empty());
     // Delivered again to a new file, which still has room for one batch...
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     REQUIRE_MESSAGE(!o.failed, o.error);
     CHECK(f.channel.size() == 100);
     auto files = filesOf(f.out());
     REQUIRE(files.size() == 2);
     CHECK(readFile(files[1]) == expectedText(100, 200));
     // ...but not for two: the next batch fails half-way too, and is cut off again.
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(fs::file_size(files[1]) == expectedText(100, 200).size());
     CHECK(f.channel.size() == 100);
@@ -398,7 +415,7 @@ TEST_CASE("a file that cannot be created: counted, named, nothing taken; deliver
   fs::rename(f.out(), moved);
   std::ofstream(f.out()) << "not a directory";
   for (int i = 1; i <= 2; ++i) {
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.status == sdk::Status::BACKOFF);
     CHECK_MESSAGE(o.error.find(f.out().string()) != std::string::npos, o.error);
@@ -423,7 +440,7 @@ TEST_CASE("a failed commit cuts the batch from the file; it is written once afte
   f.drain();
   f.channel.putBodies(10, 20);
   f.channel.failCommit = true;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("commit to channel") == 0);
   CHECK(allText(f.out()) == expectedText(0, 10));
@@ -457,7 +474,7 @@ TEST_CASE("avro_event: an independent reader decodes headers and bodies") {
   }
   f.channel.put(std::move(events));
   f.drain();
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   auto files = filesOf(f.out());
   REQUIRE(files.size() == 1);
   CHECK(files[0].extension() == ".avro");
@@ -473,12 +490,12 @@ TEST_CASE("avro_event: a failed write leaves a valid container and loses nothing
   f.channel.putBodies(40, 120);
   {
     FileSizeLimit limit(committedSize + 200);
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(fs::file_size(first) == committedSize);
   }
   f.drain();
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   std::vector<std::string> expected{kMeta};
   for (int i = 0; i < 40; ++i)
     expected.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
@@ -504,11 +521,11 @@ fs::path crashMidBatch(const fs::path& out, KV extra, int batches, const std::st
     RollingFileSink sink;
     sdk::Context ctx = contextOf({{"sink.directory", out.string()}, {"sink.batchSize", "10"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    sink.setChannel(&channel);
-    if (!sink.hostConfigure(ctx).ok() || !sink.hostStart().ok()) ::_exit(2);
+    sdk::HostAccess::setChannel(sink, &channel);
+    if (!configure(sink, ctx).ok() || !sdk::HostAccess::start(sink).ok()) ::_exit(2);
     channel.putBodies(0, batches * 10);
     for (int i = 0; i < batches; ++i)
-      if (sink.hostProcess().failed) ::_exit(3);
+      if (sdk::HostAccess::process(sink).failed) ::_exit(3);
     std::ofstream(fileRecord) << sink.currentFile();
     const int fd = ::open(sink.currentFile().c_str(), O_WRONLY | O_APPEND);
     if (fd < 0 || ::write(fd, torn.data(), torn.size()) != static_cast<ssize_t>(torn.size()))
@@ -538,16 +555,16 @@ TEST_CASE("kill -9 mid-batch (TEXT): the next start cuts the file back to its la
 
   TestChannel channel;
   RollingFileSink sink;
-  sink.setChannel(&channel);
-  REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", out.string()}})).ok());
-  REQUIRE(sink.hostStart().ok());
+  sdk::HostAccess::setChannel(sink, &channel);
+  REQUIRE(configure(sink, contextOf({{"sink.directory", out.string()}})).ok());
+  REQUIRE(sdk::HostAccess::start(sink).ok());
   // The torn event is gone; whole events of the uncommitted batch stay (they come again: at
   // least once), and the file is no longer marked.
   CHECK(readFile(crashed) == expectedText(0, 32));
   CHECK(markOf(crashed).empty());
   channel.putBodies(30, 40);
   sluice::plugins::testing::drain(sink, channel);
-  CHECK(sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(sink).ok());
   CHECK(readFile(crashed) == expectedText(0, 32));
   std::string rest;
   for (const auto& file : filesOf(out))
@@ -564,17 +581,17 @@ TEST_CASE("kill -9 mid-block (avro_event): the next start leaves a valid contain
   REQUIRE(markOf(crashed) == "avro");
   TestChannel channel;
   RollingFileSink sink;
-  sink.setChannel(&channel);
-  REQUIRE(sink.hostConfigure(contextOf({{"sink.directory", out.string()},
-                                        {"sink.serializer", "avro_event"}}))
+  sdk::HostAccess::setChannel(sink, &channel);
+  REQUIRE(configure(sink, contextOf({{"sink.directory", out.string()},
+                                     {"sink.serializer", "avro_event"}}))
               .ok());
-  REQUIRE(sink.hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(markOf(crashed).empty());
   std::vector<std::string> expected{kMeta};
   for (int i = 0; i < 20; ++i)
     expected.push_back(dumpLine(sdk::Event("event-" + std::to_string(i))));
   CHECK(avroDump({crashed}) == expected);
-  CHECK(sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(sink).ok());
 }
 
 TEST_CASE("a file another live sink is writing is never cut; a clean close removes the mark") {
@@ -590,13 +607,13 @@ TEST_CASE("a file another live sink is writing is never cut; a clean close remov
 
   TestChannel channel;
   RollingFileSink other;
-  other.setChannel(&channel);
-  REQUIRE(other.hostConfigure(contextOf({{"sink.directory", writer.out().string()}})).ok());
-  REQUIRE(other.hostStart().ok());
+  sdk::HostAccess::setChannel(other, &channel);
+  REQUIRE(configure(other, contextOf({{"sink.directory", writer.out().string()}})).ok());
+  REQUIRE(sdk::HostAccess::start(other).ok());
   CHECK(readFile(file) == expectedText(0, 10) + "event-1");
   CHECK(markOf(file) == "lines");
-  CHECK(other.hostStop().ok());
-  CHECK(writer.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(other).ok());
+  CHECK(sdk::HostAccess::stop(writer.sink).ok());
   CHECK(markOf(file).empty());
 }
 
@@ -606,11 +623,11 @@ TEST_CASE("start and stop are repeatable; every start writes a new file") {
     CAPTURE(round);
     f.channel.putBodies(round * 10, round * 10 + 10);
     f.drain();
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
   }
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   auto files = filesOf(f.out());
   REQUIRE(files.size() == 3);
   for (int i = 0; i < 3; ++i)
@@ -626,8 +643,8 @@ TEST_CASE("an existing file is never overwritten: the next name is used") {
   const auto first = filesOf(f.out()).at(0).filename().string();
   const std::string series = first.substr(0, first.rfind('-'));
   std::ofstream(f.out() / (series + "-2")) << "precious\n";
-  CHECK(f.sink.hostStop().ok());
-  CHECK(f.sink.hostStart().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
+  CHECK(sdk::HostAccess::start(f.sink).ok());
   f.channel.putBodies(1, 2);
   f.drain();
   CHECK(readFile(f.out() / (series + "-2")) == "precious\n");

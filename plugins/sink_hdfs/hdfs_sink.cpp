@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "avro_container.hpp"
+#include "config_keys.hpp"
 #include "file_output.hpp"
 
 namespace sluice::plugins::hdfs {
@@ -132,9 +133,9 @@ const sdk::Schema& hdfsSinkSchema() {
                "header, with hdfs.missingTimestampPolicy = fallback"),
       sdk::Key("hdfs.missingTimestampPolicy")
           .oneOf({"drop", "fallback", "fail"})
-          .def("drop")
           .doc("sluice: an event without a usable timestamp header is dropped (counted), written "
-               "to hdfs.fallbackPath (the default when that is set), or fails its batch (Flume)"),
+               "to hdfs.fallbackPath, or fails its batch (Flume); unset: fallback when "
+               "hdfs.fallbackPath is set, else drop"),
       sdk::Key("hdfs.recoverInUseFiles")
           .boolean()
           .def("true")
@@ -195,31 +196,25 @@ void HdfsSink::configure(const sdk::Context& ctx) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   s.path = path;
 
-  s.filePrefix = ctx.getString("hdfs.filePrefix", "FlumeData");
+  s.filePrefix = requireValue(ctx, "hdfs.filePrefix");
   s.fileSuffix = ctx.getString("hdfs.fileSuffix", "");
   s.inUsePrefix = ctx.getString("hdfs.inUsePrefix", "");
-  s.inUseSuffix = ctx.getString("hdfs.inUseSuffix", ".tmp");
-  if (ctx.getBoolean("hdfs.emptyInUseSuffix", false)) s.inUseSuffix.clear();
+  s.inUseSuffix = requireValue(ctx, "hdfs.inUseSuffix");
+  if (requireBoolean(ctx, "hdfs.emptyInUseSuffix")) s.inUseSuffix.clear();
   for (const char* key : {"hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix"})
     if (ctx.getString(key, "").find('/') != std::string::npos)
       ctx.fail(key, "must not contain '/'");
   if (s.filePrefix.empty()) ctx.fail("hdfs.filePrefix", "must not be empty");
 
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = ctx.getLong(key, def);
-    if (v < lo || v > hi)
-      ctx.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                        std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  s.rollIntervalSec = longIn("hdfs.rollInterval", 30, 0, 31536000);
-  s.rollSize = longIn("hdfs.rollSize", 1024, 0, INT64_MAX);
-  s.rollCount = longIn("hdfs.rollCount", 10, 0, INT64_MAX);
-  s.idleTimeoutSec = longIn("hdfs.idleTimeout", 0, 0, 31536000);
-  s.batchSize = static_cast<std::size_t>(longIn("hdfs.batchSize", 100, 1, 1000000));
-  s.maxOpenFiles = static_cast<std::size_t>(longIn("hdfs.maxOpenFiles", 5000, 1, 1000000));
+  s.rollIntervalSec = requireLong(ctx, "hdfs.rollInterval");
+  s.rollSize = requireLong(ctx, "hdfs.rollSize");
+  s.rollCount = requireLong(ctx, "hdfs.rollCount");
+  s.idleTimeoutSec = requireLong(ctx, "hdfs.idleTimeout");
+  s.batchSize = static_cast<std::size_t>(requireInteger(ctx, "hdfs.batchSize"));
+  s.maxOpenFiles = static_cast<std::size_t>(requireInteger(ctx, "hdfs.maxOpenFiles"));
 
-  const std::string fileType = lower(trimmed(ctx.getString("hdfs.fileType", "SequenceFile")));
+  // Enum keys: the host has checked them against the schema's values (case-insensitively).
+  const std::string fileType = lower(trimmed(requireValue(ctx, "hdfs.fileType")));
   const std::string codec = trimmed(ctx.getString("hdfs.codeC", ""));
   if (fileType == "sequencefile")
     ctx.fail("hdfs.fileType",
@@ -229,7 +224,7 @@ void HdfsSink::configure(const sdk::Context& ctx) {
     s.fileType = FileType::DataStream;
     if (!codec.empty())
       ctx.fail("hdfs.codeC", "is set but hdfs.fileType is DataStream; use CompressedStream");
-  } else if (fileType == "compressedstream") {
+  } else {
     s.fileType = FileType::CompressedStream;
     const std::string c = lower(codec);
     if (c == "gzip" || c == "gzipcodec" || c == "org.apache.hadoop.io.compress.gzipcodec")
@@ -241,24 +236,18 @@ void HdfsSink::configure(const sdk::Context& ctx) {
       ctx.fail("hdfs.codeC", "is required with hdfs.fileType = CompressedStream (gzip or zstd)");
     else
       ctx.fail("hdfs.codeC", "codec '" + codec + "' is not supported; expected gzip or zstd");
-  } else {
-    ctx.fail("hdfs.fileType", "expected DataStream or CompressedStream, got '" +
-                                  ctx.getString("hdfs.fileType", "") + "'");
   }
 
-  s.round = ctx.getBoolean("hdfs.round", false);
-  const std::string unit = lower(trimmed(ctx.getString("hdfs.roundUnit", "second")));
-  if (unit == "second")
-    s.roundUnit = RoundUnit::Second;
-  else if (unit == "minute")
-    s.roundUnit = RoundUnit::Minute;
-  else if (unit == "hour")
-    s.roundUnit = RoundUnit::Hour;
-  else
-    ctx.fail("hdfs.roundUnit", "expected second, minute or hour, got '" + unit + "'");
-  s.roundValue =
-      static_cast<int>(longIn("hdfs.roundValue", 1, 1, s.roundUnit == RoundUnit::Hour ? 24 : 60));
-  s.useLocalTimeStamp = ctx.getBoolean("hdfs.useLocalTimeStamp", false);
+  s.round = requireBoolean(ctx, "hdfs.round");
+  const std::string unit = lower(trimmed(requireValue(ctx, "hdfs.roundUnit")));
+  s.roundUnit = unit == "hour"     ? RoundUnit::Hour
+                : unit == "minute" ? RoundUnit::Minute
+                                   : RoundUnit::Second;
+  s.roundValue = requireInteger(ctx, "hdfs.roundValue");  // the schema allows 1..60
+  if (s.roundUnit == RoundUnit::Hour && s.roundValue > 24)
+    ctx.fail("hdfs.roundValue", "expected a value between 1 and 24, got " +
+                                    std::to_string(s.roundValue) + " (hdfs.roundUnit = hour)");
+  s.useLocalTimeStamp = requireBoolean(ctx, "hdfs.useLocalTimeStamp");
   s.timeZone = trimmed(ctx.getString("hdfs.timeZone", ""));
   std::optional<TimeZone> zone;
   if (s.timeZone.empty() || lower(s.timeZone) == "local time") {
@@ -271,19 +260,11 @@ void HdfsSink::configure(const sdk::Context& ctx) {
     }
   }
 
-  const std::string ser = trimmed(ctx.getString("serializer", "TEXT"));
-  if (lower(ser) == "text" || ser == kTextBuilder)
-    s.serializer = Serializer::Text;
-  else if (lower(ser) == "avro_event" || ser == kAvroBuilder)
-    s.serializer = Serializer::AvroEvent;
-  else
-    ctx.fail("serializer", "expected TEXT or avro_event, got '" + ser + "'");
-  s.appendNewline = ctx.getBoolean("serializer.appendNewline", true);
-  if (lower(trimmed(ctx.getString("serializer.compressionCodec", "null"))) != "null")
-    ctx.fail("serializer.compressionCodec",
-             "only null is supported; compress whole files with "
-             "hdfs.fileType = CompressedStream");
-  s.recoverInUseFiles = ctx.getBoolean("hdfs.recoverInUseFiles", true);
+  const std::string ser = lower(trimmed(requireValue(ctx, "serializer")));
+  s.serializer =
+      ser == "avro_event" || ser == lower(kAvroBuilder) ? Serializer::AvroEvent : Serializer::Text;
+  s.appendNewline = requireBoolean(ctx, "serializer.appendNewline");
+  s.recoverInUseFiles = requireBoolean(ctx, "hdfs.recoverInUseFiles");
 
   // Resolving the host name can wait on DNS: only when a template asks for it.
   const bool wantsHost =
@@ -313,21 +294,15 @@ void HdfsSink::configure(const sdk::Context& ctx) {
                "timestamp is missing");
   }
   // Unset: fallback when hdfs.fallbackPath is set (what that key alone meant before the policy
-  // existed), else drop.
+  // existed), else drop. The schema gives no default for that reason: its absence means this.
   const std::string policy = lower(trimmed(ctx.getString("hdfs.missingTimestampPolicy", "")));
   if (policy.empty())
     s.missingTimestampPolicy =
         fallbackT ? MissingTimestampPolicy::Fallback : MissingTimestampPolicy::Drop;
-  else if (policy == "drop")
-    s.missingTimestampPolicy = MissingTimestampPolicy::Drop;
-  else if (policy == "fallback")
-    s.missingTimestampPolicy = MissingTimestampPolicy::Fallback;
-  else if (policy == "fail")
-    s.missingTimestampPolicy = MissingTimestampPolicy::Fail;
   else
-    ctx.fail("hdfs.missingTimestampPolicy", "expected drop, fallback or fail, got '" +
-                                                ctx.getString("hdfs.missingTimestampPolicy", "") +
-                                                "'");
+    s.missingTimestampPolicy = policy == "fail"       ? MissingTimestampPolicy::Fail
+                               : policy == "fallback" ? MissingTimestampPolicy::Fallback
+                                                      : MissingTimestampPolicy::Drop;
   if (s.missingTimestampPolicy == MissingTimestampPolicy::Fallback && !fallbackT)
     ctx.fail("hdfs.missingTimestampPolicy",
              "fallback needs hdfs.fallbackPath, the directory for events without a usable "
@@ -677,7 +652,7 @@ void HdfsSink::checkTimers() {
   }
 }
 
-sdk::Status HdfsSink::fail(sdk::TransactionGuard& tx, const std::string& why) {
+sdk::Status HdfsSink::fail(sdk::SinkBatch& tx, const std::string& why) {
   tx.rollback();
   abortBatch();
   return deliveryFailed(why);
@@ -714,19 +689,10 @@ sdk::Status HdfsSink::processBatch() {
   sdk::SinkCounter& counter = sinkCounter();
   checkTimers();
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch tx(*this, s_.batchSize);
+  if (!tx.ok()) return deliveryFailed(tx.error());
+  const std::size_t n = tx.size();
+  if (n == 0) return sdk::Status::BACKOFF;
 
   const int64_t nowMs = nowMillis();
   const Clock::time_point now = now_();
@@ -735,7 +701,7 @@ sdk::Status HdfsSink::processBatch() {
   // that fails for another reason and is taken again does not count them twice.
   std::size_t missing = 0;
   std::size_t dropped = 0;  // of them, dropped (policy drop)
-  for (sdk::Event& e : taken) {
+  for (sdk::Event& e : tx.events()) {
     key_.clear();
     PathTemplate::Status st = pathT_->format(e.headers, nowMs, time_, key_);
     std::size_t dirLen = key_.size();
@@ -790,8 +756,9 @@ sdk::Status HdfsSink::processBatch() {
       return fail(tx, error + "; " + std::to_string(n) +
                           " events rolled back, the files cut back to their committed batches");
     }
-  if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
+  // Dropped events are in EventTimestampMissingCount, not EventDrainSuccessCount: attempts =
+  // success + dropped.
+  if (sdk::Result r = tx.commit(n - dropped); !r) {
     return fail(tx, "commit to channel '" + channel->getName() + "' failed: " + r.error() +
                         "; the batch was cut from the files and will be written again");
   }
@@ -804,8 +771,6 @@ sdk::Status HdfsSink::processBatch() {
   for (auto& f : retiring_) closeFile(*f);
   retiring_.clear();
   counter.add(cntTimestampMissing_, static_cast<int64_t>(missing));
-  // Dropped events are in EventTimestampMissingCount, not here: attempts = success + dropped.
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n - dropped));
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

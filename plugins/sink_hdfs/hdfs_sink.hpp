@@ -58,28 +58,28 @@ enum class MissingTimestampPolicy {
   Fail,      // Flume's: the batch fails and is retried
 };
 
+// Set by configure() from every key; the defaults live in hdfsSinkSchema() only.
 struct HdfsSettings {
   std::string path;  // template, file:// removed
-  std::string filePrefix = "FlumeData";
+  std::string filePrefix;
   std::string fileSuffix;
   std::string inUsePrefix;
-  std::string inUseSuffix = ".tmp";
-  int64_t rollIntervalSec = 30;
-  int64_t rollSize = 1024;
-  int64_t rollCount = 10;
+  std::string inUseSuffix;
+  int64_t rollIntervalSec = 0;
+  int64_t rollSize = 0;
+  int64_t rollCount = 0;
   int64_t idleTimeoutSec = 0;
-  std::size_t batchSize = 100;
+  std::size_t batchSize = 0;
   FileType fileType = FileType::DataStream;
   Codec codec = Codec::None;
-  std::size_t maxOpenFiles = 5000;
+  std::size_t maxOpenFiles = 0;
   bool round = false;
-  int roundValue = 1;
+  int roundValue = 0;
   RoundUnit roundUnit = RoundUnit::Second;
   std::string timeZone;  // "" = local time
   bool useLocalTimeStamp = false;
   Serializer serializer = Serializer::Text;
-  bool appendNewline = true;
-  std::size_t syncIntervalBytes = 2048000;
+  bool appendNewline = false;
   std::string fallbackPath;  // set only with MissingTimestampPolicy::Fallback
   MissingTimestampPolicy missingTimestampPolicy = MissingTimestampPolicy::Drop;
   bool recoverInUseFiles = true;
@@ -171,7 +171,7 @@ class HdfsSink final : public sdk::AbstractSink {
   void closeAll() noexcept;
   void checkTimers();
   void abortBatch() noexcept;
-  sdk::Status fail(sdk::TransactionGuard& tx, const std::string& why);
+  sdk::Status fail(sdk::SinkBatch& tx, const std::string& why);
   // The log line for an event whose timestamp is missing or bad (st), rate-limited.
   void reportMissingTimestamp(const sdk::Event& e, PathTemplate::Status st);
   void serialize(OpenFile& f, const sdk::Event& e);

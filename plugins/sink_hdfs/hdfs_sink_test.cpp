@@ -22,9 +22,12 @@
 #include <vector>
 
 #include "capture_logger.hpp"
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
 #include "skip.hpp"
+#include "sluice/sdk/host_access.hpp"
+#include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
 namespace fs = std::filesystem;
@@ -61,6 +64,11 @@ sdk::Context contextOf(const std::string& path, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, hdfsSinkSchema(), ctx, "hdfs");
+}
+
 constexpr int64_t kTs = 1704164645678;  // 2024-01-02T03:04:05.678Z
 
 struct Fixture {
@@ -71,11 +79,11 @@ struct Fixture {
   explicit Fixture(KV extra = {}, const std::string& tmpl = "out/%Y%m%d/%H", bool start = true) {
     gClockShiftMs = 0;
     sink.setClockForTest(&shiftedNow);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf((dir.path / tmpl).string(), extra));
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf((dir.path / tmpl).string(), extra));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = sink.hostStart();
+      r = sdk::HostAccess::start(sink);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
@@ -168,7 +176,7 @@ TEST_CASE("valid config with every key; file:// is accepted") {
                                                            {"hdfs.useLocalTimeStamp", "true"},
                                                            {"serializer", "TEXT"},
                                                            {"serializer.appendNewline", "false"}});
-  sdk::Result r = sink.hostConfigure(ctx);
+  sdk::Result r = configure(sink, ctx);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(sink.settings().path == (d.path / "x/%{h}").string());
   CHECK(sink.settings().maxOpenFiles == 3);
@@ -179,14 +187,18 @@ TEST_CASE("config errors name the key and what was expected") {
   auto err = [&](KV kv, const std::string& path = "") {
     HdfsSink sink;
     sdk::Context ctx = contextOf(path.empty() ? (d.path / "x").string() : path, kv);
-    sdk::Result r = sink.hostConfigure(ctx);
+    sdk::Result r = configure(sink, ctx);
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     HdfsSink sink;
-    sdk::Result r = sink.hostConfigure(sdk::Context("a1.sinks.k1"));
+    // configure() itself, without the host's check, still names the key.
+    sdk::Result r = sdk::HostAccess::configure(sink, sdk::Context("a1.sinks.k1"));
     CHECK(r.error() == "a1.sinks.k1.hdfs.path: is required but missing");
+    CHECK(configure(sink, sdk::Context("a1.sinks.k1"))
+              .error()
+              .find("a1.sinks.k1: missing required key 'hdfs.path'") == 0);
   }
   CHECK(err({}, "hdfs://nn:8020/flume")
             .find("a1.sinks.k1.hdfs.path: hdfs:// (a real HDFS "
@@ -231,7 +243,7 @@ TEST_CASE("bucketing by %Y%m%d/%H with round to 10 minutes: expected paths, rena
   REQUIRE(open.size() == 3);
   for (const auto& [name, content] : open) CHECK(name.size() > 4);
   for (const auto& [name, content] : open) CHECK(name.substr(name.size() - 4) == ".tmp");
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 3);
   std::map<std::string, std::string> byDir;
@@ -253,7 +265,7 @@ TEST_CASE("hdfs.timeZone buckets in that zone") {
   Fixture f({{"hdfs.timeZone", "America/New_York"}});
   f.channel.putAt(0, 2, kTs);  // 2024-01-01 22:04 in New York
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 1);
   CHECK(isFinalName(files.begin()->first, "20240101/22"));
@@ -263,7 +275,7 @@ TEST_CASE("roll by count: Flume's default of 10, and a file holds exactly rollCo
   Fixture f({{"hdfs.rollCount", "3"}, {"hdfs.rollSize", "0"}, {"hdfs.batchSize", "4"}});
   f.channel.putAt(0, 10, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 4);
   std::vector<std::size_t> counts;
@@ -285,7 +297,7 @@ TEST_CASE("Flume's defaults") {
   sdk::Context ctx("a1.sinks.k1");
   ctx.put("hdfs.path", (d.path / "x").string());
   ctx.put("hdfs.fileType", "DataStream");
-  REQUIRE(sink.hostConfigure(ctx).ok());
+  REQUIRE(configure(sink, ctx).ok());
   const auto& s = sink.settings();
   CHECK(s.filePrefix == "FlumeData");
   CHECK(s.inUsePrefix.empty());
@@ -305,7 +317,7 @@ TEST_CASE("roll by size: body bytes, checked before each event") {
   Fixture f({{"hdfs.rollCount", "0"}, {"hdfs.rollSize", "14"}});
   f.channel.putAt(0, 5, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 3);
   std::vector<std::size_t> counts;
@@ -325,7 +337,7 @@ TEST_CASE("roll by interval and close on idle timeout") {
     f.drain();
     CHECK(f.counter("ConnectionClosedCount") == 0);
     gClockShiftMs = 31000;
-    (void)f.sink.hostProcess();  // empty channel: the timer check still runs
+    (void)sdk::HostAccess::process(f.sink);  // empty channel: the timer check still runs
     CHECK(f.counter("ConnectionClosedCount") == 1);
     auto files = tree(f.out());
     REQUIRE(files.size() == 1);
@@ -346,10 +358,10 @@ TEST_CASE("roll by interval and close on idle timeout") {
     f.channel.putAt(2, 3, kTs);
     f.drain();
     gClockShiftMs = 7000;  // 4 s after the last write
-    (void)f.sink.hostProcess();
+    (void)sdk::HostAccess::process(f.sink);
     CHECK(f.sink.openFiles() == 1);
     gClockShiftMs = 8500;
-    (void)f.sink.hostProcess();
+    (void)sdk::HostAccess::process(f.sink);
     CHECK(f.sink.openFiles() == 0);
     auto files = tree(f.out());
     REQUIRE(files.size() == 1);
@@ -371,7 +383,7 @@ TEST_CASE("in-use prefix and suffix, file suffix; renamed on close") {
   const std::string name = open.begin()->first;
   CHECK(name.rfind("20240102/03/_app-web1.", 0) == 0);
   CHECK(name.substr(name.size() - 15) == ".log.inprogress");
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto closed = tree(f.out());
   REQUIRE(closed.size() == 1);
   CHECK(isFinalName(closed.begin()->first, "20240102/03", "app-web1", ".log"));
@@ -388,9 +400,9 @@ TEST_CASE("start closes out in-use files a crash left, cutting a partial last li
   { std::ofstream(d.path / "out/other/FlumeData.5.tmp") << "x\n"; }
   HdfsSink sink;
   TestChannel ch;
-  sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
-  REQUIRE(sink.hostStart().ok());
+  sdk::HostAccess::setChannel(sink, &ch);
+  REQUIRE(configure(sink, contextOf((d.path / "out/%Y%m%d/%H").string(), {})).ok());
+  REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == "line-1\nline-2\n");
   CHECK_FALSE(fs::exists(bucket / "FlumeData.1700000000001.tmp"));
   CHECK_FALSE(fs::exists(bucket / "FlumeData.1700000000002.tmp"));  // empty: removed
@@ -398,7 +410,7 @@ TEST_CASE("start closes out in-use files a crash left, cutting a partial last li
   CHECK(fs::exists(bucket / "unrelated.tmp"));
   CHECK(fs::exists(d.path / "out/other/FlumeData.5"));
   CHECK(sink.sinkCounter().get("InUseFileRecoveredCount") == 2);
-  (void)sink.hostStop();
+  (void)sdk::HostAccess::stop(sink);
 }
 
 TEST_CASE("CompressedStream gzip: readable by gzip -d, one member per batch") {
@@ -409,7 +421,7 @@ TEST_CASE("CompressedStream gzip: readable by gzip -d, one member per batch") {
              {"hdfs.batchSize", "7"}});
   f.channel.putAt(0, 50, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 1);
   const std::string name = files.begin()->first;
@@ -428,7 +440,7 @@ TEST_CASE("CompressedStream zstd: readable by zstd -d" *
              {"hdfs.batchSize", "9"}});
   f.channel.putAt(0, 40, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 1);
   CHECK(isFinalName(files.begin()->first, "20240102/03", "FlumeData", ".zst"));
@@ -444,7 +456,7 @@ TEST_CASE("a failed write rolls back, cuts the files back, and the events come a
   {
     FileSizeLimit limit(100);  // the next batch (80 bytes) gets a short write, then EFBIG
     f.channel.putAt(10, 20, kTs);
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.error.find("cannot write to") != std::string::npos);
     CHECK(o.error.find("10 events rolled back") != std::string::npos);
@@ -457,7 +469,7 @@ TEST_CASE("a failed write rolls back, cuts the files back, and the events come a
   CHECK(isFinalName(files.begin()->first, "20240102/03"));
   CHECK(eventNumbers(files) == range(0, 10));
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   files = tree(f.out());
   CHECK(files.size() == 2);
   CHECK(eventNumbers(files) == range(0, 20));  // nothing lost, nothing twice
@@ -470,11 +482,11 @@ TEST_CASE("a failed write in a batch that rolled files mid-batch loses and repea
   {
     FileSizeLimit limit(10);  // every file above 10 bytes fails
     f.channel.putAt(2, 12, kTs);
-    CHECK(f.sink.hostProcess().failed);
+    CHECK(sdk::HostAccess::process(f.sink).failed);
     CHECK(f.channel.size() == 10);
   }
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   CHECK(eventNumbers(files) == range(0, 12));
   for (const auto& [name, content] : files) {
@@ -489,10 +501,10 @@ TEST_CASE("a failed commit cuts the batch from the files") {
   f.drain();
   f.channel.failCommit = true;
   f.channel.putAt(3, 6, kTs);
-  CHECK(f.sink.hostProcess().failed);
+  CHECK(sdk::HostAccess::process(f.sink).failed);
   f.channel.failCommit = false;
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   CHECK(eventNumbers(tree(f.out())) == range(0, 6));
 }
 
@@ -516,11 +528,11 @@ void putMixedBatch(TestChannel& ch) {
 TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the rest written") {
   CaptureLogger log;
   Fixture f({{"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}}, "out/%Y%m%d/%H", false);
-  f.sink.hostAttach("k1", &log);
-  REQUIRE(f.sink.hostStart().ok());
+  sdk::HostAccess::attach(f.sink, "k1", &log);
+  REQUIRE(sdk::HostAccess::start(f.sink).ok());
   CHECK(f.sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
   putMixedBatch(f.channel);
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   REQUIRE_MESSAGE(!o.failed, o.error);
   CHECK(f.channel.size() == 0);  // committed: the bad events do not come back
   CHECK(f.counter("EventTimestampMissingCount") == 2);
@@ -556,7 +568,7 @@ TEST_CASE("missingTimestampPolicy drop: each bad event counted and dropped, the 
   CHECK(log.occurrences("timestamp header '12:00' is not a number of milliseconds") == 1);
   CHECK(log.occurrences("1001 more such events since the last report") == 1);
 
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   const auto files = tree(f.out());
   REQUIRE(files.size() == 1);
   CHECK(isFinalName(files.begin()->first, "20240102/03"));
@@ -571,14 +583,14 @@ TEST_CASE("missingTimestampPolicy drop: a batch that fails to write counts its b
   {
     FileSizeLimit limit(100);  // the good events of the next batch (24 bytes) do not fit
     putMixedBatch(f.channel);
-    CHECK(f.sink.hostProcess().failed);
+    CHECK(sdk::HostAccess::process(f.sink).failed);
     CHECK(f.channel.size() == 5);
     CHECK(f.counter("EventTimestampMissingCount") == 0);  // not committed: not counted yet
   }
   f.drain();
   CHECK(f.counter("EventTimestampMissingCount") == 2);
   CHECK(f.counter("EventDrainSuccessCount") == 13);
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   std::vector<int> want{0, 1, 2};
   for (int i : range(10, 20)) want.push_back(i);
   CHECK(eventNumbers(tree(f.out())) == want);  // nothing twice: the failed write was cut back
@@ -588,7 +600,7 @@ TEST_CASE("missingTimestampPolicy fail: Flume's behaviour, the batch fails and i
   Fixture f({{"hdfs.missingTimestampPolicy", "fail"}});
   putMixedBatch(f.channel);
   for (int attempt = 1; attempt <= 3; ++attempt) {
-    sdk::ProcessOutcome o = f.sink.hostProcess();
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
     CHECK(o.failed);
     CHECK(o.error.find("no timestamp header") != std::string::npos);
     CHECK(o.error.find("5 events rolled back and retried (hdfs.missingTimestampPolicy = fail") !=
@@ -609,7 +621,7 @@ TEST_CASE("missingTimestampPolicy fallback: bad events written under hdfs.fallba
     CHECK(f.sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Fallback);
     putMixedBatch(f.channel);
     f.drain();
-    (void)f.sink.hostStop();
+    (void)sdk::HostAccess::stop(f.sink);
     CHECK(f.counter("EventTimestampMissingCount") == 2);
     CHECK(f.counter("EventDrainSuccessCount") == 5);
     auto lateFiles = tree(late);
@@ -633,12 +645,14 @@ TEST_CASE("missingTimestampPolicy: config errors") {
   TempDir d;
   auto err = [&](KV kv) {
     HdfsSink sink;
-    sdk::Result r = sink.hostConfigure(contextOf((d.path / "x/%Y").string(), kv));
+    sdk::Result r = configure(sink, contextOf((d.path / "x/%Y").string(), kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
+  // An enum value the schema lacks is refused by the host, which names every accepted value.
   CHECK(err({{"hdfs.missingTimestampPolicy", "ignore"}}) ==
-        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected drop, fallback or fail, got 'ignore'");
+        "a1.sinks.k1.hdfs.missingTimestampPolicy: expected one of drop, fallback, fail, got "
+        "'ignore'");
   CHECK(err({{"hdfs.missingTimestampPolicy", "fallback"}}) ==
         "a1.sinks.k1.hdfs.missingTimestampPolicy: fallback needs hdfs.fallbackPath, the "
         "directory for events without a usable timestamp");
@@ -646,8 +660,8 @@ TEST_CASE("missingTimestampPolicy: config errors") {
         "a1.sinks.k1.hdfs.fallbackPath: is set but hdfs.missingTimestampPolicy is fail, which "
         "never writes there; set the policy to fallback or remove the key");
   HdfsSink sink;
-  REQUIRE(sink.hostConfigure(contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}}))
-              .ok());
+  REQUIRE(
+      configure(sink, contextOf(d.path.string(), {{"hdfs.missingTimestampPolicy", "DROP"}})).ok());
   CHECK(sink.settings().missingTimestampPolicy == MissingTimestampPolicy::Drop);
 }
 
@@ -680,7 +694,7 @@ TEST_CASE("maxOpenFiles closes the least recently used file") {
     const bool closed = name.find(".tmp") == std::string::npos;
     CHECK(closed == (name.rfind("b/", 0) == 0));
   }
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   CHECK(eventNumbers(tree(f.out())) == range(0, 4));
 }
 
@@ -690,7 +704,7 @@ TEST_CASE("avro_event writes an Avro container per file") {
   f.drain();
   f.channel.putAt(3, 5, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   REQUIRE(files.size() == 1);
   const std::string& c = files.begin()->second;
@@ -713,7 +727,7 @@ TEST_CASE("start cuts a crashed avro_event in-use file back to its last whole bl
   auto open = tree(f.out());  // the .tmp file, as a crash would leave it
   REQUIRE(open.size() == 1);
   const std::string whole = open.begin()->second;
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
 
   TempDir d;
   const fs::path bucket = d.path / "out";
@@ -722,23 +736,23 @@ TEST_CASE("start cuts a crashed avro_event in-use file back to its last whole bl
   std::ofstream(bucket / "FlumeData.1700000000001.tmp") << whole << std::string("\x06\x40\x00\x0e", 4);
   HdfsSink sink;
   TestChannel ch;
-  sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
-  REQUIRE(sink.hostStart().ok());
+  sdk::HostAccess::setChannel(sink, &ch);
+  REQUIRE(configure(sink, contextOf(bucket.string(), {{"serializer", "avro_event"}})).ok());
+  REQUIRE(sdk::HostAccess::start(sink).ok());
   CHECK(readFile(bucket / "FlumeData.1700000000001") == whole);
-  (void)sink.hostStop();
+  (void)sdk::HostAccess::stop(sink);
 }
 
 TEST_CASE("start and stop are repeatable; stop closes every file") {
   Fixture f;
   f.channel.putAt(0, 3, kTs);
   f.drain();
-  (void)f.sink.hostStop();
-  (void)f.sink.hostStop();
-  REQUIRE(f.sink.hostStart().ok());
+  (void)sdk::HostAccess::stop(f.sink);
+  (void)sdk::HostAccess::stop(f.sink);
+  REQUIRE(sdk::HostAccess::start(f.sink).ok());
   f.channel.putAt(3, 4, kTs);
   f.drain();
-  (void)f.sink.hostStop();
+  (void)sdk::HostAccess::stop(f.sink);
   auto files = tree(f.out());
   for (const auto& [name, content] : files) CHECK(name.find(".tmp") == std::string::npos);
   CHECK(eventNumbers(files) == range(0, 4));
@@ -749,11 +763,11 @@ TEST_CASE("a directory that cannot be created fails the batch, counted, events k
   { std::ofstream(d.path / "file") << "x"; }
   HdfsSink sink;
   TestChannel ch;
-  sink.setChannel(&ch);
-  REQUIRE(sink.hostConfigure(contextOf((d.path / "file/%Y").string(), {})).ok());
-  REQUIRE(sink.hostStart().ok());
+  sdk::HostAccess::setChannel(sink, &ch);
+  REQUIRE(configure(sink, contextOf((d.path / "file/%Y").string(), {})).ok());
+  REQUIRE(sdk::HostAccess::start(sink).ok());
   ch.putAt(0, 2, kTs);
-  sdk::ProcessOutcome o = sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(sink);
   CHECK(o.failed);
   CHECK(o.error.find("cannot create directory") != std::string::npos);
   CHECK(ch.size() == 2);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 
 namespace sluice::plugins::kafka {
@@ -30,8 +31,8 @@ const sdk::Schema& kafkaSinkSchema() {
           .doc("Events taken from the channel, produced and acknowledged per transaction"),
       sdk::Key("kafka.producer.acks")
           .oneOf({"0", "1", "-1", "all"})
-          .def("1")
-          .doc("Broker acknowledgements a message needs: 0, 1 (leader) or all (-1)"),
+          .doc("Broker acknowledgements a message needs: 0, 1 (leader) or all (-1); unset: 1, or "
+               "all with kafka.producer.enable.idempotence = true"),
       sdk::Key("useFlumeEventFormat")
           .boolean()
           .def("false")
@@ -77,19 +78,15 @@ void KafkaSink::configure(const sdk::Context& context) {
   KafkaSinkSettings s;
   path_ = context.path();
   s.bootstrapServers = trimCopy(context.requireString("kafka.bootstrap.servers"));
-  if (auto t = context.getString("kafka.topic"); t && !trimCopy(*t).empty()) s.topic = trimCopy(*t);
+  s.topic = trimCopy(requireValue(context, "kafka.topic"));
+  if (s.topic.empty()) s.topic = schemaDefault(kafkaSinkSchema(), "kafka.topic");  // as blank
   s.topicHasEscapes = s.topic.find("%{") != std::string::npos;
-  const int32_t batch = context.getInteger("flumeBatchSize", 100);
-  if (batch < 1) context.fail("flumeBatchSize", "must be >= 1, got " + std::to_string(batch));
-  s.batchSize = static_cast<std::size_t>(batch);
-  s.useFlumeEventFormat = context.getBoolean("useFlumeEventFormat", false);
-  if (auto p = context.getInteger("defaultPartitionId")) {
-    if (*p < 0) context.fail("defaultPartitionId", "must be >= 0, got " + std::to_string(*p));
-    s.defaultPartitionId = *p;
-  }
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "flumeBatchSize"));
+  s.useFlumeEventFormat = requireBoolean(context, "useFlumeEventFormat");
+  s.defaultPartitionId = context.getInteger("defaultPartitionId");
   s.partitionIdHeader = trimCopy(context.getString("partitionIdHeader", ""));
-  s.allowTopicOverride = context.getBoolean("allowTopicOverride", true);
-  s.topicHeader = trimCopy(context.getString("topicHeader", "topic"));
+  s.allowTopicOverride = requireBoolean(context, "allowTopicOverride");
+  s.topicHeader = trimCopy(requireValue(context, "topicHeader"));
   s.timestampHeader = trimCopy(context.getString("timestampHeader", ""));
   for (const auto& [key, p] : context.parameters())
     if (key.rfind("header.", 0) == 0 && key.size() > 7) {
@@ -99,7 +96,8 @@ void KafkaSink::configure(const sdk::Context& context) {
     }
 
   // Producer properties: sluice's defaults, then the user's kafka.producer.* keys, then the
-  // dedicated keys, which win (as in Flume).
+  // dedicated keys, which win (as in Flume). acks has no schema default, since its absence
+  // means 1, or all with enable.idempotence.
   Properties& props = s.producer;
   setProperty(props, "acks", "1");
   setProperty(props, "partitioner", "murmur2_random");  // the Java client's key hashing
@@ -149,6 +147,7 @@ void KafkaSink::createProducer() {
   ConfPtr conf = buildConf(s_.producer, ctx);
   events_.setLogger(&logger());
   events_.install(conf.get());
+  installJavaPartitioner(partitioner_, conf.get(), s_.producer);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::onDelivery);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
@@ -322,8 +321,6 @@ bool KafkaSink::produce(const sdk::Event& event, std::string* error) {
 }
 
 sdk::Status KafkaSink::process() {
-  sdk::Channel* channel = getChannel();
-  if (!channel) return deliveryFailed("no channel attached to sink " + getName());
   if (!rk_) return deliveryFailed("the Kafka sink is not started");
   if (tx_) return awaitBatch(kAwaitSlice);
 
@@ -335,27 +332,17 @@ sdk::Status KafkaSink::process() {
     createProducer();
   }
 
-  sdk::SinkCounter& counter = sinkCounter();
-  tx_ = channel->getTransaction();
-  tx_->begin();
-  std::span<sdk::Event> batch;
-  if (sdk::Result r = tx_->takeBatch(s_.batchSize, batch); !r) {
-    counter.incrementChannelReadFail();
-    tx_->rollback();
-    closeTx();
-    return deliveryFailed("Failed to take events from channel: " + r.error());
+  tx_.emplace(*this, s_.batchSize);
+  if (!tx_->ok()) {
+    std::string why = tx_->error();
+    closeTx();  // rolls back
+    return deliveryFailed(why);
   }
-  counter.countBatch(batch.size(), s_.batchSize);
-  if (batch.empty()) {
-    sdk::Result r = tx_->commit();
+  if (tx_->empty()) {
     closeTx();
-    if (!r) {
-      counter.incrementChannelReadFail();
-      return deliveryFailed("Failed to commit an empty take: " + r.error());
-    }
     return sdk::Status::BACKOFF;
   }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(batch.size()));
+  const std::span<sdk::Event> batch = tx_->events();
   batchEvents_ = batch.size();
   batchStart_ = Clock::now();
   ++delivery_.generation;
@@ -385,15 +372,12 @@ sdk::Status KafkaSink::finishBatch() {
   sdk::SinkCounter& counter = sinkCounter();
   if (sdk::Result r = tx_->commit(); !r) {
     // The messages are in Kafka; the events come again from the channel (duplicates).
-    counter.incrementChannelReadFail();
-    tx_->rollback();
-    closeTx();
+    closeTx();  // rolls back
     counter.increment(kRollbackCount);
     return deliveryFailed("Kafka acknowledged the batch but the take did not commit: " + r.error());
   }
   const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - batchStart_).count();
   counter.add(kKafkaEventSendTimer, ms);
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(batchEvents_));
   closeTx();
   // Flume reports a short batch as READY too; BACKOFF only for an empty channel.
   return sdk::Status::READY;
@@ -412,14 +396,11 @@ sdk::Status KafkaSink::failBatch(const std::string& why) {
   counter.increment(kRollbackCount);
   if (events_.brokersDown()) counter.incrementConnectionFailedCount();
   events_.clearBrokersDown();
-  if (tx_) tx_->rollback();
-  closeTx();
+  closeTx();  // rolls back
   return deliveryFailed("Failed to publish events: " + why);
 }
 
 void KafkaSink::closeTx() noexcept {
-  if (!tx_) return;
-  tx_->close();
   tx_.reset();
   batchEvents_ = 0;
 }

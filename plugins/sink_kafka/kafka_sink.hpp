@@ -45,14 +45,15 @@ const sdk::Schema& kafkaSinkSchema();
 
 struct KafkaSinkSettings {
   std::string bootstrapServers;
-  std::string topic = "default-flume-topic";
+  // The rest are set by configure(); the defaults live in kafkaSinkSchema() only.
+  std::string topic;
   bool topicHasEscapes = false;  // kafka.topic contains %{header}
-  std::size_t batchSize = 100;
+  std::size_t batchSize = 0;
   bool useFlumeEventFormat = false;
   std::optional<int32_t> defaultPartitionId;
   std::string partitionIdHeader;  // "" = none
-  bool allowTopicOverride = true;
-  std::string topicHeader = "topic";
+  bool allowTopicOverride = false;
+  std::string topicHeader;
   std::string timestampHeader;                                 // "" = none
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header -> Kafka header
   Properties producer;                                         // librdkafka properties, translated
@@ -90,7 +91,7 @@ class KafkaSink final : public sdk::AbstractSink {
   const KafkaSinkSettings& settings() const noexcept { return s_; }
   // The librdkafka properties the producer is created with (for tests and logs).
   const Properties& producerProperties() const noexcept { return s_.producer; }
-  bool batchOpen() const noexcept { return tx_ != nullptr; }
+  bool batchOpen() const noexcept { return tx_.has_value(); }
 
  private:
   struct Delivery {
@@ -113,18 +114,19 @@ class KafkaSink final : public sdk::AbstractSink {
   sdk::Status awaitBatch(std::chrono::milliseconds budget);
   sdk::Status finishBatch();
   sdk::Status failBatch(const std::string& why);
-  void closeTx() noexcept;
+  void closeTx() noexcept;  // ends the open batch, rolling it back unless it committed
 
   KafkaSinkSettings s_;
   bool configured_ = false;
   std::string path_;  // the component's config path, for messages
 
   ClientEvents events_{nullptr};
+  JavaPartitioner partitioner_;  // kafka.producer.partitioner.class, when a callback does it
   rd_kafka_t* rk_ = nullptr;
   std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;
 
-  // The open batch (between its take and its commit or rollback).
-  std::unique_ptr<sdk::Transaction> tx_;
+  // The open batch (between its take and its commit or rollback; reset() rolls back).
+  std::optional<sdk::SinkBatch> tx_;
   std::size_t batchEvents_ = 0;
   std::chrono::steady_clock::time_point batchStart_{};
   Delivery delivery_;

@@ -8,12 +8,15 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
 #include "sink_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -37,9 +40,14 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSinkSchema(), ctx, "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(sink, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -57,23 +65,23 @@ struct Fixture {
   explicit Fixture(const KV& extra = {}, bool start = true) {
     KV kv{{"kafka.bootstrap.servers", kafka.bootstraps()}, {"kafka.topic", "t1"}};
     kv.insert(kv.end(), extra.begin(), extra.end());
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = sink.hostStart();
+      r = sdk::HostAccess::start(sink);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Fixture() { (void)sink.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(sink); }
 
   // Calls process() until the channel is empty and no batch is open (deadline 30 s). With
   // retry, failed batches (rolled back) are tried again, as the sink runner does.
   void drain(bool retry = false) {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     for (;;) {
-      sdk::ProcessOutcome o = sink.hostProcess();
+      sdk::ProcessOutcome o = sdk::HostAccess::process(sink);
       if (!retry) REQUIRE_MESSAGE(!o.failed, o.error);
       if (channel.size() == 0 && !sink.batchOpen()) return;
       REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -112,26 +120,28 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and producer properties translated") {
   KafkaSink sink;
-  sdk::Result r = sink.hostConfigure(contextOf({
-      {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
-      {"kafka.topic", "logs"},
-      {"flumeBatchSize", "500"},
-      {"useFlumeEventFormat", "true"},
-      {"defaultPartitionId", "2"},
-      {"partitionIdHeader", "p"},
-      {"allowTopicOverride", "false"},
-      {"topicHeader", "dest"},
-      {"timestampHeader", "ts"},
-      {"header.host", "origin-host"},
-      {"kafka.producer.linger.ms", "20"},
-      {"kafka.producer.buffer.memory", "33554432"},
-      {"kafka.producer.compression.type", "lz4"},
-      {"kafka.producer.key.serializer", "org.apache.kafka.common.serialization.StringSerializer"},
-      {"kafka.producer.max.block.ms", "60000"},
-      {"kafka.producer.sasl.jaas.config",
-       "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
-       "password=\"p1\";"},
-  }));
+  sdk::Result r = configure(
+      sink, contextOf({
+                {"kafka.bootstrap.servers", "h1:9092,h2:9092"},
+                {"kafka.topic", "logs"},
+                {"flumeBatchSize", "500"},
+                {"useFlumeEventFormat", "true"},
+                {"defaultPartitionId", "2"},
+                {"partitionIdHeader", "p"},
+                {"allowTopicOverride", "false"},
+                {"topicHeader", "dest"},
+                {"timestampHeader", "ts"},
+                {"header.host", "origin-host"},
+                {"kafka.producer.linger.ms", "20"},
+                {"kafka.producer.buffer.memory", "33554432"},
+                {"kafka.producer.compression.type", "lz4"},
+                {"kafka.producer.key.serializer",
+                 "org.apache.kafka.common.serialization.StringSerializer"},
+                {"kafka.producer.max.block.ms", "60000"},
+                {"kafka.producer.sasl.jaas.config",
+                 "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u1\" "
+                 "password=\"p1\";"},
+            }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = sink.settings();
   CHECK(s.bootstrapServers == "h1:9092,h2:9092");
@@ -158,7 +168,7 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
   // Defaults.
   KafkaSink d;
-  REQUIRE(d.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"}})).ok());
   CHECK(d.settings().topic == "default-flume-topic");
   CHECK(d.settings().batchSize == 100);
   CHECK_FALSE(d.settings().useFlumeEventFormat);
@@ -169,8 +179,8 @@ TEST_CASE("valid config: Flume's keys, defaults, and producer properties transla
 
 TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than all is refused") {
   KafkaSink sink;
-  REQUIRE(sink.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                        {"kafka.producer.enable.idempotence", "true"}}))
+  REQUIRE(configure(sink, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                     {"kafka.producer.enable.idempotence", "true"}}))
               .ok());
   CHECK(prop(sink, "acks") == "all");
   CHECK(prop(sink, "enable.idempotence") == "true");
@@ -181,7 +191,13 @@ TEST_CASE("idempotent producer: acks becomes all; an explicit acks other than al
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({}) == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSink bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+    CHECK(r.error() == "a1.sinks.k1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({}).find("a1.sinks.k1: missing required key 'kafka.bootstrap.servers'") ==
+        0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"flumeBatchSize", "0"}})
             .find("a1.sinks.k1.flumeBatchSize:") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}, {"useFlumeEventFormat", "yes"}})
@@ -317,7 +333,7 @@ TEST_CASE("all brokers down: the batch rolls back, stays in the channel, and arr
   sdk::ProcessOutcome o;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   do {
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     REQUIRE(std::chrono::steady_clock::now() < deadline);
   } while (!o.failed);
   CHECK(o.error.find("Failed to publish events") != std::string::npos);
@@ -345,7 +361,7 @@ TEST_CASE("a produce request the broker refuses rolls the batch back; all delive
   sdk::ProcessOutcome o;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   do {
-    o = f.sink.hostProcess();
+    o = sdk::HostAccess::process(f.sink);
     REQUIRE(std::chrono::steady_clock::now() < deadline);
   } while (!o.failed && f.sink.batchOpen());
   REQUIRE(o.failed);
@@ -368,7 +384,7 @@ TEST_CASE("a bad partition header fails the batch, as in Flume") {
   sdk::EventBatch b;
   b.emplace_back(sdk::Headers{{"p", "zero"}}, "x");
   f.channel.put(std::move(b));
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK(o.failed);
   CHECK(o.error.find("Non integer partition id specified") != std::string::npos);
   CHECK(f.channel.size() == 1);
@@ -379,12 +395,12 @@ TEST_CASE("stop with an unacknowledged batch rolls it back") {
   f.kafka.createTopic("t1", 1);
   f.kafka.down();
   f.channel.putBodies(0, 10);
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::READY);
   CHECK(f.sink.batchOpen());  // waiting for Kafka, transaction still open
   CHECK(f.channel.size() == 0);
-  CHECK(f.sink.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.sink).ok());
   CHECK_FALSE(f.sink.batchOpen());
   CHECK(f.channel.size() == 10);
   CHECK(f.counter("RollbackCount") == 1);
@@ -395,12 +411,12 @@ TEST_CASE("start and stop are repeatable") {
   f.kafka.createTopic("t1", 1);
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());  // a second start while running does nothing
+    REQUIRE(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());  // a second start while running does nothing
     f.channel.putBodies(round * 10, round * 10 + 10);
     f.drain();
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
   }
   CHECK(f.counter("ConnectionCreatedCount") == 3);
   CHECK(f.counter("ConnectionClosedCount") == 3);
@@ -410,8 +426,104 @@ TEST_CASE("start and stop are repeatable") {
 
 TEST_CASE("an empty channel is BACKOFF and counted as an empty batch") {
   Fixture f;
-  sdk::ProcessOutcome o = f.sink.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK(f.counter("BatchEmptyCount") == 1);
+}
+
+// ---- kafka.producer.partitioner.class: Kafka's own partitioners, checked on the mock cluster ----
+
+namespace {
+
+// Puts `n` events whose body is event-<i> and whose key is keyOf(i), sends them, and returns
+// the partition each event-<i> landed in, by i.
+template <class KeyOf>
+std::vector<int32_t> partitionsOf(Fixture& f, int from, int n, int partitions, KeyOf keyOf) {
+  sdk::EventBatch batch;
+  for (int i = from; i < from + n; ++i) {
+    sdk::Event e("event-" + std::to_string(i));
+    e.headers.set("key", keyOf(i));
+    batch.push_back(std::move(e));
+  }
+  f.channel.put(std::move(batch));
+  f.drain();
+  const std::size_t total = static_cast<std::size_t>(from) + static_cast<std::size_t>(n);
+  auto recs = readTopic(f.kafka.bootstraps(), "t1", partitions, total);
+  REQUIRE(recs.size() == total);
+  std::vector<int32_t> out(static_cast<std::size_t>(n), -1);
+  for (const auto& r : recs) {
+    const int i = std::stoi(r.value.substr(6));
+    if (i >= from) out[static_cast<std::size_t>(i - from)] = r.partition;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("partitioner.class DefaultPartitioner: a key lands on Java's murmur2 partition") {
+  Fixture f(KV{{"kafka.producer.partitioner.class",
+                "org.apache.kafka.clients.producer.internals.DefaultPartitioner"}});
+  CHECK(prop(f.sink, "partitioner") == "murmur2_random");
+  CHECK(prop(f.sink, "partitioner.class") == "<unset>");
+  f.kafka.createTopic("t1", 5);
+  // Java's murmur2 of these keys, from Kafka's UtilsTest.testMurmur2; Java's DefaultPartitioner
+  // picks (murmur2 & 0x7fffffff) % partitions.
+  const std::vector<std::pair<std::string, int32_t>> javaMurmur2{
+      {"21", -973932308},
+      {"foobar", -790332482},
+      {"a-little-bit-long-string", -985981536},
+      {"a-little-bit-longer-string", -1486304829},
+      {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+      {"abc", 479470107}};
+  const int n = static_cast<int>(javaMurmur2.size()) * 3;
+  auto got = partitionsOf(f, 0, n, 5, [&](int i) { return javaMurmur2[i % 6].first; });
+  std::set<int32_t> used;
+  for (int i = 0; i < n; ++i) {
+    const int32_t want = (javaMurmur2[i % 6].second & 0x7fffffff) % 5;
+    CHECK_MESSAGE(got[i] == want, "key " << javaMurmur2[i % 6].first);
+    used.insert(got[i]);
+  }
+  CHECK(used.size() == 4);  // 0, 1, 2 and 4: the keys really spread
+}
+
+TEST_CASE("partitioner.class RoundRobinPartitioner: partitions in turn, keys ignored") {
+  Fixture f({{"flumeBatchSize", "7"},
+             {"kafka.producer.partitioner.class",
+              "org.apache.kafka.clients.producer.RoundRobinPartitioner"}});
+  CHECK(prop(f.sink, "partitioner.class") == "roundrobin");
+  f.kafka.createTopic("t1", 4);
+  // One key for all: murmur2 would put every message on one partition.
+  auto got = partitionsOf(f, 0, 30, 4, [](int) { return std::string("same-key"); });
+  for (int i = 0; i < 30; ++i) CHECK_MESSAGE(got[i] == (got[0] + i) % 4, "message " << i);
+  // The turn goes on across batches and sends.
+  auto more = partitionsOf(f, 30, 8, 4, [](int) { return std::string("same-key"); });
+  for (int i = 0; i < 8; ++i) CHECK(more[i] == (got[0] + 30 + i) % 4);
+}
+
+TEST_CASE("partitioner.class UniformStickyPartitioner: one partition, keys ignored, then another") {
+  constexpr int kLingerMs = 500;
+  Fixture f({{"kafka.producer.partitioner.class",
+              "org.apache.kafka.clients.producer.UniformStickyPartitioner"},
+             {"kafka.producer.sticky.partitioning.linger.ms", std::to_string(kLingerMs)}});
+  CHECK(prop(f.sink, "partitioner.class") == "uniform_sticky");
+  f.kafka.createTopic("t1", 4);
+  // Keys murmur2 spreads over every partition all go to one.
+  auto first = partitionsOf(f, 0, 20, 4, [](int i) { return "k" + std::to_string(i); });
+  for (int i = 0; i < 20; ++i) CHECK(first[i] == first[0]);
+  // The rule is time-based (librdkafka's sticky.partitioning.linger.ms): once it has passed
+  // since the partition was picked, the next messages stick to another partition.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kLingerMs + 100));
+  auto second = partitionsOf(f, 20, 20, 4, [](int i) { return "k" + std::to_string(i); });
+  for (int i = 0; i < 20; ++i) CHECK(second[i] == second[0]);
+  CHECK(second[0] != first[0]);
+}
+
+TEST_CASE("partitioner.class not of Kafka's own: refused, naming the alternatives") {
+  const std::string e = configureError(
+      {{"kafka.bootstrap.servers", "h:1"}, {"kafka.producer.partitioner.class", "com.example.P"}});
+  CHECK(e.find("a1.sinks.k1.kafka.producer.partitioner.class: Java partitioner class "
+               "'com.example.P' is not one of Kafka's own") == 0);
+  CHECK(e.find("kafka.producer.partitioner = murmur2_random") != std::string::npos);
+  CHECK(e.find("RoundRobinPartitioner") != std::string::npos);
 }

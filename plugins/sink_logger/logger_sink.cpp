@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <span>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::logger {
 
 const sdk::Schema& loggerSinkSchema() {
@@ -72,40 +74,25 @@ void appendEventDump(std::string& out, const sdk::Event& event, std::size_t maxB
 }
 
 void LoggerSink::configure(const sdk::Context& context) {
-  const int32_t maxBytes = context.getInteger("maxBytesToLog", 16);
-  if (maxBytes < 0) context.fail("maxBytesToLog", "must be >= 0, got " + std::to_string(maxBytes));
-  const int32_t batchSize = context.getInteger("batchSize", 100);
-  if (batchSize < 1) context.fail("batchSize", "must be >= 1, got " + std::to_string(batchSize));
-  maxBytesToLog_ = static_cast<std::size_t>(maxBytes);
-  batchSize_ = static_cast<std::size_t>(batchSize);
+  maxBytesToLog_ = static_cast<std::size_t>(requireInteger(context, "maxBytesToLog"));
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
 }
 
 sdk::Status LoggerSink::process() {
-  sdk::Channel* channel = getChannel();
-  if (channel == nullptr) return deliveryFailed("no channel attached to sink " + getName());
-  sdk::SinkCounter& counter = sinkCounter();
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> batch;
-  if (sdk::Result r = tx->takeBatch(batchSize_, batch); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("Failed to take events from channel: " + r.error());  // rolls back
-  }
-  counter.countBatch(batch.size(), batchSize_);
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(batch.size()));
-  if (!batch.empty() && logger().shouldLog(sdk::LogLevel::info)) {
-    for (const sdk::Event& e : batch) {
+  sdk::SinkBatch batch(*this, batchSize_);
+  if (!batch.ok()) return deliveryFailed(batch.error());  // rolled back
+  // An empty channel: let the runner back off. A short batch still did work: READY.
+  if (batch.empty()) return sdk::Status::BACKOFF;
+  if (logger().shouldLog(sdk::LogLevel::info)) {
+    for (const sdk::Event& e : batch.events()) {
       line_.assign("Event: ");
       appendEventDump(line_, e, maxBytesToLog_);
       logger().log(sdk::LogLevel::info, line_);
     }
   }
-  if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
+  if (sdk::Result r = batch.commit(); !r)
     return deliveryFailed("Failed to commit the take transaction: " + r.error());
-  }
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(batch.size()));
-  // An empty channel: let the runner back off. A short batch still did work: READY.
-  return batch.empty() ? sdk::Status::BACKOFF : sdk::Status::READY;
+  return sdk::Status::READY;
 }
 
 }  // namespace sluice::plugins::logger

@@ -11,8 +11,10 @@
 
 #include "capture_logger.hpp"
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -33,6 +35,15 @@ sdk::Context contextOf(const char* path,
   return ctx;
 }
 
+// Configure as the host does: schema check, defaults filled in.
+sdk::Result configure(LoggerSink& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, loggerSinkSchema(), ctx, "logger");
+}
+sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+}
+
 void put(sdk::Channel& ch, std::initializer_list<const char*> bodies) {
   sdk::EventBatch batch;
   for (const char* b : bodies) batch.emplace_back(b);
@@ -48,13 +59,13 @@ struct Fixture {
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
     log.min = sdk::LogLevel::info;  // as the host's default level
-    REQUIRE(channel.hostConfigure(contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
-    sink.hostAttach("k1", &log);
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"keep-alive", "0"}})).ok());
+    sdk::HostAccess::attach(sink, "k1", &log);
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(channel.hostStart().ok());
-    REQUIRE(sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(channel).ok());
+    REQUIRE(sdk::HostAccess::start(sink).ok());
   }
   // What the sink logged at info level (the event dumps), in order.
   std::vector<std::string> lines() const { return log.messagesAt(sdk::LogLevel::info); }
@@ -105,13 +116,13 @@ TEST_CASE("events are rendered as Flume's EventHelper.dumpEvent renders them") {
 TEST_CASE("logs each event at INFO, in batches, and drains the channel") {
   Fixture f({{"batchSize", "2"}});
   put(f.channel, {"a", "b", "c"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.lines().size() == 2);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // a short batch is still work
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);  // a short batch is still work
   REQUIRE(f.lines().size() == 3);
   CHECK(f.lines()[0] == "Event: " + dump(sdk::Event("a")));
   CHECK(f.lines()[2] == "Event: " + dump(sdk::Event("c")));
-  auto idle = f.sink.hostProcess();
+  auto idle = sdk::HostAccess::process(f.sink);
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);
   CHECK(f.channel.size() == 0);
@@ -129,15 +140,14 @@ TEST_CASE("maxBytesToLog applies and the default batch is 100") {
   sdk::EventBatch batch;
   for (int i = 0; i < 150; ++i) batch.emplace_back("0123456789");
   {
-    REQUIRE(f.channel
-                .hostConfigure(contextOf("a1.channels.c1",
-                                         {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
+    REQUIRE(configure(f.channel, contextOf("a1.channels.c1",
+                                           {{"capacity", "1000"}, {"transactionCapacity", "200"}}))
                 .ok());
     sdk::TransactionGuard tx(f.channel);
     REQUIRE(tx->putBatch(batch).ok());
     REQUIRE(tx.commit().ok());
   }
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.lines().size() == 100);
   CHECK(f.lines()[0] == "Event: { headers:{} body: 30 31 32 33" + std::string(37, ' ') + "0123 }");
 }
@@ -146,7 +156,7 @@ TEST_CASE("with INFO disabled the sink still drains") {
   Fixture f({});
   f.log.min = sdk::LogLevel::warn;
   put(f.channel, {"a", "b"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.lines().empty());
   CHECK(f.channel.size() == 0);
 }
@@ -154,15 +164,15 @@ TEST_CASE("with INFO disabled the sink still drains") {
 TEST_CASE("a failed commit rolls back and the events are delivered again") {
   Fixture f({});
   FlakyChannel flaky(f.channel);
-  f.sink.setChannel(&flaky);
+  sdk::HostAccess::setChannel(f.sink, &flaky);
   put(f.channel, {"a", "b"});
   flaky.failCommits = 1;
-  auto out = f.sink.hostProcess();
+  auto out = sdk::HostAccess::process(f.sink);
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
   CHECK(out.error.find("commit refused") != std::string::npos);
   CHECK(f.channel.size() == 2);  // rolled back
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
   REQUIRE(f.lines().size() == 4);  // logged, then logged again on redelivery
   CHECK(f.lines()[2] == f.lines()[0]);
@@ -170,7 +180,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
 
   flaky.failTakes = true;
-  auto bad = f.sink.hostProcess();
+  auto bad = sdk::HostAccess::process(f.sink);
   CHECK(bad.failed);
   CHECK(bad.error.find("disk on fire") != std::string::npos);
 }
@@ -178,7 +188,7 @@ TEST_CASE("a failed commit rolls back and the events are delivered again") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     LoggerSink s;
-    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -192,12 +202,12 @@ TEST_CASE("configure errors name the key") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
   }
   put(f.channel, {"a"});
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.lines().size() == 1);
 }

@@ -3,6 +3,8 @@
 #include <span>
 #include <string>
 
+#include "config_keys.hpp"
+
 namespace sluice::plugins::null {
 
 const sdk::Schema& nullSinkSchema() {
@@ -17,31 +19,17 @@ const sdk::Schema& nullSinkSchema() {
 }
 
 void NullSink::configure(const sdk::Context& context) {
-  const int32_t batchSize = context.getInteger("batchSize", 100);
-  if (batchSize < 1) context.fail("batchSize", "must be >= 1, got " + std::to_string(batchSize));
-  batchSize_ = static_cast<std::size_t>(batchSize);
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
 }
 
 sdk::Status NullSink::process() {
-  sdk::Channel* channel = getChannel();
-  if (channel == nullptr) return deliveryFailed("no channel attached to sink " + getName());
-  sdk::SinkCounter& counter = sinkCounter();
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> batch;
-  if (sdk::Result r = tx->takeBatch(batchSize_, batch); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("Failed to take events from channel: " + r.error());  // rolls back
-  }
-  const auto n = static_cast<int64_t>(batch.size());
-  counter.countBatch(batch.size(), batchSize_);
-  counter.addToEventDrainAttemptCount(n);
-  if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("Failed to commit the take transaction: " + r.error());
-  }
-  counter.addToEventDrainSuccessCount(n);
+  sdk::SinkBatch batch(*this, batchSize_);
+  if (!batch.ok()) return deliveryFailed(batch.error());  // rolled back
   // An empty channel: let the runner back off. A short batch still did work: READY.
-  return n == 0 ? sdk::Status::BACKOFF : sdk::Status::READY;
+  if (batch.empty()) return sdk::Status::BACKOFF;
+  if (sdk::Result r = batch.commit(); !r)
+    return deliveryFailed("Failed to commit the take transaction: " + r.error());
+  return sdk::Status::READY;
 }
 
 }  // namespace sluice::plugins::null

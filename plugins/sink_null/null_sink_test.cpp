@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "fake_channels.hpp"
+#include "host_context.hpp"
 #include "memory_channel.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -30,6 +32,15 @@ sdk::Context contextOf(const char* path,
   return ctx;
 }
 
+// Configure as the host does: schema check, defaults filled in.
+sdk::Result configure(NullSink& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, nullSinkSchema(), ctx, "null");
+}
+sdk::Result configure(MemoryChannel& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(
+      object, sluice::plugins::memory::memoryChannelSchema(), ctx, "memory");
+}
+
 void putN(sdk::Channel& ch, int n) {  // in transactions of at most 1000 events
   for (int from = 0; from < n; from += 1000) {
     sdk::EventBatch batch;
@@ -45,16 +56,15 @@ struct Fixture {
   NullSink sink;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    REQUIRE(channel
-                .hostConfigure(contextOf(
-                    "a1.channels.c1",
-                    {{"capacity", "10000"}, {"transactionCapacity", "1000"}, {"keep-alive", "0"}}))
+    REQUIRE(configure(channel, contextOf("a1.channels.c1", {{"capacity", "10000"},
+                                                            {"transactionCapacity", "1000"},
+                                                            {"keep-alive", "0"}}))
                 .ok());
-    sink.setChannel(&channel);
-    sdk::Result r = sink.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::HostAccess::setChannel(sink, &channel);
+    sdk::Result r = configure(sink, contextOf("a1.sinks.k1", kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(channel.hostStart().ok());
-    REQUIRE(sink.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(channel).ok());
+    REQUIRE(sdk::HostAccess::start(sink).ok());
   }
 };
 
@@ -68,10 +78,10 @@ TEST_CASE("README key table matches the schema") {
 TEST_CASE("drains in batches of batchSize, BACKOFF only when empty") {
   Fixture f({});
   putN(f.channel, 250);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);  // 50: short but not empty
-  auto idle = f.sink.hostProcess();
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);  // 50: short but not empty
+  auto idle = sdk::HostAccess::process(f.sink);
   CHECK(idle.status == sdk::Status::BACKOFF);
   CHECK_FALSE(idle.failed);
   CHECK(f.channel.size() == 0);
@@ -87,29 +97,29 @@ TEST_CASE("drains in batches of batchSize, BACKOFF only when empty") {
 TEST_CASE("batchSize is honoured") {
   Fixture f({{"batchSize", "1000"}});
   putN(f.channel, 2500);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 1500);
 }
 
 TEST_CASE("a failed commit rolls back; the events are drained again later") {
   Fixture f({{"batchSize", "10"}});
   FlakyChannel flaky(f.channel);
-  f.sink.setChannel(&flaky);
+  sdk::HostAccess::setChannel(f.sink, &flaky);
   putN(f.channel, 10);
   flaky.failCommits = 1;
-  auto out = f.sink.hostProcess();
+  auto out = sdk::HostAccess::process(f.sink);
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
   CHECK(out.error.find("commit refused") != std::string::npos);
   CHECK(f.channel.size() == 10);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
   CHECK(f.sink.sinkCounter().getEventDrainSuccessCount() == 10);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::EventDrainAttemptCount) == 20);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 1);
 
   flaky.failTakes = true;
-  auto bad = f.sink.hostProcess();
+  auto bad = sdk::HostAccess::process(f.sink);
   CHECK(bad.failed);
   CHECK(bad.error.find("disk on fire") != std::string::npos);
   CHECK(f.sink.sinkCounter().get(sdk::SinkCounter::ChannelReadFail) == 2);
@@ -118,7 +128,7 @@ TEST_CASE("a failed commit rolls back; the events are drained again later") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     NullSink s;
-    sdk::Result r = s.hostConfigure(contextOf("a1.sinks.k1", kv));
+    sdk::Result r = configure(s, contextOf("a1.sinks.k1", kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -130,12 +140,12 @@ TEST_CASE("configure errors name the key") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStop().ok());
-    CHECK(f.sink.hostStart().ok());
-    CHECK(f.sink.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::stop(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
+    CHECK(sdk::HostAccess::start(f.sink).ok());
   }
   putN(f.channel, 3);
-  CHECK(f.sink.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.sink).status == sdk::Status::READY);
   CHECK(f.channel.size() == 0);
 }

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
 #include "text_util.hpp"
@@ -34,8 +35,6 @@ namespace {
 using net::errnoText;
 using net::hostPort;
 using net::sockaddrText;
-
-constexpr int64_t kMaxFrameSizeLimit = int64_t{1} << 30;
 
 using text::lower;
 using text::trimmed;
@@ -66,80 +65,6 @@ std::string suppressedNote(int64_t n) {
 }
 
 }  // namespace
-
-const sdk::Schema& avroSourceSchema() {
-  static const sdk::Schema schema{
-      sdk::Key("bind").string().req().doc("Host name or IP address to listen on"),
-      sdk::Key("port").integer().req().range(0, 65535).doc(
-          "TCP port to listen on; 0 picks a free port and logs it"),
-      sdk::Key("threads").integer().def("0").range(0, 64).doc(
-          "I/O threads serving the connections; 0 means one per core, at most 4"),
-      sdk::Key("compression-type")
-          .oneOf({"none", "deflate"})
-          .def("none")
-          .doc("deflate expects the zlib stream of a sink with compression-type = deflate"),
-      sdk::Key("ssl").boolean().def("false").doc(
-          "Serve TLS with the key store's certificate; the sinks must use ssl = true too"),
-      sdk::Key("keystore")
-          .string()
-          .doc("Key store with the certificate and key: PKCS12 or PEM (JKS must be converted)"),
-      sdk::Key("keystore-password")
-          .string()
-          .isSecret()
-          .doc("Password of the key store (used only with ssl = true)"),
-      sdk::Key("keystore-type")
-          .string()
-          .def("JKS")
-          .doc("PKCS12, PEM, or JKS (read only when the file is really PKCS12)"),
-      sdk::Key("exclude-protocols")
-          .string()
-          .def("SSLv3")
-          .doc("TLS protocols not to use, space-separated (used only with ssl = true)"),
-      sdk::Key("include-protocols")
-          .string()
-          .doc("TLS protocols to use, space-separated (used only with ssl = true)"),
-      sdk::Key("exclude-cipher-suites")
-          .string()
-          .doc("TLS cipher suites not to use, space-separated (used only with ssl = true)"),
-      sdk::Key("include-cipher-suites")
-          .string()
-          .doc("TLS cipher suites to use, space-separated (used only with ssl = true)"),
-      sdk::Key("ipFilter")
-          .boolean()
-          .def("false")
-          .doc("Check every new connection against ipFilterRules"),
-      sdk::Key("ipFilterRules")
-          .string()
-          .doc("Comma-separated rules (allow or deny):(ip or name):glob; the first match decides, "
-               "no match allows"),
-      sdk::Key("max-connections")
-          .integer()
-          .def("1000")
-          .range(1, 1000000)
-          .doc("Open connections allowed; further clients are accepted and closed at once"),
-      sdk::Key("max-frame-size")
-          .integer()
-          .def("67108864")
-          .range(1024, static_cast<double>(kMaxFrameSizeLimit))
-          .doc("Largest request in bytes (after inflating); a larger one closes its connection"),
-      sdk::Key("max-batch-size")
-          .integer()
-          .def("100000")
-          .range(1, 10000000)
-          .doc("Most events in one appendBatch; a larger batch is answered with an error"),
-      sdk::Key("max-headers")
-          .integer()
-          .def("256")
-          .range(0, 65536)
-          .doc("Most headers of one event; an event with more is answered with an error"),
-      sdk::Key("idleTimeout")
-          .integer()
-          .def("0")
-          .range(0, 31536000)
-          .doc("Seconds after which a connection that sent nothing is closed; 0 means never"),
-  };
-  return schema;
-}
 
 class AvroServer;
 
@@ -751,32 +676,19 @@ AvroSource::~AvroSource() { stop(); }
 void AvroSource::configure(const sdk::Context& context) {
   AvroSourceSettings s;
   s.bind = trimmed(context.requireString("bind"));
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(intIn("port", 0, 0, 65535));
-  s.threads = static_cast<std::size_t>(intIn("threads", 0, 0, 64));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.threads = static_cast<std::size_t>(requireInteger(context, "threads"));
   if (s.threads == 0)
     s.threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
 
-  const std::string compression = lower(trimmed(context.getString("compression-type", "none")));
-  if (compression == "deflate")
-    s.deflate = true;
-  else if (compression != "none")
-    context.fail("compression-type", "expected none or deflate, got '" +
-                                         context.getString("compression-type", "") + "'");
-  if (context.getBoolean("ssl", false)) {
+  s.deflate = lower(trimmed(requireValue(context, "compression-type"))) == "deflate";
+  if (requireBoolean(context, "ssl")) {
     tls::TlsOptions o;
     o.keystore = trimmed(context.getString("keystore", ""));
     o.keystorePassword = context.getString("keystore-password", "");
-    o.keystoreType = trimmed(context.getString("keystore-type", "JKS"));
+    o.keystoreType = trimmed(requireValue(context, "keystore-type"));
     o.includeProtocols = tls::splitNames(context.getString("include-protocols", ""));
-    o.excludeProtocols = tls::splitNames(context.getString("exclude-protocols", "SSLv3"));
+    o.excludeProtocols = tls::splitNames(requireValue(context, "exclude-protocols"));
     o.includeCipherSuites = tls::splitNames(context.getString("include-cipher-suites", ""));
     o.excludeCipherSuites = tls::splitNames(context.getString("exclude-cipher-suites", ""));
     try {
@@ -786,7 +698,7 @@ void AvroSource::configure(const sdk::Context& context) {
     }
   }
 
-  s.ipFilter = context.getBoolean("ipFilter", false);
+  s.ipFilter = requireBoolean(context, "ipFilter");
   const std::string rules = trimmed(context.getString("ipFilterRules", ""));
   if (s.ipFilter && rules.empty())
     context.fail("ipFilterRules", "is required when ipFilter = true");
@@ -796,12 +708,11 @@ void AvroSource::configure(const sdk::Context& context) {
     context.fail("ipFilterRules", e.what());
   }
 
-  s.maxConnections = static_cast<std::size_t>(intIn("max-connections", 1000, 1, 1000000));
-  s.limits.maxFrameBytes =
-      static_cast<std::size_t>(intIn("max-frame-size", 64 << 20, 1024, kMaxFrameSizeLimit));
-  s.limits.maxBatchEvents = static_cast<std::size_t>(intIn("max-batch-size", 100000, 1, 10000000));
-  s.limits.maxHeaders = static_cast<std::size_t>(intIn("max-headers", 256, 0, 65536));
-  s.idleTimeout = std::chrono::seconds(intIn("idleTimeout", 0, 0, 31536000));
+  s.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
+  s.limits.maxFrameBytes = static_cast<std::size_t>(requireInteger(context, "max-frame-size"));
+  s.limits.maxBatchEvents = static_cast<std::size_t>(requireInteger(context, "max-batch-size"));
+  s.limits.maxHeaders = static_cast<std::size_t>(requireInteger(context, "max-headers"));
+  s.idleTimeout = std::chrono::seconds(requireInteger(context, "idleTimeout"));
   settings_ = std::move(s);
   configured_ = true;
 }

@@ -48,16 +48,17 @@ namespace sluice::plugins::avro_source {
 // The keys this source accepts; README.md's table must match it (a unit test checks).
 const sdk::Schema& avroSourceSchema();
 
+// Set by configure() from every key; the defaults live in avroSourceSchema() only.
 struct AvroSourceSettings {
   std::string bind;
   int port = 0;
-  std::size_t threads = 1;
+  std::size_t threads = 0;
   bool deflate = false;
   // ssl = true: built by configure() from the key store (shared, as settings are copied).
   std::shared_ptr<const tls::TlsContext> tls;
   bool ipFilter = false;
   std::vector<IpFilterRule> ipFilterRules;
-  std::size_t maxConnections = 1000;
+  std::size_t maxConnections = 0;
   std::chrono::milliseconds idleTimeout{0};  // 0 = never
   avro::RpcLimits limits;
 };

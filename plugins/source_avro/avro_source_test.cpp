@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "avro_test_peer.hpp"
+#include "host_context.hpp"
 #include "ip_filter.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -46,6 +48,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, avroSourceSchema(), ctx, "avro");
+}
+
 struct Fixture {
   CaptureLogger log;
   RecordingProcessor processor;
@@ -54,11 +61,11 @@ struct Fixture {
   explicit Fixture(KV extra = {}) {
     sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = source.hostStart();
+    r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.boundPort() != 0);
   }
@@ -84,9 +91,18 @@ sdk::EventBatch makeEvents(int from, int to, bool withHeaders = true) {
   return b;
 }
 
+// The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
   AvroSource src;
-  sdk::Result r = src.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(src, contextOf(kv));
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+// The error of configure() itself, handed a Context without the host's check.
+std::string pluginErrorOf(KV kv) {
+  AvroSource src;
+  sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
   REQUIRE_FALSE(r.ok());
   return r.error();
 }
@@ -99,25 +115,25 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   AvroSource src;
-  sdk::Result r = src.hostConfigure(contextOf({{"bind", "0.0.0.0"},
-                                               {"port", "41414"},
-                                               {"threads", "3"},
-                                               {"compression-type", "deflate"},
-                                               {"ssl", "false"},
-                                               {"keystore", "/etc/ks.jks"},
-                                               {"keystore-password", "secret"},
-                                               {"keystore-type", "PKCS12"},
-                                               {"exclude-protocols", "SSLv3 TLSv1"},
-                                               {"include-protocols", "TLSv1.2"},
-                                               {"exclude-cipher-suites", "X"},
-                                               {"include-cipher-suites", "Y"},
-                                               {"ipFilter", "true"},
-                                               {"ipFilterRules", "allow:ip:127.*,deny:name:*"},
-                                               {"max-connections", "10"},
-                                               {"max-frame-size", "1048576"},
-                                               {"max-batch-size", "500"},
-                                               {"max-headers", "8"},
-                                               {"idleTimeout", "30"}}));
+  sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
+                                            {"port", "41414"},
+                                            {"threads", "3"},
+                                            {"compression-type", "deflate"},
+                                            {"ssl", "false"},
+                                            {"keystore", "/etc/ks.jks"},
+                                            {"keystore-password", "secret"},
+                                            {"keystore-type", "PKCS12"},
+                                            {"exclude-protocols", "SSLv3 TLSv1"},
+                                            {"include-protocols", "TLSv1.2"},
+                                            {"exclude-cipher-suites", "X"},
+                                            {"include-cipher-suites", "Y"},
+                                            {"ipFilter", "true"},
+                                            {"ipFilterRules", "allow:ip:127.*,deny:name:*"},
+                                            {"max-connections", "10"},
+                                            {"max-frame-size", "1048576"},
+                                            {"max-batch-size", "500"},
+                                            {"max-headers", "8"},
+                                            {"idleTimeout", "30"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
   CHECK(s.port == 41414);
@@ -138,14 +154,16 @@ TEST_CASE("valid config: every schema key is accepted") {
   }
   // threads = 0: one per core, at most 4.
   AvroSource dflt;
-  REQUIRE(dflt.hostConfigure(contextOf({{"bind", "x"}, {"port", "1"}})).ok());
+  REQUIRE(configure(dflt, contextOf({{"bind", "x"}, {"port", "1"}})).ok());
   CHECK(dflt.settings().threads >= 1);
   CHECK(dflt.settings().threads <= 4);
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
-  CHECK(errorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
+  CHECK(pluginErrorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sources.r1: missing required key 'bind'") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"compression-type", "gzip"}})
             .find("a1.sources.r1.compression-type:") == 0);
@@ -535,12 +553,11 @@ TEST_CASE("ip filter rules: parsing, globs and Java's address text") {
 TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
   Fixture f;
   AvroSource other;
-  REQUIRE(
-      other.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
-          .ok());
+  REQUIRE(configure(other, contextOf({{"bind", "127.0.0.1"}, {"port", std::to_string(f.port())}}))
+              .ok());
   RecordingProcessor p;
-  other.setChannelProcessor(&p);
-  sdk::Result r = other.hostStart();
+  sdk::HostAccess::setChannelProcessor(other, &p);
+  sdk::Result r = sdk::HostAccess::start(other);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() ==
         "cannot bind to 127.0.0.1:" + std::to_string(f.port()) + ": Address already in use");
@@ -549,15 +566,15 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
 TEST_CASE("start and stop are repeatable") {
   RecordingProcessor p;
   AvroSource src;
-  src.setChannelProcessor(&p);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  sdk::HostAccess::setChannelProcessor(src, &p);
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(src.hostStart().ok());
-    REQUIRE(src.hostStart().ok());  // a second start while running does nothing
+    REQUIRE(sdk::HostAccess::start(src).ok());
+    REQUIRE(sdk::HostAccess::start(src).ok());  // a second start while running does nothing
     AvroTestClient c(src.boundPort());
     CHECK(c.appendBatch(makeEvents(i, i + 1)) == rpc::RpcStatus::Ok);
-    REQUIRE(src.hostStop().ok());
-    REQUIRE(src.hostStop().ok());
+    REQUIRE(sdk::HostAccess::stop(src).ok());
+    REQUIRE(sdk::HostAccess::stop(src).ok());
     CHECK(src.boundPort() == 0);
   }
   CHECK(p.count() == 3);
@@ -633,7 +650,7 @@ TEST_CASE("ssl configuration errors name the key") {
     sdk::Context ctx = contextOf({{"bind", "x"}, {"port", "1"}, {"ssl", "true"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
     AvroSource src;
-    sdk::Result r = src.hostConfigure(ctx);
+    sdk::Result r = configure(src, ctx);
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -666,12 +683,12 @@ TEST_CASE("ssl configuration errors name the key") {
   // Valid restrictions are accepted.
   AvroSource ok;
   REQUIRE(
-      ok.hostConfigure(contextOf({{"bind", "x"},
-                                  {"port", "1"},
-                                  {"ssl", "true"},
-                                  {"keystore", certs.p12},
-                                  {"keystore-password", certs.password},
-                                  {"include-protocols", "TLSv1.2 TLSv1.3"},
-                                  {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
+      configure(ok, contextOf({{"bind", "x"},
+                               {"port", "1"},
+                               {"ssl", "true"},
+                               {"keystore", certs.p12},
+                               {"keystore-password", certs.password},
+                               {"include-protocols", "TLSv1.2 TLSv1.3"},
+                               {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
           .ok());
 }

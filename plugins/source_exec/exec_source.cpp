@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "text_util.hpp"
 #include "worker_thread.hpp"
@@ -113,26 +114,19 @@ void ExecSource::configure(const sdk::Context& context) {
     s.argv = splitCommand(s.command);
   }
   if (s.argv.empty()) context.fail("command", "is empty");
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  s.restart = context.getBoolean("restart", false);
-  s.restartThrottle = std::chrono::milliseconds(longIn("restartThrottle", 10000, 0, 86400000));
-  s.logStdErr = context.getBoolean("logStdErr", false);
-  s.batchSize = static_cast<std::size_t>(longIn("batchSize", 20, 1, 1000000));
-  s.batchTimeout = std::chrono::milliseconds(longIn("batchTimeout", 3000, 1, 86400000));
-  s.charset = context.getString("charset", "UTF-8");
+  s.restart = requireBoolean(context, "restart");
+  s.restartThrottle = std::chrono::milliseconds(requireLong(context, "restartThrottle"));
+  s.logStdErr = requireBoolean(context, "logStdErr");
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.batchTimeout = std::chrono::milliseconds(requireLong(context, "batchTimeout"));
+  s.charset = requireValue(context, "charset");
   if (!charsetIsAsciiCompatible(s.charset))
     context.fail("charset", "'" + s.charset +
                                 "' is not a charset this system's iconv knows, or it is not "
                                 "ASCII-compatible (UTF-16/32 are not supported); use UTF-8, "
                                 "US-ASCII, ISO-8859-1, windows-1252 or another ASCII superset");
-  s.maxLineLength = static_cast<std::size_t>(longIn("maxLineLength", 1048576, 1, 1073741824));
-  s.putRetryTimeout = std::chrono::milliseconds(longIn("putRetryTimeout", 30000, 0, 86400000));
+  s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "maxLineLength"));
+  s.putRetryTimeout = std::chrono::milliseconds(requireLong(context, "putRetryTimeout"));
   settings_ = std::move(s);
 }
 

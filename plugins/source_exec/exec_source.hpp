@@ -46,17 +46,18 @@ std::vector<std::string> splitCommand(std::string_view command);
 // bytes, so lines can be split on raw bytes. UTF-8 always passes.
 bool charsetIsAsciiCompatible(const std::string& charset);
 
+// Set by configure() from every key; the defaults live in execSourceSchema() only.
 struct ExecSettings {
   std::string command;            // as configured, for log lines
   std::vector<std::string> argv;  // what is spawned
   bool restart = false;
-  std::chrono::milliseconds restartThrottle{10000};
+  std::chrono::milliseconds restartThrottle{};
   bool logStdErr = false;
-  std::size_t batchSize = 20;
-  std::chrono::milliseconds batchTimeout{3000};
-  std::string charset = "UTF-8";
-  std::size_t maxLineLength = 1024 * 1024;
-  std::chrono::milliseconds putRetryTimeout{30000};  // 0: retry until stopped
+  std::size_t batchSize = 0;
+  std::chrono::milliseconds batchTimeout{};
+  std::string charset;
+  std::size_t maxLineLength = 0;
+  std::chrono::milliseconds putRetryTimeout{};  // 0: retry until stopped
 };
 
 class ExecSource final : public sdk::EventDrivenSource {

@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -33,19 +35,24 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, std::string>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(ExecSource& s, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(s, execSourceSchema(), ctx, "exec");
+}
+
 struct Fixture {
   FakeProcessor processor;
   CaptureLogger log;
   ExecSource source;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, std::string>> kv) {
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(source).ok());
   }
-  ~Fixture() { (void)source.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(source); }
   int64_t counter(std::size_t i) { return source.sourceCounter().get(i); }
 };
 
@@ -65,16 +72,16 @@ TEST_CASE("splitCommand splits on whitespace without quoting") {
 
 TEST_CASE("valid config: every key, shell wraps the command") {
   ExecSource s;
-  sdk::Result r = s.hostConfigure(contextOf({{"command", "echo a b"},
-                                             {"shell", "/bin/bash -c"},
-                                             {"restart", "true"},
-                                             {"restartThrottle", "5"},
-                                             {"logStdErr", "true"},
-                                             {"batchSize", "7"},
-                                             {"batchTimeout", "50"},
-                                             {"charset", "ISO-8859-1"},
-                                             {"maxLineLength", "100"},
-                                             {"putRetryTimeout", "0"}}));
+  sdk::Result r = configure(s, contextOf({{"command", "echo a b"},
+                                          {"shell", "/bin/bash -c"},
+                                          {"restart", "true"},
+                                          {"restartThrottle", "5"},
+                                          {"logStdErr", "true"},
+                                          {"batchSize", "7"},
+                                          {"batchTimeout", "50"},
+                                          {"charset", "ISO-8859-1"},
+                                          {"maxLineLength", "100"},
+                                          {"putRetryTimeout", "0"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(s.settings().argv == std::vector<std::string>{"/bin/bash", "-c", "echo a b"});
   CHECK(s.settings().batchSize == 7);
@@ -82,17 +89,46 @@ TEST_CASE("valid config: every key, shell wraps the command") {
 }
 
 TEST_CASE("configure errors name the key") {
+  // Through the host, as in production: its schema check refuses bad values before configure().
   auto errorOf = [](std::initializer_list<std::pair<const char*, std::string>> kv) {
     ExecSource s;
-    sdk::Result r = s.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({}) == "a1.sources.r1.command: is required but missing");
+  ExecSource bare;  // configure() itself, without the host's check, still names the key
+  sdk::Result r = sdk::HostAccess::configure(bare, contextOf({}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == "a1.sources.r1.command: is required but missing");
+  CHECK(errorOf({}).find("a1.sources.r1: missing required key 'command'") == 0);
   CHECK(errorOf({{"command", "x"}, {"batchSize", "0"}}).find("a1.sources.r1.batchSize:") == 0);
   CHECK(errorOf({{"command", "x"}, {"charset", "UTF-16"}}).find("a1.sources.r1.charset:") == 0);
   CHECK(errorOf({{"command", "x"}, {"charset", "NOPE-42"}}).find("UTF-8") != std::string::npos);
   CHECK(errorOf({{"command", "x"}, {"restart", "maybe"}}).find("a1.sources.r1.restart:") == 0);
+}
+
+TEST_CASE("the host fills the schema defaults configure() reads") {
+  ExecSource s;
+  sdk::Result r = configure(s, contextOf({{"command", "true"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(s.settings().batchSize == 20);  // Flume's default, declared only in the schema
+  CHECK(s.settings().batchTimeout == std::chrono::milliseconds(3000));
+  CHECK(s.settings().restartThrottle == std::chrono::milliseconds(10000));
+  CHECK_FALSE(s.settings().restart);
+  CHECK(s.settings().charset == "UTF-8");
+  CHECK(s.settings().maxLineLength == 1048576);
+  CHECK(s.settings().putRetryTimeout == std::chrono::milliseconds(30000));
+}
+
+TEST_CASE("an out-of-range batchSize is refused by the host with the key and file:line") {
+  sdk::Context ctx = contextOf({{"command", "true"}});
+  ctx.put("batchSize", "0", sdk::Location{"conf/exec.properties", 4});
+  ExecSource s;
+  sdk::Result r = configure(s, ctx);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() ==
+        "a1.sources.r1.batchSize: expected a value between 1 and 1000000, got 0 "
+        "(conf/exec.properties:4)");
 }
 
 TEST_CASE("each stdout line is an event; \\r\\n stripped; last line without newline kept") {
@@ -142,7 +178,7 @@ TEST_CASE("without restart the command runs once") {
   REQUIRE(waitFor([&] { return f.log.has("exited with status"); }));
   // Stopped first, so whatever the source did after the exit is over when we look: with a
   // restart (throttle 1 ms) it would have said so and run the command again.
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK_FALSE(f.log.has("restarting"));
   CHECK(f.counter(ExecSource::kChildStarts) == 1);
   CHECK(f.processor.count() == 1);
@@ -158,7 +194,7 @@ TEST_CASE("stop kills the whole process group, grandchildren included") {
   REQUIRE(child > 0);
   CHECK(processAlive(grandchild));
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
   CHECK_FALSE(processAlive(child));  // reaped
   // The grandchild is reaped by init; wait until it is gone.
@@ -172,7 +208,7 @@ TEST_CASE("a command ignoring SIGTERM is killed after the grace period") {
              {"batchTimeout", "10"}});
   REQUIRE(waitFor([&] { return f.processor.count() == 1; }));
   const pid_t child = f.source.childPid();
-  REQUIRE(f.source.hostStop().ok());
+  REQUIRE(sdk::HostAccess::stop(f.source).ok());
   CHECK_FALSE(processAlive(child));
   CHECK(f.log.has("killed by signal 9"));
 }
@@ -219,11 +255,11 @@ TEST_CASE("logStdErr logs stderr lines; stdout unaffected") {
 TEST_CASE("start and stop are repeatable") {
   Fixture f({{"command", "exec sleep 30"}, {"shell", "/bin/sh -c"}});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStart().ok());
-    CHECK(f.source.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
   }
   REQUIRE(waitFor([&] { return f.source.childPid() > 0; }));
-  CHECK(f.source.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.source).ok());
 }

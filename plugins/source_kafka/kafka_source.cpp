@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "source_put.hpp"
 
@@ -115,18 +116,14 @@ void KafkaSource::configure(const sdk::Context& context) {
       if (t[0] == '^')
         context.fail("kafka.topics", "'" + t + "' looks like a regex; use kafka.topics.regex");
   }
-  if (auto g = context.getString("kafka.consumer.group.id"); g && !trimCopy(*g).empty())
-    s.groupId = trimCopy(*g);
-  s.batchSize = static_cast<std::size_t>(context.getInteger("batchSize", 1000));
-  if (s.batchSize < 1) context.fail("batchSize", "must be >= 1");
-  const int32_t duration = context.getInteger("batchDurationMillis", 1000);
-  if (duration < 1) context.fail("batchDurationMillis", "must be >= 1");
-  s.batchDuration = milliseconds(duration);
-  s.configuredBackoff =
-      context.containsKey("backoffSleepIncrement") || context.containsKey("maxBackoffSleep");
-  s.useFlumeEventFormat = context.getBoolean("useFlumeEventFormat", false);
-  s.setTopicHeader = context.getBoolean("setTopicHeader", true);
-  s.topicHeader = trimCopy(context.getString("topicHeader", "topic"));
+  // Flume reads an empty group id as the default one.
+  s.groupId = trimCopy(requireValue(context, "kafka.consumer.group.id"));
+  if (s.groupId.empty()) s.groupId = schemaDefault(kafkaSourceSchema(), "kafka.consumer.group.id");
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.batchDuration = milliseconds(requireInteger(context, "batchDurationMillis"));
+  s.useFlumeEventFormat = requireBoolean(context, "useFlumeEventFormat");
+  s.setTopicHeader = requireBoolean(context, "setTopicHeader");
+  s.topicHeader = trimCopy(requireValue(context, "topicHeader"));
   if (s.setTopicHeader && s.topicHeader.empty())
     context.fail("topicHeader", "must name a header when setTopicHeader is true");
   for (const auto& [key, p] : context.parameters())
@@ -317,13 +314,13 @@ void KafkaSource::addMessage(const rd_kafka_message_t* msg) {
   positionOf(topic, msg->partition, msg->offset).next = msg->offset + 1;
 }
 
+// Asked by the runner only where the config sets no back-off key (the host reads those).
 int64_t KafkaSource::getBackOffSleepIncrement() const noexcept {
-  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getBackOffSleepIncrement() : 1;
+  return lastPollEmpty_ ? 1 : PollableSource::getBackOffSleepIncrement();
 }
 
 int64_t KafkaSource::getMaxBackOffSleepInterval() const noexcept {
-  return s_.configuredBackoff || !lastPollEmpty_ ? PollableSource::getMaxBackOffSleepInterval()
-                                                 : 1;
+  return lastPollEmpty_ ? 1 : PollableSource::getMaxBackOffSleepInterval();
 }
 
 sdk::Status KafkaSource::process() {

@@ -43,15 +43,15 @@ struct KafkaSourceSettings {
   std::string bootstrapServers;
   std::vector<std::string> topics;  // subscription: names, or one "^(regex)$" pattern
   std::string topicsRegex;          // as configured ("" = topic list)
-  std::string groupId = "flume";
-  std::size_t batchSize = 1000;
-  std::chrono::milliseconds batchDuration{1000};
+  // The rest are set by configure(); the defaults live in kafkaSourceSchema() only.
+  std::string groupId;
+  std::size_t batchSize = 0;
+  std::chrono::milliseconds batchDuration{};
   bool useFlumeEventFormat = false;
-  bool setTopicHeader = true;
-  std::string topicHeader = "topic";
+  bool setTopicHeader = false;
+  std::string topicHeader;
   std::vector<std::pair<std::string, std::string>> headerMap;  // Flume header <- Kafka header
   Properties consumer;                                         // librdkafka properties, translated
-  bool configuredBackoff = false;  // backoffSleepIncrement or maxBackoffSleep in the config
 };
 
 class KafkaSource final : public sdk::PollableSource {

@@ -12,9 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "host_context.hpp"
 #include "interceptor_test_support.hpp"
 #include "kafka_mock_cluster.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -41,9 +43,15 @@ sdk::Context contextOf(const KV& kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, kafka::kafkaSourceSchema(), ctx,
+                                                   "kafka");
+}
+
 std::string configureError(const KV& kv) {
   KafkaSource src;
-  sdk::Result r = src.hostConfigure(contextOf(kv));
+  sdk::Result r = configure(src, contextOf(kv));
   return r ? std::string() : r.error();
 }
 
@@ -68,22 +76,22 @@ struct Member {
     KV kv{{"kafka.bootstrap.servers", bootstraps}, {"kafka.topics", "t1"}};
     kv.insert(kv.end(), kFastGroup.begin(), kFastGroup.end());
     kv.insert(kv.end(), extra.begin(), extra.end());
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = source.hostStart();
+      r = sdk::HostAccess::start(source);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Member() { (void)source.hostStop(); }
+  ~Member() { (void)sdk::HostAccess::stop(source); }
 
   // Calls process() until `n` events were accepted in all (30 s at most).
   void pumpUntil(std::size_t n) {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (processor.count() < n) {
-      sdk::ProcessOutcome o = source.hostProcess();
+      sdk::ProcessOutcome o = sdk::HostAccess::process(source);
       REQUIRE_MESSAGE(!o.failed, o.error);
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text());
     }
@@ -121,26 +129,27 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: Flume's keys, defaults, and consumer properties translated") {
   KafkaSource src;
-  sdk::Result r = src.hostConfigure(contextOf({
-      {"kafka.bootstrap.servers", "h1:9092"},
-      {"kafka.topics", "a, b,c"},
-      {"kafka.consumer.group.id", "g1"},
-      {"batchSize", "50"},
-      {"batchDurationMillis", "20"},
-      {"useFlumeEventFormat", "true"},
-      {"setTopicHeader", "false"},
-      {"topicHeader", "t"},
-      {"header.trace", "trace-id"},
-      {"migrateZookeeperOffsets", "true"},
-      {"kafka.consumer.partition.assignment.strategy",
-       "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
-      {"kafka.consumer.auto.offset.reset", "none"},
-      {"kafka.consumer.fetch.max.wait.ms", "100"},
-      {"kafka.consumer.enable.auto.commit", "true"},
-      {"kafka.consumer.max.poll.records", "10"},
-      {"kafka.consumer.value.deserializer",
-       "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
-  }));
+  sdk::Result r =
+      configure(src, contextOf({
+                         {"kafka.bootstrap.servers", "h1:9092"},
+                         {"kafka.topics", "a, b,c"},
+                         {"kafka.consumer.group.id", "g1"},
+                         {"batchSize", "50"},
+                         {"batchDurationMillis", "20"},
+                         {"useFlumeEventFormat", "true"},
+                         {"setTopicHeader", "false"},
+                         {"topicHeader", "t"},
+                         {"header.trace", "trace-id"},
+                         {"migrateZookeeperOffsets", "true"},
+                         {"kafka.consumer.partition.assignment.strategy",
+                          "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
+                         {"kafka.consumer.auto.offset.reset", "none"},
+                         {"kafka.consumer.fetch.max.wait.ms", "100"},
+                         {"kafka.consumer.enable.auto.commit", "true"},
+                         {"kafka.consumer.max.poll.records", "10"},
+                         {"kafka.consumer.value.deserializer",
+                          "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
+                     }));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
   CHECK(s.topics == std::vector<std::string>{"a", "b", "c"});
@@ -162,9 +171,9 @@ TEST_CASE("valid config: Flume's keys, defaults, and consumer properties transla
   CHECK(prop(src, "value.deserializer") == "<unset>");
 
   KafkaSource d;
-  REQUIRE(d.hostConfigure(contextOf({{"kafka.bootstrap.servers", "h:1"},
-                                     {"kafka.topics.regex", "logs-.*"},
-                                     {"kafka.topics", "ignored"}}))
+  REQUIRE(configure(d, contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                  {"kafka.topics.regex", "logs-.*"},
+                                  {"kafka.topics", "ignored"}}))
               .ok());
   CHECK(d.settings().topics == std::vector<std::string>{"^(logs-.*)$"});  // regex wins
   CHECK(d.settings().groupId == "flume");
@@ -175,8 +184,13 @@ TEST_CASE("valid config: Flume's keys, defaults, and consumer properties transla
 }
 
 TEST_CASE("configure errors name the key") {
-  CHECK(configureError({{"kafka.topics", "t"}}) ==
-        "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
+  {
+    KafkaSource bare;  // configure() itself, without the host's check, still names the key
+    const sdk::Result r = sdk::HostAccess::configure(bare, contextOf({{"kafka.topics", "t"}}));
+    CHECK(r.error() == "a1.sources.r1.kafka.bootstrap.servers: is required but missing");
+  }
+  CHECK(configureError({{"kafka.topics", "t"}})
+            .find("a1.sources.r1: missing required key 'kafka.bootstrap.servers'") == 0);
   CHECK(configureError({{"kafka.bootstrap.servers", "h:1"}})
             .find("a1.sources.r1.kafka.topics: at least one Kafka topic") == 0);
   CHECK(configureError(
@@ -232,7 +246,7 @@ TEST_CASE("after an empty poll the runner sleeps 1 ms; after a refused batch, Fl
   k.createTopic("t1", 1);
   Member m(k.bootstraps(), {{"batchSize", "10"}});
   // The group join takes the first polls; an empty one is BACKOFF without failure.
-  sdk::ProcessOutcome o = m.source.hostProcess();
+  sdk::ProcessOutcome o = sdk::HostAccess::process(m.source);
   CHECK_FALSE(o.failed);
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK(m.source.getBackOffSleepIncrement() == 1);
@@ -242,20 +256,15 @@ TEST_CASE("after an empty poll the runner sleeps 1 ms; after a refused batch, Fl
   m.processor.refuse = true;
   REQUIRE(waitFor(
       [&] {
-        o = m.source.hostProcess();
+        o = sdk::HostAccess::process(m.source);
         return m.processor.refusedCalls.load() >= 1;
       },
       30s));
   CHECK(o.status == sdk::Status::BACKOFF);
   CHECK(m.source.getBackOffSleepIncrement() == sdk::PollableSource::kDefaultBackOffSleepIncrement);
   CHECK(m.source.getMaxBackOffSleepInterval() == sdk::PollableSource::kDefaultMaxBackOffSleep);
-
-  // Set in the config, Flume's keys apply to empty polls too.
-  Member flume(k.bootstraps(), {{"kafka.topics", "t-empty"}, {"backoffSleepIncrement", "200"}});
-  o = flume.source.hostProcess();
-  CHECK_FALSE(o.failed);
-  CHECK(flume.source.getBackOffSleepIncrement() == 200);
-  CHECK(flume.source.getMaxBackOffSleepInterval() == sdk::PollableSource::kDefaultMaxBackOffSleep);
+  // Set in the config, Flume's keys apply to empty polls too: the host reads them and they win
+  // over these getters (tests/runtime/test_runners.cpp).
 }
 
 TEST_CASE("offsets are committed only after the channels accepted the batch") {
@@ -268,7 +277,7 @@ TEST_CASE("offsets are committed only after the channels accepted the batch") {
     // Refused batches are read again: the same messages, nothing skipped.
     REQUIRE(waitFor(
         [&] {
-          (void)m.source.hostProcess();
+          (void)sdk::HostAccess::process(m.source);
           return m.processor.refusedCalls.load() >= 3;
         },
         30s));
@@ -282,7 +291,7 @@ TEST_CASE("offsets are committed only after the channels accepted the batch") {
   Member again(k.bootstraps(), {});
   again.pumpUntil(10);
   const auto deadline = std::chrono::steady_clock::now() + 1500ms;
-  while (std::chrono::steady_clock::now() < deadline) (void)again.source.hostProcess();
+  while (std::chrono::steady_clock::now() < deadline) (void)sdk::HostAccess::process(again.source);
   CHECK(sorted(again.processor.snapshot()) == sorted(names(100, 110)));
 }
 
@@ -295,7 +304,7 @@ TEST_CASE("a source stopped before its channel accepted re-reads the uncommitted
     m.processor.refuse = true;
     REQUIRE(waitFor(
         [&] {
-          (void)m.source.hostProcess();
+          (void)sdk::HostAccess::process(m.source);
           return m.processor.refusedCalls.load() >= 1;
         },
         30s));
@@ -351,7 +360,7 @@ TEST_CASE("setTopicHeader = false and kafka.topics.regex") {
                             {"kafka.consumer.topic.metadata.refresh.interval.ms", "500"}});
   m.pumpUntil(10);
   const auto deadline = std::chrono::steady_clock::now() + 1500ms;
-  while (std::chrono::steady_clock::now() < deadline) (void)m.source.hostProcess();
+  while (std::chrono::steady_clock::now() < deadline) (void)sdk::HostAccess::process(m.source);
   CHECK(sorted(m.processor.snapshot()) == sorted(names(0, 10)));
   CHECK_FALSE(m.processor.headersOf(0).contains("topic"));
 }
@@ -363,10 +372,10 @@ TEST_CASE("two members of a group share the partitions; leaving hands them over,
   Member b(k.bootstraps(), {{"batchSize", "20"}});
   std::atomic<bool> stopA{false}, stopB{false};
   std::thread ta([&] {
-    while (!stopA) (void)a->source.hostProcess();
+    while (!stopA) (void)sdk::HostAccess::process(a->source);
   });
   std::thread tb([&] {
-    while (!stopB) (void)b.source.hostProcess();
+    while (!stopB) (void)sdk::HostAccess::process(b.source);
   });
   // Both joined and hold two partitions each.
   REQUIRE(waitFor(
@@ -399,12 +408,136 @@ TEST_CASE("start and stop are repeatable") {
   Member m(k.bootstraps(), {}, false);
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(m.source.hostStart().ok());
-    CHECK(m.source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(m.source).ok());
+    CHECK(sdk::HostAccess::start(m.source).ok());
     produceTo(k.bootstraps(), "t1", messages(round * 10, round * 10 + 10));
     m.pumpUntil(static_cast<std::size_t>(round) * 10 + 10);
-    CHECK(m.source.hostStop().ok());
-    CHECK(m.source.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(m.source).ok());
+    CHECK(sdk::HostAccess::stop(m.source).ok());
   }
   CHECK(m.processor.snapshot() == names(0, 30));
+}
+
+// ---- partition.assignment.strategy: Kafka's assignor classes, checked on the mock cluster ----
+
+namespace {
+
+using PartitionSet = std::set<std::string>;  // "t1:0"
+
+// Two members of one group, subscribed to t1 and t2 (3 partitions each) with `assignor`: once
+// the group is settled, one message is produced to every partition; returns the partitions
+// each member read from, the smaller set first.
+std::pair<PartitionSet, PartitionSet> assignmentOf(const std::string& assignor) {
+  MockKafka k;
+  k.createTopic("t1", 3);
+  k.createTopic("t2", 3);
+  const KV extra{{"kafka.topics", "t1,t2"},
+                 {"kafka.consumer.partition.assignment.strategy", assignor},
+                 {"batchSize", "1"}};
+  Member a(k.bootstraps(), extra);
+  Member b(k.bootstraps(), extra);
+  std::atomic<bool> stop{false};
+  std::thread ta([&] {
+    while (!stop) (void)sdk::HostAccess::process(a.source);
+  });
+  std::thread tb([&] {
+    while (!stop) (void)sdk::HostAccess::process(b.source);
+  });
+  const bool settled = waitFor(
+      [&] {
+        return a.source.assignedPartitions() > 0 && b.source.assignedPartitions() > 0 &&
+               a.source.assignedPartitions() + b.source.assignedPartitions() == 6;
+      },
+      40s);
+  std::vector<KafkaRecord> records;
+  for (const char* t : {"t1", "t2"})
+    for (int p = 0; p < 3; ++p) {
+      KafkaRecord r;
+      r.topic = t;
+      r.partition = p;
+      r.value = std::string(t) + ":" + std::to_string(p);
+      records.push_back(r);
+    }
+  if (settled) produceRecords(k.bootstraps(), records);
+  const bool read =
+      settled && waitFor([&] { return a.processor.count() + b.processor.count() >= 6; }, 30s);
+  stop = true;
+  ta.join();
+  tb.join();
+  REQUIRE_MESSAGE(settled, a.log.text() << b.log.text());
+  REQUIRE(read);
+  auto partitionsRead = [](Member& m) {
+    PartitionSet out;
+    for (std::size_t i = 0; i < m.processor.count(); ++i) {
+      const sdk::Headers h = m.processor.headersOf(i);
+      out.insert(h.get("topic") + ":" + h.get("partition"));
+    }
+    return out;
+  };
+  PartitionSet x = partitionsRead(a), y = partitionsRead(b);
+  if (y.size() < x.size() || (y.size() == x.size() && y < x)) std::swap(x, y);
+  return {x, y};
+}
+
+}  // namespace
+
+TEST_CASE("RangeAssignor: librdkafka's range assignor, partition ranges per topic") {
+  MockKafka k;
+  Member m(k.bootstraps(),
+           {{"kafka.consumer.partition.assignment.strategy",
+             "org.apache.kafka.clients.consumer.RangeAssignor"}},
+           false);
+  CHECK(prop(m.source, "partition.assignment.strategy") == "range");
+  // Per topic, the first member (by member id) takes partitions 0 and 1, the second 2.
+  auto [smaller, larger] = assignmentOf("org.apache.kafka.clients.consumer.RangeAssignor");
+  CHECK(smaller == PartitionSet{"t1:2", "t2:2"});
+  CHECK(larger == PartitionSet{"t1:0", "t1:1", "t2:0", "t2:1"});
+}
+
+TEST_CASE("RoundRobinAssignor: librdkafka's roundrobin assignor, all partitions dealt in turn") {
+  MockKafka k;
+  Member m(k.bootstraps(),
+           {{"kafka.consumer.partition.assignment.strategy",
+             "org.apache.kafka.clients.consumer.RoundRobinAssignor"}},
+           false);
+  CHECK(prop(m.source, "partition.assignment.strategy") == "roundrobin");
+  // t1:0 t1:1 t1:2 t2:0 t2:1 t2:2 dealt to the two members in turn.
+  auto [x, y] = assignmentOf("org.apache.kafka.clients.consumer.RoundRobinAssignor");
+  CHECK(x == PartitionSet{"t1:0", "t1:2", "t2:1"});
+  CHECK(y == PartitionSet{"t1:1", "t2:0", "t2:2"});
+}
+
+TEST_CASE("StickyAssignor and CooperativeStickyAssignor: librdkafka's cooperative-sticky") {
+  CaptureLogger log;
+  KafkaSource src;
+  sdk::Context ctx = contextOf({{"kafka.bootstrap.servers", "h:1"},
+                                {"kafka.topics", "t1"},
+                                {"kafka.consumer.partition.assignment.strategy",
+                                 "org.apache.kafka.clients.consumer.StickyAssignor, "
+                                 "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"}});
+  // As configure() above, with the logger on the Context the host prepared.
+  auto host = sluice::plugins::testing::prepareAsHost(sdk::ComponentKind::Source, "kafka",
+                                                      kafka::kafkaSourceSchema(), ctx);
+  REQUIRE(host.errors.empty());
+  host.context.setLogger(&log);
+  REQUIRE(sdk::HostAccess::configure(src, host.context).ok());
+  CHECK(prop(src, "partition.assignment.strategy") == "cooperative-sticky");
+  CHECK(log.text().find("StickyAssignor is done by librdkafka's cooperative-sticky") !=
+        std::string::npos);
+  auto [x, y] = assignmentOf("org.apache.kafka.clients.consumer.StickyAssignor");
+  CHECK(x.size() == 3);  // balanced, every partition read once
+  CHECK(y.size() == 3);
+  PartitionSet all = x;
+  all.insert(y.begin(), y.end());
+  CHECK(all.size() == 6);
+}
+
+TEST_CASE("an assignor class that is not Kafka's is refused, naming librdkafka's assignors") {
+  const std::string e =
+      configureError({{"kafka.bootstrap.servers", "h:1"},
+                      {"kafka.topics", "t"},
+                      {"kafka.consumer.partition.assignment.strategy", "com.example.MyAssignor"}});
+  CHECK(e.find("a1.sources.r1.kafka.consumer.partition.assignment.strategy: "
+               "'com.example.MyAssignor' is not one of Kafka's own assignors") == 0);
+  CHECK(e.find("range, roundrobin and cooperative-sticky") != std::string::npos);
 }

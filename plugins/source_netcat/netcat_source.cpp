@@ -1,5 +1,6 @@
 #include "netcat_source.hpp"
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
 #include "netcat_lines.hpp"
@@ -631,20 +632,12 @@ void NetcatSource::configure(const sdk::Context& context) {
   while (!s.bind.empty() && (s.bind.back() == ' ' || s.bind.back() == '\t')) s.bind.pop_back();
   while (!s.bind.empty() && (s.bind.front() == ' ' || s.bind.front() == '\t')) s.bind.erase(0, 1);
 
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  if (!context.containsKey("port")) context.fail("port", "is required but missing");
-  s.port = static_cast<int>(intIn("port", 0, 0, 65535));
-  s.maxLineLength = static_cast<std::size_t>(intIn("max-line-length", 512, 1, kMaxLineLengthLimit));
-  s.ackEveryEvent = context.getBoolean("ack-every-event", true);
-  s.batchSize = static_cast<std::size_t>(intIn("batchSize", 100, 1, 1000000));
-  s.maxConnections = static_cast<std::size_t>(intIn("max-connections", 1000, 1, 1000000));
-  s.idleTimeout = std::chrono::seconds(intIn("idleTimeout", 0, 0, 31536000));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "max-line-length"));
+  s.ackEveryEvent = requireBoolean(context, "ack-every-event");
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
+  s.idleTimeout = std::chrono::seconds(requireInteger(context, "idleTimeout"));
   if (context.containsKey("encoding")) {
     std::string enc = context.getString("encoding", "");
     for (char& ch : enc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

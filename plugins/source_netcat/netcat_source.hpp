@@ -38,13 +38,14 @@ namespace sluice::plugins::netcat {
 // The keys this source accepts; README.md's table must match it (a unit test checks).
 const sdk::Schema& netcatSourceSchema();
 
+// Set by configure() from every key; the defaults live in netcatSourceSchema() only.
 struct NetcatSettings {
   std::string bind;
   int port = 0;
-  std::size_t maxLineLength = 512;
-  bool ackEveryEvent = true;
-  std::size_t batchSize = 100;
-  std::size_t maxConnections = 1000;
+  std::size_t maxLineLength = 0;
+  bool ackEveryEvent = false;
+  std::size_t batchSize = 0;
+  std::size_t maxConnections = 0;
   std::chrono::milliseconds idleTimeout{0};  // 0 = never
 };
 

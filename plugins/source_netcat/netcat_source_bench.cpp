@@ -18,7 +18,9 @@
 #include <string>
 #include <thread>
 
+#include "host_context.hpp"
 #include "netcat_source.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 
@@ -114,15 +116,18 @@ int main(int argc, char** argv) {
 
   HandoffProcessor processor;
   sluice::plugins::netcat::NetcatSource source;
-  source.setChannelProcessor(&processor);
+  sdk::HostAccess::setChannelProcessor(source, &processor);
   sdk::Context ctx("bench.sources.r1");
   ctx.put("bind", "127.0.0.1");
   ctx.put("port", "0");
   ctx.put("ack-every-event", "false");
   ctx.put("batchSize", batchSize);
-  if (auto r = source.hostConfigure(ctx); !r)
+  if (auto r = sluice::plugins::testing::configureAsHost(
+          source, sluice::plugins::netcat::netcatSourceSchema(), ctx, "netcat");
+      !r)
     return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
-  if (auto r = source.hostStart(); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
+  if (auto r = sdk::HostAccess::start(source); !r)
+    return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
 
   std::string line(119, 'x');
   line += '\n';
@@ -157,7 +162,7 @@ int main(int argc, char** argv) {
   const double ioCpu = threadCpuSeconds(sluice::plugins::netcat::NetcatSource::kThreadName);
   client.join();
   ::close(fd);
-  (void)source.hostStop();
+  (void)sdk::HostAccess::stop(source);
   std::printf(
       "netcat source: %llu lines of 120 bytes in %.2f s = %.2f M lines/s, %.0f MB/s; "
       "CPU: all threads (client, source, consumer) %.0f ns per line, source I/O thread "

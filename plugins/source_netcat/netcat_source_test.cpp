@@ -24,13 +24,16 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "source_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::netcat::NetcatSource;
 using sluice::plugins::netcat::netcatSourceSchema;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
+using sluice::plugins::testing::configureAsHost;
 using namespace std::chrono_literals;
 
 namespace {
@@ -47,6 +50,11 @@ sdk::Context contextOf(KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(NetcatSource& src, const sdk::Context& ctx) {
+  return configureAsHost(src, netcatSourceSchema(), ctx, "netcat");
+}
+
 // A source listening on an ephemeral port of 127.0.0.1, wired to a RecordingProcessor.
 struct Fixture {
   RecordingProcessor processor;
@@ -55,11 +63,11 @@ struct Fixture {
   explicit Fixture(KV extra = {}, sdk::Logger* log = nullptr) {
     sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
     for (const auto& [k, v] : extra) ctx.put(k, v);
-    if (log) source.hostAttach("r1", log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    if (log) sdk::HostAccess::attach(source, "r1", log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
-    r = source.hostStart();
+    r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
     REQUIRE(source.boundPort() != 0);
   }
@@ -152,14 +160,14 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("valid config: every schema key is accepted") {
   NetcatSource src;
-  sdk::Result r = src.hostConfigure(contextOf({{"bind", "0.0.0.0"},
-                                               {"port", "44444"},
-                                               {"max-line-length", "1024"},
-                                               {"ack-every-event", "false"},
-                                               {"batchSize", "500"},
-                                               {"max-connections", "10"},
-                                               {"idleTimeout", "30"},
-                                               {"encoding", "utf-8"}}));
+  sdk::Result r = configure(src, contextOf({{"bind", "0.0.0.0"},
+                                            {"port", "44444"},
+                                            {"max-line-length", "1024"},
+                                            {"ack-every-event", "false"},
+                                            {"batchSize", "500"},
+                                            {"max-connections", "10"},
+                                            {"idleTimeout", "30"},
+                                            {"encoding", "utf-8"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.settings().port == 44444);
   CHECK(src.settings().maxLineLength == 1024);
@@ -174,14 +182,24 @@ TEST_CASE("valid config: every schema key is accepted") {
 }
 
 TEST_CASE("configure errors name the key") {
+  // Through the host, as in production: its schema check refuses bad values before configure().
   auto errorOf = [](KV kv) {
     NetcatSource src;
-    sdk::Result r = src.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(src, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
-  CHECK(errorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
-  CHECK(errorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  // configure() itself, handed a Context without the host's check, still names a missing key.
+  auto pluginErrorOf = [](KV kv) {
+    NetcatSource src;
+    sdk::Result r = sdk::HostAccess::configure(src, contextOf(kv));
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(pluginErrorOf({{"port", "1"}}) == "a1.sources.r1.bind: is required but missing");
+  CHECK(pluginErrorOf({{"bind", "127.0.0.1"}}) == "a1.sources.r1.port: is required but missing");
+  CHECK(errorOf({{"port", "1"}}).find("a1.sources.r1: missing required key 'bind'") == 0);
+  CHECK(errorOf({{"bind", "127.0.0.1"}}).find("a1.sources.r1: missing required key 'port'") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "65536"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "-1"}}).find("a1.sources.r1.port:") == 0);
   CHECK(errorOf({{"bind", "127.0.0.1"}, {"port", "http"}}).find("a1.sources.r1.port:") == 0);
@@ -193,6 +211,27 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sources.r1.ack-every-event:") == 0);
   CHECK(errorOf({{"bind", "x"}, {"port", "1"}, {"idleTimeout", "-5"}})
             .find("a1.sources.r1.idleTimeout:") == 0);
+}
+
+TEST_CASE("the host fills the schema defaults configure() reads") {
+  NetcatSource src;
+  sdk::Result r = configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}}));
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  CHECK(src.settings().maxLineLength == 512);  // Flume's default, declared only in the schema
+  CHECK(src.settings().ackEveryEvent);
+  CHECK(src.settings().batchSize == 100);
+  CHECK(src.settings().maxConnections == 1000);
+  CHECK(src.settings().idleTimeout == 0s);
+}
+
+TEST_CASE("an out-of-range value is refused by the host with the key and file:line") {
+  sdk::Context ctx = contextOf({{"bind", "127.0.0.1"}, {"port", "0"}});
+  ctx.put("max-line-length", "0", sdk::Location{"conf/a.properties", 7});
+  NetcatSource src;
+  sdk::Result r = configure(src, ctx);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("a1.sources.r1.max-line-length: expected a value between 1 and ") == 0);
+  CHECK(r.error().find(", got 0 (conf/a.properties:7)") != std::string::npos);
 }
 
 TEST_CASE("each line is one event; OK per line; \\r\\n stripped; empty lines kept") {
@@ -496,7 +535,7 @@ TEST_CASE("stopping while held drops the pending lines and counts them") {
   f.processor.refuse = true;
   REQUIRE(c.send(repeat("z\n", 10)));
   REQUIRE(waitFor([&] { return f.processor.refusedCalls.load() >= 1; }));
-  CHECK(f.source.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(f.source).ok());
   CHECK(f.counter("PendingLineDroppedCount") == 10);
   CHECK(c.waitClosed());
 }
@@ -541,45 +580,45 @@ TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
 
   RecordingProcessor processor;
   NetcatSource src;
-  src.setChannelProcessor(&processor);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
-  sdk::Result r = src.hostStart();
+  sdk::HostAccess::setChannelProcessor(src, &processor);
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  sdk::Result r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == "cannot bind to 127.0.0.1:" + port + ": Address already in use");
   CHECK(src.getLifecycleState() == sdk::LifecycleState::ERROR);
   CHECK(src.boundPort() == 0);
-  CHECK(src.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(src).ok());
 
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}})).ok());
-  r = src.hostStart();
+  REQUIRE(configure(src, contextOf({{"bind", "no-such-host.invalid"}, {"port", "0"}})).ok());
+  r = sdk::HostAccess::start(src);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("cannot bind to no-such-host.invalid:0: cannot resolve") == 0);
 
   // The same object starts fine once the address is usable.
   ::close(fd);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
-  r = src.hostStart();
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", port}})).ok());
+  r = sdk::HostAccess::start(src);
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(std::to_string(src.boundPort()) == port);
-  CHECK(src.hostStop().ok());
+  CHECK(sdk::HostAccess::stop(src).ok());
 }
 
 TEST_CASE("start and stop are repeatable") {
   RecordingProcessor processor;
   NetcatSource src;
-  src.setChannelProcessor(&processor);
-  REQUIRE(src.hostConfigure(contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
+  sdk::HostAccess::setChannelProcessor(src, &processor);
+  REQUIRE(configure(src, contextOf({{"bind", "127.0.0.1"}, {"port", "0"}})).ok());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    REQUIRE(src.hostStart().ok());
-    CHECK(src.hostStart().ok());  // a second start while running does nothing
+    REQUIRE(sdk::HostAccess::start(src).ok());
+    CHECK(sdk::HostAccess::start(src).ok());  // a second start while running does nothing
     Client c(src.boundPort());
     REQUIRE(c.ok());
     REQUIRE(c.send("round " + std::to_string(round) + "\n"));
     CHECK(c.read(3) == "OK\n");
-    CHECK(src.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
     CHECK(c.waitClosed());  // stop closes open connections
-    CHECK(src.hostStop().ok());
+    CHECK(sdk::HostAccess::stop(src).ok());
     CHECK(src.boundPort() == 0);
     CHECK(src.sourceCounter().get("OpenConnectionCount") == 0);
   }

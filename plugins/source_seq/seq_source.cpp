@@ -4,6 +4,7 @@
 #include <charconv>
 #include <string>
 
+#include "config_keys.hpp"
 #include "source_put.hpp"
 
 namespace sluice::plugins::seq {
@@ -25,15 +26,8 @@ const sdk::Schema& seqSourceSchema() {
 }
 
 void SequenceSource::configure(const sdk::Context& context) {
-  const int64_t totalEvents = context.getLong("totalEvents", std::numeric_limits<int64_t>::max());
-  if (totalEvents < 0)
-    context.fail("totalEvents", "must be >= 0, got " + std::to_string(totalEvents));
-  const int32_t batchSize = context.getInteger("batchSize", 1);
-  if (batchSize < 1)
-    context.fail("batchSize",
-                 "batchSize was " + std::to_string(batchSize) + " but expected positive");
-  totalEvents_ = totalEvents;
-  batchSize_ = static_cast<std::size_t>(batchSize);
+  totalEvents_ = requireLong(context, "totalEvents");
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
 }
 
 sdk::Status SequenceSource::process() {

@@ -1,5 +1,5 @@
 #pragma once
-// Turning a spooled file's raw bytes into events: the charset decoder and Flume's LINE and BLOB
+// Turning a spooled file's raw bytes into events: Flume's LINE and BLOB
 // deserializers. Pure functions over a byte window, no I/O, so they are unit-tested and fuzzed
 // directly (fuzz_spooldir_line.cpp, fuzz_spooldir_blob.cpp, fuzz_spooldir_charset.cpp).
 //
@@ -13,35 +13,16 @@
 #include <string>
 #include <string_view>
 
+#include "../common/charset.hpp"
 #include "sluice/sdk/event.hpp"
 
 namespace sluice::plugins::spooldir {
 
-enum class DecodeErrorPolicy { Fail, Replace, Ignore };
-
-// The UTF-8 encoding of U+FFFD, what REPLACE puts in place of each undecodable byte.
-inline constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-
-// Whether s is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
-bool isValidUtf8(std::string_view s) noexcept;
-
-// Decodes raw bytes of the input charset to UTF-8. UTF-8 input is validated natively; any other
-// charset goes through glibc's iconv and must be ASCII-compatible ('\n' is the byte 0x0A and
-// never part of another character), which is checked when it is opened.
-class Decoder {
- public:
-  // nullptr and *error (listing what works) when the charset is unknown or not ASCII-compatible.
-  static std::unique_ptr<Decoder> open(const std::string& charset, std::string* error);
-  virtual ~Decoder() = default;
-
-  virtual bool isUtf8() const noexcept = 0;
-  // Appends the UTF-8 form of in to out. Undecodable bytes follow the policy: REPLACE appends
-  // U+FFFD per byte, IGNORE skips it, FAIL stops and returns false with *badOffset set (out then
-  // holds what was decoded before it). When `final` is false, an incomplete character at the end
-  // of in is left undecoded: *used tells how many bytes of in were consumed.
-  virtual bool decode(std::string_view in, bool final, DecodeErrorPolicy policy, std::string& out,
-                      std::size_t* used, std::size_t* badOffset) = 0;
-};
+// The charset decoder is shared with the multiport syslog source (plugins/common/charset.hpp).
+using charset::DecodeErrorPolicy;
+using charset::Decoder;
+using charset::isValidUtf8;
+using charset::kReplacement;
 
 // What one deserializer step did.
 struct Step {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "file_util.hpp"
 #include "java_regex.hpp"
@@ -23,17 +24,15 @@ namespace sluice::plugins::spooldir {
 
 namespace {
 
+using files::joinPath;
 using files::makeDirs;
 using files::parentOf;
+using files::readSmallFile;
 using text::errnoText;
 using text::upper;
 
-std::string joinPath(const std::string& dir, const std::string& name) {
-  if (name.empty()) return dir;
-  if (!name.empty() && name.front() == '/') return name;
-  if (!dir.empty() && dir.back() == '/') return dir + name;
-  return dir + "/" + name;
-}
+constexpr const char* kBlobDeserializerBuilder =
+    "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder";
 
 std::string baseName(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -43,15 +42,6 @@ std::string baseName(const std::string& path) {
 bool exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-FileIdentity identityFrom(const struct stat& st) {
-  FileIdentity id;
-  id.dev = static_cast<uint64_t>(st.st_dev);
-  id.ino = static_cast<uint64_t>(st.st_ino);
-  id.size = static_cast<int64_t>(st.st_size);
-  id.mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-  return id;
 }
 
 // Whether `path` is another name (hard link) of the file with identity id. lstat: a symlink to
@@ -72,84 +62,15 @@ std::string describeChange(const FileIdentity& was, const FileIdentity& now) {
   return why;
 }
 
-bool readSmallFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  out.clear();
-  while (out.size() < 65536) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return true;
-}
-
-template <class T>
-bool parseNum(std::string_view s, T& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
-
 }  // namespace
 
-namespace {
-// FNV-1a, 64 bits: enough to detect a torn or damaged record.
-uint64_t checksum(std::string_view s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-}  // namespace
-
-std::string formatMeta(const SpoolMeta& m) {
-  std::string body = "sluice-spooldir-meta 2\n" + std::to_string(m.seq) + "\n" +
-                     std::to_string(m.offset) + "\n" + std::to_string(m.id.dev) + "\n" +
-                     std::to_string(m.id.ino) + "\n" + std::to_string(m.id.size) + "\n" +
-                     std::to_string(m.id.mtimeNs) + "\n" + m.path + "\n";
-  return body + std::to_string(checksum(body)) + "\n";
-}
-
-std::optional<SpoolMeta> parseMeta(std::string_view text) {
-  std::vector<std::string_view> lines;
-  std::size_t from = 0;
-  while (from < text.size() && lines.size() < 10) {
-    const std::size_t nl = text.find('\n', from);
-    if (nl == std::string_view::npos) return std::nullopt;  // a complete record ends in \n
-    lines.push_back(text.substr(from, nl - from));
-    from = nl + 1;
-  }
-  if (lines.size() != 9 || from != text.size() || lines[0] != "sluice-spooldir-meta 2")
-    return std::nullopt;
-  uint64_t sum = 0;
-  const std::size_t bodyLen = static_cast<std::size_t>(lines[8].data() - text.data());
-  if (!parseNum(lines[8], sum) || sum != checksum(text.substr(0, bodyLen))) return std::nullopt;
-  SpoolMeta m;
-  if (!parseNum(lines[1], m.seq) || !parseNum(lines[2], m.offset) ||
-      !parseNum(lines[3], m.id.dev) || !parseNum(lines[4], m.id.ino) ||
-      !parseNum(lines[5], m.id.size) || !parseNum(lines[6], m.id.mtimeNs) || lines[7].empty() ||
-      m.offset < 0 || m.id.size < 0 || m.offset > m.id.size)
-    return std::nullopt;
-  m.path = std::string(lines[7]);
-  return m;
-}
-
-std::optional<SpoolMeta> parseMetaFile(std::string_view data) {
-  std::optional<SpoolMeta> best;
-  for (std::size_t slot = 0; slot < 2; ++slot) {
-    const std::size_t at = slot * kMetaSlotBytes;
-    if (at >= data.size()) break;
-    std::string_view rec = data.substr(at, kMetaSlotBytes);
-    rec = rec.substr(0, rec.find('\0'));
-    auto m = parseMeta(rec);
-    if (m && (!best || m->seq > best->seq)) best = std::move(m);
-  }
-  return best;
+FileIdentity identityFrom(const struct stat& st) {
+  FileIdentity id;
+  id.dev = static_cast<uint64_t>(st.st_dev);
+  id.ino = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<int64_t>(st.st_size);
+  id.mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return id;
 }
 
 const sdk::Schema& spoolDirSourceSchema() {
@@ -210,7 +131,7 @@ const sdk::Schema& spoolDirSourceSchema() {
                "them"),
       sdk::Key("deserializer")
           .oneOf({"LINE", "BLOB", "org.apache.flume.serialization.LineDeserializer$Builder",
-                  "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder"})
+                  kBlobDeserializerBuilder})
           .def("LINE")
           .doc("LINE makes an event per line; BLOB makes one event of the whole file"),
       sdk::Key("deserializer.maxLineLength")
@@ -264,93 +185,55 @@ void SpoolDirSource::configure(const sdk::Context& context) {
     char cwd[4096];
     if (::getcwd(cwd, sizeof cwd)) s.spoolDir = joinPath(cwd, s.spoolDir);
   }
-  s.fileSuffix = context.getString("fileSuffix", ".COMPLETED");
+  s.fileSuffix = requireValue(context, "fileSuffix");
   if (s.fileSuffix.empty()) context.fail("fileSuffix", "must not be empty");
-  auto enumOf = [&](const char* key, const char* def) {
-    std::string v = context.getString(key, def);
-    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return v;
-  };
-  const std::string del = enumOf("deletePolicy", "never");
-  if (del != "never" && del != "immediate")
-    context.fail("deletePolicy", "expected never or immediate, got '" + del + "'");
-  s.deleteImmediate = del == "immediate";
-  s.fileHeader = context.getBoolean("fileHeader", false);
-  s.fileHeaderKey = context.getString("fileHeaderKey", "file");
-  s.basenameHeader = context.getBoolean("basenameHeader", false);
-  s.basenameHeaderKey = context.getString("basenameHeaderKey", "basename");
-  s.includePattern = context.getString("includePattern", "^.*$");
-  s.ignorePattern = context.getString("ignorePattern", "^$");
+  // Enum keys: the host has checked them against the schema's values (case-insensitively).
+  auto enumOf = [&](const char* key) { return upper(requireValue(context, key)); };
+  s.deleteImmediate = enumOf("deletePolicy") == "IMMEDIATE";
+  s.fileHeader = requireBoolean(context, "fileHeader");
+  s.fileHeaderKey = requireValue(context, "fileHeaderKey");
+  s.basenameHeader = requireBoolean(context, "basenameHeader");
+  s.basenameHeaderKey = requireValue(context, "basenameHeaderKey");
+  s.includePattern = requireValue(context, "includePattern");
+  s.ignorePattern = requireValue(context, "ignorePattern");
   std::string err;
   auto inc = javaregex::Regex::compile(s.includePattern, javaregex::Mode::Matches, &err);
   if (!inc) context.fail("includePattern", "invalid regex '" + s.includePattern + "': " + err);
   auto ign = javaregex::Regex::compile(s.ignorePattern, javaregex::Mode::Matches, &err);
   if (!ign) context.fail("ignorePattern", "invalid regex '" + s.ignorePattern + "': " + err);
-  s.trackerDir = joinPath(s.spoolDir, context.getString("trackerDir", ".flumespool"));
-  const std::string tracking = enumOf("trackingPolicy", "rename");
-  if (tracking != "rename" && tracking != "tracker_dir")
-    context.fail("trackingPolicy", "expected rename or tracker_dir, got '" + tracking + "'");
-  s.trackerDirPolicy = tracking == "tracker_dir";
-  const std::string order = enumOf("consumeOrder", "oldest");
-  if (order == "oldest")
-    s.consumeOrder = ConsumeOrder::Oldest;
-  else if (order == "youngest")
-    s.consumeOrder = ConsumeOrder::Youngest;
-  else if (order == "random")
-    s.consumeOrder = ConsumeOrder::Random;
-  else
-    context.fail("consumeOrder", "expected oldest, youngest or random, got '" + order + "'");
-  auto longIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
-  s.pollDelay = std::chrono::milliseconds(longIn("pollDelay", 500, 1, 86400000));
-  s.recursive = context.getBoolean("recursiveDirectorySearch", false);
-  s.maxBackoff = std::chrono::milliseconds(longIn("maxBackoff", 4000, 1, 86400000));
-  s.batchSize = static_cast<std::size_t>(longIn("batchSize", 100, 1, 1000000));
-  s.inputCharset = context.getString("inputCharset", "UTF-8");
+  s.trackerDir = joinPath(s.spoolDir, requireValue(context, "trackerDir"));
+  s.trackerDirPolicy = enumOf("trackingPolicy") == "TRACKER_DIR";
+  const std::string order = enumOf("consumeOrder");
+  s.consumeOrder = order == "YOUNGEST" ? ConsumeOrder::Youngest
+                   : order == "RANDOM" ? ConsumeOrder::Random
+                                       : ConsumeOrder::Oldest;
+  s.pollDelay = std::chrono::milliseconds(requireInteger(context, "pollDelay"));
+  s.recursive = requireBoolean(context, "recursiveDirectorySearch");
+  s.maxBackoff = std::chrono::milliseconds(requireInteger(context, "maxBackoff"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.inputCharset = requireValue(context, "inputCharset");
   auto decoder = Decoder::open(s.inputCharset, &err);
   if (!decoder) context.fail("inputCharset", err);
-  const std::string pol = upper(context.getString("decodeErrorPolicy", "FAIL"));
-  if (pol == "FAIL")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Fail;
-  else if (pol == "REPLACE")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Replace;
-  else if (pol == "IGNORE")
-    s.decodeErrorPolicy = DecodeErrorPolicy::Ignore;
-  else
-    context.fail("decodeErrorPolicy", "expected FAIL, REPLACE or IGNORE, got '" + pol + "'");
-  const std::string des = context.getString("deserializer", "LINE");
-  const std::string desU = upper(des);
-  if (desU == "LINE" || des == "org.apache.flume.serialization.LineDeserializer$Builder")
-    s.deserializer = DeserializerKind::Line;
-  else if (desU == "BLOB" || des == "org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder")
-    s.deserializer = DeserializerKind::Blob;
-  else
-    context.fail("deserializer",
-                 "expected LINE or BLOB (AVRO and custom deserializers are not "
-                 "supported), got '" +
-                     des + "'");
-  s.maxLineLength =
-      static_cast<std::size_t>(longIn("deserializer.maxLineLength", 2048, 1, 268435456));
-  const std::string outCs = upper(context.getString("deserializer.outputCharset", "UTF-8"));
+  const std::string pol = enumOf("decodeErrorPolicy");
+  s.decodeErrorPolicy = pol == "REPLACE"  ? DecodeErrorPolicy::Replace
+                        : pol == "IGNORE" ? DecodeErrorPolicy::Ignore
+                                          : DecodeErrorPolicy::Fail;
+  const std::string des = enumOf("deserializer");
+  s.deserializer = des == "BLOB" || des == upper(kBlobDeserializerBuilder) ? DeserializerKind::Blob
+                                                                           : DeserializerKind::Line;
+  s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxLineLength"));
+  const std::string outCs = upper(requireValue(context, "deserializer.outputCharset"));
   if (outCs != "UTF-8" && outCs != "UTF8")
     context.fail("deserializer.outputCharset",
                  "only UTF-8 is supported, got '" +
                      context.getString("deserializer.outputCharset", "") + "'");
-  s.maxBlobLength =
-      static_cast<std::size_t>(longIn("deserializer.maxBlobLength", 100000000, 1, 2147483647));
-  const std::string onError = enumOf("onError", "quarantine");
-  if (onError != "quarantine" && onError != "leave")
-    context.fail("onError", "expected quarantine or leave, got '" + onError + "'");
-  s.quarantine = onError == "quarantine";
+  s.maxBlobLength = static_cast<std::size_t>(requireInteger(context, "deserializer.maxBlobLength"));
+  s.quarantine = enumOf("onError") == "QUARANTINE";
+  // No schema default: unset means trackerDir/quarantine.
   s.quarantineDir = context.containsKey("quarantineDir")
                         ? joinPath(s.spoolDir, context.getString("quarantineDir", ""))
                         : joinPath(s.trackerDir, "quarantine");
-  s.metaSyncInterval = std::chrono::milliseconds(longIn("metaSyncInterval", 1000, 0, 86400000));
+  s.metaSyncInterval = std::chrono::milliseconds(requireInteger(context, "metaSyncInterval"));
 
   settings_ = std::move(s);
   include_ = std::move(inc);
@@ -845,85 +728,6 @@ void SpoolDirSource::quarantine(const std::string& path, const std::string& reas
     return;
   }
   logger().error(path, ": ", reason, "; moved to ", dest);
-}
-
-// ---- Progress and markers ----
-
-bool SpoolDirSource::writeMeta() {
-  const std::string path = joinPath(settings_.trackerDir, kMetaName);
-  if (metaFd_ < 0) {
-    metaFd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (metaFd_ < 0) {
-      logger().error("cannot open progress file ", path, ": ", errnoText(errno),
-                     "; after a crash this file would be read again from an earlier point");
-      return false;
-    }
-  }
-  const SpoolMeta m{cur_->path, cur_->id, cur_->committed, ++metaSeq_};
-  std::string rec = formatMeta(m);
-  if (rec.size() >= kMetaSlotBytes) {
-    logger().error("path too long for the progress record: ", cur_->path);
-    return false;
-  }
-  rec += '\0';
-  // Alternate between the two slots: a write torn by a power loss leaves the other one intact.
-  const off_t at = static_cast<off_t>((metaSeq_ & 1) * kMetaSlotBytes);
-  ssize_t w;
-  do {
-    w = ::pwrite(metaFd_, rec.data(), rec.size(), at);
-  } while (w < 0 && errno == EINTR);
-  if (w != static_cast<ssize_t>(rec.size())) {
-    logger().error("cannot write progress file ", path, ": ",
-                   w < 0 ? errnoText(errno) : std::string("short write"),
-                   "; after a crash this file would be read again from an earlier point");
-    return false;
-  }
-  const auto now = std::chrono::steady_clock::now();
-  if (settings_.metaSyncInterval.count() == 0 ||
-      now - lastMetaSync_ >= settings_.metaSyncInterval) {
-    if (::fdatasync(metaFd_) != 0)
-      logger().warn("fdatasync of progress file ", path, ": ", errnoText(errno));
-    lastMetaSync_ = now;
-  }
-  return true;
-}
-
-void SpoolDirSource::closeMeta() {
-  if (metaFd_ < 0) return;
-  ::fdatasync(metaFd_);
-  ::close(metaFd_);
-  metaFd_ = -1;
-}
-
-void SpoolDirSource::removeMeta() {
-  if (metaFd_ >= 0) ::close(metaFd_);
-  metaFd_ = -1;
-  const std::string path = joinPath(settings_.trackerDir, kMetaName);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    logger().warn("cannot remove progress file ", path, ": ", errnoText(errno));
-}
-
-std::string SpoolDirSource::markerPath(const std::string& rel) const {
-  return joinPath(settings_.trackerDir, rel + settings_.fileSuffix);
-}
-
-std::optional<FileIdentity> SpoolDirSource::readMarker(const std::string& rel) const {
-  std::string text;
-  if (!readSmallFile(markerPath(rel), text)) return std::nullopt;
-  FileIdentity id;
-  // A marker written by Flume is empty: it says "done" without an identity; trust the name.
-  unsigned long long dev = 0, ino = 0;
-  long long size = 0, mtime = 0;
-  if (std::sscanf(text.c_str(), "%llu %llu %lld %lld", &dev, &ino, &size, &mtime) != 4) {
-    struct stat st;
-    if (::stat(joinPath(settings_.spoolDir, rel).c_str(), &st) == 0) return identityFrom(st);
-    return id;
-  }
-  id.dev = dev;
-  id.ino = ino;
-  id.size = size;
-  id.mtimeNs = mtime;
-  return id;
 }
 
 }  // namespace sluice::plugins::spooldir

@@ -20,6 +20,8 @@
 //  - Bad files (modified after pickup, name already used, undecodable with FAIL) are logged by
 //    name, moved to quarantineDir (or left alone), counted, and the source carries on.
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -53,31 +55,32 @@ const sdk::Schema& spoolDirSourceSchema();
 enum class ConsumeOrder { Oldest, Youngest, Random };
 enum class DeserializerKind { Line, Blob };
 
+// Set by configure() from every key; the defaults live in spoolDirSourceSchema() only.
 struct SpoolSettings {
   std::string spoolDir;
-  std::string fileSuffix = ".COMPLETED";
+  std::string fileSuffix;
   bool deleteImmediate = false;
   bool fileHeader = false;
-  std::string fileHeaderKey = "file";
+  std::string fileHeaderKey;
   bool basenameHeader = false;
-  std::string basenameHeaderKey = "basename";
-  std::string includePattern = "^.*$";
-  std::string ignorePattern = "^$";
+  std::string basenameHeaderKey;
+  std::string includePattern;
+  std::string ignorePattern;
   std::string trackerDir;  // absolute
   bool trackerDirPolicy = false;
   ConsumeOrder consumeOrder = ConsumeOrder::Oldest;
-  std::chrono::milliseconds pollDelay{500};
+  std::chrono::milliseconds pollDelay{};
   bool recursive = false;
-  std::chrono::milliseconds maxBackoff{4000};
-  std::size_t batchSize = 100;
-  std::string inputCharset = "UTF-8";
+  std::chrono::milliseconds maxBackoff{};
+  std::size_t batchSize = 0;
+  std::string inputCharset;
   DecodeErrorPolicy decodeErrorPolicy = DecodeErrorPolicy::Fail;
   DeserializerKind deserializer = DeserializerKind::Line;
-  std::size_t maxLineLength = 2048;
-  std::size_t maxBlobLength = 100000000;
+  std::size_t maxLineLength = 0;
+  std::size_t maxBlobLength = 0;
   std::string quarantineDir;  // absolute
-  bool quarantine = true;     // onError = quarantine; false: leave
-  std::chrono::milliseconds metaSyncInterval{1000};
+  bool quarantine = false;    // onError = quarantine; false: leave
+  std::chrono::milliseconds metaSyncInterval{};
 };
 
 // What the source knows about a file it reads: enough to tell that it changed.
@@ -88,6 +91,9 @@ struct FileIdentity {
   int64_t mtimeNs = 0;
   bool operator==(const FileIdentity&) const = default;
 };
+
+// The identity of what fstat/stat returned.
+FileIdentity identityFrom(const struct stat& st);
 
 // The progress record: which file, which identity, how far its events are committed.
 struct SpoolMeta {

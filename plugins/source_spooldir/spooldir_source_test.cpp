@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -78,22 +80,27 @@ sdk::Context contextOf(const std::string& dir, KV kv) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, spoolDirSourceSchema(), ctx, "spooldir");
+}
+
 struct Fixture {
   FakeProcessor processor;
   CaptureLogger log;
   SpoolDirSource source;
 
   Fixture(const std::string& dir, KV kv, bool start = true) {
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(dir, kv));
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, contextOf(dir, kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      sdk::Result s = source.hostStart();
+      sdk::Result s = sdk::HostAccess::start(source);
       REQUIRE_MESSAGE(s.ok(), s.error());
     }
   }
-  ~Fixture() { (void)source.hostStop(); }
+  ~Fixture() { (void)sdk::HostAccess::stop(source); }
   int64_t counter(std::size_t i) { return source.sourceCounter().get(i); }
 };
 
@@ -140,15 +147,17 @@ TEST_CASE("configure errors name the key") {
   TempDir d;
   auto errorOf = [&](KV kv) {
     SpoolDirSource s;
-    sdk::Result r = s.hostConfigure(contextOf(d.path, kv));
+    sdk::Result r = configure(s, contextOf(d.path, kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
   {
     SpoolDirSource s;
     sdk::Context empty("a1.sources.r1");
-    sdk::Result r = s.hostConfigure(empty);
+    // configure() itself, without the host's check, still names the key.
+    sdk::Result r = sdk::HostAccess::configure(s, empty);
     CHECK(r.error() == "a1.sources.r1.spoolDir: is required but missing");
+    CHECK(configure(s, empty).error().find("a1.sources.r1: missing required key 'spoolDir'") == 0);
   }
   CHECK(errorOf({{"includePattern", "(unclosed"}})
             .find("a1.sources.r1.includePattern: invalid regex") == 0);
@@ -195,9 +204,9 @@ TEST_CASE("valid config: every key") {
 TEST_CASE("start fails naming spoolDir when it does not exist") {
   FakeProcessor p;
   SpoolDirSource s;
-  s.setChannelProcessor(&p);
-  REQUIRE(s.hostConfigure(contextOf("/nonexistent/spool-xyz", {})).ok());
-  sdk::Result r = s.hostStart();
+  sdk::HostAccess::setChannelProcessor(s, &p);
+  REQUIRE(configure(s, contextOf("/nonexistent/spool-xyz", {})).ok());
+  sdk::Result r = sdk::HostAccess::start(s);
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("/nonexistent/spool-xyz") != std::string::npos);
 }
@@ -411,7 +420,7 @@ TEST_CASE("a file modified after pickup is quarantined, the source carries on") 
       out << "appended later\n";
     }
   };
-  REQUIRE(f.source.hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(f.source).ok());
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesQuarantined) == 1; }));
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
   CHECK(fs::exists(d / ".flumespool/quarantine/grow.log"));
@@ -454,7 +463,7 @@ TEST_CASE("a refused batch is re-read: nothing lost, nothing repeated") {
   writeFile(d / "f.log", numbered(0, 100));
   Fixture f(d.path, {{"batchSize", "30"}, {"maxBackoff", "20"}}, false);
   f.processor.refuse = true;
-  REQUIRE(f.source.hostStart().ok());
+  REQUIRE(sdk::HostAccess::start(f.source).ok());
   REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 3; }));
   f.processor.refuse = false;
   REQUIRE(waitFor([&] { return f.counter(SpoolDirSource::kFilesCompleted) == 1; }));
@@ -474,7 +483,7 @@ TEST_CASE("stop mid-file and start a new source: resumes at the committed batch"
     f.processor.onBatch = [&] {
       if (++batches == 4) f.processor.refuse = true;  // channel fills after 200 events
     };
-    REQUIRE(f.source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(f.source).ok());
     REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 1; }));
     first = f.processor.snapshot();
   }
@@ -495,7 +504,7 @@ TEST_CASE("a file changed while the agent was down is quarantined, not resumed")
   {
     Fixture f(d.path, {{"batchSize", "50"}}, false);
     f.processor.onBatch = [&] { f.processor.refuse = true; };
-    REQUIRE(f.source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(f.source).ok());
     REQUIRE(waitFor([&] { return f.counter(sdk::SourceCounter::ChannelWriteFail) >= 1; }));
   }
   writeFile(d / "big.log", numbered(0, 10));  // rewritten
@@ -523,10 +532,10 @@ TEST_CASE("start and stop are repeatable") {
   TempDir d;
   Fixture f(d.path, {});
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStart().ok());
-    CHECK(f.source.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
   }
   writeFile(d / "late.log", "late\n");
   REQUIRE(waitFor([&] { return f.processor.count() == 1; }));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "source_test_support.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using namespace sluice::plugins::sql;
@@ -115,16 +116,16 @@ struct Harness {
     sdk::Context ctx("a1.sources.r1");
     for (const auto& [k, v] : kv) ctx.put(k, v);
     ctx.setLogger(&log);
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = sdk::HostAccess::configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
     if (start) {
-      r = source.hostStart();
+      r = sdk::HostAccess::start(source);
       REQUIRE_MESSAGE(r.ok(), r.error());
     }
   }
-  ~Harness() { (void)source.hostStop(); }
+  ~Harness() { (void)sdk::HostAccess::stop(source); }
 
   int64_t counter(const char* name) {
     auto v = source.sourceCounter().get(name);
@@ -135,10 +136,10 @@ struct Harness {
   void pumpUntil(std::size_t n) {
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (processor.count() < n) {
-      (void)source.hostProcess();
+      (void)sdk::HostAccess::process(source);
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
                       "only " << processor.count() << " of " << n << " events:\n"
-                              << log.text);
+                              << log.text());
     }
   }
   // Calls process() until a poll finds nothing new (the table is drained).
@@ -146,8 +147,8 @@ struct Harness {
     const int64_t before = counter("EmptyPollCount");
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (counter("EmptyPollCount") == before) {
-      (void)source.hostProcess();
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text);
+      (void)sdk::HostAccess::process(source);
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, log.text());
     }
   }
 };
@@ -202,14 +203,14 @@ TEST_CASE("a table is imported exactly, in batches, and new rows follow") {
                   {"status.file.name", "imp.status"}});
     // A page with rows asks to be called again at once; only an empty one waits
     // run.query.delay.
-    CHECK(h.source.hostProcess().status == sdk::Status::READY);
+    CHECK(sdk::HostAccess::process(h.source).status == sdk::Status::READY);
     h.pumpUntil(2500);
     h.drain();
     CHECK(h.source.getBackOffSleepIncrement() == 10);
     CHECK(h.source.getMaxBackOffSleepInterval() == 10);
     CHECK(firstFields(h.processor.snapshot()) == ids(1, 2500));  // in order, once each
-    CHECK(h.processor.bodies[0] == "\"1\",\"name-1\"");
-    for (std::size_t b : h.processor.batchSizes) CHECK(b <= 100);
+    CHECK(h.processor.snapshot()[0] == "\"1\",\"name-1\"");
+    for (std::size_t b : h.processor.batchSizes()) CHECK(b <= 100);
     CHECK(h.counter("RowsReadCount") == 2500);
     CHECK(h.counter("EventAcceptedCount") == 2500);
     CHECK(h.counter("PollCount") >= 4);  // pages of 700
@@ -262,7 +263,7 @@ TEST_CASE("a batch the channels refuse is read again: nothing lost, nothing twic
     };
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (h.processor.refusedCalls < 3) {
-      (void)h.source.hostProcess();
+      (void)sdk::HostAccess::process(h.source);
       REQUIRE(std::chrono::steady_clock::now() < deadline);
     }
     CHECK(h.processor.count() == 150);
@@ -306,7 +307,7 @@ TEST_CASE("timestamps with ties: a tie-breaker keeps every row across batch boun
       h.pumpUntil(50);
       h.drain();
       CHECK(firstFields(h.processor.snapshot()) == ids(1, 50));
-      CHECK(h.processor.bodies[0] == "1,2024-01-01 00:00:00.123,x");
+      CHECK(h.processor.snapshot()[0] == "1,2024-01-01 00:00:00.123,x");
       CHECK(h.source.committedOffset()->value == "2024-01-01 00:00:07.123");
       CHECK(h.source.committedOffset()->tie == "50");
       CHECK(h.counter("CurrentOffsetGauge") == 1704067207123);
@@ -484,7 +485,7 @@ TEST_CASE("connection killed by the server, table dropped: reconnect, log, conti
 
     // The table is dropped: errors, not ready, no crash; it comes back and reading resumes.
     db.exec("DROP TABLE lost");
-    for (int i = 0; i < 3; ++i) (void)h.source.hostProcess();
+    for (int i = 0; i < 3; ++i) (void)sdk::HostAccess::process(h.source);
     CHECK(h.counter("ConnectedGauge") == 0);
     CHECK(h.log.has("table 'lost' does not exist"));
     db.exec("CREATE TABLE lost (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL)");
@@ -520,14 +521,14 @@ TEST_CASE("names are looked up in the catalog and quoted; errors say what is wro
                         {"incremental.column.name", "id"},
                         {"status.file.path", dir.path},
                         {"status.file.name", "m.status"}});
-    (void)missing.source.hostProcess();
+    (void)sdk::HostAccess::process(missing.source);
     CHECK(missing.log.has("table 'no_such_table' does not exist"));
     CHECK(missing.counter("ConnectedGauge") == 0);
     Harness badColumn(s, {{"table", "imp"},
                           {"incremental.column.name", "nope"},
                           {"status.file.path", dir.path},
                           {"status.file.name", "c.status"}});
-    (void)badColumn.source.hostProcess();
+    (void)sdk::HostAccess::process(badColumn.source);
     CHECK(badColumn.log.has("has no column 'nope'"));
   }
 }
@@ -544,7 +545,7 @@ TEST_CASE("a wrong password: a clear error without the password, no crash, not r
                   {"connection.password.file", dir.path + "/pw"},
                   {"status.file.path", dir.path},
                   {"status.file.name", "p.status"}});
-    for (int i = 0; i < 2; ++i) CHECK(h.source.hostProcess().status == sdk::Status::BACKOFF);
+    for (int i = 0; i < 2; ++i) CHECK(sdk::HostAccess::process(h.source).status == sdk::Status::BACKOFF);
     CHECK(h.log.has("cannot log in to "));
     CHECK(h.log.has(s.mysql() ? "Access denied for user 'app'" : "password authentication failed"));
     CHECK_FALSE(h.log.has(wrong));
@@ -570,12 +571,12 @@ TEST_CASE("start and stop are safe to repeat; a status file for another table is
                  {"status.file.path", dir.path},
                  {"status.file.name", "s.status"}},
                 false);
-      CHECK(h.source.hostStart().ok());
-      CHECK(h.source.hostStart().ok());
+      CHECK(sdk::HostAccess::start(h.source).ok());
+      CHECK(sdk::HostAccess::start(h.source).ok());
       h.pumpUntil(10);
-      CHECK(h.source.hostStop().ok());
-      CHECK(h.source.hostStop().ok());
-      CHECK(h.source.hostStart().ok());
+      CHECK(sdk::HostAccess::stop(h.source).ok());
+      CHECK(sdk::HostAccess::stop(h.source).ok());
+      CHECK(sdk::HostAccess::start(h.source).ok());
       h.pumpUntil(20);
       CHECK(firstFields(h.processor.snapshot()) == ids(1, 20));
     }
@@ -585,7 +586,7 @@ TEST_CASE("start and stop are safe to repeat; a status file for another table is
                    {"status.file.path", dir.path},
                    {"status.file.name", "s.status"}},
                   false);
-    sdk::Result r = other.source.hostStart();
+    sdk::Result r = sdk::HostAccess::start(other.source);
     CHECK_FALSE(r.ok());
     CHECK(r.error().find("was written for another reading: its Table is 'imp', this source's "
                          "is 'types'") != std::string::npos);
@@ -600,7 +601,7 @@ TEST_CASE("start and stop are safe to repeat; a status file for another table is
                     {"status.file.path", dir.path},
                     {"status.file.name", "k.status"}},
                    false);
-    r = keedio.source.hostStart();
+    r = sdk::HostAccess::start(keedio.source);
     CHECK(r.error().find("comes from keedio's table mode") != std::string::npos);
   }
 }

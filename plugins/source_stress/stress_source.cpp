@@ -1,9 +1,9 @@
 #include "stress_source.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <thread>
 
+#include "config_keys.hpp"
 #include "source_put.hpp"
 
 namespace sluice::plugins::stress {
@@ -45,20 +45,11 @@ StressSource::StressSource()
       failedIdx_(sourceCounter().add("events.failed")) {}
 
 void StressSource::configure(const sdk::Context& context) {
-  auto read = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                            ", got " + std::to_string(v));
-    return v;
-  };
-  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
-  constexpr int64_t kMaxLong = std::numeric_limits<int64_t>::max();
-  const int64_t size = read("size", 500, 0, kMaxInt);
-  maxTotalEvents_ = read("maxTotalEvents", -1, -1, kMaxLong);
-  maxSuccessfulEvents_ = read("maxSuccessfulEvents", -1, -1, kMaxLong);
-  batchSize_ = static_cast<std::size_t>(read("batchSize", 1, 1, kMaxInt));
-  maxEventsPerSecond_ = read("maxEventsPerSecond", 0, 0, kMaxInt);
+  const int64_t size = requireInteger(context, "size");
+  maxTotalEvents_ = requireLong(context, "maxTotalEvents");
+  maxSuccessfulEvents_ = requireLong(context, "maxSuccessfulEvents");
+  batchSize_ = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  maxEventsPerSecond_ = requireInteger(context, "maxEventsPerSecond");
   // Flume fills the buffer with Byte.MAX_VALUE.
   body_.assign(static_cast<std::size_t>(size), '\x7f');
   bucketStarted_ = false;

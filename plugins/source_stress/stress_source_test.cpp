@@ -7,8 +7,10 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "host_context.hpp"
 #include "readme_schema_check.hpp"
 #include "recording_processor.hpp"
+#include "sluice/sdk/host_access.hpp"
 
 namespace sdk = sluice::sdk;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
@@ -33,16 +35,22 @@ sdk::Context contextOf(std::initializer_list<std::pair<const char*, const char*>
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, stressSourceSchema(), ctx,
+                                                   "org.apache.flume.source.StressSource");
+}
+
 struct Fixture {
   FakeProcessor processor;
   StressSource source;
 
   explicit Fixture(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    source.setName("r1");
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(contextOf(kv));
+    sdk::HostAccess::attach(source, "r1", nullptr);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, contextOf(kv));
     REQUIRE_MESSAGE(r.ok(), r.error());
-    REQUIRE(source.hostStart().ok());
+    REQUIRE(sdk::HostAccess::start(source).ok());
   }
 };
 
@@ -59,7 +67,7 @@ TEST_CASE("README key table matches the schema") {
 
 TEST_CASE("defaults: one 500-byte event per call, no limit") {
   Fixture f({});
-  for (int i = 0; i < 5; ++i) CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  for (int i = 0; i < 5; ++i) CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
   CHECK(f.processor.count() == 5);
   CHECK(allEventsAre(f.processor, std::string(500, '\x7f')));
   CHECK(f.processor.batchSizes() == std::vector<std::size_t>(5, 1));
@@ -67,20 +75,20 @@ TEST_CASE("defaults: one 500-byte event per call, no limit") {
 
 TEST_CASE("size and batchSize shape the events") {
   Fixture f({{"size", "3"}, {"batchSize", "50"}});
-  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
   CHECK(f.processor.batchSizes() == std::vector<std::size_t>{50});
   CHECK(allEventsAre(f.processor, "\x7f\x7f\x7f"));
   Fixture empty({{"size", "0"}});
-  CHECK(empty.source.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(empty.source).status == sdk::Status::READY);
   CHECK(allEventsAre(empty.processor, ""));
 }
 
 TEST_CASE("maxTotalEvents: exact count, short last batch, then BACKOFF") {
   Fixture f({{"batchSize", "4"}, {"maxTotalEvents", "10"}});
-  while (f.source.hostProcess().status == sdk::Status::READY) {
+  while (sdk::HostAccess::process(f.source).status == sdk::Status::READY) {
   }
   CHECK(f.processor.batchSizes() == std::vector<std::size_t>{4, 4, 2});
-  CHECK(f.source.hostProcess().status == sdk::Status::BACKOFF);
+  CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::BACKOFF);
   CHECK(f.source.totalEvents() == 10);
   CHECK(f.source.successfulEvents() == 10);
   auto& c = f.source.sourceCounter();
@@ -92,10 +100,10 @@ TEST_CASE("maxTotalEvents: exact count, short last batch, then BACKOFF") {
 TEST_CASE("failed batches count toward maxTotalEvents, not maxSuccessfulEvents") {
   Fixture f({{"batchSize", "5"}, {"maxTotalEvents", "20"}});
   f.processor.failNext = 1;
-  auto out = f.source.hostProcess();
+  auto out = sdk::HostAccess::process(f.source);
   CHECK(out.status == sdk::Status::BACKOFF);
   CHECK(out.failed);
-  while (f.source.hostProcess().status == sdk::Status::READY) {
+  while (sdk::HostAccess::process(f.source).status == sdk::Status::READY) {
   }
   CHECK(f.processor.count() == 15);  // Flume's maxTotalEvents bounds attempts
   CHECK(f.source.failedEvents() == 5);
@@ -103,10 +111,10 @@ TEST_CASE("failed batches count toward maxTotalEvents, not maxSuccessfulEvents")
 
   Fixture g({{"batchSize", "5"}, {"maxSuccessfulEvents", "20"}});
   g.processor.failNext = 2;
-  for (int i = 0; i < 10; ++i) (void)g.source.hostProcess();
+  for (int i = 0; i < 10; ++i) (void)sdk::HostAccess::process(g.source);
   CHECK(g.processor.count() == 20);
   CHECK(g.source.totalEvents() == 30);
-  CHECK(g.source.hostProcess().status == sdk::Status::BACKOFF);
+  CHECK(sdk::HostAccess::process(g.source).status == sdk::Status::BACKOFF);
 }
 
 TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
@@ -115,7 +123,7 @@ TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
   double longestCall = 0;
   while (f.processor.count() < 100 && secondsSince(t0) < 10) {
     auto c0 = std::chrono::steady_clock::now();
-    CHECK(f.source.hostProcess().status == sdk::Status::READY);
+    CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
     longestCall = std::max(longestCall, secondsSince(c0));
   }
   const double elapsed = secondsSince(t0);
@@ -128,10 +136,10 @@ TEST_CASE("maxEventsPerSecond limits the rate without long calls") {
 
 TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
   Fixture f({{"maxEventsPerSecond", "1"}});
-  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
   CHECK(f.processor.count() == 1);
   auto t0 = std::chrono::steady_clock::now();
-  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
   CHECK(secondsSince(t0) < 0.5);
   CHECK(f.processor.count() == 1);  // nothing sent yet
 }
@@ -139,7 +147,7 @@ TEST_CASE("a low rate returns to the runner instead of sleeping for seconds") {
 TEST_CASE("configure errors name the key") {
   auto errorOf = [](std::initializer_list<std::pair<const char*, const char*>> kv) {
     StressSource s;
-    sdk::Result r = s.hostConfigure(contextOf(kv));
+    sdk::Result r = configure(s, contextOf(kv));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };
@@ -152,14 +160,14 @@ TEST_CASE("configure errors name the key") {
 
 TEST_CASE("start and stop are repeatable") {
   Fixture f({{"batchSize", "2"}, {"maxTotalEvents", "6"}});
-  CHECK(f.source.hostProcess().status == sdk::Status::READY);
+  CHECK(sdk::HostAccess::process(f.source).status == sdk::Status::READY);
   for (int i = 0; i < 2; ++i) {
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStop().ok());
-    CHECK(f.source.hostStart().ok());
-    CHECK(f.source.hostStart().ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::stop(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
+    CHECK(sdk::HostAccess::start(f.source).ok());
   }
-  while (f.source.hostProcess().status == sdk::Status::READY) {
+  while (sdk::HostAccess::process(f.source).status == sdk::Status::READY) {
   }
   CHECK(f.processor.count() == 6);
 }

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "config_keys.hpp"
 #include "counter_layout.hpp"
+#include "position_file.hpp"
 #include "tailer.hpp"
 
 namespace sluice::plugins::taildir {
@@ -143,13 +145,6 @@ TaildirSource::~TaildirSource() { stop(); }
 
 void TaildirSource::configure(const sdk::Context& context) {
   TaildirSettings s;
-  auto intIn = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-    const int64_t v = context.getLong(key, def);
-    if (v < lo || v > hi)
-      context.fail(key, "expected a value between " + std::to_string(lo) + " and " +
-                            std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
-  };
   const std::vector<std::string> names = context.getNames("filegroups");
   if (names.empty()) context.fail("filegroups", "is required but missing");
   for (const std::string& name : names) {
@@ -199,48 +194,47 @@ void TaildirSource::configure(const sdk::Context& context) {
       logger().warn(context.describe(key), ": file group '", group,
                     "' is not listed in filegroups and is ignored");
   }
-  s.positionFile = context.getString("positionFile", "");
-  if (s.positionFile.empty()) s.positionFile = homeDir() + "/.flume/taildir_position.json";
+  s.positionFile = requireValue(context, "positionFile");
+  if (s.positionFile.empty()) context.fail("positionFile", "must name a file");
   if (s.positionFile.rfind("~/", 0) == 0) s.positionFile = homeDir() + s.positionFile.substr(1);
-  s.byteOffsetHeader = context.getBoolean("byteOffsetHeader", false);
-  s.skipToEnd = context.getBoolean("skipToEnd", false);
-  s.cachePatternMatching = context.getBoolean("cachePatternMatching", true);
-  s.fileHeader = context.getBoolean("fileHeader", false);
-  s.fileHeaderKey = context.getString("fileHeaderKey", "file");
-  s.idleTimeout = milliseconds(intIn("idleTimeout", 120000, 1, INT32_MAX));
-  s.writePosInterval = milliseconds(intIn("writePosInterval", 3000, 1, INT32_MAX));
-  s.batchSize = static_cast<std::size_t>(intIn("batchSize", 100, 1, 1000000));
-  s.maxBatchCount = intIn("maxBatchCount", INT64_MAX, 1, INT64_MAX);
-  s.backoffSleepIncrement = intIn("backoffSleepIncrement", 1000, 1, 3600000);
-  s.maxBackoffSleep = intIn("maxBackoffSleep", 5000, 1, 3600000);
+  s.byteOffsetHeader = requireBoolean(context, "byteOffsetHeader");
+  s.skipToEnd = requireBoolean(context, "skipToEnd");
+  s.cachePatternMatching = requireBoolean(context, "cachePatternMatching");
+  s.fileHeader = requireBoolean(context, "fileHeader");
+  s.fileHeaderKey = requireValue(context, "fileHeaderKey");
+  s.idleTimeout = milliseconds(requireInteger(context, "idleTimeout"));
+  s.writePosInterval = milliseconds(requireInteger(context, "writePosInterval"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
+  s.maxBatchCount = requireLong(context, "maxBatchCount");
+  s.backoffSleepIncrement = requireLong(context, "backoffSleepIncrement");
+  s.maxBackoffSleep = requireLong(context, "maxBackoffSleep");
   if (s.maxBackoffSleep < s.backoffSleepIncrement)
     context.fail("maxBackoffSleep", "(" + std::to_string(s.maxBackoffSleep) +
                                         ") must be >= backoffSleepIncrement (" +
                                         std::to_string(s.backoffSleepIncrement) + ")");
-  s.maxLineLength =
-      static_cast<std::size_t>(intIn("maxLineLength", 1 << 20, 1, kMaxLineLengthLimit));
-  s.maxOpenFiles = static_cast<std::size_t>(intIn("maxOpenFiles", 1000, 1, kMaxOpenFilesLimit));
-  s.inotify = context.getBoolean("inotify", true);
-  if (context.containsKey("multiline.pattern")) {
-    const std::string pattern = context.getString("multiline.pattern", "");
+  s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "maxLineLength"));
+  s.maxOpenFiles = static_cast<std::size_t>(requireInteger(context, "maxOpenFiles"));
+  s.inotify = requireBoolean(context, "inotify");
+  if (auto pattern = context.getString("multiline.pattern")) {
     std::string err;
-    s.multiline.pattern = javaregex::Regex::compile(pattern, javaregex::Mode::Find, &err);
+    s.multiline.pattern = javaregex::Regex::compile(*pattern, javaregex::Mode::Find, &err);
     if (!s.multiline.pattern)
-      context.fail("multiline.pattern", "bad regex '" + pattern + "': " + err);
-    s.multiline.negate = context.getBoolean("multiline.negate", false);
-    std::string match = context.getString("multiline.match", "after");
+      context.fail("multiline.pattern", "bad regex '" + *pattern + "': " + err);
+    s.multiline.negate = requireBoolean(context, "multiline.negate");
+    // An enum the host has checked: after or before, in any case.
+    std::string match = requireValue(context, "multiline.match");
     for (char& c : match) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (match != "after" && match != "before")
-      context.fail("multiline.match", "expected after or before, got '" + match + "'");
-    s.multiline.matchAfter = match == "after";
-    s.multiline.maxLines = static_cast<std::size_t>(intIn("multiline.maxLines", 500, 1, 1000000));
+    s.multiline.matchAfter = match != "before";
+    s.multiline.maxLines = static_cast<std::size_t>(requireInteger(context, "multiline.maxLines"));
     s.multiline.maxBytes = s.maxLineLength;
-    s.multilineTimeout = milliseconds(intIn("multiline.timeout", 5000, 1, INT32_MAX));
+    s.multilineTimeout = milliseconds(requireInteger(context, "multiline.timeout"));
   } else {
-    for (const char* k :
-         {"multiline.negate", "multiline.match", "multiline.maxLines", "multiline.timeout"})
-      if (context.containsKey(k))
-        logger().warn(context.describe(k), " has no effect without multiline.pattern");
+    // The host fills in the other multiline.* keys' defaults: a value that differs from the
+    // schema's default is one the user set, to no effect.
+    for (const sdk::Key& k : taildirSourceSchema().keys)
+      if (k.name.rfind("multiline.", 0) == 0 && !k.defaultValue.empty() &&
+          context.getString(k.name) != k.defaultValue)
+        logger().warn(context.describe(k.name), " has no effect without multiline.pattern");
   }
   path_ = context.path();
   settings_ = std::move(s);

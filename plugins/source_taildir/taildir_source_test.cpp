@@ -22,8 +22,10 @@
 #include <thread>
 #include <vector>
 
+#include "host_context.hpp"
 #include "position_file.hpp"
 #include "readme_schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
 
 namespace sdk = sluice::sdk;
@@ -79,21 +81,26 @@ sdk::Context contextOf(const TempDir& d, const KV& extra = {}) {
   return ctx;
 }
 
+// Configures as the host does: schema check, defaults filled in.
+sdk::Result configure(sdk::PluginObject& object, const sdk::Context& ctx) {
+  return sluice::plugins::testing::configureAsHost(object, taildirSourceSchema(), ctx, "TAILDIR");
+}
+
 struct Fixture {
   RecordingProcessor processor;
   CaptureLogger log;
   TaildirSource source;
   explicit Fixture(const sdk::Context& ctx) {
-    source.hostAttach("r1", &log);
-    source.setChannelProcessor(&processor);
-    sdk::Result r = source.hostConfigure(ctx);
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = configure(source, ctx);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
   void start() {
-    sdk::Result r = source.hostStart();
+    sdk::Result r = sdk::HostAccess::start(source);
     REQUIRE_MESSAGE(r.ok(), r.error());
   }
-  void stop() { REQUIRE(source.hostStop().ok()); }
+  void stop() { REQUIRE(sdk::HostAccess::stop(source).ok()); }
   int64_t counter(const char* name) {
     auto v = source.sourceCounter().get(name);
     REQUIRE_MESSAGE(v.has_value(), name);
@@ -103,7 +110,7 @@ struct Fixture {
 
 std::string configError(const sdk::Context& ctx) {
   TaildirSource s;
-  sdk::Result r = s.hostConfigure(ctx);
+  sdk::Result r = configure(s, ctx);
   return r.ok() ? std::string() : r.error();
 }
 
@@ -289,6 +296,35 @@ TEST_CASE("configuration errors name the key") {
   CHECK(configError(contextOf(d, {{"maxBackoffSleep", "10"}, {"backoffSleepIncrement", "100"}}))
             .find("maxBackoffSleep") != std::string::npos);
   CHECK(configError(contextOf(d)).empty());
+}
+
+TEST_CASE("the host fills the schema defaults configure() reads") {
+  TempDir d;
+  TaildirSource s;
+  sdk::Context ctx("a1.sources.r1");
+  ctx.put("filegroups.g1", (d.path / "logs").string() + "/app\\.log.*");
+  REQUIRE(configure(s, ctx).ok());
+  CHECK(s.settings().batchSize == 100);  // Flume's default, declared only in the schema
+  CHECK(s.settings().idleTimeout == std::chrono::milliseconds(120000));
+  CHECK(s.settings().writePosInterval == std::chrono::milliseconds(3000));
+  CHECK(s.settings().backoffSleepIncrement == 1000);
+  CHECK(s.settings().maxBackoffSleep == 5000);
+  CHECK(s.settings().maxLineLength == std::size_t{1} << 20);
+  CHECK(s.settings().positionFile.find("/.flume/taildir_position.json") != std::string::npos);
+}
+
+TEST_CASE("multiline keys without multiline.pattern: a value set is warned about, defaults not") {
+  TempDir d;
+  sluice::plugins::testing::CaptureLogger log;
+  TaildirSource quiet;
+  sdk::HostAccess::attach(quiet, "r1", &log);
+  REQUIRE(configure(quiet, contextOf(d)).ok());
+  CHECK_FALSE(log.has("has no effect"));
+  TaildirSource set;
+  sdk::HostAccess::attach(set, "r1", &log);
+  REQUIRE(configure(set, contextOf(d, {{"multiline.maxLines", "3"}})).ok());
+  CHECK(log.has("a1.sources.r1.multiline.maxLines has no effect without multiline.pattern"));
+  CHECK_FALSE(log.has("multiline.timeout"));
 }
 
 TEST_CASE("tails, follows a rename, writes committed positions, resumes without duplicates") {

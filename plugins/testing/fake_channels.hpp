@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sluice/sdk/channel.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/result.hpp"
 
 namespace sluice::plugins::testing {
@@ -15,8 +16,9 @@ namespace sluice::plugins::testing {
 // A channel that is only a name (selectors look at nothing else); it has no transactions.
 class NamedChannel final : public sdk::Channel {
  public:
-  explicit NamedChannel(const char* name) { setName(name); }
+  explicit NamedChannel(const char* name) { sdk::HostAccess::attach(*this, name, nullptr); }
   std::unique_ptr<sdk::Transaction> getTransaction() override { return nullptr; }
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
 };
 
 // Wraps a real channel and fails the next `failCommits` commits, like a channel error at the
@@ -27,6 +29,7 @@ class FlakyChannel final : public sdk::Channel {
   std::unique_ptr<sdk::Transaction> getTransaction() override {
     return std::make_unique<Tx>(*this, inner_.getTransaction());
   }
+  sdk::Backlog backlog() const noexcept override { return inner_.backlog(); }
   int failCommits = 0;
   bool failTakes = false;
 

@@ -1,7 +1,7 @@
 #pragma once
 // For interceptor unit tests only: configure a builder from key/value pairs the way the host does
-// (through the host entry points, so exceptions are caught as in production), and small helpers
-// the interceptor tests share.
+// (the host's schema check and defaults, then the host entry points, so exceptions are caught as
+// in production), and small helpers the interceptor tests share.
 
 #include <doctest/doctest.h>
 
@@ -11,8 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "host_context.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/interceptor.hpp"
 #include "sluice/sdk/schema.hpp"
 
@@ -28,24 +30,40 @@ inline sdk::Context contextOf(KeyValues kv) {
   return ctx;
 }
 
-// The error configure() reports for these keys, or "" when it succeeds.
+// The schema of Builder's interceptor: each test specializes it, e.g.
+//   template <> const sdk::Schema& schemaOf<StaticInterceptorBuilder>() { return staticSchema(); }
+// so that the helpers below configure as the host does (schema check, defaults filled in).
+template <class Builder>
+const sdk::Schema& schemaOf();
+
+// The error the host's schema check or configure() reports for these keys, or "" when both pass.
 template <class Builder>
 std::string configureError(KeyValues kv) {
   Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
+  sdk::Result r = configureAsHost(b, schemaOf<Builder>(), contextOf(kv));
   return r ? std::string() : r.error();
 }
 
-// Configures a builder (which must succeed) and builds one initialized interceptor.
+// The error configure() itself reports, handed these keys without the host's check (for the
+// plugin's own message about a missing required key), or "" when it succeeds.
+template <class Builder>
+std::string pluginConfigureError(KeyValues kv) {
+  Builder b;
+  sdk::Result r = sdk::HostAccess::configure(b, contextOf(kv));
+  return r ? std::string() : r.error();
+}
+
+// Configures a builder as the host does (which must succeed) and builds one initialized
+// interceptor.
 template <class Builder>
 std::unique_ptr<sdk::Interceptor> built(KeyValues kv) {
   Builder b;
-  sdk::Result r = b.hostConfigure(contextOf(kv));
+  sdk::Result r = configureAsHost(b, schemaOf<Builder>(), contextOf(kv));
   REQUIRE_MESSAGE(r.ok(), r.error());
-  std::unique_ptr<sdk::Interceptor> out = b.hostBuild(r);
+  std::unique_ptr<sdk::Interceptor> out = sdk::HostAccess::build(b, r);
   REQUIRE_MESSAGE(r.ok(), r.error());
   REQUIRE(out);
-  REQUIRE(out->hostInitialize().ok());
+  REQUIRE(sdk::HostAccess::initialize(*out).ok());
   return out;
 }
 

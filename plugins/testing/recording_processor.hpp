@@ -72,6 +72,13 @@ class RecordingProcessor final : public sdk::ChannelProcessor {
     std::lock_guard<std::mutex> lock(mu_);
     return batchSizes_;
   }
+  // Reserves room for n events, so that recording allocates nothing (allocation-counting tests).
+  void reserve(std::size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bodies_.reserve(n);
+    headers_.reserve(n);
+    batchSizes_.reserve(n);
+  }
   // Batches offered, accepted or refused.
   int calls() const {
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,11 +4,13 @@
 # disk; then the same with compression-type = deflate on the hop, and over TLS (a self-signed
 # certificate made with openssl). Prints events/s, MB/s and the peak RSS of each agent. Sourced
 # by scripts/bench with BUILD, TMP and ROOT set.
+# shellcheck source=scripts/bench.d/two_tiers.lib
+source "$ROOT/scripts/bench.d/two_tiers.lib"
 AVRO_LINES=${AVRO_LINES:-2000000}
 AVRO_BATCH=${AVRO_BATCH:-1000}
 avro_bench() {
   local name=$1 compression=$2 ssl=${3:-false}
-  local dir="$TMP/avro" want=$((AVRO_LINES * 121)) nport aport
+  local dir="$TMP/avro" nport aport
   mkdir -p "$dir/out"
   if [ "$ssl" = true ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
@@ -61,36 +63,7 @@ a2.sinks.k1.sink.directory = $dir/out
 a2.sinks.k1.sink.rollInterval = 0
 a2.sinks.k1.sink.batchSize = $AVRO_BATCH
 CFG
-  "$BUILD/core/cli/sluice" agent -n a2 -f "$dir/tiers.properties" --log-level warn \
-    --no-reload-conf > "$dir/a2.log" 2>&1 &
-  local pid2=$!
-  "$BUILD/core/cli/sluice" agent -n a1 -f "$dir/tiers.properties" --log-level warn \
-    --no-reload-conf > "$dir/a1.log" 2>&1 &
-  local pid1=$!
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break
-    sleep 0.05
-  done
-  local t0 t1 have
-  t0=$(date +%s.%N)
-  "$BUILD/tests/line_sender" 127.0.0.1 "$nport" "$AVRO_LINES" 120
-  while :; do
-    have=$(find "$dir/out" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-    [ "$have" -ge "$want" ] && break
-    kill -0 "$pid1" 2>/dev/null && kill -0 "$pid2" 2>/dev/null ||
-      { echo "$name: an agent died"; cat "$dir/a1.log" "$dir/a2.log"; return 1; }
-    sleep 0.1  # coarse on purpose: polling faster steals CPU from the agents on 2 cores
-  done
-  t1=$(date +%s.%N)
-  local hwm1 hwm2
-  hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$pid1/status")
-  hwm2=$(awk '/VmHWM/ {print $2}' "/proc/$pid2/status")
-  kill -TERM "$pid1" "$pid2"
-  wait "$pid1" "$pid2" || true
-  awk -v n="$AVRO_LINES" -v t0="$t0" -v t1="$t1" -v h1="$hwm1" -v h2="$hwm2" -v name="$name" 'BEGIN {
-    s = t1 - t0; printf "%-34s %12d lines  %8.3f s %14.0f lines/s %9.1f MB/s  peak RSS tier1 %6.1f MB, tier2 %6.1f MB\n",
-    name, n, s, n / s, n * 121 / s / 1e6, h1 / 1024, h2 / 1024 }'
-  rm -rf "$dir"
+  two_tiers_run "$name" "$AVRO_LINES" "$dir" "$nport"
 }
 avro_bench "netcat-avro=>avro-file_roll" none
 avro_bench "netcat-avro=>avro-file_roll deflate" deflate

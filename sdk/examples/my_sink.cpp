@@ -1,7 +1,6 @@
 #include "my_sink.hpp"
 
 #include <exception>
-#include <span>
 
 namespace example {
 
@@ -39,41 +38,27 @@ void MySink::write(const sdk::Event& event) {
 }
 
 sdk::Status MySink::process() {
-  sdk::Channel* channel = getChannel();
-  // Begins a transaction; its destructor rolls back unless commit() succeeded, so every early
-  // return below leaves the events in the channel for the next attempt.
-  sdk::TransactionGuard tx(*channel);
+  // Begins a transaction on the sink's channel and takes up to batchSize events, counting the
+  // batch as Flume's sinks do. Until commit() succeeds the events stay in the channel: every
+  // early return below rolls them back, to be taken again.
+  sdk::SinkBatch batch(*this, batchSize_);
+  if (!batch.ok()) return deliveryFailed(batch.error());
+  // Nothing to do (the empty take is already committed): let the runner wait for events.
+  if (batch.empty()) return sdk::Status::BACKOFF;
 
-  // The taken events stay owned by the transaction until it ends; `batch` views them.
-  std::span<sdk::Event> batch;
-  sdk::Result taken = tx->takeBatch(batchSize_, batch);
-  if (!taken) {
-    sinkCounter().incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel " + channel->getName() + ": " + taken.error());
-  }
-  sinkCounter().countBatch(batch.size(), batchSize_);
-  if (batch.empty()) {
-    // Nothing to do: close the empty transaction and let the runner back off.
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-
-  const auto n = static_cast<int64_t>(batch.size());
-  sinkCounter().addToEventDrainAttemptCount(n);
+  // The taken events stay owned by the transaction until it ends; events() views them.
   try {
-    for (const sdk::Event& event : batch) write(event);
+    for (const sdk::Event& event : batch.events()) write(event);
   } catch (const std::exception& e) {
     sinkCounter().incrementEventWriteFail();
-    tx.rollback();  // the whole batch goes back to the head of the channel, in order
+    batch.rollback();  // the whole batch goes back to the head of the channel, in order
     return deliveryFailed(std::string("write failed, batch rolled back: ") + e.what());
   }
 
-  sdk::Result committed = tx.commit();
-  if (!committed) {
-    // The guard rolls back; the events are written again later (at-least-once, as in Flume).
+  if (sdk::Result committed = batch.commit(); !committed) {
+    // The events are written again later (at-least-once, as in Flume).
     return deliveryFailed("commit failed: " + committed.error());
   }
-  sinkCounter().addToEventDrainSuccessCount(n);
   return sdk::Status::READY;
 }
 

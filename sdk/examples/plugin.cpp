@@ -1,6 +1,7 @@
 // The plugin's descriptor: the one place that tells sluice what this .so provides. The host reads
-// the ABI version and toolchain tag first and refuses the library on a mismatch, then reads the
-// manifest: kind, type name, aliases, schema, description and factory of each component.
+// the ABI version and toolchain tag from the file first and refuses the library on a mismatch
+// without loading it; then it loads it and reads the manifest: kind, type name, aliases, schema,
+// description and factory of each component.
 
 #include <sluice/sdk/sdk.hpp>
 
@@ -37,5 +38,5 @@ const sdk::PluginManifest& manifest() {
 
 }  // namespace
 
-// Exports the one descriptor symbol (sluice_plugin_v1). Exactly one per shared object.
+// Exports the one descriptor symbol (sluice_plugin_v2). Exactly one per shared object.
 SLUICE_PLUGIN(manifest)

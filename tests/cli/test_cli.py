@@ -116,7 +116,7 @@ class CliTest(unittest.TestCase):
     def test_version(self):
         r = run("version")
         self.assertEqual(r.returncode, 0)
-        self.assertRegex(r.stdout, r"^sluice \d+\.\d+\.\d+ \(plugin SDK ABI 1\.\d+, libstdc\+\+")
+        self.assertRegex(r.stdout, r"^sluice \d+\.\d+\.\d+ \(plugin SDK ABI 2\.\d+, libstdc\+\+")
 
     def test_plugins_lists_builtins_with_their_files(self):
         r = run("plugins")
@@ -138,6 +138,47 @@ class CliTest(unittest.TestCase):
         r = run("describe", "memroy")
         self.assertEqual(r.returncode, 1)
         self.assertIn("memroy", r.stderr)
+
+    def test_describe_prints_the_hosts_own_keys(self):
+        # Sink processors and the monitoring keys have schemas like every plugin.
+        r = run("describe", "failover")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("sink-processor failover (stable, built into sluice)", r.stdout)
+        self.assertRegex(r.stdout, r"maxpenalty\s+long\s+default=30000")
+        self.assertRegex(r.stdout, r"priority\.\*\s+integer")
+        r = run("describe", "load_balance")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"selector\.maxTimeOut\s+long\s+default=30000")
+        r = run("describe", "monitoring")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"maxConnections\s+integer\s+default=64")
+        self.assertRegex(r.stdout, r"statsd\.port\s+integer")
+
+    def test_misspelled_processor_and_monitoring_keys_get_a_hint_and_the_line(self):
+        group = self.write("group.properties", """a1.sources = r1
+a1.channels = c1
+a1.sinks = k1 k2
+a1.sinkgroups = g1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priorty.k1 = 10
+""")
+        r = run("validate", "-f", group)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a1.sinkgroups.g1.processor.priorty.k1: unknown key for type 'failover' "
+                      "(did you mean 'priority.k1'?) (" + group + ":14)", r.stderr)
+        mon = self.write("mon.properties", "monitoring.prot = 0\n" + SEQ_LOGGER_PROPS.format(n=1))
+        r = run("agent", "-n", "a1", "-f", mon, "--no-reload-conf")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("monitoring.prot: unknown key for type 'monitoring' (did you mean 'port'?) ("
+                      + mon + ":1)", r.stderr)
 
     def test_validate_good_and_bad(self):
         good = self.write("good.properties", SEQ_LOGGER_PROPS.format(n=10))

@@ -50,13 +50,14 @@ class ExamplesTest(unittest.TestCase):
         for n in ["seq-logger", "netcat-logger", "netcat-file_roll", "replicating", "multiplexing",
                   "failover", "load_balance", "taildir-file-hdfs", "spooldir-hdfs",
                   "exec-file_roll", "avro-tiers", "netcat-kafka", "kafka-file_roll",
-                  "sql-file-hdfs", "sql-kafka"]:
+                  "sql-file-hdfs", "sql-kafka", "syslog-hdfs",
+                  "thrift-tiers"]:
             self.assertIn(n, names)
         # Every example validates (and so does the second agent of the two-tier one).
         for p in glob.glob(CONF + "/*.*"):
             r = subprocess.run([BIN, "validate", "-n", "a1", "-f", p], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, p + ":\n" + r.stderr)
-        for p in glob.glob(CONF + "/avro-tiers.*"):
+        for p in glob.glob(CONF + "/avro-tiers.*") + glob.glob(CONF + "/thrift-tiers.*"):
             r = subprocess.run([BIN, "validate", "-n", "a2", "-f", p], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, p + ":\n" + r.stderr)
 
@@ -198,6 +199,41 @@ class ExamplesTest(unittest.TestCase):
                     n += f.read().count(b"\n")
         return n
 
+    def test_syslog_hdfs(self):
+        import socket
+        host = socket.gethostname()
+
+        def check(fmt):
+            out = os.path.join(self.dir, "out")
+            agent, _ = self.start("syslog-hdfs", fmt, overrides={
+                "a1.sources.r2.port": "0",
+                "a1.channels.c1.checkpointDir": os.path.join(self.dir, "cp"),
+                "a1.channels.c1.dataDirs": os.path.join(self.dir, "data"),
+                "a1.sinks.k1.hdfs.path": out + "/%Y-%m-%d/%{host}",
+            })
+            udp = agent.port_of("r2")
+            # util-linux logger: RFC 5424 over TCP with octet counting, RFC 3164 over UDP.
+            subprocess.run(["logger", "--tcp", "--octet-count", "-n", "127.0.0.1", "-P",
+                            str(self.port), "--rfc5424", "-t", "app"], check=True, timeout=60,
+                           input="".join(f"tcp line {i}\n" for i in range(300)).encode())
+            subprocess.run(["logger", "--udp", "-n", "127.0.0.1", "-P", str(udp), "--rfc3164",
+                            "-t", "bsd"], check=True, timeout=60,
+                           input="".join(f"udp line {i}\n" for i in range(100)).encode())
+            self.assertTrue(wait_until(lambda: self.count_written(out) >= 400, 30), agent.text())
+            self.assertEqual(agent.stop(), 0)
+            got = self.hdfs_lines(out)
+            # Bodies as Flume writes them: the message after the host name ("app - - [...] tcp
+            # line 7", "bsd: udp line 7"); each line once.
+            self.assertEqual(sorted(" ".join(line.split()[-3:]) for line in got),
+                             sorted([f"tcp line {i}" for i in range(300)]
+                                    + [f"udp line {i}" for i in range(100)]))
+            # One directory per day and sending host (the syslog host header).
+            dirs = {os.path.relpath(d, out) for d in glob.glob(out + "/*/*")}
+            self.assertTrue(dirs)
+            for d in dirs:
+                self.assertRegex(d, r"^\d{4}-\d{2}-\d{2}/" + host + "$")
+        self.each_format(check)
+
     def test_spooldir_hdfs(self):
         def check(fmt):
             spool, out = os.path.join(self.dir, "spool"), os.path.join(self.dir, "out")
@@ -226,29 +262,36 @@ class ExamplesTest(unittest.TestCase):
 
     def test_avro_tiers(self):
         """Two agents from one file: a2 (avro -> file_roll) first, then a1 (netcat -> avro)."""
-        def check(fmt):
-            conf = os.path.join(CONF, f"avro-tiers.{fmt}")
-            out = os.path.join(self.dir, "out")
-            tier2 = Agent(conf, self.dir, {"a2.sources.r1.port": "0",
-                                           "a2.sinks.k1.sink.directory": out},
-                          name="a2", log_name="a2.log")
-            self.addCleanup(tier2.stop)
-            tier2.wait_started()
-            aport = tier2.port_of("r1")  # tier 1's sink needs it: tier 2 starts first
-            tier1 = Agent(conf, self.dir, {"a1.sources.r1.port": "0",
-                                           "a1.sinks.k1.port": str(aport)},
-                          name="a1", log_name="a1.log")
-            self.addCleanup(tier1.stop)
-            tier1.wait_started()
-            nport = tier1.port_of("r1")
-            sent = [f"tiered {i}" for i in range(1000)]
-            self.assertEqual(send(nport, sent, read_acks=True), ["OK"] * len(sent))
-            self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent)),
-                            tier1.text() + tier2.text())
-            self.assertEqual(tier1.stop(), 0)
-            self.assertEqual(tier2.stop(), 0)
-            self.assertEqual(lines_in(out), sent)
-        self.each_format(check)
+        self.each_format(lambda fmt: self.check_tiers("avro-tiers", fmt))
+
+    def test_thrift_tiers(self):
+        """The same over Thrift: a2 (thrift -> file_roll), then a1 (netcat -> thrift)."""
+        self.each_format(lambda fmt: self.check_tiers("thrift-tiers", fmt))
+
+    def check_tiers(self, name, fmt):
+        """Starts a2 (port 0), then a1 sending to it; 1000 lines through netcat arrive once, in
+        order, in a2's files."""
+        conf = os.path.join(CONF, f"{name}.{fmt}")
+        out = os.path.join(self.dir, "out")
+        tier2 = Agent(conf, self.dir, {"a2.sources.r1.port": "0",
+                                       "a2.sinks.k1.sink.directory": out},
+                      name="a2", log_name="a2.log")
+        self.addCleanup(tier2.stop)
+        tier2.wait_started()
+        aport = tier2.port_of("r1")  # tier 1's sink needs it: tier 2 starts first
+        tier1 = Agent(conf, self.dir, {"a1.sources.r1.port": "0",
+                                       "a1.sinks.k1.port": str(aport)},
+                      name="a1", log_name="a1.log")
+        self.addCleanup(tier1.stop)
+        tier1.wait_started()
+        nport = tier1.port_of("r1")
+        sent = [f"tiered {i}" for i in range(1000)]
+        self.assertEqual(send(nport, sent, read_acks=True), ["OK"] * len(sent))
+        self.assertTrue(wait_until(lambda: len(lines_in(out)) >= len(sent)),
+                        tier1.text() + tier2.text())
+        self.assertEqual(tier1.stop(), 0)
+        self.assertEqual(tier2.stop(), 0)
+        self.assertEqual(lines_in(out), sent)
 
     def test_exec_file_roll(self):
         def check(fmt):

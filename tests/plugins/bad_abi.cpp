@@ -1,10 +1,20 @@
-// A library that claims a future SDK ABI: the loader must refuse it and name both versions.
+// A library that claims a future SDK ABI and whose static constructor aborts: the loader must
+// refuse it from its file alone, naming both versions, without loading it (loading would run
+// the constructor and kill the test).
+#include <cstdlib>
+
 #include "sluice/sdk/plugin.hpp"
 
 namespace {
 const sluice::sdk::PluginManifest* noManifest() noexcept { return nullptr; }
-const sluice::sdk::PluginHeader kHeader = {sluice::sdk::kPluginMagic, 99, 7, SLUICE_SDK_TOOLCHAIN,
-                                           &noManifest};
+
+struct CrashOnLoad {
+  CrashOnLoad() { std::abort(); }
+};
+const CrashOnLoad crash;
 }  // namespace
-extern "C" __attribute__((visibility("default"))) const void* sluice_plugin_v1;
-__attribute__((section(SLUICE_PLUGIN_SECTION), used)) const void* sluice_plugin_v1 = &kHeader;
+
+extern "C" __attribute__((visibility("default"))) const sluice::sdk::PluginHeader sluice_plugin_v2;
+__attribute__((section(SLUICE_PLUGIN_SECTION), used))
+const sluice::sdk::PluginHeader sluice_plugin_v2 = {sluice::sdk::kPluginMagic, 99,         7, 0,
+                                                    SLUICE_SDK_TOOLCHAIN,      &noManifest};

@@ -47,6 +47,10 @@ class FaultChannel final : public Channel {
       throw std::runtime_error("getTransaction() fails on purpose");
     return std::make_unique<Tx>(*this);
   }
+  Backlog backlog() const noexcept override {
+    std::lock_guard lock(mu_);
+    return queue_.empty() ? Backlog::Empty : Backlog::Events;
+  }
 
  private:
   class Tx final : public Transaction {
@@ -135,7 +139,7 @@ class FaultChannel final : public Channel {
   std::size_t capacity_ = 10000, transactionCapacity_ = 1000;
   bool failStart_ = false, throwOnTransaction_ = false;
   std::string throwWhileExists_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::deque<Event> queue_;   // guarded by mu_
   std::size_t reserved_ = 0;  // taken, not yet committed or rolled back; guarded by mu_
 };

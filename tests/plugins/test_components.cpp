@@ -1,6 +1,7 @@
 // Components that exist only for tests, loaded through the real loader like any plugin:
 //  - test.header_seq: a pollable source whose events carry a header cycling through values,
-//    to drive multiplexing and routing tests;
+//    to drive multiplexing and routing tests; it counts its process() calls (PollCount) and
+//    has back-off defaults of its own (backoffDefaultMs), to test how the runner backs off;
 //  - test.file_sink: a sink that appends bodies to a file and fails (rolling back) while a
 //    control file exists, to test rollback, redelivery and failover; optionally it also records
 //    which stretches of that file belong to committed batches (commitLog), so crash tests can
@@ -28,15 +29,23 @@ using namespace sluice::sdk;
 
 class HeaderSeqSource final : public PollableSource {
  public:
+  HeaderSeqSource() : pollCount_(sourceCounter().add("PollCount")) {}
   void configure(const Context& ctx) override {
     total_ = ctx.getLong("totalEvents", 100);
     batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 10));
     header_ = ctx.getString("header", "state");
     values_ = ctx.getNames("values");
     sleepMs_ = ctx.getInteger("sleepMs", 0);
+    backoffDefaultMs_ = ctx.getLong("backoffDefaultMs", kDefaultBackOffSleepIncrement);
     if (values_.empty()) values_.push_back("A");
   }
+  // The source's own back-off defaults, which the host uses where the config sets no key.
+  int64_t getBackOffSleepIncrement() const noexcept override { return backoffDefaultMs_; }
+  int64_t getMaxBackOffSleepInterval() const noexcept override {
+    return std::max(backoffDefaultMs_, kDefaultMaxBackOffSleep);
+  }
   Status process() override {
+    sourceCounter().increment(pollCount_);
     if (next_ >= total_) return Status::BACKOFF;
     // Test pacing only: keeps events flowing across a reload.
     if (sleepMs_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleepMs_));
@@ -67,6 +76,8 @@ class HeaderSeqSource final : public PollableSource {
   std::vector<std::string> values_;
   int64_t next_ = 0;
   int sleepMs_ = 0;
+  int64_t backoffDefaultMs_ = kDefaultBackOffSleepIncrement;
+  std::size_t pollCount_;
   EventBatch batchBuf_;
 };
 
@@ -79,15 +90,10 @@ class FileSink final : public AbstractSink {
     batch_ = static_cast<std::size_t>(ctx.getInteger("batchSize", 100));
   }
   Status process() override {
-    TransactionGuard tx(*getChannel());
-    std::span<Event> batchBuf_;
-    if (!tx->takeBatch(batch_, batchBuf_)) return deliveryFailed("take failed");
-    sinkCounter().countBatch(batchBuf_.size(), batch_);
-    if (batchBuf_.empty()) {
-      (void)tx.commit();
-      return Status::BACKOFF;
-    }
-    sinkCounter().addToEventDrainAttemptCount(static_cast<int64_t>(batchBuf_.size()));
+    SinkBatch tx(*this, batch_);
+    if (!tx.ok()) return deliveryFailed(tx.error());
+    if (tx.empty()) return Status::BACKOFF;
+    const std::span<Event> batchBuf_ = tx.events();
     struct stat st {};
     if (!failFile_.empty() && ::stat(failFile_.c_str(), &st) == 0) {
       sinkCounter().incrementEventWriteFail();
@@ -119,7 +125,6 @@ class FileSink final : public AbstractSink {
         (void)std::fclose(c);
       }
     }
-    sinkCounter().addToEventDrainSuccessCount(static_cast<int64_t>(batchBuf_.size()));
     return Status::READY;
   }
 
@@ -187,7 +192,12 @@ const PluginManifest& manifest() {
                   Key("batchSize").integer().def("10").range(1, 1000000).doc("events per batch"),
                   Key("header").def("state").doc("header to set"),
                   Key("values").list().def("A").doc("values the header cycles through"),
-                  Key("sleepMs").integer().def("0").range(0, 10000).doc("pause before each batch")},
+                  Key("sleepMs").integer().def("0").range(0, 10000).doc("pause before each batch"),
+                  Key("backoffDefaultMs")
+                      .longValue()
+                      .def("1000")
+                      .range(0, 3600000)
+                      .doc("what getBackOffSleepIncrement() returns (the max is at least 5000)")},
            "test source with a cycling header", Stability::Experimental),
        makeComponent<FileSink>(
            ComponentKind::Sink, "test.file_sink", {},

@@ -3,10 +3,12 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
 #include "core/plugin/registry.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/version.hpp"
 #include "tests/runtime/test_support.hpp"
 
@@ -114,6 +116,33 @@ TEST_CASE("a library built for another ABI is refused, naming the file and both 
   CHECK(m.find("this sluice has SDK ABI " + host) != std::string::npos);
 }
 
+TEST_CASE("another ABI major is refused from the file alone: the library's code never runs") {
+  // bad_abi's static constructor calls abort(): reaching it would end this test process. It is
+  // refused as a file and in a directory scan.
+  TempDir tmp;
+  fs::create_directories(tmp / "plugins");
+  fs::copy_file(env("SLUICE_TEST_BAD_ABI"), tmp / "plugins" / "libcrash.so");
+  ::chmod((tmp / "plugins" / "libcrash.so").c_str(), 0755);
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(tmp / "plugins", d);
+  const std::string m = allMessages(d);
+  CHECK(m.find("libcrash.so") != std::string::npos);
+  CHECK(m.find("built for SDK ABI 99.7") != std::string::npos);
+  CHECK(reg.components().empty());
+}
+
+TEST_CASE("a plugin of the SDK ABI 1 layout is refused from its file, asking for a rebuild") {
+  // old_abi has only the ABI 1 descriptor (sluice_plugin_v1) and a constructor that aborts.
+  PluginRegistry reg;
+  Diagnostics d;
+  CHECK_FALSE(reg.addLibrary(env("SLUICE_TEST_OLD_ABI"), d));
+  const std::string m = allMessages(d);
+  CHECK(m.find(fs::path(env("SLUICE_TEST_OLD_ABI")).filename().string()) != std::string::npos);
+  CHECK(m.find("built for SDK ABI 1.x") != std::string::npos);
+  CHECK(m.find("rebuild the plugin") != std::string::npos);
+}
+
 TEST_CASE("two libraries declaring one type: the second is refused, naming both files") {
   PluginRegistry reg;
   Diagnostics d;
@@ -162,6 +191,62 @@ TEST_CASE("a plugin file writable by others is refused unless allowed") {
   }
 }
 
+TEST_CASE("a plugin in a directory writable by others is refused, naming it, unless allowed") {
+  TempDir tmp;
+  const fs::path dir = tmp / "shared";
+  fs::create_directories(dir / "lib");
+  fs::copy_file(env("SLUICE_TEST_PLUGIN"), dir / "lib" / "libt.so");
+  ::chmod((dir / "lib" / "libt.so").c_str(), 0755);
+  ::chmod((dir / "lib").c_str(), 0755);
+  ::chmod(dir.c_str(), 0777);  // anyone could swap lib/ for a directory of their own
+  {
+    PluginRegistry reg;
+    Diagnostics d;
+    CHECK_FALSE(reg.addLibrary(dir / "lib" / "libt.so", d));
+    const std::string m = allMessages(d);
+    CHECK(m.find("directory '" + fs::weakly_canonical(dir).string() +
+                 "' is writable by group or others") != std::string::npos);
+    CHECK(m.find("--allow-insecure-plugins") != std::string::npos);
+    CHECK(reg.resolve(sdk::ComponentKind::Source, "test.header_seq") == nullptr);
+  }
+  {
+    LoaderOptions o;
+    o.allowInsecurePermissions = true;
+    PluginRegistry reg(o);
+    Diagnostics d;
+    CHECK(reg.addLibrary(dir / "lib" / "libt.so", d));
+    CHECK(reg.resolve(sdk::ComponentKind::Source, "test.header_seq") != nullptr);
+  }
+  // With the sticky bit (as /tmp has) others cannot rename or delete what they do not own in
+  // it: accepted.
+  ::chmod(dir.c_str(), 01777);
+  {
+    PluginRegistry reg;
+    Diagnostics d;
+    INFO(allMessages(d));
+    CHECK(reg.addLibrary(dir / "lib" / "libt.so", d));
+  }
+}
+
+TEST_CASE("in a sticky shared directory, a plugin directory of another user is refused") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: giving a directory to another user needs root");
+    return;
+  }
+  TempDir tmp;
+  const fs::path sticky = tmp / "sticky";
+  fs::create_directories(sticky / "theirs");
+  fs::copy_file(env("SLUICE_TEST_PLUGIN"), sticky / "theirs" / "libt.so");
+  ::chmod((sticky / "theirs" / "libt.so").c_str(), 0755);
+  ::chmod((sticky / "theirs").c_str(), 0755);
+  ::chmod(sticky.c_str(), 01777);
+  REQUIRE(::chown((sticky / "theirs").c_str(), 4242, 4242) == 0);
+  PluginRegistry reg;
+  Diagnostics d;
+  CHECK_FALSE(reg.addLibrary(sticky / "theirs" / "libt.so", d));
+  CHECK(allMessages(d).find("belongs to another user (uid 4242)") != std::string::npos);
+}
+
 TEST_CASE("Flume's plugins.d layout is scanned and $Builder suffixes resolve") {
   TempDir tmp;
   fs::create_directories(tmp / "plugins.d" / "mine" / "lib");
@@ -195,7 +280,7 @@ TEST_CASE("objects keep their library loaded after the registry is gone") {
   // The registry is destroyed; the object's vtable still lives in the mapped library.
   sdk::Context ctx("a1.sources.r1");
   ctx.put("totalEvents", "3");
-  CHECK(src->hostConfigure(ctx).ok());
+  CHECK(sdk::HostAccess::configure(*src, ctx).ok());
   CHECK(src->asPollable() != nullptr);
   src.reset();
 }

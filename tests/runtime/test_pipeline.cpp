@@ -13,72 +13,24 @@
 #include <set>
 #include <sstream>
 
-#include "core/config/model.hpp"
-#include "core/log/logging.hpp"
-#include "core/plugin/registry.hpp"
-#include "core/runtime/agent.hpp"
-#include "tests/runtime/test_support.hpp"
+#include "tests/runtime/agent_fixture.hpp"
 
 using namespace sluice;
 using namespace sluice::core;
+using sluice::testing::bodies;
+using sluice::testing::counter;
 using sluice::testing::env;
+using sluice::testing::Fixture;
 using sluice::testing::TempDir;
 using sluice::testing::waitFor;
 
 namespace {
-
-struct Fixture {
-  LogHub logs{sdk::LogLevel::warn};
-  PluginRegistry registry;
-  Diagnostics loadDiags;
-  Fixture() {
-    registry.addDirectory(builtinPluginDir(), loadDiags);
-    registry.addLibrary(env("SLUICE_TEST_PLUGIN"), loadDiags);
-    REQUIRE_FALSE(loadDiags.hasErrors());
-  }
-  // Builds an agent from .properties text; diags receives every problem.
-  std::unique_ptr<Agent> build(const std::string& text, Diagnostics& diags, AgentOptions opts = {}) {
-    RawConfig raw = parseProperties(text, "test.properties");
-    AgentConfig cfg = buildAgentConfig(raw, "a1", diags);
-    if (diags.hasErrors()) return nullptr;
-    auto agent = std::make_unique<Agent>(registry, logs, opts);
-    agent->build(cfg, diags);
-    return agent;
-  }
-  std::unique_ptr<Agent> buildOk(const std::string& text, AgentOptions opts = {}) {
-    Diagnostics d;
-    auto a = build(text, d, opts);
-    std::string all;
-    for (const auto& i : d.items()) all += i.message + "\n";
-    INFO(all);
-    REQUIRE_FALSE(d.hasErrors());
-    REQUIRE(a);
-    return a;
-  }
-};
-
-int64_t counter(Agent& a, const std::string& kind, const std::string& name, const std::string& c) {
-  sdk::CounterGroup* g = a.counters(kind, name);
-  REQUIRE(g != nullptr);
-  auto v = g->get(c);
-  REQUIRE(v.has_value());
-  return *v;
-}
 
 std::string errors(const Diagnostics& d) {
   std::string s;
   for (const auto& i : d.items())
     if (i.severity == Diagnostic::Severity::Error) s += i.message + "\n";
   return s;
-}
-
-// Lines of a file as a multiset of bodies (first word of each line).
-std::multiset<std::string> bodies(const std::filesystem::path& p) {
-  std::multiset<std::string> out;
-  std::istringstream in(sluice::testing::readFile(p));
-  std::string line;
-  while (std::getline(in, line)) out.insert(line.substr(0, line.find(' ')));
-  return out;
 }
 
 }  // namespace

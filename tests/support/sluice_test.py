@@ -56,6 +56,26 @@ SOURCE_LISTENING = re.compile(r"\[source:[^:\]]+:(?P<name>[^\]]+)\] listening on
 MONITOR_LISTENING = re.compile(r"monitoring: listening on http://\S*:(?P<port>\d+)")
 
 
+def seq_conf(path, events, sink="logger", batch_size=10):
+    """Writes agent a1 of Flume's tutorial form to path: a seq source of `events` events -> a
+    memory channel (capacity 1000, transactionCapacity 100) -> a `sink` sink; returns path."""
+    with open(path, "w") as f:
+        f.write(f"""a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {events}
+a1.sources.r1.batchSize = {batch_size}
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = {sink}
+a1.sinks.k1.channel = c1
+""")
+    return path
+
+
 def lines_in(directory, pattern="*"):
     """Every line of every file in directory matching pattern, files in name order."""
     out = []

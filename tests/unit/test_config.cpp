@@ -1,4 +1,6 @@
-// Config loading: both file formats, flattening, the agent model and every structural diagnostic.
+// Config loading: both file formats, flattening, the agent model and every structural diagnostic;
+// the host's schema check (the Context configure() receives) and its own key sets (sink
+// processors, monitoring).
 
 #include <doctest/doctest.h>
 
@@ -11,10 +13,18 @@
 #include <string_view>
 #include <vector>
 
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "core/config/model.hpp"
 #include "core/config/suggest.hpp"
+#include "core/monitoring/options.hpp"
+#include "core/plugin/host_schemas.hpp"
+#include "core/plugin/schema_check.hpp"
+#include "core/runtime/sink_processor.hpp"
 
 using namespace sluice::core;
+namespace sdk = sluice::sdk;
 
 namespace doctest {
 template <>
@@ -1334,4 +1344,255 @@ TEST_CASE("closestMatches suggests likely typos, case-insensitively") {
   CHECK(didYouMean("sorces", sections) == "; did you mean 'sources'?");
   CHECK(didYouMean("zzz", sections).empty());
   CHECK(closestMatches(std::string(100000, 'a'), sections).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host's schema check: the Context configure() receives, and the host's own key sets
+
+namespace {
+
+const sdk::Schema& testSchema() {
+  static const sdk::Schema schema{
+      sdk::Key("port").integer().req().range(0, 65535).doc("Port"),
+      sdk::Key("batchSize").integer().def("100").range(1, 1000000).doc("Batch"),
+      sdk::Key("mode").oneOf({"fast", "safe"}).def("safe").doc("Mode"),
+      sdk::Key("policy").oneOf({"drop", "fail"}).doc("No default: unset means something"),
+      sdk::Key("header.*").string().doc("A family"),
+      sdk::Key("oldKey").flumeIgnored("not used"),
+  };
+  return schema;
+}
+
+sdk::Context located(std::initializer_list<std::pair<std::string, std::string>> kv) {
+  sdk::Context ctx("a1.sources.r1");
+  int line = 10;
+  for (const auto& [k, v] : kv) ctx.put(k, v, sdk::Location{kProps, line++});
+  return ctx;
+}
+
+}  // namespace
+
+TEST_CASE("prepareContext: the given keys plus every schema default, the given Context unchanged") {
+  const sdk::Context given = located({{"port", "4141"}, {"header.h1", "x"}, {"type", "t"}});
+  Diagnostics d;
+  const sdk::Context ctx = prepareContext(sdk::ComponentKind::Source, "t", testSchema(), given, d);
+  CHECK_MESSAGE(d.items().empty(), dump(d));
+  CHECK(ctx.path() == "a1.sources.r1");
+  CHECK(ctx.getString("port") == "4141");
+  CHECK(ctx.getString("batchSize") == "100");
+  CHECK(ctx.getString("mode") == "safe");
+  CHECK(ctx.parameters().at("batchSize").where.str() == "default");
+  CHECK(ctx.parameters().at("port").where.str() == kProps + ":10");
+  // Never filled: a key without a default (its absence may mean something), families, Flume keys
+  // sluice ignores.
+  CHECK_FALSE(ctx.containsKey("policy"));
+  CHECK_FALSE(ctx.containsKey("oldKey"));
+  CHECK(ctx.getNames("header") == std::vector<std::string>{"h1"});
+  // The config as written (what /config shows and reload signatures compare) is not touched.
+  CHECK(given.parameters().size() == 3);
+  CHECK_FALSE(given.containsKey("batchSize"));
+  // A value given is kept, even when it equals the default.
+  Diagnostics d2;
+  CHECK(prepareContext(sdk::ComponentKind::Source, "t", testSchema(),
+                       located({{"port", "1"}, {"batchSize", "7"}}), d2)
+            .getString("batchSize") == "7");
+}
+
+TEST_CASE("prepareContext: out-of-range, mistyped and missing keys name the key and file:line") {
+  Diagnostics d;
+  (void)prepareContext(sdk::ComponentKind::Source, "t", testSchema(),
+                       located({{"batchSize", "0"}, {"mode", "turbo"}, {"porr", "1"}}), d);
+  CHECK(hasError(d, {"a1.sources.r1.batchSize: expected a value between 1 and 1000000, got 0 "
+                     "(conf/a.properties:10)"}));
+  CHECK(hasError(d, {"a1.sources.r1.mode: expected one of fast, safe, got 'turbo' "
+                     "(conf/a.properties:11)"}));
+  CHECK(hasError(d, {"a1.sources.r1.porr: unknown key for type 't' (did you mean 'port'?) "
+                     "(conf/a.properties:12); `sluice describe t` lists its keys"}));
+  CHECK(hasError(d, {"a1.sources.r1: missing required key 'port' (integer: Port)"}));
+  CHECK(d.errorCount() == 4);
+  // A family's misspelling is hinted with the rest of the key.
+  Diagnostics f;
+  (void)prepareContext(sdk::ComponentKind::Source, "t", testSchema(),
+                       located({{"port", "1"}, {"haeder.h1", "x"}}), f);
+  CHECK(hasError(f, {"a1.sources.r1.haeder.h1: unknown key", "(did you mean 'header.h1'?)"}));
+  // A schema whose own default fails its check is the plugin's bug, said so.
+  const sdk::Schema broken{sdk::Key("n").integer().def("0").range(1, 5).doc("")};
+  Diagnostics b;
+  (void)prepareContext(sdk::ComponentKind::Channel, "broken", broken, located({}), b);
+  CHECK(hasError(b, {"a1.sources.r1.n: the schema default of type 'broken' is invalid",
+                     "a bug in the plugin"}));
+}
+
+TEST_CASE("framework keys pass by kind, as the host lets them through") {
+  Diagnostics d;
+  (void)prepareContext(sdk::ComponentKind::Source, "t", testSchema(),
+                       located({{"port", "1"},
+                                {"channels", "c1"},
+                                {"selector.type", "replicating"},
+                                {"backoffSleepIncrement", "10"}}),
+                       d);
+  CHECK_MESSAGE(d.items().empty(), dump(d));
+  Diagnostics sink;
+  (void)prepareContext(sdk::ComponentKind::Sink, "t", testSchema(),
+                       located({{"port", "1"}, {"channel", "c1"}, {"channels", "c1"}}), sink);
+  CHECK(hasError(sink, {"a1.sources.r1.channels: unknown key for type 't'"}));
+  CHECK(sink.errorCount() == 1);
+}
+
+TEST_CASE("sink processors are checked against their schema: hints, file:line, defaults") {
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto processorErrors = [&](const std::string& type, const sdk::Context& ctx) {
+    Diagnostics d;
+    CHECK_FALSE(makeSinkProcessor(type, ctx, {}, log, d));
+    return d;
+  };
+  sdk::Context failover("a1.sinkgroups.g1.processor");
+  failover.put("type", "failover", sdk::Location{kProps, 3});
+  failover.put("priorty.k1", "10", sdk::Location{kProps, 4});
+  failover.put("maxpenalty", "-1", sdk::Location{kProps, 5});
+  Diagnostics d = processorErrors("failover", failover);
+  CHECK(hasError(d, {"a1.sinkgroups.g1.processor.priorty.k1: unknown key for type 'failover' "
+                     "(did you mean 'priority.k1'?) (conf/a.properties:4); `sluice describe "
+                     "failover` lists its keys"}));
+  CHECK(hasError(d, {"a1.sinkgroups.g1.processor.maxpenalty: expected a value >= 0, got -1 "
+                     "(conf/a.properties:5)"}));
+  sdk::Context lb("a1.sinkgroups.g1.processor");
+  lb.put("bakcoff", "true", sdk::Location{kProps, 6});
+  lb.put("backoff", "sometimes", sdk::Location{kProps, 7});
+  Diagnostics l = processorErrors("org.apache.flume.sink.LoadBalancingSinkProcessor", lb);
+  CHECK(hasError(l, {"processor.bakcoff: unknown key for type 'load_balance' (did you mean "
+                     "'backoff'?)"}));
+  CHECK(hasError(l, {"processor.backoff: expected true or false, got 'sometimes' "
+                     "(conf/a.properties:7)"}));
+  Diagnostics u = processorErrors("roundrobin", sdk::Context("a1.sinkgroups.g1.processor"));
+  CHECK(hasError(u, {"a1.sinkgroups.g1.processor.type: unknown sink processor type 'roundrobin'"}));
+}
+
+TEST_CASE("describe: sink processors and monitoring print their keys like a plugin") {
+  const HostSchema* failover = findHostSchema("failover");
+  REQUIRE(failover);
+  CHECK(findHostSchema("org.apache.flume.sink.FailoverSinkProcessor") == failover);
+  const std::string f = describeHostSchema(*failover);
+  CHECK(f.find("sink-processor failover (stable, built into sluice)") == 0);
+  CHECK(f.find("  aliases: org.apache.flume.sink.FailoverSinkProcessor\n") != std::string::npos);
+  CHECK(f.find("    priority.*  integer\n") != std::string::npos);
+  CHECK(f.find("    maxpenalty  long  default=30000\n") != std::string::npos);
+  const HostSchema* lb = findHostSchema("LOAD_BALANCE");
+  REQUIRE(lb);
+  const std::string l = describeHostSchema(*lb);
+  CHECK(l.find("    selector  string  default=round_robin\n") != std::string::npos);
+  CHECK(l.find("    backoff  boolean  default=false\n") != std::string::npos);
+  CHECK(l.find("    selector.maxTimeOut  long  default=30000\n") != std::string::npos);
+  REQUIRE(findHostSchema("default"));
+  const HostSchema* m = findHostSchema("Monitoring");
+  REQUIRE(m);
+  const std::string t = describeHostSchema(*m);
+  CHECK(t.find("monitoring (stable, built into sluice)") == 0);
+  CHECK(t.find("    port  integer\n") != std::string::npos);
+  CHECK(t.find("    maxConnections  integer  default=64\n") != std::string::npos);
+  CHECK(t.find("    statsd.intervalMs  long  default=10000\n") != std::string::npos);
+  CHECK_FALSE(findHostSchema("memory"));  // a plugin's type: the registry's business
+}
+
+TEST_CASE("monitoring settings: the config's keys, Flume's switches and the CLI's, one schema") {
+  auto resolve = [](std::string_view text, const monitoring::CommandLine& cli, Diagnostics& d) {
+    return monitoring::resolveSettings(props(text), cli, d);
+  };
+  {
+    Diagnostics d;
+    auto s = resolve("monitoring.prot = 8080\na1.sources = r1\n", {}, d);
+    CHECK_FALSE(s);
+    CHECK(hasError(d, {"monitoring.prot: unknown key for type 'monitoring' (did you mean "
+                       "'port'?) (conf/a.properties:1); `sluice describe monitoring` lists its "
+                       "keys"}));
+  }
+  {
+    Diagnostics d;
+    auto s = resolve("monitoring.maxConnections = 0\n", {}, d);
+    CHECK_FALSE(s);
+    CHECK(hasError(d, {"monitoring.maxConnections: expected a value between 1 and 10000, got 0 "
+                       "(conf/a.properties:1)"}));
+  }
+  {
+    // Nothing asks for monitoring: off; the schema's defaults are what /config shows.
+    Diagnostics d;
+    auto s = resolve("a1.sources = r1\n", {}, d);
+    REQUIRE(s);
+    CHECK_FALSE(s->enabled);
+    CHECK(s->options.server.maxConnections == 64);
+    CHECK(s->options.server.requestTimeout.count() == 10000);
+    CHECK(s->options.ready.maxChannelFillPercent == 90.0);
+    CHECK(s->options.statsd.prefix == "sluice");
+    CHECK_FALSE(s->options.statsd.enabled);
+  }
+  {
+    // monitoring.port turns it on; --monitor-bind wins over monitoring.bind.
+    monitoring::CommandLine cli;
+    cli.bind = "0.0.0.0";
+    Diagnostics d;
+    auto s =
+        resolve("monitoring.port = 0\nmonitoring.bind = 127.0.0.2\nmonitoring.statsd.port = 9125\n",
+                cli, d);
+    REQUIRE(s);
+    CHECK(s->enabled);
+    CHECK(s->options.http);
+    CHECK(s->options.server.port == 0);
+    CHECK(s->options.server.bind == "0.0.0.0");
+    CHECK(s->options.statsd.enabled);
+    CHECK(s->options.statsd.port == 9125);
+  }
+  {
+    // Flume's switches: type=http on port 41414 unless a port is given; a port alone warns.
+    monitoring::CommandLine cli;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.type", "http", cli));
+    CHECK_FALSE(monitoring::takeFlumeSwitch("flume.root.logger", "INFO", cli));
+    Diagnostics d;
+    auto s = resolve("", cli, d);
+    REQUIRE(s);
+    CHECK(s->enabled);
+    CHECK(s->options.server.port == 41414);
+    monitoring::CommandLine portOnly;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.port", "34545", portOnly));
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.hosts", "h:8649", portOnly));
+    Diagnostics w;
+    auto off = resolve("", portOnly, w);
+    REQUIRE(off);
+    CHECK_FALSE(off->enabled);
+    CHECK(hasWarning(w, {"-Dflume.monitoring.port needs -Dflume.monitoring.type=http"}));
+    CHECK(hasWarning(w, {"-Dflume.monitoring.hosts: understood are type and port, and hosts, "
+                         "pollFrequency and isGanglia3 with type=ganglia; ignored"}));
+    // type=ganglia: the reporter's switches are read by the Ganglia module, and it alone turns
+    // monitoring on (no HTTP server).
+    monitoring::CommandLine ganglia;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.type", "ganglia", ganglia));
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.hosts", "h:8649,g:8650", ganglia));
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.pollFrequency", "5", ganglia));
+    Diagnostics g;
+    auto gs = resolve("", ganglia, g);
+    REQUIRE(gs);
+    CHECK(gs->enabled);
+    CHECK_FALSE(gs->options.http);
+    CHECK(gs->options.ganglia.enabled);
+    CHECK(gs->options.ganglia.hosts.size() == 2);
+    CHECK(gs->options.ganglia.pollFrequency == std::chrono::seconds(5));
+    CHECK(g.items().empty());
+    monitoring::CommandLine noHosts;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.type", "ganglia", noHosts));
+    Diagnostics nh;
+    CHECK_FALSE(resolve("", noHosts, nh));
+    CHECK(hasError(nh, {"-Dflume.monitoring.hosts: the Ganglia reporter needs the gmond hosts"}));
+    monitoring::CommandLine bad;
+    REQUIRE(monitoring::takeFlumeSwitch("flume.monitoring.port", "http", bad));
+    Diagnostics e;
+    CHECK_FALSE(resolve("", bad, e));
+    CHECK(hasError(e, {"flume.monitoring.port: expected an integer, got 'http' (-D)"}));
+  }
+  {
+    monitoring::CommandLine cli;
+    cli.port = 70000;
+    Diagnostics d;
+    CHECK_FALSE(resolve("", cli, d));
+    CHECK(hasError(d, {"--monitor-port: expected a value between 0 and 65535, got 70000"}));
+  }
 }

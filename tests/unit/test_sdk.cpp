@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/sdk.hpp"
 
 using namespace sluice::sdk;
@@ -141,13 +142,13 @@ TEST_CASE("the default batch interceptor filters in order and never grows the ba
   for (int i = 0; i < 10; ++i) b.emplace_back(std::to_string(i));
   auto cap = b.capacity();
   DropOdd d;
-  CHECK(d.hostIntercept(b).ok());
+  CHECK(HostAccess::intercept(d, b).ok());
   REQUIRE(b.size() == 5);
   for (int i = 0; i < 5; ++i) CHECK(b[static_cast<std::size_t>(i)].body == std::to_string(i * 2));
   CHECK(b[0].headers.get("seen") == "1");
   CHECK(b.capacity() == cap);
   Thrower t;
-  auto r = t.hostIntercept(b);
+  auto r = HostAccess::intercept(t, b);
   CHECK_FALSE(r.ok());
   CHECK(r.error() == "boom");
 }
@@ -155,13 +156,13 @@ TEST_CASE("the default batch interceptor filters in order and never grows the ba
 TEST_CASE("host entry points turn exceptions into error values") {
   BadConfig c;
   Context ctx("a1.sources.r1");
-  auto r = c.hostConfigure(ctx);
+  auto r = HostAccess::configure(c, ctx);
   CHECK_FALSE(r.ok());
   CHECK(r.error() == "a1.sources.r1.port: must be positive");
-  auto s = c.hostStart();
+  auto s = HostAccess::start(c);
   CHECK_FALSE(s.ok());
   CHECK(s.error() == "cannot bind");
   CHECK(c.getLifecycleState() == LifecycleState::ERROR);
-  CHECK(c.hostStop().ok());
+  CHECK(HostAccess::stop(c).ok());
   CHECK(c.getLifecycleState() == LifecycleState::STOP);
 }

@@ -30,6 +30,7 @@
 #include "net/tcp_listener.hpp"
 #ifdef SLUICE_BENCH_NETCAT
 #include "netcat_source.hpp"
+#include "sluice/sdk/host_access.hpp"
 #endif
 
 extern char** environ;
@@ -187,18 +188,18 @@ int main(int argc, char** argv) {
 #ifdef SLUICE_BENCH_NETCAT
   if (which != "layer") {
     sluice::plugins::netcat::NetcatSource netcat;
-    netcat.setChannelProcessor(&processor);
+    sdk::HostAccess::setChannelProcessor(netcat, &processor);
     sdk::Context ctx("bench.sources.r1");
     ctx.put("bind", "127.0.0.1");
     ctx.put("port", "0");
     ctx.put("ack-every-event", "false");
-    if (auto r = netcat.hostConfigure(ctx); !r)
+    if (auto r = sdk::HostAccess::configure(netcat, ctx); !r)
       return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
-    if (auto r = netcat.hostStart(); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
+    if (auto r = sdk::HostAccess::start(netcat); !r) return std::fprintf(stderr, "%s\n", r.error().c_str()), 1;
     for (int senders : {1, 8})
       run("netcat source (epoll loop)", netcat.boundPort(), processor, lines, lineBytes, senders,
           sluice::plugins::netcat::NetcatSource::kThreadName);
-    (void)netcat.hostStop();
+    (void)sdk::HostAccess::stop(netcat);
   }
 #endif
   return 0;

@@ -4,6 +4,7 @@
 // commits, so a sink that fails to write rolls back and the events are delivered again.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -53,12 +54,30 @@ class SLUICE_SDK_API Transaction {
   }
 };
 
+// What a take would find right now, as far as a channel knows without waiting (Channel::backlog).
+enum class Backlog : uint8_t {
+  // Nothing to take. The sink runner may then sleep until the next put this agent makes to the
+  // channel (or its back-off time passes).
+  Empty,
+  // Committed events are waiting.
+  Events,
+  // The channel cannot tell cheaply, e.g. because its events arrive from outside this agent
+  // (Kafka). Its takeBatch() must then wait for events itself (a poll timeout), since the sink
+  // runner calls it again at once rather than sleeping.
+  Unknown,
+};
+
 // Flume's org.apache.flume.Channel. getTransaction() may be called from many threads at once.
 class SLUICE_SDK_API Channel : public Component {
  public:
   virtual std::unique_ptr<Transaction> getTransaction() = 0;
+  // Flume has no such call: the sink runner asks it after an empty or short take to decide
+  // whether to take again at once or to sleep until the next put. Called from any thread, often:
+  // it must not lock, allocate or do I/O (read an atomic the channel keeps up to date per batch).
+  virtual Backlog backlog() const noexcept = 0;
 
   ChannelCounter& channelCounter() noexcept { return counter_; }
+  const ChannelCounter& channelCounter() const noexcept { return counter_; }
   CounterGroup* counters() noexcept override { return &counter_; }
 
  private:

@@ -2,10 +2,12 @@
 // The base of every plugin object, and the lifecycle of the long-lived ones.
 //
 // Plugin authors override configure(), start() and stop() and may throw from them (ConfigError
-// for bad keys). The host never calls those directly: it calls the host*() entry points, which
-// are defined here, inline, so they are compiled into the plugin and catch every exception on
-// the plugin's side of the boundary.
+// for bad keys). The host never calls those directly: it goes through sdk::HostAccess
+// (host_access.hpp), whose entry points wrap each call in a guard that turns any exception into
+// a Result at once, so none propagates into the host's own frames. The entry points are not
+// virtual and the state they keep is private, so a plugin cannot override or bypass the guard.
 
+#include <cstddef>
 #include <exception>
 #include <string>
 #include <utility>
@@ -43,7 +45,52 @@ Result guarded(F&& f) noexcept {
     return Result::failure("unknown exception");
   }
 }
+
+// The outcome bookkeeping of process() shared by PollableSource and Sink: how deliveryFailed()
+// reports a failure without throwing, and how the host's call turns an exception into BACKOFF
+// plus an error log line, as Flume's runners do.
+class SLUICE_SDK_API Delivery {
+ public:
+  Status fail(Logger& log, std::string why) {
+    log.error(why);
+    failure_ = why.empty() ? std::string("delivery failed") : std::move(why);
+    return Status::BACKOFF;
+  }
+  void noteTaken(std::size_t n) noexcept { taken_ += n; }
+
+  template <class F>
+  ProcessOutcome run(Logger& log, F&& process) noexcept {
+    ProcessOutcome out;
+    try {
+      failure_.clear();
+      taken_ = 0;
+      out.status = process();
+      out.taken = taken_;
+      if (!failure_.empty()) {
+        out.failed = true;
+        out.error = std::move(failure_);
+        failure_.clear();
+      }
+      return out;
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    } catch (...) {
+      out.error = "unknown exception";
+    }
+    out.status = Status::BACKOFF;
+    out.failed = true;
+    out.taken = taken_;
+    log.error("process() failed: ", out.error);
+    return out;
+  }
+
+ private:
+  std::string failure_;
+  std::size_t taken_ = 0;
+};
 }  // namespace detail
+
+struct HostAccess;
 
 // Root of everything a plugin factory creates. Owned by the host; destroyed through the virtual
 // destructor while the plugin's library is still loaded.
@@ -58,27 +105,14 @@ class SLUICE_SDK_API PluginObject {
   virtual void configure(const Context& context) { (void)context; }
 
   const std::string& getName() const noexcept { return name_; }
-  void setName(std::string name) { name_ = std::move(name); }
   // The logger the host made for this object (<kind>:<type>:<instance>).
   Logger& logger() const noexcept { return logger_ ? *logger_ : NullLogger::instance(); }
 
   // Counters the host publishes for this object, or nullptr.
   virtual CounterGroup* counters() noexcept { return nullptr; }
 
-  // ---- Host entry points. Plugins do not override or call these. ----
-  // The logger outlives this object.
-  void hostAttach(std::string name, Logger* logger) noexcept {
-    try {
-      name_ = std::move(name);
-    } catch (...) {
-    }
-    logger_ = logger;
-  }
-  virtual Result hostConfigure(const Context& context) noexcept {
-    return detail::guarded([&] { configure(context); });
-  }
-
  private:
+  friend struct HostAccess;
   std::string name_;
   Logger* logger_ = nullptr;
 };
@@ -93,21 +127,8 @@ class SLUICE_SDK_API Component : public PluginObject {
 
   LifecycleState getLifecycleState() const noexcept { return state_; }
 
-  Result hostStart() noexcept {
-    Result r = detail::guarded([&] { start(); });
-    state_ = r ? LifecycleState::START : LifecycleState::ERROR;
-    if (r)
-      if (CounterGroup* c = counters()) c->markStarted();
-    return r;
-  }
-  Result hostStop() noexcept {
-    Result r = detail::guarded([&] { stop(); });
-    state_ = r ? LifecycleState::STOP : LifecycleState::ERROR;
-    if (CounterGroup* c = counters()) c->markStopped();
-    return r;
-  }
-
  private:
+  friend struct HostAccess;
   LifecycleState state_ = LifecycleState::IDLE;
 };
 

@@ -4,7 +4,6 @@
 // builds the Interceptor. type = com.example.MyInterceptor$Builder and
 // type = com.example.MyInterceptor name the same plugin.
 
-#include <exception>
 #include <memory>
 
 #include "sluice/sdk/component.hpp"
@@ -32,27 +31,11 @@ class SLUICE_SDK_API Interceptor {
     events.erase(events.begin() + static_cast<std::ptrdiff_t>(kept), events.end());
   }
   virtual void close() {}
-
-  // Host entry points.
-  Result hostInitialize() noexcept { return detail::guarded([&] { initialize(); }); }
-  // On failure the batch is left in an unspecified state and the host fails the put.
-  Result hostIntercept(EventBatch& events) noexcept {
-    return detail::guarded([&] { intercept(events); });
-  }
-  void hostClose() noexcept { (void)detail::guarded([&] { close(); }); }
 };
 
 class SLUICE_SDK_API InterceptorBuilder : public PluginObject {
  public:
   virtual std::unique_ptr<Interceptor> build() = 0;
-
-  // Host entry point.
-  std::unique_ptr<Interceptor> hostBuild(Result& result) noexcept {
-    std::unique_ptr<Interceptor> out;
-    result = detail::guarded([&] { out = build(); });
-    if (result && !out) result = Result::failure("build() returned no interceptor");
-    return out;
-  }
 };
 
 }  // namespace sluice::sdk

@@ -11,15 +11,15 @@
 //   }
 //   SLUICE_PLUGIN(manifest)
 //
-// The macro exports one symbol, sluice_plugin_v1, in the ELF section "sluice": the layout
-// Boost.DLL's BOOST_DLL_ALIAS_SECTIONED produces, so the host finds and reads it with
-// boost::dll::library_info / shared_library::get_alias. It is spelled out here so that the SDK's
-// public headers need no Boost.
-//
-// The symbol points to a PluginHeader, a plain C struct whose layout never changes: the host reads
-// the ABI version and toolchain tag from it before it touches any C++ type, and refuses the
-// library on a mismatch.
+// The macro exports one symbol, sluice_plugin_v2: a PluginHeader placed in the ELF section
+// "sluice". Its leading fields are plain data (magic, ABI version, toolchain tag, no pointers),
+// so the host reads them straight from the file, before it loads the library: a plugin built
+// for another ABI is refused without any of its code (static constructors included) running.
+// Only a library that passes is loaded, and only then does the host call its manifest function.
+// The symbol's name carries the layout's version: sluice_plugin_v1 was the pointer-to-header
+// layout of SDK ABI 1, which the host recognises and refuses with a "rebuild" message.
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -91,17 +91,22 @@ struct SLUICE_SDK_API PluginManifest {
   std::vector<ComponentInfo> components;
 };
 
-// Plain C layout; stable across every ABI version.
+// Plain C layout, read from the file by the host (core/plugin/elf_header.cpp): the fields up to
+// the toolchain tag must keep their offsets in every future ABI version.
+inline constexpr std::size_t kToolchainTagSize = 48;
 extern "C" {
 struct PluginHeader {
   uint32_t magic;  // kPluginMagic
   uint32_t abiMajor;
   uint32_t abiMinor;
-  const char* toolchain;
+  uint32_t reserved;                  // 0
+  char toolchain[kToolchainTagSize];  // SLUICE_SDK_TOOLCHAIN, NUL-terminated
+  // Relocated at load time: read only after the checks above passed and the library is loaded.
   const PluginManifest* (*manifest)() noexcept;
 };
 }
 inline constexpr uint32_t kPluginMagic = 0x534c4345;  // "SLCE"
+static_assert(sizeof(SLUICE_SDK_TOOLCHAIN) <= kToolchainTagSize, "toolchain tag too long");
 
 template <class T>
 constexpr bool kindMatches(ComponentKind kind) {
@@ -150,24 +155,24 @@ ComponentInfo makeComponent(ComponentKind kind, std::string type, std::vector<st
 
 }  // namespace sluice::sdk
 
-#define SLUICE_PLUGIN_SYMBOL "sluice_plugin_v1"
+#define SLUICE_PLUGIN_SYMBOL "sluice_plugin_v2"
 #define SLUICE_PLUGIN_SECTION "sluice"
 
 // ManifestFn: a function returning const sluice::sdk::PluginManifest&. Building the manifest may
 // throw (bad_alloc); the wrapper turns that into nullptr, which the host reports.
-#define SLUICE_PLUGIN(ManifestFn)                                                                \
-  namespace {                                                                                    \
-  const ::sluice::sdk::PluginManifest* sluice_plugin_manifest_() noexcept {                      \
-    try {                                                                                        \
-      return &ManifestFn();                                                                      \
-    } catch (...) {                                                                              \
-      return nullptr;                                                                            \
-    }                                                                                            \
-  }                                                                                              \
-  const ::sluice::sdk::PluginHeader sluice_plugin_header_ = {                                    \
-      ::sluice::sdk::kPluginMagic, SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR,                   \
-      SLUICE_SDK_TOOLCHAIN, &sluice_plugin_manifest_};                                           \
-  }                                                                                              \
-  extern "C" __attribute__((visibility("default"))) const void* sluice_plugin_v1;                \
-  __attribute__((section(SLUICE_PLUGIN_SECTION), used)) const void* sluice_plugin_v1 =           \
-      &sluice_plugin_header_;
+#define SLUICE_PLUGIN(ManifestFn)                                                    \
+  namespace {                                                                        \
+  const ::sluice::sdk::PluginManifest* sluice_plugin_manifest_() noexcept {          \
+    try {                                                                            \
+      return &ManifestFn();                                                          \
+    } catch (...) {                                                                  \
+      return nullptr;                                                                \
+    }                                                                                \
+  }                                                                                  \
+  }                                                                                  \
+  extern "C" __attribute__((visibility("default")))                                  \
+  const ::sluice::sdk::PluginHeader sluice_plugin_v2;                                \
+  __attribute__((section(SLUICE_PLUGIN_SECTION), used))                              \
+  const ::sluice::sdk::PluginHeader sluice_plugin_v2 = {                             \
+      ::sluice::sdk::kPluginMagic, SLUICE_SDK_ABI_MAJOR,    SLUICE_SDK_ABI_MINOR, 0, \
+      SLUICE_SDK_TOOLCHAIN,        &sluice_plugin_manifest_};

@@ -2,6 +2,7 @@
 // Error values for the plugin boundary: configuration, lifecycle and data-path calls report
 // failure by value, never by an exception crossing a shared-object boundary.
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -48,6 +49,10 @@ struct SLUICE_SDK_API ProcessOutcome {
   Status status = Status::READY;
   bool failed = false;
   std::string error;
+  // Events a sink took from its channel in this call, as its SinkBatch counted them (0 for a
+  // sink that takes without SinkBatch, and for sources). A BACKOFF after taking some is a short
+  // batch: the sink runner then goes on at once if more events wait, instead of sleeping.
+  std::size_t taken = 0;
 };
 
 }  // namespace sluice::sdk

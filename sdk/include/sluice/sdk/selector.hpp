@@ -13,12 +13,12 @@
 namespace sluice::sdk {
 
 // configure() receives the source's "selector." keys with that prefix removed (header,
-// mapping.CZ, optional...). The host calls setChannels() before configure().
+// mapping.CZ, optional...). The host sets the channels before configure().
 // getRequiredChannels/getOptionalChannels run on the source's threads, possibly several at once:
 // keep them thread-safe and allocation-free. They must not throw (the noexcept is enforced).
 class SLUICE_SDK_API ChannelSelector : public PluginObject {
  public:
-  void setChannels(std::vector<Channel*> channels) { channels_ = std::move(channels); }
+  // Set by the host before configure().
   const std::vector<Channel*>& getAllChannels() const noexcept { return channels_; }
 
   virtual const std::vector<Channel*>& getRequiredChannels(const Event& event) noexcept = 0;
@@ -52,6 +52,7 @@ class SLUICE_SDK_API ChannelSelector : public PluginObject {
   }
 
  private:
+  friend struct HostAccess;
   std::vector<Channel*> channels_;
 };
 

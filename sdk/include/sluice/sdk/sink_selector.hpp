@@ -12,7 +12,6 @@
 // ends, so a selector only decides the order of the sinks that may be tried.
 
 #include <cstddef>
-#include <exception>
 #include <utility>
 #include <vector>
 
@@ -23,11 +22,11 @@
 namespace sluice::sdk {
 
 // configure() receives the "processor.selector." keys with that prefix removed (maxTimeOut is the
-// host's). The host calls setSinks() before configure(). order() and the inform*() calls run on
+// host's). The host sets the sinks before configure(). order() and the inform*() calls run on
 // the group's one runner thread, so a selector needs no locking.
 class SLUICE_SDK_API SinkSelector : public PluginObject {
  public:
-  void setSinks(std::vector<Sink*> sinks) { sinks_ = std::move(sinks); }
+  // Set by the host before configure().
   const std::vector<Sink*>& getSinks() const noexcept { return sinks_; }
 
   // Reorders `candidates` (indices into getSinks(), the sinks not backed off, in config order)
@@ -38,20 +37,8 @@ class SLUICE_SDK_API SinkSelector : public PluginObject {
   virtual void informSinkFailed(std::size_t index) { (void)index; }
   virtual void informSinkSucceeded(std::size_t index) { (void)index; }
 
-  // Host entry points. On a failed order() the host tries the candidates in config order.
-  Result hostOrder(std::vector<std::size_t>& candidates) noexcept {
-    return detail::guarded([&] { order(candidates); });
-  }
-  void hostInform(std::size_t index, bool delivered) noexcept {
-    (void)detail::guarded([&] {
-      if (delivered)
-        informSinkSucceeded(index);
-      else
-        informSinkFailed(index);
-    });
-  }
-
  private:
+  friend struct HostAccess;
   std::vector<Sink*> sinks_;
 };
 

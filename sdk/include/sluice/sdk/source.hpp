@@ -2,7 +2,6 @@
 // Sources take events in and hand them to their ChannelProcessor, as in Flume.
 
 #include <cstdint>
-#include <exception>
 
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/component.hpp"
@@ -29,13 +28,13 @@ class PollableSource;
 
 class SLUICE_SDK_API Source : public Component {
  public:
+  // Set by the host before configure(); outlives the source.
   ChannelProcessor& getChannelProcessor() const noexcept { return *processor_; }
-  // Host entry point: set before start(), outlives the source.
-  void setChannelProcessor(ChannelProcessor* processor) noexcept { processor_ = processor; }
   // Lets the host pick a runner without RTTI across the boundary.
   virtual PollableSource* asPollable() noexcept { return nullptr; }
 
  private:
+  friend struct HostAccess;
   ChannelProcessor* processor_ = nullptr;
 };
 
@@ -50,9 +49,11 @@ class SLUICE_SDK_API AbstractSource : public Source {
 };
 
 // A source the host polls: a PollableSourceRunner thread calls process() in a loop. On BACKOFF
-// it sleeps getBackOffSleepIncrement() more each time, up to getMaxBackOffSleepInterval(); READY
-// resets the sleep. The defaults are Flume's (1000 ms, 5000 ms) and the keys
-// backoffSleepIncrement and maxBackoffSleep override them for every pollable source.
+// it sleeps the back-off increment more each time, up to the maximum; READY resets the sleep.
+// The host reads Flume's keys backoffSleepIncrement and maxBackoffSleep from the source's
+// config; where they are not set it asks the getters below, whose defaults are Flume's
+// (1000 ms, 5000 ms) and which a source may override, as in Flume's PollableSource. An
+// exception from process() makes the runner sleep the maximum, as Flume's runner does.
 class SLUICE_SDK_API PollableSource : public AbstractSource {
  public:
   static constexpr int64_t kDefaultBackOffSleepIncrement = 1000;
@@ -61,55 +62,22 @@ class SLUICE_SDK_API PollableSource : public AbstractSource {
   // Runs on the runner thread only. Must not block for long: stop() waits for it to return.
   virtual Status process() = 0;
 
-  virtual int64_t getBackOffSleepIncrement() const noexcept { return backOffSleepIncrement_; }
-  virtual int64_t getMaxBackOffSleepInterval() const noexcept { return maxBackOffSleep_; }
+  // Called by the runner thread after each BACKOFF, when the config does not set the key.
+  virtual int64_t getBackOffSleepIncrement() const noexcept {
+    return kDefaultBackOffSleepIncrement;
+  }
+  virtual int64_t getMaxBackOffSleepInterval() const noexcept { return kDefaultMaxBackOffSleep; }
 
   PollableSource* asPollable() noexcept final { return this; }
-
-  // Host entry points.
-  Result hostConfigure(const Context& context) noexcept override {
-    return detail::guarded([&] {
-      backOffSleepIncrement_ = context.getLong("backoffSleepIncrement", kDefaultBackOffSleepIncrement);
-      maxBackOffSleep_ = context.getLong("maxBackoffSleep", kDefaultMaxBackOffSleep);
-      configure(context);
-    });
-  }
-  // An exception from process() becomes BACKOFF plus an error log line, as Flume's runner does.
-  ProcessOutcome hostProcess() noexcept {
-    ProcessOutcome out;
-    try {
-      failure_.clear();
-      out.status = process();
-      if (!failure_.empty()) {
-        out.failed = true;
-        out.error = std::move(failure_);
-        failure_.clear();
-      }
-      return out;
-    } catch (const std::exception& e) {
-      out.error = e.what();
-    } catch (...) {
-      out.error = "unknown exception";
-    }
-    out.status = Status::BACKOFF;
-    out.failed = true;
-    logger().error("process() failed: ", out.error);
-    return out;
-  }
 
  protected:
   // The non-throwing way to report a failed delivery: `return deliveryFailed("disk full");`
   // after rolling back. Same effect as throwing EventDeliveryException.
-  Status deliveryFailed(std::string why) {
-    logger().error(why);
-    failure_ = why.empty() ? std::string("delivery failed") : std::move(why);
-    return Status::BACKOFF;
-  }
+  Status deliveryFailed(std::string why) { return delivery_.fail(logger(), std::move(why)); }
 
  private:
-  std::string failure_;
-  int64_t backOffSleepIncrement_ = kDefaultBackOffSleepIncrement;
-  int64_t maxBackOffSleep_ = kDefaultMaxBackOffSleep;
+  friend struct HostAccess;
+  detail::Delivery delivery_;
 };
 
 // A source that runs its own threads (listeners, watchers), started in start() and joined in

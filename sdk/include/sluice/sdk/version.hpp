@@ -1,12 +1,16 @@
 #pragma once
 // The plugin ABI version. Bump the minor for backward-compatible additions (new virtuals at the
 // end of a class are NOT backward compatible: bump the major), the major for any layout or
-// vtable change. tests/sdk_abi_hash checks that a change to sdk/ headers comes with a bump.
+// vtable change. tests/check_sdk_abi_hash.py checks that a change to sdk/ headers is reviewed.
+//
+// 2.0: host entry points moved to sdk::HostAccess (not virtual, not overridable);
+// Channel::backlog(); SinkBatch; ProcessOutcome::taken; the back-off keys are read by the host;
+// the plugin descriptor (sluice_plugin_v2) is plain data the host reads before loading.
 
 #include <cstddef>  // defines _GLIBCXX_RELEASE
 
-#define SLUICE_SDK_ABI_MAJOR 1
-#define SLUICE_SDK_ABI_MINOR 1
+#define SLUICE_SDK_ABI_MAJOR 2
+#define SLUICE_SDK_ABI_MINOR 0
 
 // Plugins and host must share the C++ standard library and its ABI (std::string layout): the
 // tag names both. Compiler brand does not matter (g++ and clang++ on libstdc++ interoperate).

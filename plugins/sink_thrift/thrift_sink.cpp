@@ -1,0 +1,254 @@
+#include "thrift_sink.hpp"
+
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "config_keys.hpp"
+#include "counter_layout.hpp"
+#include "listener.hpp"
+#include "net/keys.hpp"
+#include "text_util.hpp"
+#include "thrift/keys.hpp"
+
+namespace sluice::plugins::thrift_sink {
+
+namespace rpc = sluice::plugins::thrift;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A reply is a Status in a few bytes; anything near this is not a Flume server.
+constexpr std::size_t kMaxReplyBytes = std::size_t{1} << 20;
+
+// Reads one reply frame as it arrives and decodes it in place.
+class ReplyReader final : public net::ResponseReader {
+ public:
+  ReplyReader(rpc::ClientCodec& codec, int32_t seqid) : codec_(codec), seqid_(seqid) {}
+
+  Result onData(std::string_view data) override {
+    std::size_t n = 0;
+    switch (rpc::checkFrame(data, kMaxReplyBytes, &n)) {
+      case rpc::FrameCheck::Incomplete:
+        return {0, false, nullptr};
+      case rpc::FrameCheck::TooLarge:
+        return {0, false, "a reply frame larger than 1 MiB"};
+      case rpc::FrameCheck::Invalid:
+        return {0, false, "a reply frame of negative or zero length"};
+      case rpc::FrameCheck::Complete:
+        break;
+    }
+    answer = codec_.reply(data.substr(rpc::kFrameHeaderBytes, n), "appendBatch", seqid_, &status);
+    return {rpc::kFrameHeaderBytes + n, true, nullptr};
+  }
+
+  sdk::Result answer = sdk::Result::failure("no answer");
+  rpc::Status status = rpc::Status::Unknown;
+
+ private:
+  rpc::ClientCodec& codec_;
+  const int32_t seqid_;
+};
+
+}  // namespace
+
+const sdk::Schema& thriftSinkSchema() {
+  static const sdk::Schema schema = net::withKeys(
+      {
+          sdk::Key("hostname")
+              .string()
+              .req()
+              .doc("Host name or IP address of the next hop's thrift source"),
+          sdk::Key("port").integer().req().range(1, 65535).doc(
+              "Port of the next hop's thrift source"),
+          sdk::Key("batch-size")
+              .integer()
+              .def("100")
+              .range(1, 1000000)
+              .doc("Events taken from the channel and sent in one appendBatch"),
+          sdk::Key("connect-timeout")
+              .longValue()
+              .def("20000")
+              .range(1000, 3600000)
+              .doc("Milliseconds to wait for a connection (and TLS handshake) to the next hop"),
+          sdk::Key("request-timeout")
+              .longValue()
+              .def("20000")
+              .range(1000, 3600000)
+              .doc("Milliseconds to wait for the next hop's answer to a batch"),
+          sdk::Key("connection-reset-interval")
+              .longValue()
+              .def("0")
+              .range(0, 31536000)
+              .doc("Seconds after which the connection is closed and opened again; 0 means never"),
+          sdk::Key("reset-connection-interval")
+              .longValue()
+              .range(0, 31536000)
+              .doc("The same as connection-reset-interval (the spelling Flume's code reads)"),
+          rpc::protocolKey(
+              "Thrift protocol of the next hop's source: compact (Flume's default) or binary"),
+          rpc::kerberosKey(),
+          rpc::kerberosOnlyKey("client-principal"),
+          rpc::kerberosOnlyKey("client-keytab"),
+          rpc::kerberosOnlyKey("server-principal"),
+          sdk::Key("trustmanager-type")
+              .flumeIgnored("accepted and ignored: Java's TrustManagerFactory algorithm (older "
+                            "Flume releases), which OpenSSL has no equivalent of"),
+          sdk::Key("maxConnections")
+              .flumeIgnored("accepted and ignored: the sink sends from its runner thread over one "
+                            "connection, without a connection pool"),
+      },
+      net::tlsClientKeys());
+  return schema;
+}
+
+ThriftSink::ThriftSink() {
+  counter_layout::addInOrder(sinkCounter(), kBatchRefusedCount, {"BatchRefusedCount"},
+                             "thrift sink");
+}
+
+ThriftSink::~ThriftSink() = default;
+
+void ThriftSink::configure(const sdk::Context& context) {
+  ThriftSinkSettings s;
+  rpc::refuseKerberos(context,
+                      "with a client certificate, ssl.certificate and ssl.key, for a "
+                      "source that requires one");
+  s.hostname = text::trimmed(context.requireString("hostname"));
+  s.port = static_cast<int>(requireInteger(context, "port"));
+  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
+  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
+  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
+  // Flume's user guide documents connection-reset-interval; its AbstractRpcSink reads
+  // reset-connection-interval. Both work here (the documented one has the schema's default, 0:
+  // never); two different non-zero values are a mistake.
+  const int64_t documented = requireLong(context, "connection-reset-interval");
+  const std::optional<int64_t> read = context.getLong("reset-connection-interval");
+  if (read && documented != 0 && *read != documented)
+    context.fail("reset-connection-interval", "is " + std::to_string(*read) +
+                                                  " but connection-reset-interval is " +
+                                                  std::to_string(documented) + ": set one of them");
+  s.resetConnectionInterval = std::chrono::seconds(read.value_or(documented));
+  s.protocol = rpc::configureProtocol(context);
+  s.tls = net::configureTls(context, net::TlsRole::Client);
+  if (s.tls && requireBoolean(context, "trust-all-certs"))
+    logger().warn(context.describe("trust-all-certs"),
+                  " = true: the next hop's certificate is not verified");
+  client_.reset();  // a reload may point the sink elsewhere
+  s_ = std::move(s);
+  target_ = net::hostPort(s_.hostname, s_.port);
+  configured_ = true;
+}
+
+void ThriftSink::start() {
+  if (!configured_) throw std::logic_error("thrift sink started before configure()");
+  if (!client_) {
+    net::ClientOptions o;
+    o.host = s_.hostname;
+    o.port = s_.port;
+    o.connectTimeout = s_.connectTimeout;
+    o.requestTimeout = s_.requestTimeout;
+    o.backoffMin = std::chrono::milliseconds(0);  // the sink runner backs off after a failure
+    o.tls = s_.tls;
+    client_ = std::make_unique<net::TcpClient>(std::move(o), logger());
+    net::Stats& st = client_->stats();
+    st.bind(net::Stat::Connects, sinkCounter(), sdk::SinkCounter::ConnectionCreatedCount);
+    st.bind(net::Stat::ConnectFailures, sinkCounter(), sdk::SinkCounter::ConnectionFailedCount);
+    st.bind(net::Stat::Closed, sinkCounter(), sdk::SinkCounter::ConnectionClosedCount);
+  }
+  codec_ = std::make_unique<rpc::ClientCodec>(s_.protocol);
+  logger().info("sending to ", target_, " (", rpc::nameOf(s_.protocol), " protocol",
+                s_.tls ? ", TLS" : "", ")");
+}
+
+void ThriftSink::stop() {
+  if (client_) client_->close();
+}
+
+bool ThriftSink::exchange(std::span<sdk::Event> events, rpc::Status* status, std::string* error) {
+  seqid_ = seqid_ == std::numeric_limits<int32_t>::max() ? 1 : seqid_ + 1;
+  const std::string_view frame = codec_->appendBatch(seqid_, events, error);
+  if (frame.empty()) return false;
+  if (!warnedFrameSize_ && frame.size() - rpc::kFrameHeaderBytes > rpc::kFlumeMaxFrameBytes) {
+    warnedFrameSize_ = true;
+    logger().warn("a batch of ", events.size(), " events makes a frame of ", frame.size(),
+                  " bytes, more than the 16384000 a Flume thrift source (and sluice's, by "
+                  "default) accepts; lower batch-size if the next hop closes the connection");
+  }
+  ReplyReader reader(*codec_, seqid_);
+  const std::string_view parts[] = {frame};
+  if (sdk::Result r = client_->request(parts, reader); !r) {
+    *error = r.error();
+    return false;
+  }
+  if (!reader.answer) {
+    *error = reader.answer.error();
+    client_->close();  // out of step with the server: start over on a new connection
+    return false;
+  }
+  *status = reader.status;
+  return true;
+}
+
+sdk::Status ThriftSink::process() {
+  sdk::Channel* channel = getChannel();
+  if (!channel) return deliveryFailed("no channel attached");
+  if (!client_ || !codec_) return deliveryFailed("process() before start()");
+  sdk::SinkCounter& counter = sinkCounter();
+
+  if (client_->connected() && s_.resetConnectionInterval.count() > 0 &&
+      Clock::now() - client_->connectedAt() >= s_.resetConnectionInterval) {
+    logger().debug("connection-reset-interval passed: reconnecting to ", target_);
+    client_->close();
+  }
+  if (client_->connected() && client_->peerGone()) {
+    logger().info(target_, " closed the connection; reconnecting");
+    client_->close();
+  }
+  if (!client_->connected()) {
+    if (sdk::Result r = client_->connect(); !r)
+      return deliveryFailed("cannot connect to " + target_ + ": " + r.error());
+    logger().info("connected to ", target_, s_.tls ? " (TLS)" : "");
+  }
+
+  sdk::TransactionGuard tx(*channel);
+  std::span<sdk::Event> taken;
+  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
+    counter.incrementChannelReadFail();
+    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
+  }
+  const std::size_t n = taken.size();
+  counter.countBatch(n, s_.batchSize);
+  if (n == 0) {
+    (void)tx.commit();
+    return sdk::Status::BACKOFF;
+  }
+  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+
+  rpc::Status status = rpc::Status::Unknown;
+  std::string error;
+  if (!exchange(taken, &status, &error)) {
+    counter.incrementEventWriteFail();
+    tx.rollback();
+    return deliveryFailed("sending " + std::to_string(n) + " events to " + target_ +
+                          " failed: " + error + "; rolled back, to be sent again");
+  }
+  if (status != rpc::Status::Ok) {
+    // The hop is up but did not take the batch (its channels are full): keep the connection.
+    counter.increment(kBatchRefusedCount);
+    tx.rollback();
+    return deliveryFailed(target_ + " answered " + rpc::nameOf(status) + " to " +
+                          std::to_string(n) + " events; rolled back, to be sent again");
+  }
+  if (sdk::Result r = tx.commit(); !r) {
+    counter.incrementChannelReadFail();
+    return deliveryFailed("commit to channel '" + channel->getName() + "' failed after " + target_ +
+                          " took the batch: " + r.error() + " (the events will be sent again)");
+  }
+  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
+  return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
+}
+
+}  // namespace sluice::plugins::thrift_sink

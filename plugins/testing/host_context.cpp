@@ -1,0 +1,43 @@
+// The one file under plugins/ that reaches into core/: plugin tests and benches link it to get
+// the host's own schema check (tests/check_plugin_includes.py lets plugins/testing/ do so; no
+// plugin module is built from it).
+
+#include "host_context.hpp"
+
+#include "core/plugin/schema_check.hpp"
+#include "sluice/sdk/host_access.hpp"
+
+namespace sluice::plugins::testing {
+
+namespace {
+
+sdk::ComponentKind kindOf(sdk::PluginObject& object) {
+  if (dynamic_cast<sdk::Source*>(&object)) return sdk::ComponentKind::Source;
+  if (dynamic_cast<sdk::Sink*>(&object)) return sdk::ComponentKind::Sink;
+  if (dynamic_cast<sdk::Channel*>(&object)) return sdk::ComponentKind::Channel;
+  if (dynamic_cast<sdk::ChannelSelector*>(&object)) return sdk::ComponentKind::ChannelSelector;
+  if (dynamic_cast<sdk::SinkSelector*>(&object)) return sdk::ComponentKind::SinkSelector;
+  return sdk::ComponentKind::Interceptor;
+}
+
+}  // namespace
+
+HostContext prepareAsHost(sdk::ComponentKind kind, const std::string& type,
+                          const sdk::Schema& schema, const sdk::Context& given) {
+  core::Diagnostics diags;
+  HostContext out;
+  out.context = core::prepareContext(kind, type, schema, given, diags);
+  for (const auto& d : diags.items())
+    (d.severity == core::Diagnostic::Severity::Error ? out.errors : out.warnings)
+        .push_back(d.message);
+  return out;
+}
+
+sdk::Result configureAsHost(sdk::PluginObject& object, const sdk::Schema& schema,
+                            const sdk::Context& given, const std::string& type) {
+  HostContext host = prepareAsHost(kindOf(object), type, schema, given);
+  if (!host.errors.empty()) return sdk::Result::failure(host.errors.front());
+  return sdk::HostAccess::configure(object, host.context);
+}
+
+}  // namespace sluice::plugins::testing
