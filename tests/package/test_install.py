@@ -82,6 +82,10 @@ class InstallTest(unittest.TestCase):
         self.assertFile(os.path.join(self.dir_of("bindir"), "sluice"), executable=True)
         self.assertFile(os.path.join(self.dir_of("libexecdir"), "sluice-channel-check"),
                         executable=True)
+        # Flume's command line and the avro client it runs (`flume-ng avro-client`).
+        self.assertFile(os.path.join(self.dir_of("bindir"), "flume-ng"), executable=True)
+        self.assertFile(os.path.join(self.dir_of("libexecdir"), "sluice-avro-client"),
+                        executable=True)
         libdir = self.opt["libdir"]
         if shutil.which("dpkg-architecture"):
             arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"],
