@@ -18,11 +18,16 @@
 #   sudo tests/package/test_package.sh
 #
 # Slow (debootstrap, two package builds, apt): scripts/test.sh runs it as its "package" phase
-# only when the packaging changed (scripts/package-inputs). Between runs it caches, outside the
-# repository, in SLUICE_PKG_CACHE (default /var/cache/sluice-test): the debootstrap root as a
-# tarball, apt's downloaded .deb files, and the previous release's packages (by commit).
-# Environment: DEBIAN_MIRROR (default: the host's apt sources), SLUICE_PKG_PREVIOUS (a commit to
-# upgrade from, default the one in tests/package/previous-release), KEEP=1 keeps the work dir.
+# only when the packaging inputs differ from the verified ones (scripts/package-inputs --check).
+# The .deb files of apt and debootstrap come from and go to the host's apt cache
+# (/var/cache/apt/archives, which holds what the host installed already); the debootstrap root
+# (as a tarball) and the previous release's packages (by commit) are kept in SLUICE_PKG_CACHE
+# (default /var/cache/sluice-test) for the next run on the same machine.
+# Environment: SLUICE_PKG_PREBUILT=BUILDDIR packages that meson build dir of this checkout
+# (scripts/package-deb --prebuilt; scripts/test.sh passes the gcc phase's build-test/) instead of
+# compiling the tree again; DEBIAN_MIRROR (default: the host's apt sources); SLUICE_PKG_PREVIOUS
+# (a commit to upgrade from, default the one in tests/package/previous-release); KEEP=1 keeps the
+# work dir.
 # The last line is PASS or FAIL.
 set -euo pipefail
 
@@ -74,7 +79,9 @@ if [[ -z $prev ]]; then
   prev=$(git -C "$REPO" rev-parse --verify "$PREVIOUS^{commit}")
 fi
 old_cache=$CACHE/debs/$prev
-if ! compgen -G "$old_cache/sluice_*.deb" >/dev/null; then
+# A cached build counts only if its version names the commit (a stale or partial one is redone).
+if ! compgen -G "$old_cache/sluice_*+git*.${prev:0:7}_${ARCH}.deb" >/dev/null; then
+  rm -rf "$old_cache"
   step "building the previous release's packages ($prev)"
   mkdir -p "$WORK/oldsrc"
   git -C "$REPO" archive "$prev" | tar -xf - -C "$WORK/oldsrc"
@@ -92,14 +99,20 @@ if ! compgen -G "$old_cache/sluice_*.deb" >/dev/null; then
 fi
 cp "$old_cache"/sluice_*.deb "$WORK/old/"
 
-step "building this tree's packages (scripts/package-deb, with lintian)"
-"$REPO/scripts/package-deb" | tee "$WORK/package-deb.log" || fail "scripts/package-deb failed"
+step "building this tree's packages (scripts/package-deb${SLUICE_PKG_PREBUILT:+ --prebuilt $SLUICE_PKG_PREBUILT}, with lintian)"
+"$REPO/scripts/package-deb" ${SLUICE_PKG_PREBUILT:+--prebuilt "$SLUICE_PKG_PREBUILT"} | tee "$WORK/package-deb.log" || fail "scripts/package-deb failed"
 cp "$REPO"/build-deb/sluice_*.deb "$REPO"/build-deb/sluice-dev_*.deb "$WORK/new/"
 new_version=$(dpkg-deb -f "$WORK"/new/sluice_*.deb Version)
 old_version=$(dpkg-deb -f "$WORK"/old/sluice_*.deb Version)
 dpkg --compare-versions "$new_version" gt "$old_version" ||
   fail "the new version $new_version does not sort after the previous $old_version"
 echo "   previous release $old_version, this tree $new_version"
+# Every plugin the tree installs (install_dir: plugindir) is in the package.
+want_plugins=$(grep -l "install_dir: plugindir" "$REPO"/plugins/*/meson.build | wc -l)
+got_plugins=$(dpkg-deb -c "$WORK"/new/sluice_*.deb | grep -cE "/sluice/plugins/[^/]+\.so$" || true)
+((got_plugins == want_plugins)) ||
+  fail "the package holds $got_plugins plugin files, the tree installs $want_plugins (plugins/*/meson.build)"
+echo "   $got_plugins plugins in the package, as many as plugins/*/meson.build install"
 
 # ---- fresh Debian roots ----
 # The mirror of the host's apt sources (deb822 or one-line), for the suite and for security.
@@ -120,16 +133,19 @@ MIRROR=${DEBIAN_MIRROR:-$(mirror_of bookworm)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY=$(mirror_of bookworm-security)
 ROOT_TAR=$CACHE/debootstrap-bookworm-minbase-$ARCH.tar.gz
+APT_CACHE=/var/cache/apt/archives
+mkdir -p "$APT_CACHE/partial"
 if [[ ! -f $ROOT_TAR ]]; then
   step "debootstrap --variant=minbase bookworm from $MIRROR (cached as $ROOT_TAR)"
-  debootstrap --variant=minbase bookworm "$WORK/bootstrap" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
+  debootstrap --variant=minbase --cache-dir="$APT_CACHE" bookworm "$WORK/bootstrap" "$MIRROR" \
+    >"$WORK/debootstrap.log" 2>&1 ||
     fail "debootstrap failed" "$WORK/debootstrap.log"
   tar -C "$WORK/bootstrap" -czf "$ROOT_TAR.tmp" . && mv "$ROOT_TAR.tmp" "$ROOT_TAR"
   rm -rf "$WORK/bootstrap"
 fi
-mkdir -p "$CACHE/apt-archives/partial"
 
-# new_root NAME: a fresh root from the tarball, with /proc, /dev, apt's cache and the network.
+# new_root NAME: a fresh root from the tarball, with /proc, /dev, the host's apt cache and the
+# network.
 new_root() {
   local root=$WORK/$1
   mkdir -p "$root"
@@ -145,7 +161,7 @@ new_root() {
   chmod 755 "$root/usr/sbin/policy-rc.d"
   mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
   mount --bind /dev "$root/dev" && MOUNTS+=("$root/dev")
-  mount --bind "$CACHE/apt-archives" "$root/var/cache/apt/archives" &&
+  mount --bind "$APT_CACHE" "$root/var/cache/apt/archives" &&
     MOUNTS+=("$root/var/cache/apt/archives")
   mkdir -p "$root/tmp/debs"
   cp "$WORK"/new/*.deb "$WORK"/old/*.deb "$root/tmp/debs/"
@@ -233,11 +249,14 @@ grep -qx "plugins: /usr/lib/$MULTIARCH/sluice/plugins (built-in)" "$WORK/version
   fail "sluice version does not name /usr/lib/$MULTIARCH/sluice/plugins as an existing plugin dir" "$WORK/version.txt"
 in_root fresh sluice plugins >"$WORK/plugins.txt" 2>"$WORK/plugins.err" || fail "sluice plugins failed" "$WORK/plugins.err"
 [[ ! -s $WORK/plugins.err ]] || fail "sluice plugins wrote errors" "$WORK/plugins.err"
-for t in "source	seq" "source	TAILDIR" "channel	file" "channel	memory" "sink	logger" "sink	hdfs"; do
+for t in "source	seq" "source	TAILDIR" "source	sql" "source	syslogtcp" "source	syslogudp" \
+  "source	multiport_syslogtcp" "source	netcatudp" "source	thrift" "source	avro" "channel	file" \
+  "channel	memory" "channel	kafka" "sink	logger" "sink	hdfs" "sink	thrift" "sink	avro"; do
   grep -qF "$t" "$WORK/plugins.txt" || fail "sluice plugins does not list '$t'" "$WORK/plugins.txt"
 done
 echo "   $(wc -l <"$WORK/plugins.txt") component types"
-for f in /usr/bin/sluice /usr/libexec/sluice-channel-check /usr/libexec/sluice-service \
+for f in /usr/bin/sluice /usr/bin/flume-ng /usr/libexec/sluice-channel-check \
+  /usr/libexec/sluice-avro-client /usr/libexec/sluice-service \
   /lib/systemd/system/sluice@.service /usr/share/man/man1/sluice.1.gz \
   /usr/share/bash-completion/completions/sluice /etc/logrotate.d/sluice \
   /usr/lib/sysusers.d/sluice.conf /usr/share/doc/sluice/copyright \
@@ -260,6 +279,36 @@ for ext in toml properties; do
   stop_agent "$AGENT_PID" "$log"
   echo "   seq-logger.$ext: 20 events logged, clean stop"
 done
+
+step "flume-ng avro-client (/usr/libexec/sluice-avro-client) to an avro source"
+avro_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$WORK/fresh/tmp/avro.properties" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = avro
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = $avro_port
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+EOF
+seq 1 12 | sed 's/^/line-/' >"$WORK/fresh/tmp/lines.txt"
+log=$WORK/avro-agent.log
+in_root fresh sluice agent -n a1 -f /tmp/avro.properties >"$log" 2>&1 &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
+# The client exits 1 while nothing listens yet; it is tried again until the source is up.
+deadline=$((SECONDS + 60))
+until in_root fresh flume-ng avro-client -c /tmp -H 127.0.0.1 -p "$avro_port" -F /tmp/lines.txt \
+  >"$WORK/avro-client.log" 2>&1; do
+  ((SECONDS < deadline)) || fail "flume-ng avro-client could not deliver to the avro source" "$WORK/avro-client.log"
+  sleep 0.5
+done
+wait_log "$log" "Event: " 12 60
+stop_agent "$AGENT_PID" "$log"
+echo "   12 lines sent by flume-ng avro-client, 12 events logged"
 
 step "the unit's command line, as the sluice user, with a notify socket"
 cat >"$WORK/fresh/etc/sluice/demo.properties" <<'EOF'
