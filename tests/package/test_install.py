@@ -184,7 +184,9 @@ class InstallTest(unittest.TestCase):
                      "ProtectSystem=strict", "ReadWritePaths=/var/lib/sluice /var/log/sluice",
                      "NoNewPrivileges=yes",
                      "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_DAC_READ_SEARCH",
-                     f"ExecStart={wrapper} %i ", "-Dflume.log.dir=/var/log/sluice"]:
+                     f"ExecStart={wrapper} %i ", "-Dflume.log.dir=/var/log/sluice",
+                     # logrotate rotates the file, not the agent as well
+                     "--log-file-max-size 0"]:
             self.assertIn(line, text)
         self.assertRegex(text, r"(?m)^WatchdogSec=\d+")
         # systemd-analyze verify, with ExecStart's wrapper at its staged path (verify checks that

@@ -89,6 +89,10 @@ if ! compgen -G "$old_cache/sluice_*+git*.${prev:0:7}_${ARCH}.deb" >/dev/null; t
     cp -r "$REPO/scripts/dist" "$WORK/oldsrc/scripts/dist"
     sed -i "s|^subdir('plugins')$|&\nsubdir('scripts/dist')|" "$WORK/oldsrc/meson.build"
   fi
+  # The unit's options that the previous release's binary does not know yet.
+  if ! grep -rqs -- "log-file-max-size" "$WORK/oldsrc/core/cli"; then
+    sed -i 's/ --log-file-max-size 0//' "$WORK/oldsrc/scripts/dist/sluice@.service.in"
+  fi
   upstream=$(sed -nE "s/^[[:space:]]*version:[[:space:]]*'([^']+)'.*/\1/p" "$WORK/oldsrc/meson.build" | head -n 1)
   stamp=$(TZ=UTC0 git -C "$REPO" log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S "$prev")
   "$REPO/scripts/package-deb" --source "$WORK/oldsrc" --no-lintian \
@@ -345,12 +349,16 @@ PIDS+=("$LISTENER")
 for _ in $(seq 100); do [[ -S $WORK/fresh/run/sluice-test/notify ]] && break; sleep 0.1; done
 as_service fresh demo "$WORK/service.log" "" NOTIFY_SOCKET=/run/sluice-test/notify
 wait_log "$WORK/notify.txt" "READY=1" 1 60
-wait_log "$WORK/service.log" "Event: " 50 60
+# The unit's -Dflume.root.logger=INFO,LOGFILE: the agent logs to /var/log/sluice/demo.log.
+service_log=$WORK/fresh/var/log/sluice/demo.log
+wait_log "$service_log" "Event: " 50 60
 stop_agent "$AGENT_PID" "$WORK/service.log"
+[[ $(owner_mode fresh /var/log/sluice/demo.log) == sluice:sluice* ]] ||
+  fail "/var/log/sluice/demo.log is not the sluice user's" "$service_log"
 wait "$LISTENER" || fail "no STOPPING=1 on the notify socket" "$WORK/notify.txt"
 [[ $(owner_mode fresh /var/lib/sluice/demo/checkpoint) == sluice:sluice* ]] ||
   fail "the file channel's directory in /var/lib/sluice/demo is not the sluice user's"
-echo "   READY=1, 50 events through a file channel in /var/lib/sluice/demo, STOPPING=1"
+echo "   READY=1, 50 events through a file channel in /var/lib/sluice/demo, logged to /var/log/sluice/demo.log, STOPPING=1"
 
 step "systemd-analyze verify and logrotate (systemd, procps and logrotate from Debian)"
 apt_install fresh fresh-tools.log systemd procps logrotate
@@ -427,7 +435,9 @@ deadline=$((SECONDS + 60))
 until [[ -n $port ]]; do
   ((SECONDS < deadline)) || fail "the previous release's agent logged no monitoring port" "$WORK/old-agent.log"
   sleep 0.2
-  port=$(sed -nE 's|.*monitoring: listening on http://[^:]+:([0-9]+).*|\1|p' "$WORK/old-agent.log" | tail -n 1)
+  # On stderr, or in /var/log/sluice/fc.log for a release that writes Flume's log file.
+  port=$(cat "$WORK/old-agent.log" "$WORK/upgrade/var/log/sluice/fc.log" 2>/dev/null |
+    sed -nE 's|.*monitoring: listening on http://[^:]+:([0-9]+).*|\1|p' | tail -n 1)
 done
 deadline=$((SECONDS + 120))
 until [[ $(metric "$port" CHANNEL.c1 ChannelSize) == 500 ]]; do
