@@ -121,8 +121,9 @@ echo "   $got_plugins plugins in the package, as many as plugins/*/meson.build i
 # ---- fresh Debian roots ----
 # The mirror of the host's apt sources (deb822 or one-line), for the suite and for security.
 mirror_of() { # suite
+  # Some of these files may not exist (deb822 only, or one-line only).
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-    2>/dev/null | python3 -c '
+    2>/dev/null | { python3 -c '
 import re, sys
 suite, text = sys.argv[1], sys.stdin.read()
 for stanza in re.split(r"\n\s*\n", text):
@@ -131,7 +132,7 @@ for stanza in re.split(r"\n\s*\n", text):
         print(f["URIs"].split()[0]); sys.exit()
 for m in re.finditer(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
     if m.group(2) == suite:
-        print(m.group(1)); sys.exit()' "$1"
+        print(m.group(1)); sys.exit()' "$1"; } || true
 }
 MIRROR=${DEBIAN_MIRROR:-$(mirror_of bookworm)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
