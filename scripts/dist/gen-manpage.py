@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--plugindir", required=True)
     ap.add_argument("--libexecdir", required=True)
     ap.add_argument("--sysconfdir", required=True)
+    ap.add_argument("--flume-ng", help="the built flume-ng script, whose help the page includes")
     a = ap.parse_args()
 
     usage = run(a.binary, "--help")
@@ -72,7 +73,7 @@ def main():
                                                datetime.timezone.utc).strftime("%Y-%m-%d")
     short_version = version.split(" ")[1] if " " in version else version
     page = [f'.TH SLUICE 1 "{date}" "sluice {short_version}" "User Commands"\n']
-    page.append(section("NAME", "sluice \\- a Flume\\-compatible event agent "
+    page.append(section("NAME", "sluice, flume\\-ng \\- a Flume\\-compatible event agent "
                                 "(sources, channels and sinks as plugins)"))
     page.append(section("SYNOPSIS", ".B sluice\n.I command\n.RI [ options ]"))
     page.append(section("DESCRIPTION",
@@ -83,6 +84,13 @@ def main():
     for name in names:
         body.append(f'.SS "sluice {name}"\n' + verbatim(run(a.binary, name, "--help")))
     page.append(section("COMMANDS", "\n".join(body)))
+    if a.flume_ng:
+        # flume-ng(1) is this page too (a link): Flume's command line, run by sluice.
+        flume_help = run(a.flume_ng, "help").replace(a.flume_ng, "flume-ng")
+        page.append(section("FLUME-NG",
+                            "\\fBflume\\-ng\\fR is Apache Flume's command line over sluice, for "
+                            "init scripts and runbooks written for Flume. Its own help:\n"
+                            + verbatim(flume_help)))
     page.append(section("FILES", f"""\
 .TP
 .I {roff(a.plugindir)}
@@ -100,6 +108,9 @@ The service's log files.
 .TP
 .I {roff(a.libexecdir)}/sluice\\-channel\\-check
 The offline file channel checker that \\fBsluice channel\\-check\\fR runs.
+.TP
+.I {roff(a.libexecdir)}/sluice\\-avro\\-client
+The avro client that \\fBsluice avro\\-client\\fR and \\fBflume\\-ng avro\\-client\\fR run.
 .TP
 .I {roff(a.libexecdir)}/sluice\\-service
 What \\fBsluice@AGENT.service\\fR runs: \\fBsluice agent \\-n AGENT \\-f\\fR with whichever of the

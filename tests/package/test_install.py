@@ -126,11 +126,15 @@ class InstallTest(unittest.TestCase):
     def test_man_page_has_every_option_of_every_command(self):
         page = self.staged(os.path.join(self.dir_of("mandir"), "man1", "sluice.1"))
         self.assertTrue(os.path.isfile(page), "sluice.1 was not installed")
+        # flume-ng(1) is the same page, which includes `flume-ng help`.
+        self.assertEqual(os.readlink(os.path.join(os.path.dirname(page), "flume-ng.1")), "sluice.1")
         r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", page], capture_output=True,
                            text=True)
         self.assertEqual(r.stderr, "", "groff warns about sluice.1")
         text = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", page], capture_output=True,
                               text=True, check=True).stdout
+        self.assertIn("flume-ng avro-client", text)
+        self.assertIn("--headerFile", text)
         names = commands()
         self.assertGreaterEqual(len(names), 6)
         for cmd in names:

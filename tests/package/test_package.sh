@@ -262,7 +262,7 @@ done
 echo "   $(wc -l <"$WORK/plugins.txt") component types"
 for f in /usr/bin/sluice /usr/bin/flume-ng /usr/libexec/sluice-channel-check \
   /usr/libexec/sluice-avro-client /usr/libexec/sluice-service \
-  /lib/systemd/system/sluice@.service /usr/share/man/man1/sluice.1.gz \
+  /lib/systemd/system/sluice@.service /usr/share/man/man1/sluice.1.gz /usr/share/man/man1/flume-ng.1.gz \
   /usr/share/bash-completion/completions/sluice /etc/logrotate.d/sluice \
   /usr/lib/sysusers.d/sluice.conf /usr/share/doc/sluice/copyright \
   /usr/share/doc/sluice/examples/seq-logger.toml /usr/share/doc/sluice/examples/seq-logger.properties; do
