@@ -175,11 +175,22 @@ new_root() {
 }
 
 # in_root NAME CMD...: runs CMD in the root with a clean environment.
+ROOT_ENV=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+  LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
 in_root() {
   local root=$WORK/$1
   shift
-  chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+  chroot "$root" /usr/bin/env -i "${ROOT_ENV[@]}" "$@"
+}
+
+# agent_in_root NAME LOG ARGS...: `sluice agent ARGS` in the root in the background, output to
+# LOG. AGENT_PID is sluice's own (chroot and env exec it), so a SIGTERM reaches the agent.
+agent_in_root() {
+  local root=$WORK/$1 log=$2
+  shift 2
+  chroot "$root" /usr/bin/env -i "${ROOT_ENV[@]}" sluice agent "$@" >"$log" 2>&1 &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
 }
 
 # apt_install NAME LOG ARGS...: apt-get install -y --no-install-recommends ARGS.
@@ -277,9 +288,7 @@ in_root fresh getent passwd sluice | grep -q ':/var/lib/sluice:/usr/sbin/nologin
 step "the demo agent from /usr/share/doc/sluice/examples/"
 for ext in toml properties; do
   log=$WORK/demo-$ext.log
-  in_root fresh sluice agent -n a1 -f "/usr/share/doc/sluice/examples/seq-logger.$ext" >"$log" 2>&1 &
-  AGENT_PID=$!
-  PIDS+=("$AGENT_PID")
+  agent_in_root fresh "$log" -n a1 -f "/usr/share/doc/sluice/examples/seq-logger.$ext"
   wait_log "$log" "Event: " 20 60
   stop_agent "$AGENT_PID" "$log"
   echo "   seq-logger.$ext: 20 events logged, clean stop"
@@ -301,9 +310,7 @@ a1.sinks.k1.channel = c1
 EOF
 seq 1 12 | sed 's/^/line-/' >"$WORK/fresh/tmp/lines.txt"
 log=$WORK/avro-agent.log
-in_root fresh sluice agent -n a1 -f /tmp/avro.properties >"$log" 2>&1 &
-AGENT_PID=$!
-PIDS+=("$AGENT_PID")
+agent_in_root fresh "$log" -n a1 -f /tmp/avro.properties
 # The client exits 1 while nothing listens yet; it is tried again until the source is up.
 deadline=$((SECONDS + 60))
 until in_root fresh flume-ng avro-client -c /tmp -H 127.0.0.1 -p "$avro_port" -F /tmp/lines.txt \
@@ -401,9 +408,7 @@ prefix = "["
 suffix = "]"
 EOF
 log=$WORK/example-agent.log
-in_root fresh sluice agent -n a1 -f /tmp/example.toml >"$log" 2>&1 &
-AGENT_PID=$!
-PIDS+=("$AGENT_PID")
+agent_in_root fresh "$log" -n a1 -f /tmp/example.toml
 wait_log "$log" "[hello-24]" 1 60
 stop_agent "$AGENT_PID" "$log"
 [[ $(grep -oE '\[hello-[0-9]+\]' "$log" | sort -u | wc -l) -eq 25 ]] || fail "not 25 distinct example events" "$log"
