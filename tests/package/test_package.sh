@@ -95,7 +95,9 @@ if ! compgen -G "$old_cache/sluice_*+git*.${prev:0:7}_${ARCH}.deb" >/dev/null; t
   fi
   upstream=$(sed -nE "s/^[[:space:]]*version:[[:space:]]*'([^']+)'.*/\1/p" "$WORK/oldsrc/meson.build" | head -n 1)
   stamp=$(TZ=UTC0 git -C "$REPO" log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S "$prev")
-  "$REPO/scripts/package-deb" --source "$WORK/oldsrc" --no-lintian \
+  # nostrip: a release before SDK ABI 2 finds a plugin's descriptor in the symbol table (.symtab),
+  # which dh_strip removes; its packages were never loadable stripped.
+  DEB_BUILD_OPTIONS="nostrip ${DEB_BUILD_OPTIONS:-}" "$REPO/scripts/package-deb" --source "$WORK/oldsrc" --no-lintian \
     --version "$upstream+git$stamp.$(git -C "$REPO" rev-parse --short=7 "$prev")" ||
     fail "building the previous release's packages failed"
   mkdir -p "$old_cache"
@@ -256,7 +258,7 @@ step "fresh Debian 12 root: apt-get install ./sluice_${new_version}_$ARCH.deb"
 new_root fresh
 apt_install fresh fresh-install.log "/tmp/debs/sluice_${new_version}_$ARCH.deb"
 grep -q "Setting up sluice" "$WORK/fresh-install.log" || fail "sluice was not set up" "$WORK/fresh-install.log"
-echo "   dependencies from Debian: $(grep -c '^Get:' "$WORK/fresh-install.log" || true) packages downloaded or cached"
+echo "   $(grep -c '^Setting up ' "$WORK/fresh-install.log" || true) packages set up (sluice and its dependencies from Debian)"
 
 step "sluice version, sluice plugins, the installed files"
 in_root fresh sluice version >"$WORK/version.txt" 2>&1 || fail "sluice version failed" "$WORK/version.txt"
