@@ -88,10 +88,14 @@ if ! compgen -G "$old_cache/sluice_*+git*.${prev:0:7}_${ARCH}.deb" >/dev/null; t
   if [[ ! -d $WORK/oldsrc/scripts/dist ]]; then
     cp -r "$REPO/scripts/dist" "$WORK/oldsrc/scripts/dist"
     sed -i "s|^subdir('plugins')$|&\nsubdir('scripts/dist')|" "$WORK/oldsrc/meson.build"
-  fi
-  # The unit's options that the previous release's binary does not know yet.
-  if ! grep -rqs -- "log-file-max-size" "$WORK/oldsrc/core/cli"; then
-    sed -i 's/ --log-file-max-size 0//' "$WORK/oldsrc/scripts/dist/sluice@.service.in"
+    # What it does not have yet: flume-ng and the avro client (their lines name them), and the
+    # unit's options its binary does not know.
+    if [[ ! -f $WORK/oldsrc/core/cli/flume-ng.sh ]]; then
+      sed -i '/flume_ng\|sluice_avro_client_exe/d' "$WORK/oldsrc/scripts/dist/meson.build"
+    fi
+    if ! grep -rqs -- "log-file-max-size" "$WORK/oldsrc/core/cli"; then
+      sed -i 's/ --log-file-max-size 0//' "$WORK/oldsrc/scripts/dist/sluice@.service.in"
+    fi
   fi
   upstream=$(sed -nE "s/^[[:space:]]*version:[[:space:]]*'([^']+)'.*/\1/p" "$WORK/oldsrc/meson.build" | head -n 1)
   stamp=$(TZ=UTC0 git -C "$REPO" log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S "$prev")
