@@ -448,7 +448,7 @@ until [[ -n $port ]]; do
   ((SECONDS < deadline)) || fail "the previous release's agent logged no monitoring port" "$WORK/old-agent.log"
   sleep 0.2
   # On stderr, or in /var/log/sluice/fc.log for a release that writes Flume's log file.
-  port=$(cat "$WORK/old-agent.log" "$WORK/upgrade/var/log/sluice/fc.log" 2>/dev/null |
+  port=$({ cat "$WORK/old-agent.log" "$WORK/upgrade/var/log/sluice/fc.log" 2>/dev/null || true; } |
     sed -nE 's|.*monitoring: listening on http://[^:]+:([0-9]+).*|\1|p' | tail -n 1)
 done
 deadline=$((SECONDS + 120))
