@@ -227,7 +227,7 @@ for phase in $PHASES; do
         mkdir -p build-deb
         # The gcc phase's build is packaged instead of compiling the tree again.
         prebuilt=""
-        [[ -f build-test/build.ninja ]] && prebuilt=build-test
+        [[ -f build-test/build.ninja ]] && prebuilt="build-test"
         if SLUICE_PKG_PREBUILT=$prebuilt tests/package/test_package.sh 2>&1 |
           tee build-deb/package-test.log; then
           record package 1 0
