@@ -424,21 +424,23 @@ echo "   built, installed into the plugin directory, loaded without options: 25 
 step "upgrade root: the previous release ($old_version) writes 500 events to a file channel"
 new_root upgrade
 apt_install upgrade old-install.log "/tmp/debs/sluice_${old_version}_$ARCH.deb"
-cat >"$WORK/upgrade/etc/sluice/fc.properties" <<'EOF'
-fc.sources = r1
-fc.channels = c1
-fc.sinks = k1
+# fc_config: /etc/sluice/fc.properties, agent fc with its file channel in /var/lib/sluice/fc;
+# the source's and the sink's own keys come from stdin.
+fc_config() {
+  {
+    printf '%s\n' "fc.sources = r1" "fc.channels = c1" "fc.sinks = k1" "fc.sources.r1.channels = c1" \
+      "fc.channels.c1.type = file" "fc.channels.c1.checkpointDir = fc/checkpoint" \
+      "fc.channels.c1.dataDirs = fc/data" "fc.sinks.k1.channel = c1"
+    cat
+  } >"$WORK/upgrade/etc/sluice/fc.properties"
+}
+fc_config <<'EOF'
 fc.sources.r1.type = seq
 fc.sources.r1.totalEvents = 500
-fc.sources.r1.channels = c1
-fc.channels.c1.type = file
-fc.channels.c1.checkpointDir = fc/checkpoint
-fc.channels.c1.dataDirs = fc/data
 # Nothing listens there: every batch rolls back and the events stay in the channel.
 fc.sinks.k1.type = avro
 fc.sinks.k1.hostname = 127.0.0.1
 fc.sinks.k1.port = 9
-fc.sinks.k1.channel = c1
 EOF
 chmod 644 "$WORK/upgrade/etc/sluice/fc.properties"
 as_service upgrade fc "$WORK/old-agent.log" "--monitor-port 0 --drain-timeout 500"
@@ -478,22 +480,14 @@ diff "$WORK/before-upgrade.txt" "$WORK/after-upgrade.txt" >"$WORK/upgrade-diff.t
   fail "the upgrade changed files in /var/lib/sluice or /var/log/sluice" "$WORK/upgrade-diff.txt"
 check_live upgrade check-new.log
 # The same channel, now drained by a file_roll sink; the netcat source only keeps the agent up.
-cat >"$WORK/upgrade/etc/sluice/fc.properties" <<'CONF'
-fc.sources = r1
-fc.channels = c1
-fc.sinks = k1
+fc_config <<'EOF'
 fc.sources.r1.type = netcat
 fc.sources.r1.bind = 127.0.0.1
 fc.sources.r1.port = 0
-fc.sources.r1.channels = c1
-fc.channels.c1.type = file
-fc.channels.c1.checkpointDir = fc/checkpoint
-fc.channels.c1.dataDirs = fc/data
 fc.sinks.k1.type = file_roll
 fc.sinks.k1.sink.directory = out
 fc.sinks.k1.sink.rollInterval = 1
-fc.sinks.k1.channel = c1
-CONF
+EOF
 in_root upgrade runuser -u sluice -- mkdir /var/lib/sluice/out
 as_service upgrade fc "$WORK/new-agent.log" ""
 delivered() { cat "$WORK"/upgrade/var/lib/sluice/out/* 2>/dev/null | sort -n | uniq | wc -l; }
