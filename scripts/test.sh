@@ -13,6 +13,10 @@
 #          in a shallow clone scripts/tidy fetches that commit)
 # Tests are a meson option (-Dtests=true, off by default so scripts/setup-demo.sh builds only the
 # binary and plugins); every phase here turns it on, also in a build dir configured without it.
+#   package  the Debian packages built and tested on fresh debootstrap roots
+#          (tests/package/test_package.sh), only when the packaging inputs changed: when the hash
+#          of scripts/package-inputs differs from the one committed in
+#          tests/package/verified-inputs.sha256; PACKAGE_TEST=always or never overrides
 # PHASES="gcc tsan" scripts/test.sh runs some. The last line is "N passed, M failed", summed
 # over every phase (each fuzz target and the tidy run count as one test).
 #
@@ -22,10 +26,10 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-PHASES=${PHASES:-gcc asan tsan fuzz tidy}
+PHASES=${PHASES:-gcc asan tsan fuzz tidy package}
 # shellcheck source=scripts/packages.sh
 source "$REPO/scripts/packages.sh"
-PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}")
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {
@@ -210,8 +214,31 @@ for phase in $PHASES; do
       # scripts/tidy configures build-test/ (-Dtests=true) itself when the gcc phase did not run.
       if scripts/tidy "${TIDY_BASE:-HEAD~1}"; then record tidy 1 0; else record tidy 0 1; fi
       ;;
+    package)
+      # Runs when the packaging inputs differ from the hash committed in
+      # tests/package/verified-inputs.sha256 (scripts/package-inputs says why), so the submission
+      # that changes packaging runs it in CI and the one that commits the refreshed hash does not.
+      if [[ ${PACKAGE_TEST:-auto} == never ]]; then
+        say "[package] skipped (PACKAGE_TEST=never)"
+      elif [[ ${PACKAGE_TEST:-auto} == auto ]] && scripts/package-inputs --check; then
+        say "[package] skipped: packaging inputs unchanged since their last verified run"
+      else
+        say "[package] Debian packages on fresh Debian 12 roots (tests/package/test_package.sh)"
+        mkdir -p build-deb
+        # The gcc phase's build is packaged instead of compiling the tree again.
+        prebuilt=""
+        [[ -f build-test/build.ninja ]] && prebuilt="build-test"
+        if SLUICE_PKG_PREBUILT=$prebuilt tests/package/test_package.sh 2>&1 |
+          tee build-deb/package-test.log; then
+          record package 1 0
+          echo "[package] passed: commit the refreshed hash with scripts/package-inputs --update"
+        else
+          record package 0 1
+        fi
+      fi
+      ;;
     *)
-      die "unknown phase '$phase' in PHASES (expected gcc asan tsan fuzz tidy)"
+      die "unknown phase '$phase' in PHASES (expected gcc asan tsan fuzz tidy package)"
       ;;
   esac
 done

@@ -3,6 +3,11 @@
 // The first SIGINT/SIGTERM asks for a graceful stop, a second one exits at once; SIGHUP, and a
 // change to the config file while watching is on, reload the configuration. SIGPIPE is
 // ignored: a broken connection is that connection's error.
+//
+// Under systemd (`Type=notify`, scripts/dist/sluice@.service) the loop reports its state with
+// sd_notify(3): READY=1 once every component started, RELOADING=1 ... READY=1 around each reload,
+// STOPPING=1 when the stop begins, and WATCHDOG=1 every half WatchdogSec while the runners are
+// live (see stalled()). Without NOTIFY_SOCKET in the environment none of this does anything.
 
 #include <chrono>
 #include <memory>
@@ -39,6 +44,13 @@ class AgentLoop {
 
  private:
   void reload();
+  std::string status() const;  // the STATUS= line systemctl shows
+  // Why the agent is not live right now, or empty when it is: a runner that has spent longer than
+  // `limit` in one process() call, or the agent lock held (by a start, reload or stop) for longer
+  // than `limit` (lockBusySince remembers since when it was seen held). Runs on the watchdog
+  // thread.
+  std::string stalled(std::chrono::nanoseconds limit,
+                      std::chrono::steady_clock::time_point& lockBusySince);
 
   Session& session_;
   std::unique_ptr<Agent>& agent_;

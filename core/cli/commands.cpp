@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +24,7 @@
 #include "core/plugin/host_schemas.hpp"
 #include "core/plugin/registry.hpp"
 #include "core/runtime/agent.hpp"
+#include "plugins/common/text_util.hpp"
 #include "sluice/sdk/version.hpp"
 
 #ifdef SLUICE_ALLOCATOR_MIMALLOC
@@ -49,6 +51,20 @@ std::string allocatorName() {
 #else
   return "system (glibc malloc)";
 #endif
+}
+
+// Where plugins are looked for without a config: the built-in directory (found from the
+// binary's own path, else the installed plugindir), then SLUICE_PLUGINS_PATH. --plugins-path and
+// a config's plugins.path add more (see loadPlugins in session.cpp).
+void printPluginDirs(std::ostream& os) {
+  std::error_code ec;
+  auto line = [&](const std::string& dir, const char* why) {
+    os << "plugins: " << dir << " (" << why << (fs::is_directory(dir, ec) ? "" : ", missing")
+       << ")\n";
+  };
+  line(builtinPluginDir().string(), "built-in");
+  if (const char* env = std::getenv("SLUICE_PLUGINS_PATH"))
+    for (const auto& d : plugins::text::split(env, ":")) line(d, "SLUICE_PLUGINS_PATH");
 }
 
 constexpr const char* kUsage =
@@ -356,6 +372,7 @@ int run(int argc, char** argv) {
       std::cout << "sluice " << SLUICE_VERSION << " (plugin SDK ABI " << SLUICE_SDK_ABI_MAJOR << "."
                 << SLUICE_SDK_ABI_MINOR << ", " << SLUICE_SDK_TOOLCHAIN << ")\n"
                 << "allocator: " << allocatorName() << "\n";
+      printPluginDirs(std::cout);
       return 0;
     }
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {

@@ -121,6 +121,15 @@ std::vector<SinkRunnerView> Agent::sinkRunners() const {
   return out;
 }
 
+std::string Agent::stalledRunner(std::chrono::nanoseconds limit) const {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& r : pipeline_.runners)
+    if (r->runner->busy().busyFor(now) > limit) return "sink runner " + r->runner->name();
+  for (const auto& s : pipeline_.sources)
+    if (s->runner && s->runner->busy().busyFor(now) > limit) return "source runner " + s->name;
+  return {};
+}
+
 sdk::CounterGroup* Agent::counters(const std::string& kind, const std::string& name) const {
   for (const auto& v : counters())
     if (v.kind == kind && v.name == name) return v.group;

@@ -96,6 +96,10 @@ class Agent {
   std::vector<CounterView> counters() const;
   std::vector<ComponentView> components() const;
   std::vector<SinkRunnerView> sinkRunners() const;
+  // The service watchdog's liveness check (AgentLoop): the first runner whose current process()
+  // call has run longer than `limit` ("sink runner k1", "source runner r1"), or empty when none.
+  // Event-driven sources run their own threads and are not covered. Same rule as the views.
+  std::string stalledRunner(std::chrono::nanoseconds limit) const;
   const AgentConfig& config() const { return pipeline_.config; }
   const LogHub& logs() const { return logs_; }
   sdk::CounterGroup* counters(const std::string& kind, const std::string& name) const;

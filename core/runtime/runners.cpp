@@ -51,7 +51,9 @@ void PollableSourceRunner::stop() {
 void PollableSourceRunner::run() {
   int64_t backoffs = 0;
   while (!stop_.stopRequested()) {
+    busy_.enter();
     sdk::ProcessOutcome out = sdk::HostAccess::process(*source_);
+    busy_.leave();
     if (out.status == sdk::Status::READY && !out.failed) {
       backoffs = 0;
       continue;
@@ -152,7 +154,9 @@ void SinkRunner::run() {
     for (std::size_t i = 0; i < channels_.size(); ++i)
       seen_[i] = channels_[i].second ? channels_[i].second->generation() : 0;
     const sdk::Backlog before = backlog();
+    busy_.enter();
     sdk::ProcessOutcome out = processor_->process();
+    busy_.leave();
     if (out.status == sdk::Status::READY && !out.failed) {
       if (failures) failingSinceMs_.store(0, std::memory_order_relaxed);
       failures = 0;

@@ -45,6 +45,27 @@ class StopToken {
   std::condition_variable cv_;
 };
 
+// When a runner's current process() call began (steady clock, ns since its epoch), 0 between
+// calls: the liveness the service watchdog reads (Agent::stalledRunner, AgentLoop). Written by
+// the runner's thread only, read from any thread; one clock read per process() call.
+class BusyClock {
+ public:
+  void enter() {
+    ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+              std::memory_order_relaxed);
+  }
+  void leave() { ns_.store(0, std::memory_order_relaxed); }
+  // How long the current process() call has run at `now`; zero between calls.
+  std::chrono::nanoseconds busyFor(std::chrono::steady_clock::time_point now) const {
+    const int64_t since = ns_.load(std::memory_order_relaxed);
+    return since == 0 ? std::chrono::nanoseconds(0)
+                      : now.time_since_epoch() - std::chrono::nanoseconds(since);
+  }
+
+ private:
+  std::atomic<int64_t> ns_{0};
+};
+
 // Calls process() in a loop; on BACKOFF sleeps min(n * increment, max) for the n-th BACKOFF in a
 // row, as Flume does; READY resets n.
 class PollableSourceRunner {
@@ -65,6 +86,7 @@ class PollableSourceRunner {
   ~PollableSourceRunner();
   void start();
   void stop();  // joins
+  const BusyClock& busy() const { return busy_; }
 
  private:
   void run();
@@ -72,6 +94,7 @@ class PollableSourceRunner {
   Backoff backoff_;
   std::shared_ptr<spdlog::logger> log_;
   StopToken stop_;
+  BusyClock busy_;
   std::thread thread_;
 };
 
@@ -112,6 +135,7 @@ class SinkRunner {
   int64_t failureCount() const { return failureCount_.load(std::memory_order_relaxed); }
   // The last failure's message and time (ms since the epoch; 0 = none yet).
   std::pair<std::string, int64_t> lastError() const;
+  const BusyClock& busy() const { return busy_; }
 
  private:
   void run();
@@ -136,6 +160,7 @@ class SinkRunner {
   mutable std::mutex errorMutex_;  // taken on failures only, never on the delivery path
   std::string lastError_;
   int64_t lastErrorMs_ = 0;
+  BusyClock busy_;
   std::thread thread_;
 };
 
