@@ -23,6 +23,7 @@
 #include "core/monitoring/options.hpp"
 #include "core/plugin/host_schemas.hpp"
 #include "core/plugin/registry.hpp"
+#include "core/install_dirs.hpp"
 #include "core/runtime/agent.hpp"
 #include "plugins/common/text_util.hpp"
 #include "sluice/sdk/version.hpp"

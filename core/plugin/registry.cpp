@@ -15,11 +15,9 @@
 
 #include "core/config/suggest.hpp"
 #include "core/plugin/elf_header.hpp"
+#include "core/install_dirs.hpp"
 #include "plugins/common/text_util.hpp"
 
-#ifndef SLUICE_INSTALLED_PLUGIN_DIR
-#define SLUICE_INSTALLED_PLUGIN_DIR "/usr/local/lib/sluice/plugins"
-#endif
 
 namespace sluice::core {
 
