@@ -253,9 +253,15 @@ class FileChannelCrashTest(AgentTestCase):
         self.assertFalse(any(l.startswith("L0002") for l in delivered(self.dir)))
         self.assertEqual(agent.stop(), 0)
 
-    def test_unknown_key_and_bad_values_are_config_errors(self):
+    def test_unknown_key_warns_and_bad_values_are_config_errors(self):
+        # An unknown key in .properties is a warning with the hint, as Flume ignores it;
+        # --strict makes it an error.
         conf = write_config(self.dir, "a1.channels.c1.checkpointIntervall = 5")
         r = run("validate", "-f", conf, "--plugins-path", self.plugdir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a1.channels.c1.checkpointIntervall", r.stdout + r.stderr)
+        self.assertIn("did you mean 'checkpointInterval'", r.stdout + r.stderr)
+        r = run("validate", "--strict", "-f", conf, "--plugins-path", self.plugdir)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("checkpointIntervall", r.stdout + r.stderr)
         conf = write_config(self.dir, "a1.channels.c1.transactionCapacity = 300000")
