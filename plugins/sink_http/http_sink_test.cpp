@@ -259,8 +259,10 @@ TEST_CASE("a server that is down, then one that hangs: rolled back each time, no
     CHECK(s.counter("ConnectionFailedCount") == 1);
     CHECK(s.counter("EventWriteFail") == 1);
   }
-  Endpoint slow;
+  // Declared before the endpoint, so it outlives the server's I/O thread, which may still be in
+  // the handler's loop when the test ends.
   std::atomic<bool> release{false};
+  Endpoint slow;
   slow.server.handler.request = [&](sluice::plugins::http::Request&,
                                     sluice::plugins::http::Response&) {
     while (!release) std::this_thread::sleep_for(5ms);
