@@ -3,7 +3,6 @@
 
 1. Plugins (plugins/, sdk/examples/) include only SDK headers: none may include a header from
    core/, whether spelled "core/...", <core/...>, or a relative path that leads into core/.
-   plugins/testing/ (test support, never in a plugin module) is exempt.
 2. The public SDK headers (sdk/include/) use only std:: and sluice::sdk:: types: none may include
    toml++, spdlog, Boost or fmt.
 
@@ -111,12 +110,8 @@ def main() -> int:
 
     problems = []
 
-    # plugins/testing/ is test support, never built into a plugin module: its host_context.cpp
-    # links the host's own schema check so that plugin tests configure plugins as the host does.
-    testing_dir = root / "plugins" / "testing"
-    plugin_files = [
-        f for f in source_files(root / "plugins") if testing_dir not in f.parents
-    ] + source_files(root / "sdk" / "examples")
+    # No exemption: plugins/testing/ too (its host_context.hpp is implemented in core).
+    plugin_files = source_files(root / "plugins") + source_files(root / "sdk" / "examples")
     for f in plugin_files:
         for number, _, target in includes(f):
             if leads_into_core(root, f, target):

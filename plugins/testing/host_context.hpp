@@ -1,6 +1,7 @@
 #pragma once
 // For plugin unit tests and benches: the Context a plugin's configure() receives from the host,
-// made by the host's own code (core's prepareContext, linked in from host_context.cpp): the keys
+// made by the host's own code (core's prepareContext; the implementation is
+// core/plugin/test_host_context.cpp, since plugins include nothing from core/): the keys
 // checked against the schema (unknown keys, types, ranges, required keys) and every schema
 // default filled in. Unknown keys are errors here, as in TOML and under --strict: a plugin's
 // tests assert them so; in a .properties config the host only warns (UnknownKeys::Warn, tested

@@ -1,8 +1,9 @@
-// The one file under plugins/ that reaches into core/: plugin tests and benches link it to get
-// the host's own schema check (tests/check_plugin_includes.py lets plugins/testing/ do so; no
-// plugin module is built from it).
+// plugins/testing/host_context.hpp implemented by the host: plugin tests and benches configure a
+// plugin through core's own schema check (prepareContext), so what they test is what the agent
+// does. It lives in core because plugins may include nothing from core/; core/meson.build builds
+// it into a library only when tests or benches are built.
 
-#include "host_context.hpp"
+#include "plugins/testing/host_context.hpp"
 
 #include "core/plugin/schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
