@@ -48,11 +48,9 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
 
 std::string_view viewOf(beast::string_view s) noexcept { return {s.data(), s.size()}; }
 
-// Whether the request head at the start of `data` (up to its blank line, or all of `data` while
-// the head is incomplete) has a line ending in LF without CR.
-bool hasBareLf(std::string_view data) noexcept {
-  const std::size_t end = data.find("\r\n\r\n");
-  const std::string_view head = end == std::string_view::npos ? data : data.substr(0, end);
+// Whether a request head (up to its blank line, or all that arrived of it) has a line ending in
+// LF without CR.
+bool hasBareLf(std::string_view head) noexcept {
   for (std::size_t i = head.find('\n'); i != std::string_view::npos; i = head.find('\n', i + 1))
     if (i == 0 || head[i - 1] != '\r') return true;
   return false;
@@ -148,13 +146,6 @@ class ServerSession final : public net::Session {
       if (pos == data.size()) return net::Step::read(pos);
       begin(c);
     }
-    if (!headDone_ && hasBareLf(data.substr(pos))) {
-      // A head with a bare LF never has the blank line putHead waits for: refused here, at once
-      // and whatever way its bytes arrived.
-      s_.stats.add(HttpStat::Malformed);
-      s_.rejectLog.emit("answered 400 to ", c.peer(), ": a bare LF in the request head");
-      return fail(c, 400, "malformed request: a line of the head ends in LF without CR\n");
-    }
     if (!headDone_) {
       if (std::optional<net::Step> step = putHead(c, data, pos)) return *step;
       if (parser_->is_done()) return complete(c, pos);
@@ -234,6 +225,13 @@ class ServerSession final : public net::Session {
   std::optional<net::Step> putHead(net::Connection& c, std::string_view data, std::size_t& pos) {
     const std::string_view rest = data.substr(pos);
     const std::size_t blank = rest.find("\r\n\r\n");
+    if (hasBareLf(blank == std::string_view::npos ? rest : rest.substr(0, blank))) {
+      // Such a head never gets the blank line waited for below: refused at once, whatever way
+      // its bytes arrived.
+      s_.stats.add(HttpStat::Malformed);
+      s_.rejectLog.emit("answered 400 to ", c.peer(), ": a bare LF in the request head");
+      return fail(c, 400, "malformed request: a line of the head ends in LF without CR\n");
+    }
     std::size_t len = 0;
     if (blank != std::string_view::npos)
       len = blank + 4;
