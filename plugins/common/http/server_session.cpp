@@ -42,6 +42,16 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
 
 std::string_view viewOf(beast::string_view s) noexcept { return {s.data(), s.size()}; }
 
+// Whether the request head at the start of `data` (up to its blank line, or all of `data` while
+// the head is incomplete) has a line ending in LF without CR.
+bool hasBareLf(std::string_view data) noexcept {
+  const std::size_t end = data.find("\r\n\r\n");
+  const std::string_view head = end == std::string_view::npos ? data : data.substr(0, end);
+  for (std::size_t i = head.find('\n'); i != std::string_view::npos; i = head.find('\n', i + 1))
+    if (i == 0 || head[i - 1] != '\r') return true;
+  return false;
+}
+
 // The path of a request target: origin form "/p?q", or absolute form "http://host/p?q".
 void splitTarget(std::string_view target, std::string_view& path, std::string_view& query) {
   std::string_view t = target;
@@ -131,6 +141,14 @@ class ServerSession final : public net::Session {
       while (pos < data.size() && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
       if (pos == data.size()) return net::Step::read(pos);
       begin(c);
+    }
+    if (!headDone_ && hasBareLf(data.substr(pos))) {
+      // Beast refuses a bare LF in the head, but only once it sees the whole head in one put;
+      // fed in pieces it waits for a CR LF CR LF that never comes. Refused here, the answer
+      // does not depend on how the bytes arrived (fuzz_http_session checks that).
+      s_.stats.add(HttpStat::Malformed);
+      s_.rejectLog.emit("answered 400 to ", c.peer(), ": a bare LF in the request head");
+      return fail(c, 400, "malformed request: a line of the head ends in LF without CR\n");
     }
     for (;;) {
       error_code ec;
