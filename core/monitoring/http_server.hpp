@@ -1,53 +1,50 @@
 #pragma once
-// A small HTTP/1.1 server on epoll, one thread, for the monitoring endpoints. It is built to be
-// harmless to the agent: strict bounds on connections, header size and time, and handlers that
-// only read relaxed-atomic counters (they never take a lock the data path holds).
+// The monitoring endpoints' HTTP/1.1 server: plugins/common/http's Server (Boost.Beast) on a
+// net::TcpListener, with an I/O pool of one thread of its own. It is built to be harmless to the
+// agent: strict bounds on connections, header size and time, one request at a time per
+// connection (a client that pipelines without reading is held back by TCP, not by our memory),
+// and a handler that only reads relaxed-atomic counters (it never takes a lock the data path
+// holds). The pool is the monitor's own, so a source whose I/O threads block on a full channel
+// never delays a scrape (plugins/common/net/README.md, "The thread model").
 
-#include <atomic>
 #include <chrono>
-#include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
-#include <utility>
-#include <vector>
 
 #include <spdlog/fwd.h>
 
-#include "core/monitoring/http_request.hpp"
+#include "core/monitoring/render.hpp"
+#include "http/http_server.hpp"
 #include "sluice/sdk/result.hpp"
 
 namespace sluice::core::monitoring {
 
-struct HttpResponse {
-  int status = 200;
-  std::string contentType = "text/plain; charset=utf-8";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  bool close = false;  // close the connection after this response
+namespace http = plugins::http;
+
+struct ParseLimits {
+  std::size_t maxHeaderBytes = 16 * 1024;  // request line + headers + blank line; more: 431
+  std::size_t maxTargetBytes = 8 * 1024;   // longer targets: 414
+  std::size_t maxHeaders = 100;            // more header fields: 431
 };
 
 struct ServerOptions {
   std::string bind = "127.0.0.1";
-  int port = 0;  // 0 = any free port (see HttpServer::port())
-  std::size_t maxConnections = 64;
+  int port = 0;                     // 0 = any free port (see HttpServer::port())
+  std::size_t maxConnections = 64;  // more: 503 "too many monitoring connections" and close
   ParseLimits limits;
-  // A request must arrive completely within this time of its first byte (slowloris guard).
+  // A request must arrive completely within this time of its first byte (slowloris guard): 408.
   std::chrono::milliseconds requestTimeout{10000};
   // An idle keep-alive connection is closed after this time.
   std::chrono::milliseconds idleTimeout{30000};
   // A response must be taken by the client within this time.
   std::chrono::milliseconds writeTimeout{10000};
-  // Rejections (503 over maxConnections, 4xx for bad requests, timeouts) are counted always and
-  // logged at most once per this interval, with the number held back.
-  std::chrono::milliseconds rejectLogInterval{10000};
 };
 
-// Called on the server thread for every complete request.
-using Handler = std::function<HttpResponse(const HttpRequest&)>;
-
-const char* reasonPhrase(int status);
+// Fills the answer to a complete request (GET or HEAD; other methods are answered from the head,
+// before a body is read). On the server's I/O thread.
+using Handler = std::function<http::Response(const http::Request&)>;
 
 class HttpServer {
  public:
@@ -56,51 +53,20 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the thread. Fails (with a message naming the address) when the
+  // Binds, listens and starts the I/O thread. Fails (with a message naming the address) when the
   // address cannot be bound.
   sdk::Result start();
   void stop();  // joins; safe to repeat
-  int port() const { return boundPort_; }
+  int port() const;
   const std::string& bindAddress() const { return options_.bind; }
 
-  // Counters of the server itself (read by the metrics handler).
-  struct Stats {
-    std::atomic<int64_t> accepted{0}, refused{0}, requests{0}, timedOut{0}, badRequests{0};
-    std::atomic<int64_t> open{0};
-  };
-  const Stats& stats() const { return stats_; }
+  // The server's own counters, for /metrics/prometheus; any thread.
+  ServerCounters counters() const;
 
  private:
-  struct Conn;
-  class RejectLog;
-  void run();
-  void watch(Conn& c);  // sets the epoll interest from the connection's state
-  std::size_t maxBufferedInput() const;
-  void acceptAll();
-  void onReadable(Conn& c);
-  void onWritable(Conn& c);
-  // Answers buffered requests, at most kRequestsPerTurn of them; a connection with more left
-  // goes on pending_ and gets its next turn after the others had theirs.
-  void serveBuffered(Conn& c);
-  void servePending();
-  void queueResponse(Conn& c, const HttpResponse& r, bool head);
-  void closeConn(int fd);
-  void expire();
-
+  struct Impl;
   ServerOptions options_;
-  Handler handler_;
-  std::shared_ptr<spdlog::logger> log_;
-  int listenFd_ = -1;
-  int epollFd_ = -1;
-  int wakeFd_ = -1;
-  int boundPort_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::vector<std::unique_ptr<Conn>> conns_;  // indexed by fd
-  std::vector<int> pending_;  // connections with answerable requests left over from their turn
-  std::size_t open_ = 0;
-  Stats stats_;
-  std::unique_ptr<RejectLog> refusedLog_, badRequestLog_, timeoutLog_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace sluice::core::monitoring

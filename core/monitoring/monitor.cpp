@@ -12,15 +12,16 @@ int64_t nowMillis() {
       .count();
 }
 
-HttpResponse text(int status, std::string body) {
-  HttpResponse r;
+http::Response text(int status, std::string body) {
+  http::Response r;
   r.status = status;
+  r.contentType = "text/plain; charset=utf-8";
   r.body = std::move(body);
   return r;
 }
 
-HttpResponse json(int status, std::string body) {
-  HttpResponse r;
+http::Response json(int status, std::string body) {
+  http::Response r;
   r.status = status;
   r.contentType = "application/json; charset=utf-8";
   r.body = std::move(body);
@@ -60,7 +61,7 @@ std::vector<std::string> Monitor::knownSecrets() const {
 sdk::Result Monitor::start() {
   if (options_.http) {
     server_ = std::make_unique<HttpServer>(
-        options_.server, [this](const HttpRequest& r) { return handle(r); }, log_);
+        options_.server, [this](const http::Request& r) { return handle(r); }, log_);
     sdk::Result r = server_->start();
     if (!r) {
       server_.reset();
@@ -114,13 +115,13 @@ const Snapshot& Monitor::snapshot() {
   return last_;
 }
 
-HttpResponse Monitor::handle(const HttpRequest& req) {
+http::Response Monitor::handle(const http::Request& req) {
   if (req.method != "GET" && req.method != "HEAD") {
-    HttpResponse r = text(405, "only GET and HEAD are allowed\n");
+    http::Response r = text(405, "only GET and HEAD are allowed\n");
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
-  const std::string& path = req.path;
+  const std::string_view path = req.path;
   if (path == "/health" || path == "/healthz") {
     return json(200, renderHealth(snapshot(), uptime(), version_));
   }
@@ -131,17 +132,8 @@ HttpResponse Monitor::handle(const HttpRequest& req) {
   if (path == "/metrics" || path == "/metrics/prometheus") {
     const Snapshot& s = snapshot();
     if (path == "/metrics/prometheus" || wantsPrometheus(req.header("accept"))) {
-      const HttpServer::Stats* st = server_ ? &server_->stats() : nullptr;
-      ServerCounters sc;
-      if (st) {
-        sc.accepted = st->accepted.load(std::memory_order_relaxed);
-        sc.refused = st->refused.load(std::memory_order_relaxed);
-        sc.requests = st->requests.load(std::memory_order_relaxed);
-        sc.badRequests = st->badRequests.load(std::memory_order_relaxed);
-        sc.timedOut = st->timedOut.load(std::memory_order_relaxed);
-        sc.open = st->open.load(std::memory_order_relaxed);
-      }
-      HttpResponse r = text(200, renderPrometheus(s, readProcessStats(), sc, uptime(), version_));
+      const ServerCounters sc = server_ ? server_->counters() : ServerCounters{};
+      http::Response r = text(200, renderPrometheus(s, readProcessStats(), sc, uptime(), version_));
       r.contentType = "text/plain; version=0.0.4; charset=utf-8";
       return r;
     }
@@ -157,7 +149,7 @@ HttpResponse Monitor::handle(const HttpRequest& req) {
     return json(200, renderStatus(s, plugins_, rr, uptime(), version_));
   }
   if (const Asset* a = findAsset(path == "/" ? "/index.html" : path)) {
-    HttpResponse r;
+    http::Response r;
     r.contentType = a->contentType;
     r.body.assign(reinterpret_cast<const char*>(a->data), a->size);
     r.headers.emplace_back("Content-Security-Policy",
@@ -166,7 +158,7 @@ HttpResponse Monitor::handle(const HttpRequest& req) {
     return r;
   }
   return text(
-      404, "not found: " + path +
+      404, "not found: " + std::string(path) +
                "\nendpoints: / /metrics /metrics/prometheus /health /ready /config /api/status\n");
 }
 

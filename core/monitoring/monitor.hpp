@@ -48,7 +48,7 @@ class Monitor {
   int port() const { return server_ ? server_->port() : 0; }
 
   // The request router; public so that tests can call it without sockets.
-  HttpResponse handle(const HttpRequest& req);
+  http::Response handle(const http::Request& req);
 
  private:
   const Snapshot& snapshot();

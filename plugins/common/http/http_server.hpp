@@ -1,8 +1,8 @@
 #pragma once
 // The HTTP/1.1 server protocol of sluice, on the network layer (net/tcp_listener.hpp) and
-// Boost.Beast: the http source uses it, and core's monitoring server is meant to (README.md maps
-// its options onto these). An application implements Handler; Server is the net::Protocol that a
-// TcpListener runs, one ServerSession per connection.
+// Boost.Beast: the http source and core's monitoring server use it (README.md maps the
+// monitoring options onto these). An application implements Handler; Server is the
+// net::Protocol that a TcpListener runs, one ServerSession per connection.
 //
 // What the protocol does for every application:
 //  - parses requests incrementally with Beast's request_parser, fed from the layer's byte view:
@@ -111,6 +111,9 @@ struct ServerOptions {
   std::size_t maxHeaders = 100;       // header fields; more: 431 and close
   uint64_t maxBodyBytes = 1 << 20;    // larger bodies: 413 and close, without reading them
   bool keepAlive = true;              // false: every answer closes its connection
+  // Write "Connection: keep-alive" on HTTP/1.1 keep-alive answers too, where it is the default
+  // and Beast leaves it out (core's monitoring server always wrote it, and its tests look for it).
+  bool announceKeepAlive = false;
   std::string serverName;             // the Server header; empty: none
 };
 

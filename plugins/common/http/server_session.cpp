@@ -331,6 +331,7 @@ class ServerSession final : public net::Session {
     for (const auto& [k, v] : res_.headers) res.set(k, v);
     res.body() = std::move(res_.body);
     res.keep_alive(keepAlive);
+    if (keepAlive && s_.o.announceKeepAlive) res.set(bhttp::field::connection, "keep-alive");
     res.prepare_payload();
     bhttp::serializer<false, bhttp::string_body> sr{res};
     detail::serialize(sr, head, [&](std::string_view b) { c.send(b); });
