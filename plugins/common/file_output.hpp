@@ -2,8 +2,9 @@
 // Writing a sink's batches to a local file so that a failed batch leaves nothing behind: write
 // all of a batch or report the error, and cut the file back to the bytes of its last committed
 // batch when a write or the channel commit failed (the events come again from the channel).
-// Also the config spellings both accept, and the repair of a file that a crash left with part of
-// an uncommitted batch at its end. Shared by the file_roll and hdfs sinks; header-only, compiled
+// Also the serializers both offer (Flume's TEXT, HEADER_AND_TEXT and avro_event, by the spellings a
+// config may use), and the repair of a file that a crash left with part of an uncommitted batch at
+// its end. Shared by the file_roll and hdfs sinks; header-only, compiled
 // into each plugin that uses it.
 
 #include <fcntl.h>
@@ -17,15 +18,21 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "avro_container.hpp"
+#include "sluice/sdk/event.hpp"
 #include "text_util.hpp"
 
 namespace sluice::plugins::file_output {
 
-// Flume's serializer builder classes, accepted as spellings of TEXT and avro_event.
+// Flume's serializer builder classes, accepted as spellings of TEXT, HEADER_AND_TEXT and
+// avro_event.
 inline constexpr const char* kTextBuilder =
     "org.apache.flume.serialization.BodyTextEventSerializer$Builder";
+inline constexpr const char* kHeaderAndTextBuilder =
+    "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder";
 inline constexpr const char* kAvroBuilder =
     "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder";
 
@@ -33,6 +40,39 @@ inline constexpr const char* kAvroBuilder =
 using text::errnoText;
 using text::lower;
 using text::trimmed;
+
+// Flume's EventSerializerType plus the builder classes: the values of a sink's serializer key.
+// The host has checked a configured value against serializerSpellings(), case-insensitively.
+enum class Serializer { Text, HeaderAndText, AvroEvent };
+inline std::vector<std::string> serializerSpellings() {
+  return {"TEXT", "HEADER_AND_TEXT", "avro_event", kTextBuilder, kHeaderAndTextBuilder, kAvroBuilder};
+}
+inline Serializer serializerFromName(std::string_view value) {
+  const std::string v = lower(trimmed(value));
+  if (v == "avro_event" || v == lower(kAvroBuilder)) return Serializer::AvroEvent;
+  if (v == "header_and_text" || v == lower(kHeaderAndTextBuilder)) return Serializer::HeaderAndText;
+  return Serializer::Text;
+}
+
+// One event as TEXT writes it (the body, then a newline when asked) or as HEADER_AND_TEXT: first
+// the headers as Java prints a Map, "{k1=v1, k2=v2}", and a space. Flume's headers are a HashMap,
+// so their order in its files is the hash table's; sluice writes them in the event's order.
+inline void appendTextRecord(std::string& out, const sdk::Event& e, Serializer serializer,
+                             bool appendNewline) {
+  if (serializer == Serializer::HeaderAndText) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [k, v] : e.headers) {
+      if (!first) out.append(", ");
+      first = false;
+      out.append(k).push_back('=');
+      out.append(v);
+    }
+    out.append("} ");
+  }
+  out.append(e.body);
+  if (appendNewline) out.push_back('\n');
+}
 
 // Writes all of [p, p + n) to fd, retrying short writes and EINTR. On failure sets *error
 // ("cannot write to '<path>': <errno text>") and returns false; part of the bytes may be written.

@@ -23,8 +23,6 @@ namespace sluice::plugins::file_roll {
 namespace {
 
 using file_output::errnoText;
-using file_output::kAvroBuilder;
-using file_output::kTextBuilder;
 using file_output::lower;
 using file_output::trimmed;
 
@@ -50,14 +48,15 @@ const sdk::Schema& rollingFileSinkSchema() {
           .range(1, 1000000)
           .doc("Events taken from the channel and written per transaction"),
       sdk::Key("sink.serializer")
-          .oneOf({"TEXT", "avro_event", kTextBuilder, kAvroBuilder})
+          .oneOf(file_output::serializerSpellings())
           .def("TEXT")
-          .doc("TEXT writes each body (and a newline); avro_event writes an Avro container of "
+          .doc("TEXT writes each body (and a newline); HEADER_AND_TEXT writes the headers as "
+               "{k=v, k=v}, a space, then the body; avro_event writes an Avro container of "
                "headers and body"),
       sdk::Key("sink.serializer.appendNewline")
           .boolean()
           .def("true")
-          .doc("TEXT: write a newline after each body"),
+          .doc("TEXT, HEADER_AND_TEXT: write a newline after each event"),
       sdk::Key("sink.serializer.syncIntervalBytes")
           .integer()
           .def("2048000")
@@ -92,10 +91,7 @@ void RollingFileSink::configure(const sdk::Context& context) {
   s.batchSize = static_cast<std::size_t>(requireInteger(context, "sink.batchSize"));
 
   // Enum keys: the host has checked them against the schema's values (case-insensitively).
-  const std::string serializer = lower(trimmed(requireValue(context, "sink.serializer")));
-  s.serializer = serializer == "avro_event" || serializer == lower(kAvroBuilder)
-                     ? SerializerType::AvroEvent
-                     : SerializerType::Text;
+  s.serializer = file_output::serializerFromName(requireValue(context, "sink.serializer"));
   s.appendNewline = requireBoolean(context, "sink.serializer.appendNewline");
   s.syncIntervalBytes =
       static_cast<std::size_t>(requireInteger(context, "sink.serializer.syncIntervalBytes"));
@@ -290,13 +286,8 @@ void RollingFileSink::serializeBatch(std::span<const sdk::Event> events) {
     avro::appendEventBlocks(buf_, scratch_, events, sync_, s_.syncIntervalBytes);
     return;
   }
-  std::size_t total = 0;
-  for (const sdk::Event& e : events) total += e.body.size() + 1;
-  buf_.reserve(total);
-  for (const sdk::Event& e : events) {
-    buf_.append(e.body);
-    if (s_.appendNewline) buf_.push_back('\n');
-  }
+  // The buffer keeps its capacity from batch to batch: after the first batches, no allocation.
+  for (const sdk::Event& e : events) file_output::appendTextRecord(buf_, e, s_.serializer, s_.appendNewline);
 }
 
 sdk::Status RollingFileSink::process() {

@@ -42,7 +42,7 @@ namespace sluice::plugins::file_roll {
 // The keys this sink accepts; README.md's table must match it (a unit test checks).
 const sdk::Schema& rollingFileSinkSchema();
 
-enum class SerializerType { Text, AvroEvent };
+using SerializerType = file_output::Serializer;
 enum class PathManagerType { Default, RollTime };
 
 // Set by configure() from every key; the defaults live in rollingFileSinkSchema() only.
@@ -51,7 +51,7 @@ struct RollingFileSettings {
   std::chrono::seconds rollInterval{};  // 0 = never roll
   std::size_t batchSize = 0;
   SerializerType serializer = SerializerType::Text;
-  bool appendNewline = false;         // TEXT
+  bool appendNewline = false;         // TEXT, HEADER_AND_TEXT
   std::size_t syncIntervalBytes = 0;  // avro_event: block size before a new block starts
   PathManagerType pathManager = PathManagerType::Default;
   std::string prefix;

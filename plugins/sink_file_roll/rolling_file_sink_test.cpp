@@ -245,8 +245,9 @@ TEST_CASE("configure errors name the key") {
             .find("a1.sinks.k1.sink.batchSize:") == 0);
   // Enum keys are checked by the host against the schema, which names every accepted value.
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer", "json"}}) ==
-        "a1.sinks.k1.sink.serializer: expected one of TEXT, avro_event, "
+        "a1.sinks.k1.sink.serializer: expected one of TEXT, HEADER_AND_TEXT, avro_event, "
         "org.apache.flume.serialization.BodyTextEventSerializer$Builder, "
+        "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder, "
         "org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder, got 'json'");
   CHECK(errorOf({{"sink.directory", d}, {"sink.serializer.compressionCodec", "deflate"}})
             .find("a1.sinks.k1.sink.serializer.compressionCodec: expected one of null, got "
@@ -292,6 +293,34 @@ TEST_CASE("TEXT with appendNewline = false writes bodies back to back; bytes are
   f.channel.put(std::move(b));
   f.drain();
   CHECK(allText(f.out()) == std::string("a\0b\xff\r\n", 6));
+}
+
+TEST_CASE("HEADER_AND_TEXT: the headers as Java prints a map, a space, the body") {
+  for (const char* name : {"header_and_text",
+                           "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder"}) {
+    CAPTURE(name);
+    Fixture f({{"sink.serializer", name}});
+    CHECK(f.sink.settings().serializer ==
+          sluice::plugins::file_roll::SerializerType::HeaderAndText);
+    sdk::EventBatch b;
+    b.emplace_back(sdk::Headers{{"host", "web-1"}, {"timestamp", "1704164645678"}}, "GET /a");
+    b.emplace_back("no headers");
+    b.emplace_back(sdk::Headers{{"k", "a=b, c"}}, std::string("x\0y", 3));
+    f.channel.put(std::move(b));
+    f.drain();
+    CHECK(allText(f.out()) == std::string("{host=web-1, timestamp=1704164645678} GET /a\n"
+                                          "{} no headers\n"
+                                          "{k=a=b, c} x\0y\n",
+                                          74));
+    CHECK(f.counter("EventDrainSuccessCount") == 3);
+  }
+  Fixture f({{"sink.serializer", "HEADER_AND_TEXT"}, {"sink.serializer.appendNewline", "false"}});
+  sdk::EventBatch b;
+  b.emplace_back(sdk::Headers{{"a", "1"}}, "one");
+  b.emplace_back(sdk::Headers{{"b", "2"}}, "two");
+  f.channel.put(std::move(b));
+  f.drain();
+  CHECK(allText(f.out()) == "{a=1} one{b=2} two");
 }
 
 TEST_CASE("the directory is created when missing; one that cannot be names key, path, reason") {

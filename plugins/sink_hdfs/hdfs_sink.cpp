@@ -21,8 +21,6 @@ namespace sluice::plugins::hdfs {
 namespace {
 
 using file_output::errnoText;
-using file_output::kAvroBuilder;
-using file_output::kTextBuilder;
 using file_output::lower;
 using file_output::trimmed;
 
@@ -141,13 +139,14 @@ const sdk::Schema& hdfsSinkSchema() {
           .def("true")
           .doc("sluice: on start, rename in-use files a crash left under hdfs.path"),
       sdk::Key("serializer")
-          .oneOf({"TEXT", "avro_event", kTextBuilder, kAvroBuilder})
+          .oneOf(file_output::serializerSpellings())
           .def("TEXT")
-          .doc("TEXT writes each body (and a newline); avro_event writes an Avro container"),
+          .doc("TEXT writes each body (and a newline); HEADER_AND_TEXT writes the headers as "
+               "{k=v, k=v}, a space, then the body; avro_event writes an Avro container"),
       sdk::Key("serializer.appendNewline")
           .boolean()
           .def("true")
-          .doc("TEXT: write a newline after each body"),
+          .doc("TEXT, HEADER_AND_TEXT: write a newline after each event"),
       sdk::Key("serializer.compressionCodec")
           .oneOf({"null"})
           .def("null")
@@ -260,9 +259,7 @@ void HdfsSink::configure(const sdk::Context& ctx) {
     }
   }
 
-  const std::string ser = lower(trimmed(requireValue(ctx, "serializer")));
-  s.serializer =
-      ser == "avro_event" || ser == lower(kAvroBuilder) ? Serializer::AvroEvent : Serializer::Text;
+  s.serializer = file_output::serializerFromName(requireValue(ctx, "serializer"));
   s.appendNewline = requireBoolean(ctx, "serializer.appendNewline");
   s.recoverInUseFiles = requireBoolean(ctx, "hdfs.recoverInUseFiles");
 
@@ -512,8 +509,7 @@ void HdfsSink::serialize(OpenFile& f, const sdk::Event& e) {
   if (s_.serializer == Serializer::AvroEvent) {
     avro::appendEventRecord(f.pending, e);
   } else {
-    f.pending.append(e.body);
-    if (s_.appendNewline) f.pending.push_back('\n');
+    file_output::appendTextRecord(f.pending, e, s_.serializer, s_.appendNewline);
   }
   ++f.pendingEvents;
 }

@@ -37,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "file_output.hpp"
 #include "path_escape.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
@@ -49,7 +50,7 @@ const sdk::Schema& hdfsSinkSchema();
 
 enum class FileType { DataStream, CompressedStream };
 enum class Codec { None, Gzip, Zstd };
-enum class Serializer { Text, AvroEvent };
+using Serializer = file_output::Serializer;
 // What happens to an event whose time escapes have no usable timestamp header
 // (hdfs.missingTimestampPolicy).
 enum class MissingTimestampPolicy {

@@ -698,6 +698,17 @@ TEST_CASE("maxOpenFiles closes the least recently used file") {
   CHECK(eventNumbers(tree(f.out())) == range(0, 4));
 }
 
+TEST_CASE("HEADER_AND_TEXT writes the headers before each body, as Flume's serializer does") {
+  Fixture f({{"serializer", "HEADER_AND_TEXT"}, {"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}});
+  f.channel.putAt(0, 2, kTs);
+  f.drain();
+  (void)sdk::HostAccess::stop(f.sink);
+  auto files = tree(f.out());
+  REQUIRE(files.size() == 1);
+  CHECK(files.begin()->second ==
+        "{timestamp=1704164645678} event-0\n{timestamp=1704164645678} event-1\n");
+}
+
 TEST_CASE("avro_event writes an Avro container per file") {
   Fixture f({{"serializer", "avro_event"}, {"hdfs.rollCount", "0"}, {"hdfs.rollSize", "0"}});
   f.channel.putAt(0, 3, kTs);
