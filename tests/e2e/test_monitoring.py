@@ -24,6 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from sluice_test import BIN, BUILD_ROOT, Agent, free_port, wait_until  # noqa: E402
+from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
 
 TEST_PLUGIN = os.environ.get("SLUICE_TEST_PLUGIN", "")
 
@@ -41,6 +42,16 @@ FLUME_SINK = FLUME_COMMON | {
     "ConnectionCreatedCount", "ConnectionClosedCount", "ConnectionFailedCount", "BatchEmptyCount",
     "BatchUnderflowCount", "BatchCompleteCount", "EventDrainAttemptCount", "EventDrainSuccessCount",
     "EventWriteFail", "ChannelReadFail"}
+
+# The attributes Flume's subclasses add (FileChannelCounterMBean, KafkaSourceCounterMBean,
+# KafkaSinkCounterMBean, KafkaChannelCounterMBean).
+FLUME_FILE_CHANNEL = FLUME_CHANNEL | {
+    "EventPutErrorCount", "EventTakeErrorCount", "CheckpointWriteErrorCount",
+    "CheckpointBackupWriteErrorCount", "Open", "Closed", "Unhealthy"}
+FLUME_KAFKA_SOURCE = FLUME_SOURCE | {"KafkaEventGetTimer", "KafkaCommitTimer", "KafkaEmptyCount"}
+FLUME_KAFKA_SINK = FLUME_SINK | {"KafkaEventSendTimer", "RollbackCount"}
+FLUME_KAFKA_CHANNEL = FLUME_CHANNEL | {
+    "KafkaEventGetTimer", "KafkaEventSendTimer", "KafkaCommitTimer", "RollbackCount"}
 
 JAVA_DOUBLE = re.compile(r"^-?\d+\.\d+(E-?\d+)?$")
 
@@ -404,6 +415,48 @@ a1.sinks.k1.batchSize = 100
         self.assertEqual(http_get(port, "/metrics", method="POST")[0], 405)
         self.assertEqual(http_get(port, "/metrics", method="DELETE")[0], 405)
         self.assertEqual(agent.stop(), 0)
+
+    def test_every_attribute_of_flumes_file_and_kafka_counter_classes(self):
+        """Each component type publishes at least every attribute of the Flume counter class it
+        replaces; extras (sluice's own counters) are allowed, nothing of Flume's may be missing."""
+        with MockKafka(["in:2", "out:2", "chan:2"]) as kafka:
+            agent, port = self.start(f"""
+a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.kafka.bootstrap.servers = {kafka.bootstrap}
+a1.sources.r1.kafka.topics = in
+a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = {self.dir}/checkpoint
+a1.channels.c1.dataDirs = {self.dir}/data
+a1.channels.c2.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c2.kafka.bootstrap.servers = {kafka.bootstrap}
+a1.channels.c2.kafka.topic = chan
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = {kafka.bootstrap}
+a1.sinks.k1.kafka.topic = out
+a1.sinks.k1.allowTopicOverride = false
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c2
+""")
+            kcat_produce(kafka.bootstrap, "in", [f"m{i}" for i in range(20)])
+            self.assertTrue(wait_until(lambda: metrics(port).get("SINK.k1", {}).get(
+                "EventDrainSuccessCount") == "20" and metrics(port).get("SINK.k2", {}).get(
+                "EventDrainSuccessCount") == "20", 60), metrics(port))
+            m = metrics(port)
+            for key, want in (("SOURCE.r1", FLUME_KAFKA_SOURCE), ("CHANNEL.c1", FLUME_FILE_CHANNEL),
+                              ("CHANNEL.c2", FLUME_KAFKA_CHANNEL), ("SINK.k1", FLUME_KAFKA_SINK),
+                              ("SINK.k2", FLUME_SINK)):
+                self.assertEqual(want - set(m[key]), set(), f"{key} lacks Flume's attributes")
+            self.assertEqual(m["CHANNEL.c1"]["Open"], "true")  # a Java boolean, as in Flume
+            self.assertEqual(m["CHANNEL.c1"]["Closed"], "0")
+            self.assertEqual(m["SOURCE.r1"]["EventAcceptedCount"], "20")
+            self.assertEqual(m["CHANNEL.c2"]["EventTakeSuccessCount"], "20")
+            self.assertEqual(len(kcat_consume(kafka.bootstrap, "out", 20)), 20)
 
     def test_interceptor_and_sink_group_counters_after_n_events(self):
         n = 20000
