@@ -5,17 +5,12 @@
 #include <cmath>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "core/monitoring/flume_metrics.hpp"
 #include "core/monitoring/render.hpp"
-#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::monitoring {
-
-std::string jsonString(std::string_view s) {
-  std::string out;
-  plugins::text::appendJsonString(out, s, /*htmlSafe=*/true);  // the status page embeds it
-  return out;
-}
 
 std::string jsonNumber(double v) {
   if (!std::isfinite(v)) return "null";
@@ -59,57 +54,65 @@ std::string javaDouble(double v) {
   return sign + mant + "E" + std::to_string(exp);
 }
 
-std::string renderFlumeJson(const Snapshot& s) {
-  std::string out = "{";
-  bool first = true;
-  for (const FlumeGroup& g : flumeGroups(s)) {
-    out += first ? "\n" : ",\n";
-    first = false;
-    out += jsonString(g.key) + ": {";
-    for (std::size_t i = 0; i < g.attributes.size(); ++i)
-      out += (i ? ", " : "") + jsonString(g.attributes[i].first) + ": " +
-             jsonString(g.attributes[i].second);
-    out += "}";
+namespace {
+
+using Json = nlohmann::ordered_json;  // keys in the order written: Flume's, then sluice's
+
+// The status page embeds the document in its HTML: a '<' only ever appears inside a JSON string,
+// where \u003c reads the same, so no "</script>" can end the embedding early.
+std::string htmlSafe(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '<')
+      out += "\\u003c";
+    else
+      out += c;
   }
-  out += first ? "}\n" : "\n}\n";
   return out;
 }
 
+// Free text from components and logs may hold bytes that are not UTF-8: replaced, not thrown on.
+std::string dump(const Json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::string renderFlumeJson(const Snapshot& s) {
+  Json out = Json::object();
+  for (const FlumeGroup& g : flumeGroups(s)) {
+    Json& group = out[g.key] = Json::object();
+    for (const auto& [name, value] : g.attributes) group[name] = value;  // strings, as in Flume
+  }
+  return dump(out);
+}
+
 std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_view version) {
-  return "{\"status\": \"UP\", \"agent\": " + jsonString(s.agent) +
-         ", \"version\": " + jsonString(version) +
-         ", \"uptimeSeconds\": " + jsonNumber(uptimeSeconds) + "}\n";
+  Json out = {{"status", "UP"}, {"agent", s.agent}, {"version", version}};
+  out["uptimeSeconds"] = std::isfinite(uptimeSeconds) ? Json(uptimeSeconds) : Json(nullptr);
+  return dump(out);
 }
 
 std::string renderConfig(const Snapshot& s,
                          const std::vector<std::pair<std::string, std::string>>& extra,
                          const std::vector<std::string>& secrets) {
   auto block = [&](const std::vector<std::pair<std::string, std::string>>& kv) {
-    std::string out = "{";
-    bool first = true;
-    for (const auto& [k, v] : kv) {
-      out += first ? "\n    " : ",\n    ";
-      first = false;
-      // By name, then by value: a secret a schema declares, or a URL's password
-      // ("hdfs://user:pw@nn/path"), whatever the key is called.
-      out += jsonString(k) + ": " +
-             jsonString(isSecretKey(k) ? std::string(kSecretMask) : maskSecrets(v, secrets));
-    }
-    out += first ? "}" : "\n  }";
+    Json out = Json::object();
+    // By name, then by value: a secret a schema declares, or a URL's password
+    // ("hdfs://user:pw@nn/path"), whatever the key is called.
+    for (const auto& [k, v] : kv)
+      out[k] = isSecretKey(k) ? std::string(kSecretMask) : maskSecrets(v, secrets);
     return out;
   };
-  return "{\n  \"agent\": " + jsonString(s.agent) + ",\n  \"file\": " + jsonString(s.configFile) +
-         ",\n  \"properties\": " + block(s.config) + ",\n  \"host\": " + block(extra) + "\n}\n";
+  Json out = {{"agent", s.agent}, {"file", s.configFile}};
+  out["properties"] = block(s.config);
+  out["host"] = block(extra);
+  return dump(out, 2);  // read by people: indented
 }
 
 std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& plugins,
                          const ReadyResult& ready, double uptimeSeconds, std::string_view version) {
-  auto list = [](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + jsonString(v[i]);
-    return out + "]";
-  };
-  std::string sources, channels, sinks, groups, errors, plugs;
   std::map<std::string, std::string> groupOf;
   for (const auto& r : s.runners)
     if (r.group)
@@ -117,80 +120,84 @@ std::string renderStatus(const Snapshot& s, const std::vector<PluginSnapshot>& p
   std::map<std::string, const ComponentSnapshot*> interceptorByName;  // "r1.i1"
   for (const auto& c : s.components)
     if (c.kind == "INTERCEPTOR") interceptorByName[c.name] = &c;
+  Json sources = Json::array(), channels = Json::array(), sinks = Json::array();
   for (const auto& c : s.components) {
-    std::string common = "{\"name\": " + jsonString(c.name) + ", \"type\": " + jsonString(c.type) +
-                         ", \"state\": " + jsonString(c.state) +
-                         ", \"key\": " + jsonString(groupKey(c));
+    Json common = {{"name", c.name}, {"type", c.type}, {"state", c.state}, {"key", groupKey(c)}};
     if (c.kind == "SOURCE") {
-      std::string ics = "[";
-      for (std::size_t i = 0; i < c.interceptors.size(); ++i) {
-        ics += std::string(i ? ", " : "") + "{\"name\": " + jsonString(c.interceptors[i].first) +
-               ", \"type\": " + jsonString(c.interceptors[i].second);
-        auto it = interceptorByName.find(c.name + "." + c.interceptors[i].first);
-        if (it != interceptorByName.end())
-          ics +=
-              ", \"key\": " + jsonString(groupKey(*it->second)) +
-              ", \"received\": " + std::to_string(counterValue(*it->second, "EventReceivedCount")) +
-              ", \"accepted\": " + std::to_string(counterValue(*it->second, "EventAcceptedCount")) +
-              ", \"dropped\": " + std::to_string(counterValue(*it->second, "EventDroppedCount"));
-        ics += "}";
+      Json ics = Json::array();
+      for (const auto& [name, type] : c.interceptors) {
+        Json ic = {{"name", name}, {"type", type}};
+        auto it = interceptorByName.find(c.name + "." + name);
+        if (it != interceptorByName.end()) {
+          ic["key"] = groupKey(*it->second);
+          ic["received"] = counterValue(*it->second, "EventReceivedCount");
+          ic["accepted"] = counterValue(*it->second, "EventAcceptedCount");
+          ic["dropped"] = counterValue(*it->second, "EventDroppedCount");
+        }
+        ics.push_back(std::move(ic));
       }
-      ics += "]";
-      sources += (sources.empty() ? "" : ", ") + common + ", \"channels\": " + list(c.channels) +
-                 ", \"selector\": " + jsonString(c.selector) + ", \"interceptors\": " + ics + "}";
+      common["channels"] = c.channels;
+      common["selector"] = c.selector;
+      common["interceptors"] = std::move(ics);
+      sources.push_back(std::move(common));
     } else if (c.kind == "CHANNEL") {
-      channels += (channels.empty() ? "" : ", ") + common +
-                  ", \"fillPercentage\": " + jsonNumber(channelFillPercent(c)) + "}";
+      const double fill = channelFillPercent(c);
+      common["fillPercentage"] = std::isfinite(fill) ? Json(fill) : Json(nullptr);
+      channels.push_back(std::move(common));
     } else if (c.kind == "SINK") {
       auto g = groupOf.find(c.name);
-      sinks += (sinks.empty() ? "" : ", ") + common +
-               ", \"channel\": " + jsonString(c.channels.empty() ? "" : c.channels.front()) +
-               ", \"group\": " + (g == groupOf.end() ? "null" : jsonString(g->second)) + "}";
+      common["channel"] = c.channels.empty() ? "" : c.channels.front();
+      common["group"] = g == groupOf.end() ? Json(nullptr) : Json(g->second);
+      sinks.push_back(std::move(common));
     }
   }
+  Json runners = Json::array(), errors = Json::array();
   for (const auto& r : s.runners) {
-    groups += (groups.empty() ? "" : ", ") + std::string("{\"name\": ") + jsonString(r.name) +
-              ", \"group\": " + (r.group ? "true" : "false") +
-              ", \"processor\": " + jsonString(r.processor) + ", \"sinks\": " + list(r.sinks) +
-              ", \"failingSinceMs\": " + std::to_string(r.failingSinceMs) +
-              ", \"failureCount\": " + std::to_string(r.failureCount) +
-              ", \"lastError\": " + jsonString(r.lastError) +
-              ", \"lastErrorMs\": " + std::to_string(r.lastErrorMs) +
-              ", \"activeSink\": " + jsonString(r.activeSink) +
-              ", \"sinksInBackoff\": " + std::to_string(r.sinksInBackoff) +
-              ", \"sinkFailureCount\": " + std::to_string(r.sinkFailureCount) +
-              ", \"failoverCount\": " + std::to_string(r.failoverCount) + "}";
+    runners.push_back({{"name", r.name},
+                       {"group", r.group},
+                       {"processor", r.processor},
+                       {"sinks", r.sinks},
+                       {"failingSinceMs", r.failingSinceMs},
+                       {"failureCount", r.failureCount},
+                       {"lastError", r.lastError},
+                       {"lastErrorMs", r.lastErrorMs},
+                       {"activeSink", r.activeSink},
+                       {"sinksInBackoff", r.sinksInBackoff},
+                       {"sinkFailureCount", r.sinkFailureCount},
+                       {"failoverCount", r.failoverCount}});
     if (r.lastErrorMs > 0)
-      errors += (errors.empty() ? "" : ", ") + std::string("{\"timeMs\": ") +
-                std::to_string(r.lastErrorMs) +
-                ", \"component\": " + jsonString((r.group ? "SINK_GROUP." : "SINK.") + r.name) +
-                ", \"message\": " + jsonString(r.lastError) +
-                ", \"count\": " + std::to_string(r.failureCount) + "}";
+      errors.push_back({{"timeMs", r.lastErrorMs},
+                        {"component", (r.group ? "SINK_GROUP." : "SINK.") + r.name},
+                        {"message", r.lastError},
+                        {"count", r.failureCount}});
   }
+  Json plugs = Json::array();
   for (const auto& p : plugins)
-    plugs += (plugs.empty() ? "" : ", ") + std::string("{\"name\": ") + jsonString(p.name) +
-             ", \"version\": " + jsonString(p.version) + ", \"file\": " + jsonString(p.file) +
-             ", \"types\": " + list(p.types) + "}";
+    plugs.push_back({{"name", p.name}, {"version", p.version}, {"file", p.file}, {"types", p.types}});
   // Newest first: what a reader looks for first.
-  std::string logs;
+  Json records = Json::array();
   for (auto it = s.logs.records.rbegin(); it != s.logs.records.rend(); ++it)
-    logs += (logs.empty() ? "" : ", ") + std::string("{\"timeMs\": ") + std::to_string(it->timeMs) +
-            ", \"level\": " + jsonString(it->level) + ", \"logger\": " + jsonString(it->logger) +
-            ", \"message\": " + jsonString(it->message) + "}";
-  std::string readyJson = ready.json;
-  while (!readyJson.empty() && readyJson.back() == '\n') readyJson.pop_back();
-  return "{\"agent\": " + jsonString(s.agent) + ", \"version\": " + jsonString(version) +
-         ", \"configFile\": " + jsonString(s.configFile) +
-         ", \"uptimeSeconds\": " + jsonNumber(uptimeSeconds) +
-         ", \"available\": " + (s.available ? "true" : "false") +
-         ", \"running\": " + (s.running ? "true" : "false") +
-         ", \"takenAtMs\": " + std::to_string(s.takenAtMs) + ", \"ready\": " + readyJson +
-         ", \"sources\": [" + sources + "], \"channels\": [" + channels + "], \"sinks\": [" +
-         sinks + "], \"sinkRunners\": [" + groups + "], \"errors\": [" + errors +
-         "], \"log\": {\"capacity\": " + std::to_string(s.logCapacity) +
-         ", \"total\": " + std::to_string(s.logs.total) +
-         ", \"dropped\": " + std::to_string(s.logs.dropped) + ", \"records\": [" + logs +
-         "]}, \"plugins\": [" + plugs + "]}\n";
+    records.push_back({{"timeMs", it->timeMs},
+                       {"level", it->level},
+                       {"logger", it->logger},
+                       {"message", it->message}});
+  Json out = {{"agent", s.agent}, {"version", version}, {"configFile", s.configFile}};
+  out["uptimeSeconds"] = std::isfinite(uptimeSeconds) ? Json(uptimeSeconds) : Json(nullptr);
+  out["available"] = s.available;
+  out["running"] = s.running;
+  out["takenAtMs"] = s.takenAtMs;
+  out["ready"] = Json::parse(ready.json);  // evaluateReady's document, small
+  out["sources"] = std::move(sources);
+  out["channels"] = std::move(channels);
+  out["sinks"] = std::move(sinks);
+  out["sinkRunners"] = std::move(runners);
+  out["errors"] = std::move(errors);
+  out["log"] = {{"capacity", s.logCapacity},
+                {"total", s.logs.total},
+                {"dropped", s.logs.dropped},
+                {"records", std::move(records)}};
+  out["plugins"] = std::move(plugs);
+  return htmlSafe(dump(out));
 }
 
 }  // namespace sluice::core::monitoring

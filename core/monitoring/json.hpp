@@ -1,7 +1,7 @@
 #pragma once
 // The monitoring server's JSON: Flume's /metrics, /health, the masked /config and the status
-// page's /api/status, plus the literal helpers they (and readiness.cpp) share. Pure functions of
-// their inputs.
+// page's /api/status, built with nlohmann::json (Debian's nlohmann-json3-dev), plus the number
+// formats they and the Prometheus text share. Pure functions of their inputs.
 
 #include <string>
 #include <string_view>
@@ -13,10 +13,8 @@
 
 namespace sluice::core::monitoring {
 
-// JSON string literal with quotes; '<' is escaped too, so the text can sit in the status page.
-std::string jsonString(std::string_view s);
-
-// Shortest round-trip text of a double; null for NaN and infinities (JSON has neither).
+// Shortest round-trip text of a double; null for NaN and infinities (JSON has neither). Also the
+// sample values of the Prometheus exposition.
 std::string jsonNumber(double v);
 
 // A double as Java's Double.toString prints it ("0.0", "12.5", "1.0E-4"), since Flume's JSON

@@ -1,22 +1,23 @@
 #include "core/monitoring/readiness.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
-#include "core/monitoring/json.hpp"
+#include <nlohmann/json.hpp>
+
 #include "core/monitoring/render.hpp"
 
 namespace sluice::core::monitoring {
 
 ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowMs) {
+  using Json = nlohmann::ordered_json;
   ReadyResult r;
-  std::vector<std::string> reasons;
-  std::string checks;
+  Json reasons = Json::array();
+  Json checks = Json::array();
   auto check = [&](const std::string& name, const std::string& component, bool ok,
                    const std::string& detail) {
-    if (!checks.empty()) checks += ", ";
-    checks += "{\"check\": " + jsonString(name) + ", \"component\": " + jsonString(component) +
-              ", \"ok\": " + (ok ? "true" : "false") + ", \"detail\": " + jsonString(detail) + "}";
+    checks.push_back({{"check", name}, {"component", component}, {"ok", ok}, {"detail", detail}});
     if (!ok) reasons.push_back(component.empty() ? detail : component + ": " + detail);
   };
   check("agent", s.agent, s.available && s.running,
@@ -54,13 +55,13 @@ ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowM
     }
   }
   r.ready = reasons.empty();
-  std::string rs;
-  for (const auto& x : reasons) rs += (rs.empty() ? "" : ", ") + jsonString(x);
-  r.json = "{\"status\": " + jsonString(r.ready ? "READY" : "NOT_READY") +
-           ", \"ready\": " + (r.ready ? "true" : "false") + ", \"agent\": " + jsonString(s.agent) +
-           ", \"maxChannelFillPercent\": " + jsonNumber(o.maxChannelFillPercent) +
-           ", \"maxSinkFailingMs\": " + std::to_string(o.maxSinkFailingMs) + ", \"reasons\": [" +
-           rs + "], \"checks\": [" + checks + "]}\n";
+  Json out = {{"status", r.ready ? "READY" : "NOT_READY"}, {"ready", r.ready}, {"agent", s.agent}};
+  out["maxChannelFillPercent"] =
+      std::isfinite(o.maxChannelFillPercent) ? Json(o.maxChannelFillPercent) : Json(nullptr);
+  out["maxSinkFailingMs"] = o.maxSinkFailingMs;
+  out["reasons"] = std::move(reasons);
+  out["checks"] = std::move(checks);
+  r.json = out.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   return r;
 }
 

@@ -88,8 +88,9 @@ inline void appendUtf8(std::string& out, uint32_t cp) {
 
 // Appends s as a JSON string literal, quotes included. Bytes >= 0x80 (UTF-8) pass through as they
 // are. Control characters use the short escapes where JSON has them (as Gson writes them), else
-// \u00XX. htmlSafe also escapes '<' and DEL, so that the text can sit inside an HTML page.
-inline void appendJsonString(std::string& out, std::string_view s, bool htmlSafe = false) {
+// \u00XX. For the small JSON documents plugins write by hand (positions, status files); larger
+// ones go through nlohmann::json.
+inline void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (const char c : s) {
@@ -117,7 +118,7 @@ inline void appendJsonString(std::string& out, std::string_view s, bool htmlSafe
         out += "\\f";
         break;
       default:
-        if (u < 0x20 || (htmlSafe && (c == '<' || u == 0x7f))) {
+        if (u < 0x20) {
           out += "\\u00";
           out += kHex[u >> 4];
           out += kHex[u & 0xF];
