@@ -27,11 +27,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr std::size_t kInflateChunkBytes = 64 * 1024;  // per I/O thread, deflate only
-constexpr std::size_t kKeepBatchEvents = 10000;        // a larger reused batch is given back
-constexpr std::size_t kKeepReplyBytes = 64 * 1024;     // a larger reused reply is given back
-constexpr milliseconds kRetryMin{10};                  // the hold after a FAILED, doubling ...
-constexpr milliseconds kRetryMax{1000};                // ... up to this
+// Inflated bytes at once, into a buffer per I/O thread (compression-type = deflate only).
+constexpr std::size_t kInflateChunkBytes = std::size_t{64} * 1024;
+// Reused per I/O thread; larger than these they are given back after a burst.
+constexpr std::size_t kKeepBatchEvents = 10000;
+constexpr std::size_t kKeepReplyBytes = std::size_t{64} * 1024;
+// The hold after a FAILED, doubling while the channels keep refusing, up to kRetryMax.
+constexpr milliseconds kRetryMin{10};
+constexpr milliseconds kRetryMax{1000};
 
 }  // namespace
 

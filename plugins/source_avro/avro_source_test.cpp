@@ -751,6 +751,7 @@ TEST_CASE("max-connections + 50 clients: every extra one closed and counted; the
   REQUIRE(a.appendBatch(makeEvents(0, 1)) == rpc::RpcStatus::Ok);
   REQUIRE(b.appendBatch(makeEvents(1, 2)) == rpc::RpcStatus::Ok);
   std::vector<std::unique_ptr<AvroTestClient>> extra;
+  extra.reserve(50);
   for (int i = 0; i < 50; ++i) extra.push_back(std::make_unique<AvroTestClient>(f.port()));
   for (auto& c : extra) CHECK(c->waitClosed());
   CHECK(waitFor([&] { return f.counter("ConnectionRejectedCount") == 50; }));
