@@ -222,7 +222,9 @@ class AvroSession final : public net::Session {
 
 std::unique_ptr<net::Session> AvroServer::open(net::Connection& c) {
   auto session = std::make_unique<AvroSession>(*this);
-  if (deflate && (!session->inflater_.init() || !session->deflater_.init(6))) {
+  // Answers are a few bytes each: a small window and memory level keep the per-connection
+  // state at a few KiB.
+  if (deflate && (!session->inflater_.init() || !session->deflater_.init(6, 9, 1))) {
     log.error("closing the connection from ", c.peer(), ": zlib initialisation failed");
     return nullptr;
   }
