@@ -110,10 +110,7 @@ class AvroSession final : public net::Session {
     if (w.wire.capacity() > kKeepReplyBytes) std::string().swap(w.wire);
     if (bad_) return net::Step::close(data.size());
     frames_.trim(AvroSource::kKeepPayloadBytes);
-    if (!refused_) {
-      backoff_ = milliseconds(0);
-      return net::Step::read(data.size());
-    }
+    if (!refused_) return net::Step::read(data.size());
     // FAILED was answered: read nothing more from this client for a while.
     backoff_ = backoff_.count() == 0 ? kRetryMin : std::min(backoff_ * 2, kRetryMax);
     return net::Step::hold(data.size(), backoff_);
@@ -195,7 +192,10 @@ class AvroSession final : public net::Session {
     const auto n = w.batch.size();
     const sdk::Result r = sources::putCall(s_.processor, s_.counter, w.batch, single);
     rpc::appendStatusResponse(w.reply, r ? rpc::RpcStatus::Ok : rpc::RpcStatus::Failed);
-    if (r) return;
+    if (r) {
+      backoff_ = milliseconds(0);  // the channels take events again
+      return;
+    }
     refused_ = true;
     s_.refuseLog.emit("channels refused ", n, " events from ", c.peer(), ": ", r.error(),
                       "; answered FAILED");
@@ -212,7 +212,7 @@ class AvroSession final : public net::Session {
   rpc::FrameDecoder frames_;
   bool handshaken_ = false;
   bool bad_ = false;      // a protocol error was found: the connection closes
-  bool refused_ = false;  // this read's requests included one the channels refused
+  bool refused_ = false;  // this call's requests included one the channels refused
   milliseconds backoff_{0};
   zlib_stream::Inflater inflater_;  // compression-type = deflate: one stream each way
   zlib_stream::Deflater deflater_;
