@@ -31,4 +31,30 @@ inline sdk::Result putBatch(sdk::ChannelProcessor& processor, sdk::SourceCounter
   return r;
 }
 
+// The events of one RPC call (the avro and thrift sources): as Flume's RPC sources count an
+// append (single = true: AppendReceivedCount, AppendAcceptedCount) or an appendBatch, with its
+// events. An empty call commits nothing and is accepted. The batch is empty afterwards.
+inline sdk::Result putCall(sdk::ChannelProcessor& processor, sdk::SourceCounter& counter,
+                           sdk::EventBatch& batch, bool single) noexcept {
+  const auto n = static_cast<int64_t>(batch.size());
+  if (single)
+    counter.incrementAppendReceivedCount();
+  else
+    counter.incrementAppendBatchReceivedCount();
+  counter.addToEventReceivedCount(n);
+  sdk::Result r;
+  if (n > 0) r = processor.processEventBatch(batch);
+  batch.clear();
+  if (r) {
+    if (single)
+      counter.incrementAppendAcceptedCount();
+    else
+      counter.incrementAppendBatchAcceptedCount();
+    counter.addToEventAcceptedCount(n);
+  } else {
+    counter.incrementChannelWriteFail();
+  }
+  return r;
+}
+
 }  // namespace sluice::plugins::sources

@@ -1,7 +1,8 @@
 // Unit tests with real sockets on 127.0.0.1: the sink talks to a scriptable Avro RPC server
 // (plugins/testing/avro_test_peer.hpp) that answers OK, FAILED, an error, nothing, or closes;
-// the channel is the in-test transactional TestChannel. The interop test against Apache Avro's
-// own encoder is tests/e2e/test_avro.py.
+// the channel is the in-test transactional TestChannel; the last cases send to the real avro
+// source (TLS with client certificates, a source that restarts). The interop test against
+// Apache Avro's own encoder is tests/e2e/test_avro.py.
 #include "avro_sink.hpp"
 
 #include <doctest/doctest.h>
@@ -11,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "avro_source.hpp"
 #include "avro_test_peer.hpp"
 #include "host_context.hpp"
 #include "readme_schema_check.hpp"
+#include "recording_processor.hpp"
 #include "sink_test_support.hpp"
 #include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
@@ -26,6 +29,8 @@ using sluice::plugins::testing::AvroTestServer;
 using sluice::plugins::testing::CaptureLogger;
 using sluice::plugins::testing::checkReadmeMatchesSchema;
 using sluice::plugins::testing::counterOf;
+using sluice::plugins::testing::RecordingProcessor;
+using sluice::plugins::testing::TestCertificates;
 using sluice::plugins::testing::TestChannel;
 using sluice::plugins::testing::waitFor;
 using namespace std::chrono_literals;
@@ -357,4 +362,94 @@ TEST_CASE("start and stop are repeatable") {
     REQUIRE(sdk::HostAccess::start(f.sink).ok());
   }
   CHECK(server.bodies() == expectedBodies(0, 30));
+}
+
+// ---- Against the real avro source ----
+
+namespace {
+
+// A running avro source of this test on a fixed port, restartable.
+struct Collector {
+  CaptureLogger log;
+  RecordingProcessor processor;
+  sluice::plugins::avro_source::AvroSource source;
+
+  Collector(uint16_t port, KV extra = {}) {
+    sdk::Context ctx("a1.sources.r1");
+    ctx.put("bind", "127.0.0.1");
+    ctx.put("port", std::to_string(port));
+    for (const auto& [k, v] : extra) ctx.put(k, v);
+    sdk::HostAccess::attach(source, "r1", &log);
+    sdk::HostAccess::setChannelProcessor(source, &processor);
+    sdk::Result r = sluice::plugins::testing::configureAsHost(
+        source, sluice::plugins::avro_source::avroSourceSchema(), ctx, "avro");
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    start();
+  }
+  ~Collector() { source.stop(); }
+  void start() {
+    sdk::Result r = sdk::HostAccess::start(source);
+    REQUIRE_MESSAGE(r.ok(), r.error());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("TLS with deflate to the avro source, which requires a client certificate") {
+  TestCertificates certs;  // self-signed: the source's certificate, and the CA of its clients
+  const uint16_t port = deadPort();
+  Collector collector(port, {{"ssl", "true"},
+                             {"keystore", certs.p12},
+                             {"keystore-type", "PKCS12"},
+                             {"keystore-password", certs.password},
+                             {"ssl.ca", certs.certPem},
+                             {"ssl.client-auth", "required"},
+                             {"compression-type", "deflate"}});
+  const std::string trust = certs.certPem;
+  {
+    Fixture f(port, {{"ssl", "true"},
+                     {"truststore", trust},
+                     {"truststore-type", "PEM"},
+                     {"ssl.certificate", certs.certPem},
+                     {"ssl.key", certs.keyPem},
+                     {"compression-type", "deflate"}});
+    f.channel.putBodies(0, 35);
+    REQUIRE(f.drain());
+    CHECK(collector.processor.snapshot() == expectedBodies(0, 35));
+    CHECK(f.counter("ConnectionCreatedCount") == 1);
+  }
+  {
+    // No client certificate: the source refuses the connection; nothing is lost, nothing sent.
+    Fixture f(port, {{"ssl", "true"},
+                     {"truststore", trust},
+                     {"truststore-type", "PEM"},
+                     {"compression-type", "deflate"}});
+    f.channel.putBodies(35, 40);
+    for (int i = 0; i < 3; ++i) CHECK(sdk::HostAccess::process(f.sink).failed);
+    CHECK(f.channel.size() == 5);
+    CHECK(f.counter("EventDrainSuccessCount") == 0);
+  }
+  CHECK(collector.processor.count() == 35);
+}
+
+TEST_CASE("the avro source restarts: the sink reconnects and nothing is lost or doubled") {
+  const uint16_t port = deadPort();
+  Collector collector(port);
+  Fixture f(port);
+  f.channel.putBodies(0, 30);
+  REQUIRE(f.drain());
+  collector.source.stop();  // closes the sink's connection
+  f.channel.putBodies(30, 50);
+  // The source is down: every attempt fails before anything is taken.
+  for (int i = 0; i < 2; ++i) {
+    sdk::ProcessOutcome o = sdk::HostAccess::process(f.sink);
+    CHECK(o.failed);
+    CHECK(o.error.find("cannot connect to 127.0.0.1:" + std::to_string(port)) == 0);
+  }
+  CHECK(f.channel.size() == 20);
+  collector.start();
+  REQUIRE(f.drain());
+  CHECK(collector.processor.snapshot() == expectedBodies(0, 50));
+  CHECK(f.counter("EventDrainSuccessCount") == 50);
+  CHECK(f.counter("ConnectionCreatedCount") == 2);
 }

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "file_output.hpp"
+#include "net/log_throttle.hpp"
 #include "path_escape.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
@@ -84,29 +85,6 @@ struct HdfsSettings {
   std::string fallbackPath;  // set only with MissingTimestampPolicy::Fallback
   MissingTimestampPolicy missingTimestampPolicy = MissingTimestampPolicy::Drop;
   bool recoverInUseFiles = true;
-};
-
-// Lets one log line through per interval and counts the ones it held back, so a flood of bad
-// events costs a counter increment each, not a log line each. Sink runner thread only.
-class LogThrottle {
- public:
-  explicit LogThrottle(std::chrono::steady_clock::duration every) : every_(every) {}
-  // True when this occurrence may be logged; *suppressed is then the number held back since.
-  bool admit(std::chrono::steady_clock::time_point now, int64_t* suppressed) noexcept {
-    if (now < next_) {
-      ++suppressed_;
-      return false;
-    }
-    *suppressed = suppressed_;
-    suppressed_ = 0;
-    next_ = now + every_;
-    return true;
-  }
-
- private:
-  std::chrono::steady_clock::duration every_;
-  std::chrono::steady_clock::time_point next_{};
-  int64_t suppressed_ = 0;
 };
 
 class HdfsSink final : public sdk::AbstractSink {
@@ -203,7 +181,8 @@ class HdfsSink final : public sdk::AbstractSink {
   std::size_t cntCloseFail_ = 0;
   Clock::time_point (*now_)() = &Clock::now;
   Clock::time_point nextTimerCheck_{};
-  LogThrottle timestampLog_{std::chrono::seconds(10)};
+  // A flood of bad timestamps costs a counter increment each, not a log line each.
+  net::LogThrottle timestampLog_{std::chrono::seconds(10)};
 };
 
 }  // namespace sluice::plugins::hdfs

@@ -16,7 +16,6 @@
 namespace sluice::plugins::thrift_sink {
 
 namespace rpc = sluice::plugins::thrift;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -56,33 +55,9 @@ class ReplyReader final : public net::ResponseReader {
 
 const sdk::Schema& thriftSinkSchema() {
   static const sdk::Schema schema = net::withKeys(
-      {
-          sdk::Key("hostname")
-              .string()
-              .req()
-              .doc("Host name or IP address of the next hop's thrift source"),
-          sdk::Key("port").integer().req().range(1, 65535).doc(
-              "Port of the next hop's thrift source"),
-          sdk::Key("batch-size")
-              .integer()
-              .def("100")
-              .range(1, 1000000)
-              .doc("Events taken from the channel and sent in one appendBatch"),
-          sdk::Key("connect-timeout")
-              .longValue()
-              .def("20000")
-              .range(1000, 3600000)
-              .doc("Milliseconds to wait for a connection (and TLS handshake) to the next hop"),
-          sdk::Key("request-timeout")
-              .longValue()
-              .def("20000")
-              .range(1000, 3600000)
-              .doc("Milliseconds to wait for the next hop's answer to a batch"),
-          sdk::Key("connection-reset-interval")
-              .longValue()
-              .def("0")
-              .range(0, 31536000)
-              .doc("Seconds after which the connection is closed and opened again; 0 means never"),
+      net::rpcSinkKeys("thrift"),
+      std::vector<sdk::Key>{
+          net::resetIntervalKey("connection-reset-interval"),
           sdk::Key("reset-connection-interval")
               .longValue()
               .range(0, 31536000)
@@ -136,7 +111,7 @@ void ThriftSink::configure(const sdk::Context& context) {
   if (s.tls && requireBoolean(context, "trust-all-certs"))
     logger().warn(context.describe("trust-all-certs"),
                   " = true: the next hop's certificate is not verified");
-  client_.reset();  // a reload may point the sink elsewhere
+  conn_.reset();  // a reload may point the sink elsewhere
   s_ = std::move(s);
   target_ = net::hostPort(s_.hostname, s_.port);
   configured_ = true;
@@ -144,28 +119,14 @@ void ThriftSink::configure(const sdk::Context& context) {
 
 void ThriftSink::start() {
   if (!configured_) throw std::logic_error("thrift sink started before configure()");
-  if (!client_) {
-    net::ClientOptions o;
-    o.host = s_.hostname;
-    o.port = s_.port;
-    o.connectTimeout = s_.connectTimeout;
-    o.requestTimeout = s_.requestTimeout;
-    o.backoffMin = std::chrono::milliseconds(0);  // the sink runner backs off after a failure
-    o.tls = s_.tls;
-    client_ = std::make_unique<net::TcpClient>(std::move(o), logger());
-    net::Stats& st = client_->stats();
-    st.bind(net::Stat::Connects, sinkCounter(), sdk::SinkCounter::ConnectionCreatedCount);
-    st.bind(net::Stat::ConnectFailures, sinkCounter(), sdk::SinkCounter::ConnectionFailedCount);
-    st.bind(net::Stat::Closed, sinkCounter(), sdk::SinkCounter::ConnectionClosedCount);
-  }
+  conn_.open(s_.hostname, s_.port, s_.connectTimeout, s_.requestTimeout, s_.tls, logger(),
+             sinkCounter());
   codec_ = std::make_unique<rpc::ClientCodec>(s_.protocol);
   logger().info("sending to ", target_, " (", rpc::nameOf(s_.protocol), " protocol",
                 s_.tls ? ", TLS" : "", ")");
 }
 
-void ThriftSink::stop() {
-  if (client_) client_->close();
-}
+void ThriftSink::stop() { conn_.close(); }
 
 bool ThriftSink::exchange(std::span<sdk::Event> events, rpc::Status* status, std::string* error) {
   seqid_ = seqid_ == std::numeric_limits<int32_t>::max() ? 1 : seqid_ + 1;
@@ -179,13 +140,13 @@ bool ThriftSink::exchange(std::span<sdk::Event> events, rpc::Status* status, std
   }
   ReplyReader reader(*codec_, seqid_);
   const std::string_view parts[] = {frame};
-  if (sdk::Result r = client_->request(parts, reader); !r) {
+  if (sdk::Result r = conn_.client().request(parts, reader); !r) {
     *error = r.error();
     return false;
   }
   if (!reader.answer) {
     *error = reader.answer.error();
-    client_->close();  // out of step with the server: start over on a new connection
+    conn_.close();  // out of step with the server: start over on a new connection
     return false;
   }
   *status = reader.status;
@@ -195,23 +156,10 @@ bool ThriftSink::exchange(std::span<sdk::Event> events, rpc::Status* status, std
 sdk::Status ThriftSink::process() {
   sdk::Channel* channel = getChannel();
   if (!channel) return deliveryFailed("no channel attached");
-  if (!client_ || !codec_) return deliveryFailed("process() before start()");
+  if (!conn_.opened() || !codec_) return deliveryFailed("process() before start()");
   sdk::SinkCounter& counter = sinkCounter();
-
-  if (client_->connected() && s_.resetConnectionInterval.count() > 0 &&
-      Clock::now() - client_->connectedAt() >= s_.resetConnectionInterval) {
-    logger().debug("connection-reset-interval passed: reconnecting to ", target_);
-    client_->close();
-  }
-  if (client_->connected() && client_->peerGone()) {
-    logger().info(target_, " closed the connection; reconnecting");
-    client_->close();
-  }
-  if (!client_->connected()) {
-    if (sdk::Result r = client_->connect(); !r)
-      return deliveryFailed("cannot connect to " + target_ + ": " + r.error());
-    logger().info("connected to ", target_, s_.tls ? " (TLS)" : "");
-  }
+  if (sdk::Result r = conn_.ready(s_.resetConnectionInterval); !r)
+    return deliveryFailed("cannot connect to " + target_ + ": " + r.error());
 
   sdk::TransactionGuard tx(*channel);
   std::span<sdk::Event> taken;

@@ -23,7 +23,7 @@
 #include <memory>
 #include <string>
 
-#include "net/tcp_client.hpp"
+#include "net/sink_connection.hpp"
 #include "net/tls.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
@@ -62,7 +62,7 @@ class ThriftSink final : public sdk::AbstractSink {
   sdk::Status process() override;
 
   const ThriftSinkSettings& settings() const noexcept { return s_; }
-  bool connected() const noexcept { return client_ && client_->connected(); }
+  bool connected() const noexcept { return conn_.connected(); }
 
  private:
   // Sends the batch and reads the answer. False on anything but a Status (*error says what).
@@ -70,7 +70,7 @@ class ThriftSink final : public sdk::AbstractSink {
 
   ThriftSinkSettings s_;
   bool configured_ = false;
-  std::unique_ptr<net::TcpClient> client_;
+  net::SinkConnection conn_;
   std::unique_ptr<thrift::ClientCodec> codec_;
   std::string target_;
   int32_t seqid_ = 0;

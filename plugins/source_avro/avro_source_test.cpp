@@ -18,7 +18,8 @@
 
 #include "avro_test_peer.hpp"
 #include "host_context.hpp"
-#include "ip_filter.hpp"
+#include "net/ip_filter.hpp"
+#include "net/tls.hpp"
 #include "readme_schema_check.hpp"
 #include "sluice/sdk/host_access.hpp"
 #include "source_test_support.hpp"
@@ -34,7 +35,8 @@ using sluice::plugins::testing::checkReadmeMatchesSchema;
 using sluice::plugins::testing::frameOf;
 using sluice::plugins::testing::RecordingProcessor;
 using sluice::plugins::testing::TestCertificates;
-namespace tls = sluice::plugins::tls;
+namespace net = sluice::plugins::net;
+using sluice::plugins::testing::clientTls;
 using sluice::plugins::testing::waitFor;
 using namespace std::chrono_literals;
 
@@ -91,6 +93,15 @@ sdk::EventBatch makeEvents(int from, int to, bool withHeaders = true) {
   return b;
 }
 
+// A whole appendBatch request of these events as `c` would send it first, in one frame.
+std::string batchFrame(const AvroTestClient& c, const sdk::EventBatch& events) {
+  std::string payload;
+  rpc::appendClientHandshake(payload, c.hs);
+  rpc::appendCallHeader(payload, "appendBatch");
+  payload += batchParams(events);
+  return frameOf(1, {payload});
+}
+
 // The error of configuring as the host does (its schema check first, then configure()).
 std::string errorOf(KV kv) {
   AvroSource src;
@@ -136,16 +147,16 @@ TEST_CASE("valid config: every schema key is accepted") {
                                             {"idleTimeout", "30"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   const auto& s = src.settings();
-  CHECK(s.port == 41414);
+  CHECK(s.listener.port == 41414);
   CHECK(s.threads == 3);
   CHECK(s.deflate);
-  CHECK(s.ipFilter);
-  CHECK(s.ipFilterRules.size() == 2);
-  CHECK(s.maxConnections == 10);
+  REQUIRE(s.listener.ipFilter);
+  CHECK(s.listener.ipFilter->rules().size() == 2);
+  CHECK(s.listener.maxConnections == 10);
   CHECK(s.limits.maxFrameBytes == 1048576);
   CHECK(s.limits.maxBatchEvents == 500);
   CHECK(s.limits.maxHeaders == 8);
-  CHECK(s.idleTimeout == 30s);
+  CHECK(s.listener.idleTimeout == 30s);
   // The host rejects keys the schema does not list (tests/e2e/test_avro.py checks the message).
   CHECK_FALSE(avroSourceSchema().allowUnknownKeys);
   for (const sdk::Key& k : avroSourceSchema().keys) {
@@ -424,11 +435,7 @@ TEST_CASE(
 TEST_CASE("a stalled client does not stall the others") {
   Fixture f({{"threads", "1"}});
   AvroTestClient stalled(f.port());
-  std::string payload;
-  rpc::appendClientHandshake(payload, stalled.hs);
-  rpc::appendCallHeader(payload, "appendBatch");
-  payload += batchParams(makeEvents(0, 100));
-  const std::string frame = frameOf(1, {payload});
+  const std::string frame = batchFrame(stalled, makeEvents(0, 100));
   REQUIRE(stalled.send(frame.substr(0, frame.size() / 2)));  // and then nothing
   AvroTestClient other(f.port());
   for (int i = 0; i < 20; ++i)
@@ -518,7 +525,13 @@ TEST_CASE("ipFilter: the first matching rule decides; no match allows") {
 }
 
 TEST_CASE("ip filter rules: parsing, globs and Java's address text") {
-  using namespace sluice::plugins::avro_source;
+  // The source's filter is the network layer's: the same rules, through its API.
+  using namespace sluice::plugins::net;
+  auto parseIpFilterRules = [](std::string_view text) { return IpFilter::parse(text).rules(); };
+  auto ipFilterAllows = [](std::string_view rules, const sockaddr_storage& ss,
+                           const ReverseLookup& lookup) {
+    return IpFilter::parse(rules).allows(ss, lookup);
+  };
   auto rules = parseIpFilterRules(" allow:ip:127.*, deny:name:*.example.com ,allow:ip:10.0.?.1");
   REQUIRE(rules.size() == 3);
   CHECK(rules[0].allow);
@@ -544,10 +557,10 @@ TEST_CASE("ip filter rules: parsing, globs and Java's address text") {
     FAIL("no lookup expected");
     return {};
   };
-  CHECK_FALSE(ipFilterAllows(parseIpFilterRules("deny:ip:192.168.*"), ss, noLookup));
-  CHECK(ipFilterAllows(parseIpFilterRules("deny:ip:10.*"), ss, noLookup));
+  CHECK_FALSE(ipFilterAllows("deny:ip:192.168.*", ss, noLookup));
+  CHECK(ipFilterAllows("deny:ip:10.*", ss, noLookup));
   auto named = [](const sockaddr_storage&) -> std::string { return "web1.example.com"; };
-  CHECK_FALSE(ipFilterAllows(parseIpFilterRules("deny:name:*.example.com,allow:ip:*"), ss, named));
+  CHECK_FALSE(ipFilterAllows("deny:name:*.example.com,allow:ip:*", ss, named));
 }
 
 TEST_CASE("bind failure: start() fails naming bind:port and the reason") {
@@ -586,10 +599,10 @@ TEST_CASE("ssl = true: TLS clients are answered; plain or untrusting clients are
              {"keystore", certs.p12},
              {"keystore-type", "PKCS12"},
              {"keystore-password", certs.password}});
-  tls::TlsOptions trust;
+  net::TlsOptions trust;
   trust.truststore = certs.certPem;
   trust.truststoreType = "PEM";
-  const auto client = tls::TlsContext::client(trust);
+  const auto client = clientTls(trust);
   AvroTestClient c(f.port(), false, client.get());
   REQUIRE_MESSAGE(c.ok(), c.tlsError);
   for (int i = 0; i < 5; ++i)
@@ -602,7 +615,7 @@ TEST_CASE("ssl = true: TLS clients are answered; plain or untrusting clients are
   CHECK(plain.waitClosed());
   CHECK(waitFor([&] { return f.counter("EventReadFail") == 1; }));
   // A client that does not trust the certificate gives up in the handshake.
-  const auto systemCas = tls::TlsContext::client(tls::TlsOptions{});
+  const auto systemCas = clientTls(net::TlsOptions{});
   AvroTestClient untrusting(f.port(), false, systemCas.get());
   CHECK_FALSE(untrusting.ok());
   CHECK(untrusting.tlsError.find("certificate") != std::string::npos);
@@ -613,11 +626,11 @@ TEST_CASE("ssl with deflate; a PEM key store; a 'JKS' store that is really PKCS1
   TestCertificates certs;
   const std::string pem = certs.dir + "/both.pem";
   REQUIRE(std::system(("cat " + certs.certPem + " " + certs.keyPem + " > " + pem).c_str()) == 0);
-  tls::TlsOptions trust;
+  net::TlsOptions trust;
   trust.truststore = certs.p12;  // PKCS12 trust store with the certificate
   trust.truststoreType = "PKCS12";
   trust.truststorePassword = certs.password;
-  const auto client = tls::TlsContext::client(trust);
+  const auto client = clientTls(trust);
   {
     Fixture f({{"ssl", "true"},
                {"keystore", pem},
@@ -691,4 +704,83 @@ TEST_CASE("ssl configuration errors name the key") {
                                {"include-protocols", "TLSv1.2 TLSv1.3"},
                                {"exclude-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}))
           .ok());
+}
+
+// ---- What the network layer adds ----
+
+TEST_CASE("ssl.client-auth = required: only clients with a certificate signed by ssl.ca") {
+  TestCertificates certs, rogue;  // self-signed: the source's certificate is also the client CA
+  Fixture f({{"ssl", "true"},
+             {"keystore", certs.p12},
+             {"keystore-type", "PKCS12"},
+             {"keystore-password", certs.password},
+             {"ssl.ca", certs.certPem},
+             {"ssl.client-auth", "required"}});
+  net::TlsOptions o;
+  o.truststore = certs.certPem;
+  o.truststoreType = "PEM";
+  {
+    net::TlsOptions signedBy = o;
+    signedBy.certificate = certs.certPem;
+    signedBy.key = certs.keyPem;
+    const auto ctx = clientTls(signedBy);
+    AvroTestClient c(f.port(), false, ctx.get());
+    REQUIRE_MESSAGE(c.ok(), c.tlsError);
+    CHECK(c.appendBatch(makeEvents(0, 5)) == rpc::RpcStatus::Ok);
+  }
+  const std::vector<const TestCertificates*> others{nullptr, &rogue};  // none, a stranger's
+  for (const TestCertificates* who : others) {
+    net::TlsOptions other = o;
+    if (who) {
+      other.certificate = who->certPem;
+      other.key = who->keyPem;
+    }
+    const auto ctx = clientTls(other);
+    AvroTestClient c(f.port(), false, ctx.get());
+    // With TLS 1.3 the client's handshake may end before the server refused it: either way, no
+    // request of it is answered and none of its events arrive.
+    if (c.ok()) CHECK(c.appendBatch(makeEvents(100, 105)) != rpc::RpcStatus::Ok);
+  }
+  CHECK(f.processor.count() == 5);
+  CHECK(waitFor([&] { return f.counter("EventReadFail") == 2; }));
+}
+
+TEST_CASE("max-connections + 50 clients: every extra one closed and counted; the first served") {
+  Fixture f({{"max-connections", "2"}});
+  AvroTestClient a(f.port()), b(f.port());
+  REQUIRE(a.appendBatch(makeEvents(0, 1)) == rpc::RpcStatus::Ok);
+  REQUIRE(b.appendBatch(makeEvents(1, 2)) == rpc::RpcStatus::Ok);
+  std::vector<std::unique_ptr<AvroTestClient>> extra;
+  extra.reserve(50);
+  for (int i = 0; i < 50; ++i) extra.push_back(std::make_unique<AvroTestClient>(f.port()));
+  for (auto& c : extra) CHECK(c->waitClosed());
+  CHECK(waitFor([&] { return f.counter("ConnectionRejectedCount") == 50; }));
+  CHECK(f.counter("OpenConnectionCount") == 2);
+  CHECK(a.appendBatch(makeEvents(2, 3)) == rpc::RpcStatus::Ok);
+  CHECK(f.processor.count() == 3);
+}
+
+TEST_CASE("a peer that stalls mid-frame is closed by idleTimeout; the others go on") {
+  Fixture f({{"idleTimeout", "1"}, {"ipFilter", "true"}, {"ipFilterRules", "allow:ip:127.*"}});
+  AvroTestClient stalled(f.port());
+  const std::string frame = batchFrame(stalled, makeEvents(0, 10));
+  REQUIRE(stalled.send(frame.substr(0, frame.size() / 2)));  // and then nothing
+  AvroTestClient other(f.port());
+  CHECK(other.appendBatch(makeEvents(10, 12)) == rpc::RpcStatus::Ok);
+  CHECK(stalled.waitClosed(10s));
+  CHECK(f.counter("ConnectionIdleClosedCount") >= 1);
+  CHECK(f.counter("ConnectionDeniedCount") == 0);  // allowed by the shared filter's rule
+  CHECK(f.processor.count() == 2);                 // nothing of the unfinished frame was put
+}
+
+TEST_CASE("a client refused by the channels is held, then served on the same connection") {
+  Fixture f;
+  AvroTestClient c(f.port());
+  f.processor.refuse = true;
+  for (int i = 0; i < 3; ++i) CHECK(c.appendBatch(makeEvents(0, 5)) == rpc::RpcStatus::Failed);
+  CHECK(f.counter("ChannelWriteFail") == 3);
+  f.processor.refuse = false;
+  CHECK(c.appendBatch(makeEvents(0, 5)) == rpc::RpcStatus::Ok);
+  CHECK(f.processor.count() == 5);
+  CHECK(f.counter("OpenConnectionCount") == 1);
 }

@@ -27,6 +27,7 @@
 
 #include "file_util.hpp"
 #include "line_splitter.hpp"
+#include "net/log_throttle.hpp"
 #include "position_file.hpp"
 #include "taildir_source.hpp"
 #include "text_util.hpp"
@@ -65,25 +66,6 @@ inline void makeDirs(const std::string& dir) {
   std::string error;
   if (files::makeDirs(dir, &error) != 0) throw std::runtime_error(error);
 }
-
-// Lets one log line through per interval and counts the rest. Reader thread only.
-class LogThrottle {
- public:
-  bool admit(Clock::time_point now, int64_t* suppressed) noexcept {
-    if (now < next_) {
-      ++suppressed_;
-      return false;
-    }
-    *suppressed = suppressed_;
-    suppressed_ = 0;
-    next_ = now + std::chrono::seconds(5);
-    return true;
-  }
-
- private:
-  Clock::time_point next_{};
-  int64_t suppressed_ = 0;
-};
 
 struct StringHash {
   using is_transparent = void;
@@ -355,10 +337,10 @@ class Tailer {
   bool wrotePositions_ = false;
   int64_t openFiles_ = 0;
   uint64_t regexErrors_ = 0;
-  LogThrottle readLog_;
-  LogThrottle refuseLog_;
-  LogThrottle posLog_;
-  LogThrottle capLog_;
+  net::LogThrottle readLog_{std::chrono::seconds(5)};
+  net::LogThrottle refuseLog_{std::chrono::seconds(5)};
+  net::LogThrottle posLog_{std::chrono::seconds(5)};
+  net::LogThrottle capLog_{std::chrono::seconds(5)};
 };
 
 }  // namespace sluice::plugins::taildir

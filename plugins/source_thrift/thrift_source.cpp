@@ -15,6 +15,7 @@
 #include "net/keys.hpp"
 #include "net/log_throttle.hpp"
 #include "net/tls.hpp"
+#include "source_put.hpp"
 #include "text_util.hpp"
 #include "thrift/keys.hpp"
 
@@ -34,11 +35,9 @@ constexpr milliseconds kRetryMax{1000};          // ... up to this
 const sdk::Schema& thriftSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("bind").string().req().doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "TCP port to listen on; 0 picks a free port and logs it"),
-          sdk::Key("threads").integer().def("0").range(0, 64).doc(
-              "I/O threads serving the connections; 0 means one per core, at most 4"),
+          net::bindKey(),
+          net::portKey(),
+          net::threadsKey(),
           rpc::protocolKey(
               "Thrift protocol the clients speak: compact (Flume's default) or binary"),
           rpc::kerberosKey(),
@@ -53,16 +52,8 @@ const sdk::Schema& thriftSourceSchema() {
               .def("16384000")
               .range(1024, static_cast<double>(rpc::kMaxFrameLimit))
               .doc("Largest frame (one request) in bytes; a larger one closes its connection"),
-          sdk::Key("max-batch-size")
-              .integer()
-              .def("100000")
-              .range(1, 10000000)
-              .doc("Most events in one appendBatch; a larger batch is answered with an error"),
-          sdk::Key("max-headers")
-              .integer()
-              .def("256")
-              .range(0, 65536)
-              .doc("Most headers of one event; an event with more is answered with an error"),
+          net::maxBatchSizeKey(),
+          net::maxHeadersKey(),
           sdk::Key("frame-timeout")
               .longValue()
               .def("30000")
@@ -180,28 +171,12 @@ class ThriftSession final : public net::Session {
   // Puts the request's events and answers it. False when the channels refused them (answered
   // FAILED).
   bool serve(net::Connection& c, ThriftServer::Worker& w, const rpc::Request& request) {
-    sdk::SourceCounter& counter = s_.counter;
-    const bool single = request.call == rpc::Request::Call::Append;
-    const auto n = static_cast<int64_t>(w.batch.size());
-    if (single)
-      counter.incrementAppendReceivedCount();
-    else
-      counter.incrementAppendBatchReceivedCount();
-    counter.addToEventReceivedCount(n);
-    sdk::Result r;
-    if (n > 0) r = s_.processor.processEventBatch(w.batch);
-    w.batch.clear();
-    if (r) {
-      if (single)
-        counter.incrementAppendAcceptedCount();
-      else
-        counter.incrementAppendBatchAcceptedCount();
-      counter.addToEventAcceptedCount(n);
-    } else {
-      counter.incrementChannelWriteFail();
+    const auto n = w.batch.size();
+    const sdk::Result r = sources::putCall(s_.processor, s_.counter, w.batch,
+                                           request.call == rpc::Request::Call::Append);
+    if (!r)
       s_.refuseLog.emit("the channels refused ", n, " events from ", c.peer(), ": ", r.error(),
                         "; answered FAILED");
-    }
     reply(c, w.decoder.statusReply(request, r ? rpc::Status::Ok : rpc::Status::Failed));
     return r.ok();
   }

@@ -12,6 +12,19 @@
 
 namespace sluice::plugins::net {
 
+// Where a TCP listener listens, and on how many I/O threads (the IoPool's size).
+inline sdk::Key bindKey() {
+  return sdk::Key("bind").string().req().doc("Host name or IP address to listen on");
+}
+inline sdk::Key portKey() {
+  return sdk::Key("port").integer().req().range(0, 65535).doc(
+      "TCP port to listen on; 0 picks a free port and logs it");
+}
+inline sdk::Key threadsKey() {
+  return sdk::Key("threads").integer().def("0").range(0, 64).doc(
+      "I/O threads serving the connections; 0 means one per core, at most 4");
+}
+
 // The connection keys every sluice TCP listener spells the same way (netcat, syslog, avro,
 // thrift, http), with one default and range. The plugin reads them into its ListenerOptions:
 // maxConnections = max-connections, idleTimeout = seconds(idleTimeout).
@@ -28,6 +41,23 @@ inline sdk::Key idleTimeoutKey() {
       .def("0")
       .range(0, 31536000)
       .doc("Seconds after which a connection that sent nothing is closed; 0 means never");
+}
+
+// The request limits the RPC sources (avro, thrift) spell the same: RpcLimits::maxBatchEvents
+// and maxHeaders. A request beyond them is answered with the protocol's error.
+inline sdk::Key maxBatchSizeKey() {
+  return sdk::Key("max-batch-size")
+      .integer()
+      .def("100000")
+      .range(1, 10000000)
+      .doc("Most events in one appendBatch; a larger batch is answered with an error");
+}
+inline sdk::Key maxHeadersKey() {
+  return sdk::Key("max-headers")
+      .integer()
+      .def("256")
+      .range(0, 65536)
+      .doc("Most headers of one event; an event with more is answered with an error");
 }
 
 template <class... Lists>
