@@ -251,6 +251,13 @@ std::vector<ConfigDocument> UriConfigSource::fetch() {
     }
     const std::string what =
         "cannot fetch the configuration from " + targets_[i].text + ": " + error;
+    bool running = false;
+    {
+      std::lock_guard lock(mutex_);
+      running = acceptedOnce_;
+    }
+    // A reload keeps the running configuration, which is what the backup holds anyway.
+    if (running) throw ConfigParseError(what);
     if (options_.backupDir.empty())
       throw ConfigParseError(what +
                              " (-b/--backup-directory keeps a copy of the last good "
@@ -280,6 +287,7 @@ void UriConfigSource::accepted() {
   std::vector<ConfigDocument> docs;
   {
     std::lock_guard lock(mutex_);
+    acceptedOnce_ = true;
     if (!pendingFromServer_ || options_.backupDir.empty()) return;
     docs = pending_;
   }

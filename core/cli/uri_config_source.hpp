@@ -73,6 +73,7 @@ class UriConfigSource : public ConfigSource {
   std::vector<std::string> lastModified_;  // per URI: the server's Last-Modified
   std::vector<ConfigDocument> pending_;    // the last fetch() from the server
   bool pendingFromServer_ = false;
+  bool acceptedOnce_ = false;  // the agent runs: the backup copy is only for the start
 
   std::function<void()> onChange_;
   std::mutex stopMutex_;

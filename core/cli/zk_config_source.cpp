@@ -42,6 +42,12 @@ ZkConfigSource::ZkConfigSource(std::string connect, std::string basePath, const 
         "<zkBasePath>/<agent>");
   path_ = joinPath(basePath, agent);
   name_ = "zk://" + connect_ + path_;
+  // The client library prints to stderr itself, bypassing sluice's log (and its secret
+  // masking): while a server is away, two lines every few hundred ms. What matters (connection
+  // lost, back, session expired) is logged here; the library speaks only at debug level. Its
+  // level is process-wide: one setting for every client, which is this one.
+  zoo_set_debug_level(log_->should_log(spdlog::level::debug) ? ZOO_LOG_LEVEL_WARN
+                                                             : static_cast<ZooLogLevel>(0));
   std::lock_guard lock(handleMutex_);
   open();
   thread_ = std::thread([this] { run(); });

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from sluice_test import (BIN, Agent, AgentTestCase, free_port, lines_in,  # noqa: E402
@@ -261,12 +262,17 @@ class ConfUriTest(SourcesTestCase):
                 "--conf-user", "flume", "--conf-password", password, *extra]
 
     def test_uri_runs_reloads_refuses_a_bad_edit_and_keeps_a_backup(self):
-        out1, out2 = os.path.join(self.dir, "out1"), os.path.join(self.dir, "out2")
+        out1, out2, out3 = (os.path.join(self.dir, n) for n in ("out1", "out2", "out3"))
         backup = os.path.join(self.dir, "backup")
         self.server.docs["/a1.properties"] = NETCAT_FILE_ROLL.format(out=out1)
-        a = self.spawn(self.uri_args("-i", "1", "-b", backup))
+        a = self.spawn(self.uri_args("-i", "1", "-b", backup, "--monitor-port", "0"))
         a.wait_started()
         self.deliver(a, out1, [f"one{i}" for i in range(10)])
+        with urllib.request.urlopen(f"http://127.0.0.1:{a.monitor_port()}/config",
+                                    timeout=10) as r:
+            config_page = r.read().decode()
+        self.assertIn("file_roll", config_page)
+        self.assertNotIn(PASSWORD, config_page)
         backup_file = os.path.join(backup, ".a1.properties")
         self.assertTrue(wait_until(lambda: os.path.exists(backup_file), 10))
         with open(backup_file) as f:
@@ -276,6 +282,7 @@ class ConfUriTest(SourcesTestCase):
         self.server.docs["/a1.properties"] = NETCAT_FILE_ROLL.format(out=out2)
         a.wait_for("reloaded", 30)
         self.deliver(a, out2, [f"two{i}" for i in range(10)])
+
         def backup_text():
             with open(backup_file) as f:
                 return f.read()
@@ -288,8 +295,21 @@ class ConfUriTest(SourcesTestCase):
                       self.server.url("/a1.properties") + f":{BAD_LINE})", a.text())
         self.deliver(a, out2, [f"three{i}" for i in range(10)])
         self.assertEqual(count_lines(out1), 10)
-        with open(backup_file) as f:
-            self.assertNotIn("lots", f.read())
+        self.assertNotIn("lots", backup_text())
+
+        # The server goes away: a warning, and the agent keeps delivering; it comes back (same
+        # port) with an edit: reloaded.
+        port = self.server.port
+        self.server.stop()
+        a.wait_for("the running configuration stays", 30)
+        self.deliver(a, out2, [f"four{i}" for i in range(10)])
+        self.server = ConfigServer(port=port)
+        self.server.docs["/a1.properties"] = NETCAT_FILE_ROLL.format(out=out3)
+        self.assertTrue(wait_until(lambda: a.text().count("configuration reloaded") >= 2, 30),
+                        a.text()[-3000:])
+        self.deliver(a, out3, [f"five{i}" for i in range(10)])
+        self.assertTrue(wait_until(lambda: out3 in backup_text(), 10))
+        self.assertEqual(count_lines(out2), 30)
         self.assertEqual(a.stop(), 0)
         self.assertNotIn(PASSWORD, a.text())
 
@@ -304,7 +324,7 @@ class ConfUriTest(SourcesTestCase):
                        log_name="backup.log")
         b.wait_started()
         self.assertIn("using the backup copy " + backup_file, b.text())
-        self.deliver(b, out2, [f"four{i}" for i in range(10)])
+        self.deliver(b, out3, [f"six{i}" for i in range(10)])
         self.assertEqual(b.stop(), 0)
         self.assertNotIn(PASSWORD, b.text())
 
