@@ -9,8 +9,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace sluice::core::cli {
 
@@ -140,6 +142,15 @@ beast::error_code exchange(
   return result;
 }
 
+// An HTTP date (RFC 7231's IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") as seconds since the
+// epoch; nullopt when it is not one.
+std::optional<std::time_t> httpDate(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return timegm(&tm);
+}
+
 std::string describeError(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
@@ -236,6 +247,12 @@ std::string UriConfigSource::get(const Target& t, const std::string& ifModifiedS
   if (status != 200) return "HTTP " + std::to_string(status) + " " + std::string(res.reason());
   text = std::move(res.body());
   lastModified = std::string(res[http::field::last_modified]);
+  // Last-Modified has a resolution of one second: a document changed again within the second it
+  // was served would look unmodified to If-Modified-Since for good. Only a Last-Modified
+  // comfortably older than the answer (Date) is used for a conditional request.
+  const auto lm = httpDate(lastModified);
+  const auto date = httpDate(std::string(res[http::field::date]));
+  if (!lm || !date || *date - *lm < 2) lastModified.clear();
   return {};
 }
 
@@ -359,6 +376,7 @@ void UriConfigSource::poll() {
       }
       if (notModified) continue;
       std::lock_guard lock(mutex_);
+      lastModified_[i] = modified;
       if (text != seen_[i]) {
         seen_[i] = std::move(text);
         changed = true;

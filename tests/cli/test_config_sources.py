@@ -6,6 +6,7 @@ Every test checks what comes out at the far end (file_roll files), and that a ba
 refused while the agent keeps delivering."""
 
 import base64
+import email.utils
 import http.server
 import os
 import signal
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.request
 
@@ -67,13 +69,28 @@ class ProcessAgent(Agent):
                                      env=env if env is not None else os.environ.copy())
 
 
+class Documents(dict):
+    """path -> text, remembering when each was last set (its Last-Modified)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mtimes = {}
+
+    def __setitem__(self, path, text):
+        self.mtimes[path] = time.time()
+        super().__setitem__(path, text)
+
+
 class ConfigServer:
     """A threaded HTTP server that serves `docs[path]` (text) to requests with the expected
-    Basic authorization; 401 without it, 404 for an unknown path. With tls=(cert, key), HTTPS."""
+    Basic authorization; 401 without it, 404 for an unknown path. Like a web server serving
+    files, it sends Last-Modified (whole seconds) and answers 304 to an If-Modified-Since that is
+    not older (counted in not_modified). With tls=(cert, key), HTTPS."""
 
     def __init__(self, user="flume", password=PASSWORD, tls=None, port=0):
-        self.docs = {}
+        self.docs = Documents()
         self.requests = 0
+        self.not_modified = 0
         expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         outer = self
 
@@ -92,8 +109,16 @@ class ConfigServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                mtime = int(outer.docs.mtimes[self.path])
+                since = self.headers.get("If-Modified-Since")
+                if since and mtime <= email.utils.parsedate_to_datetime(since).timestamp():
+                    outer.not_modified += 1
+                    self.send_response(304)
+                    self.end_headers()
+                    return
                 data = body.encode()
                 self.send_response(200)
+                self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -310,6 +335,8 @@ class ConfUriTest(SourcesTestCase):
         self.deliver(a, out3, [f"five{i}" for i in range(10)])
         self.assertTrue(wait_until(lambda: out3 in backup_text(), 10))
         self.assertEqual(count_lines(out2), 30)
+        # Polls of an unchanged document are conditional requests (If-Modified-Since).
+        self.assertTrue(wait_until(lambda: self.server.not_modified > 0, 15))
         self.assertEqual(a.stop(), 0)
         self.assertNotIn(PASSWORD, a.text())
 
