@@ -10,6 +10,7 @@ import email.utils
 import http.server
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -159,9 +160,11 @@ class ZooKeeper:
         os.makedirs(self.datadir, exist_ok=True)
         cp = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/*"
         self.log = open(os.path.join(self.datadir, "..", "zookeeper.log"), "a")
-        # No AdminServer: it would want port 8080, which anything else may hold.
+        # No AdminServer: it would want port 8080, which anything else may hold. `mntr` tells
+        # how many sessions the server holds (sessions()).
         self.proc = subprocess.Popen(
-            ["java", "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp", cp,
+            ["java", "-Xmx256m", "-Dzookeeper.admin.enableServer=false",
+             "-Dzookeeper.4lw.commands.whitelist=mntr", "-cp", cp,
              "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.port), self.datadir],
             stdout=self.log, stderr=subprocess.STDOUT)
         try:
@@ -174,6 +177,18 @@ class ZooKeeper:
         except Exception:
             self.stop()
             raise
+
+    def sessions(self):
+        """The number of sessions the server holds (its `mntr` zk_global_sessions)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as c:
+            c.sendall(b"mntr")
+            data = b""
+            while chunk := c.recv(65536):
+                data += chunk
+        for line in data.decode().splitlines():
+            if line.startswith("zk_global_sessions\t"):
+                return int(line.split("\t")[1])
+        raise AssertionError("no zk_global_sessions in mntr: " + data.decode()[:500])
 
     def serving(self):
         try:
@@ -453,6 +468,27 @@ class ZooKeeperTest(SourcesTestCase):
         self.assertTrue(wait_until(lambda: a.text().count("reloaded") >= 2, 60), a.text()[-4000:])
         self.deliver(a, out3, [f"five{i}" for i in range(10)])
         self.assertEqual(count_lines(out2), 30)
+        self.assertEqual(a.stop(), 0)
+
+    def test_an_expired_session_is_replaced_and_the_znode_read_again(self):
+        out1, out2 = os.path.join(self.dir, "out1"), os.path.join(self.dir, "out2")
+        self.zk.write("/flume/a1", NETCAT_FILE_ROLL.format(out=out1))
+        a = self.spawn([BIN, "agent", "-n", "a1", "-z", f"127.0.0.1:{self.zk.port}"])
+        a.wait_started()
+        self.deliver(a, out1, ["a", "b"])
+        # The agent frozen (a long pause) past its 10 s session timeout: the server expires the
+        # session; once it runs again the client hears so and a new session reads the znode.
+        self.assertEqual(self.zk.sessions(), 1)
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.assertTrue(wait_until(lambda: self.zk.sessions() == 0, 60, interval=0.5))
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        a.wait_for("session expired", 30)
+        self.zk.write("/flume/a1", NETCAT_FILE_ROLL.format(out=out2))
+        a.wait_for("configuration reloaded", 30)
+        self.deliver(a, out2, ["c", "d", "e"])
+        self.assertEqual(count_lines(out1), 2)
         self.assertEqual(a.stop(), 0)
 
     def test_missing_znode_and_unreachable_server_are_clear_errors(self):
