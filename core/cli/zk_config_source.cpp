@@ -125,8 +125,14 @@ std::vector<ConfigDocument> ZkConfigSource::fetch() {
 }
 
 void ZkConfigSource::watch(std::function<void()> onChange) {
-  std::lock_guard lock(mutex_);
-  onChange_ = std::move(onChange);
+  {
+    std::lock_guard lock(mutex_);
+    onChange_ = std::move(onChange);
+    // An edit between fetch() and now was seen by no one (run() ignores events while nothing
+    // watches): one read compares the znode with what fetch() returned.
+    events_.emplace_back(ZOO_CHANGED_EVENT, ZOO_CONNECTED_STATE);
+  }
+  cv_.notify_all();
 }
 
 void ZkConfigSource::unwatch() {
