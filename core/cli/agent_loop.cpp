@@ -12,7 +12,6 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config/model.hpp"
-#include "core/runtime/config_watcher.hpp"
 
 namespace sluice::core::cli {
 
@@ -152,14 +151,14 @@ int AgentLoop::run() {
     return 1;
   }
   notifyService("READY=1\nSTATUS=" + status());
-  std::unique_ptr<ConfigWatcher> watcher;
+  ConfigSource& source = *session_.source;
+  source.accepted();
   if (options_.watch) {
-    watcher = std::make_unique<ConfigWatcher>(options_.confFile, options_.pollInterval, [requests] {
+    source.watch([requests] {
       std::lock_guard lock(requests->mutex);
       requests->reload = true;
       requests->cv.notify_all();
     });
-    watcher->start();
   }
   for (;;) {
     {
@@ -172,7 +171,7 @@ int AgentLoop::run() {
   }
   notifyService("STOPPING=1\nSTATUS=stopping: sinks drain what their channels hold");
   if (watchdog) watchdog->stop();
-  if (watcher) watcher->stop();
+  if (options_.watch) source.unwatch();
   std::lock_guard lock(agentMutex_);
   agent_->stop();
   return 0;
@@ -207,14 +206,16 @@ std::string AgentLoop::stalled(std::chrono::nanoseconds limit,
 
 // A config that does not parse, validate or start is reported and the old one keeps running.
 void AgentLoop::reload() {
-  notifyService("RELOADING=1\nSTATUS=reloading " + options_.confFile);
+  ConfigSource& source = *session_.source;
+  const std::string where = source.describe();
+  notifyService("RELOADING=1\nSTATUS=reloading " + where);
   auto log = session_.logs->core("reload");
-  log->info("configuration file {} changed; reloading", options_.confFile);
+  log->info("configuration {} changed; reloading", where);
   Diagnostics diags;
   try {
     // The filters run again: a rotated secret or a changed variable is picked up. The new
     // secrets are registered before anything quotes them (old ones stay: see SecretRegistry).
-    RawConfig raw = loadSessionConfig(options_.confFile, session_, diags);
+    RawConfig raw = loadSessionConfig(source.fetch(), session_, diags);
     AgentConfig cfg;
     if (!diags.hasErrors()) cfg = buildAgentConfig(raw, agent_->name(), diags);
     if (!diags.hasErrors()) {
@@ -230,7 +231,10 @@ void AgentLoop::reload() {
     else
       log->warn("{}", d.message);
   }
-  if (diags.hasErrors()) log->error("reload refused: the running configuration is unchanged");
+  if (diags.hasErrors())
+    log->error("reload refused: the running configuration is unchanged");
+  else
+    source.accepted();
   notifyService("READY=1\nSTATUS=" + status());
 }
 

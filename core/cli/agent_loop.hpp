@@ -1,7 +1,8 @@
 #pragma once
-// The running agent's loop (`sluice agent`): signals, config file watching and hot reloads.
+// The running agent's loop (`sluice agent`): signals, config watching and hot reloads.
 // The first SIGINT/SIGTERM asks for a graceful stop, a second one exits at once; SIGHUP, and a
-// change to the config file while watching is on, reload the configuration. SIGPIPE is
+// change the config source reports while watching is on (a file edit, a new answer from a
+// --conf-uri server, a znode edit), reload the configuration from the session's source. SIGPIPE is
 // ignored: a broken connection is that connection's error.
 //
 // Under systemd (`Type=notify`, scripts/dist/sluice@.service) the loop reports its state with
@@ -22,9 +23,7 @@ namespace sluice::core::cli {
 class AgentLoop {
  public:
   struct Options {
-    std::string confFile;  // the file reloads read
-    bool watch = true;     // watch confFile (inotify, and a poll every pollInterval)
-    std::chrono::seconds pollInterval{30};
+    bool watch = true;  // ask the session's config source to report changes
   };
 
   // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and in every thread it starts

@@ -89,7 +89,22 @@ void addCommon(po::options_description& d, CommonOptions& o, bool needsConfig) {
   if (needsConfig)
     d.add_options()
       ("name,n", po::value(&o.agent), "agent name (may be omitted when the file has one agent)")
-      ("conf-file,f", po::value(&o.confFile), "config file: .toml, or Flume .properties")
+      ("conf-file,f", po::value(&o.confFiles)->composing(),
+       "config file: .toml, or Flume .properties; may repeat: merged in order, a later file's "
+       "key wins")
+      ("conf-uri,u", po::value(&o.confUris)->composing(),
+       "config URI (http://, https://, file://); may repeat; merged before the -f files")
+      ("conf-user", po::value(&o.confUser), "user for --conf-uri (HTTP Basic authorization)")
+      ("conf-password", po::value(&o.confPassword), "password for --conf-uri (never logged)")
+      ("poll-interval,i", po::value(&o.pollIntervalSec),
+       "seconds between checks of the config sources for a change (default 300 for URIs, "
+       "--reload-interval for files)")
+      ("backup-directory,b", po::value(&o.backupDir),
+       "keep the last configuration accepted from --conf-uri here (.<agent>.properties); used "
+       "when the server is unreachable at start")
+      ("zkConnString,z", po::value(&o.zkConnect),
+       "ZooKeeper host:port[,host:port]: the config is the znode <zkBasePath>/<agent>, watched")
+      ("zkBasePath,p", po::value(&o.zkBasePath), "ZooKeeper base path (default /flume)")
       ("conf,c", po::value(&o.confDir), "config directory; a relative --conf-file is looked up in it")
       ("lenient", po::bool_switch(&o.lenient),
        "as Flume: drop broken components (a batchSize above its channel's transactionCapacity, "
@@ -150,7 +165,7 @@ int cmdAgent(int argc, char** argv) {
     ("drain-timeout", po::value(&o.drainTimeoutMs)->default_value(5000),
      "on stop, ms to let sinks write what their channels hold")
     ("no-reload-conf", po::bool_switch(&o.noReload),
-     "do not watch the config file (Flume's --no-reload-conf)")
+     "do not watch the config sources (Flume's --no-reload-conf)")
     ("reload-interval", po::value(&o.reloadIntervalSec)->default_value(30),
      "seconds between config file polls; changes seen by inotify apply at once")
     ("monitor-port", po::value(&o.monitorPort),
@@ -206,9 +221,7 @@ int cmdAgent(int argc, char** argv) {
     }
   }
 
-  rc = AgentLoop(s, holder, agentMutex,
-                 {resolveConfFile(o), !o.noReload, std::chrono::seconds(o.reloadIntervalSec)})
-           .run();
+  rc = AgentLoop(s, holder, agentMutex, {!o.noReload}).run();
   if (monitor) monitor->stop();
   s.logs->flush();
   return rc;

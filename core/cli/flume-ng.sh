@@ -12,7 +12,8 @@
 # it here does exactly what Flume does; a compiled program would have to start a shell for it.
 # Everything else is rewriting arguments: Flume's global options are taken here, Java's are
 # ignored (one info line lists them), the rest goes to `sluice agent` or `sluice avro-client`
-# (the sluice next to this script, else the one on PATH).
+# (the sluice next to this script, else the one on PATH), which take Flume's agent options
+# (-f several times, -u, --conf-user, --conf-password, -i, -b, -z, -p) under the same names.
 
 info() { echo "Info: $*" >&2; }
 warn() { echo "Warning: $*" >&2; }
@@ -45,8 +46,17 @@ global options:
 
 agent options:
   --name,-n <name>          the name of this agent (required)
-  --conf-file,-f <file>     specify a config file (required)
-  --no-reload-conf          do not reload config file if changed
+  --conf-file,-f <file>     specify a config file; may repeat (merged in order)
+  --conf-uri,-u <uri>       specify a config URI (http://, https://, file://); may repeat;
+                            merged before the --conf-file files
+  --conf-user <user>        user for --conf-uri (HTTP Basic authorization)
+  --conf-password <pw>      password for --conf-uri
+  --poll-interval,-i <s>    seconds between checks for a configuration change
+  --backup-directory,-b <d> keep the last good --conf-uri configuration there, for when the
+                            server is unreachable at start
+  --zkConnString,-z <hosts> take the configuration from ZooKeeper (host:port,...)
+  --zkBasePath,-p <path>    base path of the agents' znodes (default /flume)
+  --no-reload-conf          do not reload the configuration if it changed
   --strict                  (sluice) a key no component knows is an error, not a warning
   --lenient                 (sluice) drop what Flume drops (a batchSize above the channel's
                             transactionCapacity...) and start the rest, as Flume does

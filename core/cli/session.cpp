@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/cli/config_sources.hpp"
 #include "core/plugin/schema_check.hpp"
 
 namespace sluice::core::cli {
@@ -146,8 +147,9 @@ std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistr
   return out;
 }
 
-RawConfig loadSessionConfig(const std::string& path, Session& s, Diagnostics& diags) {
-  RawConfig raw = loadConfigFile(path);
+RawConfig loadSessionConfig(const std::vector<ConfigDocument>& docs, Session& s,
+                            Diagnostics& diags) {
+  RawConfig raw = parseDocuments(docs);
   applyOverrides(raw, s.overrides);
   // Before any value is checked or quoted: a filter's value is a secret wherever it lands.
   std::vector<std::string> secrets = applySubstitutions(raw, s.substitution, diags);
@@ -165,31 +167,35 @@ bool openSession(const CommonOptions& o, Session& s) {
   return true;
 }
 
-std::string resolveConfFile(const CommonOptions& o) {
-  fs::path f(o.confFile);
+std::string resolveConfFile(const CommonOptions& o, const std::string& file) {
+  fs::path f(file);
   if (f.is_relative() && !o.confDir.empty() && !fs::exists(f) &&
       fs::exists(fs::path(o.confDir) / f))
     return (fs::path(o.confDir) / f).string();
-  return o.confFile;
+  return file;
 }
 
 int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, AgentOptions aopts,
             bool quietOk) {
-  if (o.confFile.empty()) {
-    std::cerr << "error: no config file: pass -f/--conf-file\n";
+  if (o.confFiles.empty() && o.confUris.empty() && o.zkConnect.empty()) {
+    std::cerr << "error: no configuration: pass -f/--conf-file, -u/--conf-uri or "
+                 "-z/--zkConnString\n";
     return 2;
   }
   if (!startSession(o, s)) return 2;
+  s.logs->secrets().add({o.confPassword});
   RawConfig& raw = s.raw;
   Diagnostics diags;
   s.substitution.strict = o.strict;
   // The plugins first: their schemas say which keys are secrets. plugins.path is a key of the
   // file, read before any substitution.
   try {
-    RawConfig plain = loadConfigFile(resolveConfFile(o));
+    s.source = makeConfigSource(o, *s.logs);
+    const std::vector<ConfigDocument> docs = s.source->fetch();
+    RawConfig plain = parseDocuments(docs);
     applyOverrides(plain, s.overrides);
     loadPlugins(o, s, &plain);
-    raw = loadSessionConfig(resolveConfFile(o), s, diags);
+    raw = loadSessionConfig(docs, s, diags);
   } catch (const std::exception& e) {
     // Nothing is known of the file's secrets yet; a URL's password still goes.
     std::cerr << "error: " << s.logs->secrets().mask(e.what()) << "\n";

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/config/config_source.hpp"
 #include "core/config/diagnostics.hpp"
 #include "core/config/model.hpp"
 #include "core/config/substitution.hpp"
@@ -21,8 +22,17 @@ namespace sluice::core::cli {
 
 struct CommonOptions {
   std::string agent;
-  std::string confFile;
+  std::vector<std::string> confFiles;  // -f, may repeat: merged in order
   std::string confDir;
+  // Flume 1.10+'s other config sources (config_sources.hpp): -u URIs (merged before the -f
+  // files), their credentials, -i, -b; -z/-p (a znode, which wins over -u and -f).
+  std::vector<std::string> confUris;
+  std::string confUser;
+  std::string confPassword;     // a secret: registered before anything can print it
+  int64_t pollIntervalSec = 0;  // -i; 0: 300 s for URIs, --reload-interval for files
+  std::string backupDir;
+  std::string zkConnect;
+  std::string zkBasePath;
   std::vector<std::string> pluginsPaths;
   std::vector<std::string> defines;
   std::string logLevel;
@@ -48,13 +58,16 @@ struct Session {
   RawConfig raw;  // the config file as loaded, with the -D overrides and substitutions applied
   // ${VAR} and config filters (-DpropertiesImplementation, --strict), for every load.
   SubstitutionOptions substitution;
+  // Where the config comes from (-f, -u, -z); reloads fetch from it again.
+  std::unique_ptr<ConfigSource> source;
 };
 
-// Reads `path`, applies the -D overrides, ${VAR} and the config filters, and registers the
-// config's secrets (those of secret keys and every value a filter produced) before anything can
-// print them. Throws ConfigParseError; other problems go to diags. The agent's start and every
-// hot reload load through here.
-RawConfig loadSessionConfig(const std::string& path, Session& s, Diagnostics& diags);
+// Parses `docs` (as fetched from s.source), applies the -D overrides, ${VAR} and the config
+// filters, and registers the config's secrets (those of secret keys and every value a filter
+// produced) before anything can print them. Throws ConfigParseError; other problems go to diags.
+// The agent's start and every hot reload load through here.
+RawConfig loadSessionConfig(const std::vector<ConfigDocument>& docs, Session& s,
+                            Diagnostics& diags);
 
 // Diagnostics quote configuration values: secrets are masked (see LogHub::secrets()).
 void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegistry& secrets);
@@ -68,8 +81,8 @@ std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistr
 // after printing why.
 bool openSession(const CommonOptions& o, Session& s);
 
-// --conf-file, looked up in --conf when relative and not found as given.
-std::string resolveConfFile(const CommonOptions& o);
+// A --conf-file, looked up in --conf when relative and not found as given.
+std::string resolveConfFile(const CommonOptions& o, const std::string& file);
 
 // Loads, checks and builds the agent into `holder`. Returns the exit code on failure, or -1
 // when the agent is ready (built, not started). Prints what it found; with quietOk, nothing

@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 
+#include "core/config/config_source.hpp"
 #include "core/config/model.hpp"
 #include "plugins/common/text_util.hpp"
 
@@ -66,6 +67,8 @@ bool endsWithNoCase(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 bool isTomlPath(std::string_view path) { return endsWithNoCase(path, ".toml"); }
+
+std::string readConfigText(const std::string& path) { return readWholeFile(path); }
 
 RawConfig loadConfigFile(const std::string& path, Diagnostics& diags) {
   const std::string text = readWholeFile(path);

@@ -70,12 +70,6 @@ def lines_in(directory):
 class UnknownKeysTest(AgentTestCase):
     dir_prefix = "sluice-compat-"
 
-    def write(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
     def test_validate_warns_exits_0_and_strict_makes_it_an_error(self):
         cfg = self.write("kafka.properties", KAFKA_GROUP)
         r = run("validate", cfg)  # the file as the positional argument

@@ -254,6 +254,13 @@ class AgentTestCase(unittest.TestCase):
                 a.kill9()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def write(self, name, text):
+        """Writes text to self.dir/name; returns the path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def start_agent(self, conf, log_name="agent.log", extra_args=(), **kw):
         """Starts `sluice agent` with the test plugins and waits until it started. A source
         configured with port 0 is then listening: agent.port_of(name) says on which port."""

@@ -16,6 +16,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "core/config/config_source.hpp"
 #include "core/config/model.hpp"
 #include "core/config/suggest.hpp"
 #include "core/monitoring/options.hpp"
@@ -1651,4 +1652,60 @@ TEST_CASE("monitoring settings: the config's keys, Flume's switches and the CLI'
     CHECK_FALSE(resolve("", cli, d));
     CHECK(hasError(d, {"--monitor-port: expected a value between 0 and 65535, got 70000"}));
   }
+}
+
+TEST_CASE("config sources: documents merge in order, each key keeping its own file:line") {
+  const std::vector<ConfigDocument> docs{
+      {"base.properties", "a1.sources = r1\na1.channels.c1.capacity = 100\n", false},
+      {"http://h/over.properties", "# override\na1.channels.c1.capacity = 500\n", false}};
+  RawConfig raw = parseDocuments(docs);
+  CHECK(raw.file == "base.properties + http://h/over.properties");
+  CHECK(raw.flumeProperties);
+  CHECK(raw.entries.at("a1.sources").value == "r1");
+  CHECK(raw.entries.at("a1.sources").where.file == "base.properties");
+  CHECK(raw.entries.at("a1.channels.c1.capacity").value == "500");
+  CHECK(raw.entries.at("a1.channels.c1.capacity").where.file == "http://h/over.properties");
+  CHECK(raw.entries.at("a1.channels.c1.capacity").where.line == 2);
+
+  // The other order: the base file wins.
+  RawConfig back = parseDocuments({docs[1], docs[0]});
+  CHECK(back.entries.at("a1.channels.c1.capacity").value == "100");
+
+  // A TOML document makes the whole config strict (unknown keys are errors).
+  RawConfig mixed =
+      parseDocuments({docs[0], {"x.toml", "[a1.channels.c1]\ntype = \"memory\"\n", true}});
+  CHECK_FALSE(mixed.flumeProperties);
+  CHECK(mixed.entries.at("a1.channels.c1.type").value == "memory");
+  CHECK(mixed.entries.at("a1.channels.c1.capacity").value == "100");
+
+  // A syntax error names the document it is in.
+  try {
+    (void)parseDocuments({docs[0], {"zk://h:2181/flume/a1", "a1.x = \\u12\n", false}});
+    FAIL("expected a ConfigParseError");
+  } catch (const ConfigParseError& e) {
+    CHECK(std::string(e.what()).find("zk://h:2181/flume/a1:1") != std::string::npos);
+  }
+}
+
+TEST_CASE("config sources: files are read in order; a missing one is named") {
+  const auto dir = std::filesystem::temp_directory_path() / "sluice-test-config-source";
+  std::filesystem::create_directories(dir);
+  const std::string a = (dir / "a.properties").string(), b = (dir / "b.toml").string();
+  std::ofstream(a) << "a1.sources = r1\n";
+  std::ofstream(b) << "[a1]\nsinks = \"k1\"\n";
+  FileConfigSource source({a, b}, std::chrono::milliseconds(1000));
+  CHECK(source.describe() == a + " + " + b);
+  auto docs = source.fetch();
+  REQUIRE(docs.size() == 2);
+  CHECK(docs[0].name == a);
+  CHECK_FALSE(docs[0].toml);
+  CHECK(docs[1].toml);
+  std::filesystem::remove(b);
+  try {
+    (void)source.fetch();
+    FAIL("expected a ConfigParseError");
+  } catch (const ConfigParseError& e) {
+    CHECK(std::string(e.what()).find("cannot read config file '" + b + "'") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
 }
