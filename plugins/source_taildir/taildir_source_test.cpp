@@ -141,6 +141,15 @@ TEST_CASE("position file: Flume's format round trip") {
   CHECK(formatPositions({}) == "[]");
 }
 
+TEST_CASE("position file: a file name that is not UTF-8 survives the round trip byte for byte") {
+  // Latin-1 "café", and a byte that starts no UTF-8 sequence: Linux names are bytes.
+  const std::vector<PositionEntry> in{{11, 3, "/var/log/caf\xe9.log"}, {12, 0, "/var/log/\xff\x80"}};
+  std::vector<PositionEntry> out;
+  std::string err;
+  REQUIRE_MESSAGE(parsePositions(formatPositions(in), &out, &err), err);
+  CHECK(out == in);
+}
+
 TEST_CASE("position file: reads a file written by Flume, byte for byte back") {
   std::string text;
   REQUIRE(readWholeFile(std::string(SLUICE_TAILDIR_TESTDATA) + "/flume_position.json", &text));
