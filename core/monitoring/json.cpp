@@ -60,7 +60,7 @@ using Json = nlohmann::ordered_json;  // keys in the order written: Flume's, the
 
 // The status page embeds the document in its HTML: a '<' only ever appears inside a JSON string,
 // where \u003c reads the same, so no "</script>" can end the embedding early.
-std::string htmlSafe(std::string text) {
+std::string htmlSafe(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
