@@ -217,7 +217,8 @@ void AgentLoop::reload() {
     // secrets are registered before anything quotes them (old ones stay: see SecretRegistry).
     RawConfig raw = loadSessionConfig(source.fetch(), session_, diags);
     AgentConfig cfg;
-    if (!diags.hasErrors()) cfg = buildAgentConfig(raw, agent_->name(), diags);
+    if (!diags.hasErrors())
+      cfg = buildAgentConfig(raw, agent_->name(), diags, session_.substitution.strict);
     if (!diags.hasErrors()) {
       std::lock_guard lock(agentMutex_);
       agent_->reload(cfg, diags);

@@ -219,7 +219,7 @@ int prepare(const CommonOptions& o, Session& s, std::unique_ptr<Agent>& holder, 
       return 2;
     }
   }
-  AgentConfig cfg = buildAgentConfig(raw, agent, diags);
+  AgentConfig cfg = buildAgentConfig(raw, agent, diags, o.strict);
   if (!diags.hasErrors()) {
     aopts.lenient = o.lenient;
     aopts.strict = o.strict;

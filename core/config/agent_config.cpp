@@ -88,8 +88,8 @@ std::vector<std::string> uniqueNames(const std::vector<std::string>& names) {
 
 class Builder {
  public:
-  Builder(const RawConfig& raw, const std::string& agent, Diagnostics& diags)
-      : raw_(raw), agent_(agent), diags_(diags) {}
+  Builder(const RawConfig& raw, const std::string& agent, Diagnostics& diags, bool strict)
+      : raw_(raw), agent_(agent), diags_(diags), strict_(strict) {}
 
   AgentConfig build() {
     AgentConfig out;
@@ -107,7 +107,7 @@ class Builder {
       return out;
     }
     agentCtx_ = sdk::Context(agent_, std::move(keys));
-    warnUnknownSections();
+    reportUnknownSections();
 
     channelNames_ = resolveList(agentCtx_, "channels", "channel");
     sinkNames_ = resolveList(agentCtx_, "sinks", "sink");
@@ -149,9 +149,10 @@ class Builder {
   }
 
   // "a1.sourcse.r1.type": Flume rejects these one by one as invalid properties and carries on,
-  // so they are warnings; one per section, not one per key. "a1.configfilters" was applied when
-  // the file was loaded (substitution.hpp).
-  void warnUnknownSections() {
+  // so in a .properties config they are warnings; one per section, not one per key. In TOML
+  // (sluice's own, strict format) and under --strict they are errors, like unknown component
+  // keys. "a1.configfilters" was applied when the file was loaded (substitution.hpp).
+  void reportUnknownSections() {
     std::map<std::string, std::vector<const std::pair<const std::string, sdk::Parameter>*>>
         bySection;
     for (const auto& kv : agentCtx_.parameters()) {
@@ -163,16 +164,23 @@ class Builder {
       const auto* first = entries.front();
       for (const auto* e : entries)
         if (e->second.where.line > 0 && e->second.where.line < first->second.where.line) first = e;
+      const bool error = strict_ || !raw_.flumeProperties;
       std::string msg = agent_ + "." + first->first + ": ";
       const std::string hint = didYouMean(section, kSections);
       if (!hint.empty())
-        msg += "unknown section '" + section + "' under agent " + agent_ + " is ignored" + hint;
+        msg += "unknown section '" + section + "' under agent " + agent_ +
+               (error ? "" : " is ignored") + hint;
       else
-        msg += "ignored: agent " + agent_ + " has only the sections " + joined(kSections);
+        msg += std::string(error ? "" : "ignored: ") + "agent " + agent_ +
+               " has only the sections " + joined(kSections);
       if (entries.size() > 1)
         msg += " (" + std::to_string(entries.size() - 1) + " more key" +
                (entries.size() > 2 ? "s" : "") + " under " + agent_ + "." + section + ")";
-      diags_.warn(msg + at(first->second.where));
+      if (error)
+        diags_.error(msg + at(first->second.where));
+      else
+        diags_.warn(msg + "; Flume ignores it too (--strict makes this an error)" +
+                    at(first->second.where));
     }
   }
 
@@ -487,14 +495,16 @@ class Builder {
   sdk::Context agentCtx_;
   std::vector<std::string> channelNames_;
   std::vector<std::string> sinkNames_;
+  const bool strict_;  // --strict: an unknown section is an error in .properties too
   std::set<std::string> usedChannels_;
   std::map<std::string, std::pair<std::string, sdk::Location>> sinkGroupOf_;  // sink -> group
 };
 
 }  // namespace
 
-AgentConfig buildAgentConfig(const RawConfig& raw, const std::string& agent, Diagnostics& diags) {
-  return Builder(raw, agent, diags).build();
+AgentConfig buildAgentConfig(const RawConfig& raw, const std::string& agent, Diagnostics& diags,
+                             bool strict) {
+  return Builder(raw, agent, diags, strict).build();
 }
 
 }  // namespace sluice::core

@@ -119,7 +119,9 @@ struct AgentConfig {
 // (sdk::Context::getNames). Problems go to diags; the model holds what could be built: a
 // component (or interceptor) whose own framework keys are wrong is left out, but its name still
 // counts as defined so that one mistake is reported once, not again by everything naming it.
-// Run nothing when diags.hasErrors().
-AgentConfig buildAgentConfig(const RawConfig& raw, const std::string& agent, Diagnostics& diags);
+// Run nothing when diags.hasErrors(). An agent-level section no one knows ("a1.sourcse") is a
+// warning in a Flume .properties config and an error in TOML or with strict (--strict).
+AgentConfig buildAgentConfig(const RawConfig& raw, const std::string& agent, Diagnostics& diags,
+                             bool strict = false);
 
 }  // namespace sluice::core

@@ -94,6 +94,18 @@ class UnknownKeysTest(AgentTestCase):
                       r.stderr)
         self.assertIn("2 error(s); nothing was started", r.stderr)
 
+    def test_an_unknown_agent_section_warns_and_strict_makes_it_an_error(self):
+        cfg = self.write("sections.properties", KAFKA_GROUP + "a1.sourcse.r9.type = seq\n")
+        r = run("validate", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: a1.sourcse.r9.type: unknown section 'sourcse' under agent a1 is "
+                      "ignored; did you mean 'sources'?; Flume ignores it too (--strict makes "
+                      "this an error)", r.stderr)
+        r = run("validate", "--strict", "-f", cfg)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("error: a1.sourcse.r9.type: unknown section 'sourcse' under agent a1; did "
+                      "you mean 'sources'?", r.stderr)
+
     def test_toml_stays_strict(self):
         cfg = self.write("a.toml", """
 [a1.sources.r1]

@@ -1149,9 +1149,28 @@ TEST_CASE("warning: an unknown section gets a did-you-mean hint") {
   // a1.configfilters is a section of its own, applied when the file is loaded (substitution.hpp).
   CHECK(w == std::vector<std::string>{
                  "a1.sourcse.r2.type: unknown section 'sourcse' under agent a1 is ignored; did "
-                 "you mean 'sources'? (1 more key under a1.sourcse) (conf/a.properties:11)",
+                 "you mean 'sources'? (1 more key under a1.sourcse); Flume ignores it too "
+                 "(--strict makes this an error) (conf/a.properties:11)",
                  "a1.whatever: ignored: agent a1 has only the sections sources, channels, "
-                 "sinks, sinkgroups (conf/a.properties:14)"});
+                 "sinks, sinkgroups; Flume ignores it too (--strict makes this an error) "
+                 "(conf/a.properties:14)"});
+}
+
+TEST_CASE("an unknown section is an error under --strict and in TOML") {
+  Diagnostics strict;
+  buildAgentConfig(props(std::string(kBase) + "a1.sourcse.r2.type = netcat\n"), "a1", strict,
+                   /*strict=*/true);
+  CHECK(find(strict, Diagnostic::Severity::Error, {}) ==
+        std::vector<std::string>{"a1.sourcse.r2.type: unknown section 'sourcse' under agent a1; "
+                                 "did you mean 'sources'? (conf/a.properties:11)"});
+  Diagnostics toml;
+  buildAgentConfig(parseToml("[a1.sources.r1]\ntype = \"seq\"\nchannels = \"c1\"\n"
+                             "[a1.channels.c1]\ntype = \"memory\"\n"
+                             "[a1.sinkgroup.g1]\nsinks = \"k1\"\n",
+                             kToml),
+                   "a1", toml);
+  CHECK(hasError(toml, {"a1.sinkgroup.g1.sinks: unknown section 'sinkgroup' under agent a1;",
+                        "did you mean 'sinkgroups'?", "conf/a.toml"}));
 }
 
 TEST_CASE("warning: a channel no one uses") {
