@@ -444,9 +444,12 @@ a1.sinks.k2.type = null
 a1.sinks.k2.channel = c2
 """)
             kcat_produce(kafka.bootstrap, "in", [f"m{i}" for i in range(20)])
-            self.assertTrue(wait_until(lambda: metrics(port).get("SINK.k1", {}).get(
-                "EventDrainSuccessCount") == "20" and metrics(port).get("SINK.k2", {}).get(
-                "EventDrainSuccessCount") == "20", 60), metrics(port))
+            # At least once: a Kafka commit that fails (a slow rebalance under a sanitizer)
+            # delivers the messages again, so the counts are checked as at least 20.
+            def drained(m):
+                return all(int(m.get(k, {}).get("EventDrainSuccessCount", "0")) >= 20
+                           for k in ("SINK.k1", "SINK.k2"))
+            self.assertTrue(wait_until(lambda: drained(metrics(port)), 60), metrics(port))
             m = metrics(port)
             for key, want in (("SOURCE.r1", FLUME_KAFKA_SOURCE), ("CHANNEL.c1", FLUME_FILE_CHANNEL),
                               ("CHANNEL.c2", FLUME_KAFKA_CHANNEL), ("SINK.k1", FLUME_KAFKA_SINK),
@@ -454,9 +457,10 @@ a1.sinks.k2.channel = c2
                 self.assertEqual(want - set(m[key]), set(), f"{key} lacks Flume's attributes")
             self.assertEqual(m["CHANNEL.c1"]["Open"], "true")  # a Java boolean, as in Flume
             self.assertEqual(m["CHANNEL.c1"]["Closed"], "0")
-            self.assertEqual(m["SOURCE.r1"]["EventAcceptedCount"], "20")
-            self.assertEqual(m["CHANNEL.c2"]["EventTakeSuccessCount"], "20")
-            self.assertEqual(len(kcat_consume(kafka.bootstrap, "out", 20)), 20)
+            self.assertGreaterEqual(int(m["SOURCE.r1"]["EventAcceptedCount"]), 20)
+            self.assertGreaterEqual(int(m["CHANNEL.c2"]["EventTakeSuccessCount"]), 20)
+            self.assertEqual(set(kcat_consume(kafka.bootstrap, "out", 20)),
+                             {f"m{i}" for i in range(20)})
 
     def test_interceptor_and_sink_group_counters_after_n_events(self):
         n = 20000
