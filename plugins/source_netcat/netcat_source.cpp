@@ -207,9 +207,8 @@ std::unique_ptr<net::Session> NetcatProtocol::open(net::Connection& c) {
 const sdk::Schema& netcatSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("bind").string().req().doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "TCP port to listen on; 0 picks a free port and logs it"),
+          net::bindKey(),
+          net::portKey(),
           sdk::Key("max-line-length")
               .integer()
               .def("512")
