@@ -26,6 +26,9 @@ std::string renderFlumeJson(const Snapshot& s);
 
 std::string renderHealth(const Snapshot& s, double uptimeSeconds, std::string_view version);
 
+// /ready's document: status, the thresholds, the reasons and every check made.
+std::string renderReady(const ReadyResult& r);
+
 // The effective configuration, secrets shown as "******": the values of keys isSecretKey() names,
 // occurrences of `secrets` (e.g. values of keys a schema marks secret) and URL passwords in any
 // value. `extra` holds host-level keys (monitoring.*, plugins.path), masked the same way.

@@ -127,7 +127,7 @@ http::Response Monitor::handle(const http::Request& req) {
   }
   if (path == "/ready" || path == "/readyz") {
     ReadyResult rr = evaluateReady(snapshot(), options_.ready, nowMillis());
-    return json(rr.ready ? 200 : 503, std::move(rr.json));
+    return json(rr.ready ? 200 : 503, renderReady(rr));
   }
   if (path == "/metrics" || path == "/metrics/prometheus") {
     const Snapshot& s = snapshot();

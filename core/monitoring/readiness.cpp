@@ -1,24 +1,20 @@
 #include "core/monitoring/readiness.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-
-#include <nlohmann/json.hpp>
 
 #include "core/monitoring/render.hpp"
 
 namespace sluice::core::monitoring {
 
 ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowMs) {
-  using Json = nlohmann::ordered_json;
   ReadyResult r;
-  Json reasons = Json::array();
-  Json checks = Json::array();
+  r.agent = s.agent;
+  r.options = o;
   auto check = [&](const std::string& name, const std::string& component, bool ok,
                    const std::string& detail) {
-    checks.push_back({{"check", name}, {"component", component}, {"ok", ok}, {"detail", detail}});
-    if (!ok) reasons.push_back(component.empty() ? detail : component + ": " + detail);
+    r.checks.push_back({name, component, ok, detail});
+    if (!ok) r.reasons.push_back(component.empty() ? detail : component + ": " + detail);
   };
   check("agent", s.agent, s.available && s.running,
         !s.available ? "the agent is starting, reloading or stopping"
@@ -54,14 +50,7 @@ ReadyResult evaluateReady(const Snapshot& s, const ReadyOptions& o, int64_t nowM
       check("sinkFailing", comp, failing <= o.maxSinkFailingMs, detail);
     }
   }
-  r.ready = reasons.empty();
-  Json out = {{"status", r.ready ? "READY" : "NOT_READY"}, {"ready", r.ready}, {"agent", s.agent}};
-  out["maxChannelFillPercent"] =
-      std::isfinite(o.maxChannelFillPercent) ? Json(o.maxChannelFillPercent) : Json(nullptr);
-  out["maxSinkFailingMs"] = o.maxSinkFailingMs;
-  out["reasons"] = std::move(reasons);
-  out["checks"] = std::move(checks);
-  r.json = out.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  r.ready = r.reasons.empty();
   return r;
 }
 

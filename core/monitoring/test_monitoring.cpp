@@ -326,12 +326,12 @@ TEST_CASE("renderers: Flume JSON, Prometheus, readiness, masked config") {
   s.components.back().state = "ERROR";
   ReadyResult notStarted = evaluateReady(s, o, 1200);
   CHECK_FALSE(notStarted.ready);
-  CHECK(notStarted.json.find("SINK.k1: lifecycle ERROR") != std::string::npos);
+  CHECK(renderReady(notStarted).find("SINK.k1: lifecycle ERROR") != std::string::npos);
   s.components.back().state = "START";
   s.runners[0].started = false;
   notStarted = evaluateReady(s, o, 1200);
   CHECK_FALSE(notStarted.ready);
-  CHECK(notStarted.json.find("sink runner not started") != std::string::npos);
+  CHECK(renderReady(notStarted).find("sink runner not started") != std::string::npos);
   s.runners[0].started = true;
   CHECK(evaluateReady(s, o, 1200).ready);
   std::string c = renderConfig(s, {{"monitoring.bind", "127.0.0.1"}});
