@@ -11,8 +11,9 @@
 #include <boost/beast/ssl.hpp>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <optional>
+
+#include "plugins/common/file_util.hpp"
 
 namespace sluice::core::cli {
 
@@ -323,19 +324,11 @@ void UriConfigSource::accepted() {
   std::error_code ec;
   fs::create_directories(options_.backupDir, ec);
   const std::string path = backupPath();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      log_->warn("-b/--backup-directory: cannot write {}", tmp);
-      return;
-    }
-  }
-  // Written aside and renamed over: a crash never leaves half a backup.
-  fs::rename(tmp, path, ec);
-  if (ec) log_->warn("-b/--backup-directory: cannot rename {} to {}: {}", tmp, path, ec.message());
+  // Written aside, synced and renamed over (files::writeFileAtomically): a crash never leaves
+  // half a backup.
+  std::string error;
+  if (plugins::files::writeFileAtomically(path, text, &error) != 0)
+    log_->warn("-b/--backup-directory: {}", error);
 }
 
 void UriConfigSource::watch(std::function<void()> onChange) {
