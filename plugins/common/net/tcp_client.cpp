@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "byte_buffer.hpp"
+#include "held_write_socket.hpp"
 #include "listener.hpp"
 #include "tls_impl.hpp"
 
@@ -71,7 +72,8 @@ struct TcpClient::Impl {
   asio::io_context ctx{1};
   tcp::resolver resolver{ctx};
   std::unique_ptr<tcp::socket> socket;
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+  std::unique_ptr<HeldWriteSocket> tlsSocket;  // under tls: a batch leaves in one write
+  std::unique_ptr<asio::ssl::stream<HeldWriteSocket&>> tls;
   bool up = false;
   Clock::time_point connectedAt{};
   Clock::time_point nextAttempt{};
@@ -80,14 +82,16 @@ struct TcpClient::Impl {
   ByteBuffer in;  // received and not yet consumed
   std::vector<asio::const_buffer> gather;
 
-  // Runs the context until *done or the deadline. On the deadline the pending operation is
-  // cancelled and reaped; false then (unless it completed in the same instant).
+  // Runs the context until *done or the deadline. On the deadline the socket is closed (every
+  // caller drops the connection then) and the pending operation reaped: closed, not cancelled,
+  // so that a composed operation (a TLS write, then the held bytes' write) cannot start another
+  // step that would block the reaping. False then (unless it completed in the same instant).
   bool runUntil(const bool& done, Clock::time_point deadline) {
     ctx.restart();
     while (!done)
       if (ctx.run_one_until(deadline) == 0 && !done) {
         error_code ignored;
-        if (socket) socket->cancel(ignored);
+        if (socket) socket->close(ignored);
         resolver.cancel();
         ctx.restart();
         ctx.run();
@@ -99,6 +103,7 @@ struct TcpClient::Impl {
   void drop() noexcept {
     error_code ignored;
     tls.reset();
+    tlsSocket.reset();
     if (socket) socket->close(ignored);
     socket.reset();
     in.clear();
@@ -158,7 +163,8 @@ struct TcpClient::Impl {
     if (o.noDelay) socket->set_option(tcp::no_delay(true), ec);
 
     if (o.tls) {
-      tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(*socket, o.tls->impl().ctx);
+      tlsSocket = std::make_unique<HeldWriteSocket>(*socket);
+      tls = std::make_unique<asio::ssl::stream<HeldWriteSocket&>>(*tlsSocket, o.tls->impl().ctx);
       const std::string name = !o.serverName.empty() ? o.serverName
                                : isIpAddress(o.host) ? std::string()
                                                      : o.host;
@@ -197,9 +203,17 @@ struct TcpClient::Impl {
     for (std::string_view p : parts)
       if (!p.empty()) gather.emplace_back(p.data(), p.size());
     Outcome w;
-    if (tls)
-      asio::async_write(*tls, gather, w.handler());
-    else
+    if (tls) {
+      // Every record of the batch is encrypted into the held buffer, then sent with one write.
+      tlsSocket->hold();
+      asio::async_write(*tls, gather, [this, &w](const error_code& ec, std::size_t n) {
+        if (ec) {
+          tlsSocket->discard();
+          return w.handler()(ec, n);
+        }
+        tlsSocket->release([&w, n](const error_code& e, std::size_t) { w.handler()(e, n); });
+      });
+    } else
       asio::async_write(*socket, gather, w.handler());
     const bool finished = runUntil(w.done, deadline);
     stats.add(Stat::BytesOut, static_cast<int64_t>(w.bytes));

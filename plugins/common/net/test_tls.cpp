@@ -112,6 +112,29 @@ TEST_SUITE("net-tls") {
     CHECK(s.processor.snapshot() == std::vector<std::string>{"one", "two"});
   }
 
+  TEST_CASE("a TLS request of 3 MB (past the client's 1 MiB held-write step) arrives whole") {
+    LineServer s;
+    startTls(s, serverPem());
+    TcpClient client(clientTo(s.port(), clientTrustingCa()));
+    REQUIRE(client.connect().ok());
+    std::vector<std::string> want;
+    std::string text;
+    for (int i = 0; i < 30000; ++i) {
+      want.push_back("line " + std::to_string(i) + " " + std::string(90, 'x'));
+      text += want.back() + "\n";
+    }
+    // Two parts, the first ending mid-line, as a sink's header and body.
+    const std::string_view parts[] = {std::string_view(text).substr(0, 1000),
+                                      std::string_view(text).substr(1000)};
+    LineReader reader;
+    const sdk::Result r = client.request(parts, reader);
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    CHECK(reader.line == "OK");
+    CHECK(client.stats().get(Stat::BytesOut) == static_cast<int64_t>(text.size()));
+    REQUIRE(waitFor([&] { return s.processor.snapshot().size() >= want.size(); }));
+    CHECK(s.processor.snapshot() == want);
+  }
+
   TEST_CASE("ssl.client-auth = required: refused without a certificate signed by ssl.ca") {
     TlsOptions o = serverPem();
     o.ca = pki().caPem;
