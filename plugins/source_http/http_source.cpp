@@ -62,9 +62,8 @@ std::string_view charsetOf(std::string_view contentType) {
 const sdk::Schema& httpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("bind").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "TCP port to listen on; 0 picks a free port and logs it"),
+          net::bindKey("bind", "0.0.0.0"),
+          net::portKey(),
           sdk::Key("handler")
               .string()
               .def(JsonHandler::kType)

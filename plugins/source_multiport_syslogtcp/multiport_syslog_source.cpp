@@ -50,7 +50,7 @@ struct MultiportSyslogSource::Server : syslog::TcpServer<MultiportTraits> {};
 const sdk::Schema& multiportSyslogSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
+          net::bindKey("host", "0.0.0.0"),
           sdk::Key("ports").list().req().doc(
               "TCP ports to listen on, space-separated; 0 picks a free port and logs it"),
           sdk::Key("portHeader").string().doc("Header that gets the port a message arrived on"),

@@ -79,9 +79,8 @@ struct NetcatUdpSource::Server : syslog::UdpEndpoint<Handler> {
 const sdk::Schema& netcatUdpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("bind").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "UDP port to listen on; 0 picks a free port and logs it"),
+          net::bindKey("bind", "0.0.0.0"),
+          net::portKey(net::Transport::Udp),
           sdk::Key("remoteAddressHeader")
               .string()
               .doc("Header that gets the sender's address as /ip:port"),

@@ -40,9 +40,8 @@ struct SyslogTcpSource::Server : syslog::TcpServer<UtilsTraits> {};
 const sdk::Schema& syslogTcpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "TCP port to listen on; 0 picks a free port and logs it"),
+          net::bindKey("host", "0.0.0.0"),
+          net::portKey(),
       },
       syslog::tcpKeys(), net::tlsServerKeys(), net::ipFilterKeys());
   return schema;

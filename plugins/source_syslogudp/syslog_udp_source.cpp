@@ -82,9 +82,8 @@ struct SyslogUdpSource::Server : syslog::UdpEndpoint<Handler> {
 const sdk::Schema& syslogUdpSourceSchema() {
   static const sdk::Schema schema = net::withKeys(
       {
-          sdk::Key("host").string().def("0.0.0.0").doc("Host name or IP address to listen on"),
-          sdk::Key("port").integer().req().range(0, 65535).doc(
-              "UDP port to listen on; 0 picks a free port and logs it"),
+          net::bindKey("host", "0.0.0.0"),
+          net::portKey(net::Transport::Udp),
           sdk::Key("receiveBufferBytes")
               .integer()
               .def("0")

@@ -12,13 +12,25 @@
 
 namespace sluice::plugins::net {
 
-// Where a TCP listener listens, and on how many I/O threads (the IoPool's size).
-inline sdk::Key bindKey() {
-  return sdk::Key("bind").string().req().doc("Host name or IP address to listen on");
+// Where a listener listens, and on how many I/O threads (the IoPool's size). Flume spells the
+// address key `bind` on most sources and `host` on the syslog ones, and requires it on some
+// (netcat, avro, thrift) while others listen on every address by default (syslog, http,
+// netcatudp): the name and the default are the plugin's, the meaning and the text are shared.
+// `defaultAddress` nullptr: required.
+inline sdk::Key bindKey(const char* name = "bind", const char* defaultAddress = nullptr) {
+  sdk::Key k(name);
+  k.string().doc("Host name or IP address to listen on");
+  if (defaultAddress != nullptr)
+    k.def(defaultAddress);
+  else
+    k.req();
+  return k;
 }
-inline sdk::Key portKey() {
+enum class Transport { Tcp, Udp };
+inline sdk::Key portKey(Transport t = Transport::Tcp) {
   return sdk::Key("port").integer().req().range(0, 65535).doc(
-      "TCP port to listen on; 0 picks a free port and logs it");
+      t == Transport::Tcp ? "TCP port to listen on; 0 picks a free port and logs it"
+                          : "UDP port to listen on; 0 picks a free port and logs it");
 }
 inline sdk::Key threadsKey() {
   return sdk::Key("threads").integer().def("0").range(0, 64).doc(
