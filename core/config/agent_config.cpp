@@ -25,11 +25,6 @@ const std::vector<std::string> kSections = {"sources", "channels", "sinks", "sin
 using plugins::text::lower;
 using plugins::text::trimmedSpace;
 
-std::string at(const sdk::Location& where) {
-  const std::string s = where.str();
-  return s.empty() ? std::string() : " (" + s + ")";
-}
-
 std::string joined(const std::vector<std::string>& names, std::string_view sep = ", ") {
   std::string out;
   for (const auto& n : names) {
@@ -117,7 +112,7 @@ class Builder {
     if (channelNames_.empty())
       diags_.error(agent_ + ".channels: agent " + agent_ +
                    " defines no channels; it needs at least one" +
-                   at(listWhere(agentCtx_, "channels")));
+                   atLocation(listWhere(agentCtx_, "channels")));
 
     for (const auto& name : channelNames_)
       if (auto c = buildComponent(agentCtx_, "channels", name))
@@ -132,7 +127,7 @@ class Builder {
     for (const auto& c : out.channels)
       if (!usedChannels_.count(c.name))
         diags_.warn(c.context.path() + ": channel is not used by any source or sink" +
-                    at(firstWhere(c.context)));
+                    atLocation(firstWhere(c.context)));
     return out;
   }
 
@@ -177,10 +172,10 @@ class Builder {
         msg += " (" + std::to_string(entries.size() - 1) + " more key" +
                (entries.size() > 2 ? "s" : "") + " under " + agent_ + "." + section + ")";
       if (error)
-        diags_.error(msg + at(first->second.where));
+        diags_.error(msg + atLocation(first->second.where));
       else
         diags_.warn(msg + "; Flume ignores it too (--strict makes this an error)" +
-                    at(first->second.where));
+                    atLocation(first->second.where));
     }
   }
 
@@ -206,7 +201,7 @@ class Builder {
       const std::size_t dot = rest.find('.');
       if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size()) {
         diags_.warn(listPath + "." + rest + ": ignored: settings of a " + std::string(what) +
-                    " are written " + listPath + ".<name>.<key>" + at(it->second.where));
+                    " are written " + listPath + ".<name>.<key>" + atLocation(it->second.where));
         continue;
       }
       std::string name = rest.substr(0, dot);
@@ -219,7 +214,7 @@ class Builder {
     std::vector<std::string> listed;
     for (const auto& n : scope.getNames(listKey)) {
       if (contains(listed, n)) {
-        diags_.warn(listPath + ": '" + n + "' is listed twice" + at(listAt));
+        diags_.warn(listPath + ": '" + n + "' is listed twice" + atLocation(listAt));
         continue;
       }
       listed.push_back(n);
@@ -231,13 +226,13 @@ class Builder {
     for (const auto& n : listed) {
       if (contains(configured, n)) continue;
       diags_.error(listPath + "." + n + ": listed in " + listPath + " but has no configuration" +
-                   didYouMean(n, unlisted) + at(listAt));
+                   didYouMean(n, unlisted) + atLocation(listAt));
     }
     for (const auto& n : unlisted) {
       const sdk::Context ctx = scope.getSubProperties(withDot + n);
       diags_.warn(ctx.path() + ": has settings but is not listed in " + listPath + " (" +
                   (listed.empty() ? std::string("which is empty") : "= " + joined(listed, " ")) +
-                  "), so it is ignored" + at(firstWhere(ctx)));
+                  "), so it is ignored" + atLocation(firstWhere(ctx)));
     }
     return listed;
   }
@@ -254,14 +249,14 @@ class Builder {
     const std::optional<std::string> type = c.context.getString("type");
     if (!type) {
       diags_.error(c.context.path() + ": missing required key 'type'" +
-                   misspelled(c.context, "type") + at(firstWhere(c.context)));
+                   misspelled(c.context, "type") + atLocation(firstWhere(c.context)));
       return std::nullopt;
     }
     c.type = trimmedSpace(*type);
     c.typeWhere = whereOf(c.context, "type");
     if (c.type.empty()) {
       diags_.error(c.context.path() + ".type: must name a component type, but is empty" +
-                   at(c.typeWhere));
+                   atLocation(c.typeWhere));
       return std::nullopt;
     }
     return c;
@@ -288,7 +283,7 @@ class Builder {
           agent_ +
           (channelNames_.empty() ? " defines no channels" : " defines: " + joined(channelNames_)) +
           ")" + hintAmong(ch, channelNames_);
-      diags_.error(msg + at(whereOf(ctx, key)));
+      diags_.error(msg + atLocation(whereOf(ctx, key)));
       ok = false;
     }
     return ok;
@@ -306,13 +301,14 @@ class Builder {
                                ? "; found 'channel', but a source names its channels in "
                                  "'channels'"
                                : misspelled(ctx, "channels");
-        diags_.error(ctx.path() + ": missing required key 'channels'" + hint + at(firstWhere(ctx)));
+        diags_.error(ctx.path() + ": missing required key 'channels'" + hint +
+                     atLocation(firstWhere(ctx)));
         ok = false;
       } else {
         channels = uniqueNames(ctx.getNames("channels"));
         if (channels.empty()) {
           diags_.error(ctx.path() + ".channels: is empty; a source needs at least one channel" +
-                       at(whereOf(ctx, "channels")));
+                       atLocation(whereOf(ctx, "channels")));
           ok = false;
         }
         ok = checkChannelsDefined(ctx, "channels", channels) && ok;
@@ -335,7 +331,7 @@ class Builder {
       s.selector.type = trimmedSpace(*type);
       if (s.selector.type.empty()) {
         diags_.error(s.selector.context.path() + ".type: must name a selector type, but is empty" +
-                     at(s.selector.typeWhere));
+                     atLocation(s.selector.typeWhere));
         ok = false;
       }
     }
@@ -354,7 +350,7 @@ class Builder {
                     "order: " +
                     joined(namesOf(s.interceptors), " ") + "; write " + ctx.path() +
                     ".interceptors = <names> to fix the order" +
-                    at(firstWhere(s.interceptors.front().context)));
+                    atLocation(firstWhere(s.interceptors.front().context)));
     }
     if (!ok) return std::nullopt;
     return s;
@@ -386,7 +382,7 @@ class Builder {
         if (contains(channels, ch)) continue;
         diags_.error(sel.context.path() + "." + key + ": channel '" + ch +
                      "' is not one of the source's channels (" + joined(channels) + ")" +
-                     hintAmong(ch, channels) + at(p.where));
+                     hintAmong(ch, channels) + atLocation(p.where));
         ok = false;
       }
     }
@@ -404,19 +400,20 @@ class Builder {
                                ? "; found 'channels', but a sink reads exactly one channel, "
                                  "named in 'channel'"
                                : misspelled(ctx, "channel");
-        diags_.error(ctx.path() + ": missing required key 'channel'" + hint + at(firstWhere(ctx)));
+        diags_.error(ctx.path() + ": missing required key 'channel'" + hint +
+                     atLocation(firstWhere(ctx)));
         ok = false;
       } else {
         const std::vector<std::string> names = ctx.getNames("channel");
         if (names.empty()) {
           diags_.error(ctx.path() + ".channel: is empty; a sink reads exactly one channel" +
-                       at(whereOf(ctx, "channel")));
+                       atLocation(whereOf(ctx, "channel")));
           ok = false;
         } else if (names.size() > 1) {
           for (const auto& n : names) usedChannels_.insert(n);
           diags_.error(ctx.path() + ".channel: a sink reads exactly one channel, got " +
                        std::to_string(names.size()) + " (" + joined(names) +
-                       "); use one sink per channel" + at(whereOf(ctx, "channel")));
+                       "); use one sink per channel" + atLocation(whereOf(ctx, "channel")));
           ok = false;
         } else {
           channel = names.front();
@@ -439,13 +436,14 @@ class Builder {
     g.name = name;
     if (!ctx.containsKey("sinks")) {
       diags_.error(ctx.path() + ": missing required key 'sinks'" + misspelled(ctx, "sinks") +
-                   at(firstWhere(ctx)));
+                   atLocation(firstWhere(ctx)));
       ok = false;
     } else {
       const sdk::Location sinksAt = whereOf(ctx, "sinks");
       for (const auto& k : ctx.getNames("sinks")) {
         if (contains(g.sinks, k)) {
-          diags_.warn(ctx.path() + ".sinks: sink '" + k + "' is listed twice" + at(sinksAt));
+          diags_.warn(ctx.path() + ".sinks: sink '" + k + "' is listed twice" +
+                      atLocation(sinksAt));
           continue;
         }
         g.sinks.push_back(k);
@@ -453,21 +451,21 @@ class Builder {
           diags_.error(
               ctx.path() + ".sinks: sink '" + k + "' is not defined (agent " + agent_ +
               (sinkNames_.empty() ? " defines no sinks" : " defines: " + joined(sinkNames_)) + ")" +
-              hintAmong(k, sinkNames_) + at(sinksAt));
+              hintAmong(k, sinkNames_) + atLocation(sinksAt));
           ok = false;
           continue;
         }
         const auto [it, inserted] = sinkGroupOf_.try_emplace(k, name, sinksAt);
         if (!inserted) {
           diags_.error(ctx.path() + ".sinks: sink '" + k + "' is already in sink group '" +
-                       it->second.first + "'" + at(it->second.second) +
-                       "; a sink belongs to at most one group" + at(sinksAt));
+                       it->second.first + "'" + atLocation(it->second.second) +
+                       "; a sink belongs to at most one group" + atLocation(sinksAt));
           ok = false;
         }
       }
       if (g.sinks.empty()) {
         diags_.error(ctx.path() + ".sinks: is empty; a sink group needs at least one sink" +
-                     at(sinksAt));
+                     atLocation(sinksAt));
         ok = false;
       }
     }
@@ -481,7 +479,7 @@ class Builder {
       if (g.processor.type.empty()) {
         diags_.error(g.processor.context.path() +
                      ".type: must name a sink processor type, but is empty" +
-                     at(g.processor.typeWhere));
+                     atLocation(g.processor.typeWhere));
         ok = false;
       }
     }

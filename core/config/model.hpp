@@ -124,4 +124,10 @@ struct AgentConfig {
 AgentConfig buildAgentConfig(const RawConfig& raw, const std::string& agent, Diagnostics& diags,
                              bool strict = false);
 
+// " (file:line)" to end a config message with, or "" where the place is unknown.
+inline std::string atLocation(const sdk::Location& where) {
+  const std::string s = where.str();
+  return s.empty() ? std::string() : " (" + s + ")";
+}
+
 }  // namespace sluice::core

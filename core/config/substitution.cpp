@@ -26,11 +26,6 @@ constexpr std::string_view kExternalClass =
 constexpr std::string_view kHadoopClass =
     "org.apache.flume.configfilter.HadoopCredentialStoreConfigFilter";
 
-std::string at(const sdk::Location& where) {
-  const std::string s = where.str();
-  return s.empty() ? "" : " (" + s + ")";
-}
-
 std::vector<std::string> splitWords(const std::string& s) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -81,13 +76,13 @@ void substituteEnvVars(const std::string& key, sdk::Parameter& p, bool toml, Dia
     if (const char* env = std::getenv(name.c_str())) {
       out += env;
     } else if (toml) {
-      diags.error(key + ": environment variable '" + name + "' is not set" + at(p.where) +
+      diags.error(key + ": environment variable '" + name + "' is not set" + atLocation(p.where) +
                   "; set it, or write the value");
     } else {
       diags.warn(key + ": environment variable '" + name +
                  "' is not set; the reference is "
                  "replaced by nothing, as Flume's EnvVarResolverProperties does" +
-                 at(p.where));
+                 atLocation(p.where));
     }
     pos = end + 1;
     changed = true;
@@ -135,7 +130,7 @@ class AgentFilters {
       for (const auto& f : filters_) listed = listed || f.name == name;
       if (!listed && !declared_.count(name))
         diags_.warn(e->first + ": filter '" + name + "' is not listed in " + listKey + "; ignored" +
-                    at(e->second.where));
+                    atLocation(e->second.where));
     }
     return !filters_.empty();
   }
@@ -162,7 +157,7 @@ class AgentFilters {
     const sdk::Location listWhere = raw_.entries.at(agent_ + "." + std::string(kSection)).where;
     if (!type) {
       diags_.error(f.path + ": missing required key 'type' (env, external, or a Flume class name)" +
-                   at(listWhere));
+                   atLocation(listWhere));
       return false;
     }
     const std::string t = lower(plugins::text::trimmedSpace(type->value));
@@ -176,11 +171,12 @@ class AgentFilters {
                    "a Hadoop CredentialProvider keystore through Hadoop's Java libraries, which a "
                    "native agent does not have; use type = external with a command that prints "
                    "the secret (e.g. `hadoop credential` or your vault's CLI), or type = env" +
-                   at(type->where));
+                   atLocation(type->where));
       return false;
     } else {
       diags_.error(f.path + ".type: unknown config filter type '" + type->value +
-                   "' (expected env, external, or their Flume class names)" + at(type->where));
+                   "' (expected env, external, or their Flume class names)" +
+                   atLocation(type->where));
       return false;
     }
     bool ok = true;
@@ -195,7 +191,7 @@ class AgentFilters {
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
       std::string msg = e->first + ": unknown key for config filter type '" +
                         std::string(f.kind == Filter::Kind::Env ? "env" : "external") + "'" +
-                        didYouMean(key, known) + at(e->second.where);
+                        didYouMean(key, known) + atLocation(e->second.where);
       if (options_.strict || !raw_.flumeProperties)
         diags_.error(msg);
       else
@@ -209,14 +205,14 @@ class AgentFilters {
       diags_.error(f.path +
                    ": missing required key 'command' (the program an external filter "
                    "runs with the key as its last argument)" +
-                   at(listWhere));
+                   atLocation(listWhere));
       return false;
     }
     f.command = splitWords(cmd->value);
     if (const sdk::Parameter* cs = param(f, "charset")) {
       std::string error;
       if (!plugins::charset::Decoder::open(plugins::text::trimmedSpace(cs->value), &error)) {
-        diags_.error(f.path + ".charset: " + error + at(cs->where));
+        diags_.error(f.path + ".charset: " + error + atLocation(cs->where));
         ok = false;
       }
       f.charset = plugins::text::trimmedSpace(cs->value);
@@ -226,7 +222,7 @@ class AgentFilters {
       const long long ms = std::strtoll(to->value.c_str(), &end, 10);
       if (end == to->value.c_str() || *end != '\0' || ms < 1 || ms > 3600000) {
         diags_.error(f.path + ".timeout: expected milliseconds between 1 and 3600000, got '" +
-                     to->value + "'" + at(to->where));
+                     to->value + "'" + atLocation(to->where));
         ok = false;
       } else {
         f.timeout = std::chrono::milliseconds(ms);
@@ -284,7 +280,7 @@ class AgentFilters {
                                       const std::string& key, const sdk::Location& where) {
     if (const char* env = std::getenv(filterKey.c_str())) return std::string(env);
     const std::string msg = key + ": config filter '" + f.name + "' (env): environment variable '" +
-                            filterKey + "' is not set" + at(where);
+                            filterKey + "' is not set" + atLocation(where);
     if (raw_.flumeProperties)
       diags_.warn(msg + "; the reference is left as written, as Flume leaves it");
     else
@@ -300,18 +296,19 @@ class AgentFilters {
     const std::string what = key + ": config filter '" + f.name + "' (external, command '" +
                              f.command.front() + "') for key '" + filterKey + "': ";
     if (!r.started) {
-      diags_.error(what + "cannot run the command: " + r.error + at(where));
+      diags_.error(what + "cannot run the command: " + r.error + atLocation(where));
       return std::nullopt;
     }
     if (r.timedOut) {
       diags_.error(what + "no answer within " + std::to_string(f.timeout.count()) +
-                   " ms; the command was killed (raise " + f.path + ".timeout)" + at(where));
+                   " ms; the command was killed (raise " + f.path + ".timeout)" +
+                   atLocation(where));
       return std::nullopt;
     }
     if (r.exitCode != 0) {
       std::string err = plugins::text::trimmedSpace(r.err);
       diags_.error(what + "the command exited with status " + std::to_string(r.exitCode) +
-                   (err.empty() ? "" : " (stderr: " + err + ")") + at(where));
+                   (err.empty() ? "" : " (stderr: " + err + ")") + atLocation(where));
       return std::nullopt;
     }
     std::string text;
@@ -319,13 +316,13 @@ class AgentFilters {
     std::size_t used = 0, bad = 0;
     if (!decoder || !decoder->decode(r.out, true, plugins::charset::DecodeErrorPolicy::Fail, text,
                                      &used, &bad)) {
-      diags_.error(what + "its output is not valid " + f.charset + at(where));
+      diags_.error(what + "its output is not valid " + f.charset + atLocation(where));
       return std::nullopt;
     }
     // The first line is the value (Flume reads one line): "\n", "\r\n" or "\r" ends it.
     const std::size_t eol = text.find_first_of("\r\n");
     if (eol == std::string::npos && text.empty()) {
-      diags_.error(what + "the command printed nothing" + at(where));
+      diags_.error(what + "the command printed nothing" + atLocation(where));
       return std::nullopt;
     }
     std::string value = text.substr(0, eol);
@@ -335,7 +332,7 @@ class AgentFilters {
         diags_.warn(what +
                     "the command printed more than one line; only the first is used, as "
                     "in Flume" +
-                    at(where));
+                    atLocation(where));
     }
     return value;
   }

@@ -13,9 +13,9 @@ namespace sdk = sluice::sdk;
 namespace {
 
 const HostNames kHost{"myhost", "10.1.2.3", "myhost.example.com"};
-constexpr int64_t kTs = 1704164645678;  // 2024-01-02T03:04:05.678Z, a Tuesday
+constexpr int64_t kTuesday = 1704164645678;  // 2024-01-02T03:04:05.678Z, a Tuesday
 
-std::string fmt(std::string_view tmpl, const TimeSettings& s = {}, int64_t ts = kTs,
+std::string fmt(std::string_view tmpl, const TimeSettings& s = {}, int64_t ts = kTuesday,
                 sdk::Headers extra = {}) {
   PathTemplate t = PathTemplate::compile(tmpl, kHost);
   sdk::Headers h = extra;
@@ -71,10 +71,10 @@ TEST_CASE("rounding: down to 10 minutes, seconds, hours, in the zone") {
   s.roundValue = 10;
   // 03:04:05 -> 03:00; %t stays the raw header, %s follows the rounding.
   CHECK(fmt("%H%M%S|%t|%s", s) == "030000|1704164645678|1704164400");
-  CHECK(fmt("%H%M", s, kTs + 17 * 60000) == "0320");  // 03:21:05 -> 03:20
+  CHECK(fmt("%H%M", s, kTuesday + 17 * 60000) == "0320");  // 03:21:05 -> 03:20
   s.unit = RoundUnit::Second;
   s.roundValue = 30;
-  CHECK(fmt("%M%S", s, kTs + 30000) == "0430");  // 03:04:35 -> 03:04:30
+  CHECK(fmt("%M%S", s, kTuesday + 30000) == "0430");  // 03:04:35 -> 03:04:30
   s.unit = RoundUnit::Hour;
   s.roundValue = 2;
   CHECK(fmt("%H%M", s) == "0200");
@@ -89,7 +89,7 @@ TEST_CASE("rounding: down to 10 minutes, seconds, hours, in the zone") {
 
 TEST_CASE("headers, %%, host escapes, unknown escapes, stray %") {
   sdk::Headers h{{"host", "web-1"}, {"a.b-c", "x"}};
-  CHECK(fmt("/l/%{host}/%{a.b-c}/%{missing}/", {}, kTs, h) == "/l/web-1/x//");
+  CHECK(fmt("/l/%{host}/%{a.b-c}/%{missing}/", {}, kTuesday, h) == "/l/web-1/x//");
   CHECK(fmt("100%%/%[localhost]/%[IP]/%[FQDN]/%[fqdn]") ==
         "100%/myhost/10.1.2.3/myhost.example.com/myhost.example.com");
   PathTemplate t = PathTemplate::compile("/a/%Q/%[nope]/%{x y}/%-/50%", kHost);
@@ -112,7 +112,7 @@ TEST_CASE("missing and bad timestamps are reported, useLocalTimeStamp needs none
   s.zone = &utc;
   s.useLocalTimeStamp = true;
   out.clear();
-  CHECK(t.format({}, kTs, s, out) == PathTemplate::Status::Ok);
+  CHECK(t.format({}, kTuesday, s, out) == PathTemplate::Status::Ok);
   CHECK(out == "/d/2024");
   // No time escape: no timestamp needed.
   PathTemplate plain = PathTemplate::compile("/d/%{h}", kHost);
@@ -128,14 +128,14 @@ TEST_CASE("formatting allocates nothing once the output string has capacity") {
   s.unit = RoundUnit::Minute;
   s.roundValue = 10;
   PathTemplate t = PathTemplate::compile("/data/%{host}/%Y%m%d/%H%M/%c/%z", kHost);
-  sdk::Headers h{{"timestamp", std::to_string(kTs)}, {"host", "web-1"}};
+  sdk::Headers h{{"timestamp", std::to_string(kTuesday)}, {"host", "web-1"}};
   std::string out;
   out.reserve(256);
   (void)t.format(h, 0, s, out);
   long allocs = 0;
   for (int i = 0; i < 1000; ++i) {
     out.clear();
-    h.set("timestamp", std::to_string(kTs + i * 1000));  // may allocate: not counted
+    h.set("timestamp", std::to_string(kTuesday + i * 1000));  // may allocate: not counted
     allocs += sluice::plugins::testing::allocationsDuring([&] { (void)t.format(h, 0, s, out); });
   }
   CHECK(allocs == 0);

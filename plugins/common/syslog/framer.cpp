@@ -14,8 +14,6 @@ namespace {
 // there.)
 constexpr std::size_t kMinUtilsEventSize = 6;
 
-inline bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
-
 // RFC 6587 octet counting at view[base]: "LEN SP" with LEN = NONZERO-DIGIT *DIGIT. Returns
 // 0: not a count (the message is read as a line); 1: a count, *count and *contentStart set;
 // 2: undecided (only digits so far); 3: a count above maxFrame.

@@ -63,4 +63,7 @@ class HeaderTemplates {
   std::vector<std::pair<uint32_t, sdk::Headers>> cache_;
 };
 
+// A slot's bit in a mask, for the parsers' `mask |= bit(Slot::Host)`.
+inline constexpr uint32_t bit(HeaderTemplates::Slot s) noexcept { return HeaderTemplates::bit(s); }
+
 }  // namespace sluice::plugins::syslog

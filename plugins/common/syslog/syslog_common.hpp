@@ -2,12 +2,23 @@
 // What both of Flume's syslog code paths share: the keepFields setting, the header names, the
 // message a framer hands to a parser, and the headers a source adds from the connection.
 
+#include <charconv>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace sluice::plugins::syslog {
+
+// Small text helpers of the framer and both parsers: ASCII digits only, as Flume's regexes and
+// Character.isDigit on the bytes they see; a number written into a caller's buffer.
+inline constexpr bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
+template <class T>
+std::string_view toChars(T value, char* buf, std::size_t size) noexcept {
+  const auto r = std::to_chars(buf, buf + size, value);
+  return {buf, static_cast<std::size_t>(r.ptr - buf)};
+}
 
 // Header names and values (SyslogUtils' constants).
 inline constexpr std::string_view kFacility = "Facility";

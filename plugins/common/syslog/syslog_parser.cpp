@@ -12,10 +12,7 @@ namespace sluice::plugins::syslog {
 namespace {
 
 using Slot = HeaderTemplates::Slot;
-constexpr uint32_t bit(Slot s) noexcept { return HeaderTemplates::bit(s); }
 constexpr auto npos = std::string_view::npos;
-
-inline bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 inline int64_t wrapAdd(int64_t a, int64_t b) noexcept {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
@@ -262,12 +259,6 @@ bool parseMessage(std::string_view msg, int64_t nowMs, bool keepAll, LocalZone& 
     r.whole = true;
   }
   return true;
-}
-
-template <class T>
-std::string_view toChars(T value, char* buf, std::size_t size) noexcept {
-  const auto r = std::to_chars(buf, buf + size, value);
-  return {buf, static_cast<std::size_t>(r.ptr - buf)};
 }
 
 }  // namespace

@@ -13,9 +13,7 @@ namespace sluice::plugins::syslog {
 namespace {
 
 using Slot = HeaderTemplates::Slot;
-constexpr uint32_t bit(Slot s) noexcept { return HeaderTemplates::bit(s); }
 
-inline bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
 // Java regex \s (without UNICODE_CHARACTER_CLASS).
 inline bool isSpace(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\x0B' || c == '\f' || c == '\r';
@@ -318,12 +316,6 @@ std::optional<int64_t> stamp3164(std::string_view st, int64_t nowMs, LocalZone& 
     parsed = zone.wallToUtc(wallMillisOf(withYear(f, f.year + 1)));
   }
   return parsed;
-}
-
-template <class T>
-std::string_view toChars(T value, char* buf, std::size_t size) noexcept {
-  const auto r = std::to_chars(buf, buf + size, value);
-  return {buf, static_cast<std::size_t>(r.ptr - buf)};
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ using namespace sluice::plugins::syslog::testing;
 
 namespace {
 
-struct Run {
+struct MultiportRun {
   std::string keep = "none";
   int64_t now = utcMillis(2026, 6, 15, 12, 0, 0);
   int port = 5140;
@@ -27,7 +27,7 @@ struct Run {
   int eventSize = kDefaultEventSize;
 };
 
-sdk::Event parseLine(std::string_view line, const Run& r = {}) {
+sdk::Event parseLine(std::string_view line, const MultiportRun& r = {}) {
   useTestZone();
   MultiportParser p(parseKeepFields(r.keep), r.names, r.charsets, LocalZone::system());
   Message m;
@@ -37,7 +37,7 @@ sdk::Event parseLine(std::string_view line, const Run& r = {}) {
   return e;
 }
 
-std::vector<sdk::Event> viaLines(std::string_view input, const Run& r = {}) {
+std::vector<sdk::Event> viaLines(std::string_view input, const MultiportRun& r = {}) {
   useTestZone();
   FramerOptions o;
   o.eventSize = r.eventSize;
@@ -97,12 +97,12 @@ TEST_CASE("TestSyslogParser: the RFC examples parse, and keepFields (testMessage
   for (const std::string& msg : messages) {
     INFO(msg);
     CHECK(parsed(parseLine(msg)));
-    Run all;
+    MultiportRun all;
     all.keep = "all";
     const sdk::Event e = parseLine(msg, all);
     CHECK(parsed(e));
     CHECK(e.body == msg);
-    Run host;
+    MultiportRun host;
     host.keep = "hostname";
     const sdk::Event h = parseLine(msg, host);
     CHECK(parsed(h));
@@ -138,7 +138,7 @@ TEST_CASE("TestMultiportSyslogTCPSource: a line reassembled from fragments (test
   const sdk::Event e = parseLine(lines[0]);
   CHECK(e.body == "blah blam foo");
   CHECK(header(e, "host") == "-");
-  CHECK(header(e, "timestamp") == std::to_string(Run().now));  // "-": the receive time
+  CHECK(header(e, "timestamp") == std::to_string(MultiportRun().now));  // "-": the receive time
 }
 
 TEST_CASE("TestMultiportSyslogTCPSource: charsets (testCharsetParsing)") {
@@ -148,7 +148,7 @@ TEST_CASE("TestMultiportSyslogTCPSource: charsets (testCharsetParsing)") {
                                            "C\xC3\xB3mo est\xC3\xA1s?",
                                            "Comment \xC3\xAAtes-vous?"};
   for (const char* cs : {"UTF-8", "ISO-8859-1"}) {
-    Run r;
+    MultiportRun r;
     r.charsets.defaultCharset = cs;
     REQUIRE(r.charsets.validate().empty());
     for (const std::string& body : bodies) {
@@ -189,7 +189,7 @@ TEST_CASE("TestMultiportSyslogTCPSource: charsets (testCharsetParsing)") {
 }
 
 TEST_CASE("TestMultiportSyslogTCPSource: a charset per port (testPortCharsetHandling)") {
-  Run r;
+  MultiportRun r;
   r.charsets.ports = {{10001, "ISO-8859-1"}, {10002, "UTF-8"}};
   r.names.port = "port";
   REQUIRE(r.charsets.validate().empty());
@@ -248,7 +248,7 @@ TEST_CASE("TestMultiportSyslogTCPSource: the message of testMultiplePorts") {
 }
 
 TEST_CASE("RFC 3164 dates in UTC with a one-month window either side") {
-  Run r;
+  MultiportRun r;
   r.now = utcMillis(2026, 3, 10, 12, 0, 0);
   auto ts = [&](const char* stamp) {
     return header(parseLine(std::string("<13>") + stamp + " host msg", r), "timestamp");
@@ -320,7 +320,7 @@ TEST_CASE("SyslogParser: the priority through Integer.parseInt, hosts and bodies
 }
 
 TEST_CASE("SyslogParser: keepFields") {
-  Run r;
+  MultiportRun r;
   r.keep = "priority version timestamp hostname";
   CHECK(parseLine("<13>1 2012-04-13T08:08:08Z host msg", r).body ==
         "<13>1 2012-04-13T08:08:08Z host msg");
@@ -333,7 +333,7 @@ TEST_CASE("SyslogParser: keepFields") {
 }
 
 TEST_CASE("LineFramer and MultiportParser: over-long lines") {
-  Run r;
+  MultiportRun r;
   r.eventSize = 12;
   // A line fits when its '\n' is among its first eventSize bytes: 11 bytes do, 12 do not (the
   // '\n' left behind is an empty line, skipped).

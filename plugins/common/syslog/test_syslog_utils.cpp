@@ -20,7 +20,7 @@ namespace {
 // A fixed "now" for the tests that do not depend on it: 2026-06-15 12:00 in Berlin.
 int64_t defaultNow() { return localMillis(2026, 6, 15, 12, 0, 0); }
 
-struct Run {
+struct UtilsRun {
   std::string keep = "none";
   int eventSize = kDefaultEventSize;
   int64_t now = 0;
@@ -29,7 +29,7 @@ struct Run {
   PeerInfo peer;
 };
 
-std::vector<sdk::Event> viaTcp(std::string_view input, const Run& r = {}) {
+std::vector<sdk::Event> viaTcp(std::string_view input, const UtilsRun& r = {}) {
   useTestZone();
   FramerOptions o;
   o.eventSize = r.eventSize;
@@ -42,7 +42,7 @@ std::vector<sdk::Event> viaTcp(std::string_view input, const Run& r = {}) {
   return events;
 }
 
-sdk::Event one(std::string_view input, const Run& r = {}) {
+sdk::Event one(std::string_view input, const UtilsRun& r = {}) {
   auto events = viaTcp(input, r);
   REQUIRE(events.size() == 1);
   return std::move(events[0]);
@@ -113,7 +113,7 @@ TEST_CASE("TestSyslogUtils: the other headers of a parsed RFC 5424 message") {
 }
 
 TEST_CASE("TestSyslogUtils: RFC 3164 headers (TestHeader9, 10, ApacheLogWithNulls)") {
-  Run r;
+  UtilsRun r;
   r.now = localMillis(2026, 6, 15, 12, 0, 0);
   // Flume's test formats "MMM  d hh:MM:ss": two spaces before the day, one or two digits.
   checkHeader(one("<10>Jun  5 03:04:22 ubuntu-11.cloudera.com some msg\n", r), "",
@@ -155,7 +155,7 @@ TEST_CASE(
       const time_t dt = ::mktime(&d);
       char stamp[32];
       ::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &d);  // "Jun  5 12:00:00"
-      Run r;
+      UtilsRun r;
       r.now = static_cast<int64_t>(nowT) * 1000;
       const sdk::Event e =
           one(std::string("<10>") + stamp + " ubuntu-11.cloudera.com some msg\n", r);
@@ -167,7 +167,7 @@ TEST_CASE(
 
 TEST_CASE(
     "RFC 3164 year around New Year (the current year is taken in UTC, the date read locally)") {
-  Run r;
+  UtilsRun r;
   // Just after midnight on 1 January in Berlin, which is still 31 December in UTC.
   r.now = localMillis(2026, 1, 1, 0, 30, 0);
   CHECK(header(one("<13>Dec 31 23:59:00 h m\n", r), "timestamp") ==
@@ -201,7 +201,7 @@ TEST_CASE("RFC 3164 stamps SimpleDateFormat does not read keep host and body") {
   CHECK_FALSE(f.headers.contains("timestamp"));
   CHECK(header(f, "host") == "host1");
   // A space then a tab before the day: the number's leading blanks are skipped.
-  Run r;
+  UtilsRun r;
   r.now = localMillis(2026, 6, 15, 12, 0, 0);
   CHECK(header(one("<13>Jun \t5 03:04:22 host1 msg\n", r), "timestamp") ==
         std::to_string(localMillis(2026, 6, 5, 3, 4, 22)));
@@ -292,7 +292,7 @@ TEST_CASE("TestSyslogUtils: good and bad events in one buffer") {
 
 TEST_CASE("TestSyslogUtils: a line over eventSize (testExtractBadEventLarge)") {
   // Flume's constructor raises the test's eventSize of 5 to its minimum of 10.
-  Run r;
+  UtilsRun r;
   r.eventSize = 10;
   const auto ev = viaTcp("<10> bad bad data bad bad\n", r);
   REQUIRE(ev.size() == 3);
@@ -312,7 +312,7 @@ TEST_CASE("TestSyslogUtils: keepFields (testKeepFields)") {
   const std::string msg = "<10>1 2012-04-13T11:11:11+08:00 ubuntu-11.cloudera.com some msg\n";
   const int64_t ts = utcMillis(2012, 4, 13, 3, 11, 11);
   auto body = [&](const char* keep) {
-    Run r;
+    UtilsRun r;
     r.keep = keep;
     const sdk::Event e = one(msg, r);
     CHECK(header(e, "timestamp") == std::to_string(ts));
@@ -331,7 +331,7 @@ TEST_CASE("TestSyslogUtils: keepFields (testKeepFields)") {
   CHECK(body("true") == "<10>1 2012-04-13T11:11:11+08:00 ubuntu-11.cloudera.com some msg");
   CHECK(body("  Priority,HostName ") == "<10>ubuntu-11.cloudera.com some msg");
   // A "-" stamp or host kept in the body is Java's null.
-  Run r;
+  UtilsRun r;
   r.keep = "timestamp hostname";
   CHECK(one("<10>1 - - some msg\n", r).body == "null null some msg");
 }
@@ -364,13 +364,13 @@ TEST_CASE("an empty body keeps the raw message, line terminators and malformed U
   // decoder cuts (one for E2 82, one for the lone FF).
   CHECK(one("<13>1 - host1 a\xE2\x82z\xFF\n").body == "a\xEF\xBF\xBDz\xEF\xBF\xBD");
   // keepFields=all keeps the bytes as received.
-  Run r;
+  UtilsRun r;
   r.keep = "all";
   CHECK(one("<13>1 - host1 a\xE2\x82z\xFF\n", r).body == "<13>1 - host1 a\xE2\x82z\xFF");
 }
 
 TEST_CASE("connection headers are set after parsing and win over parsed ones") {
-  Run r;
+  UtilsRun r;
   r.names.clientIp = "clientIP";
   r.names.clientHostname = "host";  // the same name as the parsed host
   r.peer.ip = "192.0.2.7";
