@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "allocation_counter.hpp"
 
@@ -18,7 +19,7 @@ constexpr int64_t kTuesday = 1704164645678;  // 2024-01-02T03:04:05.678Z, a Tues
 std::string fmt(std::string_view tmpl, const TimeSettings& s = {}, int64_t ts = kTuesday,
                 sdk::Headers extra = {}) {
   PathTemplate t = PathTemplate::compile(tmpl, kHost);
-  sdk::Headers h = extra;
+  sdk::Headers h = std::move(extra);
   if (!h.contains("timestamp")) h.set("timestamp", std::to_string(ts));
   std::string out;
   REQUIRE(t.format(h, 0, s, out) == PathTemplate::Status::Ok);
@@ -71,7 +72,7 @@ TEST_CASE("rounding: down to 10 minutes, seconds, hours, in the zone") {
   s.roundValue = 10;
   // 03:04:05 -> 03:00; %t stays the raw header, %s follows the rounding.
   CHECK(fmt("%H%M%S|%t|%s", s) == "030000|1704164645678|1704164400");
-  CHECK(fmt("%H%M", s, kTuesday + 17 * 60000) == "0320");  // 03:21:05 -> 03:20
+  CHECK(fmt("%H%M", s, kTuesday + int64_t{17} * 60000) == "0320");  // 03:21:05 -> 03:20
   s.unit = RoundUnit::Second;
   s.roundValue = 30;
   CHECK(fmt("%M%S", s, kTuesday + 30000) == "0430");  // 03:04:35 -> 03:04:30
@@ -135,7 +136,7 @@ TEST_CASE("formatting allocates nothing once the output string has capacity") {
   long allocs = 0;
   for (int i = 0; i < 1000; ++i) {
     out.clear();
-    h.set("timestamp", std::to_string(kTuesday + i * 1000));  // may allocate: not counted
+    h.set("timestamp", std::to_string(kTuesday + int64_t{i} * 1000));  // may allocate: not counted
     allocs += sluice::plugins::testing::allocationsDuring([&] { (void)t.format(h, 0, s, out); });
   }
   CHECK(allocs == 0);
@@ -148,7 +149,7 @@ TEST_CASE("the one-entry caches give what a fresh formatter gives") {
   // Around the 2024-03-10 DST change in New York, same second repeated, zones alternating.
   const int64_t base = 1710052200000;  // 2024-03-10T06:30:00Z
   for (int i = 0; i < 400; ++i) {
-    const int64_t ts = base + (i / 3) * 37000 + (i % 3);
+    const int64_t ts = base + int64_t{i / 3} * 37000 + (i % 3);
     TimeSettings s;
     s.zone = (i % 7 == 0) ? &utc : &ny;
     s.round = (i % 5 == 0);
