@@ -85,8 +85,10 @@ class SpoolDirTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: len(lines_in(self.out)) >= len(expected), 30))
         got = lines_in(self.out)
         self.assertEqual(got, expected)  # oldest first, each exactly once, in order
-        self.assertEqual([f for f in self.spool_files() if not f.endswith(".COMPLETED")],
-                         [".flumespool"])
+        # The source renames with link + unlink (never replacing a file), so for a moment a file
+        # has both names: wait for the old ones to go instead of reading the listing once.
+        pending = lambda: [f for f in self.spool_files() if not f.endswith(".COMPLETED")]
+        self.assertTrue(wait_until(lambda: pending() == [".flumespool"], 30), pending())
         self.assertEqual(a.stop(), 0)
 
     def test_delete_policy_immediate(self):
