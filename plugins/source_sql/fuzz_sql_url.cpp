@@ -1,7 +1,7 @@
 // libFuzzer target: the JDBC URL parser and the identifier checks over arbitrary text. Neither
-// may crash; a parsed URL's error-free redacted form parses again to the same place and never
-// carries the password; an accepted table or column name holds no control character, and its
-// quoted form is one quoted token.
+// may crash; a parsed URL's error-free redacted form parses again to the same place and does not
+// depend on the user, password or parameters; an accepted table or column name holds no control
+// character, and its quoted form is one quoted token.
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -18,11 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const JdbcUrl u = parseJdbcUrl(input);
     const JdbcUrl back = parseJdbcUrl(u.redacted());
     if (back.host != u.host || back.port != u.port || back.dialect != u.dialect) std::abort();
-    if (u.password && u.password->size() >= 4 &&
-        u.redacted().find(*u.password) != std::string::npos &&
-        u.host.find(*u.password) == std::string::npos &&
-        u.database.find(*u.password) == std::string::npos)
-      std::abort();
+    // The redacted form depends on the public parts only: without user, password and
+    // parameters it is the same. (Searching it for the password text found "dbc:" in "jdbc:".)
+    JdbcUrl open = u;
+    open.user.reset();
+    open.password.reset();
+    open.params.clear();
+    if (open.redacted() != u.redacted()) std::abort();
   } catch (const std::invalid_argument&) {
   }
   for (auto parse : {+[](std::string_view s) { return parseTableName(s).name; },
