@@ -41,19 +41,12 @@ class HeldWriteSocket {
   template <class Handler>
   void release(Handler&& h) {
     holding_ = false;
-    boost::asio::async_write(s_, boost::asio::buffer(held_.data(), held_.size()),
-                             [this, h = std::forward<Handler>(h)](
-                                 const boost::system::error_code& ec, std::size_t n) mutable {
-                               held_.clear();
-                               held_.trim(kFlushBytes);
-                               h(ec, n);
-                             });
+    sendHeld(std::forward<Handler>(h));
   }
   // Forgets what was kept (the connection is being dropped).
   void discard() noexcept {
     holding_ = false;
-    held_.clear();
-    held_.trim(kFlushBytes);
+    forgetHeld();
   }
 
   template <class MutableBuffers, class Handler>
@@ -70,14 +63,11 @@ class HeldWriteSocket {
     if (held_.size() >= kFlushBytes) {
       // The buffer sequence is a view of the TLS engine's output, which stays put until this
       // write completes, so it can be kept while the held bytes go first.
-      boost::asio::async_write(
-          s_, boost::asio::buffer(held_.data(), held_.size()),
-          [this, buffers, h = std::forward<Handler>(h)](const boost::system::error_code& ec,
-                                                        std::size_t) mutable {
-            held_.clear();
-            if (ec) return h(ec, std::size_t{0});
-            async_write_some(buffers, std::move(h));
-          });
+      sendHeld([this, buffers, h = std::forward<Handler>(h)](const boost::system::error_code& ec,
+                                                            std::size_t) mutable {
+        if (ec) return h(ec, std::size_t{0});
+        async_write_some(buffers, std::move(h));
+      });
       return;
     }
     std::size_t n = 0;
@@ -95,6 +85,21 @@ class HeldWriteSocket {
 
  private:
   static constexpr std::size_t kFlushBytes = std::size_t{1} << 20;
+
+  // Writes the held bytes, then forgets them and calls h(ec, bytes written).
+  template <class Handler>
+  void sendHeld(Handler&& h) {
+    boost::asio::async_write(s_, boost::asio::buffer(held_.data(), held_.size()),
+                             [this, h = std::forward<Handler>(h)](
+                                 const boost::system::error_code& ec, std::size_t n) mutable {
+                               forgetHeld();
+                               h(ec, n);
+                             });
+  }
+  void forgetHeld() noexcept {
+    held_.clear();
+    held_.trim(kFlushBytes);
+  }
 
   socket_type& s_;
   bool holding_ = false;
