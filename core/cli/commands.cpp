@@ -294,9 +294,10 @@ int cmdDescribe(int argc, char** argv) {
   o.logLevel = "warn";
   if (!openSession(o, s)) return 2;
   int found = 0;
-  for (auto kind : {sdk::ComponentKind::Source, sdk::ComponentKind::Channel, sdk::ComponentKind::Sink,
-                    sdk::ComponentKind::Interceptor, sdk::ComponentKind::ChannelSelector,
-                    sdk::ComponentKind::SinkSelector}) {
+  for (auto kind : {sdk::ComponentKind::Source, sdk::ComponentKind::Channel,
+                    sdk::ComponentKind::Sink, sdk::ComponentKind::Interceptor,
+                    sdk::ComponentKind::ChannelSelector, sdk::ComponentKind::SinkSelector,
+                    sdk::ComponentKind::EventSerializer, sdk::ComponentKind::HttpHandler}) {
     const RegisteredComponent* c = s.registry->resolve(kind, type);
     if (!c) continue;
     ++found;

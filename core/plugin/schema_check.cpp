@@ -123,6 +123,21 @@ std::vector<std::string> hintCandidates(const sdk::Schema& schema, const std::st
 
 }  // namespace
 
+bool namesPlugin(const sdk::Key& key, std::string_view value) {
+  if (key.componentKind == sdk::ComponentKind{}) return false;
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r'))
+    value.remove_suffix(1);
+  auto lowerChar = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  for (const auto& a : key.allowed)
+    if (std::equal(a.begin(), a.end(), value.begin(), value.end(),
+                   [&](char x, char y) { return lowerChar(x) == lowerChar(y); }))
+      return false;
+  return true;
+}
+
 bool keyMatches(const std::string& pattern, const std::string& key) {
   if (pattern.size() >= 2 && pattern.compare(pattern.size() - 2, 2, ".*") == 0) {
     std::string prefix = pattern.substr(0, pattern.size() - 1);  // keep the dot
@@ -146,6 +161,9 @@ const std::vector<std::string>& frameworkKeys(sdk::ComponentKind kind) {
     case sdk::ComponentKind::Sink:
       return kSink;
     case sdk::ComponentKind::SinkSelector:
+    // A sub-component's keys are those below its owner's key; its type is that key's value.
+    case sdk::ComponentKind::EventSerializer:
+    case sdk::ComponentKind::HttpHandler:
       return kNone;
     case sdk::ComponentKind::Channel:
     case sdk::ComponentKind::Interceptor:
@@ -172,12 +190,23 @@ sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& ty
                                 const std::vector<std::string>& frameworkKeys, Diagnostics& diags,
                                 UnknownKeys unknownKeys) {
   const std::string& path = ctx.path();
+  // Keys whose value names a plugin (Key::component): the host resolves that value, and checks
+  // the keys below it against the plugin's schema, when it makes the plugin (ComponentFactory).
+  std::vector<std::string> pluginKeys;
+  for (const auto& k : schema.keys)
+    if (auto v = ctx.getString(k.name); v && namesPlugin(k, *v)) pluginKeys.push_back(k.name);
+  auto belowPlugin = [&](const std::string& key) {
+    return std::any_of(pluginKeys.begin(), pluginKeys.end(), [&](const std::string& p) {
+      return key == p ||
+             (key.size() > p.size() && key.compare(0, p.size(), p) == 0 && key[p.size()] == '.');
+    });
+  };
   for (const auto& entry : ctx.parameters()) {
     // Named through the pair, not a structured binding: clang 14 cannot capture bindings.
     const std::string& key = entry.first;
     bool framework = std::any_of(frameworkKeys.begin(), frameworkKeys.end(),
                                  [&](const std::string& f) { return keyMatches(f, key); });
-    if (framework) continue;
+    if (framework || belowPlugin(key)) continue;
     const sdk::Key* spec = findKey(schema, key);
     if (!spec) {
       if (schema.allowUnknownKeys) continue;
@@ -206,7 +235,7 @@ sdk::Context checkAgainstSchema(const sdk::Schema& schema, const std::string& ty
   }
   sdk::Context prepared = ctx;
   for (const auto& k : schema.keys) {
-    if (k.name.find('*') != std::string::npos) continue;
+    if (k.name.find('*') != std::string::npos || belowPlugin(k.name)) continue;
     if (k.required) {
       if (!ctx.containsKey(k.name))
         diags.error(path + ": missing required key '" + k.name + "' (" + sdk::nameOf(k.type) +
@@ -266,6 +295,9 @@ std::string describeKeys(const sdk::Schema& schema) {
       for (std::size_t j = 0; j < k.allowed.size(); ++j) out << (j ? "|" : "") << k.allowed[j];
       out << "}";
     }
+    if (k.componentKind != sdk::ComponentKind{})
+      out << " or the type of a " << sdk::nameOf(k.componentKind) << " plugin (its keys below "
+          << k.name << ".)";
     if (k.required) out << "  required";
     if (!k.defaultValue.empty()) out << "  default=" << k.defaultValue;
     if (k.ignored) out << "  (Flume key, ignored)";

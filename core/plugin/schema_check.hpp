@@ -74,6 +74,12 @@ std::optional<std::string> effectiveValue(const sdk::Schema& schema, const sdk::
 // is kept secret everywhere, since knowing the component's type here would mean building it.
 bool isSchemaSecret(const std::vector<std::string>& secretNames, const std::string& key);
 
+// Whether `value` of a key declared with Key::component() names a plugin of that kind rather
+// than one of the key's built-in values (its oneOf list, matched case-insensitively, blanks
+// trimmed). The host then makes that plugin (ComponentFactory) and checks the keys below the key
+// ("<key>.x") against the plugin's schema instead of the owner's.
+bool namesPlugin(const sdk::Key& key, std::string_view value);
+
 // Whether a key matches a schema/framework key name ("a.b" exactly, or "a.*" as a family).
 bool keyMatches(const std::string& pattern, const std::string& key);
 

@@ -18,6 +18,9 @@ sdk::ComponentKind kindOf(sdk::PluginObject& object) {
   if (dynamic_cast<sdk::Channel*>(&object)) return sdk::ComponentKind::Channel;
   if (dynamic_cast<sdk::ChannelSelector*>(&object)) return sdk::ComponentKind::ChannelSelector;
   if (dynamic_cast<sdk::SinkSelector*>(&object)) return sdk::ComponentKind::SinkSelector;
+  if (dynamic_cast<sdk::EventSerializerBuilder*>(&object))
+    return sdk::ComponentKind::EventSerializer;
+  if (dynamic_cast<sdk::HttpSourceHandler*>(&object)) return sdk::ComponentKind::HttpHandler;
   return sdk::ComponentKind::Interceptor;
 }
 

@@ -3,9 +3,10 @@
 #include <type_traits>
 
 #include "core/plugin/schema_check.hpp"
+#include "plugins/common/text_util.hpp"
+#include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/selector.hpp"
 #include "sluice/sdk/sink_selector.hpp"
-#include "sluice/sdk/host_access.hpp"
 
 namespace sluice::core {
 
@@ -19,6 +20,9 @@ constexpr sdk::ComponentKind kindOf() {
   if constexpr (std::is_same_v<T, sdk::InterceptorBuilder>) return sdk::ComponentKind::Interceptor;
   if constexpr (std::is_same_v<T, sdk::ChannelSelector>) return sdk::ComponentKind::ChannelSelector;
   if constexpr (std::is_same_v<T, sdk::SinkSelector>) return sdk::ComponentKind::SinkSelector;
+  if constexpr (std::is_same_v<T, sdk::EventSerializerBuilder>)
+    return sdk::ComponentKind::EventSerializer;
+  if constexpr (std::is_same_v<T, sdk::HttpSourceHandler>) return sdk::ComponentKind::HttpHandler;
 }
 
 }  // namespace
@@ -40,6 +44,7 @@ std::optional<CheckedComponent> ComponentFactory::check(const ComponentSpec& spe
       prepareContext(kind, rc->info->type, rc->info->schema, spec.context, local, unknownKeys_);
   diags.append(local);
   if (local.hasErrors()) return std::nullopt;
+  if (!subcomponents(spec, rc->info->schema, nullptr, nullptr, diags)) return std::nullopt;
   return CheckedComponent{rc, std::move(prepared)};
 }
 
@@ -64,6 +69,10 @@ PluginPtr<T> ComponentFactory::create(const ComponentSpec& spec, CheckedComponen
   if constexpr (std::is_same_v<T, sdk::ChannelSelector>) sdk::HostAccess::setChannels(*obj, *wiring.channels);
   if constexpr (std::is_same_v<T, sdk::SinkSelector>) sdk::HostAccess::setSinks(*obj, *wiring.sinks);
   checked.context.setLogger(logger);
+  if (!subcomponents(spec, rc.info->schema, &checked.context, &loggers, diags)) {
+    obj.reset();
+    return obj;
+  }
   if (sdk::Result r = sdk::HostAccess::configure(*obj, checked.context); !r) {
     diags.error(r.error());
     obj.reset();
@@ -94,6 +103,52 @@ std::unique_ptr<sdk::Interceptor> ComponentFactory::makeInterceptor(const Compon
   return interceptor;
 }
 
+bool ComponentFactory::subcomponents(const ComponentSpec& spec, const sdk::Schema& schema,
+                                     sdk::Context* into, Loggers* loggers,
+                                     Diagnostics& diags) const {
+  bool ok = true;
+  for (const sdk::Key& k : schema.keys) {
+    auto it = spec.context.parameters().find(k.name);
+    if (it == spec.context.parameters().end() || !namesPlugin(k, it->second.value)) continue;
+    const sdk::Context sub = spec.context.getSubProperties(k.name);
+    std::string type(plugins::text::trimmed(it->second.value));
+    ComponentSpec subSpec{sub, type, it->second.where, spec.name + "." + k.name};
+    subSpec.typeKey = spec.context.path() + "." + k.name;
+    std::string builtins;
+    for (const auto& a : k.allowed) builtins += (builtins.empty() ? "" : ", ") + a;
+    subSpec.typeHint = "; or one of the built-in values " + builtins;
+    auto makeOne = [&]<class Sub>() -> bool {
+      if (!into) return check<Sub>(subSpec, diags).has_value();
+      // The owner's check() reported this plugin's warnings already: keep only errors here.
+      Diagnostics again;
+      std::optional<CheckedComponent> checked = check<Sub>(subSpec, again);
+      if (!checked) {
+        for (const auto& d : again.items())
+          if (d.severity == Diagnostic::Severity::Error) diags.error(d.message);
+        return false;
+      }
+      PluginPtr<Sub> obj = create<Sub>(subSpec, std::move(*checked), {}, *loggers, diags);
+      if (!obj) return false;
+      sdk::HostAccess::setComponent(*into, k.name,
+                                    std::shared_ptr<sdk::PluginObject>(std::move(obj)));
+      return true;
+    };
+    switch (k.componentKind) {
+      case sdk::ComponentKind::EventSerializer:
+        ok = makeOne.template operator()<sdk::EventSerializerBuilder>() && ok;
+        break;
+      case sdk::ComponentKind::HttpHandler:
+        ok = makeOne.template operator()<sdk::HttpSourceHandler>() && ok;
+        break;
+      default:
+        diags.error(subSpec.typeKey + ": a " + sdk::nameOf(k.componentKind) +
+                    " cannot be a sub-component (a bug in the plugin's schema)");
+        ok = false;
+    }
+  }
+  return ok;
+}
+
 #define SLUICE_FACTORY_KIND(T)                                                                    \
   template std::optional<CheckedComponent> ComponentFactory::check<T>(const ComponentSpec&,       \
                                                                       Diagnostics&) const;        \
@@ -106,6 +161,8 @@ SLUICE_FACTORY_KIND(sdk::Channel)
 SLUICE_FACTORY_KIND(sdk::Sink)
 SLUICE_FACTORY_KIND(sdk::ChannelSelector)
 SLUICE_FACTORY_KIND(sdk::SinkSelector)
+SLUICE_FACTORY_KIND(sdk::EventSerializerBuilder)
+SLUICE_FACTORY_KIND(sdk::HttpSourceHandler)
 #undef SLUICE_FACTORY_KIND
 
 }  // namespace sluice::core

@@ -1,9 +1,11 @@
 #pragma once
 // The one way the host makes a plugin object from its configuration: resolve the type, check
 // the keys against the plugin's schema, create the object, give it its logger and name, wire it
-// (a sink's channel, a source's channel processor, a selector's channels or sinks), configure
-// it. Every source, channel, sink, channel selector, interceptor and sink selector is made here,
-// so a change to any of those steps is made once.
+// (a sink's channel, a source's channel processor, a selector's channels or sinks), make the
+// sub-components its keys name (Key::component: a sink's serializer, an http source's handler)
+// and hand them over in its Context, configure it. Every source, channel, sink, channel
+// selector, interceptor, sink selector, serializer and handler is made here, so a change to any
+// of those steps is made once.
 //
 // Used on the host's control thread (agent build and reload). Objects come back configured, not
 // started.
@@ -19,7 +21,9 @@
 #include "core/plugin/registry.hpp"
 #include "core/plugin/schema_check.hpp"
 #include "core/runtime/pipeline.hpp"
+#include "sluice/sdk/http_handler.hpp"
 #include "sluice/sdk/interceptor.hpp"
+#include "sluice/sdk/serializer.hpp"
 
 namespace sluice::core {
 
@@ -86,6 +90,12 @@ class ComponentFactory {
   UnknownKeys unknownKeys() const { return unknownKeys_; }
 
  private:
+  // For each key of `schema` declared with Key::component() whose value in spec.context names a
+  // plugin: checks that plugin (type, keys below the key) and, when `into` is given, makes it and
+  // hands it to `into` (HostAccess::setComponent). False after reporting a problem to diags.
+  bool subcomponents(const ComponentSpec& spec, const sdk::Schema& schema, sdk::Context* into,
+                     Loggers* loggers, Diagnostics& diags) const;
+
   const PluginRegistry& registry_;
   LogHub& logs_;
   UnknownKeys unknownKeys_ = UnknownKeys::Error;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "avro_container.hpp"
+#include "sluice/sdk/context.hpp"
 #include "sluice/sdk/event.hpp"
 #include "text_util.hpp"
 
@@ -46,6 +47,18 @@ using text::trimmed;
 enum class Serializer { Text, HeaderAndText, AvroEvent };
 inline std::vector<std::string> serializerSpellings() {
   return {"TEXT", "HEADER_AND_TEXT", "avro_event", kTextBuilder, kHeaderAndTextBuilder, kAvroBuilder};
+}
+// For a sink configured without the host's factory (unit tests, benches): the value of its
+// serializer key must then be a built-in, since only the host makes serializer plugins. Throws
+// the error the host's enum check gives.
+inline void requireBuiltinSerializer(const sdk::Context& context, const std::string& key) {
+  const std::string v = lower(trimmed(context.getString(key, "")));
+  std::string all;
+  for (const auto& s : serializerSpellings()) {
+    if (lower(s) == v) return;
+    all += (all.empty() ? "" : ", ") + s;
+  }
+  context.fail(key, "expected one of " + all + ", got '" + context.getString(key, "") + "'");
 }
 inline Serializer serializerFromName(std::string_view value) {
   const std::string v = lower(trimmed(value));

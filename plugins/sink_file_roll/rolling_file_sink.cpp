@@ -49,10 +49,12 @@ const sdk::Schema& rollingFileSinkSchema() {
           .doc("Events taken from the channel and written per transaction"),
       sdk::Key("sink.serializer")
           .oneOf(file_output::serializerSpellings())
+          .component(sdk::ComponentKind::EventSerializer)
           .def("TEXT")
           .doc("TEXT writes each body (and a newline); HEADER_AND_TEXT writes the headers as "
                "{k=v, k=v}, a space, then the body; avro_event writes an Avro container of "
-               "headers and body"),
+               "headers and body; the type of a serializer plugin writes its own format, "
+               "configured by the keys below sink.serializer"),
       sdk::Key("sink.serializer.appendNewline")
           .boolean()
           .def("true")
@@ -91,10 +93,14 @@ void RollingFileSink::configure(const sdk::Context& context) {
   s.batchSize = static_cast<std::size_t>(requireInteger(context, "sink.batchSize"));
 
   // Enum keys: the host has checked them against the schema's values (case-insensitively).
-  s.serializer = file_output::serializerFromName(requireValue(context, "sink.serializer"));
-  s.appendNewline = requireBoolean(context, "sink.serializer.appendNewline");
-  s.syncIntervalBytes =
-      static_cast<std::size_t>(requireInteger(context, "sink.serializer.syncIntervalBytes"));
+  s.custom = context.component<sdk::EventSerializerBuilder>("sink.serializer");
+  if (!s.custom) {
+    file_output::requireBuiltinSerializer(context, "sink.serializer");
+    s.serializer = file_output::serializerFromName(requireValue(context, "sink.serializer"));
+    s.appendNewline = requireBoolean(context, "sink.serializer.appendNewline");
+    s.syncIntervalBytes =
+        static_cast<std::size_t>(requireInteger(context, "sink.serializer.syncIntervalBytes"));
+  }
   s.pathManager = lower(trimmed(requireValue(context, "sink.pathManager"))) == "rolltime"
                       ? PathManagerType::RollTime
                       : PathManagerType::Default;
@@ -133,6 +139,9 @@ void RollingFileSink::start() {
 }
 
 file_output::RecordFormat RollingFileSink::recordFormat() const noexcept {
+  if (s_.custom)
+    return custom_ && custom_->lineOriented() ? file_output::RecordFormat::Lines
+                                              : file_output::RecordFormat::Opaque;
   if (s_.serializer == SerializerType::AvroEvent) return file_output::RecordFormat::AvroContainer;
   return s_.appendNewline ? file_output::RecordFormat::Lines : file_output::RecordFormat::Opaque;
 }
@@ -214,21 +223,35 @@ bool RollingFileSink::openNext(std::string* error) {
     fd_ = fd;
     path_ = std::move(path);
     committed_ = 0;
+    buf_.clear();
+    // Removes the new file again when its start failed.
+    auto abandon = [this] {
+      custom_.reset();
+      ::close(fd_);
+      ::unlink(path_.c_str());
+      fd_ = -1;
+      path_.clear();
+      return false;
+    };
+    if (s_.custom) {
+      sdk::Result made;
+      custom_ = s_.custom->newSerializer(made);
+      if (made) made = custom_->afterCreate(buf_);
+      if (!made) {
+        *error = "the serializer could not start '" + path_ + "': " + made.error();
+        return abandon();
+      }
+    }
     markOpen();
-    if (s_.serializer == SerializerType::AvroEvent) {
+    if (s_.serializer == SerializerType::AvroEvent && !s_.custom) {
       for (std::size_t i = 0; i < sync_.size(); i += 8) {
         const uint64_t r = rng_();
         std::memcpy(sync_.data() + i, &r, 8);
       }
-      buf_.clear();
       avro::appendContainerHeader(buf_, sync_);
-      if (!writeBuffer(error)) {
-        ::close(fd_);
-        ::unlink(path_.c_str());
-        fd_ = -1;
-        path_.clear();
-        return false;
-      }
+    }
+    if (!buf_.empty()) {
+      if (!writeBuffer(error)) return abandon();
       committed_ = buf_.size();
     }
     rollAt_ = Clock::now() + s_.rollInterval;
@@ -269,6 +292,17 @@ void RollingFileSink::markOpen() {
 
 void RollingFileSink::closeFile() noexcept {
   if (fd_ < 0) return;
+  if (custom_) {
+    // The serializer's trailer, after the last committed batch.
+    std::string tail;
+    std::string error;
+    sdk::Result r = custom_->beforeClose(tail);
+    if (!r)
+      logger().error("the serializer failed to end '", path_, "': ", r.error());
+    else if (!tail.empty() && !file_output::writeAll(fd_, tail.data(), tail.size(), path_, &error))
+      logger().error(error);
+    custom_.reset();
+  }
   // The mark goes first: while the file is still locked no repair can look at it.
   if (marked_ && ::fremovexattr(fd_, kOpenAttr) != 0)
     logger().warn("cannot clear the in-use mark of '", path_, "': ", errnoText(errno));
@@ -280,14 +314,20 @@ void RollingFileSink::closeFile() noexcept {
   sinkCounter().incrementConnectionClosedCount();
 }
 
-void RollingFileSink::serializeBatch(std::span<const sdk::Event> events) {
+bool RollingFileSink::serializeBatch(std::span<const sdk::Event> events, std::string* error) {
   buf_.clear();
+  if (custom_) {
+    sdk::Result r = custom_->write(events, buf_);
+    if (!r) *error = "the serializer failed: " + r.error();
+    return static_cast<bool>(r);
+  }
   if (s_.serializer == SerializerType::AvroEvent) {
     avro::appendEventBlocks(buf_, scratch_, events, sync_, s_.syncIntervalBytes);
-    return;
+    return true;
   }
   // The buffer keeps its capacity from batch to batch: after the first batches, no allocation.
   for (const sdk::Event& e : events) file_output::appendTextRecord(buf_, e, s_.serializer, s_.appendNewline);
+  return true;
 }
 
 sdk::Status RollingFileSink::process() {
@@ -309,9 +349,12 @@ sdk::Status RollingFileSink::process() {
   if (!batch.ok()) return deliveryFailed(batch.error());
   const std::size_t n = batch.size();
   if (n == 0) return sdk::Status::BACKOFF;
-  serializeBatch(batch.events());
-
   std::string error;
+  if (!serializeBatch(batch.events(), &error)) {
+    counter.incrementEventWriteFail();
+    batch.rollback();
+    return deliveryFailed(error + "; " + std::to_string(n) + " events rolled back");
+  }
   if (!writeBuffer(&error)) {
     counter.incrementEventWriteFail();
     batch.rollback();

@@ -35,6 +35,7 @@
 #include "file_output.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
+#include "sluice/sdk/serializer.hpp"
 #include "sluice/sdk/sink.hpp"
 
 namespace sluice::plugins::file_roll {
@@ -51,6 +52,9 @@ struct RollingFileSettings {
   std::chrono::seconds rollInterval{};  // 0 = never roll
   std::size_t batchSize = 0;
   SerializerType serializer = SerializerType::Text;
+  // sink.serializer named a serializer plugin: it writes the files, and `serializer`,
+  // appendNewline and syncIntervalBytes are unused.
+  std::shared_ptr<sdk::EventSerializerBuilder> custom;
   bool appendNewline = false;         // TEXT, HEADER_AND_TEXT
   std::size_t syncIntervalBytes = 0;  // avro_event: block size before a new block starts
   PathManagerType pathManager = PathManagerType::Default;
@@ -92,7 +96,8 @@ class RollingFileSink final : public sdk::AbstractSink {
   // start(): cuts files that a crashed writer left open back to their last whole event.
   void repairCrashedFiles();
   file_output::RecordFormat recordFormat() const noexcept;
-  void serializeBatch(std::span<const sdk::Event> events);
+  // Fills buf_ with the batch's bytes; false (with *error) when a serializer plugin failed.
+  bool serializeBatch(std::span<const sdk::Event> events, std::string* error);
 
   RollingFileSettings s_;
   std::string directoryKey_ = "sink.directory";  // full key and location, for errors
@@ -111,6 +116,7 @@ class RollingFileSink final : public sdk::AbstractSink {
   uint64_t committed_ = 0;  // bytes of the file that belong to committed batches
   Clock::time_point rollAt_{};
   avro::SyncMarker sync_{};
+  std::unique_ptr<sdk::EventSerializer> custom_;  // the current file's, for a serializer plugin
 
   // Reused per batch.
   std::string buf_;

@@ -115,9 +115,12 @@ const sdk::Schema& hdfsSinkSchema() {
           .doc("sluice: on start, rename in-use files a crash left under hdfs.path"),
       sdk::Key("serializer")
           .oneOf(file_output::serializerSpellings())
+          .component(sdk::ComponentKind::EventSerializer)
           .def("TEXT")
           .doc("TEXT writes each body (and a newline); HEADER_AND_TEXT writes the headers as "
-               "{k=v, k=v}, a space, then the body; avro_event writes an Avro container"),
+               "{k=v, k=v}, a space, then the body; avro_event writes an Avro container; the "
+               "type of a serializer plugin writes its own format, configured by the keys below "
+               "serializer"),
       sdk::Key("serializer.appendNewline")
           .boolean()
           .def("true")
@@ -234,8 +237,12 @@ void HdfsSink::configure(const sdk::Context& ctx) {
     }
   }
 
-  s.serializer = file_output::serializerFromName(requireValue(ctx, "serializer"));
-  s.appendNewline = requireBoolean(ctx, "serializer.appendNewline");
+  s.custom = ctx.component<sdk::EventSerializerBuilder>("serializer");
+  if (!s.custom) {
+    file_output::requireBuiltinSerializer(ctx, "serializer");
+    s.serializer = file_output::serializerFromName(requireValue(ctx, "serializer"));
+    s.appendNewline = requireBoolean(ctx, "serializer.appendNewline");
+  }
   s.recoverInUseFiles = requireBoolean(ctx, "hdfs.recoverInUseFiles");
 
   // Resolving the host name can wait on DNS: only when a template asks for it.

@@ -95,7 +95,9 @@ std::size_t HdfsSink::recoverInUseFiles() {
       // The file may end with part of a batch that was never committed (and will be delivered
       // again): cut it back to its last whole event where the format tells where that is.
       if (s_.fileType == FileType::DataStream) {
-        const auto format = s_.serializer == Serializer::AvroEvent
+        // A serializer plugin's files are kept whole: the format is its own.
+        const auto format = s_.custom ? file_output::RecordFormat::Opaque
+                            : s_.serializer == Serializer::AvroEvent
                                 ? file_output::RecordFormat::AvroContainer
                             : s_.appendNewline ? file_output::RecordFormat::Lines
                                                : file_output::RecordFormat::Opaque;
@@ -210,7 +212,17 @@ bool HdfsSink::openFile(Bucket& b, std::string* error) {
     f->tmpPath = std::move(tmpPath);
     f->finalPath = std::move(finalPath);
     f->openedAt = now_();
-    if (s_.serializer == Serializer::AvroEvent) {
+    if (s_.custom) {
+      sdk::Result made;
+      f->custom = s_.custom->newSerializer(made);
+      if (made) made = f->custom->afterCreate(f->head);  // written with the first batch
+      if (!made) {
+        ::close(fd);
+        ::unlink(f->tmpPath.c_str());
+        *error = "the serializer could not start '" + f->tmpPath + "': " + made.error();
+        return false;
+      }
+    } else if (s_.serializer == Serializer::AvroEvent) {
       for (std::size_t i = 0; i < f->sync.size(); i += 8) {
         const uint64_t r = rng_();
         std::memcpy(f->sync.data() + i, &r, 8);
@@ -226,13 +238,23 @@ bool HdfsSink::openFile(Bucket& b, std::string* error) {
   return false;
 }
 
-void HdfsSink::serialize(OpenFile& f, const sdk::Event& e) {
+bool HdfsSink::serialize(OpenFile& f, const sdk::Event& e, std::string* error) {
+  if (f.custom) {
+    // A serializer plugin: one call per event, since a batch's events go to different files.
+    if (sdk::Result r = f.custom->write(std::span<const sdk::Event>(&e, 1), f.pending); !r) {
+      *error = "the serializer failed on '" + f.tmpPath + "': " + r.error();
+      return false;
+    }
+    ++f.pendingEvents;
+    return true;
+  }
   if (s_.serializer == Serializer::AvroEvent) {
     avro::appendEventRecord(f.pending, e);
   } else {
     file_output::appendTextRecord(f.pending, e, s_.serializer, s_.appendNewline);
   }
   ++f.pendingEvents;
+  return true;
 }
 
 bool HdfsSink::compress(const std::string& in, std::string* error) {
@@ -288,6 +310,13 @@ bool HdfsSink::writePending(OpenFile& f, std::string* error) {
     scratch_.append(f.pending);
     scratch_.append(f.sync.data(), f.sync.size());
     out = &scratch_;
+  } else if (!f.head.empty()) {
+    // A serializer plugin's header (afterCreate), with the file's first batch.
+    scratch_.clear();
+    scratch_.append(f.head);
+    f.head.clear();
+    scratch_.append(f.pending);
+    out = &scratch_;
   }
   if (s_.fileType == FileType::CompressedStream) {
     if (!compress(*out, error)) return false;
@@ -302,6 +331,18 @@ bool HdfsSink::writePending(OpenFile& f, std::string* error) {
 
 void HdfsSink::closeFile(OpenFile& f) noexcept {
   if (f.fd < 0) return;
+  if (f.custom && f.committedEvents > 0) {
+    // The serializer's trailer, after the last committed batch.
+    std::string tail;
+    std::string error;
+    sdk::Result r = f.custom->beforeClose(tail);
+    if (!r)
+      logger().error("the serializer failed to end '", f.tmpPath, "': ", r.error());
+    else if (!tail.empty() &&
+             !file_output::writeAll(f.fd, tail.data(), tail.size(), f.tmpPath, &error))
+      logger().error(error);
+  }
+  f.custom.reset();
   if (::close(f.fd) != 0) {
     logger().error("closing '", f.tmpPath, "' failed: ", errnoText(errno));
     sinkCounter().increment(cntCloseFail_);
@@ -457,14 +498,17 @@ sdk::Status HdfsSink::processBatch() {
       return fail(tx, error + "; " + std::to_string(n) + " events rolled back");
     }
     OpenFile& f = *b->file;
-    serialize(f, e);
-    ++f.events;
-    f.bodyBytes += static_cast<int64_t>(e.body.size());
-    b->lastWrite = now;
     if (!f.touched) {
       f.touched = true;
       touched_.push_back(&f);
     }
+    if (!serialize(f, e, &error)) {
+      counter.incrementEventWriteFail();
+      return fail(tx, error + "; " + std::to_string(n) + " events rolled back");
+    }
+    ++f.events;
+    f.bodyBytes += static_cast<int64_t>(e.body.size());
+    b->lastWrite = now;
   }
 
   for (OpenFile* f : touched_)

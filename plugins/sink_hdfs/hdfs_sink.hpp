@@ -42,6 +42,7 @@
 #include "path_escape.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
+#include "sluice/sdk/serializer.hpp"
 #include "sluice/sdk/sink.hpp"
 #include "time_zone.hpp"
 
@@ -81,6 +82,9 @@ struct HdfsSettings {
   std::string timeZone;  // "" = local time
   bool useLocalTimeStamp = false;
   Serializer serializer = Serializer::Text;
+  // `serializer` named a serializer plugin: it writes the files; serializer and appendNewline
+  // are unused.
+  std::shared_ptr<sdk::EventSerializerBuilder> custom;
   bool appendNewline = false;
   std::string fallbackPath;  // set only with MissingTimestampPolicy::Fallback
   MissingTimestampPolicy missingTimestampPolicy = MissingTimestampPolicy::Drop;
@@ -124,6 +128,7 @@ class HdfsSink final : public sdk::AbstractSink {
     int64_t pendingEvents = 0;
     bool touched = false;
     std::array<char, 16> sync{};  // avro_event
+    std::unique_ptr<sdk::EventSerializer> custom;  // a serializer plugin's, for this file
   };
   struct Bucket {
     std::string key;     // directory + '/' + prefix
@@ -153,7 +158,8 @@ class HdfsSink final : public sdk::AbstractSink {
   sdk::Status fail(sdk::SinkBatch& tx, const std::string& why);
   // The log line for an event whose timestamp is missing or bad (st), rate-limited.
   void reportMissingTimestamp(const sdk::Event& e, PathTemplate::Status st);
-  void serialize(OpenFile& f, const sdk::Event& e);
+  // Appends the event to f.pending; false (with *error) when a serializer plugin failed.
+  bool serialize(OpenFile& f, const sdk::Event& e, std::string* error);
   bool compress(const std::string& in, std::string* error);
 
   HdfsSettings s_;

@@ -33,7 +33,7 @@ Got run(HttpSourceHandler& h, std::string body, std::string_view charset = "",
   req.body = &body;
   req.bodyTruncated = truncated;
   Got g;
-  g.result = h.getEvents(req, g.events);
+  g.result = h.handle(req, g.events);
   return g;
 }
 

@@ -65,9 +65,12 @@ const sdk::Schema& httpSourceSchema() {
           net::bindKey("bind", "0.0.0.0"),
           net::portKey(),
           sdk::Key("handler")
-              .string()
+              .oneOf({JsonHandler::kType, "JSONHandler", "json", BlobHandler::kType, "BlobHandler",
+                      "blob"})
+              .component(sdk::ComponentKind::HttpHandler)
               .def(JsonHandler::kType)
-              .doc("Turns a request into events: Flume's JSONHandler or BlobHandler class name"),
+              .doc("Turns a request into events: Flume's JSONHandler or BlobHandler class name, "
+                   "or the type of a handler plugin (its keys below handler.)"),
           sdk::Key("handler.*").string().doc("Keys of the handler, e.g. handler.maxBlobLength"),
           sdk::Key("maxBodyBytes")
               .longValue()
@@ -113,10 +116,11 @@ const sdk::Schema& httpSourceSchema() {
 }
 
 std::unique_ptr<HttpSourceHandler> makeHandler(const std::string& type) {
-  const std::string t = text::trimmed(type);
-  if (t == JsonHandler::kType || t == "JSONHandler" || t == "json")
+  // Matched as the host matched the key's values: case-insensitively.
+  const std::string t = text::lower(text::trimmed(type));
+  if (t == text::lower(JsonHandler::kType) || t == "jsonhandler" || t == "json")
     return std::make_unique<JsonHandler>();
-  if (t == BlobHandler::kType || t == "BlobHandler" || t == "blob")
+  if (t == text::lower(BlobHandler::kType) || t == "blobhandler" || t == "blob")
     return std::make_unique<BlobHandler>();
   return nullptr;
 }
@@ -152,18 +156,22 @@ void HttpSource::configure(const sdk::Context& context) {
   so.maxBodyBytes = static_cast<uint64_t>(requireLong(context, "maxBodyBytes"));
 
   const std::string type = text::trimmed(context.requireString("handler"));
-  std::unique_ptr<HttpSourceHandler> handler = makeHandler(type);
-  if (!handler)
-    context.fail("handler", "unknown handler '" + type + "'; built in: " + JsonHandler::kType +
-                                " and " + BlobHandler::kType +
-                                " (handlers from plugin libraries are not supported yet)");
-  // The source is its handler's host: it names it, lends it its logger and configures it with
-  // the handler.* keys, through the same guarded entry points the host uses for components.
-  sdk::HostAccess::attach(*handler, getName() + ".handler", &logger());
-  sdk::Context sub = context.getSubProperties("handler.");
-  sub.setLogger(&logger());
-  if (const sdk::Result r = sdk::HostAccess::configure(*handler, sub); !r)
-    throw sdk::ConfigError(r.error());
+  // A handler plugin: the host made and configured it with the handler.* keys.
+  std::shared_ptr<HttpSourceHandler> handler = context.component<HttpSourceHandler>("handler");
+  if (!handler) {
+    std::unique_ptr<HttpSourceHandler> builtIn = makeHandler(type);
+    if (!builtIn)
+      context.fail("handler", "unknown handler '" + type + "'; built in: " + JsonHandler::kType +
+                                  " and " + BlobHandler::kType + ", or a handler plugin's type");
+    // For a built-in handler the source is the host: it names it, lends it its logger and
+    // configures it with the handler.* keys, through the entry points the host uses.
+    sdk::HostAccess::attach(*builtIn, getName() + ".handler", &logger());
+    sdk::Context sub = context.getSubProperties("handler.");
+    sub.setLogger(&logger());
+    if (const sdk::Result r = sdk::HostAccess::configure(*builtIn, sub); !r)
+      throw sdk::ConfigError(r.error());
+    handler = std::move(builtIn);
+  }
 
   listen_ = std::move(lo);
   http_ = std::move(so);
@@ -249,7 +257,7 @@ void HttpSource::onRequest(http::Request& req, http::Response& res) {
 
   sdk::EventBatch& batch = w.batch;
   batch.clear();
-  const HandlerResult got = handler_->getEvents(view, batch);
+  const HandlerResult got = handler_->handle(view, batch);
   if (!got) {
     batch.clear();
     sourceCounter().incrementEventReadFail();

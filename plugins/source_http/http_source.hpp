@@ -72,7 +72,7 @@ class HttpSource final : public sdk::EventDrivenSource, private http::Handler {
 
   net::ListenerOptions listen_;
   http::ServerOptions http_;
-  std::unique_ptr<HttpSourceHandler> handler_;
+  std::shared_ptr<HttpSourceHandler> handler_;  // built in, or a plugin the host made
   std::string handlerType_;
 
   std::unique_ptr<net::IoPool> pool_;

@@ -116,7 +116,7 @@ class CliTest(unittest.TestCase):
     def test_version(self):
         r = run("version")
         self.assertEqual(r.returncode, 0)
-        self.assertRegex(r.stdout, r"^sluice \d+\.\d+\.\d+ \(plugin SDK ABI 2\.\d+, libstdc\+\+")
+        self.assertRegex(r.stdout, r"^sluice \d+\.\d+\.\d+ \(plugin SDK ABI 3\.\d+, libstdc\+\+")
 
     def test_plugins_lists_builtins_with_their_files(self):
         r = run("plugins")

@@ -198,6 +198,29 @@ a1.sources.r1.handler.maxBlobLength = 1000000""")
         for h in ("resourceName=report.txt", "id=7", "Content-Type=text/plain"):
             self.assertIn(h, line)
 
+    def test_handler_plugin_from_a_library(self):
+        # handler names a plugin of kind HttpHandler (tests/plugins/test_subcomponents.cpp), made
+        # by the host with the keys below handler.
+        agent = self.start("""a1.sources.r1.handler = test.CsvHandler
+a1.sources.r1.handler.headerName = k""")
+        status, _ = self.post("x,one\ny,two\n")
+        self.assertEqual(status, "200")
+        self.assertTrue(wait_until(lambda: len(self.lines()) >= 2), agent.text()[-3000:])
+        self.assertEqual(self.lines(), ["one k=x", "two k=y"])
+        # HttpBadRequest from the handler is 400 with its message; any other exception is 500,
+        # as Flume answers; nothing is put for either.
+        status, answer = self.post("no delimiter here\n")
+        self.assertEqual(status, "400")
+        self.assertIn("Bad request from client. line 1 has no ','", answer)
+        status, answer = self.post("boom")
+        self.assertEqual(status, "500")
+        self.assertIn("the handler blew up", answer)
+        status, _ = self.post("z,three\n")
+        self.assertEqual(status, "200")
+        self.assertTrue(wait_until(lambda: len(self.lines()) >= 3))
+        self.assertEqual(self.lines(), ["one k=x", "two k=y", "three k=z"])
+        self.assertEqual(self.source_counters(agent)["EventReadFail"], "2")
+
     def test_methods(self):
         self.start()
         out, _ = curl("-o", "/dev/null", "-X", "TRACE", self.url)

@@ -7,7 +7,8 @@
 //    which stretches of that file belong to committed batches (commitLog), so crash tests can
 //    tell a batch whose take committed from one that was in flight;
 //  - test.weighted_selector: a load_balance sink selector (smooth weighted round robin) that can
-//    be told to throw, to test custom selectors and the host's fallback.
+//    be told to throw, to test custom selectors and the host's fallback;
+//  - a serializer and an http handler: see test_subcomponents.cpp.
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "sluice/sdk/sdk.hpp"
+#include "test_subcomponents.hpp"
 
 namespace sluice::tests {
 
@@ -208,15 +210,22 @@ const PluginManifest& manifest() {
                            "bytes in outFile) to this file"),
                   Key("batchSize").integer().def("100").range(1, 1000000).doc("events per batch"),
                   // Named like no secret on purpose: only isSecret() says it is one.
-                  Key("accessCode").longValue().range(0, 99999999999.0).isSecret().doc(
-                      "unused; a secret by schema only, to test masking")},
+                  Key("accessCode")
+                      .longValue()
+                      .range(0, 99999999999.0)
+                      .isSecret()
+                      .doc("unused; a secret by schema only, to test masking")},
            "test sink writing to a file, failing on demand", Stability::Experimental),
        makeComponent<WeightedSinkSelector>(
            ComponentKind::SinkSelector, "test.weighted_selector", {},
            Schema{Key("weights").list().req().doc("one positive weight per sink, in group order"),
-                  Key("throwEvery").integer().def("0").range(0, 1000000)
+                  Key("throwEvery")
+                      .integer()
+                      .def("0")
+                      .range(0, 1000000)
                       .doc("throw from order() on every Nth call (0 = never)")},
-           "test load_balance selector: smooth weighted round robin", Stability::Experimental)}};
+           "test load_balance selector: smooth weighted round robin", Stability::Experimental),
+       upperSerializerComponent(), csvHandlerComponent()}};
   return m;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,9 @@ class SLUICE_SDK_API ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+class PluginObject;
+struct HostAccess;
 
 class SLUICE_SDK_API Context {
  public:
@@ -201,6 +205,17 @@ class SLUICE_SDK_API Context {
     throw ConfigError(out);
   }
 
+  // The sub-component the host made for a key declared with Key::component(), or nullptr when
+  // the key holds one of the owner's built-in values (or is absent). The owner keeps the
+  // shared_ptr for as long as it uses the object; T is the kind's base class
+  // (EventSerializerBuilder, HttpSourceHandler), which the host checked against the key's kind.
+  template <class T>
+  std::shared_ptr<T> component(std::string_view key) const {
+    auto it = components_.find(std::string(key));
+    if (it == components_.end()) return nullptr;
+    return std::static_pointer_cast<T>(it->second);
+  }
+
   // The component's logger. The host sets it before configure(); NullLogger otherwise.
   Logger& logger() const noexcept { return logger_ ? *logger_ : NullLogger::instance(); }
   void setLogger(Logger* logger) noexcept { logger_ = logger; }
@@ -222,9 +237,11 @@ class SLUICE_SDK_API Context {
     return out;
   }
 
+  friend struct HostAccess;
   std::string path_;
   std::map<std::string, Parameter> params_;
   Logger* logger_ = nullptr;
+  std::map<std::string, std::shared_ptr<PluginObject>> components_;  // see component()
 };
 
 }  // namespace sluice::sdk

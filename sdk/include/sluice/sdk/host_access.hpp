@@ -34,6 +34,11 @@ struct HostAccess {
     o.name_.swap(name);
     o.logger_ = logger;
   }
+  // Hands a sub-component to its owner's Context under the key that named it (Key::component).
+  static void setComponent(Context& context, std::string key,
+                           std::shared_ptr<PluginObject> object) {
+    context.components_[std::move(key)] = std::move(object);
+  }
   static Result configure(PluginObject& o, const Context& context) noexcept {
     return detail::guarded([&] { o.configure(context); });
   }

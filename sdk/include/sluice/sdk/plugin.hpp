@@ -28,9 +28,12 @@
 
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/component.hpp"
+#include "sluice/sdk/http_handler.hpp"
 #include "sluice/sdk/interceptor.hpp"
+#include "sluice/sdk/kind.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/selector.hpp"
+#include "sluice/sdk/serializer.hpp"
 #include "sluice/sdk/sink.hpp"
 #include "sluice/sdk/sink_selector.hpp"
 #include "sluice/sdk/source.hpp"
@@ -38,27 +41,6 @@
 #include "sluice/sdk/visibility.hpp"
 
 namespace sluice::sdk {
-
-enum class ComponentKind : uint32_t {
-  Source = 1,
-  Channel = 2,
-  Sink = 3,
-  Interceptor = 4,  // the component is the InterceptorBuilder
-  ChannelSelector = 5,
-  SinkSelector = 6,  // a load_balance sink group's selector (ABI 1.1)
-};
-
-inline const char* nameOf(ComponentKind k) noexcept {
-  switch (k) {
-    case ComponentKind::Source: return "source";
-    case ComponentKind::Channel: return "channel";
-    case ComponentKind::Sink: return "sink";
-    case ComponentKind::Interceptor: return "interceptor";
-    case ComponentKind::ChannelSelector: return "selector";
-    case ComponentKind::SinkSelector: return "sink-selector";
-  }
-  return "?";
-}
 
 // Flume's InterfaceStability annotations.
 enum class Stability { Stable, Evolving, Experimental };
@@ -117,6 +99,10 @@ constexpr bool kindMatches(ComponentKind kind) {
     case ComponentKind::Interceptor: return std::is_base_of_v<InterceptorBuilder, T>;
     case ComponentKind::ChannelSelector: return std::is_base_of_v<ChannelSelector, T>;
     case ComponentKind::SinkSelector: return std::is_base_of_v<SinkSelector, T>;
+    case ComponentKind::EventSerializer:
+      return std::is_base_of_v<EventSerializerBuilder, T>;
+    case ComponentKind::HttpHandler:
+      return std::is_base_of_v<HttpSourceHandler, T>;
   }
   return false;
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/sdk/kind.hpp"
 #include "sluice/sdk/visibility.hpp"
 
 namespace sluice::sdk {
@@ -43,6 +44,8 @@ struct SLUICE_SDK_API Key {
   std::string description;
   bool ignored = false;  // a Flume key that sluice accepts but does not act on: warn
   bool secret = false;   // never printed in logs, errors or /config
+  // Set by component(): the key's value may also name a plugin of this kind (0: it may not).
+  ComponentKind componentKind{};
 
   explicit Key(std::string n) : name(std::move(n)) {}
   Key& string() { type = ValueType::String; return *this; }
@@ -67,6 +70,16 @@ struct SLUICE_SDK_API Key {
     return *this;
   }
   Key& isSecret() { secret = true; return *this; }
+  // The value names a sub-component: one of the owner's built-in values (oneOf, matched as an
+  // Enum) or else the type of a plugin of `kind` (Flume's `sink.serializer =
+  // com.example.MySerializer$Builder`, `handler = com.example.MyHandler`). For a plugin value the
+  // host makes the object, configures it with the keys below this one ("<key>.x" as "x", checked
+  // against the plugin's own schema, not the owner's), and hands it to the owner through
+  // Context::component<T>(key) before the owner's configure().
+  Key& component(ComponentKind kind) {
+    componentKind = kind;
+    return *this;
+  }
 };
 
 struct SLUICE_SDK_API Schema {

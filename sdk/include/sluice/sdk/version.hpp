@@ -6,10 +6,14 @@
 // 2.0: host entry points moved to sdk::HostAccess (not virtual, not overridable);
 // Channel::backlog(); SinkBatch; ProcessOutcome::taken; the back-off keys are read by the host;
 // the plugin descriptor (sluice_plugin_v2) is plain data the host reads before loading.
+// 3.0: sub-component kinds EventSerializer and HttpHandler (serializer.hpp, http_handler.hpp),
+// Key::component() and Context::component<T>(), which add members to Key and Context; a
+// channel's source state committed with a put (Transaction::putSourceState,
+// Channel::committedSourceState, ChannelProcessor's state calls).
 
 #include <cstddef>  // defines _GLIBCXX_RELEASE
 
-#define SLUICE_SDK_ABI_MAJOR 2
+#define SLUICE_SDK_ABI_MAJOR 3
 #define SLUICE_SDK_ABI_MINOR 0
 
 // Plugins and host must share the C++ standard library and its ABI (std::string layout): the
