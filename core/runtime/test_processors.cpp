@@ -1,14 +1,19 @@
 // Unit tests of the sink processors' timing rules (failover penalties, load_balance backoff) with
 // a stepped clock instead of sleeping through 2^n-second penalties, the random selector's spread,
-// and the interceptor contract the channel processor enforces. In-test sinks and interceptors:
-// the pipeline tests (tests/runtime) cover the same processors end to end with real plugins.
+// the interceptor contract the channel processor enforces, and how it carries a source's state.
+// In-test sinks, channels and interceptors: the pipeline tests (tests/runtime) cover the same
+// processors end to end with real plugins.
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <spdlog/sinks/null_sink.h>
@@ -161,7 +166,8 @@ TEST_CASE("load_balance backoff grows 2^failures s and is capped by selector.max
   CHECK(g[2].calls == 20);  // k2 delivered every batch in the meantime
 }
 
-TEST_CASE("load_balance: selector.maxTimeOut defaults to 30000 ms; without backoff no sink sits out") {
+TEST_CASE(
+    "load_balance: selector.maxTimeOut defaults to 30000 ms; without backoff no sink sits out") {
   Group g("load_balance", {{"backoff", "true"}}, 2);
   g[1].failing = true;
   g.step();
@@ -256,4 +262,193 @@ TEST_CASE("an interceptor that adds events to a batch is refused and counted") {
   CHECK(proc.interceptorCounters(1).get("InterceptFailCount") == 1);
   CHECK(proc.interceptorCounters(1).get("EventAcceptedCount") == 0);
   proc.close();
+}
+
+namespace {
+
+// An in-test channel that records its committed events and, when `keeps`, source states the way
+// a durable channel does: staged per transaction, kept on commit, dropped on rollback.
+class StateChannel final : public sdk::Channel {
+ public:
+  StateChannel(std::string name, bool keeps) : keeps_(keeps) {
+    sdk::HostAccess::attach(*this, std::move(name), nullptr);
+  }
+  std::vector<std::string> bodies;
+  std::map<std::string, std::string, std::less<>> states;
+  int commits = 0;
+  bool failCommits = false;
+
+  std::unique_ptr<sdk::Transaction> getTransaction() override {
+    return std::make_unique<Tx>(*this);
+  }
+  sdk::Backlog backlog() const noexcept override { return sdk::Backlog::Unknown; }
+  bool keepsSourceState() const noexcept override { return keeps_; }
+  bool committedSourceState(std::string_view key, std::string& out) const noexcept override {
+    auto it = states.find(key);
+    if (!keeps_ || it == states.end()) return false;
+    out = it->second;
+    return true;
+  }
+
+ private:
+  class Tx final : public sdk::Transaction {
+   public:
+    explicit Tx(StateChannel& ch) : ch_(ch) {}
+    void begin() noexcept override {}
+    sdk::Result putBatch(sdk::EventBatch& events) noexcept override {
+      for (auto& e : events) puts_.push_back(e.body);
+      events.clear();
+      return sdk::Result::success();
+    }
+    sdk::Result putSourceState(std::string_view key, std::string_view value) noexcept override {
+      if (!ch_.keeps_) return sdk::Transaction::putSourceState(key, value);
+      state_.emplace(std::string(key), std::string(value));
+      return sdk::Result::success();
+    }
+    sdk::Result takeBatch(std::size_t, std::span<sdk::Event>& taken) noexcept override {
+      taken = {};
+      return sdk::Result::success();
+    }
+    sdk::Result commit() noexcept override {
+      if (ch_.failCommits) return sdk::Result::failure("commit refused on purpose");
+      ch_.bodies.insert(ch_.bodies.end(), puts_.begin(), puts_.end());
+      if (state_) ch_.states.insert_or_assign(state_->first, state_->second);
+      ++ch_.commits;
+      return sdk::Result::success();
+    }
+    void rollback() noexcept override {
+      puts_.clear();
+      state_.reset();
+    }
+    void close() noexcept override {}
+
+   private:
+    StateChannel& ch_;
+    std::vector<std::string> puts_;
+    std::optional<std::pair<std::string, std::string>> state_;
+  };
+  bool keeps_;
+};
+
+// Every event to all channels as required (the replicating selector's behaviour), or, with
+// `onlyFirst`, every event to the first channel only (a multiplexing selector's mapping).
+class AllRequiredSelector final : public sdk::ChannelSelector {
+ public:
+  AllRequiredSelector(std::vector<sdk::Channel*> channels, bool onlyFirst) {
+    sdk::HostAccess::setChannels(*this, channels);
+    required_ = onlyFirst ? std::vector<sdk::Channel*>{channels.front()} : channels;
+  }
+  const std::vector<sdk::Channel*>& getRequiredChannels(const sdk::Event&) noexcept override {
+    return required_;
+  }
+  const std::vector<sdk::Channel*>& getOptionalChannels(const sdk::Event&) noexcept override {
+    return none_;
+  }
+
+ private:
+  std::vector<sdk::Channel*> required_, none_;
+};
+
+// Drops every event.
+class DropAllInterceptor final : public sdk::Interceptor {
+ public:
+  bool intercept(sdk::Event&) override { return false; }
+  void intercept(sdk::EventBatch& events) override { events.clear(); }
+};
+
+sdk::EventBatch bodies(std::initializer_list<const char*> texts) {
+  sdk::EventBatch b;
+  for (const char* t : texts) b.emplace_back(t);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "source state: reaches the channels that keep it, with the batch; others work as before") {
+  StateChannel file("c1", true), memory("c2", false);
+  PluginPtr<sdk::ChannelSelector> selector(new AllRequiredSelector({&file, &memory}, false), {});
+  ChannelProcessorImpl proc("a1.sources.r1", std::move(selector), {}, {}, quietLog());
+  REQUIRE(proc.initialize().ok());
+  CHECK_FALSE(proc.committedState().has_value());  // nothing committed yet
+
+  sdk::EventBatch batch = bodies({"1", "2"});
+  REQUIRE(proc.processEventBatchWithState(batch, "offset=2").ok());
+  CHECK(batch.empty());
+  CHECK(file.bodies == std::vector<std::string>{"1", "2"});
+  CHECK(memory.bodies == std::vector<std::string>{"1", "2"});
+  CHECK(file.commits == 1);  // the state rode in the batch's own transaction
+  CHECK(file.states.at("a1.sources.r1") == "offset=2");
+  CHECK(memory.states.empty());
+  CHECK(proc.committedState() == std::optional<std::string>("offset=2"));
+
+  // The one-argument form records nothing.
+  batch = bodies({"3"});
+  REQUIRE(proc.processEventBatch(batch).ok());
+  CHECK(file.states.at("a1.sources.r1") == "offset=2");
+
+  // A refused commit keeps the old state: the batch is not in the channel either.
+  file.failCommits = true;
+  batch = bodies({"4"});
+  CHECK_FALSE(proc.processEventBatchWithState(batch, "offset=4").ok());
+  file.failCommits = false;
+  CHECK(proc.committedState() == std::optional<std::string>("offset=2"));
+  proc.close();
+}
+
+TEST_CASE("source state: a memory channel alone keeps none, and the batch still goes through") {
+  StateChannel memory("c1", false);
+  PluginPtr<sdk::ChannelSelector> selector(new AllRequiredSelector({&memory}, false), {});
+  ChannelProcessorImpl proc("a1.sources.r1", std::move(selector), {}, {}, quietLog());
+  sdk::EventBatch batch = bodies({"1"});
+  REQUIRE(proc.processEventBatchWithState(batch, "offset=1").ok());
+  CHECK(memory.bodies == std::vector<std::string>{"1"});
+  CHECK(memory.commits == 1);
+  CHECK_FALSE(proc.committedState().has_value());
+}
+
+TEST_CASE("source state: dropped batches and channels without events still get it") {
+  SUBCASE("interceptors drop every event") {
+    StateChannel file("c1", true);
+    std::vector<std::unique_ptr<sdk::Interceptor>> chain;
+    chain.push_back(std::make_unique<DropAllInterceptor>());
+    PluginPtr<sdk::ChannelSelector> selector(new AllRequiredSelector({&file}, false), {});
+    ChannelProcessorImpl proc("a1.sources.r1", std::move(selector), std::move(chain), {},
+                              quietLog());
+    REQUIRE(proc.initialize().ok());
+    sdk::EventBatch batch = bodies({"1", "2"});
+    REQUIRE(proc.processEventBatchWithState(batch, "offset=2").ok());
+    CHECK(file.bodies.empty());
+    CHECK(file.commits == 1);
+    CHECK(proc.committedState() == std::optional<std::string>("offset=2"));
+    proc.close();
+  }
+  SUBCASE("a channel the batch's events do not go to") {
+    StateChannel c1("c1", true), c2("c2", true);
+    PluginPtr<sdk::ChannelSelector> selector(new AllRequiredSelector({&c1, &c2}, true), {});
+    ChannelProcessorImpl proc("a1.sources.r1", std::move(selector), {}, {}, quietLog());
+    sdk::EventBatch batch = bodies({"1"});
+    REQUIRE(proc.processEventBatchWithState(batch, "offset=1").ok());
+    CHECK(c1.bodies == std::vector<std::string>{"1"});
+    CHECK(c2.bodies.empty());
+    CHECK(c2.states.at("a1.sources.r1") == "offset=1");
+    CHECK(proc.committedState() == std::optional<std::string>("offset=1"));
+  }
+}
+
+TEST_CASE("source state: channels that disagree give no state, so the source falls back") {
+  StateChannel c1("c1", true), c2("c2", true);
+  PluginPtr<sdk::ChannelSelector> selector(new AllRequiredSelector({&c1, &c2}, false), {});
+  ChannelProcessorImpl proc("a1.sources.r1", std::move(selector), {}, {}, quietLog());
+  // A crash between the two commits: c1 has the new state, c2 the old one.
+  c1.states["a1.sources.r1"] = "offset=20";
+  c2.states["a1.sources.r1"] = "offset=10";
+  CHECK_FALSE(proc.committedState().has_value());
+  // One that has none while the other has one (added later, or never reached): no state either.
+  c2.states.clear();
+  CHECK_FALSE(proc.committedState().has_value());
+  // Agreeing: that value. Another source's key is not this source's state.
+  c2.states["a1.sources.r1"] = "offset=20";
+  c2.states["a1.sources.r9"] = "other";
+  CHECK(proc.committedState() == std::optional<std::string>("offset=20"));
 }

@@ -49,7 +49,8 @@ void printReport(const fc::ReplayReport& r) {
   std::cout << "\nlog files: " << r.logFiles << " (" << r.logBytes << " bytes)\n"
             << "records replayed: " << r.recordsRead << "\n"
             << "live events: " << r.liveEvents << "\n"
-            << "uncommitted puts ignored: " << r.uncommittedPuts << "\n";
+            << "uncommitted puts ignored: " << r.uncommittedPuts << "\n"
+            << "source states: " << r.sourceStates << "\n";
   if (r.lostEvents) std::cout << "checkpointed events in missing files: " << r.lostEvents << "\n";
   std::cout << "corrupt regions: " << r.corrupt.size() << "\n";
   for (const auto& c : r.corrupt)

@@ -17,8 +17,24 @@ class FileTxOps {
   FileTxOps(FileChannel& ch, std::size_t txCapacity) : ch_(ch), txCapacity_(txCapacity) {}
 
   sdk::ChannelCounter& counter() noexcept { return ch_.channelCounter(); }
-  void begin(FileTxBuffers&) noexcept {}
+  void begin(FileTxBuffers& b) noexcept { b.states.clear(); }
   sdk::Result admitPut(FileTxBuffers&, const sdk::EventBatch&) noexcept {
+    return sdk::Result::success();
+  }
+
+  // Staged until commit, which writes it in the same log write as the puts.
+  sdk::Result putSourceState(FileTxBuffers& b, std::string_view key,
+                             std::string_view value) noexcept {
+    try {
+      for (SourceState& s : b.states)
+        if (s.key == key) {
+          s.value.assign(value);
+          return sdk::Result::success();
+        }
+      b.states.push_back({std::string(key), std::string(value)});
+    } catch (...) {
+      return sdk::Result::failure("out of memory staging a source state");
+    }
     return sdk::Result::success();
   }
 
@@ -42,10 +58,11 @@ class FileTxOps {
     const std::size_t nPuts = b.puts.size();
     const std::size_t nTakes = b.take.entries.size();
     try {
-      if (nPuts > 0) {
-        sdk::Result r = ch_.store().commitPuts(b.puts, b.encoded, b.index, nTakes);
+      if (nPuts > 0 || !b.states.empty()) {
+        sdk::Result r = ch_.store().commitPuts(b.puts, b.encoded, b.index, nTakes, b.states);
         if (!r) return r;
-        ch_.channelCounter().addToEventPutSuccessCount(static_cast<int64_t>(nPuts));
+        b.states.clear();
+        if (nPuts > 0) ch_.channelCounter().addToEventPutSuccessCount(static_cast<int64_t>(nPuts));
       }
       if (nTakes > 0) {
         sdk::Result r = ch_.store().commitTakes(b.take);
@@ -58,7 +75,10 @@ class FileTxOps {
     return sdk::Result::success();
   }
 
-  void rollback(FileTxBuffers& b) noexcept { ch_.store().rollbackTakes(b.take); }
+  void rollback(FileTxBuffers& b) noexcept {
+    b.states.clear();  // discarded with the puts
+    ch_.store().rollbackTakes(b.take);
+  }
 
  private:
   FileChannel& ch_;
@@ -107,6 +127,14 @@ void FileChannel::stop() { store_->close(); }
 std::unique_ptr<sdk::Transaction> FileChannel::getTransaction() {
   return std::make_unique<channeltx::PooledTransaction<FileTxOps>>(pool_, transactionCapacity_,
                                                                    *this, transactionCapacity_);
+}
+
+bool FileChannel::committedSourceState(std::string_view key, std::string& out) const noexcept {
+  try {
+    return store_->sourceState(key, out);
+  } catch (...) {
+    return false;  // out of memory copying it: as if there were none (the source falls back)
+  }
 }
 
 sdk::Backlog FileChannel::backlog() const noexcept {

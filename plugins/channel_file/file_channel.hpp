@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "channel_transaction.hpp"
@@ -25,8 +26,10 @@ struct FileTxBuffers {
   std::string encoded;
   std::vector<IndexEntry> index;
   FileStore::TakeState take;
+  std::vector<SourceState> states;  // putSourceState() of this transaction, one per key
   void reset() noexcept {
     puts.clear();
+    states.clear();
     take.recycleEvents();
     take.entries.clear();
   }
@@ -45,6 +48,9 @@ class FileChannel final : public sdk::Channel {
   void stop() override;
   std::unique_ptr<sdk::Transaction> getTransaction() override;
   sdk::Backlog backlog() const noexcept override;
+  // Source states ride in the put transaction's log write and in every checkpoint.
+  bool keepsSourceState() const noexcept override { return true; }
+  bool committedSourceState(std::string_view key, std::string& out) const noexcept override;
 
   FileStore& store() noexcept { return *store_; }
   const ReplayReport& lastReplay() const noexcept { return lastReplay_; }

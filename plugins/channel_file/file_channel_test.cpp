@@ -799,7 +799,14 @@ CheckpointFile readCheckpoint(const fs::path& path) {
   std::memcpy(&ck.fileId, d.data() + 8, 4);
   std::memcpy(&ck.offset, d.data() + 16, 8);
   std::memcpy(&count, d.data() + 32, 8);
-  REQUIRE(d.size() == 40 + count * 12 + 4);
+  // Version 2: the entries, then the source states (none in the tests that read this), then
+  // the checksum.
+  uint32_t version = 0, states = 0;
+  std::memcpy(&version, d.data() + 4, 4);
+  REQUIRE(version == 2);
+  REQUIRE(d.size() == 40 + count * 12 + 4 + 4);
+  std::memcpy(&states, d.data() + 40 + count * 12, 4);
+  REQUIRE(states == 0);
   ck.entries.resize(count);
   for (uint64_t i = 0; i < count; ++i) {
     std::memcpy(&ck.entries[i].pos, d.data() + 40 + i * 12, 8);
@@ -1168,4 +1175,153 @@ TEST_CASE("a put commit returns only once its records are synced; concurrent com
     CHECK(syncs.count < commits);
     CHECK(drainStore(*s.store).size() == static_cast<std::size_t>(commits * kBatch));
   }
+}
+
+// ---- Source state (sdk::Transaction::putSourceState): durable with the put commit ----
+
+namespace {
+
+// One put transaction: the events (may be none) and key=value, committed or rolled back.
+sdk::Result putWithState(FileChannel& ch, sdk::EventBatch events, std::string_view key,
+                         std::string_view value, bool commit = true) {
+  auto tx = ch.getTransaction();
+  tx->begin();
+  sdk::Result r = tx->putBatch(events);
+  if (r) r = tx->putSourceState(key, value);
+  if (r && commit) r = tx->commit();
+  if (!r || !commit) tx->rollback();
+  tx->close();
+  return r;
+}
+
+std::string stateOf(FileChannel& ch, std::string_view key) {
+  std::string v;
+  return ch.committedSourceState(key, v) ? v : "<none>";
+}
+
+}  // namespace
+
+TEST_CASE("source state: committed with the puts, rolled back with them, per key, across replay") {
+  TempDir d;
+  {
+    Chan c(d, {{"checkpointOnClose", "false"}});
+    CHECK(c->keepsSourceState());
+    CHECK(stateOf(*c, "a1.sources.r1") == "<none>");
+    REQUIRE(putWithState(*c, numbered(1, 5), "a1.sources.r1", "v1").ok());
+    CHECK(stateOf(*c, "a1.sources.r1") == "v1");
+    // Rolled back: neither the events nor the state.
+    REQUIRE(putWithState(*c, numbered(6, 9), "a1.sources.r1", "lost", false).ok());
+    CHECK(stateOf(*c, "a1.sources.r1") == "v1");
+    // A transaction with a state alone, for another key: independent of r1.
+    REQUIRE(putWithState(*c, {}, "a1.sources.r2", "w1").ok());
+    CHECK(stateOf(*c, "a1.sources.r1") == "v1");
+    CHECK(stateOf(*c, "a1.sources.r2") == "w1");
+    // A second value in one transaction replaces the first.
+    {
+      auto tx = c->getTransaction();
+      tx->begin();
+      REQUIRE(tx->putSourceState("a1.sources.r1", "first").ok());
+      REQUIRE(tx->putSourceState("a1.sources.r1", "v2").ok());
+      REQUIRE(tx->commit().ok());
+      tx->close();
+    }
+    // Outside a transaction: refused.
+    auto tx = c->getTransaction();
+    CHECK_FALSE(tx->putSourceState("a1.sources.r1", "x").ok());
+    // Takes do not touch states.
+    CHECK(takeCommit(*c, 2) == seq(1, 2));
+    CHECK(counter(*c, "EventPutSuccessCount") == 5);  // a state alone is no event
+  }
+  // No checkpoint on close: the states come back from the log records after the open's one.
+  {
+    Chan c(d, {{"checkpointOnClose", "false"}});
+    CHECK(c->lastReplay().sourceStates == 2);
+    CHECK(stateOf(*c, "a1.sources.r1") == "v2");
+    CHECK(stateOf(*c, "a1.sources.r2") == "w1");
+    CHECK(drain(*c) == seq(3, 5));
+  }
+  // No checkpoint at all: a full replay of the log finds them too.
+  fs::remove(d.path / "checkpoint" / "checkpoint");
+  {
+    Chan c(d);
+    CHECK(c->lastReplay().source == "full replay");
+    CHECK(stateOf(*c, "a1.sources.r1") == "v2");
+    CHECK(stateOf(*c, "a1.sources.r2") == "w1");
+  }
+  // The offline checker reads them.
+  const int rc =
+      std::system((std::string(SLUICE_CHANNEL_CHECK) + " --checkpoint-dir " + d.str("checkpoint") +
+                   " --data-dirs " + d.str("data") + " > " + d.str("check.txt"))
+                      .c_str());
+  CHECK(WEXITSTATUS(rc) == 0);
+  std::ifstream report(d.str("check.txt"));
+  std::string text((std::istreambuf_iterator<char>(report)), {});
+  CHECK(text.find("source states: 2") != std::string::npos);
+}
+
+TEST_CASE("source state: a torn transaction keeps the previous state, as it keeps the events") {
+  TempDir d;
+  {
+    Chan c(d, {{"checkpointOnClose", "false"}});
+    REQUIRE(putWithState(*c, numbered(1, 3), "a1.sources.r1", "after-3").ok());
+    REQUIRE(putWithState(*c, numbered(4, 6), "a1.sources.r1", "after-6").ok());
+  }
+  // Cut the newest log file inside the last transaction's Commit record (a kill -9 during the
+  // write): its events and its state must both be gone, the earlier ones both kept.
+  const fs::path last = logFiles(d).back();
+  fs::resize_file(last, fs::file_size(last) - 3);
+  Chan c(d);
+  CHECK(stateOf(*c, "a1.sources.r1") == "after-3");
+  CHECK(drain(*c) == seq(1, 3));
+}
+
+TEST_CASE("source state survives checkpoints and the deletion of the log file that carried it") {
+  TempDir d;
+  {
+    Chan c(d, {{"maxFileSize", "4096"}});
+    REQUIRE(putWithState(*c, numbered(1, 10), "a1.sources.r1", "v-first").ok());
+    REQUIRE(putWithState(*c, {}, "a1.sources.r2", "w-first").ok());
+    const fs::path first = logFiles(d).front();
+    for (int i = 1; i < 100; ++i) REQUIRE(putCommit(*c, numbered(i * 10 + 1, i * 10 + 10)).ok());
+    CHECK(drain(*c) == seq(1, 1000));
+    REQUIRE(c->store().checkpoint().ok());
+    CHECK_FALSE(fs::exists(first));  // the record is gone; the checkpoint holds the states
+    CHECK(logFiles(d).size() <= 2);
+    CHECK(stateOf(*c, "a1.sources.r1") == "v-first");
+  }
+  {
+    Chan c(d);
+    CHECK(c->lastReplay().source == "checkpoint");
+    CHECK(stateOf(*c, "a1.sources.r1") == "v-first");
+    CHECK(stateOf(*c, "a1.sources.r2") == "w-first");
+    REQUIRE(putWithState(*c, numbered(1001, 1001), "a1.sources.r1", "v-second").ok());
+  }
+  Chan c(d);
+  CHECK(stateOf(*c, "a1.sources.r1") == "v-second");
+  CHECK(stateOf(*c, "a1.sources.r2") == "w-first");
+}
+
+TEST_CASE("log format: version 1 files still open, unknown versions are refused") {
+  std::string header;
+  fc::appendFileHeader(header, 7);
+  uint32_t id = 0;
+  std::string why;
+  CHECK(fc::parseFileHeader(header.data(), header.size(), id, &why));
+  for (uint32_t v : {1u, 2u, 3u}) {
+    CAPTURE(v);
+    std::memcpy(header.data() + 4, &v, 4);
+    CHECK(fc::parseFileHeader(header.data(), header.size(), id, &why) == (v <= 2));
+  }
+  CHECK(why.find("unsupported log format version 3") != std::string::npos);
+  // A State record round-trips.
+  std::string rec;
+  fc::appendStateRecord(rec, 42, "a1.sources.r1", "{\"LastIndex\":\"7\"}");
+  fc::RecordView rv;
+  REQUIRE(fc::parseRecord(rec.data(), rec.size(), rv) == fc::ParseStatus::Ok);
+  CHECK(rv.type == fc::RecordType::State);
+  CHECK(rv.txId == 42);
+  std::string_view key, value;
+  REQUIRE(fc::decodeState(rv.body, key, value));
+  CHECK(key == "a1.sources.r1");
+  CHECK(value == "{\"LastIndex\":\"7\"}");
 }

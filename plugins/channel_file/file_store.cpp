@@ -53,6 +53,7 @@ ReplayReport FileStore::open(const StoreOptions& options) {
     std::lock_guard lock(mu_);
     queue_.clear();
     queue_.reserve(scan.queue.size());
+    states_ = std::move(scan.states);
     files_.clear();
     for (const auto& [id, path] : scan.files) {
       auto f = std::make_shared<LogFile>();
@@ -295,6 +296,14 @@ void FileStore::interruptWaits() noexcept {
 std::size_t FileStore::size() const {
   std::lock_guard lock(mu_);
   return queue_.size();
+}
+
+bool FileStore::sourceState(std::string_view key, std::string& out) const {
+  std::lock_guard lock(mu_);
+  auto it = states_.find(key);
+  if (it == states_.end()) return false;
+  out = it->second;
+  return true;
 }
 
 std::size_t FileStore::inFlight() const {

@@ -79,6 +79,7 @@ struct ReplayReport {
   std::size_t recordsRead = 0;
   std::size_t uncommittedPuts = 0;  // Put records without their Commit (rolled back by a crash)
   std::size_t lostEvents = 0;       // checkpointed events whose log file is gone
+  std::size_t sourceStates = 0;     // sources whose committed state the channel holds
   std::vector<CorruptRegion> corrupt;
   double seconds = 0;
 };
@@ -140,15 +141,18 @@ class FileStore {
   // Appends the events as one put transaction and returns once they are durable (per
   // fsyncPerTransaction). Waits up to keepAlive for room; `leaving` is how many events the same
   // transaction took (they leave as these arrive). Empties `events` on success and failure.
+  // `states` (sdk::Transaction::putSourceState) are written in the same transaction, before its
+  // Commit record, and become what sourceState() returns; a transaction may carry states alone.
   sdk::Result commitPuts(sdk::EventBatch& events, std::string& scratch,
-                         std::vector<IndexEntry>& scratchIndex, std::size_t leaving);
+                         std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
+                         std::span<const SourceState> states = {});
   // commitPuts in two steps, for a caller that must order the queued events against its own
   // bookkeeping: appendPuts writes and queues them (not yet durable, not yet visible to takers)
   // and sets endPos (0 when there was nothing to write); syncPuts(endPos) makes them durable
   // and visible. appendPuts may be called under the caller's lock, syncPuts should not be.
   sdk::Result appendPuts(sdk::EventBatch& events, std::string& scratch,
                          std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
-                         uint64_t& endPos);
+                         uint64_t& endPos, std::span<const SourceState> states = {});
   sdk::Result syncPuts(uint64_t endPos);
   // Writes the events as one put transaction and splices them into the queue by `order`: a
   // run n > 0 places the next n events, n < 0 keeps the next -n queued entries; what order
@@ -170,7 +174,11 @@ class FileStore {
   // Wakes waiting takers and putters and makes new waits return at once (channel stopping).
   void interruptWaits() noexcept;
 
-  std::size_t size() const;          // committed events queued (not counting taken ones)
+  // The value of the last committed put transaction that carried `key` (replayed from the log
+  // and the checkpoint on open). False when none did. Any thread.
+  bool sourceState(std::string_view key, std::string& out) const;
+
+  std::size_t size() const;  // committed events queued (not counting taken ones)
   // Put commits now waiting for room (keep-alive). For tests, which wait on it instead of
   // sleeping until a commit has started to wait.
   int putWaiters() const {
@@ -223,7 +231,8 @@ class FileStore {
   void openNewLogFile();  // caller holds mu_ (or is open())
   // Encodes events as one put transaction into scratch (records, then the commit record).
   sdk::Result encodePuts(const sdk::EventBatch& events, std::string& scratch,
-                         std::vector<IndexEntry>& scratchIndex);
+                         std::vector<IndexEntry>& scratchIndex,
+                         std::span<const SourceState> states = {});
   // Makes everything up to pos durable; shares the fdatasync with concurrent callers. Fails for
   // any pos not yet synced once the store has failed.
   sdk::Result syncTo(uint64_t pos);
@@ -261,6 +270,11 @@ class FileStore {
   std::vector<TakeState*> inflight_;
   uint64_t epoch_ = 0;  // incremented by open()
   std::map<uint32_t, FileInfo> files_;
+  // Source states of committed put transactions, by key; written to every checkpoint, so that
+  // deleting old log files never loses them. Updated when the transaction is appended, under the
+  // same lock as the queue, so a checkpoint's snapshot holds the states of exactly the records
+  // before its position.
+  std::map<std::string, std::string, std::less<>> states_;
   std::shared_ptr<LogFile> active_;
   FileInfo* activeInfo_ = nullptr;
   std::size_t nextDir_ = 0;
@@ -275,6 +289,7 @@ class FileStore {
 
   std::mutex checkpointMu_;  // one checkpoint at a time
   std::vector<IndexEntry> snapshot_;
+  std::vector<SourceState> stateSnapshot_;
   std::vector<uint32_t> deletable_;  // files the checkpoint being written makes unneeded
   std::string checkpointBuf_;
 

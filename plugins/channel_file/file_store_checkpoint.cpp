@@ -32,6 +32,9 @@ sdk::Result FileStore::checkpoint() {
     for (const TakeState* st : inflight_)
       snapshot_.insert(snapshot_.end(), st->entries.begin(), st->entries.end());
     for (std::size_t i = 0; i < queue_.size(); ++i) snapshot_.push_back(queue_[i]);
+    // The states as of the same position: a few short strings per source, copied per checkpoint.
+    stateSnapshot_.clear();
+    for (const auto& [key, value] : states_) stateSnapshot_.push_back({key, value});
     pos = writtenPos_.load(std::memory_order_relaxed);
     nextTx = nextTxId_.load(std::memory_order_relaxed);
     // Which files this checkpoint makes unneeded is decided now, from the same moment as the
@@ -60,6 +63,13 @@ sdk::Result FileStore::checkpoint() {
   for (const IndexEntry& e : snapshot_) {
     u64(e.pos);
     u32(e.len);
+  }
+  u32(static_cast<uint32_t>(stateSnapshot_.size()));
+  for (const SourceState& s : stateSnapshot_) {
+    u32(static_cast<uint32_t>(s.key.size()));
+    b.append(s.key);
+    u32(static_cast<uint32_t>(s.value.size()));
+    b.append(s.value);
   }
   u32(crc32c(b.data(), b.size()));
 

@@ -21,7 +21,9 @@
 namespace sluice::plugins::filechannel {
 
 inline constexpr uint32_t kCheckpointMagic = 0x4b434c53;  // "SLCK"
-inline constexpr uint32_t kCheckpointVersion = 1;
+// Version 2 adds the source states after the entries: u32 count, {u32 len, key, u32 len,
+// value}... Version 1 checkpoints (no states) are still read.
+inline constexpr uint32_t kCheckpointVersion = 2;
 inline constexpr std::size_t kCheckpointHeader = 40;
 inline constexpr std::size_t kCheckpointEntry = 12;
 inline constexpr const char* kCheckpointName = "checkpoint";
@@ -75,7 +77,8 @@ struct FileStore::Checkpoint {
 
 struct FileStore::Scan {
   std::vector<IndexEntry> queue;
-  std::map<uint32_t, std::string> files;  // id -> path
+  std::map<std::string, std::string, std::less<>> states;  // source states, by key
+  std::map<uint32_t, std::string> files;                   // id -> path
   uint64_t maxTxId = 0;
 };
 

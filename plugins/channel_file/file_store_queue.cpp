@@ -44,7 +44,8 @@ IndexEntry FileStore::Ring::popFront() noexcept {
 }
 
 sdk::Result FileStore::encodePuts(const sdk::EventBatch& events, std::string& scratch,
-                                  std::vector<IndexEntry>& scratchIndex) {
+                                  std::vector<IndexEntry>& scratchIndex,
+                                  std::span<const SourceState> states) {
   const std::size_t n = events.size();
   // Records do not contain their own position, so they are encoded outside the lock.
   const uint64_t txId = nextTxId_.fetch_add(1, std::memory_order_relaxed);
@@ -60,6 +61,11 @@ sdk::Result FileStore::encodePuts(const sdk::EventBatch& events, std::string& sc
                                     " bytes)");
       scratchIndex.push_back({rel, static_cast<uint32_t>(len)});
     }
+    // Per transaction, not per event: replay keeps them only when the Commit below is there.
+    for (const SourceState& s : states)
+      if (appendStateRecord(scratch, txId, s.key, s.value) > kMaxPayload)
+        return sdk::Result::failure("source state of '" + s.key +
+                                    "' too large for the file channel");
     appendCommitRecord(scratch, txId, static_cast<uint32_t>(n));
   } catch (...) {
     return sdk::Result::failure("out of memory encoding a put");
@@ -68,19 +74,20 @@ sdk::Result FileStore::encodePuts(const sdk::EventBatch& events, std::string& sc
 }
 
 sdk::Result FileStore::commitPuts(sdk::EventBatch& events, std::string& scratch,
-                                  std::vector<IndexEntry>& scratchIndex, std::size_t leaving) {
+                                  std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
+                                  std::span<const SourceState> states) {
   uint64_t endPos = 0;
-  sdk::Result r = appendPuts(events, scratch, scratchIndex, leaving, endPos);
+  sdk::Result r = appendPuts(events, scratch, scratchIndex, leaving, endPos, states);
   if (!r || endPos == 0) return r;
   return syncPuts(endPos);
 }
 
 sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
                                   std::vector<IndexEntry>& scratchIndex, std::size_t leaving,
-                                  uint64_t& endPos) {
+                                  uint64_t& endPos, std::span<const SourceState> states) {
   endPos = 0;
   const std::size_t n = events.size();
-  if (n == 0) return sdk::Result::success();
+  if (n == 0 && states.empty()) return sdk::Result::success();
   auto fail = [&](std::string msg) {
     events.clear();
     counter_.increment(idx_.putError);
@@ -90,7 +97,7 @@ sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
   if (failed())
     return fail("the file channel is unhealthy since an earlier failure (" + failReason() +
                 "); puts are refused until it is restarted");
-  if (sdk::Result r = encodePuts(events, scratch, scratchIndex); !r) return fail(r.error());
+  if (sdk::Result r = encodePuts(events, scratch, scratchIndex, states); !r) return fail(r.error());
   if (options_.minimumRequiredSpace > 0) {
     std::string dir;
     {
@@ -134,6 +141,19 @@ sdk::Result FileStore::appendPuts(sdk::EventBatch& events, std::string& scratch,
     if (!r) return fail(r.error());
     for (const IndexEntry& rel : scratchIndex) queue_.pushBack({at + rel.pos, rel.len});
     activeInfo_->live += n;
+    try {
+      for (const SourceState& s : states) {
+        auto it = states_.find(s.key);
+        if (it == states_.end())
+          states_.emplace(s.key, s.value);
+        else
+          it->second = s.value;
+      }
+    } catch (...) {
+      // The record is written but the map lags it: a checkpoint would store the old value
+      // while passing the record. Only a replay sorts that out.
+      markFailed("out of memory recording a source state");
+    }
     endPos = writtenPos_.load(std::memory_order_relaxed);
     counter_.setChannelSize(static_cast<int64_t>(queue_.size()));
   }

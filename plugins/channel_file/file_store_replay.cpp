@@ -47,9 +47,11 @@ bool loadCheckpointFile(const std::string& path, std::vector<char>& data, std::s
 
 }  // namespace
 
-// Parses checkpoint bytes into ck; false with why when damaged.
+// Parses checkpoint bytes (version 1 or 2); false with why when damaged.
 static bool parseCheckpoint(const std::vector<char>& d, uint32_t& fileId, uint64_t& offset,
-                            uint64_t& nextTx, std::vector<IndexEntry>& entries, std::string& why) {
+                            uint64_t& nextTx, std::vector<IndexEntry>& entries,
+                            std::map<std::string, std::string, std::less<>>& states,
+                            std::string& why) {
   auto u32 = [&](std::size_t at) {
     uint32_t v;
     std::memcpy(&v, d.data() + at, 4);
@@ -64,20 +66,50 @@ static bool parseCheckpoint(const std::vector<char>& d, uint32_t& fileId, uint64
     why = "too short (" + std::to_string(d.size()) + " bytes)";
     return false;
   }
-  if (u32(0) != kCheckpointMagic || u32(4) != kCheckpointVersion) {
+  const uint32_t version = u32(4);
+  if (u32(0) != kCheckpointMagic || version < 1 || version > kCheckpointVersion) {
     why = "bad magic or version";
     return false;
   }
   const uint64_t count = u64(32);
-  if (count > (d.size() - kCheckpointHeader - 4) / kCheckpointEntry ||
-      kCheckpointHeader + count * kCheckpointEntry + 4 != d.size()) {
+  const std::size_t body = d.size() - 4;
+  if (count > (body - kCheckpointHeader) / kCheckpointEntry ||
+      (version == 1 && kCheckpointHeader + count * kCheckpointEntry != body)) {
     why = "event count does not match the file size";
     return false;
   }
-  const std::size_t body = d.size() - 4;
   if (crc32c(d.data(), body) != u32(body)) {
     why = "checksum mismatch";
     return false;
+  }
+  states.clear();
+  if (version >= 2) {
+    // u32 count, then {u32 len, key, u32 len, value}..., ending exactly at the checksum.
+    std::size_t at = kCheckpointHeader + count * kCheckpointEntry;
+    auto bytes = [&](std::string_view& s) {
+      if (body - at < 4) return false;
+      const uint32_t n = u32(at);
+      at += 4;
+      if (body - at < n) return false;
+      s = std::string_view(d.data() + at, n);
+      at += n;
+      return true;
+    };
+    bool ok = body - at >= 4;
+    if (ok) {
+      const uint32_t nStates = u32(at);
+      at += 4;
+      for (uint32_t i = 0; ok && i < nStates; ++i) {
+        std::string_view k, v;
+        ok = bytes(k) && bytes(v);
+        if (ok) states.insert_or_assign(std::string(k), std::string(v));
+      }
+    }
+    if (!ok || at != body) {
+      why = "source states do not match the file size";
+      states.clear();
+      return false;
+    }
   }
   fileId = u32(8);
   offset = u64(16);
@@ -125,7 +157,8 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
   auto tryLoad = [&](const std::string& dir) {
     why.clear();
     if (!loadCheckpointFile(dir + "/" + kCheckpointName, bytes, why)) return false;
-    return parseCheckpoint(bytes, startFile, startOffset, scan.maxTxId, scan.queue, why);
+    return parseCheckpoint(bytes, startFile, startOffset, scan.maxTxId, scan.queue, scan.states,
+                           why);
   };
   if (tryLoad(o.checkpointDir)) {
     haveCheckpoint = true;
@@ -143,6 +176,7 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
       logger.warn("replaying from the backup checkpoint in '", o.backupCheckpointDir, "'");
     } else {
       scan.queue.clear();
+      scan.states.clear();
       startFile = 0;
       startOffset = 0;
       scan.maxTxId = 0;
@@ -162,6 +196,9 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
   // Replay the log from the checkpoint's position.
   std::unordered_set<uint64_t> taken;
   std::vector<IndexEntry> pending;
+  // The State records of the transaction being read; views into the mapped file, which stays
+  // mapped until its last record is handled (a transaction is one write into one file).
+  std::vector<std::pair<std::string_view, std::string_view>> pendingStates;
   const uint32_t lastFile = scan.files.empty() ? 0 : scan.files.rbegin()->first;
   for (const auto& [id, path] : scan.files) {
     if (id < startFile) continue;
@@ -200,6 +237,7 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
     uint64_t off =
         id == startFile ? std::max<uint64_t>(startOffset, kFileHeaderSize) : kFileHeaderSize;
     pending.clear();
+    pendingStates.clear();
     uint64_t pendingTx = 0;
     RecordView rv;
     uint64_t released = 0;  // pages before this offset are dropped from the mapping
@@ -242,20 +280,37 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
       scan.maxTxId = std::max(scan.maxTxId, rv.txId);
       switch (rv.type) {
         case RecordType::Put:
-          if (!pending.empty() && pendingTx != rv.txId) {
+        case RecordType::State:
+          if (pendingTx != rv.txId) {  // the previous transaction never committed
             report.uncommittedPuts += pending.size();
             pending.clear();
+            pendingStates.clear();
           }
           pendingTx = rv.txId;
-          pending.push_back({makePos(id, off), rv.size});
+          if (rv.type == RecordType::Put) {
+            pending.push_back({makePos(id, off), rv.size});
+          } else {
+            std::string_view key, value;
+            if (decodeState(rv.body, key, value)) pendingStates.emplace_back(key, value);
+          }
           break;
         case RecordType::Commit: {
           uint32_t count = 0;
-          if (decodeCommit(rv.body, count) && pendingTx == rv.txId && count == pending.size())
+          if (decodeCommit(rv.body, count) && pendingTx == rv.txId && count == pending.size()) {
             scan.queue.insert(scan.queue.end(), pending.begin(), pending.end());
-          else
+            // The last committed transaction that carried a key wins: log order is commit order.
+            for (const auto& [key, value] : pendingStates) {
+              auto it = scan.states.find(key);
+              if (it == scan.states.end())
+                scan.states.emplace(std::string(key), std::string(value));
+              else
+                it->second.assign(value);
+            }
+          } else {
             report.uncommittedPuts += pending.size();
+          }
           pending.clear();
+          pendingStates.clear();
           break;
         }
         case RecordType::Take: {
@@ -293,6 +348,7 @@ void FileStore::replay(const StoreOptions& o, sdk::Logger& logger, bool repair, 
     logger.error(report.lostEvents,
                  " checkpointed events are lost: their log files are missing from dataDirs");
   report.liveEvents = scan.queue.size();
+  report.sourceStates = scan.states.size();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -104,6 +104,16 @@ std::size_t appendCommitRecord(std::string& out, uint64_t txId, uint32_t putCoun
   return endRecord(out, start);
 }
 
+std::size_t appendStateRecord(std::string& out, uint64_t txId, std::string_view key,
+                              std::string_view value) {
+  const std::size_t start = beginRecord(out, RecordType::State, txId);
+  putU32(out, static_cast<uint32_t>(key.size()));
+  out.append(key);
+  putU32(out, static_cast<uint32_t>(value.size()));
+  out.append(value);
+  return endRecord(out, start);
+}
+
 void appendFileHeader(std::string& out, uint32_t fileId) {
   putU32(out, kLogMagic);
   putU32(out, kLogVersion);
@@ -132,7 +142,7 @@ ParseStatus parseRecord(const char* data, std::size_t avail, RecordView& out) no
   const char* payload = data + kRecordHeaderSize;
   if (crc32c(payload, len) != crc) return ParseStatus::Corrupt;
   const auto type = static_cast<uint8_t>(payload[0]);
-  if (type < 1 || type > 3) return ParseStatus::Corrupt;
+  if (type < 1 || type > 4) return ParseStatus::Corrupt;
   out.type = static_cast<RecordType>(type);
   out.txId = getU64(payload + 1);
   out.body = std::string_view(payload + 9, len - 9);
@@ -149,7 +159,7 @@ bool parseFileHeader(const char* data, std::size_t avail, uint32_t& fileId, std:
     if (why) *why = "not a sluice file channel log (bad magic)";
     return false;
   }
-  if (getU32(data + 4) != kLogVersion) {
+  if (const uint32_t v = getU32(data + 4); v < kMinLogVersion || v > kLogVersion) {
     if (why) *why = "unsupported log format version " + std::to_string(getU32(data + 4));
     return false;
   }
@@ -189,6 +199,12 @@ bool decodeCommit(std::string_view body, uint32_t& putCount) noexcept {
   if (body.size() != 4) return false;
   putCount = getU32(body.data());
   return true;
+}
+
+bool decodeState(std::string_view body, std::string_view& key, std::string_view& value) noexcept {
+  const char* p = body.data();
+  const char* end = p + body.size();
+  return readBytes(p, end, key) && readBytes(p, end, value) && p == end;
 }
 
 }  // namespace sluice::plugins::filechannel

@@ -10,9 +10,13 @@
 //   Put     u32 header count, {u32 len, name, u32 len, value}..., u32 body length, body
 //   Take    u32 count, count x u64 position of the Put record taken
 //   Commit  u32 number of Put records of this transaction just before it
-// All integers are little-endian. A put transaction is one write(): its Put records followed by
-// its Commit record; replay applies the puts only when the Commit is there. A committed take is
-// one Take record, which is atomic by its checksum.
+//   State   u32 key length, key, u32 value length, value (version 2): a source's state
+//           (sdk::Transaction::putSourceState) carried by the put transaction of the same id
+// All integers are little-endian. A put transaction is one write(): its Put records, then its
+// State records, then its Commit record; replay applies the puts and the states only when the
+// Commit is there. A committed take is one Take record, which is atomic by its checksum.
+// Version 1 logs (no State records) replay unchanged; a version 2 log is refused by a version 1
+// reader instead of being misread.
 
 #include <bit>
 #include <cstddef>
@@ -29,13 +33,20 @@ namespace sluice::plugins::filechannel {
 static_assert(std::endian::native == std::endian::little, "the log format is little-endian");
 
 inline constexpr uint32_t kLogMagic = 0x4c464c53;  // "SLFL"
-inline constexpr uint32_t kLogVersion = 1;
+inline constexpr uint32_t kLogVersion = 2;         // written
+inline constexpr uint32_t kMinLogVersion = 1;      // oldest still read
 inline constexpr std::size_t kFileHeaderSize = 16;
 inline constexpr std::size_t kRecordHeaderSize = 8;
 // Larger payload lengths are corruption, never a record (bodies are far below this).
 inline constexpr uint32_t kMaxPayload = 256u << 20;
 
-enum class RecordType : uint8_t { Put = 1, Take = 2, Commit = 3 };
+enum class RecordType : uint8_t { Put = 1, Take = 2, Commit = 3, State = 4 };
+
+// One source's state in one put transaction (key: the source's full path).
+struct SourceState {
+  std::string key;
+  std::string value;
+};
 
 // A record's place in the log: file id in the top 24 bits, byte offset in the low 40. Positions
 // grow with the log, so comparing them compares log order.
@@ -61,6 +72,8 @@ struct IndexEntry {
 std::size_t appendPutRecord(std::string& out, uint64_t txId, const sdk::Event& event);
 std::size_t appendTakeRecord(std::string& out, uint64_t txId, std::span<const IndexEntry> taken);
 std::size_t appendCommitRecord(std::string& out, uint64_t txId, uint32_t putCount);
+std::size_t appendStateRecord(std::string& out, uint64_t txId, std::string_view key,
+                              std::string_view value);
 void appendFileHeader(std::string& out, uint32_t fileId);
 
 // ---- Reading ----
@@ -94,5 +107,7 @@ inline uint64_t takePosition(const char* positions, uint32_t i) noexcept {
   return v;
 }
 bool decodeCommit(std::string_view body, uint32_t& putCount) noexcept;
+// Decodes a State body; key and value view into body. False when malformed.
+bool decodeState(std::string_view body, std::string_view& key, std::string_view& value) noexcept;
 
 }  // namespace sluice::plugins::filechannel

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -140,6 +141,9 @@ class BufferPool {
 //     // rollback() of an open transaction, after the staged puts were discarded: return the
 //     // taken events to the head of the channel.
 //     void rollback(Buffers&) noexcept;
+//     // Optional: sdk::Transaction::putSourceState in an open transaction, for a channel that
+//     // keeps source state (the file channel). Without it, the SDK's default refuses.
+//     sdk::Result putSourceState(Buffers&, std::string_view key, std::string_view value) noexcept;
 //   };
 //
 // Ops lives inside the transaction and is destroyed after it, so the destructor can still roll
@@ -176,6 +180,15 @@ class PooledTransaction final : public sdk::Transaction {
       return r;
     }
     return stagePut(buf_->puts, events);
+  }
+
+  sdk::Result putSourceState(std::string_view key, std::string_view value) noexcept override {
+    if constexpr (requires(Ops & o, Buffers & b) { o.putSourceState(b, key, value); }) {
+      if (state_ != TxState::kOpen) return notOpen("putSourceState");
+      return ops_.putSourceState(*buf_, key, value);
+    } else {
+      return sdk::Transaction::putSourceState(key, value);
+    }
   }
 
   sdk::Result takeBatch(std::size_t max, std::span<sdk::Event>& taken) noexcept override {

@@ -10,20 +10,8 @@ namespace {
 
 class FileOffsetStore final : public OffsetStore {
  public:
-  explicit FileOffsetStore(const SqlSettings& s) : file_(s.statusDir, s.statusName) {
-    // keedio's fields, in keedio's order, and sluice's additions.
-    base_.set("SourceName", s.sourceName);
-    base_.set("URL", s.url.redacted());
-    if (s.useTable) {
-      base_.set("ColumnsToSelect", s.columnsText);
-      base_.set("Table", s.tableText);
-    } else {
-      base_.set("Query", s.customQueryText);
-    }
-    if (s.incremental) base_.set("IncrementalColumn", s.incremental->text);
-    if (s.tieBreaker) base_.set("TieBreakerColumn", s.tieBreaker->text);
-    useTable_ = s.useTable;
-  }
+  explicit FileOffsetStore(const SqlSettings& s)
+      : file_(s.statusDir, s.statusName), base_(offsetIdentity(s)), useTable_(s.useTable) {}
 
   std::string describe() const override { return "status file " + file_.path(); }
 
@@ -32,36 +20,29 @@ class FileOffsetStore final : public OffsetStore {
     loaded_ = file_.read();
     if (!loaded_) return;
     const StatusRecord& r = *loaded_;
-    auto mismatch = [&](const char* field, const std::string& theirs, const std::string& ours) {
-      throw std::runtime_error(
-          "the status file '" + file_.path() + "' was written for another reading: its " + field +
-          " is '" + theirs + "', this source's is '" + ours +
-          "'. Move the file away to start from start.from, or restore the configuration");
-    };
-    auto field = [&](const char* name) {
-      const std::string* v = r.find(name);
+    auto field = [&](const StatusRecord& rec, const char* name) {
+      const std::string* v = rec.find(name);
       return v ? *v : std::string();
     };
     if (!r.find("LastIndex"))
       throw std::runtime_error("the status file '" + file_.path() + "' has no LastIndex");
-    for (const char* name : {"Table", "Query", "IncrementalColumn", "TieBreakerColumn"}) {
-      const std::string* ours = base_.find(name);
-      const std::string theirs = field(name);
-      if (!ours && theirs.empty()) continue;
-      if (useTable_ && std::string(name) == "IncrementalColumn" && !r.find(name))
-        throw std::runtime_error(
-            "the status file '" + file_.path() +
-            "' comes from keedio's table mode, whose "
-            "LastIndex (" +
-            field("LastIndex") + ") counts rows instead of naming a value of " +
-            base_.find("IncrementalColumn")->c_str() +
-            ". Set start.from to the value to resume after and move the file away");
-      // Table and column names compare case-insensitively (the catalog decides the spelling).
-      const bool same = std::string(name) == "Query"
-                            ? ours && theirs == *ours
-                            : ours && lowerAscii(theirs) == lowerAscii(*ours);
-      if (!same) mismatch(name, theirs, ours ? *ours : std::string());
-    }
+    const char* differs = differingField(base_, r);
+    // A keedio table-mode file has no IncrementalColumn (checked where the loop of fields
+    // reaches it, so a differing Table is reported first).
+    if (useTable_ && base_.find("IncrementalColumn") && !r.find("IncrementalColumn") &&
+        (!differs || std::string_view(differs) == "IncrementalColumn"))
+      throw std::runtime_error(
+          "the status file '" + file_.path() +
+          "' comes from keedio's table mode, whose "
+          "LastIndex (" +
+          field(r, "LastIndex") + ") counts rows instead of naming a value of " +
+          field(base_, "IncrementalColumn") +
+          ". Set start.from to the value to resume after and move the file away");
+    if (const char* name = differs)
+      throw std::runtime_error(
+          "the status file '" + file_.path() + "' was written for another reading: its " + name +
+          " is '" + field(r, name) + "', this source's is '" + field(base_, name) +
+          "'. Move the file away to start from start.from, or restore the configuration");
   }
 
   void attach(const ConnectOptions&) override {}
@@ -76,9 +57,7 @@ class FileOffsetStore final : public OffsetStore {
   }
 
   void prepare(const Offset& offset) override {
-    base_.set("LastIndex", offset.value);
-    if (!offset.tie.empty() || base_.find("TieBreakerColumn"))
-      base_.set("LastTieBreaker", offset.tie);
+    setOffset(base_, offset);
     file_.prepare(base_);
   }
 
@@ -181,6 +160,72 @@ class TableOffsetStore final : public OffsetStore {
 };
 
 }  // namespace
+
+StatusRecord offsetIdentity(const SqlSettings& s) {
+  // keedio's fields, in keedio's order, and sluice's additions.
+  StatusRecord r;
+  r.set("SourceName", s.sourceName);
+  r.set("URL", s.url.redacted());
+  if (s.useTable) {
+    r.set("ColumnsToSelect", s.columnsText);
+    r.set("Table", s.tableText);
+  } else {
+    r.set("Query", s.customQueryText);
+  }
+  if (s.incremental) r.set("IncrementalColumn", s.incremental->text);
+  if (s.tieBreaker) r.set("TieBreakerColumn", s.tieBreaker->text);
+  return r;
+}
+
+void setOffset(StatusRecord& record, const Offset& offset) {
+  record.set("LastIndex", offset.value);
+  if (!offset.tie.empty() || record.find("TieBreakerColumn"))
+    record.set("LastTieBreaker", offset.tie);
+}
+
+const char* differingField(const StatusRecord& ours, const StatusRecord& theirs) {
+  for (const char* name : {"Table", "Query", "IncrementalColumn", "TieBreakerColumn"}) {
+    const std::string* mine = ours.find(name);
+    const std::string* other = theirs.find(name);
+    const std::string text = other ? *other : std::string();
+    if (!mine && text.empty()) continue;
+    // Table and column names compare case-insensitively (the catalog decides the spelling).
+    const bool same = std::string_view(name) == "Query"
+                          ? mine && text == *mine
+                          : mine && lowerAscii(text) == lowerAscii(*mine);
+    if (!same) return name;
+  }
+  return nullptr;
+}
+
+std::string encodeOffsetState(StatusRecord& identity, const Offset& offset) {
+  setOffset(identity, offset);
+  return identity.toJson();
+}
+
+std::optional<Offset> decodeOffsetState(const StatusRecord& identity, std::string_view state,
+                                        std::string& why) {
+  StatusRecord r;
+  try {
+    r = StatusRecord::parse(state);
+  } catch (const std::exception& e) {
+    why = std::string("not a status record (") + e.what() + ")";
+    return std::nullopt;
+  }
+  const std::string* last = r.find("LastIndex");
+  if (!last) {
+    why = "it has no LastIndex";
+    return std::nullopt;
+  }
+  if (const char* name = differingField(identity, r)) {
+    why = std::string("it was written for another reading (its ") + name + " differs)";
+    return std::nullopt;
+  }
+  Offset o;
+  o.value = *last;
+  if (const std::string* t = r.find("LastTieBreaker")) o.tie = *t;
+  return o;
+}
 
 std::unique_ptr<OffsetStore> makeOffsetStore(const SqlSettings& settings) {
   if (settings.offsetTable) return std::make_unique<TableOffsetStore>(settings);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "settings.hpp"
 #include "sql_backend.hpp"
@@ -43,6 +44,23 @@ class OffsetStore {
   virtual void commit() = 0;
   virtual bool usesConnection() const noexcept = 0;
 };
+
+// What an offset means, as keedio's status file says it: SourceName, URL (redacted), Table and
+// ColumnsToSelect or Query, IncrementalColumn, TieBreakerColumn.
+StatusRecord offsetIdentity(const SqlSettings& settings);
+// Sets LastIndex (and LastTieBreaker when there is a tie-breaker) in a status record.
+void setOffset(StatusRecord& record, const Offset& offset);
+// The first of Table, Query, IncrementalColumn, TieBreakerColumn whose value differs between the
+// two records (names case-insensitively, the query exactly), or nullptr when they agree.
+const char* differingField(const StatusRecord& ours, const StatusRecord& theirs);
+
+// The source state a batch carries into the channels (sdk::Transaction::putSourceState): the
+// status file's JSON for the offset after the batch, so a channel holds the same record the
+// status file would. decodeOffsetState reads it back; nullopt with `why` when it is no status
+// record, has no LastIndex, or was written for another reading (a changed table or column).
+std::string encodeOffsetState(StatusRecord& identity, const Offset& offset);
+std::optional<Offset> decodeOffsetState(const StatusRecord& identity, std::string_view state,
+                                        std::string& why);
 
 // identity: what the offset means (table, columns, query, incremental and tie-breaker column),
 // as written into the status file and checked when it is read back.

@@ -7,12 +7,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "catalog.hpp"
 #include "identifiers.hpp"
 #include "jdbc_url.hpp"
+#include "offset_store.hpp"
 #include "readme_schema_check.hpp"
 #include "row_format.hpp"
 #include "settings.hpp"
@@ -527,4 +529,39 @@ TEST_CASE("status file: keedio's layout, atomic replace, errors name the file") 
     CHECK(std::string(e.what()).find("the status file '" + f.path() + "' is not valid JSON") == 0);
   }
   std::filesystem::remove_all(tmpl);
+}
+
+TEST_CASE("the offset state a batch carries into the channels: the status file's JSON, checked") {
+  const SqlSettings s = parseSettings(contextOf(kBase));
+  StatusRecord ours = offsetIdentity(s);
+  const std::string state = encodeOffsetState(ours, Offset{"1234", ""});
+  // The same record a status file would hold.
+  const StatusRecord parsed = StatusRecord::parse(state);
+  CHECK(*parsed.find("LastIndex") == "1234");
+  CHECK(*parsed.find("Table") == "orders");
+  CHECK(*parsed.find("IncrementalColumn") == "id");
+  CHECK(parsed.find("URL")->find("pw") == std::string::npos);
+  std::string why;
+  CHECK(decodeOffsetState(ours, state, why) == std::optional<Offset>(Offset{"1234", ""}));
+
+  // Written for another reading (another table): not used.
+  const SqlSettings other = parseSettings(contextOf(with(kBase, {{"table", "customers"}})));
+  CHECK_FALSE(decodeOffsetState(offsetIdentity(other), state, why).has_value());
+  CHECK(why.find("Table") != std::string::npos);
+  // A case-only difference in a name is the same table (the catalog decides the spelling).
+  const SqlSettings upper = parseSettings(contextOf(with(kBase, {{"table", "ORDERS"}})));
+  CHECK(decodeOffsetState(offsetIdentity(upper), state, why).has_value());
+  // Not a status record, or one without LastIndex.
+  CHECK_FALSE(decodeOffsetState(ours, "offset=7", why).has_value());
+  CHECK(why.find("not a status record") != std::string::npos);
+  CHECK_FALSE(decodeOffsetState(ours, "{\"Table\":\"orders\"}", why).has_value());
+  CHECK(why.find("LastIndex") != std::string::npos);
+
+  // With a tie-breaker, both parts travel.
+  const SqlSettings tie = parseSettings(contextOf(with(
+      kBase, {{"incremental.column.name", "updated_at"}, {"tiebreaker.column.name", "id"}})));
+  StatusRecord tieId = offsetIdentity(tie);
+  const std::string tieState = encodeOffsetState(tieId, Offset{"2024-01-31 12:00:00", "77"});
+  CHECK(decodeOffsetState(tieId, tieState, why) ==
+        std::optional<Offset>(Offset{"2024-01-31 12:00:00", "77"}));
 }

@@ -1,8 +1,12 @@
 #include "sql_source.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -101,9 +105,46 @@ void SqlSource::start() {
     if (s_.useTable && s_.startFromBeginning) return std::nullopt;
     return Offset{s_.startFrom, ""};
   };
-  if (!store_->usesConnection()) {
+  identity_ = offsetIdentity(s_);
+  // The channels' state first: it became durable with the rows themselves, so it is never behind
+  // the status file or the offset table, which are saved after the commit.
+  std::optional<Offset> fromChannels;
+  if (std::optional<std::string> state = getChannelProcessor().committedState()) {
+    std::string why;
+    fromChannels = decodeOffsetState(identity_, *state, why);
+    if (!fromChannels)
+      logger().warn("the channels hold a state for this source that does not apply (", why,
+                    "); resuming from ", store_->describe());
+  }
+  if (fromChannels) {
+    committed_ = std::move(fromChannels);
+    offsetLoaded_ = true;
+    if (!store_->usesConnection()) {
+      const std::optional<Offset> saved = store_->load();
+      if (saved != committed_) {
+        logger().info("the channels committed rows up to ", offsetText(committed_),
+                      ", the status file says ", offsetText(saved),
+                      " (the agent stopped between the two); resuming after the channels' offset");
+        try {  // so that the status file tells the truth even if no new row comes
+          store_->prepare(*committed_);
+          store_->commit();
+        } catch (const std::exception& e) {
+          sourceCounter().increment(kOffsetWriteFails);
+          logger().error("cannot save the offset in ", store_->describe(), ": ", e.what());
+        }
+      }
+    }
+  } else if (!store_->usesConnection()) {
     committed_ = initial(store_->load());
     offsetLoaded_ = true;
+  }
+  killAfterCommits_ = 0;
+  commits_ = 0;
+  if (const char* k = std::getenv("SLUICE_TEST_SQL_KILL_AFTER_COMMITS")) {
+    killAfterCommits_ = std::atoll(k);
+    if (killAfterCommits_ > 0)
+      logger().warn("SLUICE_TEST_SQL_KILL_AFTER_COMMITS=", killAfterCommits_,
+                    ": this process kills itself after that many batches (a test seam)");
   }
   wait_ = Wait::None;
   reconnectDelayMs_ = kFirstReconnectDelayMs;
@@ -381,7 +422,9 @@ bool SqlSource::deliver() {
   }
   c.addToEventReceivedCount(n);
   c.incrementAppendBatchReceivedCount();
-  const sdk::Result r = getChannelProcessor().processEventBatch(batch_);  // empties batch_
+  // The offset after this batch rides in the channels' put transactions (empties batch_).
+  const sdk::Result r = getChannelProcessor().processEventBatchWithState(
+      batch_, encodeOffsetState(identity_, pending_));
   batch_.clear();
   if (!r) {
     c.incrementChannelWriteFail();
@@ -393,6 +436,7 @@ bool SqlSource::deliver() {
   c.incrementAppendBatchAcceptedCount();
   committed_ = pending_;
   updateOffsetGauge();
+  if (killAfterCommits_ > 0 && ++commits_ == killAfterCommits_) ::kill(::getpid(), SIGKILL);
   if (!prepared) return true;
   try {
     store_->commit();

@@ -11,6 +11,11 @@
 //    before each batch goes to the channels and committed (status file renamed into place, or
 //    the offset table's row upserted) only after the channels committed the batch. A refused
 //    batch ends the page; the next poll reads it again from the committed offset.
+//  - Each batch also carries its offset into the channels as the source's state
+//    (processEventBatchWithState, in the status file's JSON). A channel that keeps it (the file
+//    channel) makes it durable in the same commit as the rows, and at start the channels' state
+//    wins over the status file or offset table, which may be one batch behind after a kill -9
+//    between the two: with a file channel no row is sent twice.
 //  - Failures are classified (sql_backend.hpp): lock waits and deadlocks run the query again;
 //    anything else closes the connection, and the next process() reconnects after a back-off
 //    (0.5 s doubling to 30 s), checks the catalog and prepares again. Every such event is one
@@ -101,6 +106,12 @@ class SqlSource final : public sdk::PollableSource {
   ColumnKind incKind_ = ColumnKind::Integer;
 
   std::optional<Offset> committed_;  // the channels have every row up to here
+  StatusRecord identity_;            // what the offset means, for the state the batches carry
+  // Test seam (README, "Offsets"): SLUICE_TEST_SQL_KILL_AFTER_COMMITS=N, read once in start(),
+  // makes the process kill itself (SIGKILL) right after the N-th channel commit, before the
+  // offset is saved: the crash window, hit on purpose. 0: off (one compare per batch).
+  int64_t killAfterCommits_ = 0;
+  int64_t commits_ = 0;
   bool offsetLoaded_ = false;
   Offset pending_;  // the last row in batch_
   std::size_t rowsNotCounted_ = 0;

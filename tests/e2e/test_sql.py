@@ -2,8 +2,9 @@
 """End-to-end tests of the SQL source (type sql) with the real binary against real MariaDB and
 PostgreSQL servers (tests/support/sql_servers.py, one of each for the whole module): an exact
 import of 100,000 rows with rows inserted while the agent runs, kill -9 of the agent in the middle
-of an import into a file channel, the server killed and restarted in the middle of an import,
-a lock wait timeout, TLS with the server's certificate verified by default, a wrong password, an
+of an import into a file channel (at a random moment, and exactly between the channel's commit
+and the offset save) with the output equal to the table afterwards, the server killed and
+restarted in the middle of an import, a lock wait timeout, TLS with the server's certificate verified by default, a wrong password, an
 injection attempt rejected before anything starts, /ready and the metrics, secrets kept out of
 every output. The C++ test plugins/source_sql/sql_source_test.cpp covers the
 value formats, ties, custom queries and the offset table against the same servers."""
@@ -12,6 +13,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-from sluice_test import AgentTestCase, BIN, free_port, lines_in, wait_until  # noqa: E402
+from sluice_test import Agent, AgentTestCase, BIN, free_port, lines_in, wait_until  # noqa: E402
 from sql_servers import MariaDB, Postgres  # noqa: E402
 
 SERVERS = {}
@@ -143,53 +145,87 @@ class SqlE2E(AgentTestCase):
             self.assertEqual(status["IncrementalColumn"], "id")
         self.each_server(check)
 
-    def test_kill9_in_the_middle_of_an_import_loses_nothing(self):
+    def kill9_then_resume(self, server, table, crash):
         """Phase 1: source -> file channel, with a sink that fails every batch (test.file_sink
         with its failFile present), so the channel holds exactly what the source committed;
-        kill -9 in the middle of the import. Phase 2: restart, the sink drains, the source
-        resumes; a clean stop. Any duplicate can only come from the source."""
-        def check(server):
-            table = "killed"
-            n, batch = 100000, 500
-            create(server, table)
-            fill(server, table, 1, n)
-            out, fail = os.path.join(self.dir, f"out-{server.dialect}.txt"), os.path.join(self.dir, "fail")
-            open(fail, "w").close()
-            channel = {"type": "file", "checkpointDir": os.path.join(self.dir, f"cp-{server.dialect}"),
-                       "dataDirs": os.path.join(self.dir, f"data-{server.dialect}"),
-                       "capacity": "200000", "transactionCapacity": "1000"}
-            sink = {"type": "test.file_sink", "outFile": out, "failFile": fail, "batchSize": "1000"}
-            text = properties(self.source(server, table, {"batch.size": str(batch), "max.rows": "5000"}),
-                              channel, {"k1": sink})
-            status = os.path.join(self.dir, f"status-{server.dialect}", f"{table}.status")
+        crash(text, status_offset) ends the agent with SIGKILL in the middle of the import and
+        returns the status file's offset at that moment. Phase 2: restart, the sink drains, the
+        source resumes; a clean stop. Asserts that the output is the table, each row once and in
+        order: the offset rides in the file channel's put transactions, so after a restart the
+        source resumes exactly after the rows the channel committed (README: "Offsets")."""
+        n, batch = 100000, 500
+        create(server, table)
+        fill(server, table, 1, n)
+        out = os.path.join(self.dir, f"out-{table}-{server.dialect}.txt")
+        fail = os.path.join(self.dir, f"fail-{table}")
+        open(fail, "w").close()
+        channel = {"type": "file",
+                   "checkpointDir": os.path.join(self.dir, f"cp-{table}-{server.dialect}"),
+                   "dataDirs": os.path.join(self.dir, f"data-{table}-{server.dialect}"),
+                   "capacity": "200000", "transactionCapacity": "1000"}
+        sink = {"type": "test.file_sink", "outFile": out, "failFile": fail, "batchSize": "1000"}
+        text = properties(self.source(server, table, {"batch.size": str(batch), "max.rows": "5000"}),
+                          channel, {"k1": sink})
+        status = os.path.join(self.dir, f"status-{server.dialect}", f"{table}.status")
 
-            def committed():
-                try:
-                    with open(status) as f:
-                        return int(json.load(f)["LastIndex"])
-                except (OSError, ValueError, KeyError):
-                    return 0
-            first = self.agent(text, name=f"kill1-{server.dialect}")
-            self.assertTrue(wait_until(lambda: committed() >= 20000, 60), first.text()[-3000:])
-            # Fault injection: a random moment of a batch (SLUICE_CRASH_SEED repeats a run).
-            rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "0")) or None)
-            time.sleep(rng.uniform(0, 0.2))
-            first.kill9()
-            at_kill = committed()
-            self.assertLess(at_kill, n, "the import ended before the kill; raise n")
-            os.unlink(fail)
-            second = self.agent(text, name=f"kill2-{server.dialect}")
-            self.assertTrue(wait_until(lambda: len(set(lines_in(self.dir, os.path.basename(out)))) >= n,
-                                       120), second.text()[-3000:])
-            self.assertEqual(second.stop(), 0)
-            got = lines_in(self.dir, os.path.basename(out))
-            self.assertEqual(set(got), set(expected(1, n)))  # no row missing
-            dups = len(got) - n
-            # Only a kill between the channel's commit and the status file's rename repeats a
-            # batch (README: "Offsets"); anything else would be a bug.
-            self.assertLessEqual(dups, batch, f"{dups} duplicates")
-            print(f"\n{server.dialect}: kill -9 at offset {at_kill}/{n}: {dups} duplicates "
-                  f"(bound: one batch of {batch})", file=sys.stderr)
+        def committed():
+            try:
+                with open(status) as f:
+                    return int(json.load(f)["LastIndex"])
+            except (OSError, ValueError, KeyError):
+                return 0
+        at_kill = crash(text, committed)
+        self.assertLess(at_kill, n, "the import ended before the kill; raise n")
+        os.unlink(fail)
+        second = self.agent(text, name=f"{table}2-{server.dialect}")
+        self.assertTrue(wait_until(lambda: len(lines_in(self.dir, os.path.basename(out))) >= n,
+                                   120), second.text()[-3000:])
+        self.assertEqual(second.stop(), 0)
+        got = lines_in(self.dir, os.path.basename(out))
+        # No row missing, no row twice: the output equals the table.
+        self.assertEqual(len(got), n, f"{len(got) - n} rows too many" if len(got) > n else "")
+        self.assertEqual(got, expected(1, n))
+        return at_kill, second
+
+    def test_kill9_in_the_middle_of_an_import_loses_and_repeats_nothing(self):
+        """kill -9 at a random moment of a batch (SLUICE_CRASH_SEED repeats a run)."""
+        def check(server):
+            def crash(text, committed):
+                first = self.agent(text, name=f"killed1-{server.dialect}")
+                self.assertTrue(wait_until(lambda: committed() >= 20000, 60), first.text()[-3000:])
+                rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "0")) or None)
+                time.sleep(rng.uniform(0, 0.2))
+                first.kill9()
+                return committed()
+            at_kill, _ = self.kill9_then_resume(server, "killed", crash)
+            print(f"\n{server.dialect}: kill -9 at status offset {at_kill}: no row missing or "
+                  f"repeated", file=sys.stderr)
+        self.each_server(check)
+
+    def test_kill9_between_the_channel_commit_and_the_offset_save_repeats_nothing(self):
+        """The one window that used to repeat a batch, hit on purpose: the test seam
+        SLUICE_TEST_SQL_KILL_AFTER_COMMITS makes the agent SIGKILL itself right after its 30th
+        channel commit, before the status file's rename. The status file is then one batch behind
+        the channel; the restart must resume after the channel's offset, not the file's."""
+        def check(server):
+            commits, batch = 30, 500
+
+            def crash(text, committed):
+                conf = os.path.join(self.dir, f"window-{server.dialect}.properties")
+                with open(conf, "w") as f:
+                    f.write(text)
+                env = dict(os.environ, SLUICE_TEST_SQL_KILL_AFTER_COMMITS=str(commits))
+                # Not start_agent(): the agent may be gone before its "started:" line is read.
+                first = Agent(conf, self.dir, extra_args=["--plugins-path", self.plugdir],
+                              log_name=f"window1-{server.dialect}.log", env=env)
+                self.agents.append(first)
+                self.assertEqual(first.proc.wait(timeout=120), -signal.SIGKILL, first.text()[-3000:])
+                first.kill9()  # closes its log
+                return committed()
+            at_kill, second = self.kill9_then_resume(server, "crash_window", crash)
+            # The crash hit the window: the status file had not recorded the last batch.
+            self.assertEqual(at_kill, (commits - 1) * batch)
+            self.assertIn(f"the channels committed rows up to id {commits * batch}", second.text())
         self.each_server(check)
 
     def test_server_killed_and_restarted_mid_import_reconnects_and_continues(self):

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "sluice/sdk/component.hpp"
 #include "sluice/sdk/event.hpp"
@@ -43,6 +45,21 @@ class SLUICE_SDK_API Transaction {
   virtual void rollback() noexcept = 0;
   virtual void close() noexcept = 0;
 
+  // Flume has no such call. Records `value` under `key` (a source's full path, e.g.
+  // "a1.sources.r1") in this put transaction: it becomes durable atomically with the commit and
+  // is discarded by rollback(). A source that reads from a position (a SQL offset, a file offset)
+  // passes its position after this batch here, so that after a crash the channel tells it exactly
+  // where the committed events end (Channel::committedSourceState); saving the position only after
+  // the commit leaves a window in which a kill -9 makes a restart send the batch again. At most
+  // one value per key per transaction (a second call replaces the first); the value is per
+  // transaction, not per event. Call it between begin() and commit(), with or without events.
+  // A channel that keeps no durable state (memory, spillable, Kafka) keeps this default.
+  virtual Result putSourceState(std::string_view key, std::string_view value) noexcept {
+    (void)key;
+    (void)value;
+    return Result::failure("this channel keeps no source state");
+  }
+
   Result put(Event&& event) noexcept {
     EventBatch one;
     try {
@@ -75,6 +92,22 @@ class SLUICE_SDK_API Channel : public Component {
   // whether to take again at once or to sleep until the next put. Called from any thread, often:
   // it must not lock, allocate or do I/O (read an atomic the channel keeps up to date per batch).
   virtual Backlog backlog() const noexcept = 0;
+  // Flume has no such call. True when Transaction::putSourceState works on this channel, i.e. it
+  // keeps source state durably (the file channel). The host asks it to know which channels must
+  // agree on a source's state, and to skip state-only transactions on channels that keep none.
+  // Constant over the channel's life; cheap.
+  virtual bool keepsSourceState() const noexcept { return false; }
+  // Flume has no such call. The value that the last committed put transaction carrying `key`
+  // recorded with Transaction::putSourceState; a durable channel keeps it across restarts (its
+  // replay restores it), so a source can resume exactly after the events the channel holds or
+  // has delivered. False when the channel never committed a value for the key or keeps none.
+  // Called from any thread once the channel has started, outside the data path (a source asks
+  // it once when it starts).
+  virtual bool committedSourceState(std::string_view key, std::string& out) const noexcept {
+    (void)key;
+    (void)out;
+    return false;
+  }
 
   ChannelCounter& channelCounter() noexcept { return counter_; }
   const ChannelCounter& channelCounter() const noexcept { return counter_; }

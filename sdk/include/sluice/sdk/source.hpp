@@ -2,6 +2,9 @@
 // Sources take events in and hand them to their ChannelProcessor, as in Flume.
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "sluice/sdk/channel.hpp"
 #include "sluice/sdk/component.hpp"
@@ -22,6 +25,32 @@ class SLUICE_SDK_API ChannelProcessor {
   // optional channels are logged and counted, not reported.
   virtual Result processEventBatch(EventBatch& events) noexcept = 0;
   virtual Result processEvent(Event&& event) noexcept = 0;
+
+  // Flume has no such calls; they give a source that reads from a position (a SQL offset)
+  // exactly-once delivery into a durable channel across a kill -9: the position becomes durable
+  // in the same commit as the events (see Transaction::putSourceState), so no window remains
+  // between "events committed" and "position saved".
+  //
+  // Like processEventBatch(events), and in addition every channel of the source that keeps
+  // source state (Channel::keepsSourceState) records `state` under the source's full path as key
+  // (e.g. "a1.sources.r1"), in the same transaction as the events it gets from this batch. A
+  // channel that gets no event of this batch (multiplexing, or interceptors that drop them all)
+  // gets a transaction with the state alone, so every channel's state stays current. Channels
+  // that keep none are put into exactly as by processEventBatch(events). The default (for
+  // processors other than the host's, e.g. test doubles) records no state anywhere. Not an
+  // overload of processEventBatch: an overload would be hidden in every processor that overrides
+  // only the one-argument form (clang's -Woverloaded-virtual).
+  virtual Result processEventBatchWithState(EventBatch& events, std::string_view state) noexcept {
+    (void)state;
+    return processEventBatch(events);
+  }
+  // The state recorded by the last committed processEventBatchWithState(events, state), as the
+  // channels that keep source state hold it. nullopt when none keeps state, when none has a value
+  // yet, or when they disagree (a crash between the commits of two channels, or one that never got
+  // a value): the host cannot order opaque states, so it reports nothing (with a warning) and the
+  // source falls back to its own saved position, which is behind or equal, so a batch may be
+  // sent again but none is lost. Call it once when the source starts, not on the data path.
+  virtual std::optional<std::string> committedState() noexcept { return std::nullopt; }
 };
 
 class PollableSource;
