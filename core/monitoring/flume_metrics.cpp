@@ -1,6 +1,8 @@
 #include "core/monitoring/flume_metrics.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <map>
 
 #include "core/monitoring/json.hpp"
 #include "core/monitoring/render.hpp"
@@ -31,6 +33,37 @@ std::vector<FlumeGroup> flumeGroups(const Snapshot& s) {
     out.push_back(std::move(g));
   }
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.key < y.key; });
+  return out;
+}
+
+std::string renderFlumePrometheus(const Snapshot& s) {
+  // metric name -> its samples, so each metric's lines come together under one TYPE line.
+  std::map<std::string, std::string> samples;
+  std::map<std::string, bool> isGauge;
+  for (const FlumeGroup& g : flumeGroups(s)) {
+    const std::string component = g.key.substr(g.key.find('.') + 1);
+    for (const auto& [name, value] : g.attributes) {
+      if (name == "Type" || name == "StartTime" || name == "StopTime" ||
+          name == "ChannelFillPercentage")
+        continue;
+      double number = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (ec != std::errc() || end != value.data() + value.size()) continue;  // not a number
+      const bool gauge =
+          name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount";
+      const std::string metric = "Flume_" + name + (gauge ? "" : "_total");
+      isGauge[metric] = gauge;
+      std::string& lines = samples[metric];
+      lines += metric + "{component=\"" + component + "\"} " + value + "\n";
+    }
+  }
+  std::string out;
+  for (const auto& [metric, lines] : samples) {
+    const std::string base = isGauge[metric] ? metric : metric.substr(0, metric.size() - 6);
+    out += "# HELP " + base + " " + base + "\n";
+    out += "# TYPE " + base + (isGauge[metric] ? " gauge\n" : " counter\n");
+    out += lines;
+  }
   return out;
 }
 

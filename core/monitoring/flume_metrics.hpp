@@ -20,4 +20,13 @@ struct FlumeGroup {
 // Every component with counters, sorted by key.
 std::vector<FlumeGroup> flumeGroups(const Snapshot& s);
 
+// The Prometheus text Flume's PrometheusHTTPMetricsServer serves at /metrics, for scrape configs
+// and dashboards written against it: each numeric attribute of each group as
+// Flume_<Attribute>{component="<name>"}, a counter (exposed with Prometheus' _total suffix) for
+// what Flume's counter classes increment or add to, a gauge for what they set (ChannelSize,
+// ChannelCapacity, OpenConnectionCount). Type, StartTime, StopTime and ChannelFillPercentage,
+// which those classes have no such method for, are left out, as Flume leaves them out. Unlike
+// Flume's server, which reads the values once when it starts, the values are current.
+std::string renderFlumePrometheus(const Snapshot& s);
+
 }  // namespace sluice::core::monitoring

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/monitoring/flume_metrics.hpp"
+
 namespace sluice::core::monitoring {
 
 namespace {
@@ -128,6 +130,11 @@ http::Response Monitor::handle(const http::Request& req) {
   if (path == "/ready" || path == "/readyz") {
     ReadyResult rr = evaluateReady(snapshot(), options_.ready, nowMillis());
     return json(rr.ready ? 200 : 503, renderReady(rr));
+  }
+  if (path == "/metrics" && options_.flumePrometheus) {
+    http::Response r = text(200, renderFlumePrometheus(snapshot()));
+    r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
   }
   if (path == "/metrics" || path == "/metrics/prometheus") {
     const Snapshot& s = snapshot();

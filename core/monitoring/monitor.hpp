@@ -23,6 +23,9 @@ namespace sluice::core::monitoring {
 
 struct MonitorOptions {
   bool http = true;  // serve the HTTP endpoints (false: only the push reporters, if enabled)
+  // -Dflume.monitoring.type names Flume's PrometheusHTTPMetricsServer: /metrics serves the
+  // Prometheus text in Flume's naming (renderFlumePrometheus) instead of Flume's JSON.
+  bool flumePrometheus = false;
   ServerOptions server;
   ReadyOptions ready;
   StatsdOptions statsd;

@@ -16,10 +16,14 @@ constexpr std::string_view kFlumePrefix = "flume.monitoring.";
 // Flume's HTTPMetricsServer listens here when flume.monitoring.port is not given.
 constexpr int kFlumeMonitoringPort = 41414;
 
+// Flume's Prometheus monitor service, lower case: serves its own naming at /metrics.
+constexpr const char* kFlumePrometheusServer =
+    "org.apache.flume.instrumentation.http.prometheushttpmetricsserver";
+
 bool isHttpType(std::string t) {
   for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return t == "http" || t == "org.apache.flume.instrumentation.http.httpmetricsserver" ||
-         t == "prometheus";
+         t == "prometheus" || t == kFlumePrometheusServer;
 }
 
 // The keys outside every agent (plugins.path, monitoring.*, anything global) as written, then
@@ -61,7 +65,8 @@ const HostSchema& monitoringSchema() {
       "[monitoring] table in TOML)",
       {
           sdk::Key("type").string().doc(
-              "http (or prometheus, or Flume's HTTPMetricsServer class) turns monitoring on, on "
+              "http (or prometheus, or Flume's HTTPMetricsServer or PrometheusHTTPMetricsServer "
+              "class, which serves its Prometheus naming at /metrics) turns monitoring on, on "
               "port 41414 unless port is given; as -Dflume.monitoring.type"),
           sdk::Key("port").integer().range(0, 65535).doc(
               "Port of the monitoring server; setting it turns monitoring on (--monitor-port "
@@ -149,6 +154,11 @@ std::optional<Settings> resolveSettings(const RawConfig& raw, const CommandLine&
   std::string type = ctx.getString("type", "");
   if (auto t = flume.getString("type")) type = *t;
   bool http = isHttpType(type);
+  {
+    std::string t = type;
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    mo.flumePrometheus = t == kFlumePrometheusServer;
+  }
   if (isGangliaType(type)) {
     std::string error;
     std::vector<std::string> warnings;

@@ -310,6 +310,51 @@ class MonitoringTest(unittest.TestCase):
 
     # -- Flume's JSON, Prometheus, health ------------------------------------------------------
 
+    def test_flumes_prometheus_server_class_serves_its_naming_at_metrics(self):
+        # -Dflume.monitoring.type=...PrometheusHTTPMetricsServer: a Flume user's scrape config
+        # reads /metrics, in Flume's naming: Flume_<Attribute>{component="<name>"}.
+        n = 3000
+        port = free_port()
+        agent, got_port = self.start(f"""
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {n}
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 500
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+""", extra_args=(), overrides={
+            "flume.monitoring.type": "org.apache.flume.instrumentation.http.PrometheusHTTPMetricsServer",
+            "flume.monitoring.port": str(port)})
+        self.assertEqual(got_port, port)
+
+        def scrape(path="/metrics"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", path)
+                r = conn.getresponse()
+                return r.getheader("Content-Type"), r.read().decode()
+            finally:
+                conn.close()
+
+        self.assertTrue(wait_until(
+            lambda: f'Flume_EventDrainSuccessCount_total{{component="k1"}} {n}\n' in scrape()[1],
+            60), scrape()[1])
+        ctype, text = scrape()
+        self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
+        self.assertIn("# TYPE Flume_EventDrainSuccessCount counter\n", text)
+        self.assertIn(f'Flume_EventAcceptedCount_total{{component="r1"}} {n}\n', text)
+        self.assertIn(f'Flume_EventPutSuccessCount_total{{component="c1"}} {n}\n', text)
+        self.assertIn("# TYPE Flume_ChannelSize gauge\n", text)
+        self.assertIn('Flume_ChannelCapacity{component="c1"} 500\n', text)
+        for absent in ("StartTime", "StopTime", "ChannelFillPercentage", "Flume_Type"):
+            self.assertNotIn(absent, text)
+        # sluice's own endpoints stay where they are.
+        self.assertIn("sluice_", scrape("/metrics/prometheus")[1])
+
     def test_flume_json_and_prometheus_after_n_events(self):
         n = 25000
         port = free_port()  # a port given in advance is what this test is about
