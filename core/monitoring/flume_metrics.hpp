@@ -25,8 +25,8 @@ std::vector<FlumeGroup> flumeGroups(const Snapshot& s);
 // Flume_<Attribute>{component="<name>"}, a counter (exposed with Prometheus' _total suffix) for
 // what Flume's counter classes increment or add to, a gauge for what they set (ChannelSize,
 // ChannelCapacity, OpenConnectionCount). Type, StartTime, StopTime and ChannelFillPercentage,
-// which those classes have no such method for, are left out, as Flume leaves them out. Unlike
-// Flume's server, which reads the values once when it starts, the values are current.
+// which those classes have no such method for, are left out, as Flume leaves them out. The values
+// are read at every scrape.
 std::string renderFlumePrometheus(const Snapshot& s);
 
 }  // namespace sluice::core::monitoring
