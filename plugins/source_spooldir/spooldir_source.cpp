@@ -45,6 +45,18 @@ bool isLinkTo(const std::string& path, const FileIdentity& id) {
          static_cast<uint64_t>(st.st_dev) == id.dev && static_cast<uint64_t>(st.st_ino) == id.ino;
 }
 
+// Renames without ever replacing an existing file: 0, or the errno. renameat2's
+// RENAME_NOREPLACE does it in one atomic step, so a reader of the directory never sees both
+// names; where the filesystem lacks it (EINVAL), link + unlink does the same in two steps, and
+// a crash between them leaves both names (start() and finishFile() recognise that case).
+int renameNoReplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  ::unlink(from.c_str());
+  return 0;
+}
+
 std::string describeChange(const FileIdentity& was, const FileIdentity& now) {
   std::string why;
   if (was.size != now.size)
@@ -317,10 +329,11 @@ bool SpoolDirSource::openFile(const std::string& path, const std::string& rel, i
       }
     } else if (!settings_.deleteImmediate && exists(path + settings_.fileSuffix)) {
       if (isLinkTo(path + settings_.fileSuffix, id)) {
-        // finishFile() links <name><fileSuffix> only after every event of the file was
-        // committed; an earlier run died before it removed the old name (and before a progress
-        // record could send us to finishFile() again). Not counted in FilesCompleted: this run
-        // delivered nothing of it.
+        // finishFile() names it <name><fileSuffix> only after every event of the file was
+        // committed; an earlier run (on a filesystem without RENAME_NOREPLACE, or an older
+        // release, which always linked) died before it removed the old name, and before a
+        // progress record could send us to finishFile() again. Not counted in FilesCompleted:
+        // this run delivered nothing of it.
         ::close(fd);
         ::unlink(path.c_str());
         logger().info(path, " was already delivered and named ", path + settings_.fileSuffix,
@@ -487,13 +500,12 @@ void SpoolDirSource::finishFile() {
     }
   } else {
     const std::string dest = path + settings_.fileSuffix;
-    // link + unlink never replaces an existing file (rename would).
-    if (::link(path.c_str(), dest.c_str()) == 0) {
-      ::unlink(path.c_str());
+    if (const int e = renameNoReplace(path, dest); e == 0) {
       logger().info("delivered ", path, " (", events, " events), renamed to ", dest);
-    } else if (const int e = errno; e == EEXIST && isLinkTo(dest, now)) {
-      // dest is this very file: an earlier run died between the link() and the unlink(), and
-      // this one resumed the file at its end from the progress record. Not a re-used name.
+    } else if (e == EEXIST && isLinkTo(dest, now)) {
+      // dest is this very file: an earlier run died between the link() and the unlink() of the
+      // fallback, and this one resumed the file at its end from the progress record. Not a
+      // re-used name.
       ::unlink(path.c_str());
       logger().info("delivered ", path, "; it was already named ", dest,
                     " (an earlier run stopped before removing the old name); removed it");
