@@ -37,9 +37,11 @@ std::vector<FlumeGroup> flumeGroups(const Snapshot& s) {
 }
 
 std::string renderFlumePrometheus(const Snapshot& s) {
-  // metric name -> its samples, so each metric's lines come together under one TYPE line.
-  std::map<std::string, std::string> samples;
-  std::map<std::string, bool> isGauge;
+  struct Metric {
+    bool gauge = false;
+    std::string samples;  // its lines, so they come together under one TYPE line
+  };
+  std::map<std::string, Metric> metrics;  // by Flume_<Attribute>
   for (const FlumeGroup& g : flumeGroups(s)) {
     const std::string component = g.key.substr(g.key.find('.') + 1);
     for (const auto& [name, value] : g.attributes) {
@@ -49,21 +51,16 @@ std::string renderFlumePrometheus(const Snapshot& s) {
       double number = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
       if (ec != std::errc() || end != value.data() + value.size()) continue;  // not a number
-      const bool gauge =
-          name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount";
-      const std::string metric = "Flume_" + name + (gauge ? "" : "_total");
-      isGauge[metric] = gauge;
-      std::string& lines = samples[metric];
-      lines += metric + "{component=\"" + component + "\"} " + value + "\n";
+      const std::string base = "Flume_" + name;
+      Metric& m = metrics[base];
+      m.gauge = name == "ChannelSize" || name == "ChannelCapacity" || name == "OpenConnectionCount";
+      m.samples += base + (m.gauge ? "" : "_total") + "{component=\"" + component + "\"} " + value + "\n";
     }
   }
   std::string out;
-  for (const auto& [metric, lines] : samples) {
-    const std::string base = isGauge[metric] ? metric : metric.substr(0, metric.size() - 6);
-    out += "# HELP " + base + " " + base + "\n";
-    out += "# TYPE " + base + (isGauge[metric] ? " gauge\n" : " counter\n");
-    out += lines;
-  }
+  for (const auto& [base, m] : metrics)
+    out += "# HELP " + base + " " + base + "\n# TYPE " + base + (m.gauge ? " gauge\n" : " counter\n") +
+           m.samples;
   return out;
 }
 

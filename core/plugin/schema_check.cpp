@@ -24,6 +24,13 @@ const sdk::Key* findKey(const sdk::Schema& schema, const std::string& key) {
   return nullptr;
 }
 
+// Whether `value` is one of an Enum key's values (case-insensitively, as Flume's enums are).
+bool isAllowedValue(const sdk::Key& spec, std::string_view value) {
+  const std::string v = lower(value);
+  return std::any_of(spec.allowed.begin(), spec.allowed.end(),
+                     [&](const std::string& a) { return lower(a) == v; });
+}
+
 // Validates one value; returns an error text or empty. The value of a secret key (declared
 // isSecret(), or named like one) is never quoted: the text says what was expected instead.
 std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std::string& key) {
@@ -48,10 +55,7 @@ std::string checkValue(const sdk::Key& spec, const sdk::Context& ctx, const std:
         (void)ctx.getBoolean(key);
         break;
       case sdk::ValueType::Enum: {
-        std::string v = lower(*ctx.getString(key));
-        bool ok = std::any_of(spec.allowed.begin(), spec.allowed.end(),
-                              [&](const std::string& a) { return lower(a) == v; });
-        if (!ok) {
+        if (!isAllowedValue(spec, *ctx.getString(key))) {
           std::string allowed;
           for (std::size_t i = 0; i < spec.allowed.size(); ++i)
             allowed += (i ? ", " : "") + spec.allowed[i];
@@ -124,18 +128,8 @@ std::vector<std::string> hintCandidates(const sdk::Schema& schema, const std::st
 }  // namespace
 
 bool namesPlugin(const sdk::Key& key, std::string_view value) {
-  if (key.componentKind == sdk::ComponentKind{}) return false;
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r'))
-    value.remove_suffix(1);
-  auto lowerChar = [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  };
-  for (const auto& a : key.allowed)
-    if (std::equal(a.begin(), a.end(), value.begin(), value.end(),
-                   [&](char x, char y) { return lowerChar(x) == lowerChar(y); }))
-      return false;
-  return true;
+  return key.componentKind != sdk::ComponentKind{} &&
+         !isAllowedValue(key, plugins::text::trimmed(value));
 }
 
 bool keyMatches(const std::string& pattern, const std::string& key) {

@@ -331,19 +331,15 @@ a1.sinks.k1.channel = c1
             "flume.monitoring.port": str(port)})
         self.assertEqual(got_port, port)
 
-        def scrape(path="/metrics"):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            try:
-                conn.request("GET", path)
-                r = conn.getresponse()
-                return r.getheader("Content-Type"), r.read().decode()
-            finally:
-                conn.close()
+        def scrape():
+            return http_get(port, "/metrics")[2]
 
         self.assertTrue(wait_until(
-            lambda: f'Flume_EventDrainSuccessCount_total{{component="k1"}} {n}\n' in scrape()[1],
-            60), scrape()[1])
-        ctype, text = scrape()
+            lambda: f'Flume_EventDrainSuccessCount_total{{component="k1"}} {n}\n' in scrape(),
+            60), scrape())
+        status, headers, text = http_get(port, "/metrics")
+        self.assertEqual(status, 200)
+        ctype = headers["content-type"]
         self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
         self.assertIn("# TYPE Flume_EventDrainSuccessCount counter\n", text)
         self.assertIn(f'Flume_EventAcceptedCount_total{{component="r1"}} {n}\n', text)
@@ -353,7 +349,7 @@ a1.sinks.k1.channel = c1
         for absent in ("StartTime", "StopTime", "ChannelFillPercentage", "Flume_Type"):
             self.assertNotIn(absent, text)
         # sluice's own endpoints stay where they are.
-        self.assertIn("sluice_", scrape("/metrics/prometheus")[1])
+        self.assertIn("sluice_", http_get(port, "/metrics/prometheus")[2])
 
     def test_flume_json_and_prometheus_after_n_events(self):
         n = 25000

@@ -62,6 +62,17 @@ std::string upperLines(int64_t n) {
   return out;
 }
 
+// A file_roll sink writing one file into `dir` through test.UpperSerializer, with `keys` below
+// sink.serializer (each "name = value" line).
+std::string upperFileRoll(const std::filesystem::path& dir, const std::string& keys) {
+  std::string out = "a1.sinks.k1.type = file_roll\n"
+                    "a1.sinks.k1.sink.directory = " + dir.string() + "\n"
+                    "a1.sinks.k1.sink.rollInterval = 0\n"
+                    "a1.sinks.k1.sink.batchSize = 100\n"
+                    "a1.sinks.k1.sink.serializer = test.UpperSerializer$Builder\n";
+  return out + keys;
+}
+
 std::vector<std::filesystem::path> filesIn(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
@@ -74,16 +85,10 @@ std::vector<std::filesystem::path> filesIn(const std::filesystem::path& dir) {
 TEST_CASE("file_roll writes through a serializer plugin, with its keys, header and footer") {
   Fixture f;
   TempDir tmp;
-  auto agent = f.buildOk(pipeline(R"(
-a1.sinks.k1.type = file_roll
-a1.sinks.k1.sink.directory = )" + (tmp / "out").string() +
-                                      R"(
-a1.sinks.k1.sink.rollInterval = 0
-a1.sinks.k1.sink.batchSize = 100
-a1.sinks.k1.sink.serializer = test.UpperSerializer$Builder
+  auto agent = f.buildOk(pipeline(upperFileRoll(tmp / "out", R"(
 a1.sinks.k1.sink.serializer.header = BEGIN
 a1.sinks.k1.sink.serializer.footer = END
-)",
+)"),
                                   1000));
   REQUIRE(agent->start().ok());
   CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventDrainSuccessCount") == 1000; }));
@@ -124,16 +129,10 @@ TEST_CASE("a serializer that fails rolls the batch back: nothing of it is in the
   TempDir tmp;
   // Body "7" (batch 1 of seq's 0..99) makes write() throw: no batch can be written, every event
   // stays in the channel, and the file holds only the header.
-  auto agent = f.buildOk(pipeline(R"(
-a1.sinks.k1.type = file_roll
-a1.sinks.k1.sink.directory = )" + (tmp / "out").string() +
-                                      R"(
-a1.sinks.k1.sink.rollInterval = 0
-a1.sinks.k1.sink.batchSize = 100
-a1.sinks.k1.sink.serializer = test.UpperSerializer$Builder
+  auto agent = f.buildOk(pipeline(upperFileRoll(tmp / "out", R"(
 a1.sinks.k1.sink.serializer.header = BEGIN
 a1.sinks.k1.sink.serializer.failOn = 7
-)",
+)"),
                                   100));
   REQUIRE(agent->start().ok());
   CHECK(waitFor([&] { return counter(*agent, "SINK", "k1", "EventWriteFail") >= 2; }));
