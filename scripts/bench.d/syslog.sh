@@ -33,21 +33,24 @@ with open(path, "wb") as f:
 PY
 syslog_bytes=$(stat -c %s "$syslog_dir/input")
 
-# Sends the input file over $2 connections to 127.0.0.1:$1, split at message boundaries.
+# Sends the input file over $2 connections to 127.0.0.1:$1, split at message boundaries, and
+# prints the wall-clock time of the first byte sent (after the file is read and the
+# connections are open, so that the sender's own start-up is not timed).
 syslog_send() {
   python3 - "$1" "$2" "$syslog_dir/input" <<'PY'
-import socket, sys, threading
+import socket, sys, threading, time
 port, conns, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 data = open(path, "rb").read()
 cuts = [0]
 for k in range(1, conns):
     cuts.append(data.index(b"\n", len(data) * k // conns) + 1)
 cuts.append(len(data))
-def send(a, b):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(memoryview(data)[a:b])
-    s.close()
-ts = [threading.Thread(target=send, args=(cuts[k], cuts[k + 1])) for k in range(conns)]
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
+def send(k):
+    socks[k].sendall(memoryview(data)[cuts[k]:cuts[k + 1]])
+    socks[k].close()
+ts = [threading.Thread(target=send, args=(k,)) for k in range(conns)]
+print(f"{time.time():.6f}", flush=True)
 for t in ts: t.start()
 for t in ts: t.join()
 PY
@@ -70,20 +73,20 @@ syslog_wait_port() {
 syslog_measure() {
   local name=$1 pid=$2 port=$3 conns=$4 out=$5 t0 t1 size last=-1 stable=0 lines hwm
   syslog_wait_port "$port" || { echo "$name: not listening"; kill "$pid"; return 1; }
-  t0=$(date +%s.%N)
-  syslog_send "$port" "$conns"
-  t1=$(date +%s.%N)
-  # Done when the output has not grown for 2 s; the end is the last growth seen.
+  t0=$(syslog_send "$port" "$conns")
+  # Done when the output has not grown for 2 s; the end is the output's last write (its newest
+  # modification time), not the poll that saw it, which would add up to a poll interval.
   while [ "$stable" -lt 10 ]; do
     size=$(find "$out" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
     if [ "$size" != "$last" ]; then
-      last=$size stable=0 t1=$(date +%s.%N)
+      last=$size stable=0
     else
       stable=$((stable + 1))
     fi
     kill -0 "$pid" 2>/dev/null || { echo "$name: died"; return 1; }
     sleep 0.2  # coarse on purpose: polling faster steals CPU on 2 cores
   done
+  t1=$(find "$out" -type f -printf '%T@\n' | sort -n | tail -1)
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   lines=$(find "$out" -type f -exec cat {} + | wc -l)
   kill -TERM "$pid"

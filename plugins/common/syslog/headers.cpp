@@ -2,12 +2,7 @@
 
 namespace sluice::plugins::syslog {
 
-namespace {
-// Past this many distinct header sets (a few are ever used) templates are built per event.
-constexpr std::size_t kMaxTemplates = 32;
-}  // namespace
-
-HeaderTemplates::HeaderTemplates(const PeerHeaderNames& peer) {
+HeaderBuilder::HeaderBuilder(const PeerHeaderNames& peer) {
   names_[Facility] = kFacility;
   names_[Severity] = kSeverity;
   names_[Priority] = kPriority;
@@ -18,9 +13,12 @@ HeaderTemplates::HeaderTemplates(const PeerHeaderNames& peer) {
   names_[ClientIp] = peer.clientIp;
   names_[ClientHostname] = peer.clientHostname;
   names_[Port] = peer.port;
+  for (uint8_t a = 0; a < kSlots; ++a)
+    for (uint8_t b = a + 1; b < kSlots; ++b)
+      if (!names_[a].empty() && names_[a] == names_[b]) distinct_ = false;
 }
 
-void HeaderTemplates::addPeer(const PeerInfo& peer, uint32_t& mask, Values& values) const {
+void HeaderBuilder::addPeer(const PeerInfo& peer, uint32_t& mask, Values& values) const {
   if (!names_[ClientIp].empty()) {
     mask |= bit(ClientIp);
     values.set(ClientIp, peer.ip);
@@ -35,27 +33,15 @@ void HeaderTemplates::addPeer(const PeerInfo& peer, uint32_t& mask, Values& valu
   }
 }
 
-void HeaderTemplates::build(uint32_t mask, const Values& values, sdk::Headers& out) {
-  const sdk::Headers* tmpl = nullptr;
-  for (const auto& [m, h] : cache_)
-    if (m == mask) {
-      tmpl = &h;
-      break;
-    }
-  if (!tmpl) {
-    sdk::Headers h;
-    for (uint8_t s = 0; s < kSlots; ++s)
-      if (mask & bit(static_cast<Slot>(s))) h.set(names_[s], std::string_view());
-    if (cache_.size() < kMaxTemplates) {
-      cache_.emplace_back(mask, std::move(h));
-      tmpl = &cache_.back().second;
-    } else {
-      out = std::move(h);
-    }
+void HeaderBuilder::build(uint32_t mask, const Values& values, sdk::Headers& out) const {
+  out.reserve(static_cast<std::size_t>(__builtin_popcount(mask)));
+  for (uint8_t s = 0; s < kSlots; ++s) {
+    if (!(mask & bit(static_cast<Slot>(s)))) continue;
+    if (distinct_)
+      out.appendDistinct(names_[s], values[static_cast<Slot>(s)]);
+    else
+      out.set(names_[s], values[static_cast<Slot>(s)]);
   }
-  if (tmpl) out = *tmpl;
-  for (uint8_t s = 0; s < kSlots; ++s)
-    if (mask & bit(static_cast<Slot>(s))) out.set(names_[s], values[static_cast<Slot>(s)]);
 }
 
 }  // namespace sluice::plugins::syslog

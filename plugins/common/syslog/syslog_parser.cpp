@@ -11,7 +11,7 @@ namespace sluice::plugins::syslog {
 
 namespace {
 
-using Slot = HeaderTemplates::Slot;
+using Slot = HeaderBuilder::Slot;
 constexpr auto npos = std::string_view::npos;
 
 inline int64_t wrapAdd(int64_t a, int64_t b) noexcept {
@@ -311,7 +311,7 @@ MultiportParser::Codec* MultiportParser::codecFor(int port) {
 
 MultiportParser::Outcome MultiportParser::parse(const Message& m, int64_t nowMs, int localPort,
                                                 const PeerInfo& peer, sdk::Event& out) {
-  HeaderTemplates::Values v;
+  HeaderBuilder::Values v;
   uint32_t mask = 0;
   Outcome outcome = Outcome::Invalid;
   char facility[16], severity[16], timestamp[24];

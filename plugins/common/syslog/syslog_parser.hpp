@@ -54,7 +54,7 @@ class MultiportParser {
   Codec* codecFor(int port);
 
   KeepFields keep_;
-  HeaderTemplates headers_;
+  HeaderBuilder headers_;
   CharsetConfig charsets_;
   LocalZone zone_;
   std::vector<std::pair<std::string, std::unique_ptr<Codec>>> codecs_;  // by charset name

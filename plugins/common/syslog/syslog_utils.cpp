@@ -5,6 +5,10 @@
 #include <cstring>
 #include <optional>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "charset.hpp"
 #include "syslog/java_text.hpp"
 
@@ -12,7 +16,7 @@ namespace sluice::plugins::syslog {
 
 namespace {
 
-using Slot = HeaderTemplates::Slot;
+using Slot = HeaderBuilder::Slot;
 
 // Java regex \s (without UNICODE_CHARACTER_CLASS).
 inline bool isSpace(char c) noexcept {
@@ -55,6 +59,17 @@ TextScan scanText(std::string_view s) noexcept {
   const std::size_t n = s.size();
   std::size_t i = 0;
   while (i < n) {
+#if defined(__SSE2__)
+    // 16 bytes per step: a byte with its top bit set (not ASCII), '\n' or '\r' stops it.
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    while (i + 16 <= n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      const __m128i stop =
+          _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)));
+      if (_mm_movemask_epi8(stop) != 0) break;
+      i += 16;
+    }
+#endif
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
@@ -255,15 +270,27 @@ class Matcher {
 // (which ignores what follows the fraction, the offset included), "...ss.SZ", "...ssZ" (an offset
 // with hours above 23 or minutes above 59 fails it) and "...ss", leniently, in the local zone
 // unless "...ssZ" took the offset.
-int64_t stamp5424(std::string_view st, LocalZone& zone) {
-  const int y = num(st, 0, 4), mo = num(st, 5, 2), d = num(st, 8, 2), h = num(st, 11, 2),
-            mi = num(st, 14, 2), s = num(st, 17, 2);
+// A stream's stamps mostly share their second: the instant of the last "yyyy-MM-ddTHH:mm:ss"
+// with a fraction is kept, and a stamp in the same second adds its milliseconds to it. Within a
+// second the zone's offset cannot change (transitions fall on whole seconds).
+int64_t stamp5424(std::string_view st, LocalZone& zone, StampCache& cache) {
   std::size_t p = 19;
-  if (p < st.size() && st[p] == '.') {
+  const bool fraction = p < st.size() && st[p] == '.';
+  int ms = 0;
+  if (fraction) {
     std::size_t digits = 0;
     while (p + 1 + digits < st.size() && isDigit(st[p + 1 + digits])) ++digits;
-    const int ms = num(st, p + 1, std::min<std::size_t>(digits, 3));
-    return zone.wallToUtc(javaLenientWallMillis(y, mo, d, h, mi, s, ms));
+    ms = num(st, p + 1, std::min<std::size_t>(digits, 3));
+    if (cache.valid && std::memcmp(cache.second, st.data(), sizeof cache.second) == 0)
+      return cache.utcMs + ms;
+  }
+  const int y = num(st, 0, 4), mo = num(st, 5, 2), d = num(st, 8, 2), h = num(st, 11, 2),
+            mi = num(st, 14, 2), s = num(st, 17, 2);
+  if (fraction) {
+    cache.utcMs = zone.wallToUtc(javaLenientWallMillis(y, mo, d, h, mi, s, 0));
+    std::memcpy(cache.second, st.data(), sizeof cache.second);
+    cache.valid = true;
+    return cache.utcMs + ms;
   }
   const int64_t wall = javaLenientWallMillis(y, mo, d, h, mi, s, 0);
   if (p < st.size()) {
@@ -346,7 +373,7 @@ SyslogUtilsParser::SyslogUtilsParser(KeepFields keep, const PeerHeaderNames& pee
 
 ParseOutcome SyslogUtilsParser::parse(const Message& m, int64_t nowMs, const PeerInfo& peer,
                                       sdk::Event& out) {
-  HeaderTemplates::Values v;
+  HeaderBuilder::Values v;
   uint32_t mask = bit(Slot::Facility) | bit(Slot::Severity);
   char facility[8], severity[8], timestamp[24];
   const std::string_view s = m.bytes;
@@ -375,7 +402,7 @@ ParseOutcome SyslogUtilsParser::parse(const Message& m, int64_t nowMs, const Pee
       }
       if (g.hasStamp) {
         const std::optional<int64_t> ts =
-            g.rfc5424 ? stamp5424(g.stamp, zone_) : stamp3164(g.stamp, nowMs, zone_);
+            g.rfc5424 ? stamp5424(g.stamp, zone_, stamps_) : stamp3164(g.stamp, nowMs, zone_);
         if (ts) {
           mask |= bit(Slot::Timestamp);
           v.set(Slot::Timestamp, toChars(*ts, timestamp, sizeof timestamp));

@@ -23,6 +23,13 @@ enum class ParseOutcome {
   Incomplete,  // flume.syslog.status = Incomplete
 };
 
+// The instant of the last RFC 5424 stamp's whole second (syslog_utils.cpp, stamp5424).
+struct StampCache {
+  char second[19];  // "yyyy-MM-ddTHH:mm:ss"
+  int64_t utcMs = 0;
+  bool valid = false;
+};
+
 class SyslogUtilsParser {
  public:
   // zone: the time zone RFC 3164 dates and RFC 5424 dates without (usable) offset are read in,
@@ -38,8 +45,9 @@ class SyslogUtilsParser {
 
  private:
   KeepFields keep_;
-  HeaderTemplates headers_;
+  HeaderBuilder headers_;
   LocalZone zone_;
+  StampCache stamps_;
 };
 
 }  // namespace sluice::plugins::syslog

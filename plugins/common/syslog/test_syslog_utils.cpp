@@ -232,6 +232,23 @@ TEST_CASE("RFC 5424 stamps read leniently and offsets SimpleDateFormat rejects")
   CHECK(header(one("<13>1 1000-01-01T00:00:00Z h m\n"), "timestamp") == "-30609792000000");
 }
 
+TEST_CASE("stamps of one parser: a second's instant is reused only within that second") {
+  // One parser reads all four: the second line repeats the first one's second, the third moves
+  // on a second, the fourth changes only the date, the fifth has no fraction.
+  const auto events = viaTcp(
+      "<13>1 2012-04-13T11:11:11.500Z h m\n<13>1 2012-04-13T11:11:11.999Z h m\n"
+      "<13>1 2012-04-13T11:11:12.001Z h m\n<13>1 2012-04-14T11:11:12.001Z h m\n"
+      "<13>1 2012-04-14T11:11:12Z h m\n");
+  REQUIRE(events.size() == 5);
+  CHECK(header(events[0], "timestamp") ==
+        std::to_string(localMillis(2012, 4, 13, 11, 11, 11, 500)));
+  CHECK(header(events[1], "timestamp") ==
+        std::to_string(localMillis(2012, 4, 13, 11, 11, 11, 999)));
+  CHECK(header(events[2], "timestamp") == std::to_string(localMillis(2012, 4, 13, 11, 11, 12, 1)));
+  CHECK(header(events[3], "timestamp") == std::to_string(localMillis(2012, 4, 14, 11, 11, 12, 1)));
+  CHECK(header(events[4], "timestamp") == std::to_string(utcMillis(2012, 4, 14, 11, 11, 12)));
+}
+
 TEST_CASE("wall times in a DST gap or overlap are read as standard time") {
   // Berlin: 31 March 2024 02:00 -> 03:00, 27 October 2024 03:00 -> 02:00.
   CHECK(header(one("<13>1 2024-03-31T02:30:00 h m\n"), "timestamp") ==
