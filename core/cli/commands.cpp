@@ -144,15 +144,9 @@ bool parse(po::options_description& desc, int argc, char** argv, po::variables_m
 
 std::vector<monitoring::PluginSnapshot> pluginList(const PluginRegistry& registry) {
   std::vector<monitoring::PluginSnapshot> out;
-  for (const auto& c : registry.components()) {
-    std::string file = c.file.string();
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.file == file; });
-    if (it == out.end()) {
-      out.push_back({c.pluginName, c.pluginVersion, file, {}});
-      it = out.end() - 1;
-    }
-    it->types.push_back(std::string(sdk::nameOf(c.info->kind)) + ":" + c.info->type);
-  }
+  for (auto& e : registry.catalog())
+    out.push_back({e.pluginName, e.loaded ? e.pluginVersion : "not loaded", e.file.string(),
+                   std::move(e.types)});
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }

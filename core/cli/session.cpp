@@ -126,9 +126,14 @@ void loadPlugins(const CommonOptions& o, Session& s, const RawConfig* raw) {
   }
   for (const auto& d : dirs) s.registry->addDirectory(d, s.pluginDiags);
   auto lg = s.logs->core("loader");
-  for (const auto& c : s.registry->components())
-    lg->debug("{} type '{}' ({} {}) from {}", sdk::nameOf(c.info->kind), c.info->type, c.pluginName,
-              c.pluginVersion, c.file.string());
+  for (const auto& e : s.registry->catalog()) {
+    std::string types;
+    for (const auto& t : e.types) types += (types.empty() ? "" : ", ") + t;
+    if (e.loaded)
+      lg->debug("{} {} from {}: {}", e.pluginName, e.pluginVersion, e.file.string(), types);
+    else
+      lg->debug("{}: {} (loaded when a configuration names one)", e.file.string(), types);
+  }
 }
 
 }  // namespace
@@ -140,6 +145,12 @@ void printDiagnostics(const Diagnostics& d, std::ostream& os, const SecretRegist
 }
 
 std::vector<std::string> configSecrets(const RawConfig& raw, const PluginRegistry& registry) {
+  // The plugins the config names are loaded first, so that their schemas' secret keys count.
+  for (const auto& [k, p] : raw.entries) {
+    const std::string_view last = std::string_view(k).substr(k.rfind('.') + 1);
+    if (last == "type" || last == "serializer" || last == "handler")
+      registry.loadDeclaring(p.value);
+  }
   const std::vector<std::string> schemaSecrets = registry.secretKeyNames();
   std::vector<std::string> out;
   for (const auto& [k, p] : raw.entries)

@@ -124,9 +124,24 @@ bool readPluginDescriptor(const std::filesystem::path& path, PluginDescriptor& o
     return false;
   }
 
-  uint64_t descriptorSection = 0;  // 0: none (section 0 is never a real section)
-  for (uint64_t i = 1; i < sections.size(); ++i)
-    if (stringAt(names, sections[i].sh_name) == SLUICE_PLUGIN_SECTION) descriptorSection = i;
+  uint64_t descriptorSection = 0, typesSection = 0;  // 0: none (never a real section)
+  for (uint64_t i = 1; i < sections.size(); ++i) {
+    const std::string name = stringAt(names, sections[i].sh_name);
+    if (name == SLUICE_PLUGIN_SECTION) descriptorSection = i;
+    if (name == SLUICE_PLUGIN_TYPES_SECTION) typesSection = i;
+  }
+
+  // Where a symbol's bytes are in the file: false when it is not inside its section.
+  auto locate = [&](const Elf64_Sym& sym, uint64_t section, uint64_t& offset) {
+    if (section == 0 || sym.st_shndx != section) return false;
+    const Elf64_Shdr& sec = sections[section];
+    if (sec.sh_type != SHT_PROGBITS || sym.st_value < sec.sh_addr ||
+        sym.st_value - sec.sh_addr > sec.sh_size ||
+        sec.sh_size - (sym.st_value - sec.sh_addr) < sym.st_size)
+      return false;
+    offset = sec.sh_offset + (sym.st_value - sec.sh_addr);
+    return true;
+  };
 
   // The dynamic symbol table is what dlsym sees: look the descriptor up there.
   for (const Elf64_Shdr& symtab : sections) {
@@ -145,22 +160,37 @@ bool readPluginDescriptor(const std::filesystem::path& path, PluginDescriptor& o
       const std::string name = stringAt(strtab, sym.st_name);
       if (name == kOldSymbol && out.kind == PluginDescriptor::Kind::None)
         out.kind = PluginDescriptor::Kind::OldLayout;
+      if (name == SLUICE_PLUGIN_TYPES_SYMBOL) {
+        uint64_t at = 0;
+        if (sym.st_size == 0 || sym.st_size > kMaxPluginTypesBytes ||
+            !locate(sym, typesSection, at)) {
+          error = SLUICE_PLUGIN_TYPES_SYMBOL
+              " is malformed or not in the '" SLUICE_PLUGIN_TYPES_SECTION "' section";
+          return false;
+        }
+        std::vector<char> bytes;
+        if (!f.readArray(at, sym.st_size, bytes)) {
+          error = SLUICE_PLUGIN_TYPES_SYMBOL " is truncated";
+          return false;
+        }
+        out.types.assign(bytes.data(), strnlen(bytes.data(), bytes.size()));
+        out.hasTypes = true;
+        continue;
+      }
       if (name != SLUICE_PLUGIN_SYMBOL) continue;
       // The record's plain-data head: magic, major, minor, reserved, toolchain tag.
       constexpr uint64_t kHead = offsetof(sdk::PluginHeader, toolchain) + sdk::kToolchainTagSize;
+      uint64_t at = 0;
       if (descriptorSection == 0 || sym.st_shndx != descriptorSection) {
         error = SLUICE_PLUGIN_SYMBOL " is not in the '" SLUICE_PLUGIN_SECTION "' section";
         return false;
       }
-      const Elf64_Shdr& sec = sections[descriptorSection];
-      if (sec.sh_type != SHT_PROGBITS || sym.st_size < kHead || sym.st_value < sec.sh_addr ||
-          sym.st_value - sec.sh_addr > sec.sh_size ||
-          sec.sh_size - (sym.st_value - sec.sh_addr) < kHead) {
+      if (sym.st_size < kHead || !locate(sym, descriptorSection, at)) {
         error = SLUICE_PLUGIN_SYMBOL " descriptor is malformed";
         return false;
       }
       char head[kHead];
-      if (!f.read(sec.sh_offset + (sym.st_value - sec.sh_addr), head, kHead)) {
+      if (!f.read(at, head, kHead)) {
         error = SLUICE_PLUGIN_SYMBOL " descriptor is truncated";
         return false;
       }
@@ -170,8 +200,12 @@ bool readPluginDescriptor(const std::filesystem::path& path, PluginDescriptor& o
       const char* tag = head + offsetof(sdk::PluginHeader, toolchain);
       out.toolchain.assign(tag, strnlen(tag, sdk::kToolchainTagSize));
       out.kind = PluginDescriptor::Kind::Current;
-      return true;
     }
+  }
+  // A type list means nothing without a current descriptor.
+  if (out.kind != PluginDescriptor::Kind::Current) {
+    out.hasTypes = false;
+    out.types.clear();
   }
   return true;
 }

@@ -79,6 +79,47 @@ bool isSharedObject(const fs::path& p) {
   return p.extension() == ".so" || name.find(".so.") != std::string::npos;
 }
 
+// The kind a type list names, by sdk::nameOf's text.
+bool kindNamed(std::string_view text, sdk::ComponentKind& out) {
+  for (uint32_t k = 1; k <= 16; ++k) {
+    const auto kind = static_cast<sdk::ComponentKind>(k);
+    if (text == sdk::nameOf(kind)) {
+      out = kind;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Splits a SLUICE_PLUGIN_TYPES list into components ("<kind> <type> [<alias> ...]" per
+// ';'-separated entry). "" or why it is malformed.
+std::string parseTypeList(
+    std::string_view list,
+    std::vector<std::pair<sdk::ComponentKind, std::vector<std::string>>>& out) {
+  auto isBlank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t end = list.find(';', pos);
+    if (end == std::string_view::npos) end = list.size();
+    std::vector<std::string> words;
+    for (std::size_t i = pos; i < end;) {
+      while (i < end && isBlank(list[i])) ++i;
+      std::size_t j = i;
+      while (j < end && !isBlank(list[j])) ++j;
+      if (j > i) words.emplace_back(list.substr(i, j - i));
+      i = j;
+    }
+    pos = end + 1;
+    if (words.empty()) continue;
+    sdk::ComponentKind kind{};
+    if (!kindNamed(words[0], kind)) return "unknown component kind '" + words[0] + "'";
+    if (words.size() < 2) return "no type name after '" + words[0] + "'";
+    out.emplace_back(kind, std::vector<std::string>(words.begin() + 1, words.end()));
+  }
+  if (out.empty()) return "it lists no component";
+  return {};
+}
+
 }  // namespace
 
 PluginRegistry::PluginRegistry(LoaderOptions options) : options_(options) {}
@@ -113,11 +154,20 @@ void PluginRegistry::addDirectory(const fs::path& dir, Diagnostics& diags) {
   for (const auto& f : files) addLibrary(f, diags);
 }
 
+std::string PluginRegistry::clashWith(const std::string& k) const {
+  fs::path other;
+  if (auto it = byName_.find(k); it != byName_.end()) other = components_[it->second].file;
+  if (auto it = declared_.find(k); it != declared_.end()) other = waiting_[it->second].file;
+  if (other.empty()) return {};
+  return "is already provided by " + other.string() + "; library refused";
+}
+
 bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   std::error_code ec;
   fs::path file = fs::weakly_canonical(fileIn, ec);
   if (ec) file = fileIn;
-  if (std::find(loadedFiles_.begin(), loadedFiles_.end(), file) != loadedFiles_.end()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(files_.begin(), files_.end(), file) != files_.end()) return true;
 
   auto refuse = [&](const std::string& why) {
     std::string msg = "plugin " + file.string() + ": " + why;
@@ -152,46 +202,106 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
                   ", but this sluice has SDK ABI " +
                   abiText(SLUICE_SDK_ABI_MAJOR, SLUICE_SDK_ABI_MINOR, hostTool.c_str()) + rebuild);
 
+  if (!d.hasTypes) {
+    std::string why;
+    if (!load(file, nullptr, why)) return refuse(why);
+    files_.push_back(file);
+    return true;
+  }
+
+  // Listed types: the same all-or-nothing clash check as a loaded library, on the list.
+  Waiting w;
+  w.file = file;
+  if (std::string why = parseTypeList(d.types, w.components); !why.empty())
+    return refuse("its type list (SLUICE_PLUGIN_TYPES) is malformed: " + why);
+  for (const auto& [kind, names] : w.components) {
+    const std::size_t before = w.keys.size();  // one component may spell a name twice (TAILDIR)
+    for (const auto& n : names) {
+      std::string k = key(kind, n);
+      if (std::string why = clashWith(k); !why.empty())
+        return refuse(std::string(sdk::nameOf(kind)) + " type '" + n + "' " + why);
+      const auto seen = std::find(w.keys.begin(), w.keys.end(), k);
+      if (seen == w.keys.end())
+        w.keys.push_back(k);
+      else if (seen < w.keys.begin() + static_cast<std::ptrdiff_t>(before))
+        return refuse("declares " + std::string(sdk::nameOf(kind)) + " type '" + n + "' twice");
+    }
+  }
+  std::sort(w.keys.begin(), w.keys.end());
+  for (const auto& k : w.keys) declared_[k] = waiting_.size();
+  waiting_.push_back(std::move(w));
+  files_.push_back(file);
+  return true;
+}
+
+bool PluginRegistry::load(const fs::path& file, const std::vector<std::string>* declared,
+                          std::string& why) const {
   auto lib = std::make_shared<PluginLibrary>();
   lib->file = file;
   try {
     lib->lib.load(boost::dll::fs::path(file.native()),
                   boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    return refuse(std::string("cannot load: ") + e.what());
+    why = std::string("cannot load: ") + e.what();
+    return false;
   }
   const sdk::PluginHeader* header = nullptr;
   try {
     header = &lib->lib.get<const sdk::PluginHeader>(SLUICE_PLUGIN_SYMBOL);
   } catch (const std::exception& e) {
-    return refuse(std::string("cannot read descriptor: ") + e.what());
+    why = std::string("cannot read descriptor: ") + e.what();
+    return false;
   }
-  // The loaded record is the one just checked in the file; a mismatch means the file changed
+  // The loaded record must be the one checked in the file; a mismatch means the file changed
   // in between.
-  if (header->magic != d.magic || header->abiMajor != d.abiMajor || header->abiMinor != d.abiMinor)
-    return refuse("the descriptor changed while the library was being loaded");
+  PluginDescriptor d;
+  if (std::string err; !readPluginDescriptor(file, d, err) || header->magic != d.magic ||
+                       header->abiMajor != d.abiMajor || header->abiMinor != d.abiMinor) {
+    why = "the descriptor changed while the library was being loaded";
+    return false;
+  }
   lib->manifest = header->manifest ? header->manifest() : nullptr;
-  if (!lib->manifest) return refuse("its manifest function failed");
+  if (!lib->manifest) {
+    why = "its manifest function failed";
+    return false;
+  }
 
   // All or nothing: a library with one clashing type is refused whole.
   std::vector<std::pair<std::string, const sdk::ComponentInfo*>> names;
   for (const auto& c : lib->manifest->components) {
-    if (!c.create) return refuse("component '" + c.type + "' has no factory");
+    if (!c.create) {
+      why = "component '" + c.type + "' has no factory";
+      return false;
+    }
     std::vector<std::string> all{c.type};
     all.insert(all.end(), c.aliases.begin(), c.aliases.end());
     for (const auto& n : all) {
       std::string k = key(c.kind, n);
-      auto it = byName_.find(k);
-      if (it != byName_.end())
-        return refuse(std::string(sdk::nameOf(c.kind)) + " type '" + n +
-                      "' is already provided by " + components_[it->second].file.string() +
-                      "; library refused");
+      if (std::string clash = clashWith(k); !clash.empty()) {
+        why = std::string(sdk::nameOf(c.kind)) + " type '" + n + "' " + clash;
+        return false;
+      }
       for (const auto& [prev, info] : names)
-        if (prev == k && info != &c)
-          return refuse("declares " + std::string(sdk::nameOf(c.kind)) + " type '" + n + "' twice");
+        if (prev == k && info != &c) {
+          why = "declares " + std::string(sdk::nameOf(c.kind)) + " type '" + n + "' twice";
+          return false;
+        }
       names.emplace_back(k, &c);
     }
   }
+  if (declared) {
+    std::vector<std::string> provided;
+    for (const auto& [k, info] : names) provided.push_back(k);
+    std::sort(provided.begin(), provided.end());
+    provided.erase(std::unique(provided.begin(), provided.end()), provided.end());
+    if (provided != *declared) {
+      why =
+          "its type list (SLUICE_PLUGIN_TYPES) and its manifest name different types; list "
+          "every type and alias of the manifest";
+      return false;
+    }
+  }
+  const std::size_t base = components_.size();
   for (const auto& c : lib->manifest->components) {
     RegisteredComponent rc;
     rc.info = &c;
@@ -201,15 +311,12 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
     rc.pluginVersion = lib->manifest->version;
     components_.push_back(std::move(rc));
   }
-  // Indices are stable only after all pushes; map names now.
-  std::size_t base = components_.size() - lib->manifest->components.size();
   for (std::size_t i = 0; i < lib->manifest->components.size(); ++i) {
     const auto& c = lib->manifest->components[i];
     byName_[key(c.kind, c.type)] = base + i;
     for (const auto& a : c.aliases) byName_[key(c.kind, a)] = base + i;
   }
   libraries_.push_back(lib);
-  loadedFiles_.push_back(file);
   // An accepted library stays mapped until the process ends, even once the registry is gone.
   // A plugin's dependencies can keep threads or allocations past its last object (librdkafka
   // does): unmapping them at exit would pull code from under such a thread, or drop the globals
@@ -219,7 +326,73 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   return true;
 }
 
+void PluginRegistry::loadWaiting(std::size_t index) const {
+  Waiting& w = waiting_[index];
+  if (w.done) return;
+  w.done = true;
+  // Its own names leave the declared map first, or the load would clash with them.
+  for (const auto& k : w.keys) declared_.erase(k);
+  std::string why;
+  if (load(w.file, &w.keys, why)) return;
+  const std::string msg = "plugin " + w.file.string() + ": " + why;
+  refusals_.push_back(msg);
+  for (const auto& k : w.keys) loadRefusals_[k] = msg;
+}
+
+const RegisteredComponent* PluginRegistry::resolve(sdk::ComponentKind kind,
+                                                   std::string_view type) const {
+  const std::string k = key(kind, type);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = declared_.find(k); it != declared_.end()) loadWaiting(it->second);
+  auto it = byName_.find(k);
+  return it == byName_.end() ? nullptr : &components_[it->second];
+}
+
+void PluginRegistry::loadDeclaring(std::string_view type) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string name = lower(stripBuilder(type));
+  for (std::size_t i = 0; i < waiting_.size(); ++i)
+    for (const auto& k : waiting_[i].keys)
+      if (std::string_view(k).substr(k.find(':') + 1) == name) {
+        loadWaiting(i);
+        break;
+      }
+}
+
+const std::deque<RegisteredComponent>& PluginRegistry::components() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::size_t i = 0; i < waiting_.size(); ++i) loadWaiting(i);
+  return components_;
+}
+
+std::vector<CatalogEntry> PluginRegistry::catalog() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<CatalogEntry> out;
+  for (const auto& c : components_) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.file == c.file; });
+    if (it == out.end()) {
+      out.push_back({c.file, c.pluginName, c.pluginVersion, true, {}});
+      it = out.end() - 1;
+    }
+    it->types.push_back(std::string(sdk::nameOf(c.info->kind)) + ":" + c.info->type);
+  }
+  for (const auto& w : waiting_) {
+    if (w.done) continue;
+    CatalogEntry e{w.file, w.file.stem().string(), {}, false, {}};
+    for (const auto& [kind, names] : w.components)
+      e.types.push_back(std::string(sdk::nameOf(kind)) + ":" + names.front());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<std::string> PluginRegistry::refusals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refusals_;
+}
+
 std::vector<std::string> PluginRegistry::secretKeyNames() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   for (const auto& c : components_)
     for (const auto& k : c.info->schema.keys)
@@ -227,13 +400,11 @@ std::vector<std::string> PluginRegistry::secretKeyNames() const {
   return out;
 }
 
-const RegisteredComponent* PluginRegistry::resolve(sdk::ComponentKind kind,
-                                                   std::string_view type) const {
-  auto it = byName_.find(key(kind, type));
-  return it == byName_.end() ? nullptr : &components_[it->second];
-}
-
 std::string PluginRegistry::unknownTypeMessage(sdk::ComponentKind kind, std::string_view type) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = loadRefusals_.find(key(kind, type)); it != loadRefusals_.end())
+    return std::string(sdk::nameOf(kind)) + " type '" + std::string(type) +
+           "' cannot be used: " + it->second;
   std::vector<std::string> known;
   std::vector<std::string> candidates;
   for (const auto& c : components_) {
@@ -241,6 +412,14 @@ std::string PluginRegistry::unknownTypeMessage(sdk::ComponentKind kind, std::str
     known.push_back(c.info->type);
     candidates.push_back(c.info->type);
     for (const auto& a : c.info->aliases) candidates.push_back(a);
+  }
+  for (const auto& w : waiting_) {
+    if (w.done) continue;
+    for (const auto& [k, names] : w.components) {
+      if (k != kind) continue;
+      known.push_back(names.front());
+      candidates.insert(candidates.end(), names.begin(), names.end());
+    }
   }
   std::sort(known.begin(), known.end());
   std::string msg = "unknown " + std::string(sdk::nameOf(kind)) + " type '" + std::string(type) + "'";

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::filechannel
 
 SLUICE_PLUGIN(sluice::plugins::filechannel::manifest)
+SLUICE_PLUGIN_TYPES("channel file org.apache.flume.channel.file.FileChannel")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::memory
 
 SLUICE_PLUGIN(sluice::plugins::memory::manifest)
+SLUICE_PLUGIN_TYPES("channel memory org.apache.flume.channel.MemoryChannel")

@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::spillable
 
 SLUICE_PLUGIN(sluice::plugins::spillable::manifest)
+SLUICE_PLUGIN_TYPES("channel SPILLABLEMEMORY org.apache.flume.channel.SpillableMemoryChannel")

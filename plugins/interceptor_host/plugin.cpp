@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::host
 
 SLUICE_PLUGIN(sluice::plugins::host::manifest)
+SLUICE_PLUGIN_TYPES("interceptor host org.apache.flume.interceptor.HostInterceptor$Builder")

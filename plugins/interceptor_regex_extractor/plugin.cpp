@@ -22,3 +22,6 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::regexextractor
 
 SLUICE_PLUGIN(sluice::plugins::regexextractor::manifest)
+SLUICE_PLUGIN_TYPES(
+    "interceptor regex_extractor "
+    "org.apache.flume.interceptor.RegexExtractorInterceptor$Builder")

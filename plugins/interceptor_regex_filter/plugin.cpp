@@ -21,3 +21,6 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::regexfilter
 
 SLUICE_PLUGIN(sluice::plugins::regexfilter::manifest)
+SLUICE_PLUGIN_TYPES(
+    "interceptor regex_filter "
+    "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder")

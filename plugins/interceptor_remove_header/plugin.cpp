@@ -21,3 +21,6 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::removeheader
 
 SLUICE_PLUGIN(sluice::plugins::removeheader::manifest)
+SLUICE_PLUGIN_TYPES(
+    "interceptor remove_header "
+    "org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder")

@@ -22,3 +22,6 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::searchreplace
 
 SLUICE_PLUGIN(sluice::plugins::searchreplace::manifest)
+SLUICE_PLUGIN_TYPES(
+    "interceptor search_replace "
+    "org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder")

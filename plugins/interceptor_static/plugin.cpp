@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::staticheader
 
 SLUICE_PLUGIN(sluice::plugins::staticheader::manifest)
+SLUICE_PLUGIN_TYPES("interceptor static org.apache.flume.interceptor.StaticInterceptor$Builder")

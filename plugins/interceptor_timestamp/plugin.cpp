@@ -21,3 +21,6 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::timestamp
 
 SLUICE_PLUGIN(sluice::plugins::timestamp::manifest)
+SLUICE_PLUGIN_TYPES(
+    "interceptor timestamp "
+    "org.apache.flume.interceptor.TimestampInterceptor$Builder")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::uuid
 
 SLUICE_PLUGIN(sluice::plugins::uuid::manifest)
+SLUICE_PLUGIN_TYPES("interceptor uuid org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder")

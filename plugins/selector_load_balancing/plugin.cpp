@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::loadbalancing
 
 SLUICE_PLUGIN(sluice::plugins::loadbalancing::manifest)
+SLUICE_PLUGIN_TYPES("selector load_balancing org.apache.flume.channel.LoadBalancingChannelSelector")

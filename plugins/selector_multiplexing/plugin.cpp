@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::multiplexing
 
 SLUICE_PLUGIN(sluice::plugins::multiplexing::manifest)
+SLUICE_PLUGIN_TYPES("selector multiplexing org.apache.flume.channel.MultiplexingChannelSelector")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::replicating
 
 SLUICE_PLUGIN(sluice::plugins::replicating::manifest)
+SLUICE_PLUGIN_TYPES("selector replicating org.apache.flume.channel.ReplicatingChannelSelector")

@@ -20,3 +20,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::avro_sink
 
 SLUICE_PLUGIN(sluice::plugins::avro_sink::manifest)
+SLUICE_PLUGIN_TYPES("sink avro org.apache.flume.sink.AvroSink")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::file_roll
 
 SLUICE_PLUGIN(sluice::plugins::file_roll::manifest)
+SLUICE_PLUGIN_TYPES("sink file_roll org.apache.flume.sink.RollingFileSink")

@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::hdfs
 
 SLUICE_PLUGIN(sluice::plugins::hdfs::manifest)
+SLUICE_PLUGIN_TYPES("sink hdfs org.apache.flume.sink.hdfs.HDFSEventSink")

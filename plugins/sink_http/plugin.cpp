@@ -20,3 +20,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::http_sink
 
 SLUICE_PLUGIN(sluice::plugins::http_sink::manifest)
+SLUICE_PLUGIN_TYPES("sink http org.apache.flume.sink.http.HttpSink")

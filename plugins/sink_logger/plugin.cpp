@@ -20,3 +20,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::logger
 
 SLUICE_PLUGIN(sluice::plugins::logger::manifest)
+SLUICE_PLUGIN_TYPES("sink logger org.apache.flume.sink.LoggerSink")

@@ -20,3 +20,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::null
 
 SLUICE_PLUGIN(sluice::plugins::null::manifest)
+SLUICE_PLUGIN_TYPES("sink null org.apache.flume.sink.NullSink")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::thrift_sink
 
 SLUICE_PLUGIN(sluice::plugins::thrift_sink::manifest)
+SLUICE_PLUGIN_TYPES("sink thrift org.apache.flume.sink.ThriftSink")

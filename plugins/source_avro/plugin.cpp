@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::avro_source
 
 SLUICE_PLUGIN(sluice::plugins::avro_source::manifest)
+SLUICE_PLUGIN_TYPES("source avro org.apache.flume.source.AvroSource")

@@ -20,3 +20,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::exec
 
 SLUICE_PLUGIN(sluice::plugins::exec::manifest)
+SLUICE_PLUGIN_TYPES("source exec org.apache.flume.source.ExecSource")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::http_source
 
 SLUICE_PLUGIN(sluice::plugins::http_source::manifest)
+SLUICE_PLUGIN_TYPES("source http org.apache.flume.source.http.HTTPSource")

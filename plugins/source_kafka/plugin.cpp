@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::kafka
 
 SLUICE_PLUGIN(sluice::plugins::kafka::manifest)
+SLUICE_PLUGIN_TYPES("source kafka org.apache.flume.source.kafka.KafkaSource")

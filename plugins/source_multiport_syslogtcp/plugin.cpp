@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::multiport_syslog
 
 SLUICE_PLUGIN(sluice::plugins::multiport_syslog::manifest)
+SLUICE_PLUGIN_TYPES("source multiport_syslogtcp org.apache.flume.source.MultiportSyslogTCPSource")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::netcat
 
 SLUICE_PLUGIN(sluice::plugins::netcat::manifest)
+SLUICE_PLUGIN_TYPES("source netcat org.apache.flume.source.NetcatSource")

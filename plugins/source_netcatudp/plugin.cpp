@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::netcatudp
 
 SLUICE_PLUGIN(sluice::plugins::netcatudp::manifest)
+SLUICE_PLUGIN_TYPES("source netcatudp org.apache.flume.source.NetcatUdpSource")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::seq
 
 SLUICE_PLUGIN(sluice::plugins::seq::manifest)
+SLUICE_PLUGIN_TYPES("source seq org.apache.flume.source.SequenceGeneratorSource")

@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::spooldir
 
 SLUICE_PLUGIN(sluice::plugins::spooldir::manifest)
+SLUICE_PLUGIN_TYPES("source spooldir org.apache.flume.source.SpoolDirectorySource")

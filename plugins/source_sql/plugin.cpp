@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::sql
 
 SLUICE_PLUGIN(sluice::plugins::sql::manifest)
+SLUICE_PLUGIN_TYPES("source sql org.keedio.flume.source.SQLSource")

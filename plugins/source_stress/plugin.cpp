@@ -21,3 +21,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::stress
 
 SLUICE_PLUGIN(sluice::plugins::stress::manifest)
+SLUICE_PLUGIN_TYPES("source org.apache.flume.source.StressSource stress")

@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::syslogtcp
 
 SLUICE_PLUGIN(sluice::plugins::syslogtcp::manifest)
+SLUICE_PLUGIN_TYPES("source syslogtcp org.apache.flume.source.SyslogTcpSource")

@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::syslogudp
 
 SLUICE_PLUGIN(sluice::plugins::syslogudp::manifest)
+SLUICE_PLUGIN_TYPES("source syslogudp org.apache.flume.source.SyslogUDPSource")

@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::taildir
 
 SLUICE_PLUGIN(sluice::plugins::taildir::manifest)
+SLUICE_PLUGIN_TYPES("source TAILDIR taildir org.apache.flume.source.taildir.TaildirSource")

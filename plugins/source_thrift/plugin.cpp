@@ -22,3 +22,4 @@ const sdk::PluginManifest& manifest() {
 }  // namespace sluice::plugins::thrift_source
 
 SLUICE_PLUGIN(sluice::plugins::thrift_source::manifest)
+SLUICE_PLUGIN_TYPES("source thrift org.apache.flume.source.ThriftSource")

@@ -40,3 +40,9 @@ const sdk::PluginManifest& manifest() {
 
 // Exports the one descriptor symbol (sluice_plugin_v2). Exactly one per shared object.
 SLUICE_PLUGIN(manifest)
+// Optional: the types above, readable without loading this library, so that an agent maps it
+// only when its config names one of them. Every type and alias of the manifest, or the library
+// is refused when first used.
+SLUICE_PLUGIN_TYPES(
+    "source com.example.MySource; sink com.example.MySink; "
+    "interceptor com.example.MyInterceptor$Builder")

@@ -275,7 +275,7 @@ maxBytesToLgo = 5
             r"Event: \{", 7)
         self.assertEqual(rc, 0, text[-2000:])
         self.assertEqual(len(re.findall(r"Event: \{", text)), 7)
-        self.assertRegex(text, r"debug +\[loader\] source type 'seq'")
+        self.assertRegex(text, r"debug +\[loader\] \S*libsluice-source-seq\.so: source:seq")
 
     def test_agent_refuses_to_start_on_error(self):
         cfg = self.write("bad.properties", "a1.sources = r1\na1.sources.r1.type = seq\n")

@@ -1,4 +1,6 @@
-// Built twice (DUP_NAME differs) so that two libraries declare the same sink type.
+// Built several times (DUP_NAME differs) so that two libraries declare the same sink type, and
+// with a type list (DUP_TYPES) that matches the manifest (loaded on first use) or does not
+// (refused when first used).
 #include "sluice/sdk/sdk.hpp"
 
 namespace {
@@ -15,3 +17,6 @@ const sluice::sdk::PluginManifest& manifest() {
 }
 }  // namespace
 SLUICE_PLUGIN(manifest)
+#ifdef DUP_TYPES
+SLUICE_PLUGIN_TYPES(DUP_TYPES)
+#endif

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "core/plugin/registry.hpp"
 #include "sluice/sdk/host_access.hpp"
@@ -23,6 +25,17 @@ std::string allMessages(const Diagnostics& d) {
   std::string s;
   for (const auto& i : d.items()) s += i.message + "\n";
   return s;
+}
+
+// Whether the process has `file` mapped (/proc/self/maps names every mapped file).
+bool mapped(const fs::path& file) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string name = fs::weakly_canonical(file).string();
+  for (std::string line; std::getline(maps, line);)
+    if (line.size() >= name.size() &&
+        line.compare(line.size() - name.size(), name.size(), name) == 0)
+      return true;
+  return false;
 }
 }  // namespace
 
@@ -155,6 +168,55 @@ TEST_CASE("two libraries declaring one type: the second is refused, naming both 
   const auto* c = reg.resolve(sdk::ComponentKind::Sink, "test.dup");
   REQUIRE(c != nullptr);
   CHECK(c->pluginName == "dup-a");
+}
+
+TEST_CASE("a library that lists its types is mapped only when a type of it is first resolved") {
+  PluginRegistry reg;
+  Diagnostics d;
+  reg.addDirectory(builtinPluginDir(), d);
+  REQUIRE_FALSE(d.hasErrors());
+  const fs::path thrift = builtinPluginDir() / "source_thrift" / "libsluice-source-thrift.so";
+  REQUIRE(fs::exists(thrift));
+  CHECK_FALSE(mapped(thrift));
+  // Listed without loading: the status page's catalog, and "did you mean" over waiting types.
+  bool listed = false;
+  for (const auto& e : reg.catalog())
+    if (e.file == fs::weakly_canonical(thrift)) listed = !e.loaded && e.types.size() == 1;
+  CHECK(listed);
+  CHECK(reg.unknownTypeMessage(sdk::ComponentKind::Source, "thirft").find("'thrift'") !=
+        std::string::npos);
+  CHECK_FALSE(mapped(thrift));
+  const auto* c = reg.resolve(sdk::ComponentKind::Source, "org.apache.flume.source.ThriftSource");
+  REQUIRE(c != nullptr);
+  CHECK(c->info->type == "thrift");
+  CHECK(mapped(thrift));
+  CHECK(reg.resolve(sdk::ComponentKind::Source, "THRIFT") == c);
+}
+
+TEST_CASE("a listed library is checked against its manifest when loaded, and clashes are seen") {
+  PluginRegistry reg;
+  Diagnostics d;
+  // lazy-ok lists exactly what its manifest has: it waits, then resolves.
+  CHECK(reg.addLibrary(env("SLUICE_TEST_LAZY_OK"), d));
+  CHECK_FALSE(mapped(env("SLUICE_TEST_LAZY_OK")));
+  // dup-a provides the same type: refused from the list alone, naming lazy-ok's file.
+  CHECK_FALSE(reg.addLibrary(env("SLUICE_TEST_DUP_A"), d));
+  CHECK(allMessages(d).find("liblazy-ok.so") != std::string::npos);
+  const auto* c = reg.resolve(sdk::ComponentKind::Sink, "test.dup");
+  REQUIRE(c != nullptr);
+  CHECK(c->pluginName == "lazy-ok");
+
+  // lazy-bad lists a type its manifest lacks: accepted at the scan, refused when first used,
+  // and the unknown-type message says why.
+  PluginRegistry reg2;
+  Diagnostics d2;
+  CHECK(reg2.addLibrary(env("SLUICE_TEST_LAZY_BAD"), d2));
+  CHECK(reg2.resolve(sdk::ComponentKind::Sink, "test.other") == nullptr);
+  const std::string m = reg2.unknownTypeMessage(sdk::ComponentKind::Sink, "test.other");
+  CHECK(m.find("liblazy-bad.so") != std::string::npos);
+  CHECK(m.find("SLUICE_PLUGIN_TYPES") != std::string::npos);
+  CHECK(reg2.resolve(sdk::ComponentKind::Sink, "test.dup") == nullptr);
+  CHECK(reg2.refusals().size() == 1);
 }
 
 TEST_CASE("a missing file and a library that is not a plugin are refused with a reason") {

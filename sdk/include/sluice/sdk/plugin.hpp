@@ -18,6 +18,19 @@
 // Only a library that passes is loaded, and only then does the host call its manifest function.
 // The symbol's name carries the layout's version: sluice_plugin_v1 was the pointer-to-header
 // layout of SDK ABI 1, which the host recognises and refuses with a "rebuild" message.
+//
+// Optionally (ABI 3.1), a plugin also lists the type names its manifest provides:
+//
+//   SLUICE_PLUGIN_TYPES("source com.example.MySource")
+//
+// one component per ';'-separated entry, each "<kind> <type> [<alias> ...]" with the kind as
+// sdk::nameOf writes it (source, channel, sink, interceptor, selector, sink-selector, serializer,
+// http-handler). The list is plain bytes the host reads from the file (the exported symbol
+// sluice_plugin_types_v1, section "sluice_types"), so it maps such a library only once a
+// configuration names one of its types: an agent pays memory and start-up time for the plugins
+// it runs, not for every plugin installed. At load the host checks the list against the
+// manifest and refuses a library where they differ. Without the list a library is loaded when
+// its directory is scanned, as before.
 
 #include <cstddef>
 #include <cstdint>
@@ -162,3 +175,12 @@ ComponentInfo makeComponent(ComponentKind kind, std::string type, std::vector<st
   const ::sluice::sdk::PluginHeader sluice_plugin_v2 = {                             \
       ::sluice::sdk::kPluginMagic, SLUICE_SDK_ABI_MAJOR,    SLUICE_SDK_ABI_MINOR, 0, \
       SLUICE_SDK_TOOLCHAIN,        &sluice_plugin_manifest_};
+
+#define SLUICE_PLUGIN_TYPES_SYMBOL "sluice_plugin_types_v1"
+#define SLUICE_PLUGIN_TYPES_SECTION "sluice_types"
+
+// TypeList: a string literal, see the top of this file.
+#define SLUICE_PLUGIN_TYPES(TypeList)                                                    \
+  extern "C" __attribute__((visibility("default"))) const char sluice_plugin_types_v1[]; \
+  __attribute__((section(SLUICE_PLUGIN_TYPES_SECTION), used))                            \
+  const char sluice_plugin_types_v1[] = TypeList;

@@ -10,11 +10,13 @@
 // Key::component() and Context::component<T>(), which add members to Key and Context; a
 // channel's source state committed with a put (Transaction::putSourceState,
 // Channel::committedSourceState, ChannelProcessor's state calls).
+// 3.1: Headers::reserve() and appendDistinct() (inline); the optional type list a plugin
+// declares with SLUICE_PLUGIN_TYPES, which lets the host load it only when a config names it.
 
 #include <cstddef>  // defines _GLIBCXX_RELEASE
 
 #define SLUICE_SDK_ABI_MAJOR 3
-#define SLUICE_SDK_ABI_MINOR 0
+#define SLUICE_SDK_ABI_MINOR 1
 
 // Plugins and host must share the C++ standard library and its ABI (std::string layout): the
 // tag names both. Compiler brand does not matter (g++ and clang++ on libstdc++ interoperate).
