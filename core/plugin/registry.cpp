@@ -291,6 +291,7 @@ bool PluginRegistry::load(const fs::path& file, const std::vector<std::string>* 
   }
   if (declared) {
     std::vector<std::string> provided;
+    provided.reserve(names.size());
     for (const auto& [k, info] : names) provided.push_back(k);
     std::sort(provided.begin(), provided.end());
     provided.erase(std::unique(provided.begin(), provided.end()), provided.end());
