@@ -225,8 +225,10 @@ const sdk::Schema& netcatSourceSchema() {
               .doc("Lines of one read handed to the channels per transaction"),
           net::maxConnectionsKey(),
           net::idleTimeoutKey(),
-          sdk::Key("encoding").flumeIgnored(
-              "line bytes are passed through unchanged; sluice does not transcode"),
+          net::threadsKey("one per two cores, at most 4: a line costs its I/O thread less "
+                          "than the sink's write of it, and the sink needs the other core"),
+          sdk::Key("encoding")
+              .flumeIgnored("line bytes are passed through unchanged; sluice does not transcode"),
       },
       net::tlsServerKeys(), net::ipFilterKeys());
   return schema;
@@ -234,7 +236,8 @@ const sdk::Schema& netcatSourceSchema() {
 
 // What exists while the source runs: the I/O threads, the protocol and the listener.
 struct NetcatSource::Server {
-  net::IoPool pool{NetcatSource::kThreadName};
+  explicit Server(std::size_t threads) : pool(NetcatSource::kThreadName, threads) {}
+  net::IoPool pool;
   std::unique_ptr<NetcatProtocol> protocol;
   net::TcpListener listener;
 
@@ -267,6 +270,8 @@ void NetcatSource::configure(const sdk::Context& context) {
   s.batchSize = static_cast<std::size_t>(requireInteger(context, "batchSize"));
   s.maxConnections = static_cast<std::size_t>(requireInteger(context, "max-connections"));
   s.idleTimeout = std::chrono::seconds(requireInteger(context, "idleTimeout"));
+  s.threads = static_cast<std::size_t>(requireInteger(context, "threads"));
+  if (s.threads == 0) s.threads = net::IoPool::halfCoreThreads();
   s.tls = net::configureTls(context, net::TlsRole::Server);
   s.ipFilter = net::configureIpFilter(context);
   if (context.containsKey("encoding")) {
@@ -283,7 +288,7 @@ void NetcatSource::configure(const sdk::Context& context) {
 void NetcatSource::start() {
   if (server_) return;
   if (!configured_) throw std::logic_error("netcat source started before configure()");
-  auto server = std::make_unique<Server>();
+  auto server = std::make_unique<Server>(settings_.threads);
   if (sdk::Result r = server->pool.start(logger()); !r) throw std::runtime_error(r.error());
   server->protocol = std::make_unique<NetcatProtocol>(*this, settings_, server->pool.size());
 

@@ -46,6 +46,7 @@ struct NetcatSettings {
   std::size_t batchSize = 0;
   std::size_t maxConnections = 0;
   std::chrono::milliseconds idleTimeout{0};  // 0 = never
+  std::size_t threads = 1;                   // I/O threads
   std::shared_ptr<const net::TlsContext> tls;     // null: plain TCP
   std::shared_ptr<const net::IpFilter> ipFilter;  // null: everyone
 };

@@ -2,6 +2,7 @@
 // accepts and can be told to refuse (a full channel).
 #include "netcat_source.hpp"
 
+#include "net/io_pool.hpp"
 #include "netcat_lines.hpp"
 
 #include <arpa/inet.h>
@@ -172,6 +173,7 @@ TEST_CASE("valid config: every schema key is accepted") {
                                             {"batchSize", "500"},
                                             {"max-connections", "10"},
                                             {"idleTimeout", "30"},
+                                            {"threads", "3"},
                                             {"encoding", "utf-8"}}));
   REQUIRE_MESSAGE(r.ok(), r.error());
   CHECK(src.settings().port == 44444);
@@ -180,6 +182,7 @@ TEST_CASE("valid config: every schema key is accepted") {
   CHECK(src.settings().batchSize == 500);
   CHECK(src.settings().maxConnections == 10);
   CHECK(src.settings().idleTimeout == 30s);
+  CHECK(src.settings().threads == 3);
   // Netcat's own keys all have a default (or are required or ignored); the network layer's TLS
   // and IP filter keys are optional by design and tested with the layer.
   std::set<std::string> shared;
@@ -233,6 +236,7 @@ TEST_CASE("the host fills the schema defaults configure() reads") {
   CHECK(src.settings().batchSize == 100);
   CHECK(src.settings().maxConnections == 1000);
   CHECK(src.settings().idleTimeout == 0s);
+  CHECK(src.settings().threads == net::IoPool::halfCoreThreads());  // 0: one per two cores
 }
 
 TEST_CASE("an out-of-range value is refused by the host with the key and file:line") {
@@ -285,7 +289,8 @@ TEST_CASE("binary bytes pass through unchanged") {
 TEST_CASE("many clients at once: exact multiset of lines") {
   for (bool ack : {false, true}) {
     CAPTURE(ack);
-    Fixture f({{"ack-every-event", ack ? "true" : "false"}});
+    // Without acks on three I/O threads, whatever the machine's default.
+    Fixture f({{"ack-every-event", ack ? "true" : "false"}, {"threads", ack ? "0" : "3"}});
     constexpr int kClients = 20, kLines = 500;
     std::vector<std::string> expected;
     for (int i = 0; i < kClients; ++i)

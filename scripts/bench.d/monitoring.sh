@@ -43,7 +43,8 @@ CFG
       done ) &
     scraper_pids+=($!)
   done
-  until curl -s "http://127.0.0.1:$port/metrics" | grep -q "\"EventDrainSuccessCount\": \"$MON_EVENTS\""; do
+  # Flume's /metrics is compact JSON (no space after the colon); older builds wrote one.
+  until curl -s "http://127.0.0.1:$port/metrics" | grep -Eq "\"EventDrainSuccessCount\": ?\"$MON_EVENTS\""; do
     kill -0 "$pid" 2>/dev/null || { echo "$name: agent died"; cat "$dir/agent.log"; return 1; }
     sleep 0.02
   done

@@ -19,6 +19,10 @@ std::size_t IoPool::defaultThreads() noexcept {
   return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
+std::size_t IoPool::halfCoreThreads() noexcept {
+  return std::clamp<std::size_t>(std::thread::hardware_concurrency() / 2, 1, 4);
+}
+
 std::size_t IoPool::size() const noexcept { return impl_->threads; }
 bool IoPool::running() const noexcept { return !impl_->workers.empty(); }
 

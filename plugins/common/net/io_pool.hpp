@@ -43,6 +43,9 @@ class IoPool {
 
   // The number of threads `threads` = 0 stands for on this machine.
   static std::size_t defaultThreads() noexcept;
+  // One per two cores, at most 4: for a protocol whose work per byte is less than what the sink
+  // does with the same bytes (netcat), where an I/O thread per core only takes CPU from the sink.
+  static std::size_t halfCoreThreads() noexcept;
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -5,6 +5,7 @@
 //       {sdk::Key("bind").string().req().doc("..."), ...},
 //       net::tlsServerKeys(), net::ipFilterKeys());
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -32,9 +33,10 @@ inline sdk::Key portKey(Transport t = Transport::Tcp) {
       t == Transport::Tcp ? "TCP port to listen on; 0 picks a free port and logs it"
                           : "UDP port to listen on; 0 picks a free port and logs it");
 }
-inline sdk::Key threadsKey() {
+// zeroMeans: what threads = 0 stands for, as IoPool::defaultThreads() or halfCoreThreads() do.
+inline sdk::Key threadsKey(const char* zeroMeans = "one per core, at most 4") {
   return sdk::Key("threads").integer().def("0").range(0, 64).doc(
-      "I/O threads serving the connections; 0 means one per core, at most 4");
+      std::string("I/O threads serving the connections; 0 means ") + zeroMeans);
 }
 
 // The connection keys every sluice TCP listener spells the same way (netcat, syslog, avro,
