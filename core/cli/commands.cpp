@@ -344,7 +344,7 @@ int execHelper(const fs::path& tool, int argc, char** argv) {
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   ::execv(tool.c_str(), cargs.data());
-  std::cerr << "error: cannot run " << tool << ": " << std::strerror(errno) << "\n";
+  std::cerr << "error: cannot run " << tool << ": " << plugins::text::errnoText(errno) << "\n";
   return 2;
 }
 

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "plugins/common/file_util.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::cli {
 
@@ -34,13 +35,9 @@ struct UriConfigSource::Target {
 
 namespace {
 
-constexpr std::size_t kMaxBody = std::size_t{16} * 1024 * 1024;
+using plugins::text::lower;
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
+constexpr std::size_t kMaxBody = std::size_t{16} * 1024 * 1024;
 
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =

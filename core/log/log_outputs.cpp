@@ -1,4 +1,5 @@
 #include "core/log/log_outputs.hpp"
+#include "plugins/common/text_util.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -7,16 +8,13 @@ namespace sluice::core {
 
 namespace {
 
+using plugins::text::lower;
+
 std::string trim(const std::string& s) {
   std::size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "core/log/logging.hpp"
+#include "plugins/common/text_util.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -183,8 +184,7 @@ void LogHub::flush() {
 }
 
 sdk::LogLevel LogHub::parseLevel(const std::string& text) {
-  std::string t;
-  for (char c : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string t = plugins::text::lower(text);
   if (t == "trace" || t == "all") return sdk::LogLevel::trace;
   if (t == "debug") return sdk::LogLevel::debug;
   if (t == "info") return sdk::LogLevel::info;

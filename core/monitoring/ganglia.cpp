@@ -7,10 +7,13 @@
 #include <cstdint>
 
 #include "core/monitoring/flume_metrics.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::monitoring {
 
 namespace {
+
+using plugins::text::lower;
 
 // Flume's GangliaServer constants.
 constexpr std::string_view kUnits = "";
@@ -21,12 +24,6 @@ constexpr uint32_t kDmax = 0;
 constexpr uint32_t kMetadataFull = 128;
 constexpr uint32_t kMetricString = 133;
 constexpr uint32_t kMetricUserDefined = 0;
-
-std::string lowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -122,7 +119,7 @@ std::string localHostName() {
 }  // namespace
 
 bool isGangliaType(std::string_view type) {
-  const std::string t = lowerCopy(trim(type));
+  const std::string t = lower(trim(type));
   return t == "ganglia" || t == "org.apache.flume.instrumentation.gangliaserver";
 }
 
@@ -148,7 +145,7 @@ bool parseGangliaSwitches(const std::vector<std::pair<std::string, std::string>>
       }
       out.pollFrequency = std::chrono::seconds(v);
     } else if (name == "isGanglia3") {
-      const std::string t = lowerCopy(trim(value));
+      const std::string t = lower(trim(value));
       if (t != "true" && t != "false") {
         error = sw + ": expected true or false, got '" + value + "'";
         return false;

@@ -6,6 +6,7 @@
 
 #include "core/monitoring/ganglia.hpp"
 #include "core/monitoring/render.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::monitoring {
 
@@ -20,8 +21,8 @@ constexpr int kFlumeMonitoringPort = 41414;
 constexpr const char* kFlumePrometheusServer =
     "org.apache.flume.instrumentation.http.prometheushttpmetricsserver";
 
-bool isHttpType(std::string t) {
-  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+bool isHttpType(std::string_view type) {
+  const std::string t = plugins::text::lower(type);
   return t == "http" || t == "org.apache.flume.instrumentation.http.httpmetricsserver" ||
          t == "prometheus" || t == kFlumePrometheusServer;
 }
@@ -154,11 +155,7 @@ std::optional<Settings> resolveSettings(const RawConfig& raw, const CommandLine&
   std::string type = ctx.getString("type", "");
   if (auto t = flume.getString("type")) type = *t;
   bool http = isHttpType(type);
-  {
-    std::string t = type;
-    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    mo.flumePrometheus = t == kFlumePrometheusServer;
-  }
+  mo.flumePrometheus = plugins::text::lower(type) == kFlumePrometheusServer;
   if (isGangliaType(type)) {
     std::string error;
     std::vector<std::string> warnings;

@@ -1,4 +1,5 @@
 #include "core/monitoring/udp_reporter.hpp"
+#include "plugins/common/text_util.hpp"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -45,12 +46,12 @@ sdk::Result UdpReporter::start() {
     for (addrinfo* a = res; a && s.fd < 0; a = a->ai_next) {
       s.fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
       if (s.fd < 0) {
-        err = std::strerror(errno);
+        err = plugins::text::errnoText(errno);
         continue;
       }
       // Connected UDP: send() needs no address, and an ICMP "port unreachable" shows as an error.
       if (::connect(s.fd, a->ai_addr, a->ai_addrlen) != 0) {
-        err = std::strerror(errno);
+        err = plugins::text::errnoText(errno);
         ::close(s.fd);
         s.fd = -1;
       }
@@ -121,7 +122,7 @@ void UdpReporter::pushOnce() {
       if (::send(sock.fd, d.data(), d.size(), MSG_NOSIGNAL) >= 0) continue;
       if (!sock.failing && log_)
         log_->warn("monitoring: cannot send {} metrics to {}: {}", options_.name, target.str(),
-                   std::strerror(errno));
+                   plugins::text::errnoText(errno));
       ok = false;
       break;  // a refused first datagram, the usual failure: the rest would fail too
     }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "plugins/common/text_util.hpp"
 #include "sluice/sdk/plugin.hpp"
 
 namespace sluice::core {
@@ -80,7 +81,7 @@ bool readPluginDescriptor(const std::filesystem::path& path, PluginDescriptor& o
   out = PluginDescriptor{};
   ElfFile f(path);
   if (!f.isOpen()) {
-    error = "cannot read file: " + std::string(std::strerror(errno));
+    error = "cannot read file: " + plugins::text::errnoText(errno);
     return false;
   }
   Elf64_Ehdr eh{};

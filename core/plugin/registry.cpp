@@ -52,14 +52,13 @@ std::string abiText(uint32_t major, uint32_t minor, const char* toolchain) {
 // they do not own in it, provided the entry below it belongs to root or to this user.
 std::string insecurePath(const fs::path& file) {
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0)
-    return "cannot read file: " + std::string(std::strerror(errno));
+  if (::stat(file.c_str(), &st) != 0) return "cannot read file: " + plugins::text::errnoText(errno);
   if (st.st_mode & (S_IWGRP | S_IWOTH)) return "the file is writable by group or others";
   uid_t childOwner = st.st_uid;
   fs::path child = file;
   for (fs::path dir = file.parent_path(); !dir.empty(); dir = dir.parent_path()) {
     if (::stat(dir.c_str(), &st) != 0)
-      return "cannot read directory '" + dir.string() + "': " + std::strerror(errno);
+      return "cannot read directory '" + dir.string() + "': " + plugins::text::errnoText(errno);
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
       if (!(st.st_mode & S_ISVTX))
         return "its directory '" + dir.string() + "' is writable by group or others";
@@ -178,7 +177,7 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
 
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0)
-    return refuse("cannot read file: " + std::string(std::strerror(errno)));
+    return refuse("cannot read file: " + plugins::text::errnoText(errno));
   if (!options_.allowInsecurePermissions)
     if (std::string why = insecurePath(file); !why.empty())
       return refuse("refused: " + why + " (chmod go-w it, or pass --allow-insecure-plugins)");

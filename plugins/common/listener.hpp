@@ -14,12 +14,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::net {
 
-inline std::string errnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof buf);  // GNU variant: returns the message, thread-safe
-}
+using text::errnoText;
 
 // "host:port", or "[v6]:port" so that the port stays readable.
 inline std::string hostPort(const std::string& host, int port) {

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::net {
 
 // Milliseconds until `deadline` (0 once it has passed), for poll().
@@ -47,7 +49,7 @@ inline int connectTcp(const std::string& host, int port,
     const int fd =
         ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
-      lastError = std::strerror(errno);
+      lastError = text::errnoText(errno);
       continue;
     }
     int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
@@ -69,7 +71,7 @@ inline int connectTcp(const std::string& host, int port,
       errno = soError;
     }
     if (rc != 0) {
-      lastError = std::strerror(errno);
+      lastError = text::errnoText(errno);
       ::close(fd);
       continue;
     }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "config_keys.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::host {
 
@@ -30,7 +31,7 @@ const sdk::Schema& hostSchema() {
 std::optional<std::string> localHost(bool useIP, std::string* error) {
   char name[HOST_NAME_MAX + 1] = {};
   if (gethostname(name, sizeof name - 1) != 0) {
-    if (error) *error = std::string("gethostname failed: ") + std::strerror(errno);
+    if (error) *error = std::string("gethostname failed: ") + text::errnoText(errno);
     return std::nullopt;
   }
   addrinfo hints{};

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config_keys.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::loadbalancing {
 
@@ -19,9 +20,7 @@ const sdk::Schema& loadBalancingSelectorSchema() {
 
 void LoadBalancingSelector::configure(const sdk::Context& context) {
   // An enum the host has checked: round_robin or random, in any case.
-  std::string policy = requireValue(context, "policy");
-  for (char& c : policy) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  random_ = policy == "random";
+  random_ = text::lower(requireValue(context, "policy")) == "random";
   single_.clear();
   for (sdk::Channel* c : getAllChannels()) single_.push_back({c});
   if (single_.empty()) throw sdk::ConfigError(context.path() + ": the source has no channels");

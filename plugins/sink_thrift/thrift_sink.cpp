@@ -154,48 +154,35 @@ bool ThriftSink::exchange(std::span<sdk::Event> events, rpc::Status* status, std
 }
 
 sdk::Status ThriftSink::process() {
-  sdk::Channel* channel = getChannel();
-  if (!channel) return deliveryFailed("no channel attached");
   if (!conn_.opened() || !codec_) return deliveryFailed("process() before start()");
   sdk::SinkCounter& counter = sinkCounter();
   if (sdk::Result r = conn_.ready(s_.resetConnectionInterval); !r)
     return deliveryFailed("cannot connect to " + target_ + ": " + r.error());
 
-  sdk::TransactionGuard tx(*channel);
-  std::span<sdk::Event> taken;
-  if (sdk::Result r = tx->takeBatch(s_.batchSize, taken); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("cannot take from channel '" + channel->getName() + "': " + r.error());
-  }
-  const std::size_t n = taken.size();
-  counter.countBatch(n, s_.batchSize);
-  if (n == 0) {
-    (void)tx.commit();
-    return sdk::Status::BACKOFF;
-  }
-  counter.addToEventDrainAttemptCount(static_cast<int64_t>(n));
+  sdk::SinkBatch batch(*this, s_.batchSize);
+  if (!batch.ok()) return deliveryFailed(batch.error());
+  if (batch.empty()) return sdk::Status::BACKOFF;
+  const std::size_t n = batch.size();
 
   rpc::Status status = rpc::Status::Unknown;
   std::string error;
-  if (!exchange(taken, &status, &error)) {
+  if (!exchange(batch.events(), &status, &error)) {
     counter.incrementEventWriteFail();
-    tx.rollback();
+    batch.rollback();
     return deliveryFailed("sending " + std::to_string(n) + " events to " + target_ +
                           " failed: " + error + "; rolled back, to be sent again");
   }
   if (status != rpc::Status::Ok) {
     // The hop is up but did not take the batch (its channels are full): keep the connection.
     counter.increment(kBatchRefusedCount);
-    tx.rollback();
+    batch.rollback();
     return deliveryFailed(target_ + " answered " + rpc::nameOf(status) + " to " +
                           std::to_string(n) + " events; rolled back, to be sent again");
   }
-  if (sdk::Result r = tx.commit(); !r) {
-    counter.incrementChannelReadFail();
-    return deliveryFailed("commit to channel '" + channel->getName() + "' failed after " + target_ +
-                          " took the batch: " + r.error() + " (the events will be sent again)");
-  }
-  counter.addToEventDrainSuccessCount(static_cast<int64_t>(n));
+  if (sdk::Result r = batch.commit(); !r)
+    return deliveryFailed("commit to channel '" + getChannel()->getName() + "' failed after " +
+                          target_ + " took the batch: " + r.error() +
+                          " (the events will be sent again)");
   return n < s_.batchSize ? sdk::Status::BACKOFF : sdk::Status::READY;
 }
 

@@ -18,6 +18,7 @@
 #include "net/tls.hpp"
 #include "netcat_lines.hpp"
 #include "source_put.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::netcat {
 
@@ -275,8 +276,7 @@ void NetcatSource::configure(const sdk::Context& context) {
   s.tls = net::configureTls(context, net::TlsRole::Server);
   s.ipFilter = net::configureIpFilter(context);
   if (context.containsKey("encoding")) {
-    std::string enc = context.getString("encoding", "");
-    for (char& ch : enc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string enc = text::lower(context.getString("encoding", ""));
     if (enc != "utf-8" && enc != "utf8")
       logger().warn(context.describe("encoding"), ": '", context.getString("encoding", ""),
                     "' is ignored; line bytes are passed through unchanged");

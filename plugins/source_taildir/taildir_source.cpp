@@ -12,6 +12,7 @@
 #include "counter_layout.hpp"
 #include "position_file.hpp"
 #include "tailer.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::taildir {
 
@@ -222,9 +223,7 @@ void TaildirSource::configure(const sdk::Context& context) {
       context.fail("multiline.pattern", "bad regex '" + *pattern + "': " + err);
     s.multiline.negate = requireBoolean(context, "multiline.negate");
     // An enum the host has checked: after or before, in any case.
-    std::string match = requireValue(context, "multiline.match");
-    for (char& c : match) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    s.multiline.matchAfter = match != "before";
+    s.multiline.matchAfter = text::lower(requireValue(context, "multiline.match")) != "before";
     s.multiline.maxLines = static_cast<std::size_t>(requireInteger(context, "multiline.maxLines"));
     s.multiline.maxBytes = s.maxLineLength;
     s.multilineTimeout = milliseconds(requireInteger(context, "multiline.timeout"));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/plugin/registry.hpp"
+#include "plugins/testing/skip.hpp"
 #include "sluice/sdk/host_access.hpp"
 #include "sluice/sdk/version.hpp"
 #include "tests/runtime/test_support.hpp"
@@ -290,11 +291,9 @@ TEST_CASE("a plugin in a directory writable by others is refused, naming it, unl
   }
 }
 
-TEST_CASE("in a sticky shared directory, a plugin directory of another user is refused") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: giving a directory to another user needs root");
-    return;
-  }
+TEST_CASE("in a sticky shared directory, a plugin directory of another user is refused" *
+          sluice::plugins::testing::skipUnless(::geteuid() == 0,
+                                               "giving a directory to another user needs root")) {
   TempDir tmp;
   const fs::path sticky = tmp / "sticky";
   fs::create_directories(sticky / "theirs");

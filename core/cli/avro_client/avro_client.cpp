@@ -17,6 +17,7 @@
 
 #include "core/cli/avro_client/rpc_connection.hpp"
 #include "core/config/model.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::cli {
 namespace po = boost::program_options;
@@ -176,7 +177,7 @@ bool sendDirectory(Sender& sender, const std::string& dir, std::string* error) {
   for (const fs::path& f : files) {
     FilePtr in(std::fopen(f.c_str(), "rb"));
     if (!in) {
-      *error = "cannot open " + f.string() + ": " + std::strerror(errno);
+      *error = "cannot open " + f.string() + ": " + plugins::text::errnoText(errno);
       return false;
     }
     SpoolLines lines(in.get());
@@ -210,8 +211,8 @@ bool parsePort(const std::string& text, int& port) {
 bool readProperties(const std::string& path, const char* what, RawConfig& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::cerr << "error: cannot read the " << what << " " << path << ": " << std::strerror(errno)
-              << "\n";
+    std::cerr << "error: cannot read the " << what << " " << path << ": "
+              << plugins::text::errnoText(errno) << "\n";
     return false;
   }
   std::stringstream text;
@@ -338,7 +339,8 @@ int runAvroClient(int argc, char** argv) {
   if (!s.file.empty()) {
     input.reset(std::fopen(s.file.c_str(), "rb"));
     if (!input) {
-      std::cerr << "error: cannot open " << s.file << ": " << std::strerror(errno) << "\n";
+      std::cerr << "error: cannot open " << s.file << ": " << plugins::text::errnoText(errno)
+                << "\n";
       return 1;
     }
   }

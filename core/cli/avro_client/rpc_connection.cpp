@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "plugins/common/tcp_connect.hpp"
+#include "plugins/common/text_util.hpp"
 
 namespace sluice::core::cli {
 namespace rpc = plugins::avro;
@@ -71,7 +72,7 @@ bool RpcConnection::sendAll(const std::string& a, const std::string& b, std::str
                  " ms) expired while sending";
         return false;
       }
-      *error = std::string("send failed: ") + std::strerror(errno);
+      *error = std::string("send failed: ") + plugins::text::errnoText(errno);
       return false;
     }
   }
@@ -90,7 +91,7 @@ bool RpcConnection::readResponse(int32_t serial, std::string* error) {
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      *error = std::string("receive failed: ") + std::strerror(errno);
+      *error = std::string("receive failed: ") + plugins::text::errnoText(errno);
       return false;
     }
     if (n == 0) {

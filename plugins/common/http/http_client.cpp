@@ -21,6 +21,7 @@
 
 #include "beast_util.hpp"
 #include "net/tcp_client.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::http {
 
@@ -30,14 +31,9 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr uint64_t kBodyHeadBytes = 4096;
+using text::lower;
 
-std::string lowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  return out;
-}
+constexpr uint64_t kBodyHeadBytes = 4096;
 
 // Reads one answer; a 1xx interim answer (other than 101) is skipped.
 class AnswerReader final : public net::ResponseReader {
@@ -141,7 +137,7 @@ std::string headPrefix(const Url& url, const ClientOptions& o) {
 bool parseUrl(std::string_view text, Url* out, std::string* error) {
   Url u;
   const std::size_t colon = text.find("://");
-  const std::string scheme = lowerAscii(text.substr(0, colon));
+  const std::string scheme = lower(text.substr(0, colon));
   if (colon == std::string_view::npos || (scheme != "http" && scheme != "https")) {
     *error = "expected an http:// or https:// URL, got '" + std::string(text) + "'";
     return false;

@@ -15,6 +15,7 @@
 
 #include "http/http_client.hpp"
 #include "http_test_support.hpp"
+#include "wait.hpp"
 
 using namespace sluice::plugins;
 namespace sdk = sluice::sdk;
@@ -43,6 +44,7 @@ class ScriptServer {
         if (c < 0) return;
         script_(c, i);
         ::close(c);
+        ++closed_;
       }
     });
   }
@@ -52,9 +54,12 @@ class ScriptServer {
     thread_.join();
   }
   uint16_t port() const { return port_; }
+  // Connections the script has finished with and closed.
+  int closed() const { return closed_.load(); }
 
  private:
   std::function<void(int, int)> script_;
+  std::atomic<int> closed_{0};
   int fd_ = -1;
   uint16_t port_ = 0;
   std::thread thread_;
@@ -219,7 +224,7 @@ TEST_SUITE("http-client") {
       const sdk::Result r = client.post("x", &res);
       REQUIRE_MESSAGE(r.ok(), r.error());
       CHECK(res.status == 200);
-      std::this_thread::sleep_for(200ms);  // the server has closed by now
+      REQUIRE(sluice::plugins::testing::waitFor([&] { return s.closed() == i + 1; }));
     }
     CHECK(client.stats().get(net::Stat::Connects) == 5);
   }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "text_util.hpp"
 #include "tls_impl.hpp"
 
 namespace sluice::plugins::net {
@@ -35,16 +36,13 @@ std::string opensslErrorText() {
 
 namespace {
 
+using text::lower;
+
 // Thrown inside this file only; makeTlsContext turns it into a TlsError.
 struct Failure {
   std::string key;
   std::string message;
 };
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 [[noreturn]] void refuseJks(const std::string& typeKey, const std::string& storeKey,
                             const std::string& path) {

@@ -19,6 +19,7 @@
 #include "io_pool_impl.hpp"
 #include "listener.hpp"
 #include "log_throttle.hpp"
+#include "text_util.hpp"
 
 namespace sluice::plugins::net {
 
@@ -137,8 +138,7 @@ struct UdpReceiver::Core : std::enable_shared_from_this<UdpReceiver::Core> {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return wait();
         stats->add(Stat::Errors);
-        char text[128];
-        errorLog.emit("receiving datagrams failed: ", ::strerror_r(errno, text, sizeof text));
+        errorLog.emit("receiving datagrams failed: ", text::errnoText(errno));
         return wait();
       }
       deliver(static_cast<std::size_t>(n));
