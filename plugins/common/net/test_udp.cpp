@@ -103,7 +103,9 @@ TEST_SUITE("net-udp") {
     REQUIRE(tx.send("hello"));
     REQUIRE(tx.send(std::string(150, 'L')));
     REQUIRE(tx.send(std::string(100, 'E')));  // exactly the limit: not truncated
-    REQUIRE(waitFor([&] { return s.stat(Stat::Datagrams) == 3; }));
+    // The receiver counts a read's datagrams before its handler has them: wait for both.
+    REQUIRE(waitFor(
+        [&] { return s.stat(Stat::Datagrams) == 3 && s.handler.snapshot().size() == 3; }));
     const std::vector<Received> got = s.handler.snapshot();
     REQUIRE(got.size() == 3);
     CHECK(got[0].data == "hello");
