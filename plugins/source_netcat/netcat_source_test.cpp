@@ -324,7 +324,8 @@ TEST_CASE("many clients at once: exact multiset of lines") {
     std::sort(expected.begin(), expected.end());
     CHECK(got == expected);
     // Counted after the channel returned: wait for the last batch's count.
-    CHECK(waitFor([&] { return f.counter("EventAcceptedCount") == kClients * kLines; }));
+    constexpr int64_t kTotal = int64_t{kClients} * kLines;
+    CHECK(waitFor([&] { return f.counter("EventAcceptedCount") == kTotal; }));
     CHECK(f.counter("EventReceivedCount") == kClients * kLines);
     CHECK(f.counter("AppendBatchAcceptedCount") == f.counter("AppendBatchReceivedCount"));
     for (std::size_t n : f.processor.batchSizes()) CHECK(n <= 100);
