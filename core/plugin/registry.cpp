@@ -203,7 +203,7 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
 
   if (!d.hasTypes) {
     std::string why;
-    if (!load(file, nullptr, why)) return refuse(why);
+    if (!load(file, d, nullptr, why)) return refuse(why);
     files_.push_back(file);
     return true;
   }
@@ -211,6 +211,7 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   // Listed types: the same all-or-nothing clash check as a loaded library, on the list.
   Waiting w;
   w.file = file;
+  w.descriptor = d;
   if (std::string why = parseTypeList(d.types, w.components); !why.empty())
     return refuse("its type list (SLUICE_PLUGIN_TYPES) is malformed: " + why);
   for (const auto& [kind, names] : w.components) {
@@ -233,7 +234,8 @@ bool PluginRegistry::addLibrary(const fs::path& fileIn, Diagnostics& diags) {
   return true;
 }
 
-bool PluginRegistry::load(const fs::path& file, const std::vector<std::string>* declared,
+bool PluginRegistry::load(const fs::path& file, const PluginDescriptor& checked,
+                          const std::vector<std::string>* declared,
                           std::string& why) const {
   auto lib = std::make_shared<PluginLibrary>();
   lib->file = file;
@@ -253,9 +255,8 @@ bool PluginRegistry::load(const fs::path& file, const std::vector<std::string>* 
   }
   // The loaded record must be the one checked in the file; a mismatch means the file changed
   // in between.
-  PluginDescriptor d;
-  if (std::string err; !readPluginDescriptor(file, d, err) || header->magic != d.magic ||
-                       header->abiMajor != d.abiMajor || header->abiMinor != d.abiMinor) {
+  if (header->magic != checked.magic || header->abiMajor != checked.abiMajor ||
+      header->abiMinor != checked.abiMinor) {
     why = "the descriptor changed while the library was being loaded";
     return false;
   }
@@ -333,7 +334,7 @@ void PluginRegistry::loadWaiting(std::size_t index) const {
   // Its own names leave the declared map first, or the load would clash with them.
   for (const auto& k : w.keys) declared_.erase(k);
   std::string why;
-  if (load(w.file, &w.keys, why)) return;
+  if (load(w.file, w.descriptor, &w.keys, why)) return;
   const std::string msg = "plugin " + w.file.string() + ": " + why;
   refusals_.push_back(msg);
   for (const auto& k : w.keys) loadRefusals_[k] = msg;

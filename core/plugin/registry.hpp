@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/config/diagnostics.hpp"
+#include "core/plugin/elf_header.hpp"
 #include "sluice/sdk/plugin.hpp"
 
 namespace boost::dll {
@@ -119,6 +120,7 @@ class PluginRegistry {
   // A library that listed its types and is not loaded yet.
   struct Waiting {
     std::filesystem::path file;
+    PluginDescriptor descriptor;  // as checked in the file at the scan
     std::vector<std::pair<sdk::ComponentKind, std::vector<std::string>>> components;  // type first
     std::vector<std::string> keys;  // key() of every name
     bool done = false;              // loaded, or refused at load
@@ -128,9 +130,10 @@ class PluginRegistry {
   static std::string key(sdk::ComponentKind kind, std::string_view name);
   // The clash check shared by both kinds of library: "" or why `k` cannot be added.
   std::string clashWith(const std::string& k) const;
-  // Loads a checked library; `declared` (sorted keys) when it listed its types. mu_ held.
-  bool load(const std::filesystem::path& file, const std::vector<std::string>* declared,
-            std::string& why) const;
+  // Loads a library whose descriptor `checked` passed the checks; `declared` (sorted keys) when
+  // it listed its types. mu_ held.
+  bool load(const std::filesystem::path& file, const PluginDescriptor& checked,
+            const std::vector<std::string>* declared, std::string& why) const;
   void loadWaiting(std::size_t index) const;  // mu_ held
 
   LoaderOptions options_;
