@@ -349,8 +349,8 @@ int execHelper(const fs::path& tool, int argc, char** argv) {
 }
 
 int cmdChannelCheck(int argc, char** argv) {
-  return execHelper(helperTool("sluice-channel-check", builtinPluginDir() / "channel_file"), argc,
-                    argv);
+  // The build tree has it beside the plugins (plugins/meson.build builds them all there).
+  return execHelper(helperTool("sluice-channel-check", builtinPluginDir()), argc, argv);
 }
 
 int cmdAvroClient(int argc, char** argv) {

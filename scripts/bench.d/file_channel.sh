@@ -10,7 +10,7 @@
 #    checkpoint on close, as after a crash), then the channel is opened again (checkpoint +
 #    replay of the whole log tail).
 FC_EVENTS=${FC_EVENTS:-2000000}
-FC_BIN="$BUILD/plugins/channel_file/bench_channel_file"
+FC_BIN="$BUILD/plugins/bench_channel_file"
 
 echo "--- file channel (durable: fdatasync per commit, group commit) ---"
 rm -f "$TMP/dd"

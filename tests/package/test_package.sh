@@ -119,12 +119,13 @@ old_version=$(dpkg-deb -f "$WORK"/old/sluice_*.deb Version)
 dpkg --compare-versions "$new_version" gt "$old_version" ||
   fail "the new version $new_version does not sort after the previous $old_version"
 echo "   previous release $old_version, this tree $new_version"
-# Every plugin the tree installs (install_dir: plugindir) is in the package.
-want_plugins=$(grep -l "install_dir: plugindir" "$REPO"/plugins/*/meson.build | wc -l)
+# Every plugin of the tree is in the package: plugins/meson.build installs one module per folder
+# that has a plugin.cpp.
+want_plugins=$(find "$REPO"/plugins -mindepth 2 -maxdepth 2 -name plugin.cpp | wc -l)
 got_plugins=$(dpkg-deb -c "$WORK"/new/sluice_*.deb | grep -cE "/sluice/plugins/[^/]+\.so$" || true)
 ((got_plugins == want_plugins)) ||
-  fail "the package holds $got_plugins plugin files, the tree installs $want_plugins (plugins/*/meson.build)"
-echo "   $got_plugins plugins in the package, as many as plugins/*/meson.build install"
+  fail "the package holds $got_plugins plugin files, the tree has $want_plugins plugin folders (plugins/*/plugin.cpp)"
+echo "   $got_plugins plugins in the package, one per plugin folder"
 
 # ---- fresh Debian roots ----
 # The mirror of the host's apt sources (deb822 or one-line), for the suite and for security.

@@ -176,7 +176,7 @@ TEST_CASE("a library that lists its types is mapped only when a type of it is fi
   Diagnostics d;
   reg.addDirectory(builtinPluginDir(), d);
   REQUIRE_FALSE(d.hasErrors());
-  const fs::path thrift = builtinPluginDir() / "source_thrift" / "libsluice-source-thrift.so";
+  const fs::path thrift = builtinPluginDir() / "libsluice-source-thrift.so";
   REQUIRE(fs::exists(thrift));
   CHECK_FALSE(mapped(thrift));
   // Listed without loading: the status page's catalog, and "did you mean" over waiting types.
