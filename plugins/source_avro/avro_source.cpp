@@ -13,6 +13,7 @@
 #include "config_keys.hpp"
 #include "counter_layout.hpp"
 #include "listener.hpp"
+#include "net/io_pool.hpp"
 #include "net/ip_filter.hpp"
 #include "net/log_throttle.hpp"
 #include "net/tls.hpp"
@@ -241,7 +242,7 @@ AvroSource::AvroSource() {
        "HandshakeCount", "HandshakeNoneCount", "ErrorResponseCount"},
       "avro source");
   // The layer counts into these as well (bound once: the listener keeps them across restarts).
-  net::Stats& st = listener_.stats();
+  net::Stats& st = service_.stats();
   st.bind(net::Stat::Open, c, sdk::SourceCounter::OpenConnectionCount);
   st.bind(net::Stat::Rejected, c, kConnectionRejectedCount);
   st.bind(net::Stat::Denied, c, kConnectionDeniedCount);
@@ -295,29 +296,21 @@ void AvroSource::configure(const sdk::Context& context) {
 }
 
 void AvroSource::start() {
-  if (server_) return;
+  if (service_.running()) return;
   if (!configured_) throw std::logic_error("avro source started before configure()");
-  auto pool = std::make_unique<net::IoPool>("avro", settings_.threads);
-  if (sdk::Result r = pool->start(logger()); !r) throw std::runtime_error(r.error());
-  auto server = std::make_unique<AvroServer>(*this, settings_, pool->size());
-  if (sdk::Result r = listener_.start(*pool, *server, settings_.listener, logger()); !r)
-    throw std::runtime_error(r.error());  // the pool stops as it goes out of scope
-  pool_ = std::move(pool);
-  server_ = std::move(server);
-  boundPort_.store(listener_.port(), std::memory_order_release);
-  const net::ListenerOptions& o = settings_.listener;
-  logger().info("listening on ", net::hostPort(o.bind, listener_.port()),
-                o.port == 0 ? " (port chosen by the system)" : "", ", ", pool_->size(),
-                " I/O thread(s)", o.tls ? ", TLS" : "",
+  const sdk::Result r = service_.start(
+      "avro", settings_.threads, settings_.listener, logger(), [this](std::size_t ioThreads) {
+        return std::make_unique<AvroServer>(*this, settings_, ioThreads);
+      });
+  if (!r) throw std::runtime_error(r.error());
+  logger().info("listening on ", service_.address(), ", ", service_.ioThreads(), " I/O thread(s)",
+                settings_.listener.tls ? ", TLS" : "",
                 settings_.deflate ? ", compression-type deflate" : "");
 }
 
 void AvroSource::stop() {
-  if (!server_) return;
-  listener_.stop();  // before the pool and the protocol: it waits for every session to end
-  pool_.reset();
-  server_.reset();
-  boundPort_.store(0, std::memory_order_release);
+  if (!service_.running()) return;
+  service_.stop();
   logger().info("stopped");
 }
 

@@ -31,8 +31,7 @@
 #include <memory>
 
 #include "avro_rpc.hpp"
-#include "net/io_pool.hpp"
-#include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
@@ -83,16 +82,13 @@ class AvroSource final : public sdk::EventDrivenSource {
   void stop() override;
 
   // The port the listener is bound to (the system's choice when port = 0); 0 when stopped.
-  uint16_t boundPort() const noexcept { return boundPort_.load(std::memory_order_acquire); }
+  uint16_t boundPort() const noexcept { return service_.port(); }
   const AvroSourceSettings& settings() const noexcept { return settings_; }
 
  private:
   AvroSourceSettings settings_;
   bool configured_ = false;
-  std::unique_ptr<net::IoPool> pool_;
-  std::unique_ptr<AvroServer> server_;
-  net::TcpListener listener_;
-  std::atomic<uint16_t> boundPort_{0};
+  net::TcpService service_;
 };
 
 }  // namespace sluice::plugins::avro_source

@@ -180,24 +180,14 @@ void HttpSource::configure(const sdk::Context& context) {
 }
 
 void HttpSource::start() {
-  if (listener_.running()) return;
+  if (service_.running()) return;
   if (!handler_) throw std::runtime_error("start() before configure()");
-  pool_ = std::make_unique<net::IoPool>("http");
-  if (const sdk::Result r = pool_->start(logger()); !r) throw std::runtime_error(r.error());
-  workers_.clear();
-  workers_.resize(pool_->size());
   badRequestLog_ =
       std::make_unique<net::ThrottledLog>(logger(), sdk::LogLevel::warn, std::chrono::seconds(10));
   channelFullLog_ =
       std::make_unique<net::ThrottledLog>(logger(), sdk::LogLevel::warn, std::chrono::seconds(10));
-  server_ = std::make_unique<http::Server>(static_cast<http::Handler&>(*this), http_, logger());
   sdk::SourceCounter& sc = sourceCounter();
-  http::HttpStats& hs = server_->stats();
-  hs.bind(http::HttpStat::TimedOut, sc, kRequestTimedOutCount);
-  hs.bind(http::HttpStat::Malformed, sc, kMalformedRequestCount);
-  hs.bind(http::HttpStat::BodyTooLarge, sc, kRequestTooLargeCount);
-  hs.bind(http::HttpStat::HeadRejected, sc, kRequestRefusedCount);
-  net::Stats& ns = listener_.stats();
+  net::Stats& ns = service_.stats();
   ns.bind(net::Stat::Open, sc, sdk::SourceCounter::OpenConnectionCount);
   ns.bind(net::Stat::Rejected, sc, kConnectionRejectedCount);
   ns.bind(net::Stat::IdleClosed, sc, kConnectionIdleClosedCount);
@@ -205,21 +195,24 @@ void HttpSource::start() {
   ns.bind(net::Stat::TlsFailed, sc, kTlsHandshakeFailedCount);
   net::ListenerOptions lo = listen_;
   http::Server::prepare(lo, http_);
-  if (const sdk::Result r = listener_.start(*pool_, *server_, lo, logger()); !r) {
-    pool_.reset();
-    server_.reset();
-    throw std::runtime_error(r.error());
-  }
-  logger().info("listening on ", net::hostPort(listen_.bind, listener_.port()),
-                listen_.tls ? " (TLS)" : "", " with ", handlerType_);
+  const sdk::Result r = service_.start("http", 0, lo, logger(), [this, &sc](std::size_t ioThreads) {
+    workers_.clear();
+    workers_.resize(ioThreads);
+    auto server =
+        std::make_unique<http::Server>(static_cast<http::Handler&>(*this), http_, logger());
+    http::HttpStats& hs = server->stats();
+    hs.bind(http::HttpStat::TimedOut, sc, kRequestTimedOutCount);
+    hs.bind(http::HttpStat::Malformed, sc, kMalformedRequestCount);
+    hs.bind(http::HttpStat::BodyTooLarge, sc, kRequestTooLargeCount);
+    hs.bind(http::HttpStat::HeadRejected, sc, kRequestRefusedCount);
+    return server;
+  });
+  if (!r) throw std::runtime_error(r.error());
+  logger().info("listening on ", service_.address(), listen_.tls ? " (TLS)" : "", " with ",
+                handlerType_);
 }
 
-void HttpSource::stop() {
-  listener_.stop();
-  if (pool_) pool_->stop();
-  pool_.reset();
-  server_.reset();
-}
+void HttpSource::stop() { service_.stop(); }
 
 bool HttpSource::onHead(const http::Request& head, http::Response& res, http::BodyPolicy& body) {
   // Flume's servlet serves POST and GET alike (and HEAD through GET); its constraints forbid

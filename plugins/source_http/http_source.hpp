@@ -17,9 +17,8 @@
 
 #include "http/http_server.hpp"
 #include "http_source_handler.hpp"
-#include "net/io_pool.hpp"
 #include "net/log_throttle.hpp"
-#include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
 
@@ -57,7 +56,7 @@ class HttpSource final : public sdk::EventDrivenSource, private http::Handler {
   void stop() override;
 
   // The bound port (the system's choice for port 0); 0 when stopped.
-  uint16_t boundPort() const noexcept { return listener_.port(); }
+  uint16_t boundPort() const noexcept { return service_.port(); }
   HttpSourceHandler& handler() noexcept { return *handler_; }
 
  private:
@@ -75,11 +74,10 @@ class HttpSource final : public sdk::EventDrivenSource, private http::Handler {
   std::shared_ptr<HttpSourceHandler> handler_;  // built in, or a plugin the host made
   std::string handlerType_;
 
-  std::unique_ptr<net::IoPool> pool_;
-  std::unique_ptr<http::Server> server_;
-  net::TcpListener listener_;
+  // Declared before service_, which uses them until it stops (members go in reverse order).
   std::vector<Worker> workers_;  // [Connection::worker()]
   std::unique_ptr<net::ThrottledLog> badRequestLog_, channelFullLog_;
+  net::TcpService service_;
 };
 
 }  // namespace sluice::plugins::http_source

@@ -235,19 +235,6 @@ const sdk::Schema& netcatSourceSchema() {
   return schema;
 }
 
-// What exists while the source runs: the I/O threads, the protocol and the listener.
-struct NetcatSource::Server {
-  explicit Server(std::size_t threads) : pool(NetcatSource::kThreadName, threads) {}
-  net::IoPool pool;
-  std::unique_ptr<NetcatProtocol> protocol;
-  net::TcpListener listener;
-
-  ~Server() {
-    listener.stop();
-    pool.stop();
-  }
-};
-
 NetcatSource::NetcatSource() {
   counter_layout::addInOrder(
       sourceCounter(), kLineTruncatedCount,
@@ -255,15 +242,21 @@ NetcatSource::NetcatSource() {
        "ConnectionIdleClosedCount", "PendingLineDroppedCount", "ConnectionDeniedCount",
        "TlsHandshakeFailCount"},
       "netcat source");
+  // The layer counts into these as well (bound once: the listener keeps them across restarts).
+  net::Stats& st = service_.stats();
+  st.bind(net::Stat::Open, sourceCounter(), sdk::SourceCounter::OpenConnectionCount);
+  st.bind(net::Stat::Rejected, sourceCounter(), kConnectionRejectedCount);
+  st.bind(net::Stat::Denied, sourceCounter(), kConnectionDeniedCount);
+  st.bind(net::Stat::IdleClosed, sourceCounter(), kConnectionIdleClosedCount);
+  st.bind(net::Stat::TlsFailed, sourceCounter(), kTlsHandshakeFailCount);
+  st.bind(net::Stat::Errors, sourceCounter(), sdk::SourceCounter::GenericProcessingFail);
 }
 
 NetcatSource::~NetcatSource() { stop(); }
 
 void NetcatSource::configure(const sdk::Context& context) {
   NetcatSettings s;
-  s.bind = context.requireString("bind");
-  while (!s.bind.empty() && (s.bind.back() == ' ' || s.bind.back() == '\t')) s.bind.pop_back();
-  while (!s.bind.empty() && (s.bind.front() == ' ' || s.bind.front() == '\t')) s.bind.erase(0, 1);
+  s.bind = text::trimmed(context.requireString("bind"));
 
   s.port = static_cast<int>(requireInteger(context, "port"));
   s.maxLineLength = static_cast<std::size_t>(requireInteger(context, "max-line-length"));
@@ -286,12 +279,8 @@ void NetcatSource::configure(const sdk::Context& context) {
 }
 
 void NetcatSource::start() {
-  if (server_) return;
+  if (service_.running()) return;
   if (!configured_) throw std::logic_error("netcat source started before configure()");
-  auto server = std::make_unique<Server>(settings_.threads);
-  if (sdk::Result r = server->pool.start(logger()); !r) throw std::runtime_error(r.error());
-  server->protocol = std::make_unique<NetcatProtocol>(*this, settings_, server->pool.size());
-
   net::ListenerOptions o;
   o.bind = settings_.bind;
   o.port = settings_.port;
@@ -308,30 +297,19 @@ void NetcatSource::start() {
   o.noDelay = settings_.ackEveryEvent;
   o.tls = settings_.tls;
   o.ipFilter = settings_.ipFilter;
-
-  net::Stats& st = server->listener.stats();
-  st.bind(net::Stat::Open, sourceCounter(), sdk::SourceCounter::OpenConnectionCount);
-  st.bind(net::Stat::Rejected, sourceCounter(), kConnectionRejectedCount);
-  st.bind(net::Stat::Denied, sourceCounter(), kConnectionDeniedCount);
-  st.bind(net::Stat::IdleClosed, sourceCounter(), kConnectionIdleClosedCount);
-  st.bind(net::Stat::TlsFailed, sourceCounter(), kTlsHandshakeFailCount);
-  st.bind(net::Stat::Errors, sourceCounter(), sdk::SourceCounter::GenericProcessingFail);
-  if (sdk::Result r = server->listener.start(server->pool, *server->protocol, o, logger()); !r)
-    throw std::runtime_error(r.error());
-  logger().info("listening on ", net::hostPort(settings_.bind, server->listener.port()),
-                settings_.port == 0 ? " (port chosen by the system)" : "", o.tls ? " (TLS)" : "");
-  server_ = std::move(server);
+  const sdk::Result r =
+      service_.start(kThreadName, settings_.threads, o, logger(), [this](std::size_t ioThreads) {
+        return std::make_unique<NetcatProtocol>(*this, settings_, ioThreads);
+      });
+  if (!r) throw std::runtime_error(r.error());
+  logger().info("listening on ", service_.address(), o.tls ? " (TLS)" : "");
 }
 
 void NetcatSource::stop() {
-  if (!server_) return;
-  server_.reset();
+  if (!service_.running()) return;
+  service_.stop();
   sourceCounter().setOpenConnectionCount(0);
   logger().info("stopped");
-}
-
-uint16_t NetcatSource::boundPort() const noexcept {
-  return server_ ? server_->listener.port() : 0;
 }
 
 }  // namespace sluice::plugins::netcat

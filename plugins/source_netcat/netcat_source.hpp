@@ -27,7 +27,7 @@
 #include <memory>
 #include <string>
 
-#include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
@@ -88,14 +88,13 @@ class NetcatSource final : public sdk::EventDrivenSource {
   void stop() override;
 
   // The port the listener is bound to (the kernel's choice when port = 0); 0 when stopped.
-  uint16_t boundPort() const noexcept;
+  uint16_t boundPort() const noexcept { return service_.port(); }
   const NetcatSettings& settings() const noexcept { return settings_; }
 
  private:
   NetcatSettings settings_;
   bool configured_ = false;
-  struct Server;
-  std::unique_ptr<Server> server_;
+  net::TcpService service_;
 };
 
 }  // namespace sluice::plugins::netcat

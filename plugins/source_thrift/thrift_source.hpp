@@ -26,8 +26,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "net/io_pool.hpp"
-#include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "sluice/sdk/context.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "sluice/sdk/source.hpp"
@@ -70,16 +69,13 @@ class ThriftSource final : public sdk::EventDrivenSource {
   void stop() override;
 
   // The bound port (the system's choice for port = 0); 0 when stopped.
-  uint16_t boundPort() const noexcept { return boundPort_.load(std::memory_order_acquire); }
+  uint16_t boundPort() const noexcept { return service_.port(); }
   const ThriftSourceSettings& settings() const noexcept { return settings_; }
 
  private:
   ThriftSourceSettings settings_;
   bool configured_ = false;
-  std::unique_ptr<net::IoPool> pool_;
-  std::unique_ptr<ThriftServer> server_;
-  net::TcpListener listener_;
-  std::atomic<uint16_t> boundPort_{0};
+  net::TcpService service_;
 };
 
 }  // namespace sluice::plugins::thrift_source

@@ -11,6 +11,7 @@
 #include "example_line_source.hpp"
 #include "net/io_pool.hpp"
 #include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "net_test_support.hpp"
 
 using namespace sluice::plugins::net;
@@ -53,6 +54,55 @@ TEST_SUITE("net-listener") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().find("cannot resolve 'no-such-host.invalid'") != std::string::npos);
     b.listener.stop();  // stopping a listener that never started does nothing
+  }
+
+  TEST_CASE("TcpService starts threads, protocol and listener together, or nothing at all") {
+    CaptureLogger log;
+    RecordingProcessor processor;
+    sdk::SourceCounter counter;
+    std::size_t madeFor = 0;
+    const TcpService::MakeProtocol make = [&](std::size_t ioThreads) {
+      madeFor = ioThreads;
+      return std::make_unique<example::LineSource>(processor, counter, ioThreads, acking());
+    };
+    ListenerOptions o;
+    o.bind = "127.0.0.1";
+    TcpService a;
+    REQUIRE(a.start("svc", 2, o, log, make).ok());
+    CHECK(a.running());
+    CHECK(madeFor == 2);
+    CHECK(a.ioThreads() == 2);
+    const uint16_t port = a.port();
+    REQUIRE(port != 0);
+    CHECK(a.address() == "127.0.0.1:" + std::to_string(port) + " (port chosen by the system)");
+    {
+      RawClient c(port);
+      REQUIRE(c.send("one\n"));
+      CHECK(c.readLines(1) == "OK\n");
+    }
+    CHECK(processor.snapshot() == std::vector<std::string>{"one"});
+
+    // The port is taken: the second service fails naming it, and runs nothing.
+    TcpService b;
+    o.port = port;
+    madeFor = 0;
+    const sdk::Result r = b.start("svc", 1, o, log, make);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error() ==
+          "cannot bind to 127.0.0.1:" + std::to_string(port) + ": Address already in use");
+    CHECK_FALSE(b.running());
+    CHECK(b.port() == 0);
+    CHECK(b.ioThreads() == 0);
+
+    a.stop();
+    CHECK_FALSE(a.running());
+    CHECK(a.port() == 0);
+    a.stop();  // safe to repeat
+    // Freed: the second service starts on it, with the address as configured.
+    REQUIRE(b.start("svc", 1, o, log, make).ok());
+    CHECK(madeFor == 1);
+    CHECK(b.port() == port);
+    CHECK(b.address() == "127.0.0.1:" + std::to_string(port));
   }
 
   TEST_CASE("a client that connects and sends nothing is closed after the idle timeout") {
