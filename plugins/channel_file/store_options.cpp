@@ -1,6 +1,7 @@
 #include "store_options.hpp"
 
 #include "config_keys.hpp"
+#include "text_util.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -17,9 +18,8 @@ std::vector<std::string> splitDirs(const std::string& s) {
   std::string cur;
   for (char c : s + ",") {
     if (c == ',') {
-      while (!cur.empty() && (cur.back() == ' ' || cur.back() == '\t')) cur.pop_back();
-      std::size_t b = cur.find_first_not_of(" \t");
-      if (b != std::string::npos) out.push_back(expandHome(cur.substr(b)));
+      const std::string dir = text::trimmed(cur);
+      if (!dir.empty()) out.push_back(expandHome(dir));
       cur.clear();
     } else {
       cur += c;

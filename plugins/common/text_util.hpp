@@ -32,12 +32,13 @@ inline std::string upper(std::string_view s) {
   return out;
 }
 
-// Without surrounding blanks and tabs (config values).
-inline std::string trimmed(std::string_view s) {
+// Without surrounding blanks and tabs (config values): a view into s, and a copy.
+inline std::string_view trimmedView(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
+inline std::string trimmed(std::string_view s) { return std::string(trimmedView(s)); }
 
 // Without surrounding spaces and ASCII control characters (bytes up to 0x20): config file lines.
 inline std::string trimmedSpace(std::string_view s) {

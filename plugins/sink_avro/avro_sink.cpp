@@ -95,29 +95,20 @@ AvroSink::~AvroSink() = default;
 
 void AvroSink::configure(const sdk::Context& context) {
   AvroSinkSettings s;
-  s.hostname = text::trimmed(context.requireString("hostname"));
-  s.port = static_cast<int>(requireInteger(context, "port"));
-  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
-  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
-  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
+  net::configureRpcSink(context, logger(), s);
   s.resetConnectionInterval =
       std::chrono::seconds(requireLong(context, "reset-connection-interval"));
   s.deflate = text::lower(text::trimmed(requireValue(context, "compression-type"))) == "deflate";
   s.compressionLevel = static_cast<int>(requireInteger(context, "compression-level"));
-  s.tls = net::configureTls(context, net::TlsRole::Client);
-  if (s.tls && requireBoolean(context, "trust-all-certs"))
-    logger().warn(context.describe("trust-all-certs"),
-                  " = true: the next hop's certificate is not verified");
   conn_.reset();  // a reload may point the sink elsewhere
   s_ = std::move(s);
-  target_ = net::hostPort(s_.hostname, s_.port);
+  target_ = s_.address();
   configured_ = true;
 }
 
 void AvroSink::start() {
   if (!configured_) throw std::logic_error("avro sink started before configure()");
-  conn_.open(s_.hostname, s_.port, s_.connectTimeout, s_.requestTimeout, s_.tls, logger(),
-             sinkCounter());
+  conn_.open(s_, logger(), sinkCounter());
   logger().info("sending to ", target_, s_.tls ? " over TLS" : "",
                 s_.deflate ? " (compression-type deflate)" : "");
 }

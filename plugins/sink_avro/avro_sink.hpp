@@ -42,16 +42,11 @@ namespace sluice::plugins::avro_sink {
 const sdk::Schema& avroSinkSchema();
 
 // Set by configure() from every key; the defaults live in avroSinkSchema() only.
-struct AvroSinkSettings {
-  std::string hostname;
-  int port = 0;
-  std::size_t batchSize = 0;
-  std::chrono::milliseconds connectTimeout{};
-  std::chrono::milliseconds requestTimeout{};
+// The next hop, the batch and TLS: net::RpcSinkTarget.
+struct AvroSinkSettings : net::RpcSinkTarget {
   std::chrono::seconds resetConnectionInterval{0};  // 0 = never
   bool deflate = false;
   int compressionLevel = 0;
-  std::shared_ptr<const net::TlsContext> tls;  // ssl = true
 };
 
 class AvroSink final : public sdk::AbstractSink {

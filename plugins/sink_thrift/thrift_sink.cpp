@@ -91,11 +91,7 @@ void ThriftSink::configure(const sdk::Context& context) {
   rpc::refuseKerberos(context,
                       "with a client certificate, ssl.certificate and ssl.key, for a "
                       "source that requires one");
-  s.hostname = text::trimmed(context.requireString("hostname"));
-  s.port = static_cast<int>(requireInteger(context, "port"));
-  s.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
-  s.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
-  s.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
+  net::configureRpcSink(context, logger(), s);
   // Flume's user guide documents connection-reset-interval; its AbstractRpcSink reads
   // reset-connection-interval. Both work here (the documented one has the schema's default, 0:
   // never); two different non-zero values are a mistake.
@@ -107,20 +103,15 @@ void ThriftSink::configure(const sdk::Context& context) {
                                                   std::to_string(documented) + ": set one of them");
   s.resetConnectionInterval = std::chrono::seconds(read.value_or(documented));
   s.protocol = rpc::configureProtocol(context);
-  s.tls = net::configureTls(context, net::TlsRole::Client);
-  if (s.tls && requireBoolean(context, "trust-all-certs"))
-    logger().warn(context.describe("trust-all-certs"),
-                  " = true: the next hop's certificate is not verified");
   conn_.reset();  // a reload may point the sink elsewhere
   s_ = std::move(s);
-  target_ = net::hostPort(s_.hostname, s_.port);
+  target_ = s_.address();
   configured_ = true;
 }
 
 void ThriftSink::start() {
   if (!configured_) throw std::logic_error("thrift sink started before configure()");
-  conn_.open(s_.hostname, s_.port, s_.connectTimeout, s_.requestTimeout, s_.tls, logger(),
-             sinkCounter());
+  conn_.open(s_, logger(), sinkCounter());
   codec_ = std::make_unique<rpc::ClientCodec>(s_.protocol);
   logger().info("sending to ", target_, " (", rpc::nameOf(s_.protocol), " protocol",
                 s_.tls ? ", TLS" : "", ")");

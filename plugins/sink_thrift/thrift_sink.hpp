@@ -35,15 +35,10 @@ namespace sluice::plugins::thrift_sink {
 // The keys this sink accepts; README.md's table must match it (a unit test checks).
 const sdk::Schema& thriftSinkSchema();
 
-struct ThriftSinkSettings {
-  std::string hostname;
-  int port = 0;
-  std::size_t batchSize = 100;
-  std::chrono::milliseconds connectTimeout{20000};
-  std::chrono::milliseconds requestTimeout{20000};
+// The next hop, the batch and TLS: net::RpcSinkTarget.
+struct ThriftSinkSettings : net::RpcSinkTarget {
   std::chrono::seconds resetConnectionInterval{0};  // 0 = never
   thrift::Protocol protocol = thrift::Protocol::Compact;
-  std::shared_ptr<const net::TlsContext> tls;  // ssl = true
 };
 
 class ThriftSink final : public sdk::AbstractSink {

@@ -154,9 +154,7 @@ void TaildirSource::configure(const sdk::Context& context) {
       context.fail("filegroups", "names group '" + name + "' but " + key + " is missing");
     GroupSpec g;
     g.name = name;
-    std::string value = context.getString(key, "");
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+    const std::string value = text::trimmed(context.getString(key, ""));
     const std::size_t slash = value.rfind('/');
     if (value.empty() || slash == std::string::npos || slash + 1 == value.size())
       context.fail(key,

@@ -7,17 +7,9 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "text_util.hpp"
+
 namespace sluice::plugins::net {
-
-namespace {
-
-std::string_view trimmed(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 bool globMatch(std::string_view pattern, std::string_view text) noexcept {
   std::size_t p = 0, t = 0, starP = std::string_view::npos, starT = 0;
@@ -45,7 +37,7 @@ IpFilter IpFilter::parse(std::string_view text) {
   while (from <= text.size()) {
     std::size_t comma = text.find(',', from);
     if (comma == std::string_view::npos) comma = text.size();
-    const std::string_view def = trimmed(text.substr(from, comma - from));
+    const std::string_view def = text::trimmedView(text.substr(from, comma - from));
     from = comma + 1;
     if (def.empty()) continue;
     const std::string bad =
@@ -145,7 +137,7 @@ std::vector<sdk::Key> ipFilterKeys() {
 
 std::shared_ptr<const IpFilter> configureIpFilter(const sdk::Context& context) {
   const bool on = context.getBoolean("ipFilter", false);
-  const std::string rules(trimmed(context.getString("ipFilterRules", "")));
+  const std::string rules(text::trimmedView(context.getString("ipFilterRules", "")));
   if (on && rules.empty()) context.fail("ipFilterRules", "is required when ipFilter = true");
   IpFilter f;
   try {

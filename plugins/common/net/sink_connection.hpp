@@ -5,8 +5,9 @@
 // idle one) and counted in Flume's SinkCounter names. No client back-off: after a failure the
 // sink reports it and the runner backs off.
 //
+//   configureRpcSink(context, logger(), settings);  // configure(): the keys of rpcSinkKeys()
 //   SinkConnection conn;                 // a member of the sink
-//   conn.open(host, port, connectTimeout, requestTimeout, tls, logger(), sinkCounter());
+//   conn.open(settings, logger(), sinkCounter());      // start()
 //   if (sdk::Result r = conn.ready(resetInterval, &fresh); !r)  // process(), before a take
 //     return deliveryFailed("cannot connect to " + target + ": " + r.error());
 //   conn.client().request(...);
@@ -16,11 +17,16 @@
 #include <string>
 #include <utility>
 
+#include "config_keys.hpp"
+#include "listener.hpp"
+#include "sluice/sdk/context.hpp"
 #include "sluice/sdk/counters.hpp"
 #include "sluice/sdk/logger.hpp"
 #include "sluice/sdk/result.hpp"
 #include "sluice/sdk/schema.hpp"
 #include "tcp_client.hpp"
+#include "text_util.hpp"
+#include "tls.hpp"
 
 namespace sluice::plugins::net {
 
@@ -74,21 +80,45 @@ inline sdk::Schema rpcSinkKeys(const std::string& sourceType) {
           connectTimeoutKey(), requestTimeoutKey()};
 }
 
+// What rpcSinkKeys() and the TLS client keys configure; an RPC sink's settings extend it.
+struct RpcSinkTarget {
+  std::string hostname;
+  int port = 0;
+  std::size_t batchSize = 0;
+  std::chrono::milliseconds connectTimeout{};
+  std::chrono::milliseconds requestTimeout{};
+  std::shared_ptr<const TlsContext> tls;  // ssl = true
+
+  std::string address() const { return hostPort(hostname, port); }
+};
+
+// Control thread (configure()): reads the keys of rpcSinkKeys() and the TLS client keys into
+// `target`, and warns when the next hop's certificate is not going to be verified.
+inline void configureRpcSink(const sdk::Context& context, sdk::Logger& log, RpcSinkTarget& target) {
+  target.hostname = text::trimmed(context.requireString("hostname"));
+  target.port = static_cast<int>(requireInteger(context, "port"));
+  target.batchSize = static_cast<std::size_t>(requireInteger(context, "batch-size"));
+  target.connectTimeout = std::chrono::milliseconds(requireLong(context, "connect-timeout"));
+  target.requestTimeout = std::chrono::milliseconds(requireLong(context, "request-timeout"));
+  target.tls = configureTls(context, TlsRole::Client);
+  if (target.tls && requireBoolean(context, "trust-all-certs"))
+    log.warn(context.describe("trust-all-certs"),
+             " = true: the next hop's certificate is not verified");
+}
+
 class SinkConnection {
  public:
   // Control thread (start()): makes the client unless there is one; a reconfigured sink
   // calls reset() first, so that a new target takes effect. `log` and `counter` outlive it.
-  void open(const std::string& host, int port, std::chrono::milliseconds connectTimeout,
-            std::chrono::milliseconds requestTimeout, std::shared_ptr<const TlsContext> tls,
-            sdk::Logger& log, sdk::SinkCounter& counter) {
+  void open(const RpcSinkTarget& target, sdk::Logger& log, sdk::SinkCounter& counter) {
     if (client_) return;
     ClientOptions o;
-    o.host = host;
-    o.port = port;
-    o.connectTimeout = connectTimeout;
-    o.requestTimeout = requestTimeout;
+    o.host = target.hostname;
+    o.port = target.port;
+    o.connectTimeout = target.connectTimeout;
+    o.requestTimeout = target.requestTimeout;
     o.backoffMin = std::chrono::milliseconds(0);
-    o.tls = std::move(tls);
+    o.tls = target.tls;
     tls_ = o.tls != nullptr;
     log_ = &log;
     client_ = std::make_unique<TcpClient>(std::move(o), log);

@@ -306,13 +306,6 @@ class Builder {
   SSL_CTX* ctx_;
 };
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
 }  // namespace
 
 std::shared_ptr<const TlsContext> makeTlsContext(const TlsOptions& options, TlsRole role,
@@ -410,7 +403,7 @@ std::optional<TlsOptions> readTlsOptions(const sdk::Context& c, TlsRole role,
   TlsOptions o;
   o.names = n;
   auto text = [&](const std::string& key, const char* def = "") {
-    return trimmed(c.getString(key, def));
+    return text::trimmed(c.getString(key, def));
   };
   o.certificate = text(n.certificate);
   o.key = text(n.key);
