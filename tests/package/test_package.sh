@@ -93,6 +93,11 @@ if ! compgen -G "$old_cache/sluice_*+git*.${prev:0:7}_${ARCH}.deb" >/dev/null; t
     if [[ ! -f $WORK/oldsrc/core/cli/flume-ng.sh ]]; then
       sed -i '/flume_ng\|sluice_avro_client_exe/d' "$WORK/oldsrc/scripts/dist/meson.build"
     fi
+    # Its channel checker is a variable of its own, from before plugins/meson.build's loop.
+    if ! grep -qs plugin_executables "$WORK/oldsrc/plugins/meson.build"; then
+      sed -i "s/plugin_executables\['sluice-channel-check'\]/channel_check_exe/" \
+        "$WORK/oldsrc/scripts/dist/meson.build"
+    fi
     if ! grep -rqs -- "log-file-max-size" "$WORK/oldsrc/core/cli"; then
       sed -i 's/ --log-file-max-size 0//' "$WORK/oldsrc/scripts/dist/sluice@.service.in"
     fi
