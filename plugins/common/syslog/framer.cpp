@@ -39,15 +39,36 @@ int octetCount(std::string_view view, std::size_t base, std::size_t maxFrame, ui
 
 }  // namespace
 
+std::optional<FrameStep> FramerState::openCountedFrame(std::string_view view,
+                                                       std::size_t* base) noexcept {
+  uint64_t count = 0;
+  std::size_t content = 0;
+  switch (octetCount(view, *base, maxFrame_, &count, &content)) {
+    case 1:
+      ++stats_.octetFrames;
+      if (count > maxSize_) ++stats_.oversizedFrames;
+      inFrame_ = true;
+      frameLeft_ = count;
+      *base = content;
+      return std::nullopt;
+    case 2:
+      return FrameStep{FrameStep::NeedMore, *base, {}, nullptr};
+    case 3:
+      ++stats_.badCounts;
+      return FrameStep{
+          FrameStep::Error, 0, {}, "RFC 6587 octet count above the largest frame accepted"};
+    default:
+      return std::nullopt;
+  }
+}
+
 UtilsFramer::UtilsFramer(const FramerOptions& o)
-    : maxSize_(std::max<std::size_t>(kMinUtilsEventSize,
-                                     static_cast<std::size_t>(std::max(o.eventSize, 0)))),
-      framing_(o.framing),
-      maxFrame_(o.maxFrameLength) {}
+    : FramerState(std::max<std::size_t>(kMinUtilsEventSize,
+                                        static_cast<std::size_t>(std::max(o.eventSize, 0))),
+                  o) {}
 
 void UtilsFramer::reset() noexcept {
-  active_ = continuation_ = inFrame_ = false;
-  frameLeft_ = 0;
+  resetState();
   startMessage();
 }
 
@@ -88,27 +109,7 @@ FrameStep UtilsFramer::next(std::string_view view) {
     // eventSize leaves behind, and blank lines).
     while (base < n && view[base] == '\n') ++base;
     if (base == n) return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
-    if (framing_ == Framing::Auto && !continuation_) {
-      uint64_t count = 0;
-      std::size_t content = 0;
-      switch (octetCount(view, base, maxFrame_, &count, &content)) {
-        case 1:
-          ++stats_.octetFrames;
-          if (count > maxSize_) ++stats_.oversizedFrames;
-          inFrame_ = true;
-          frameLeft_ = count;
-          base = content;
-          break;
-        case 2:
-          return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
-        case 3:
-          ++stats_.badCounts;
-          return FrameStep{
-              FrameStep::Error, 0, {}, "RFC 6587 octet count above the largest frame accepted"};
-        default:
-          break;
-      }
-    }
+    if (std::optional<FrameStep> stop = openFrame(view, &base)) return *stop;
     active_ = true;
     startMessage();
   }
@@ -170,13 +171,7 @@ FrameStep UtilsFramer::next(std::string_view view) {
 }
 
 LineFramer::LineFramer(const FramerOptions& o)
-    : maxSize_(std::max<std::size_t>(1, static_cast<std::size_t>(std::max(o.eventSize, 0)))),
-      framing_(o.framing),
-      maxFrame_(o.maxFrameLength) {}
-
-void LineFramer::reset() noexcept {
-  active_ = continuation_ = inFrame_ = false;
-  frameLeft_ = scanned_ = 0;
+    : FramerState(std::max<std::size_t>(1, static_cast<std::size_t>(std::max(o.eventSize, 0))), o) {
 }
 
 FrameStep LineFramer::next(std::string_view view) {
@@ -190,27 +185,7 @@ FrameStep LineFramer::next(std::string_view view) {
       ++stats_.emptyLines;
     }
     if (base == n) return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
-    if (framing_ == Framing::Auto && !continuation_) {
-      uint64_t count = 0;
-      std::size_t content = 0;
-      switch (octetCount(view, base, maxFrame_, &count, &content)) {
-        case 1:
-          ++stats_.octetFrames;
-          if (count > maxSize_) ++stats_.oversizedFrames;
-          inFrame_ = true;
-          frameLeft_ = count;
-          base = content;
-          break;
-        case 2:
-          return FrameStep{FrameStep::NeedMore, base, {}, nullptr};
-        case 3:
-          ++stats_.badCounts;
-          return FrameStep{
-              FrameStep::Error, 0, {}, "RFC 6587 octet count above the largest frame accepted"};
-        default:
-          break;
-      }
-    }
+    if (std::optional<FrameStep> stop = openFrame(view, &base)) return *stop;
     active_ = true;
     scanned_ = 0;
   }

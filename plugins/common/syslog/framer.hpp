@@ -61,24 +61,33 @@ struct FramerStats {
   uint64_t emptyLines = 0;       // LineFramer: empty lines skipped (Flume 1.11 throws on them)
 };
 
-// Per connection. Not thread-safe.
-class UtilsFramer {
+// What both framers keep of the message being read, and the RFC 6587 octet count that may open
+// it. Per connection. Not thread-safe.
+class FramerState {
  public:
-  explicit UtilsFramer(const FramerOptions& options);
-
-  // view: the bytes not consumed yet, starting where the previous step's `consumed` ended.
-  FrameStep next(std::string_view view);
   // What the connection still holds of an unfinished message when it closes. Flume drops it.
   bool pending() const noexcept { return active_; }
   // Bytes a caller must be able to keep (an unfinished message plus an octet count).
   std::size_t maxKeptBytes() const noexcept { return maxSize_ + 12; }
   const FramerStats& stats() const noexcept { return stats_; }
-  void reset() noexcept;
 
- private:
-  void startMessage() noexcept;
-  FrameStep emit(std::string_view view, std::size_t base, std::size_t end, std::size_t consumed,
-                 bool incomplete);
+ protected:
+  FramerState(std::size_t maxSize, const FramerOptions& options) noexcept
+      : maxSize_(maxSize), framing_(options.framing), maxFrame_(options.maxFrameLength) {}
+  void resetState() noexcept {
+    active_ = continuation_ = inFrame_ = false;
+    frameLeft_ = scanned_ = 0;
+  }
+  // At the first byte of a message, view[*base]: with Framing::Auto, and unless the message is
+  // the rest of a cut line, an octet count "LEN SP" there opens a frame (*base moves past it).
+  // A step to return as it is when the count is undecided (NeedMore) or too large (Error).
+  // Inline up to the first byte: most messages start with '<', and the test runs per message.
+  std::optional<FrameStep> openFrame(std::string_view view, std::size_t* base) noexcept {
+    const char first = view[*base];
+    if (framing_ != Framing::Auto || continuation_ || first < '1' || first > '9') return {};
+    return openCountedFrame(view, base);
+  }
+  std::optional<FrameStep> openCountedFrame(std::string_view view, std::size_t* base) noexcept;
 
   std::size_t maxSize_;
   Framing framing_;
@@ -90,33 +99,33 @@ class UtilsFramer {
   bool continuation_ = false;  // the rest of a line cut at eventSize: no octet count here
   bool inFrame_ = false;
   std::size_t frameLeft_ = 0;  // frame bytes from view[0] on
+  std::size_t scanned_ = 0;    // bytes of the message already looked at
+};
+
+class UtilsFramer : public FramerState {
+ public:
+  explicit UtilsFramer(const FramerOptions& options);
+
+  // view: the bytes not consumed yet, starting where the previous step's `consumed` ended.
+  FrameStep next(std::string_view view);
+  void reset() noexcept;
+
+ private:
+  void startMessage() noexcept;
+  FrameStep emit(std::string_view view, std::size_t base, std::size_t end, std::size_t consumed,
+                 bool incomplete);
+
   enum class Mode : uint8_t { Start, Prio, Data } mode_ = Mode::Start;
   bool bad_ = false;
   uint8_t prioDigits_ = 0;
-  std::size_t scanned_ = 0;  // bytes of the message already run through the machine
 };
 
-// Per connection. Not thread-safe.
-class LineFramer {
+class LineFramer : public FramerState {
  public:
   explicit LineFramer(const FramerOptions& options);
 
   FrameStep next(std::string_view view);
-  bool pending() const noexcept { return active_; }
-  std::size_t maxKeptBytes() const noexcept { return maxSize_ + 12; }
-  const FramerStats& stats() const noexcept { return stats_; }
-  void reset() noexcept;
-
- private:
-  std::size_t maxSize_;
-  Framing framing_;
-  std::size_t maxFrame_;
-  FramerStats stats_;
-  bool active_ = false;
-  bool continuation_ = false;
-  bool inFrame_ = false;
-  std::size_t frameLeft_ = 0;
-  std::size_t scanned_ = 0;
+  void reset() noexcept { resetState(); }
 };
 
 // A syslogudp datagram as Flume's SyslogUtils (in UDP mode) reads it: leading '\n's skipped, the
