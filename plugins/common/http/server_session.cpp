@@ -7,15 +7,9 @@
 // it is read, then the body (eager on). Bytes after a complete request stay with the layer,
 // which offers them again once the answer was written (maxPendingOutputBytes = 1).
 
-// Beast 1.74 asserts on states its own parser reaches from network input: it re-reads a final
-// chunk whose trailers were incomplete and asserts the buffer is at least 5 bytes, which a client
-// decides (found by fuzz_http_session). A peer must not be able to abort the agent, and
-// meson's release builds keep assertions (b_ndebug=false), so Beast's are off in its two .cpp
-// files (the only ones that include it); the fuzz target runs them under ASan/UBSan.
-#define BOOST_DISABLE_ASSERTS
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
+// beast_util.hpp first: it turns Beast's assertions off before any Boost header (it says why).
+#include "beast_util.hpp"
+
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -23,7 +17,6 @@
 #include <exception>
 #include <optional>
 
-#include "beast_util.hpp"
 #include "http_server.hpp"
 #include "net/log_throttle.hpp"
 
