@@ -8,6 +8,7 @@ avro_event files with Apache Avro's Python reader)."""
 import json
 import os
 import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -156,10 +157,11 @@ class FlumeNgTest(unittest.TestCase):
         conf = os.path.join(self.dir, "conf")
         os.makedirs(conf)
         shutil.copy(os.path.join(SOURCE_ROOT, "conf", "seq-logger.properties"), conf)
-        port = free_port()
+        # Port 0 there (the system picks one), 1 in the environment: the logged port tells
+        # which JAVA_OPTS won.
         with open(os.path.join(conf, "flume-env.sh"), "w") as f:
-            f.write(f'export JAVA_OPTS="-Xms100m -Xmx2000m -Dcom.sun.management.jmxremote '
-                    f'-Dflume.monitoring.type=http -Dflume.monitoring.port={port}"\n')
+            f.write('export JAVA_OPTS="-Xms100m -Xmx2000m -Dcom.sun.management.jmxremote '
+                    '-Dflume.monitoring.type=http -Dflume.monitoring.port=0"\n')
         env = dict(os.environ, JAVA_OPTS="-Dflume.monitoring.port=1")
         log_path = os.path.join(self.dir, "env.log")
         with open(log_path, "w") as log:
@@ -171,8 +173,11 @@ class FlumeNgTest(unittest.TestCase):
         def text():
             with open(log_path) as f:
                 return f.read()
-        self.assertTrue(wait_until(lambda: f"listening on http://127.0.0.1:{port}" in text()
-                                   or p.poll() is not None, 60), text())
+        listening = re.compile(r"monitoring: listening on http://127\.0\.0\.1:(\d+)")
+        self.assertTrue(wait_until(lambda: listening.search(text()) or p.poll() is not None, 60),
+                        text())
+        port = int(listening.search(text()).group(1))
+        self.assertNotEqual(port, 1, "JAVA_OPTS from the environment won over flume-env.sh")
         self.assertIn(f"Info: Sourcing environment configuration script {conf}/flume-env.sh", text())
         info = [l for l in text().splitlines() if l.startswith("Info: sluice is not")]
         self.assertEqual(1, len(info))

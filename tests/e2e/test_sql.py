@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-from sluice_test import Agent, AgentTestCase, BIN, free_port, lines_in, wait_until  # noqa: E402
+from sluice_test import Agent, AgentTestCase, BIN, lines_in, wait_until  # noqa: E402
 from sql_servers import MariaDB, Postgres  # noqa: E402
 
 SERVERS = {}
@@ -90,11 +90,12 @@ class SqlE2E(AgentTestCase):
             f.write((password or server.password) + "\n")
         return path
 
-    def agent(self, text, name="agent", monitor=None):
+    def agent(self, text, name="agent", monitor=False):
+        """monitor: the monitoring server on a port the system picks (agent.monitor_port())."""
         conf = os.path.join(self.dir, f"{name}.properties")
         with open(conf, "w") as f:
             f.write(text)
-        extra = ["--monitor-port", str(monitor)] if monitor else []
+        extra = ["--monitor-port", "0"] if monitor else []
         return self.start_agent(conf, log_name=f"{name}.log", extra_args=extra)
 
     def file_roll(self, out):
@@ -114,10 +115,11 @@ class SqlE2E(AgentTestCase):
             table = "import100k"
             create(server, table)
             fill(server, table, 1, 100000)
-            out, mon = os.path.join(self.dir, f"out-{server.dialect}"), free_port()
+            out = os.path.join(self.dir, f"out-{server.dialect}")
             a = self.agent(properties(self.source(server, table), self.memory(),
                                       {"k1": self.file_roll(out)}), name=f"import-{server.dialect}",
-                           monitor=mon)
+                           monitor=True)
+            mon = a.monitor_port()
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100000, 120), a.text()[-3000:])
             fill(server, table, 100001, 100500)  # inserted while the agent runs
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 100500, 60), a.text()[-3000:])
@@ -237,14 +239,15 @@ class SqlE2E(AgentTestCase):
             n = 60000
             create(server, table)
             fill(server, table, 1, n)
-            out, mon = os.path.join(self.dir, f"out-{server.dialect}"), free_port()
+            out = os.path.join(self.dir, f"out-{server.dialect}")
             channel = {"type": "file", "checkpointDir": os.path.join(self.dir, f"rcp-{server.dialect}"),
                        "dataDirs": os.path.join(self.dir, f"rdata-{server.dialect}"),
                        "capacity": "200000", "transactionCapacity": "1000"}
             a = self.agent(properties(self.source(server, table, {"batch.size": "100",
                                                                    "max.rows": "2000"}),
                                       channel, {"k1": self.file_roll(out)}),
-                           name=f"restart-{server.dialect}", monitor=mon)
+                           name=f"restart-{server.dialect}", monitor=True)
+            mon = a.monitor_port()
             self.assertTrue(wait_until(lambda: len(lines_in(out)) >= 3000, 60), a.text()[-3000:])
             server.kill()  # SIGKILL / immediate shutdown: the connection breaks mid-stream
             at_kill = len(lines_in(out))
@@ -271,7 +274,7 @@ class SqlE2E(AgentTestCase):
             table = "secret_t"
             create(server, table)
             fill(server, table, 1, 10)
-            wrong, mon = "Hunter2-wrong-pw", free_port()
+            wrong = "Hunter2-wrong-pw"
             keys = self.source(server, table, {"hibernate.connection.password": wrong})
             del keys["connection.password.file"]
             text = properties(keys, self.memory(), {"k1": {"type": "null"}})
@@ -282,7 +285,8 @@ class SqlE2E(AgentTestCase):
                                text=True, timeout=60)
             self.assertEqual(v.returncode, 0, v.stderr)
             self.assertNotIn(wrong, v.stdout + v.stderr)
-            a = self.agent(text, name=f"wrong-{server.dialect}", monitor=mon)
+            a = self.agent(text, name=f"wrong-{server.dialect}", monitor=True)
+            mon = a.monitor_port()
             self.assertTrue(wait_until(lambda: "cannot log in to" in a.text(), 30), a.text())
             self.assertTrue(wait_until(lambda: ready(mon)[0] == 503, 30))
             log = a.text()

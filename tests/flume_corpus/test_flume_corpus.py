@@ -3,14 +3,15 @@
 file in tests/flume_corpus/ follows an example of Flume's user guide or a common tutorial, and is
 started with `flume-ng agent -n NAME -c CONF -f FILE -Dflume.root.logger=INFO,console`, as a Flume
 user starts it. Only what must differ on a test machine is rewritten, by text substitution: the
-port numbers (free ports, the same mapping for every agent of a file so chains stay connected),
-the paths (under a temporary directory; hdfs://namenode/ becomes a local file:// directory), the
+port numbers (every source listens on a port the system picks, read from its "listening on" log
+line, and a sink pointing at another agent's source gets that port), the paths (under a temporary directory; hdfs://namenode/ becomes a local file:// directory), the
 Kafka bootstrap servers (librdkafka's mock cluster) and one remote host name (127.0.0.1). Each
 test then feeds the agent with a real client (a socket, `logger`, curl-like HTTP, flume-ng
 avro-client, kcat, files) and checks what comes out at the far end.
 
-Ports here are picked before the agent starts (free_port), unlike the other tests' port 0: the
-configs name fixed ports, and a chain's sink must know its next agent's port in advance."""
+A chain's agents start last tier first, each localised once the ports of the agents it sends to
+are known. A sink port that no agent of the file listens on (the failover example's collector,
+down on purpose) becomes a port picked free, where nothing listens."""
 
 import glob
 import json
@@ -26,12 +27,16 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["SLUICE_SOURCE_ROOT"], "tests", "support"))
-from sluice_test import BIN, SOURCE_ROOT, Agent, free_port, send_lines, wait_until  # noqa: E402
+from sluice_test import (BIN, SOURCE_ROOT, SOURCE_LISTENING, Agent, free_port,  # noqa: E402
+                         send_lines, wait_until)
 from kafka_test import MockKafka, kcat_consume, kcat_produce  # noqa: E402
 
 CORPUS = os.path.join(SOURCE_ROOT, "tests", "flume_corpus")
 FLUME_NG = os.path.join(os.path.dirname(os.path.abspath(BIN)), "flume-ng")
-PORT_KEY = re.compile(r"^(\s*\S+\.(?:port|ports)\s*=\s*)(.+)$", re.M)
+# <agent>.sources.<source>.port(s) = N [N...], and <agent>.sinks.<sink>.port = N.
+SOURCE_PORT_KEY = re.compile(r"^(\s*(?P<agent>[^.\s]+)\.sources\.(?P<source>[^.\s]+)\.ports?"
+                             r"\s*=\s*)(?P<value>.+)$", re.M)
+SINK_PORT_KEY = re.compile(r"^(\s*[^.\s]+\.sinks\.[^.\s]+\.port\s*=\s*)(\d+)\s*$", re.M)
 LOCAL_PATH = re.compile(r"(?<=[\s=])/(var/log|mnt/flume|flume)/")
 
 
@@ -85,7 +90,7 @@ class FlumeNg(Agent):
         self.log = open(self.log_path, "w")
         args = [FLUME_NG, "agent", "-n", name, "-c", workdir, "-f", conf,
                 "-Dflume.root.logger=INFO,console"]
-        if monitor_port:
+        if monitor_port is not None:
             args += ["-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={monitor_port}"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -103,22 +108,24 @@ class FlumeCorpusTest(unittest.TestCase):
 
     # ---- localising and starting ---------------------------------------------------------------
     def port(self, original):
-        """The free port standing in for a port number of the config."""
+        """The port standing in for a port number of the config: the one a started agent's
+        source logged for it, else (a sink's port that nothing listens on) a free one."""
         if original not in self.ports:
             self.ports[original] = free_port()
         return self.ports[original]
 
-    def localise(self, name, bootstrap=None):
+    def localise(self, name, bootstrap=None, agent=""):
         with open(os.path.join(CORPUS, name)) as f:
             text = f.read()
-        text = PORT_KEY.sub(lambda m: m.group(1) + re.sub(
-            r"\d+", lambda p: str(self.port(int(p.group(0)))), m.group(2)), text)
+        text = SOURCE_PORT_KEY.sub(lambda m: m.group(1) + re.sub(r"\d+", "0", m.group("value")),
+                                   text)
+        text = SINK_PORT_KEY.sub(lambda m: m.group(1) + str(self.port(int(m.group(2)))), text)
         text = text.replace("hdfs://namenode/", f"file://{self.dir}/hdfs/")
         text = LOCAL_PATH.sub(lambda m: f"{self.dir}/{m.group(1)}/", text)
         text = text.replace("collector.example.com", "127.0.0.1")
         if bootstrap:
             text = text.replace("localhost:9092", bootstrap)
-        path = os.path.join(self.dir, name)
+        path = os.path.join(self.dir, f"{agent}-{name}" if agent else name)
         with open(path, "w") as f:
             f.write(text)
         return path
@@ -126,14 +133,28 @@ class FlumeCorpusTest(unittest.TestCase):
     def start(self, name, agents=("a1",), bootstrap=None, monitor_port=None, dirs=()):
         for d in dirs:  # directories a Flume user creates before starting the agent
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-        conf = self.localise(name, bootstrap)
+        with open(os.path.join(CORPUS, name)) as f:
+            listens = [(m.group("agent"), m.group("source"), [int(p) for p in
+                                                               m.group("value").split()])
+                       for m in SOURCE_PORT_KEY.finditer(f.read())]
         started = []
-        for agent in reversed(agents):  # the last tier first, so the first one can connect
+        for agent in reversed(agents):  # the last tier first: its ports go into the others' sinks
+            conf = self.localise(name, bootstrap, agent)
             a = FlumeNg(conf, agent, self.dir, monitor_port)
             self.agents.append(a)
             a.wait_for("started:")
+            for source, originals in ((s, o) for g, s, o in listens if g == agent):
+                self.assertTrue(wait_until(lambda: len(self.logged_ports(a, source))
+                                           >= len(originals)), a.text()[-3000:])
+                self.ports.update(zip(originals, self.logged_ports(a, source)))
             started.insert(0, a)
         return started
+
+    @staticmethod
+    def logged_ports(agent, source):
+        """The ports source logged "listening on" for, in the order of its port key."""
+        return [int(m.group("port")) for m in SOURCE_LISTENING.finditer(agent.text())
+                if m.group("name") == source]
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -340,8 +361,8 @@ class FlumeCorpusTest(unittest.TestCase):
                                                  [f"t2 {i}" for i in range(20)]))
 
     def test_18_seq_to_null_counted_in_metrics(self):
-        mport = free_port()
-        self.start("18-seq-null.properties", monitor_port=mport)
+        (a,) = self.start("18-seq-null.properties", monitor_port=0)
+        mport = a.monitor_port()
 
         def drained():
             try:
