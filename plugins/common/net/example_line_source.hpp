@@ -78,7 +78,6 @@ class LineSession final : public Session {
       }
     }
     if (!batch.empty() && !handOver(c, batch)) return hold(accepted);
-    backoff_ = std::chrono::milliseconds(0);
     // The unfinished last line stays with the layer and comes again in front of the next bytes
     // (a line longer than maxBufferedInputBytes closes the connection).
     return Step::read(pos);
@@ -98,6 +97,7 @@ class LineSession final : public Session {
     if (r) {
       s_.counter_.addToEventAcceptedCount(n);
       s_.counter_.incrementAppendBatchAcceptedCount();
+      backoff_ = std::chrono::milliseconds(0);  // taken: a later refusal starts the back-off over
       if (s_.o_.ack)
         for (int64_t i = 0; i < n; ++i) c.send("OK\n");
       return true;

@@ -216,7 +216,6 @@ class TcpSession final : public net::Session {
     }
     if (!batch.empty() && !handOver(batch, c)) return hold(accepted);
     held_ = false;
-    backoff_ = std::chrono::milliseconds(0);
     // An unfinished message stays with the layer and comes again in front of the next bytes.
     return net::Step::read(pos);
   }
@@ -258,6 +257,10 @@ class TcpSession final : public net::Session {
       if (incomplete_) k.add(p_.ids_.incomplete, incomplete_);
       invalid_ = incomplete_ = 0;
       retryCounted_ = 0;
+      // The channels take events again: a refusal after this one starts the back-off over.
+      // Grown across refusals with batches taken in between, it reached hundreds of ms while
+      // the sink emptied the channel in a few (the syslog bench's slow runs).
+      backoff_ = std::chrono::milliseconds(0);
       return true;
     }
     invalid_ = incomplete_ = 0;
