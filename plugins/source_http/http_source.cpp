@@ -132,6 +132,14 @@ HttpSource::HttpSource() {
        "TlsHandshakeFailedCount", "RequestTimedOutCount", "MalformedRequestCount",
        "RequestTooLargeCount", "RequestRefusedCount"},
       "HttpSource");
+  // The layer counts into these as well (bound once: the service keeps them across restarts).
+  sdk::SourceCounter& sc = sourceCounter();
+  net::Stats& ns = service_.stats();
+  ns.bind(net::Stat::Open, sc, sdk::SourceCounter::OpenConnectionCount);
+  ns.bind(net::Stat::Rejected, sc, kConnectionRejectedCount);
+  ns.bind(net::Stat::IdleClosed, sc, kConnectionIdleClosedCount);
+  ns.bind(net::Stat::Denied, sc, kConnectionDeniedCount);
+  ns.bind(net::Stat::TlsFailed, sc, kTlsHandshakeFailedCount);
 }
 
 HttpSource::~HttpSource() { stop(); }
@@ -187,12 +195,6 @@ void HttpSource::start() {
   channelFullLog_ =
       std::make_unique<net::ThrottledLog>(logger(), sdk::LogLevel::warn, std::chrono::seconds(10));
   sdk::SourceCounter& sc = sourceCounter();
-  net::Stats& ns = service_.stats();
-  ns.bind(net::Stat::Open, sc, sdk::SourceCounter::OpenConnectionCount);
-  ns.bind(net::Stat::Rejected, sc, kConnectionRejectedCount);
-  ns.bind(net::Stat::IdleClosed, sc, kConnectionIdleClosedCount);
-  ns.bind(net::Stat::Denied, sc, kConnectionDeniedCount);
-  ns.bind(net::Stat::TlsFailed, sc, kTlsHandshakeFailedCount);
   net::ListenerOptions lo = listen_;
   http::Server::prepare(lo, http_);
   const sdk::Result r = service_.start("http", 0, lo, logger(), [this, &sc](std::size_t ioThreads) {

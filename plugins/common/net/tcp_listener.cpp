@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "listener.hpp"
 #include "listener_core.hpp"
@@ -275,6 +276,7 @@ void TcpListener::Core::stop(std::chrono::milliseconds grace) noexcept {
 }
 
 TcpListener::TcpListener() : stats_(std::make_shared<Stats>()) {}
+TcpListener::TcpListener(std::shared_ptr<Stats> stats) : stats_(std::move(stats)) {}
 TcpListener::~TcpListener() { stop(); }
 
 uint16_t TcpListener::port() const noexcept { return core_ ? core_->port : 0; }

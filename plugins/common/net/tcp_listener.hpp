@@ -157,6 +157,9 @@ struct ListenerOptions {
 class TcpListener {
  public:
   TcpListener();
+  // Counting into `stats`, which other listeners may share (a source's listeners on several
+  // ports count into one set, as one source).
+  explicit TcpListener(std::shared_ptr<Stats> stats);
   ~TcpListener();  // stop()
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;

@@ -105,6 +105,44 @@ TEST_SUITE("net-listener") {
     CHECK(b.address() == "127.0.0.1:" + std::to_string(port));
   }
 
+  TEST_CASE("TcpService on several ports: one protocol, one set of counters; a taken port undoes") {
+    CaptureLogger log;
+    RecordingProcessor processor;
+    sdk::SourceCounter counter;
+    int made = 0;
+    const TcpService::MakeProtocol make = [&](std::size_t ioThreads) {
+      ++made;
+      return std::make_unique<example::LineSource>(processor, counter, ioThreads, acking());
+    };
+    ListenerOptions o;
+    o.bind = "127.0.0.1";
+    TcpService a;
+    REQUIRE(a.start("svc", 2, o, log, make, {0, 0}).ok());
+    CHECK(made == 1);
+    const std::vector<uint16_t> ports = a.ports();
+    REQUIRE(ports.size() == 2);
+    CHECK(ports[0] != ports[1]);
+    CHECK(a.port() == ports[0]);
+    CHECK(a.address(1) == "127.0.0.1:" + std::to_string(ports[1]) + " (port chosen by the system)");
+    for (const uint16_t port : ports) {
+      RawClient c(port);
+      REQUIRE(c.send("via " + std::to_string(port) + "\n"));
+      CHECK(c.readLines(1) == "OK\n");
+    }
+    CHECK(processor.snapshot().size() == 2);
+    CHECK(waitFor([&] { return a.stats().get(Stat::Accepted) == 2; }));
+
+    // The second port is taken: the first one, already bound, is closed again.
+    TcpService b;
+    const sdk::Result r = b.start("svc", 1, o, log, make, {0, ports[1]});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find(":" + std::to_string(ports[1]) + ": Address already in use") !=
+          std::string::npos);
+    CHECK_FALSE(b.running());
+    CHECK(b.ports().empty());
+    CHECK(b.port() == 0);
+  }
+
   TEST_CASE("a client that connects and sends nothing is closed after the idle timeout") {
     LineServer s;
     ListenerOptions o;

@@ -150,8 +150,8 @@ class TcpProtocol final : public net::Protocol {
 
   // The most input a connection keeps between reads: an unfinished message (plus an octet
   // count), or, while held, one read's worth of refused messages.
-  std::size_t maxKeptBytes(std::size_t readChunkBytes) const {
-    return readChunkBytes + static_cast<std::size_t>(o_.framing.eventSize) + 64 * 1024;
+  static std::size_t maxKeptBytes(const TcpProtocolOptions& o, std::size_t readChunkBytes) {
+    return readChunkBytes + static_cast<std::size_t>(o.framing.eventSize) + 64 * 1024;
   }
 
  private:

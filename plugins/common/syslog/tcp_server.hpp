@@ -1,20 +1,19 @@
 #pragma once
-// What a TCP syslog source runs while started: its I/O threads (an IoPool of its own, see
-// plugins/common/net/README.md for why per component), the protocol (tcp_protocol.hpp) and one
-// listener per port (syslogtcp has one, multiport_syslogtcp several, all on the same pool and
-// protocol). start() and stop() run on the control thread; header-only like the protocol.
+// What a TCP syslog source runs while started: a net::TcpService (its own I/O threads, see
+// plugins/common/net/README.md for why per component) serving the syslog protocol
+// (tcp_protocol.hpp) on one listener per port (syslogtcp has one, multiport_syslogtcp several,
+// all on the same pool and protocol). start() and stop() run on the control thread; header-only
+// like the protocol.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "listener.hpp"
-#include "net/io_pool.hpp"
-#include "net/tcp_listener.hpp"
+#include "net/tcp_service.hpp"
 #include "syslog/tcp_protocol.hpp"
 
 namespace sluice::plugins::syslog {
@@ -31,63 +30,38 @@ class TcpServer {
     std::vector<int> ports;
   };
 
-  TcpServer() = default;
-  ~TcpServer() { stop(); }
-  TcpServer(const TcpServer&) = delete;
-  TcpServer& operator=(const TcpServer&) = delete;
-
   // Starts the threads and listens on every port; logs "listening on host:port" per port. Throws
   // std::runtime_error naming the address that could not be bound, after undoing the rest.
   // `log`, `processor`, `counter` and `ids` must outlive stop().
   void start(const Config& cfg, sdk::Logger& log, sdk::ChannelProcessor& processor,
              sdk::SourceCounter& counter, const SyslogCounterIds& ids) {
-    if (pool_) return;
-    pool_ = std::make_unique<net::IoPool>(cfg.threadName, cfg.threads);
-    if (sdk::Result r = pool_->start(log); !r) {
-      pool_.reset();
-      throw std::runtime_error(r.error());
-    }
-    protocol_ = std::make_unique<TcpProtocol<Traits>>(processor, counter, ids, log, pool_->size(),
-                                                      cfg.protocol, cfg.makeParser);
+    if (service_.running()) return;
+    ids.bind(service_.stats(), counter);
     net::ListenerOptions o = cfg.listener;
-    o.maxBufferedInputBytes =
-        std::max(o.maxBufferedInputBytes, protocol_->maxKeptBytes(o.readChunkBytes));
-    for (const int port : cfg.ports) {
-      auto l = std::make_unique<net::TcpListener>();
-      ids.bind(l->stats(), counter);
-      o.port = port;
-      if (sdk::Result r = l->start(*pool_, *protocol_, o, log); !r) {
-        stop();
-        throw std::runtime_error(r.error());
-      }
-      log.info("listening on ", net::hostPort(o.bind, l->port()),
-               port == 0 ? " (port chosen by the system)" : "", o.tls ? " (TLS)" : "");
-      listeners_.push_back(std::move(l));
-    }
+    o.maxBufferedInputBytes = std::max(
+        o.maxBufferedInputBytes, TcpProtocol<Traits>::maxKeptBytes(cfg.protocol, o.readChunkBytes));
+    const sdk::Result r = service_.start(
+        cfg.threadName, cfg.threads, o, log,
+        [&](std::size_t ioThreads) {
+          return std::make_unique<TcpProtocol<Traits>>(processor, counter, ids, log, ioThreads,
+                                                       cfg.protocol, cfg.makeParser);
+        },
+        cfg.ports);
+    if (!r) throw std::runtime_error(r.error());
+    for (std::size_t i = 0; i < cfg.ports.size(); ++i)
+      log.info("listening on ", service_.address(i), o.tls ? " (TLS)" : "");
   }
 
   // Closes every listener and connection (a held connection's refused messages are dropped and
   // counted), then ends the threads. Safe to repeat.
-  void stop() noexcept {
-    for (auto& l : listeners_) l->stop();
-    listeners_.clear();
-    if (pool_) pool_->stop();
-    protocol_.reset();
-    pool_.reset();
-  }
+  void stop() noexcept { service_.stop(); }
 
-  bool running() const noexcept { return pool_ != nullptr; }
+  bool running() const noexcept { return service_.running(); }
   // The bound ports, in the order of Config::ports (the system's choice for 0).
-  std::vector<uint16_t> ports() const {
-    std::vector<uint16_t> out;
-    for (const auto& l : listeners_) out.push_back(l->port());
-    return out;
-  }
+  std::vector<uint16_t> ports() const { return service_.ports(); }
 
  private:
-  std::unique_ptr<net::IoPool> pool_;
-  std::unique_ptr<TcpProtocol<Traits>> protocol_;
-  std::vector<std::unique_ptr<net::TcpListener>> listeners_;
+  net::TcpService service_;
 };
 
 }  // namespace sluice::plugins::syslog
